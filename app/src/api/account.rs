@@ -1,0 +1,42 @@
+//! Register, log in, log out, and what the header shows.
+
+use crate::error::AppError;
+use crate::model::HeaderInfo;
+use leptos::prelude::*;
+
+/// The current account, currency and cart size, for the header of every page.
+#[server(endpoint = "header")]
+pub async fn header_data() -> Result<HeaderInfo, AppError> {
+    let ctx = crate::server::context::ctx().await?;
+    let user = ctx.user().await?;
+    let currency = ctx.session.currency().await?;
+    let cart_count = ctx.cart().await?.view(currency).await?.item_count();
+    Ok(HeaderInfo { user, currency, cart_count })
+}
+
+#[server(endpoint = "register")]
+pub async fn register(email: String, password: String) -> Result<(), AppError> {
+    use crate::server::services::accounts;
+    let ctx = crate::server::context::ctx().await?;
+    accounts::register(ctx.db(), &ctx.session, &email, password).await?;
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+#[server(endpoint = "login")]
+pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
+    use crate::server::{context, services::accounts};
+    let ctx = context::ctx().await?;
+    let ip = context::client_ip().await;
+    accounts::log_in(ctx.db(), &ctx.session, &email, password, &ip).await?;
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+#[server(endpoint = "logout")]
+pub async fn log_out() -> Result<(), AppError> {
+    let ctx = crate::server::context::ctx().await?;
+    ctx.session.log_out().await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! Catalogue and currency.
+
+use crate::error::AppError;
+use crate::model::{Currency, ProductCard, ProductDetail};
+use leptos::prelude::*;
+
+/// The catalogue grid in the shopper's currency.
+#[server(endpoint = "products")]
+pub async fn list_products() -> Result<Vec<ProductCard>, AppError> {
+    use crate::server::{context::ctx, services::catalog};
+    let ctx = ctx().await?;
+    let currency = ctx.session.currency().await?;
+    Ok(catalog::list(ctx.db(), currency).await?)
+}
+
+/// One product page; an unknown or withdrawn product answers 404.
+#[server(endpoint = "product")]
+pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
+    use crate::server::{context::ctx, http::set_status, services::catalog};
+    let ctx = ctx().await?;
+    let currency = ctx.session.currency().await?;
+    let result = catalog::product(ctx.db(), &slug, currency).await;
+    if matches!(result, Err(crate::server::error::ServerError::User(AppError::NotFound))) {
+        set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    Ok(result?)
+}
+
+/// Remember the shopper's currency in the session.
+#[server(endpoint = "set_currency")]
+pub async fn set_currency(currency: String) -> Result<Currency, AppError> {
+    use crate::server::context::ctx;
+    let currency: Currency = currency.parse().map_err(AppError::invalid)?;
+    ctx().await?.session.set_currency(currency).await?;
+    Ok(currency)
+}

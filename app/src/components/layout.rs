@@ -1,0 +1,125 @@
+//! The page header (navigation, account, currency) and the shared form actions.
+
+use crate::api::{
+    account::header_data, AddToCart, LogIn, LogOut, Register, RemoveFromCart, SetCurrency, UpdateCartLine,
+    UpdateProduct,
+};
+use crate::model::{Currency, HeaderInfo, Role};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+/// One action per form kind, created once so every page sees the same versions and errors.
+#[derive(Clone, Copy)]
+pub struct ShopActions {
+    pub add_to_cart: ServerAction<AddToCart>,
+    pub update_line: ServerAction<UpdateCartLine>,
+    pub remove_line: ServerAction<RemoveFromCart>,
+    pub set_currency: ServerAction<SetCurrency>,
+    pub log_in: ServerAction<LogIn>,
+    pub log_out: ServerAction<LogOut>,
+    pub register: ServerAction<Register>,
+    pub update_product: ServerAction<UpdateProduct>,
+}
+
+impl ShopActions {
+    /// Changes whenever something that affects the cart, prices or the account happened, so the
+    /// resources keyed on it load again.
+    pub fn version(&self) -> usize {
+        self.add_to_cart.version().get()
+            + self.update_line.version().get()
+            + self.remove_line.version().get()
+            + self.set_currency.version().get()
+            + self.log_in.version().get()
+            + self.log_out.version().get()
+            + self.register.version().get()
+            + self.update_product.version().get()
+    }
+}
+
+pub fn provide_shop_actions() {
+    provide_context(ShopActions {
+        add_to_cart: ServerAction::new(),
+        update_line: ServerAction::new(),
+        remove_line: ServerAction::new(),
+        set_currency: ServerAction::new(),
+        log_in: ServerAction::new(),
+        log_out: ServerAction::new(),
+        register: ServerAction::new(),
+        update_product: ServerAction::new(),
+    });
+}
+
+pub fn use_shop_actions() -> ShopActions {
+    expect_context::<ShopActions>()
+}
+
+/// Site header: brand, Cart link with its item count, account links, currency picker.
+#[component]
+pub fn Header() -> impl IntoView {
+    let actions = use_shop_actions();
+    let info = Resource::new(move || actions.version(), |_| header_data());
+    view! {
+        <header class="site-header">
+            <a href="/" class="brand">"Storefront"</a>
+            <Transition fallback=|| view! { <nav aria-label="Main"><a href="/cart">"Cart"</a></nav> }>
+                {move || Suspend::new(async move {
+                    match info.await {
+                        Ok(header) => view! { <HeaderNav header /> }.into_any(),
+                        Err(_) => view! { <nav aria-label="Main"><a href="/cart">"Cart"</a></nav> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+#[component]
+fn HeaderNav(header: HeaderInfo) -> impl IntoView {
+    let actions = use_shop_actions();
+    let count = header.cart_count;
+    let account = match header.user {
+        Some(user) => {
+            let admin_link = (user.role == Role::Merchant)
+                .then(|| view! { <a href="/admin/products">"Manage products"</a> });
+            view! {
+                {admin_link}
+                <a href="/account" class="who">{user.email}</a>
+                <ActionForm action=actions.log_out attr:class="inline">
+                    <button type="submit" class="link-button">"Log out"</button>
+                </ActionForm>
+            }
+            .into_any()
+        }
+        None => view! {
+            <a href="/login">"Log in"</a>
+            <a href="/register">"Register"</a>
+        }
+        .into_any(),
+    };
+    view! {
+        <nav aria-label="Main">
+            <a href="/">"Shop"</a>
+            <a href="/cart">"Cart" <span class="cart-count">{format!("({count})")}</span></a>
+            {account}
+        </nav>
+        <CurrencyPicker current=header.currency />
+    }
+}
+
+/// The Currency select; with JavaScript off its Change button posts the form.
+#[component]
+fn CurrencyPicker(current: Currency) -> impl IntoView {
+    let actions = use_shop_actions();
+    view! {
+        <ActionForm action=actions.set_currency attr:class="currency-picker">
+            <label for="currency">"Currency"</label>
+            <select id="currency" name="currency">
+                {Currency::ALL
+                    .into_iter()
+                    .map(|c| view! { <option value=c.code() selected=c == current>{c.code()}</option> })
+                    .collect_view()}
+            </select>
+            <button type="submit">"Change"</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,86 @@
+//! The storefront app: pages and server functions. Built with `ssr` into the server binary and with
+//! `hydrate` into the browser bundle.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod routes;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use components::layout::{provide_shop_actions, Header};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+use routes::{
+    AccountPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound, ProductPage,
+    RegisterPage,
+};
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Routes and the page frame. Every route renders fully on the server before it is sent
+/// (`SsrMode::Async`), so each page works with JavaScript off.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_shop_actions();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/storefront.css" />
+        <Title text="Storefront" />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Header />
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async />
+                    <Route path=path!("/checkout") view=CheckoutPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p>"Storefront: prices are always confirmed by the server."</p>
+            </footer>
+        </Router>
+    }
+}
+
+/// Marks the server-rendered response 404; nothing happens in the browser.
+pub fn set_not_found_status() {
+    #[cfg(feature = "ssr")]
+    server::http::set_status(axum::http::StatusCode::NOT_FOUND);
+}
+
+/// Browser entry point: attach to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,19 @@
+//! WASM-safe domain types shared by the server and the browser bundle.
+//!
+//! Every type here parses its input once ("parse, don't validate"), so a value that exists is valid.
+
+pub mod cart;
+pub mod email;
+pub mod money;
+pub mod password;
+pub mod product;
+pub mod quantity;
+pub mod user;
+
+pub use cart::{CartLine, CartView};
+pub use email::Email;
+pub use money::{Currency, Money};
+pub use password::Password;
+pub use product::{AdminProduct, ProductCard, ProductDetail};
+pub use quantity::Quantity;
+pub use user::{CurrentUser, HeaderInfo, Role};

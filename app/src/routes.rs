@@ -1,0 +1,21 @@
+//! One module per page.
+
+mod account;
+mod admin_products;
+mod cart;
+mod catalog;
+mod checkout;
+mod login;
+mod not_found;
+mod product;
+mod register;
+
+pub use account::AccountPage;
+pub use admin_products::AdminProductsPage;
+pub use cart::CartPage;
+pub use catalog::CatalogPage;
+pub use checkout::CheckoutPage;
+pub use login::LoginPage;
+pub use not_found::NotFound;
+pub use product::ProductPage;
+pub use register::RegisterPage;

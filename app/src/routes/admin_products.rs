@@ -1,0 +1,70 @@
+//! `/admin/products`: the merchant's price, stock and status edits.
+
+use crate::api::admin::admin_products;
+use crate::components::feedback::{error_text, Alert, Status};
+use crate::components::layout::{use_shop_actions, ShopActions};
+use crate::error::AppError;
+use crate::model::AdminProduct;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AdminProductsPage() -> impl IntoView {
+    let actions = use_shop_actions();
+    let products = Resource::new(move || actions.version(), |_| admin_products());
+    view! {
+        <Title text="Manage products" />
+        <h1>"Manage products"</h1>
+        <Alert message=Signal::derive(move || error_text(actions.update_product.value().get())) />
+        <Status message=Signal::derive(move || actions.update_product.value().get().and_then(|r| r.ok())) />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match products.await {
+                    Ok(list) => view! {
+                        <p class="hint">"Prices are in the currency picked in the header."</p>
+                        <table class="admin-products">
+                            <thead><tr>
+                                <th scope="col">"Product"</th><th scope="col">"Price"</th>
+                                <th scope="col">"Stock"</th><th scope="col">"Status"</th><th scope="col"></th>
+                            </tr></thead>
+                            <tbody>{list.into_iter().map(|p| view! { <AdminRow product=p actions /> }).collect_view()}</tbody>
+                        </table>
+                    }
+                    .into_any(),
+                    Err(AppError::Unauthorized) => view! {
+                        <p class="alert" role="alert">"Please " <a href="/login">"log in"</a> " with a merchant account."</p>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AdminRow(product: AdminProduct, actions: ShopActions) -> impl IntoView {
+    let form_id = format!("edit-{}", product.id);
+    let price = product.price.map(|p| p.to_decimal_string()).unwrap_or_default();
+    let label = |what: &str| format!("{what} of {}", product.name);
+    view! {
+        <tr>
+            <th scope="row">{product.name.clone()}</th>
+            <td><input form=form_id.clone() name="price" inputmode="decimal" value=price aria-label=label("Price") required /></td>
+            <td><input form=form_id.clone() name="stock" type="number" min="0" value=product.stock.to_string() aria-label=label("Stock") required /></td>
+            <td>
+                <select form=form_id.clone() name="status" aria-label=label("Status")>
+                    <option value="active" selected=product.active>"On sale"</option>
+                    <option value="hidden" selected=!product.active>"Hidden"</option>
+                </select>
+            </td>
+            <td>
+                <ActionForm action=actions.update_product attr:id=form_id>
+                    <input type="hidden" name="product_id" value=product.id.to_string() />
+                    <button type="submit">"Save"</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,33 @@
+//! `/`: the product grid.
+
+use crate::api::catalog::list_products;
+use crate::components::feedback::{error_text, Alert, Status};
+use crate::components::layout::use_shop_actions;
+use crate::components::product_tile::ProductTile;
+use leptos::prelude::*;
+
+#[component]
+pub fn CatalogPage() -> impl IntoView {
+    let actions = use_shop_actions();
+    let products = Resource::new(move || actions.version(), |_| list_products());
+    let added = move || actions.add_to_cart.value().get().and_then(|r| r.ok());
+    view! {
+        <h1>"Shop"</h1>
+        <Alert message=Signal::derive(move || error_text(actions.add_to_cart.value().get())) />
+        <Status message=Signal::derive(added) />
+        <Transition fallback=|| view! { <p>"Loading products…"</p> }>
+            {move || Suspend::new(async move {
+                match products.await {
+                    Ok(list) if list.is_empty() => view! { <p>"No products are for sale right now."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <div class="product-grid">
+                            {list.into_iter().map(|product| view! { <ProductTile product /> }).collect_view()}
+                        </div>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

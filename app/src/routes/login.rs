@@ -1,0 +1,25 @@
+//! `/login`.
+
+use crate::components::feedback::{error_text, Alert};
+use crate::components::layout::use_shop_actions;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let actions = use_shop_actions();
+    view! {
+        <Title text="Log in" />
+        <h1>"Log in"</h1>
+        <Alert message=Signal::derive(move || error_text(actions.log_in.value().get())) />
+        <ActionForm action=actions.log_in attr:class="stacked">
+            <label for="email">"Email"</label>
+            <input id="email" name="email" type="email" autocomplete="email" required />
+            <label for="password">"Password"</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required />
+            <button type="submit" class="primary">"Log in"</button>
+        </ActionForm>
+        <p>"New here? " <a href="/register">"Create an account"</a></p>
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything that runs only on the server. This module is the one `ssr` gate: nothing below it is
+//! compiled into the browser bundle.
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod state;

@@ -1,0 +1,56 @@
+//! The shop's view of a tower-sessions session: who is logged in, the chosen currency and a guest's cart.
+
+use crate::model::Currency;
+use crate::server::db::carts::StoredItem;
+use crate::server::error::ServerResult;
+use tower_sessions::Session;
+
+const USER_ID: &str = "user_id";
+const CURRENCY: &str = "currency";
+const GUEST_CART: &str = "guest_cart";
+
+/// Typed access to the session; keys are private to this module.
+#[derive(Debug, Clone)]
+pub struct ShopSession(pub Session);
+
+impl ShopSession {
+    pub async fn user_id(&self) -> ServerResult<Option<i64>> {
+        Ok(self.0.get::<i64>(USER_ID).await?)
+    }
+
+    /// Log in: a new session id first (so a planted id is worthless), then remember the account.
+    pub async fn log_in(&self, user_id: i64) -> ServerResult<()> {
+        self.0.cycle_id().await?;
+        self.0.insert(USER_ID, user_id).await?;
+        Ok(())
+    }
+
+    /// Log out: drop the whole session, server side and cookie.
+    pub async fn log_out(&self) -> ServerResult<()> {
+        self.0.flush().await?;
+        Ok(())
+    }
+
+    /// The shopper's currency; USD until they pick one.
+    pub async fn currency(&self) -> ServerResult<Currency> {
+        Ok(self.0.get::<Currency>(CURRENCY).await?.unwrap_or(Currency::Usd))
+    }
+
+    pub async fn set_currency(&self, currency: Currency) -> ServerResult<()> {
+        self.0.insert(CURRENCY, currency).await?;
+        Ok(())
+    }
+
+    pub async fn guest_cart(&self) -> ServerResult<Vec<StoredItem>> {
+        Ok(self.0.get::<Vec<StoredItem>>(GUEST_CART).await?.unwrap_or_default())
+    }
+
+    pub async fn set_guest_cart(&self, items: &[StoredItem]) -> ServerResult<()> {
+        if items.is_empty() {
+            self.0.remove::<Vec<StoredItem>>(GUEST_CART).await?;
+        } else {
+            self.0.insert(GUEST_CART, items).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,81 @@
+//! What a server function body needs: the state, the session, the current account, the client address.
+
+use super::auth::ShopSession;
+use super::db::{self, Db};
+use super::error::{ServerError, ServerResult};
+use super::state::AppState;
+use crate::error::AppError;
+use crate::model::{CurrentUser, Role};
+use axum::extract::ConnectInfo;
+use leptos::prelude::use_context;
+use std::net::SocketAddr;
+
+/// The request's state and session.
+pub struct Ctx {
+    pub state: AppState,
+    pub session: ShopSession,
+}
+
+impl Ctx {
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// The logged-in account, if any (an id whose account is gone counts as logged out).
+    pub async fn user(&self) -> ServerResult<Option<CurrentUser>> {
+        let Some(id) = self.session.user_id().await? else {
+            return Ok(None);
+        };
+        let mut conn = self.db().pool.acquire().await?;
+        Ok(db::users::by_id(&mut conn, id).await?)
+    }
+
+    /// The logged-in merchant, or a refusal.
+    pub async fn require_merchant(&self) -> ServerResult<CurrentUser> {
+        match self.user().await? {
+            None => Err(AppError::Unauthorized.into()),
+            Some(user) if user.role == Role::Merchant => Ok(user),
+            Some(_) => {
+                super::http::set_status(axum::http::StatusCode::FORBIDDEN);
+                Err(AppError::Forbidden.into())
+            }
+        }
+    }
+}
+
+/// The context of the current request; fails only if the app was wired wrongly.
+pub async fn ctx() -> Result<Ctx, AppError> {
+    let state = use_context::<AppState>()
+        .ok_or_else(|| ServerError::Internal("AppState missing from context".into()))?;
+    let session = leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(|e| ServerError::Internal(format!("no session: {e:?}")))?;
+    Ok(Ctx {
+        state,
+        session: ShopSession(session),
+    })
+}
+
+/// The client's address as seen by this server (for log-in throttling).
+pub async fn client_ip() -> String {
+    leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+        .await
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+impl Ctx {
+    /// This request's cart: the account's when logged in, else the session's.
+    pub async fn cart(&self) -> ServerResult<super::services::cart::Cart<'_>> {
+        use super::services::cart::{Cart, Owner};
+        let owner = match self.session.user_id().await? {
+            Some(id) => Owner::Customer(id),
+            None => Owner::Guest,
+        };
+        Ok(Cart {
+            db: self.db(),
+            session: &self.session,
+            owner,
+        })
+    }
+}

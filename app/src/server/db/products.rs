@@ -1,0 +1,152 @@
+//! Products and their prices.
+
+use super::Row;
+use crate::model::{Currency, Money, ProductCard, ProductDetail};
+use sqlx::{AnyConnection, Row as _};
+
+/// A product priced in one currency; `price` is `None` if the product has no price in it.
+#[derive(Debug, Clone)]
+pub struct PricedProduct {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub image: String,
+    pub stock: i64,
+    pub active: bool,
+    pub price: Option<Money>,
+}
+
+impl PricedProduct {
+    /// The grid card, if the product can be sold in that currency.
+    pub fn card(&self) -> Option<ProductCard> {
+        Some(ProductCard {
+            id: self.id,
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            image: self.image.clone(),
+            price: self.price?,
+            stock: self.stock,
+        })
+    }
+
+    pub fn detail(&self) -> Option<ProductDetail> {
+        Some(ProductDetail {
+            card: self.card()?,
+            description: self.description.clone(),
+        })
+    }
+}
+
+const SELECT_PRICED: &str = "SELECT p.id, p.slug, p.name, p.description, p.image, p.stock, p.active, pp.amount_minor \
+     FROM products p LEFT JOIN product_prices pp ON pp.product_id = p.id AND pp.currency = $1";
+
+fn from_row(row: &Row, currency: Currency) -> Result<PricedProduct, sqlx::Error> {
+    let amount: Option<i64> = row.try_get("amount_minor")?;
+    Ok(PricedProduct {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        image: row.try_get("image")?,
+        stock: row.try_get("stock")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        price: amount.map(|minor| Money::new(minor, currency)),
+    })
+}
+
+/// Active products with a price in `currency`, in catalogue order.
+pub async fn list_active(
+    conn: &mut AnyConnection,
+    currency: Currency,
+) -> Result<Vec<PricedProduct>, sqlx::Error> {
+    let sql = format!("{SELECT_PRICED} WHERE p.active = 1 AND pp.amount_minor IS NOT NULL ORDER BY p.position, p.id");
+    let rows = sqlx::query(&sql)
+        .bind(currency.code())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| from_row(r, currency)).collect()
+}
+
+/// Every product, active or not, for the merchant's list.
+pub async fn list_all(
+    conn: &mut AnyConnection,
+    currency: Currency,
+) -> Result<Vec<PricedProduct>, sqlx::Error> {
+    let sql = format!("{SELECT_PRICED} ORDER BY p.position, p.id");
+    let rows = sqlx::query(&sql)
+        .bind(currency.code())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| from_row(r, currency)).collect()
+}
+
+pub async fn by_slug(
+    conn: &mut AnyConnection,
+    slug: &str,
+    currency: Currency,
+) -> Result<Option<PricedProduct>, sqlx::Error> {
+    let sql = format!("{SELECT_PRICED} WHERE p.slug = $2");
+    let row = sqlx::query(&sql)
+        .bind(currency.code())
+        .bind(slug)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| from_row(&r, currency)).transpose()
+}
+
+/// The products with these ids (missing ids are simply absent from the result).
+pub async fn by_ids(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    currency: Currency,
+) -> Result<Vec<PricedProduct>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT_PRICED} WHERE p.id IN ({})",
+        super::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(currency.code());
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|r| from_row(r, currency)).collect()
+}
+
+/// Set a product's price in one currency (insert or replace).
+pub async fn set_price(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    price: Money,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO product_prices (product_id, currency, amount_minor) VALUES ($1, $2, $3) \
+         ON CONFLICT (product_id, currency) DO UPDATE SET amount_minor = excluded.amount_minor",
+    )
+    .bind(product_id)
+    .bind(price.currency.code())
+    .bind(price.minor)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Set the stock and whether the product is for sale; false if there is no such product.
+pub async fn set_stock_and_active(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    stock: i64,
+    active: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE products SET stock = $1, active = $2, updated_at = $3 WHERE id = $4")
+        .bind(stock)
+        .bind(i64::from(active))
+        .bind(super::now_ms())
+        .bind(product_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,5 @@
+//! Plain services: the shop's rules, called by thin server functions and by tests.
+
+pub mod accounts;
+pub mod cart;
+pub mod catalog;

@@ -1,0 +1,87 @@
+//! Registration, log-in with throttling, log-out, and the bootstrap merchant.
+
+use super::cart::merge_guest_cart;
+use crate::error::AppError;
+use crate::model::{CurrentUser, Email, Password, Role};
+use crate::server::auth::{password, ShopSession};
+use crate::server::config::Settings;
+use crate::server::db::{self, now_ms, Db};
+use crate::server::error::{ServerError, ServerResult};
+use secrecy::ExposeSecret;
+
+/// Failed log-ins are counted over this window.
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Failures for one email within the window before further attempts are refused.
+pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
+/// Failures from one client address within the window before further attempts are refused.
+pub const MAX_FAILURES_PER_IP: i64 = 30;
+
+const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
+
+/// Create a customer account and log it in (keeping the guest cart).
+pub async fn register(db: &Db, session: &ShopSession, email: &str, new_password: String) -> ServerResult<CurrentUser> {
+    let email = Email::parse(email).map_err(ServerError::invalid)?;
+    let new_password = Password::parse(new_password).map_err(ServerError::invalid)?;
+    let hash = password::hash(new_password).await?;
+    let mut conn = db.pool.acquire().await?;
+    let id = db::users::insert(&mut conn, &email, &hash, Role::Customer)
+        .await?
+        .ok_or_else(|| ServerError::invalid("An account with this email already exists. Log in instead."))?;
+    drop(conn);
+    session.log_in(id).await?;
+    merge_guest_cart(db, session, id).await?;
+    Ok(CurrentUser {
+        id,
+        email: email.to_string(),
+        role: Role::Customer,
+    })
+}
+
+/// Check the credentials and log in. Unknown email and wrong password give the same answer; too many
+/// recent failures for the email or the client address are refused before any check.
+pub async fn log_in(db: &Db, session: &ShopSession, email: &str, pw: String, client_ip: &str) -> ServerResult<CurrentUser> {
+    let email = Email::parse(email).map_err(ServerError::invalid)?;
+    let now = now_ms();
+    let since = now - THROTTLE_WINDOW_MS;
+    let mut conn = db.pool.acquire().await?;
+    let recent = db::login_failures::recent(&mut conn, email.as_str(), client_ip, since).await?;
+    if recent.for_email >= MAX_FAILURES_PER_EMAIL || recent.for_ip >= MAX_FAILURES_PER_IP {
+        let free_at = recent.oldest_ms.unwrap_or(now) + THROTTLE_WINDOW_MS;
+        let minutes = ((free_at - now).max(0) + 59_999) / 60_000;
+        tracing::warn!(email = %email, ip = client_ip, "log-in refused: too many failures");
+        return Err(AppError::TooManyAttempts(format!(
+            "Too many failed log-in attempts. Try again in {} minute{}.",
+            minutes.max(1),
+            if minutes > 1 { "s" } else { "" }
+        ))
+        .into());
+    }
+    let account = db::users::by_email(&mut conn, &email).await?;
+    drop(conn);
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    if !password::verify(pw, stored).await? {
+        let mut conn = db.pool.acquire().await?;
+        db::login_failures::record(&mut conn, email.as_str(), client_ip).await?;
+        return Err(ServerError::invalid(WRONG_CREDENTIALS));
+    }
+    let user = account.map(|a| a.user).ok_or_else(|| ServerError::invalid(WRONG_CREDENTIALS))?;
+    let mut conn = db.pool.acquire().await?;
+    db::login_failures::clear(&mut conn, email.as_str(), since).await?;
+    drop(conn);
+    session.log_in(user.id).await?;
+    merge_guest_cart(db, session, user.id).await?;
+    Ok(user)
+}
+
+/// Create or update the merchant account named by `ADMIN_EMAIL` / `ADMIN_PASSWORD`.
+pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
+    let Some(admin) = &settings.admin else {
+        return Ok(());
+    };
+    let pw = Password::parse(admin.password.expose_secret().to_string()).map_err(ServerError::invalid)?;
+    let hash = password::hash(pw).await?;
+    let mut conn = db.pool.acquire().await?;
+    db::users::upsert(&mut conn, &admin.email, &hash, Role::Merchant).await?;
+    tracing::info!(email = %admin.email, "merchant account ready");
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Browsing the catalogue and the merchant's product edits.
+
+use crate::error::AppError;
+use crate::model::{AdminProduct, Currency, Money, ProductCard, ProductDetail};
+use crate::server::db::{self, Db};
+use crate::server::error::ServerResult;
+
+/// The active products priced in `currency`.
+pub async fn list(db: &Db, currency: Currency) -> ServerResult<Vec<ProductCard>> {
+    let mut conn = db.pool.acquire().await?;
+    let products = db::products::list_active(&mut conn, currency).await?;
+    Ok(products.iter().filter_map(|p| p.card()).collect())
+}
+
+/// One active product by slug, or `NotFound`.
+pub async fn product(db: &Db, slug: &str, currency: Currency) -> ServerResult<ProductDetail> {
+    let mut conn = db.pool.acquire().await?;
+    db::products::by_slug(&mut conn, slug, currency)
+        .await?
+        .filter(|p| p.active)
+        .and_then(|p| p.detail())
+        .ok_or_else(|| AppError::NotFound.into())
+}
+
+pub async fn admin_list(db: &Db, currency: Currency) -> ServerResult<Vec<AdminProduct>> {
+    let mut conn = db.pool.acquire().await?;
+    let products = db::products::list_all(&mut conn, currency).await?;
+    Ok(products
+        .into_iter()
+        .map(|p| AdminProduct {
+            id: p.id,
+            slug: p.slug,
+            name: p.name,
+            stock: p.stock,
+            active: p.active,
+            price: p.price,
+        })
+        .collect())
+}
+
+/// A merchant's edit of one product: its price in one currency, its stock and whether it is on sale.
+pub struct ProductEdit {
+    pub product_id: i64,
+    pub price: Money,
+    pub stock: i64,
+    pub active: bool,
+}
+
+pub async fn update_product(db: &Db, edit: ProductEdit) -> ServerResult<()> {
+    let mut tx = db.pool.begin().await?;
+    if !db::products::set_stock_and_active(&mut tx, edit.product_id, edit.stock, edit.active).await? {
+        return Err(AppError::NotFound.into());
+    }
+    db::products::set_price(&mut tx, edit.product_id, edit.price).await?;
+    tx.commit().await?;
+    Ok(())
+}

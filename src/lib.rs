@@ -1,0 +1,6 @@
+//! The storefront server: configuration, start-up and the plain HTTP routes around the Leptos app.
+
+pub mod csrf;
+pub mod health;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,170 @@
+//! Builds the whole application: database, router, listener. `main` and the tests both use this.
+
+use app::server::config::Settings;
+use app::server::db::{Db, NativePool};
+use app::server::services::accounts;
+use app::server::state::AppState;
+use app::{shell, App};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+/// Why the shop could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("session store: {0}")]
+    Sessions(String),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A bound, ready-to-serve shop.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+/// How long an idle session lives.
+const SESSION_IDLE_DAYS: i64 = 14;
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let db = Db::connect(&settings.database_url).await?;
+        accounts::ensure_admin(&db, &settings)
+            .await
+            .map_err(|e| StartupError::Setup(format!("merchant account: {e}")))?;
+        let listener = TcpListener::bind(settings.site_addr).await?;
+        let leptos_options = leptos_options(listener.local_addr()?);
+        let state = AppState {
+            leptos_options,
+            db,
+            settings: Arc::new(settings),
+        };
+        let router = router(state.clone()).await?;
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until Ctrl-C / SIGTERM, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+/// Leptos settings: cargo-leptos' `LEPTOS_*` variables when present, else the layout of `target/site`.
+fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME", "storefront"))
+        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(addr)
+        .reload_port(env("LEPTOS_RELOAD_PORT", "3001").parse::<u32>().unwrap_or(3001))
+        .env(match env("LEPTOS_ENV", "PROD").to_ascii_uppercase().as_str() {
+            "DEV" => leptos::config::Env::DEV,
+            _ => leptos::config::Env::PROD,
+        })
+        .build()
+}
+
+async fn router(state: AppState) -> Result<Router, StartupError> {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let context_state = state.clone();
+    let router = Router::new()
+        .route("/healthz", get(crate::health::healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(context_state.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state.clone());
+    let router = with_sessions(router, &state).await?;
+    Ok(router
+        .layer(axum::middleware::from_fn(crate::csrf::guard))
+        .layer(CompressionLayer::new()))
+}
+
+/// Sessions live in the shop's own database, so several instances can share them.
+async fn with_sessions(router: Router, state: &AppState) -> Result<Router, StartupError> {
+    let secure = state.settings.is_https();
+    let key = state.settings.session_key_bytes();
+    macro_rules! layer {
+        ($store:expr) => {{
+            let store = $store;
+            store
+                .migrate()
+                .await
+                .map_err(|e| StartupError::Sessions(e.to_string()))?;
+            let layer = SessionManagerLayer::new(store)
+                .with_name("storefront_session")
+                .with_same_site(SameSite::Lax)
+                .with_http_only(true)
+                .with_secure(secure)
+                .with_expiry(Expiry::OnInactivity(time::Duration::days(SESSION_IDLE_DAYS)));
+            match key {
+                Some(bytes) => {
+                    let key = Key::try_from(bytes.as_slice())
+                        .map_err(|e| StartupError::Setup(format!("SESSION_SECRET: {e}")))?;
+                    router.layer(layer.with_signed(key))
+                }
+                None => router.layer(layer),
+            }
+        }};
+    }
+    Ok(match &state.db.native {
+        NativePool::Sqlite(pool) => layer!(SqliteStore::new(pool.clone())),
+        NativePool::Postgres(pool) => layer!(PostgresStore::new(pool.clone())),
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
