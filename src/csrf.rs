@@ -13,13 +13,20 @@ use axum::response::{IntoResponse, Response};
 pub async fn guard(request: Request, next: Next) -> Response {
     if is_cross_site_write(&request) {
         tracing::warn!(path = %request.uri().path(), "refused cross-site form post");
-        return (StatusCode::FORBIDDEN, "Cross-site form posts are not accepted.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site form posts are not accepted.",
+        )
+            .into_response();
     }
     next.run(request).await
 }
 
 fn is_cross_site_write(request: &Request) -> bool {
-    let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if !writes || request.uri().path().starts_with("/webhooks/") {
         return false;
     }
@@ -30,7 +37,10 @@ fn is_cross_site_write(request: &Request) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let origin_host = origin.split("://").nth(1).unwrap_or_default();
     origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }

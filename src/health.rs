@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
             (

@@ -75,7 +75,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -84,17 +85,24 @@ impl Application {
 
 /// Leptos settings: cargo-leptos' `LEPTOS_*` variables when present, else the layout of `target/site`.
 fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+    let env =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
     LeptosOptions::builder()
         .output_name(env("LEPTOS_OUTPUT_NAME", "storefront"))
         .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
         .site_addr(addr)
-        .reload_port(env("LEPTOS_RELOAD_PORT", "3001").parse::<u32>().unwrap_or(3001))
-        .env(match env("LEPTOS_ENV", "PROD").to_ascii_uppercase().as_str() {
-            "DEV" => leptos::config::Env::DEV,
-            _ => leptos::config::Env::PROD,
-        })
+        .reload_port(
+            env("LEPTOS_RELOAD_PORT", "3001")
+                .parse::<u32>()
+                .unwrap_or(3001),
+        )
+        .env(
+            match env("LEPTOS_ENV", "PROD").to_ascii_uppercase().as_str() {
+                "DEV" => leptos::config::Env::DEV,
+                _ => leptos::config::Env::PROD,
+            },
+        )
         .build()
 }
 
@@ -134,7 +142,9 @@ async fn with_sessions(router: Router, state: &AppState) -> Result<Router, Start
                 .with_same_site(SameSite::Lax)
                 .with_http_only(true)
                 .with_secure(secure)
-                .with_expiry(Expiry::OnInactivity(time::Duration::days(SESSION_IDLE_DAYS)));
+                .with_expiry(Expiry::OnInactivity(time::Duration::days(
+                    SESSION_IDLE_DAYS,
+                )));
             match key {
                 Some(bytes) => {
                     let key = Key::try_from(bytes.as_slice())
@@ -157,7 +167,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -16,8 +16,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound, ProductPage,
-    RegisterPage,
+    AccountPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound,
+    ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.
@@ -45,11 +45,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_shop_actions();
     view! {
         <Stylesheet id="leptos" href="/pkg/storefront.css" />
         <Title text="Storefront" />
         <Router>
+            <Frame />
+        </Router>
+    }
+}
+
+/// Header, routes and footer. The shared form actions are created here, inside the router, because
+/// the router is what reads a no-JavaScript form's error back from the redirect URL.
+#[component]
+fn Frame() -> impl IntoView {
+    provide_shop_actions();
+    view! {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header />
             <main id="main">
@@ -67,7 +77,6 @@ pub fn App() -> impl IntoView {
             <footer class="site-footer">
                 <p>"Storefront: prices are always confirmed by the server."</p>
             </footer>
-        </Router>
     }
 }
 

@@ -11,7 +11,11 @@ pub async fn header_data() -> Result<HeaderInfo, AppError> {
     let user = ctx.user().await?;
     let currency = ctx.session.currency().await?;
     let cart_count = ctx.cart().await?.view(currency).await?.item_count();
-    Ok(HeaderInfo { user, currency, cart_count })
+    Ok(HeaderInfo {
+        user,
+        currency,
+        cart_count,
+    })
 }
 
 #[server(endpoint = "register")]

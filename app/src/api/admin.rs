@@ -15,7 +15,12 @@ pub async fn admin_products() -> Result<Vec<AdminProduct>, AppError> {
 
 /// Set one product's price (in the merchant's current currency), stock and status.
 #[server(endpoint = "admin/update_product")]
-pub async fn update_product(product_id: String, price: String, stock: String, status: String) -> Result<String, AppError> {
+pub async fn update_product(
+    product_id: String,
+    price: String,
+    stock: String,
+    status: String,
+) -> Result<String, AppError> {
     use crate::model::Money;
     use crate::server::services::catalog::{self, ProductEdit};
     let ctx = crate::server::context::ctx().await?;

@@ -21,7 +21,11 @@ pub async fn add_to_cart(product_id: String, quantity: String) -> Result<String,
     let quantity = Quantity::parse(&quantity).map_err(AppError::invalid)?;
     let ctx = crate::server::context::ctx().await?;
     let currency = ctx.session.currency().await?;
-    Ok(ctx.cart().await?.add(product_id, quantity, currency).await?)
+    Ok(ctx
+        .cart()
+        .await?
+        .add(product_id, quantity, currency)
+        .await?)
 }
 
 /// Change a line's quantity (the cart page's Update button).
@@ -32,7 +36,11 @@ pub async fn update_cart_line(product_id: String, quantity: String) -> Result<()
     let quantity = Quantity::parse(&quantity).map_err(AppError::invalid)?;
     let ctx = crate::server::context::ctx().await?;
     let currency = ctx.session.currency().await?;
-    Ok(ctx.cart().await?.update(product_id, quantity, currency).await?)
+    Ok(ctx
+        .cart()
+        .await?
+        .update(product_id, quantity, currency)
+        .await?)
 }
 
 /// Remove a line (the cart page's Remove button).

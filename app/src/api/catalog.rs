@@ -20,7 +20,10 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
     let ctx = ctx().await?;
     let currency = ctx.session.currency().await?;
     let result = catalog::product(ctx.db(), &slug, currency).await;
-    if matches!(result, Err(crate::server::error::ServerError::User(AppError::NotFound))) {
+    if matches!(
+        result,
+        Err(crate::server::error::ServerError::User(AppError::NotFound))
+    ) {
         set_status(axum::http::StatusCode::NOT_FOUND);
     }
     Ok(result?)

@@ -14,7 +14,11 @@ pub fn error_text<T>(result: Option<Result<T, AppError>>) -> Option<String> {
 /// An error announced to assistive tech as soon as it appears.
 #[component]
 pub fn Alert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
-    move || message.get().map(|m| view! { <p class="alert" role="alert">{m}</p> })
+    move || {
+        message
+            .get()
+            .map(|m| view! { <p class="alert" role="alert">{m}</p> })
+    }
 }
 
 /// A success message; the live region is always present so screen readers announce changes.

@@ -1,12 +1,14 @@
 //! The page header (navigation, account, currency) and the shared form actions.
 
 use crate::api::{
-    account::header_data, AddToCart, LogIn, LogOut, Register, RemoveFromCart, SetCurrency, UpdateCartLine,
-    UpdateProduct,
+    account::header_data, AddToCart, LogIn, LogOut, Register, RemoveFromCart, SetCurrency,
+    UpdateCartLine, UpdateProduct,
 };
 use crate::model::{Currency, HeaderInfo, Role};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server::ServerActionError;
+use leptos_router::hooks::use_query_map;
 
 /// One action per form kind, created once so every page sees the same versions and errors.
 #[derive(Clone, Copy)]
@@ -36,7 +38,14 @@ impl ShopActions {
     }
 }
 
+/// Create the shared actions. Must run inside the `<Router>`: a form posted with JavaScript off comes
+/// back with `?__path=…&__err=…`, and that error is handed to the matching action here (the router
+/// itself only does so for actions created below `<Routes>`).
 pub fn provide_shop_actions() {
+    let query = use_query_map().get_untracked();
+    if let (Some(path), Some(err)) = (query.get("__path"), query.get("__err")) {
+        provide_context(ServerActionError::new(&path, &err));
+    }
     provide_context(ShopActions {
         add_to_cart: ServerAction::new(),
         update_line: ServerAction::new(),

@@ -197,7 +197,11 @@ impl Money {
             return Err(AmountError::TooPrecise(currency, exp));
         }
         let whole: i64 = whole.parse().map_err(|_| AmountError::TooLarge)?;
-        let frac_value: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| AmountError::Malformed)? };
+        let frac_value: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| AmountError::Malformed)?
+        };
         let frac_scaled = frac_value * 10i64.pow(exp - frac.len() as u32);
         let minor = whole
             .checked_mul(10i64.pow(exp))
@@ -218,7 +222,10 @@ mod tests {
         assert_eq!(Money::new(150_000, Currency::Bdt).to_string(), "৳1,500.00");
         assert_eq!(Money::new(8_800, Currency::Cny).to_string(), "CN¥88.00");
         assert_eq!(Money::new(1_500, Currency::Jpy).to_string(), "¥1,500");
-        assert_eq!(Money::new(1_234_567, Currency::Jpy).to_string(), "¥1,234,567");
+        assert_eq!(
+            Money::new(1_234_567, Currency::Jpy).to_string(),
+            "¥1,234,567"
+        );
         assert_eq!(Money::new(-5, Currency::Usd).to_string(), "-$0.05");
         assert_eq!(Money::zero(Currency::Usd).to_string(), "$0.00");
     }
@@ -228,7 +235,10 @@ mod tests {
         assert_eq!(Money::new(1000, Currency::Usd).to_decimal_string(), "10.00");
         assert_eq!(Money::new(7, Currency::Bdt).to_decimal_string(), "0.07");
         assert_eq!(Money::new(1000, Currency::Jpy).to_decimal_string(), "1000");
-        assert_eq!(Money::new(-1050, Currency::Eur).to_decimal_string(), "-10.50");
+        assert_eq!(
+            Money::new(-1050, Currency::Eur).to_decimal_string(),
+            "-10.50"
+        );
     }
 
     #[test]

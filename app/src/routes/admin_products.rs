@@ -46,7 +46,10 @@ pub fn AdminProductsPage() -> impl IntoView {
 #[component]
 fn AdminRow(product: AdminProduct, actions: ShopActions) -> impl IntoView {
     let form_id = format!("edit-{}", product.id);
-    let price = product.price.map(|p| p.to_decimal_string()).unwrap_or_default();
+    let price = product
+        .price
+        .map(|p| p.to_decimal_string())
+        .unwrap_or_default();
     let label = |what: &str| format!("{what} of {}", product.name);
     view! {
         <tr>

@@ -13,7 +13,8 @@ pub fn CartPage() -> impl IntoView {
     let actions = use_shop_actions();
     let cart = Resource::new(move || actions.version(), |_| get_cart());
     let error = Signal::derive(move || {
-        error_text(actions.update_line.value().get()).or_else(|| error_text(actions.remove_line.value().get()))
+        error_text(actions.update_line.value().get())
+            .or_else(|| error_text(actions.remove_line.value().get()))
     });
     view! {
         <Title text="Cart" />

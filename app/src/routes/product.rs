@@ -16,7 +16,12 @@ pub fn ProductPage() -> impl IntoView {
     let actions = use_shop_actions();
     let params = use_params_map();
     let product = Resource::new(
-        move || (params.read().get("slug").unwrap_or_default(), actions.version()),
+        move || {
+            (
+                params.read().get("slug").unwrap_or_default(),
+                actions.version(),
+            )
+        },
         |(slug, _)| get_product(slug),
     );
     view! {

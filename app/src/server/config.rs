@@ -58,7 +58,11 @@ impl Settings {
 
     /// Build settings from any variable lookup; tests pass a map.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         if !(database_url.starts_with("sqlite:")
@@ -95,13 +99,24 @@ impl Settings {
             None => None,
         };
 
-        let admin = match (var("ADMIN_EMAIL"), get("ADMIN_PASSWORD").filter(|p| !p.is_empty())) {
+        let admin = match (
+            var("ADMIN_EMAIL"),
+            get("ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+        ) {
             (None, None) => None,
-            (Some(_), None) => return Err(bad("ADMIN_PASSWORD", "required when ADMIN_EMAIL is set")),
-            (None, Some(_)) => return Err(bad("ADMIN_EMAIL", "required when ADMIN_PASSWORD is set")),
+            (Some(_), None) => {
+                return Err(bad("ADMIN_PASSWORD", "required when ADMIN_EMAIL is set"))
+            }
+            (None, Some(_)) => {
+                return Err(bad("ADMIN_EMAIL", "required when ADMIN_PASSWORD is set"))
+            }
             (Some(email), Some(password)) => {
-                let email = Email::parse(&email)
-                    .map_err(|_| bad("ADMIN_EMAIL", "expected an email address like owner@example.com"))?;
+                let email = Email::parse(&email).map_err(|_| {
+                    bad(
+                        "ADMIN_EMAIL",
+                        "expected an email address like owner@example.com",
+                    )
+                })?;
                 crate::model::Password::parse(password.clone())
                     .map_err(|e| bad("ADMIN_PASSWORD", e.to_string()))?;
                 Some(AdminAccount {
@@ -137,9 +152,17 @@ fn parse_public_url(url: &str) -> Result<String, ConfigError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| bad("PUBLIC_URL", "expected an http:// or https:// origin such as https://shop.example.com"))?;
+        .ok_or_else(|| {
+            bad(
+                "PUBLIC_URL",
+                "expected an http:// or https:// origin such as https://shop.example.com",
+            )
+        })?;
     if rest.is_empty() || rest.contains(char::is_whitespace) {
-        return Err(bad("PUBLIC_URL", "expected an http:// or https:// origin such as https://shop.example.com"));
+        return Err(bad(
+            "PUBLIC_URL",
+            "expected an http:// or https:// origin such as https://shop.example.com",
+        ));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -150,8 +173,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -174,7 +199,8 @@ mod tests {
         assert_eq!(e.var, "PUBLIC_URL");
         let e = settings(&[("ADMIN_EMAIL", "a@b.co")]).unwrap_err();
         assert_eq!(e.var, "ADMIN_PASSWORD");
-        let e = settings(&[("ADMIN_EMAIL", "nope"), ("ADMIN_PASSWORD", "long enough")]).unwrap_err();
+        let e =
+            settings(&[("ADMIN_EMAIL", "nope"), ("ADMIN_PASSWORD", "long enough")]).unwrap_err();
         assert_eq!(e.var, "ADMIN_EMAIL");
         let e = settings(&[("SESSION_SECRET", "short")]).unwrap_err();
         assert_eq!(e.var, "SESSION_SECRET");

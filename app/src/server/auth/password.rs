@@ -53,9 +53,13 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_with_argon2id_and_verifies() {
-        let hash = hash(Password::parse("correct horse battery".into()).unwrap()).await.unwrap();
+        let hash = hash(Password::parse("correct horse battery".into()).unwrap())
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify("correct horse battery".into(), Some(hash.clone())).await.unwrap());
+        assert!(verify("correct horse battery".into(), Some(hash.clone()))
+            .await
+            .unwrap());
         assert!(!verify("wrong".into(), Some(hash)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

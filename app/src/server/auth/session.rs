@@ -33,7 +33,11 @@ impl ShopSession {
 
     /// The shopper's currency; USD until they pick one.
     pub async fn currency(&self) -> ServerResult<Currency> {
-        Ok(self.0.get::<Currency>(CURRENCY).await?.unwrap_or(Currency::Usd))
+        Ok(self
+            .0
+            .get::<Currency>(CURRENCY)
+            .await?
+            .unwrap_or(Currency::Usd))
     }
 
     pub async fn set_currency(&self, currency: Currency) -> ServerResult<()> {
@@ -42,7 +46,11 @@ impl ShopSession {
     }
 
     pub async fn guest_cart(&self) -> ServerResult<Vec<StoredItem>> {
-        Ok(self.0.get::<Vec<StoredItem>>(GUEST_CART).await?.unwrap_or_default())
+        Ok(self
+            .0
+            .get::<Vec<StoredItem>>(GUEST_CART)
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn set_guest_cart(&self, items: &[StoredItem]) -> ServerResult<()> {

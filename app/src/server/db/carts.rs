@@ -33,7 +33,11 @@ pub async fn items(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<StoredI
 }
 
 /// Insert or replace one line.
-pub async fn put(conn: &mut AnyConnection, user_id: i64, item: &StoredItem) -> Result<(), sqlx::Error> {
+pub async fn put(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    item: &StoredItem,
+) -> Result<(), sqlx::Error> {
     let (currency, minor) = item.seen_price.clone().unzip();
     sqlx::query(
         "INSERT INTO cart_items (user_id, product_id, quantity, seen_currency, seen_price_minor, added_at) \
@@ -52,7 +56,11 @@ pub async fn put(conn: &mut AnyConnection, user_id: i64, item: &StoredItem) -> R
     Ok(())
 }
 
-pub async fn remove(conn: &mut AnyConnection, user_id: i64, product_id: i64) -> Result<(), sqlx::Error> {
+pub async fn remove(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    product_id: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2")
         .bind(user_id)
         .bind(product_id)

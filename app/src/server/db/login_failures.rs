@@ -44,7 +44,11 @@ pub async fn recent(
 }
 
 /// Forget an email's failures after a successful log-in, and anything older than `before_ms`.
-pub async fn clear(conn: &mut AnyConnection, email: &str, before_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn clear(
+    conn: &mut AnyConnection,
+    email: &str,
+    before_ms: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_failures WHERE email = $1 OR at_ms < $2")
         .bind(email)
         .bind(before_ms)

@@ -38,7 +38,8 @@ impl PricedProduct {
     }
 }
 
-const SELECT_PRICED: &str = "SELECT p.id, p.slug, p.name, p.description, p.image, p.stock, p.active, pp.amount_minor \
+const SELECT_PRICED: &str =
+    "SELECT p.id, p.slug, p.name, p.description, p.image, p.stock, p.active, pp.amount_minor \
      FROM products p LEFT JOIN product_prices pp ON pp.product_id = p.id AND pp.currency = $1";
 
 fn from_row(row: &Row, currency: Currency) -> Result<PricedProduct, sqlx::Error> {
@@ -141,12 +142,13 @@ pub async fn set_stock_and_active(
     stock: i64,
     active: bool,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE products SET stock = $1, active = $2, updated_at = $3 WHERE id = $4")
-        .bind(stock)
-        .bind(i64::from(active))
-        .bind(super::now_ms())
-        .bind(product_id)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE products SET stock = $1, active = $2, updated_at = $3 WHERE id = $4")
+            .bind(stock)
+            .bind(i64::from(active))
+            .bind(super::now_ms())
+            .bind(product_id)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }

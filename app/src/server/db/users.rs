@@ -15,7 +15,8 @@ fn user_from_row(row: &super::Row) -> Result<CurrentUser, sqlx::Error> {
     Ok(CurrentUser {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
-        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
     })
 }
 
@@ -27,7 +28,10 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<CurrentUs
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub async fn by_email(conn: &mut AnyConnection, email: &Email) -> Result<Option<UserWithHash>, sqlx::Error> {
+pub async fn by_email(
+    conn: &mut AnyConnection,
+    email: &Email,
+) -> Result<Option<UserWithHash>, sqlx::Error> {
     let row = sqlx::query("SELECT id, email, role, password_hash FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(conn)

@@ -19,14 +19,21 @@ pub const MAX_FAILURES_PER_IP: i64 = 30;
 const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
 /// Create a customer account and log it in (keeping the guest cart).
-pub async fn register(db: &Db, session: &ShopSession, email: &str, new_password: String) -> ServerResult<CurrentUser> {
+pub async fn register(
+    db: &Db,
+    session: &ShopSession,
+    email: &str,
+    new_password: String,
+) -> ServerResult<CurrentUser> {
     let email = Email::parse(email).map_err(ServerError::invalid)?;
     let new_password = Password::parse(new_password).map_err(ServerError::invalid)?;
     let hash = password::hash(new_password).await?;
     let mut conn = db.pool.acquire().await?;
     let id = db::users::insert(&mut conn, &email, &hash, Role::Customer)
         .await?
-        .ok_or_else(|| ServerError::invalid("An account with this email already exists. Log in instead."))?;
+        .ok_or_else(|| {
+            ServerError::invalid("An account with this email already exists. Log in instead.")
+        })?;
     drop(conn);
     session.log_in(id).await?;
     merge_guest_cart(db, session, id).await?;
@@ -39,7 +46,13 @@ pub async fn register(db: &Db, session: &ShopSession, email: &str, new_password:
 
 /// Check the credentials and log in. Unknown email and wrong password give the same answer; too many
 /// recent failures for the email or the client address are refused before any check.
-pub async fn log_in(db: &Db, session: &ShopSession, email: &str, pw: String, client_ip: &str) -> ServerResult<CurrentUser> {
+pub async fn log_in(
+    db: &Db,
+    session: &ShopSession,
+    email: &str,
+    pw: String,
+    client_ip: &str,
+) -> ServerResult<CurrentUser> {
     let email = Email::parse(email).map_err(ServerError::invalid)?;
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
@@ -64,7 +77,9 @@ pub async fn log_in(db: &Db, session: &ShopSession, email: &str, pw: String, cli
         db::login_failures::record(&mut conn, email.as_str(), client_ip).await?;
         return Err(ServerError::invalid(WRONG_CREDENTIALS));
     }
-    let user = account.map(|a| a.user).ok_or_else(|| ServerError::invalid(WRONG_CREDENTIALS))?;
+    let user = account
+        .map(|a| a.user)
+        .ok_or_else(|| ServerError::invalid(WRONG_CREDENTIALS))?;
     let mut conn = db.pool.acquire().await?;
     db::login_failures::clear(&mut conn, email.as_str(), since).await?;
     drop(conn);
@@ -78,7 +93,8 @@ pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
     let Some(admin) = &settings.admin else {
         return Ok(());
     };
-    let pw = Password::parse(admin.password.expose_secret().to_string()).map_err(ServerError::invalid)?;
+    let pw = Password::parse(admin.password.expose_secret().to_string())
+        .map_err(ServerError::invalid)?;
     let hash = password::hash(pw).await?;
     let mut conn = db.pool.acquire().await?;
     db::users::upsert(&mut conn, &admin.email, &hash, Role::Merchant).await?;

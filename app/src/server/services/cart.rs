@@ -66,7 +66,11 @@ impl Cart<'_> {
         }
     }
 
-    async fn sellable(&self, product_id: i64, currency: Currency) -> ServerResult<(PricedProduct, Money)> {
+    async fn sellable(
+        &self,
+        product_id: i64,
+        currency: Currency,
+    ) -> ServerResult<(PricedProduct, Money)> {
         let mut conn = self.db.pool.acquire().await?;
         let product = db::products::by_ids(&mut conn, &[product_id], currency)
             .await?
@@ -74,14 +78,19 @@ impl Cart<'_> {
             .next()
             .filter(|p| p.active)
             .ok_or_else(|| ServerError::invalid("That product is no longer available."))?;
-        let price = product
-            .price
-            .ok_or_else(|| ServerError::invalid(format!("{} cannot be bought in {currency}.", product.name)))?;
+        let price = product.price.ok_or_else(|| {
+            ServerError::invalid(format!("{} cannot be bought in {currency}.", product.name))
+        })?;
         Ok((product, price))
     }
 
     /// Add `quantity` of a product to what is already in the cart, within 99 and the stock.
-    pub async fn add(&self, product_id: i64, quantity: Quantity, currency: Currency) -> ServerResult<String> {
+    pub async fn add(
+        &self,
+        product_id: i64,
+        quantity: Quantity,
+        currency: Currency,
+    ) -> ServerResult<String> {
         let (product, price) = self.sellable(product_id, currency).await?;
         let existing = self
             .items()
@@ -101,8 +110,18 @@ impl Cart<'_> {
     }
 
     /// Set the quantity of a line already in the cart.
-    pub async fn update(&self, product_id: i64, quantity: Quantity, currency: Currency) -> ServerResult<()> {
-        let Some(mut item) = self.items().await?.into_iter().find(|i| i.product_id == product_id) else {
+    pub async fn update(
+        &self,
+        product_id: i64,
+        quantity: Quantity,
+        currency: Currency,
+    ) -> ServerResult<()> {
+        let Some(mut item) = self
+            .items()
+            .await?
+            .into_iter()
+            .find(|i| i.product_id == product_id)
+        else {
             return Err(ServerError::invalid("That product is not in your cart."));
         };
         let (product, price) = self.sellable(product_id, currency).await?;
@@ -140,10 +159,14 @@ impl Cart<'_> {
         let (mut put, mut removed) = (Vec::new(), Vec::new());
         for item in items {
             let product = products.get(&item.product_id);
-            let sellable = product.filter(|p| p.active && p.stock > 0).and_then(|p| Some((p, p.price?)));
+            let sellable = product
+                .filter(|p| p.active && p.stock > 0)
+                .and_then(|p| Some((p, p.price?)));
             let Some((product, price)) = sellable else {
                 let name = product.map_or("A product", |p| p.name.as_str());
-                view.notices.push(format!("{name} is no longer available and was removed from your cart."));
+                view.notices.push(format!(
+                    "{name} is no longer available and was removed from your cart."
+                ));
                 removed.push(item.product_id);
                 continue;
             };
@@ -170,8 +193,13 @@ impl Cart<'_> {
             if fixed != item {
                 put.push(fixed.clone());
             }
-            let line_total = price.checked_mul(fixed.quantity).map_err(|_| ServerError::invalid("Cart total is too large."))?;
-            view.total = view.total.checked_add(line_total).map_err(|_| ServerError::invalid("Cart total is too large."))?;
+            let line_total = price
+                .checked_mul(fixed.quantity)
+                .map_err(|_| ServerError::invalid("Cart total is too large."))?;
+            view.total = view
+                .total
+                .checked_add(line_total)
+                .map_err(|_| ServerError::invalid("Cart total is too large."))?;
             view.lines.push(CartLine {
                 product_id: product.id,
                 slug: product.slug.clone(),
@@ -191,7 +219,10 @@ impl Cart<'_> {
 /// Refuse a quantity above 99 or above the stock, saying how many can be had.
 fn check_limits(product: &PricedProduct, wanted: i64, already: i64) -> ServerResult<()> {
     if product.stock <= 0 {
-        return Err(ServerError::invalid(format!("{} is out of stock.", product.name)));
+        return Err(ServerError::invalid(format!(
+            "{} is out of stock.",
+            product.name
+        )));
     }
     if wanted > i64::from(Quantity::MAX) {
         return Err(ServerError::invalid(format!(
@@ -201,7 +232,11 @@ fn check_limits(product: &PricedProduct, wanted: i64, already: i64) -> ServerRes
         )));
     }
     if wanted > product.stock {
-        let note = if already > 0 { format!(" (you already have {already} in your cart)") } else { String::new() };
+        let note = if already > 0 {
+            format!(" (you already have {already} in your cart)")
+        } else {
+            String::new()
+        };
         return Err(ServerError::invalid(format!(
             "Only {} of {} left in stock{note}.",
             product.stock, product.name
@@ -230,15 +265,23 @@ pub async fn merge_guest_cart(db: &Db, session: &ShopSession, user_id: i64) -> S
         .map(|p| (p.id, p.stock))
         .collect();
     for item in guest {
-        let Some(&in_stock) = stock.get(&item.product_id) else { continue };
+        let Some(&in_stock) = stock.get(&item.product_id) else {
+            continue;
+        };
         let before = saved.get(&item.product_id).map_or(0, |s| s.quantity);
-        let merged = (before + item.quantity).min(i64::from(Quantity::MAX)).min(in_stock);
+        let merged = (before + item.quantity)
+            .min(i64::from(Quantity::MAX))
+            .min(in_stock);
         if merged < 1 {
             continue;
         }
         let line = StoredItem {
             quantity: merged,
-            seen_price: item.seen_price.clone().or_else(|| saved.get(&item.product_id).and_then(|s| s.seen_price.clone())),
+            seen_price: item.seen_price.clone().or_else(|| {
+                saved
+                    .get(&item.product_id)
+                    .and_then(|s| s.seen_price.clone())
+            }),
             ..item
         };
         db::carts::put(&mut tx, user_id, &line).await?;

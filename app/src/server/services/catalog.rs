@@ -48,7 +48,9 @@ pub struct ProductEdit {
 
 pub async fn update_product(db: &Db, edit: ProductEdit) -> ServerResult<()> {
     let mut tx = db.pool.begin().await?;
-    if !db::products::set_stock_and_active(&mut tx, edit.product_id, edit.stock, edit.active).await? {
+    if !db::products::set_stock_and_active(&mut tx, edit.product_id, edit.stock, edit.active)
+        .await?
+    {
         return Err(AppError::NotFound.into());
     }
     db::products::set_price(&mut tx, edit.product_id, edit.price).await?;
