@@ -10,7 +10,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::{Key, SameSite};
@@ -106,8 +106,16 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The app's route list, generated once per process. Generating it briefly switches off resource
+/// loading for the whole process (a global flag in Leptos), so it must never run while another
+/// instance in the same process (the tests run many) is serving pages.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<leptos_axum::AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 async fn router(state: AppState) -> Result<Router, StartupError> {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let options = state.leptos_options.clone();
     let context_state = state.clone();
     let router = Router::new()

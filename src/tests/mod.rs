@@ -1,1 +1,10 @@
-// integration tests
+//! Integration tests: each test starts the real app on a free port with a fresh database and drives
+//! it over HTTP like a browser without JavaScript (form posts, redirects, cookies). Every scenario
+//! runs twice, once on SQLite and once on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod cart;
+mod catalogue;
+mod security;

@@ -10,7 +10,7 @@ pub async fn header_data() -> Result<HeaderInfo, AppError> {
     let ctx = crate::server::context::ctx().await?;
     let user = ctx.user().await?;
     let currency = ctx.session.currency().await?;
-    let cart_count = ctx.cart().await?.view(currency).await?.item_count();
+    let cart_count = ctx.cart().await?.peek(currency).await?.item_count();
     Ok(HeaderInfo {
         user,
         currency,

@@ -136,10 +136,20 @@ impl Cart<'_> {
         self.save(&[], &[product_id]).await
     }
 
-    /// The cart re-priced from the database. Lines that can no longer be bought are removed and
-    /// quantities above the stock lowered, each with a notice; price changes since the shopper last
-    /// saw the line are reported once.
+    /// The cart re-priced from the database, for the cart and checkout pages. Lines that can no
+    /// longer be bought are removed and quantities above the stock lowered, each with a notice;
+    /// price changes since the shopper last saw the line are reported once.
     pub async fn view(&self, currency: Currency) -> ServerResult<CartView> {
+        self.reprice(currency, true).await
+    }
+
+    /// The same re-priced cart without recording anything (the header's item count), so a notice
+    /// is left for the page that shows it.
+    pub async fn peek(&self, currency: Currency) -> ServerResult<CartView> {
+        self.reprice(currency, false).await
+    }
+
+    async fn reprice(&self, currency: Currency, record: bool) -> ServerResult<CartView> {
         let items = self.items().await?;
         let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
         let products: HashMap<i64, PricedProduct> = {
@@ -211,7 +221,9 @@ impl Cart<'_> {
                 stock: product.stock,
             });
         }
-        self.save(&put, &removed).await?;
+        if record {
+            self.save(&put, &removed).await?;
+        }
         Ok(view)
     }
 }

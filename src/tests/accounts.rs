@@ -1,0 +1,133 @@
+//! Registration, log-in (rotation, throttling, same error), cart merge, log-out and roles.
+
+use crate::helpers::{both_backends, ADMIN_EMAIL, ADMIN_PASSWORD};
+
+both_backends! {
+    async fn register_logs_in_and_shows_the_account(app) {
+        let shopper = app.browser();
+        let page = shopper.register("Ada@Example.com", "lovelace-1815").await.unwrap();
+        assert!(page.contains("Logged in as <strong>ada@example.com</strong>"), "{}", page.html);
+        assert!(page.contains(">Log out</button>"));
+        let page = app.browser().register("ada@example.com", "another-pass").await.unwrap_err();
+        assert_eq!(page, "An account with this email already exists. Log in instead.");
+    }
+
+    async fn registration_explains_bad_input(app) {
+        let shopper = app.browser();
+        assert_eq!(
+            shopper.register("not-an-email", "long enough pw").await.unwrap_err(),
+            "Enter an email address like name@example.com."
+        );
+        assert_eq!(
+            shopper.register("bo@example.com", "short").await.unwrap_err(),
+            "Password must be at least 8 characters."
+        );
+        assert!(shopper.get("/account").await.contains("You are not logged in."));
+    }
+
+    async fn unknown_email_and_wrong_password_get_the_same_answer(app) {
+        app.browser().register("grace@example.com", "hopper-1906").await.unwrap();
+        let shopper = app.browser();
+        let wrong_password = shopper.log_in("grace@example.com", "wrong-password").await.unwrap_err();
+        let unknown_email = shopper.log_in("nobody@example.com", "hopper-1906").await.unwrap_err();
+        assert_eq!(wrong_password, "Email or password is incorrect.");
+        assert_eq!(unknown_email, wrong_password);
+        let page = shopper.log_in("GRACE@example.com", "hopper-1906").await.unwrap();
+        assert!(page.contains("Logged in as <strong>grace@example.com</strong>"));
+    }
+
+    async fn log_in_rotates_the_session_id(app) {
+        app.browser().register("linus@example.com", "penguin-1991").await.unwrap();
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let before = shopper.cookies();
+        assert!(before.contains("storefront_session="), "{before}");
+        shopper.log_in("linus@example.com", "penguin-1991").await.unwrap();
+        let after = shopper.cookies();
+        assert_ne!(before, after, "session id must change on log-in");
+        // The pre-login id no longer opens the account.
+        let old = shopper.get_with_cookie("/account", &before).await;
+        assert!(old.contains("You are not logged in."));
+        assert!(shopper.get("/account").await.contains("linus@example.com"));
+    }
+
+    async fn the_guest_cart_merges_into_the_saved_cart_on_log_in(app) {
+        let customer = app.browser();
+        customer.register("merge@example.com", "merge-pass-1").await.unwrap();
+        customer.add_to_cart(1, 2).await;
+        customer.submit("/", "/api/logout", &[]).await;
+        assert_eq!(customer.cart().await.cart_total(), None, "logged out: guest cart is empty");
+
+        customer.add_to_cart(1, 1).await;
+        customer.add_to_cart(2, 1).await;
+        customer.log_in("merge@example.com", "merge-pass-1").await.unwrap();
+        let cart = customer.cart().await;
+        assert_eq!(cart.line_quantity(1), Some(3));
+        assert_eq!(cart.line_quantity(2), Some(1));
+        assert_eq!(cart.cart_total().as_deref(), Some("$68.00"));
+
+        // The saved cart follows the account to another browser.
+        let elsewhere = app.browser();
+        elsewhere.log_in("merge@example.com", "merge-pass-1").await.unwrap();
+        assert_eq!(elsewhere.cart().await.cart_total().as_deref(), Some("$68.00"));
+    }
+
+    async fn merging_respects_stock(app) {
+        let customer = app.browser();
+        customer.register("stock@example.com", "stock-pass-1").await.unwrap();
+        customer.add_to_cart(17, 2).await;
+        customer.submit("/", "/api/logout", &[]).await;
+        customer.add_to_cart(17, 3).await;
+        customer.log_in("stock@example.com", "stock-pass-1").await.unwrap();
+        assert_eq!(customer.cart().await.line_quantity(17), Some(3));
+    }
+
+    async fn repeated_failures_are_refused_for_a_while(app) {
+        app.browser().register("target@example.com", "right-password").await.unwrap();
+        let attacker = app.browser();
+        for _ in 0..5 {
+            let e = attacker.log_in("target@example.com", "guess-guess").await.unwrap_err();
+            assert_eq!(e, "Email or password is incorrect.");
+        }
+        let refused = attacker.log_in("target@example.com", "right-password").await.unwrap_err();
+        assert_eq!(refused, "Too many failed log-in attempts. Try again in 15 minutes.");
+        // Another account is not locked by it.
+        app.browser().register("other@example.com", "other-password").await.unwrap();
+        assert!(app.browser().log_in("other@example.com", "other-password").await.is_ok());
+    }
+
+    async fn log_out_ends_the_session(app) {
+        let shopper = app.browser();
+        shopper.register("bye@example.com", "goodbye-pass").await.unwrap();
+        let cookie = shopper.cookies();
+        let page = shopper.submit("/account", "/api/logout", &[]).await;
+        assert!(page.contains(">Log in</a>"));
+        assert!(shopper.get("/account").await.contains("You are not logged in."));
+        assert!(shopper.get_with_cookie("/account", &cookie).await.contains("You are not logged in."));
+    }
+
+    async fn only_merchants_manage_products(app) {
+        let guest = app.browser();
+        let page = guest.get("/admin/products").await;
+        assert!(page.contains("with a merchant account"));
+        let page = guest.edit_product(1, "1.00", 5, "active").await;
+        assert_eq!(page.alert().as_deref(), Some("Please log in first."));
+
+        let customer = app.browser();
+        customer.register("cust@example.com", "customer-pass").await.unwrap();
+        let page = customer.edit_product(1, "1.00", 5, "active").await;
+        assert_eq!(page.alert().as_deref(), Some("You do not have permission to do that."));
+        assert!(customer.get("/").await.contains("$18.00"), "price unchanged");
+
+        let merchant = app.browser();
+        let page = merchant.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+        assert!(page.contains("(merchant)"));
+        let page = merchant.get("/admin/products").await;
+        assert!(page.contains("aria-label=\"Price of Canvas Tote Bag\""));
+        let page = merchant.edit_product(1, "19.99", 40, "active").await;
+        assert_eq!(page.alert(), None);
+        assert!(app.browser().get("/").await.contains("$19.99"));
+        let page = merchant.edit_product(1, "19.999", 40, "active").await;
+        assert_eq!(page.alert().as_deref(), Some("USD amounts have at most 2 digits after the decimal point."));
+    }
+}

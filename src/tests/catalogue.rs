@@ -1,0 +1,71 @@
+//! Catalogue pages, currencies, 404s and health.
+
+use crate::helpers::both_backends;
+
+both_backends! {
+    async fn catalogue_lists_every_seeded_product(app) {
+        let page = app.browser().get("/").await;
+        assert_eq!(page.status, 200);
+        let buttons = page.html.matches(">Add to cart</button>").count();
+        assert!(buttons >= 24, "expected at least 24 products, saw {buttons}");
+        assert!(page.contains("Canvas Tote Bag"));
+        assert!(page.contains("$18.00"));
+        assert!(page.contains("<label for=\"currency\">Currency</label>"));
+        assert!(page.contains(">Cart<"));
+    }
+
+    async fn the_chosen_currency_is_remembered_and_formatted(app) {
+        let shopper = app.browser();
+        let page = shopper.set_currency("JPY").await;
+        assert!(page.contains("¥2,700"), "JPY has no minor unit");
+        assert!(!page.contains("$18.00"));
+        let page = shopper.get("/products/canvas-tote").await;
+        assert!(page.contains("¥2,700"));
+        let page = shopper.set_currency("BDT").await;
+        assert!(page.contains("৳2,160.00"));
+        let page = shopper.set_currency("EUR").await;
+        assert!(page.contains("€15.99"));
+        // Another shopper still sees dollars.
+        assert!(app.browser().get("/").await.contains("$18.00"));
+    }
+
+    async fn an_unknown_currency_is_refused_with_a_message(app) {
+        let shopper = app.browser();
+        let page = shopper.set_currency("GBP").await;
+        assert_eq!(page.alert().as_deref(), Some("unsupported currency \"GBP\": expected one of USD, EUR, BDT, CNY, JPY"));
+        assert!(page.contains("$18.00"), "currency unchanged");
+    }
+
+    async fn product_page_and_not_found_pages(app) {
+        let shopper = app.browser();
+        let page = shopper.get("/products/ceramic-mug").await;
+        assert_eq!(page.status, 200);
+        assert!(page.contains("<h1>Ceramic Mug</h1>"));
+        assert!(page.contains("350 ml stoneware mug"));
+        assert!(page.contains("<label for=\"quantity\">Quantity</label>"));
+
+        let page = shopper.get("/products/no-such-thing").await;
+        assert_eq!(page.status, 404);
+        assert!(page.contains("Page not found"));
+
+        let page = shopper.get("/no/such/page").await;
+        assert_eq!(page.status, 404);
+        assert!(page.contains("Page not found"));
+    }
+
+    async fn a_hidden_product_disappears_from_the_shop(app) {
+        let merchant = app.merchant().await;
+        let page = merchant.edit_product(2, "14.00", 60, "hidden").await;
+        assert_eq!(page.alert(), None);
+        let shopper = app.browser();
+        assert!(!shopper.get("/").await.contains("Ceramic Mug"));
+        assert_eq!(shopper.get("/products/ceramic-mug").await.status, 404);
+    }
+
+    async fn health_reports_the_database(app) {
+        let response = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["database"], "ok");
+    }
+}

@@ -1,0 +1,370 @@
+//! `TestApp`: a running shop with its own database, and a cookie-keeping client that speaks the
+//! no-JavaScript form contract.
+
+use app::server::config::Settings;
+use app::server::state::AppState;
+use regex_lite::Regex;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{ACCEPT, LOCATION, REFERER};
+use reqwest::{redirect, Client, Response, StatusCode};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use storefront::startup::Application;
+
+pub const ADMIN_EMAIL: &str = "merchant@example.com";
+pub const ADMIN_PASSWORD: &str = "merchant-password-1";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the PostgreSQL tests create their throw-away databases.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+enum Scratch {
+    SqliteDir(PathBuf),
+    PostgresDb(String),
+}
+
+/// A running shop. Dropping it removes its database.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    scratch: Scratch,
+}
+
+/// Runs the same test body on SQLite and on PostgreSQL: `both_backends!(async fn name(app) { … })`.
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
+                $body
+            }
+        }
+    )*};
+}
+pub(crate) use both_backends;
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    storefront::telemetry::init();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (database_url, scratch) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("storefront-test-{id}"));
+            let url = format!("sqlite://{}", dir.join("shop.db").display());
+            (url, Scratch::SqliteDir(dir))
+        }
+        Backend::Postgres => {
+            let name = format!("sf_test_{id}");
+            let admin = postgres_admin_url();
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("PostgreSQL must be reachable at TEST_POSTGRES_URL (default 127.0.0.1:5432/test)");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+            (format!("{base}/{name}"), Scratch::PostgresDb(name))
+        }
+    };
+    let env: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", database_url),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
+        ("ADMIN_EMAIL", ADMIN_EMAIL.to_string()),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+    ]);
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+    let app = Application::build(settings).await.expect("app starts");
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        state,
+        scratch,
+    }
+}
+
+impl TestApp {
+    /// A new browser: its own cookie jar, no JavaScript, redirects not followed automatically.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            base: self.base.clone(),
+            client,
+            jar,
+        }
+    }
+
+    /// A browser logged in as the bootstrap merchant.
+    pub async fn merchant(&self) -> Browser {
+        let merchant = self.browser();
+        merchant
+            .log_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .expect("merchant logs in");
+        merchant
+    }
+
+    /// Run one SQL statement directly (set up a state the UI cannot reach quickly).
+    pub async fn exec(&self, sql: &str) {
+        sqlx::query(sql)
+            .execute(&self.state.db.pool)
+            .await
+            .expect(sql);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        match &self.scratch {
+            Scratch::SqliteDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Scratch::PostgresDb(name) => {
+                let name = name.clone();
+                let pool = self.state.db.pool.clone();
+                // Close our own connections, then drop the database from a fresh runtime.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async move {
+                        pool.close().await;
+                        if let Ok(mut conn) =
+                            <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url())
+                                .await
+                        {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut conn)
+                            .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A page as the browser received it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub html: String,
+}
+
+impl Page {
+    pub fn contains(&self, text: &str) -> bool {
+        self.html.contains(text)
+    }
+
+    /// Text of the first capture group of `pattern`, if it matches.
+    pub fn capture(&self, pattern: &str) -> Option<String> {
+        Regex::new(pattern)
+            .unwrap()
+            .captures(&self.html)
+            .map(|c| c[1].to_string())
+    }
+
+    /// The cart total cell.
+    pub fn cart_total(&self) -> Option<String> {
+        self.capture(r#"data-testid="cart-total"[^>]*>([^<]+)<"#)
+    }
+
+    /// The Quantity input's value on the cart line of `product_id`.
+    pub fn line_quantity(&self, product_id: i64) -> Option<i64> {
+        self.capture(&format!(r#"id="quantity-{product_id}"[^>]*value="(\d+)""#))
+            .map(|v| v.parse().unwrap())
+    }
+
+    /// The text of the page's alert, if one is shown.
+    pub fn alert(&self) -> Option<String> {
+        self.capture(r#"role="alert"[^>]*>([^<]+)<"#)
+    }
+}
+
+/// A cookie-keeping client that posts forms the way a browser with JavaScript off does.
+pub struct Browser {
+    pub base: String,
+    pub client: Client,
+    jar: Arc<Jar>,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        Page {
+            status,
+            html: response.text().await.unwrap(),
+        }
+    }
+
+    /// Post a form from page `from` (sent as Referer) and return the raw response (a redirect).
+    pub async fn post_form(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}{action}", self.base))
+            .header(ACCEPT, "text/html")
+            .header(REFERER, format!("{}{from}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Post a form and follow its redirect like a browser; fails the test if there was none.
+    pub async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self.post_form(from, action, fields).await;
+        assert!(
+            response.status().is_redirection(),
+            "{action}: expected a redirect, got {}",
+            response.status()
+        );
+        let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+        let path = location
+            .strip_prefix(&self.base)
+            .unwrap_or(&location)
+            .to_string();
+        self.get(&path).await
+    }
+
+    pub async fn add_to_cart(&self, product_id: i64, quantity: i64) -> Page {
+        self.submit(
+            "/",
+            "/api/add_to_cart",
+            &[
+                ("product_id", &product_id.to_string()),
+                ("quantity", &quantity.to_string()),
+            ],
+        )
+        .await
+    }
+
+    pub async fn update_line(&self, product_id: i64, quantity: &str) -> Page {
+        self.submit(
+            "/cart",
+            "/api/update_cart_line",
+            &[
+                ("product_id", &product_id.to_string()),
+                ("quantity", quantity),
+            ],
+        )
+        .await
+    }
+
+    pub async fn cart(&self) -> Page {
+        self.get("/cart").await
+    }
+
+    /// Log in through the form; `Err` carries the alert shown on the page.
+    pub async fn log_in(&self, email: &str, password: &str) -> Result<Page, String> {
+        let page = self
+            .submit(
+                "/login",
+                "/api/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        match page.alert() {
+            Some(alert) => Err(alert),
+            None => Ok(page),
+        }
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Result<Page, String> {
+        let page = self
+            .submit(
+                "/register",
+                "/api/register",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        match page.alert() {
+            Some(alert) => Err(alert),
+            None => Ok(page),
+        }
+    }
+
+    pub async fn set_currency(&self, code: &str) -> Page {
+        self.submit("/", "/api/set_currency", &[("currency", code)])
+            .await
+    }
+
+    /// The merchant's product edit: price in the session's currency, stock, status.
+    pub async fn edit_product(
+        &self,
+        product_id: i64,
+        price: &str,
+        stock: i64,
+        status: &str,
+    ) -> Page {
+        self.submit(
+            "/admin/products",
+            "/api/admin/update_product",
+            &[
+                ("product_id", &product_id.to_string()),
+                ("price", price),
+                ("stock", &stock.to_string()),
+                ("status", status),
+            ],
+        )
+        .await
+    }
+
+    /// The cookies this browser would send to the shop (`name=value; …`).
+    pub fn cookies(&self) -> String {
+        let url: reqwest::Url = self.base.parse().unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Send a request with another browser's cookies (a stolen or planted session id).
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Page {
+        let client = Client::builder()
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        let response = client
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap();
+        Page {
+            status: response.status(),
+            html: response.text().await.unwrap(),
+        }
+    }
+}
