@@ -32,7 +32,7 @@ both_backends! {
     async fn an_unknown_currency_is_refused_with_a_message(app) {
         let shopper = app.browser();
         let page = shopper.set_currency("GBP").await;
-        assert_eq!(page.alert().as_deref(), Some("unsupported currency \"GBP\": expected one of USD, EUR, BDT, CNY, JPY"));
+        assert_eq!(page.alert().as_deref(), Some("Unsupported currency \"GBP\": pick one of USD, EUR, BDT, CNY, JPY."));
         assert!(page.contains("$18.00"), "currency unchanged");
     }
 

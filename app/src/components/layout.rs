@@ -4,6 +4,7 @@ use crate::api::{
     account::header_data, AddToCart, LogIn, LogOut, Register, RemoveFromCart, SetCurrency,
     UpdateCartLine, UpdateProduct,
 };
+use crate::components::feedback::{error_text, Alert};
 use crate::model::{Currency, HeaderInfo, Role};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -67,7 +68,9 @@ pub fn use_shop_actions() -> ShopActions {
 pub fn Header() -> impl IntoView {
     let actions = use_shop_actions();
     let info = Resource::new(move || actions.version(), |_| header_data());
+    let currency_error = Signal::derive(move || error_text(actions.set_currency.value().get()));
     view! {
+        <Alert message=currency_error />
         <header class="site-header">
             <a href="/" class="brand">"Storefront"</a>
             <Transition fallback=|| view! { <nav aria-label="Main"><a href="/cart">"Cart"</a></nav> }>

@@ -63,7 +63,7 @@ impl fmt::Display for Currency {
 
 /// A currency code that the shop does not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported currency {0:?}: expected one of USD, EUR, BDT, CNY, JPY")]
+#[error("Unsupported currency {0:?}: pick one of USD, EUR, BDT, CNY, JPY.")]
 pub struct UnknownCurrency(pub String);
 
 impl FromStr for Currency {

@@ -35,10 +35,7 @@ impl Ctx {
         match self.user().await? {
             None => Err(AppError::Unauthorized.into()),
             Some(user) if user.role == Role::Merchant => Ok(user),
-            Some(_) => {
-                super::http::set_status(axum::http::StatusCode::FORBIDDEN);
-                Err(AppError::Forbidden.into())
-            }
+            Some(_) => Err(AppError::Forbidden.into()),
         }
     }
 }
