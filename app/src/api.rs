@@ -10,11 +10,3 @@ pub use account::{HeaderData, LogIn, LogOut, Register};
 pub use admin::UpdateProduct;
 pub use cart::{AddToCart, RemoveFromCart, UpdateCartLine};
 pub use catalog::SetCurrency;
-
-/// Parse a product id from a form field.
-pub(crate) fn parse_id(field: &str) -> Result<i64, crate::error::AppError> {
-    field
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| crate::error::AppError::invalid("Unknown product."))
-}

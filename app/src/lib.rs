@@ -59,6 +59,12 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Frame() -> impl IntoView {
     provide_shop_actions();
+    // Effects run only in the browser: this marks the page as hydrated (end-to-end tests wait for it).
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header />

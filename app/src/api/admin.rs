@@ -27,7 +27,7 @@ pub async fn update_product(
     ctx.require_merchant().await?;
     let currency = ctx.session.currency().await?;
     let edit = ProductEdit {
-        product_id: super::parse_id(&product_id)?,
+        product_id: crate::server::context::parse_id(&product_id)?,
         price: Money::parse_decimal(&price, currency).map_err(AppError::invalid)?,
         stock: stock
             .trim()

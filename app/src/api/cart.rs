@@ -17,7 +17,7 @@ pub async fn get_cart() -> Result<CartView, AppError> {
 #[server(endpoint = "add_to_cart")]
 pub async fn add_to_cart(product_id: String, quantity: String) -> Result<String, AppError> {
     use crate::model::Quantity;
-    let product_id = super::parse_id(&product_id)?;
+    let product_id = crate::server::context::parse_id(&product_id)?;
     let quantity = Quantity::parse(&quantity).map_err(AppError::invalid)?;
     let ctx = crate::server::context::ctx().await?;
     let currency = ctx.session.currency().await?;
@@ -32,7 +32,7 @@ pub async fn add_to_cart(product_id: String, quantity: String) -> Result<String,
 #[server(endpoint = "update_cart_line")]
 pub async fn update_cart_line(product_id: String, quantity: String) -> Result<(), AppError> {
     use crate::model::Quantity;
-    let product_id = super::parse_id(&product_id)?;
+    let product_id = crate::server::context::parse_id(&product_id)?;
     let quantity = Quantity::parse(&quantity).map_err(AppError::invalid)?;
     let ctx = crate::server::context::ctx().await?;
     let currency = ctx.session.currency().await?;
@@ -46,7 +46,7 @@ pub async fn update_cart_line(product_id: String, quantity: String) -> Result<()
 /// Remove a line (the cart page's Remove button).
 #[server(endpoint = "remove_from_cart")]
 pub async fn remove_from_cart(product_id: String) -> Result<(), AppError> {
-    let product_id = super::parse_id(&product_id)?;
+    let product_id = crate::server::context::parse_id(&product_id)?;
     let ctx = crate::server::context::ctx().await?;
     Ok(ctx.cart().await?.remove(product_id).await?)
 }

@@ -76,3 +76,11 @@ impl Ctx {
         })
     }
 }
+
+/// Parse a product id from a form field.
+pub fn parse_id(field: &str) -> Result<i64, AppError> {
+    field
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::invalid("Unknown product."))
+}
