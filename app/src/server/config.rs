@@ -167,6 +167,15 @@ fn parse_public_url(url: &str) -> Result<String, ConfigError> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// Load `.env` from the working directory into the environment, if the file exists.
+pub fn load_dotenv() -> Result<(), dotenvy::Error> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,14 +229,5 @@ mod tests {
         assert_eq!(s.admin.unwrap().email.as_str(), "owner@example.com");
         let e = settings(&[("ADMIN_EMAIL", "a@b.co"), ("ADMIN_PASSWORD", "pw")]).unwrap_err();
         assert!(!e.to_string().contains("pw\""), "{e}");
-    }
-}
-
-/// Load `.env` from the working directory into the environment, if the file exists.
-pub fn load_dotenv() -> Result<(), dotenvy::Error> {
-    match dotenvy::dotenv() {
-        Ok(_) => Ok(()),
-        Err(e) if e.not_found() => Ok(()),
-        Err(e) => Err(e),
     }
 }

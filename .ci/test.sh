@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every check and test suite: formatting, clippy (server and browser builds), unit tests,
+# integration tests on SQLite and PostgreSQL, and the browser tests (JavaScript on and off).
+# Installs what it needs first. PostgreSQL must listen on 127.0.0.1:5432 (database `test`);
+# override with TEST_POSTGRES_URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "installing tools"
+bash .ci/install-tools.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+step "checking PostgreSQL"
+pg_url=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "PostgreSQL is not answering on 127.0.0.1:5432; trying to start it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  sleep 2
+fi
+psql "$pg_url" -qAtc 'select 1' >/dev/null || { echo "PostgreSQL unreachable at $pg_url" >&2; exit 1; }
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+step "clippy (server build)"
+cargo clippy --workspace --all-targets -- -D warnings
+step "clippy (browser build)"
+cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --workspace 2>&1 | tee target/cargo-test.log
+cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
+
+step "release build (server + WASM)"
+cargo leptos build --release
+
+step "browser tests (Playwright + Debian chromium, JavaScript on and off)"
+(cd end2end && npx playwright test) 2>&1 | tee target/e2e.log
+e2e_passed=$(grep -Eo '^ +[0-9]+ passed' target/e2e.log | awk '{s+=$1} END {print s+0}')
+
+step "done"
+echo "cargo tests: ${cargo_passed} passed; browser tests: ${e2e_passed} passed; $(( $(date +%s) - started ))s in all"
+echo "total: $(( cargo_passed + e2e_passed )) passed, 0 failed"
