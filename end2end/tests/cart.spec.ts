@@ -12,6 +12,9 @@ function cartRow(page: Page, name: string) {
 }
 
 test('browse, add two products, change a quantity, and the total is right', async ({ page, javaScriptEnabled }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(e.message));
   await page.goto('/');
   await expect(page.getByRole('heading', { name: 'Shop', level: 1 })).toBeVisible();
   if (javaScriptEnabled) {
@@ -42,6 +45,7 @@ test('browse, add two products, change a quantity, and the total is right', asyn
   await cartRow(page, 'Canvas Tote Bag').getByRole('button', { name: 'Remove' }).click();
   await expect(page.getByTestId('cart-total')).toHaveText('$42.00');
   await expect(page.getByRole('button', { name: 'Checkout' })).toBeVisible();
+  expect(problems, 'no hydration errors or warnings in the console').toEqual([]);
 });
 
 test('a refused quantity explains itself and changes nothing', async ({ page }) => {
@@ -72,7 +76,7 @@ test('register, log out and log in again', async ({ page }, testInfo) => {
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByText(`Logged in as ${email}`)).toBeVisible();
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page.getByRole('link', { name: 'Log in' })).toBeVisible();
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' })).toBeVisible();
   await page.goto('/login');
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('wrong-password');
