@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
@@ -39,6 +40,8 @@ pub struct Application {
 
 /// How long an idle session lives.
 const SESSION_IDLE_DAYS: i64 = 14;
+/// How often expired sessions are deleted from the database.
+const EXPIRED_SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
@@ -145,6 +148,12 @@ async fn with_sessions(router: Router, state: &AppState) -> Result<Router, Start
                 .migrate()
                 .await
                 .map_err(|e| StartupError::Sessions(e.to_string()))?;
+            let sweeper = store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sweeper.continuously_delete_expired(EXPIRED_SESSION_SWEEP).await {
+                    tracing::error!(error = %e, "expired-session sweeper stopped");
+                }
+            });
             let layer = SessionManagerLayer::new(store)
                 .with_name("storefront_session")
                 .with_same_site(SameSite::Lax)

@@ -27,7 +27,13 @@ pub fn ProductTile(product: ProductCard) -> impl IntoView {
             <ActionForm action=actions.add_to_cart>
                 <input type="hidden" name="product_id" value=product.id.to_string() />
                 <input type="hidden" name="quantity" value="1" />
-                <button type="submit" aria-describedby=name_id disabled=sold_out>"Add to cart"</button>
+                <button
+                    type="submit"
+                    aria-describedby=name_id
+                    disabled=move || sold_out || actions.add_to_cart.pending().get()
+                >
+                    "Add to cart"
+                </button>
             </ActionForm>
         </article>
     }

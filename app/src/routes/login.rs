@@ -18,7 +18,7 @@ pub fn LoginPage() -> impl IntoView {
             <input id="email" name="email" type="email" autocomplete="email" required />
             <label for="password">"Password"</label>
             <input id="password" name="password" type="password" autocomplete="current-password" required />
-            <button type="submit" class="primary">"Log in"</button>
+            <button type="submit" class="primary" disabled=move || actions.log_in.pending().get()>"Log in"</button>
         </ActionForm>
         <p>"New here? " <a href="/register">"Create an account"</a></p>
     }

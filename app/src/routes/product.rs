@@ -60,7 +60,9 @@ fn ProductView(detail: ProductDetail) -> impl IntoView {
                     <input type="hidden" name="product_id" value=card.id.to_string() />
                     <label for="quantity">"Quantity"</label>
                     <input id="quantity" name="quantity" type="number" inputmode="numeric" min="1" max=max.to_string() value="1" required />
-                    <button type="submit" disabled=sold_out>"Add to cart"</button>
+                    <button type="submit" disabled=move || sold_out || actions.add_to_cart.pending().get()>
+                        "Add to cart"
+                    </button>
                 </ActionForm>
                 <p><a href="/">"Back to the shop"</a></p>
             </div>

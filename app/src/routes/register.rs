@@ -22,7 +22,7 @@ pub fn RegisterPage() -> impl IntoView {
                 minlength=Password::MIN_CHARS.to_string() maxlength=Password::MAX_CHARS.to_string()
                 aria-describedby="password-hint" />
             <p id="password-hint" class="hint">{format!("At least {} characters.", Password::MIN_CHARS)}</p>
-            <button type="submit" class="primary">"Create account"</button>
+            <button type="submit" class="primary" disabled=move || actions.register.pending().get()>"Create account"</button>
         </ActionForm>
         <p>"Already have an account? " <a href="/login">"Log in"</a></p>
     }

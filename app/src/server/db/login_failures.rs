@@ -2,12 +2,22 @@
 
 use sqlx::{AnyConnection, Row as _};
 
-pub async fn record(conn: &mut AnyConnection, email: &str, ip: &str) -> Result<(), sqlx::Error> {
+/// Record a failure, and forget failures older than `before_ms` (they no longer count).
+pub async fn record(
+    conn: &mut AnyConnection,
+    email: &str,
+    ip: &str,
+    before_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE at_ms < $1")
+        .bind(before_ms)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3)")
         .bind(email)
         .bind(ip)
         .bind(super::now_ms())
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

@@ -56,25 +56,26 @@ fn from_row(row: &Row, currency: Currency) -> Result<PricedProduct, sqlx::Error>
     })
 }
 
-/// Active products with a price in `currency`, in catalogue order.
-pub async fn list_active(
-    conn: &mut AnyConnection,
-    currency: Currency,
-) -> Result<Vec<PricedProduct>, sqlx::Error> {
-    let sql = format!("{SELECT_PRICED} WHERE p.active = 1 AND pp.amount_minor IS NOT NULL ORDER BY p.position, p.id");
-    let rows = sqlx::query(&sql)
-        .bind(currency.code())
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|r| from_row(r, currency)).collect()
+/// Which products a listing includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Active products with a price in the currency: the shop's grid.
+    ForSale,
+    /// Every product, active or not: the merchant's list.
+    All,
 }
 
-/// Every product, active or not, for the merchant's list.
-pub async fn list_all(
+/// Products in catalogue order, priced in `currency`.
+pub async fn list(
     conn: &mut AnyConnection,
     currency: Currency,
+    listing: Listing,
 ) -> Result<Vec<PricedProduct>, sqlx::Error> {
-    let sql = format!("{SELECT_PRICED} ORDER BY p.position, p.id");
+    let filter = match listing {
+        Listing::ForSale => "WHERE p.active = 1 AND pp.amount_minor IS NOT NULL",
+        Listing::All => "",
+    };
+    let sql = format!("{SELECT_PRICED} {filter} ORDER BY p.position, p.id");
     let rows = sqlx::query(&sql)
         .bind(currency.code())
         .fetch_all(conn)

@@ -74,7 +74,7 @@ pub async fn log_in(
     let stored = account.as_ref().map(|a| a.password_hash.clone());
     if !password::verify(pw, stored).await? {
         let mut conn = db.pool.acquire().await?;
-        db::login_failures::record(&mut conn, email.as_str(), client_ip).await?;
+        db::login_failures::record(&mut conn, email.as_str(), client_ip, since).await?;
         return Err(ServerError::invalid(WRONG_CREDENTIALS));
     }
     let user = account

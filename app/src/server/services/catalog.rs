@@ -2,13 +2,14 @@
 
 use crate::error::AppError;
 use crate::model::{AdminProduct, Currency, Money, ProductCard, ProductDetail};
+use crate::server::db::products::Listing;
 use crate::server::db::{self, Db};
 use crate::server::error::ServerResult;
 
 /// The active products priced in `currency`.
 pub async fn list(db: &Db, currency: Currency) -> ServerResult<Vec<ProductCard>> {
     let mut conn = db.pool.acquire().await?;
-    let products = db::products::list_active(&mut conn, currency).await?;
+    let products = db::products::list(&mut conn, currency, Listing::ForSale).await?;
     Ok(products.iter().filter_map(|p| p.card()).collect())
 }
 
@@ -24,7 +25,7 @@ pub async fn product(db: &Db, slug: &str, currency: Currency) -> ServerResult<Pr
 
 pub async fn admin_list(db: &Db, currency: Currency) -> ServerResult<Vec<AdminProduct>> {
     let mut conn = db.pool.acquire().await?;
-    let products = db::products::list_all(&mut conn, currency).await?;
+    let products = db::products::list(&mut conn, currency, Listing::All).await?;
     Ok(products
         .into_iter()
         .map(|p| AdminProduct {
