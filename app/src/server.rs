@@ -7,5 +7,6 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod payments;
 pub mod services;
 pub mod state;

@@ -1,0 +1,3 @@
+//! SSLCOMMERZ (session API, IPN, validation API).
+
+pub mod verify_sign;

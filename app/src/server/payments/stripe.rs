@@ -1,0 +1,3 @@
+//! Stripe (Checkout Sessions + webhooks).
+
+pub mod signature;
