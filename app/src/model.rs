@@ -5,6 +5,7 @@
 pub mod cart;
 pub mod email;
 pub mod money;
+pub mod order;
 pub mod password;
 pub mod product;
 pub mod quantity;
@@ -13,6 +14,7 @@ pub mod user;
 pub use cart::{CartLine, CartView};
 pub use email::Email;
 pub use money::{Currency, Money};
+pub use order::{OrderStatus, Transition};
 pub use password::Password;
 pub use product::{AdminProduct, ProductCard, ProductDetail};
 pub use quantity::Quantity;

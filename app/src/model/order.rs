@@ -1,0 +1,169 @@
+//! Order status: a monotonic state machine (design.md §3).
+//!
+//! `awaiting_payment → paid | failed | cancelled | expired | needs_review`, then
+//! `paid → partially_refunded → refunded` (or `paid → refunded`). Moving to the status an order
+//! already has is a successful no-op (providers repeat themselves); anything else is refused.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Paid,
+    Failed,
+    Cancelled,
+    Expired,
+    NeedsReview,
+    PartiallyRefunded,
+    Refunded,
+}
+
+/// What asking for a status change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The order moved to the new status.
+    Applied,
+    /// The order already had that status; nothing changes.
+    Unchanged,
+    /// Not allowed from the current status (backwards, or out of a final state).
+    Refused,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Failed,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::NeedsReview,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
+    ];
+
+    /// What a person reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "Awaiting payment",
+            OrderStatus::Paid => "Paid",
+            OrderStatus::Failed => "Failed",
+            OrderStatus::Cancelled => "Cancelled",
+            OrderStatus::Expired => "Expired",
+            OrderStatus::NeedsReview => "Needs review",
+            OrderStatus::PartiallyRefunded => "Partially refunded",
+            OrderStatus::Refunded => "Refunded",
+        }
+    }
+
+    /// The stored and JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::NeedsReview => "needs_review",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether `self → to` is a forward step.
+    fn allows(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (
+                AwaitingPayment,
+                Paid | Failed | Cancelled | Expired | NeedsReview
+            ) | (Paid, PartiallyRefunded | Refunded)
+                | (PartiallyRefunded, Refunded)
+        )
+    }
+
+    /// Decide a requested change from `self` to `to`.
+    pub fn transition(self, to: OrderStatus) -> Transition {
+        if self == to {
+            Transition::Unchanged
+        } else if self.allows(to) {
+            Transition::Applied
+        } else {
+            Transition::Refused
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderStatus::*;
+    use super::*;
+
+    #[test]
+    fn forward_edges_apply() {
+        for to in [Paid, Failed, Cancelled, Expired, NeedsReview] {
+            assert_eq!(
+                AwaitingPayment.transition(to),
+                Transition::Applied,
+                "{to:?}"
+            );
+        }
+        assert_eq!(Paid.transition(PartiallyRefunded), Transition::Applied);
+        assert_eq!(Paid.transition(Refunded), Transition::Applied);
+        assert_eq!(PartiallyRefunded.transition(Refunded), Transition::Applied);
+    }
+
+    #[test]
+    fn repeats_are_no_ops() {
+        for status in OrderStatus::ALL {
+            assert_eq!(
+                status.transition(status),
+                Transition::Unchanged,
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backwards_and_out_of_final_states_are_refused() {
+        assert_eq!(Paid.transition(AwaitingPayment), Transition::Refused);
+        assert_eq!(Paid.transition(Failed), Transition::Refused);
+        assert_eq!(Refunded.transition(Paid), Transition::Refused);
+        assert_eq!(Refunded.transition(PartiallyRefunded), Transition::Refused);
+        assert_eq!(PartiallyRefunded.transition(Paid), Transition::Refused);
+        assert_eq!(AwaitingPayment.transition(Refunded), Transition::Refused);
+        for final_state in [Failed, Cancelled, Expired, NeedsReview] {
+            for to in OrderStatus::ALL.into_iter().filter(|to| *to != final_state) {
+                assert_eq!(
+                    final_state.transition(to),
+                    Transition::Refused,
+                    "{final_state:?} → {to:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_edge_is_accounted_for() {
+        let applied = OrderStatus::ALL
+            .iter()
+            .flat_map(|from| OrderStatus::ALL.iter().map(move |to| from.transition(*to)))
+            .filter(|t| *t == Transition::Applied)
+            .count();
+        assert_eq!(applied, 8);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for status in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(OrderStatus::parse("shipped"), None);
+        assert_eq!(AwaitingPayment.label(), "Awaiting payment");
+        assert_eq!(NeedsReview.label(), "Needs review");
+    }
+}
