@@ -6,6 +6,7 @@ use app::server::services::accounts;
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -76,8 +78,15 @@ impl Application {
 
     /// Serve until Ctrl-C / SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // No Nagle delay: responses written in several pieces (headers, streamed body) would
+        // otherwise wait for the client's delayed ACK, about 40 ms each.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -121,8 +130,17 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
     let routes = route_list();
     let options = state.leptos_options.clone();
     let context_state = state.clone();
+    let site_root = std::path::PathBuf::from(options.site_root.as_ref());
+    let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let router = Router::new()
         .route("/healthz", get(crate::health::healthz))
+        // Built assets and images straight from disk; everything else goes to the app, whose
+        // fallback also serves the remaining files of the site root (favicon, robots.txt).
+        .nest_service(
+            &format!("/{}", options.site_pkg_dir),
+            ServeDir::new(pkg_dir),
+        )
+        .nest_service("/images", ServeDir::new(site_root.join("images")))
         .leptos_routes_with_context(
             &state,
             routes,
