@@ -6,7 +6,7 @@ use storefront::{startup::Application, telemetry};
 #[tokio::main]
 async fn main() {
     // A missing .env is fine; a malformed one is reported like any other bad setting.
-    if let Err(e) = dotenvy_load() {
+    if let Err(e) = app::server::config::load_dotenv() {
         eprintln!("configuration error: .env: {e}");
         std::process::exit(2);
     }
@@ -29,12 +29,5 @@ async fn main() {
     if let Err(e) = app.run_until_stopped().await {
         eprintln!("server error: {e}");
         std::process::exit(1);
-    }
-}
-
-fn dotenvy_load() -> Result<(), String> {
-    match app::server::config::load_dotenv() {
-        Ok(()) => Ok(()),
-        Err(e) => Err(e.to_string()),
     }
 }

@@ -23,7 +23,7 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 /// Why the shop could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("database: {0}")]
+    #[error("cannot open the database named by DATABASE_URL: {0}")]
     Database(#[from] sqlx::Error),
     #[error("session store: {0}")]
     Sessions(String),
