@@ -44,6 +44,8 @@ export default defineConfig({
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: '../target/site',
       RUST_LOG: 'warn',
+      ADMIN_EMAIL: 'merchant@example.com',
+      ADMIN_PASSWORD: 'merchant-password-1',
     },
   },
 });

@@ -88,3 +88,22 @@ test('register, log out and log in again', async ({ page }, testInfo) => {
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByText(`Logged in as ${email}`)).toBeVisible();
 });
+
+test('a merchant changes a price and the shop shows it', async ({ page, javaScriptEnabled }, testInfo) => {
+  // Each project edits its own product, so the two runs never race.
+  const product = testInfo.project.name === 'javascript-on' ? 'Linen Apron' : 'Cast Iron Pan';
+  await page.goto('/login');
+  await page.getByLabel('Email').fill('merchant@example.com');
+  await page.getByLabel('Password').fill('merchant-password-1');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByText('(merchant)')).toBeVisible();
+  await page.getByRole('link', { name: 'Manage products' }).first().click();
+  await page.getByLabel(`Price of ${product}`).fill('12.34');
+  await page.getByRole('row').filter({ hasText: product }).getByRole('button', { name: 'Save' }).click();
+  if (javaScriptEnabled) {
+    await expect(page.getByRole('status')).toHaveText('Product saved.');
+  }
+  await expect(page.getByLabel(`Price of ${product}`)).toHaveValue('12.34');
+  await page.goto('/');
+  await expect(card(page, product).locator('.price')).toHaveText('$12.34');
+});
