@@ -1,17 +1,23 @@
 //! Cross-site request forgery guard for every state-changing request.
 //!
 //! The session cookie is `SameSite=Lax`, so browsers do not send it on cross-site POSTs. On top of
-//! that, a POST/PUT/PATCH/DELETE whose `Sec-Fetch-Site` says `cross-site`, or whose `Origin` names
-//! another host than the one addressed, is refused with 403 before it reaches any handler. Provider
-//! webhooks (`/webhooks/…`) are exempt: they are verified by signature instead.
+//! that, a POST/PUT/PATCH/DELETE whose `Sec-Fetch-Site` says `cross-site`, or whose `Origin` is
+//! neither the host addressed nor the configured `PUBLIC_URL` (a reverse proxy may rewrite `Host`),
+//! is refused with 403 before it reaches any handler. Provider webhooks (`/webhooks/…`) are exempt:
+//! they are verified by signature instead.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
-pub async fn guard(request: Request, next: Next) -> Response {
-    if is_cross_site_write(&request) {
+/// The shop's own origin as configured (`PUBLIC_URL`), e.g. `https://shop.example.com`.
+#[derive(Clone)]
+pub struct PublicOrigin(pub Arc<str>);
+
+pub async fn guard(State(public): State<PublicOrigin>, request: Request, next: Next) -> Response {
+    if is_cross_site_write(&request, &public.0) {
         tracing::warn!(path = %request.uri().path(), "refused cross-site form post");
         return (
             StatusCode::FORBIDDEN,
@@ -22,7 +28,7 @@ pub async fn guard(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn is_cross_site_write(request: &Request) -> bool {
+fn is_cross_site_write(request: &Request, public_origin: &str) -> bool {
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -37,6 +43,9 @@ fn is_cross_site_write(request: &Request) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    if origin.eq_ignore_ascii_case(public_origin) {
+        return false;
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

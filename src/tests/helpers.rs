@@ -14,6 +14,8 @@ use storefront::startup::Application;
 
 pub const ADMIN_EMAIL: &str = "merchant@example.com";
 pub const ADMIN_PASSWORD: &str = "merchant-password-1";
+/// What the test shops believe their public origin is (as if behind a reverse proxy).
+pub const PUBLIC_URL: &str = "http://shop.example.test";
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -86,6 +88,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", database_url),
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
+        ("PUBLIC_URL", PUBLIC_URL.to_string()),
         ("ADMIN_EMAIL", ADMIN_EMAIL.to_string()),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
     ]);

@@ -41,6 +41,20 @@ both_backends! {
             .unwrap();
         assert_eq!(response.status(), 302);
         assert_eq!(shopper.cart().await.cart_total().as_deref(), Some("$18.00"));
+
+        // Behind a reverse proxy the Host may differ; the configured PUBLIC_URL is accepted too.
+        let response = shopper
+            .client
+            .post(format!("{}/api/add_to_cart", app.base))
+            .header(ACCEPT, "text/html")
+            .header(ORIGIN, crate::helpers::PUBLIC_URL)
+            .header("referer", format!("{}/", app.base))
+            .form(&[("product_id", "1"), ("quantity", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+        assert_eq!(shopper.cart().await.cart_total().as_deref(), Some("$36.00"));
     }
 
     async fn the_session_cookie_is_http_only_and_lax(app) {
