@@ -291,26 +291,25 @@ impl Browser {
 
     /// Log in through the form; `Err` carries the alert shown on the page.
     pub async fn log_in(&self, email: &str, password: &str) -> Result<Page, String> {
-        let page = self
-            .submit(
-                "/login",
-                "/api/login",
-                &[("email", email), ("password", password)],
-            )
-            .await;
-        match page.alert() {
-            Some(alert) => Err(alert),
-            None => Ok(page),
-        }
+        self.account_form("/login", "/api/login", email, password)
+            .await
     }
 
+    /// Create an account through the form; `Err` carries the alert shown on the page.
     pub async fn register(&self, email: &str, password: &str) -> Result<Page, String> {
+        self.account_form("/register", "/api/register", email, password)
+            .await
+    }
+
+    async fn account_form(
+        &self,
+        page: &str,
+        action: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<Page, String> {
         let page = self
-            .submit(
-                "/register",
-                "/api/register",
-                &[("email", email), ("password", password)],
-            )
+            .submit(page, action, &[("email", email), ("password", password)])
             .await;
         match page.alert() {
             Some(alert) => Err(alert),
