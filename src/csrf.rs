@@ -4,7 +4,9 @@
 //! that, a POST/PUT/PATCH/DELETE whose `Sec-Fetch-Site` says `cross-site`, or whose `Origin` is
 //! neither the host addressed nor the configured `PUBLIC_URL` (a reverse proxy may rewrite `Host`),
 //! is refused with 403 before it reaches any handler. Provider webhooks (`/webhooks/…`) are exempt:
-//! they are verified by signature instead.
+//! they are verified by signature instead. So are the provider returns (`/payments/…/return/…`),
+//! which SSLCOMMERZ posts from its own site: they change nothing but trigger a status lookup at
+//! the provider.
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -33,7 +35,8 @@ fn is_cross_site_write(request: &Request, public_origin: &str) -> bool {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !writes || request.uri().path().starts_with("/webhooks/") {
+    let path = request.uri().path();
+    if !writes || path.starts_with("/webhooks/") || is_provider_return(path) {
         return false;
     }
     let headers = request.headers();
@@ -52,4 +55,13 @@ fn is_cross_site_write(request: &Request, public_origin: &str) -> bool {
         .unwrap_or_default();
     let origin_host = origin.split("://").nth(1).unwrap_or_default();
     origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+}
+
+/// `/payments/{provider}/return/{reference}`: where a provider sends the shopper back.
+fn is_provider_return(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("payments"), Some(_), Some("return"), Some(r), None) if !r.is_empty()
+    )
 }

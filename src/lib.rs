@@ -2,5 +2,6 @@
 
 pub mod csrf;
 pub mod health;
+pub mod payment_routes;
 pub mod startup;
 pub mod telemetry;

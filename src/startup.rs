@@ -1,7 +1,10 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
 use app::server::config::Settings;
+use app::server::config::PaymentsMode;
 use app::server::db::{Db, NativePool};
+use app::server::events::OrderEvents;
+use app::server::payments::Payments;
 use app::server::services::accounts;
 use app::server::state::AppState;
 use app::{shell, App};
@@ -52,11 +55,17 @@ impl Application {
             .await
             .map_err(|e| StartupError::Setup(format!("merchant account: {e}")))?;
         let listener = TcpListener::bind(settings.site_addr).await?;
-        let leptos_options = leptos_options(listener.local_addr()?);
+        let addr = listener.local_addr()?;
+        let leptos_options = leptos_options(addr);
+        let internal_url = internal_url(addr);
         let state = AppState {
             leptos_options,
             db,
+            payments: Payments::new(&settings, &internal_url),
             settings: Arc::new(settings),
+            events: OrderEvents::default(),
+            internal_url: internal_url.into(),
+            http: app::server::payments::http_client(),
         };
         let router = router(state.clone()).await?;
         Ok(Application {
@@ -93,6 +102,17 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await
     }
+}
+
+/// How this instance reaches itself: its own port on the loopback address it listens on.
+fn internal_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}", addr.port())
 }
 
 /// Leptos settings: cargo-leptos' `LEPTOS_*` variables when present, else the layout of `target/site`.
@@ -132,8 +152,15 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
     let context_state = state.clone();
     let site_root = std::path::PathBuf::from(options.site_root.as_ref());
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(crate::health::healthz))
+        .merge(crate::payment_routes::routes());
+    if state.settings.payments.mode == PaymentsMode::Sandbox {
+        router = router
+            .nest("/sandbox/stripe", app::server::payments::stripe::sandbox::routes())
+            .nest("/sandbox/sslcommerz", app::server::payments::sslcommerz::sandbox::routes());
+    }
+    let router = router
         // Built assets and images straight from disk; everything else goes to the app, whose
         // fallback also serves the remaining files of the site root (favicon, robots.txt).
         .nest_service(

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     AwaitingPayment,
     Paid,
@@ -67,6 +68,19 @@ impl OrderStatus {
             OrderStatus::PartiallyRefunded => "partially_refunded",
             OrderStatus::Refunded => "refunded",
         }
+    }
+
+    /// No further payment change can happen (refunds aside).
+    pub fn is_settled(self) -> bool {
+        self != OrderStatus::AwaitingPayment
+    }
+
+    /// Whether reaching this status gives the reserved stock back.
+    pub fn releases_stock(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Expired
+        )
     }
 
     pub fn parse(s: &str) -> Option<OrderStatus> {

@@ -4,7 +4,10 @@
 //! line naming the variable and what was expected; secret values never appear in that line or in
 //! `Debug` output.
 
+pub mod payments;
+
 use crate::model::Email;
+pub use payments::{Endpoint, PaymentSettings, PaymentsMode};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 
@@ -21,6 +24,8 @@ pub struct Settings {
     pub session_secret: Option<SecretString>,
     /// Bootstrap merchant account, created or updated at start-up.
     pub admin: Option<AdminAccount>,
+    /// `PAYMENTS_MODE` and the providers' credentials.
+    pub payments: PaymentSettings,
 }
 
 /// `ADMIN_EMAIL` + `ADMIN_PASSWORD`.
@@ -126,7 +131,10 @@ impl Settings {
             }
         };
 
+        let payments = PaymentSettings::from_lookup(&var)?;
+
         Ok(Settings {
+            payments,
             database_url,
             site_addr,
             public_url,

@@ -4,7 +4,9 @@
 
 pub mod carts;
 pub mod login_failures;
+pub mod orders;
 pub mod products;
+pub mod sandbox;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

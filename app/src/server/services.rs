@@ -3,3 +3,6 @@
 pub mod accounts;
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
+pub mod orders;
+pub mod payment_updates;

@@ -8,6 +8,10 @@ use tower_sessions::Session;
 const USER_ID: &str = "user_id";
 const CURRENCY: &str = "currency";
 const GUEST_CART: &str = "guest_cart";
+const CHECKOUT_KEY: &str = "checkout_key";
+const PLACED_ORDERS: &str = "placed_orders";
+/// How many of its own orders a session remembers (older ones stay reachable by their link).
+const PLACED_ORDERS_KEPT: usize = 20;
 
 /// Typed access to the session; keys are private to this module.
 #[derive(Debug, Clone)]
@@ -60,5 +64,43 @@ impl ShopSession {
             self.0.insert(GUEST_CART, items).await?;
         }
         Ok(())
+    }
+
+    /// The idempotency key the checkout form carries: the same for every render and retry until
+    /// an order from it reaches the provider, so a double submit or a retry finds the same order.
+    pub async fn checkout_key(&self) -> ServerResult<String> {
+        if let Some(key) = self.0.get::<String>(CHECKOUT_KEY).await? {
+            return Ok(key);
+        }
+        let key = uuid::Uuid::new_v4().simple().to_string();
+        self.0.insert(CHECKOUT_KEY, &key).await?;
+        Ok(key)
+    }
+
+    /// Start afresh: the next checkout is a new order.
+    pub async fn rotate_checkout_key(&self) -> ServerResult<()> {
+        self.0.remove::<String>(CHECKOUT_KEY).await?;
+        Ok(())
+    }
+
+    /// Remember an order placed in this session, so its owner can see it without the link.
+    pub async fn remember_order(&self, reference: &str) -> ServerResult<()> {
+        let mut placed = self.placed_orders().await?;
+        if !placed.iter().any(|r| r == reference) {
+            placed.push(reference.to_string());
+            if placed.len() > PLACED_ORDERS_KEPT {
+                placed.remove(0);
+            }
+            self.0.insert(PLACED_ORDERS, placed).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn placed_orders(&self) -> ServerResult<Vec<String>> {
+        Ok(self
+            .0
+            .get::<Vec<String>>(PLACED_ORDERS)
+            .await?
+            .unwrap_or_default())
     }
 }

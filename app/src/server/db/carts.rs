@@ -68,3 +68,12 @@ pub async fn remove(
         .await?;
     Ok(())
 }
+
+/// Empty a customer's saved cart (after an order took its lines).
+pub async fn clear(conn: &mut AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM cart_items WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

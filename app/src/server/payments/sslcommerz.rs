@@ -1,3 +1,387 @@
-//! SSLCOMMERZ (session API, IPN, validation API).
+//! SSLCOMMERZ (providers.md §5): session API, hosted page via `GatewayPageURL`, IPN checked with
+//! `verify_sign` and then always confirmed through the provider's own APIs (validation by `val_id`
+//! for VALID, transaction query by `tran_id` otherwise) before anything changes.
 
+pub mod sandbox;
 pub mod verify_sign;
+
+use super::{
+    transport_error, Capabilities, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
+    StartRequest, Started, WebhookError,
+};
+use crate::model::{Currency, Money, ProviderId};
+use axum::http::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// BDT 10.00 to 500,000.00 per transaction.
+static CAPABILITIES: Capabilities = Capabilities {
+    currencies: &[(Currency::Bdt, 1_000, 50_000_000)],
+    refunds: true,
+    partial_refunds: true,
+};
+
+pub const INIT_PATH: &str = "/gwprocess/v4/api.php";
+pub const VALIDATION_PATH: &str = "/validator/api/validationserverAPI.php";
+pub const QUERY_PATH: &str = "/validator/api/merchantTransIDvalidationAPI.php";
+
+pub struct Sslcommerz {
+    http: reqwest::Client,
+    base: String,
+    store_id: String,
+    store_password: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+struct InitResponse {
+    status: String,
+    #[serde(default)]
+    failedreason: Option<String>,
+    #[serde(default)]
+    sessionkey: Option<String>,
+    #[serde(default, rename = "GatewayPageURL")]
+    gateway_page_url: Option<String>,
+}
+
+/// The validation API's answer, and one element of the transaction query's answer.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+struct Transaction {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tran_id: String,
+    #[serde(default)]
+    val_id: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    currency_type: Option<String>,
+    #[serde(default)]
+    currency_amount: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QueryResponse {
+    #[serde(default, rename = "APIConnect")]
+    api_connect: String,
+    #[serde(default)]
+    element: Vec<Transaction>,
+}
+
+/// An amount as SSLCOMMERZ writes it (`"100.00"`, sometimes more zeros) in minor units.
+pub fn parse_amount(text: &str, currency: Currency) -> Option<i64> {
+    let text = text.trim();
+    let trimmed = match text.split_once('.') {
+        Some((whole, frac)) => {
+            let keep = frac.trim_end_matches('0');
+            if keep.is_empty() {
+                whole.to_string()
+            } else {
+                format!("{whole}.{keep}")
+            }
+        }
+        None => text.to_string(),
+    };
+    Money::parse_decimal(&trimmed, currency)
+        .ok()
+        .map(|m| m.minor)
+}
+
+impl Sslcommerz {
+    pub fn new(
+        http: reqwest::Client,
+        base: String,
+        store_id: String,
+        store_password: SecretString,
+    ) -> Sslcommerz {
+        Sslcommerz {
+            http,
+            base,
+            store_id,
+            store_password,
+        }
+    }
+
+    fn credentials(&self) -> [(&'static str, &str); 2] {
+        [
+            ("store_id", self.store_id.as_str()),
+            ("store_passwd", self.store_password.expose_secret()),
+        ]
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(T, String), PaymentError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .query(&self.credentials())
+            .query(&[("v", "1"), ("format", "json")])
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if !response.status().is_success() {
+            return Err(PaymentError::Unavailable(format!(
+                "SSLCOMMERZ answered HTTP {}",
+                response.status()
+            )));
+        }
+        let text = response.text().await.map_err(transport_error)?;
+        let value = serde_json::from_str(&text).map_err(|e| {
+            PaymentError::Unavailable(format!("unexpected SSLCOMMERZ response: {e}"))
+        })?;
+        Ok((value, text))
+    }
+
+    /// The validation API for a `val_id`: VALID or VALIDATED with matching `tran_id`, else `None`.
+    async fn validate(&self, val_id: &str, tran_id: &str) -> Result<Option<Transaction>, PaymentError> {
+        let (t, _) = self
+            .get_json::<Transaction>(VALIDATION_PATH, &[("val_id", val_id)])
+            .await?;
+        let valid = matches!(t.status.as_str(), "VALID" | "VALIDATED") && t.tran_id == tran_id;
+        Ok(valid.then_some(t))
+    }
+
+    /// The transaction query by `tran_id`: every try the shopper made for this attempt.
+    async fn query(&self, tran_id: &str) -> Result<(Vec<Transaction>, String), PaymentError> {
+        let (q, raw) = self
+            .get_json::<QueryResponse>(QUERY_PATH, &[("tran_id", tran_id)])
+            .await?;
+        if q.api_connect != "DONE" {
+            return Err(PaymentError::Unavailable(format!(
+                "SSLCOMMERZ query said APIConnect={}",
+                q.api_connect
+            )));
+        }
+        let mine = q.element.into_iter().filter(|t| t.tran_id == tran_id).collect();
+        Ok((mine, raw))
+    }
+
+    fn paid(t: &Transaction) -> Outcome {
+        // For a non-BDT charge the validation reports the original currency's amount separately.
+        let (amount, currency) = match (&t.currency_type, &t.currency_amount) {
+            (Some(ct), Some(ca)) if !ct.is_empty() && ct != "BDT" => (ca.as_str(), ct.as_str()),
+            _ => (t.amount.as_str(), t.currency.as_str()),
+        };
+        let amount_minor = currency
+            .parse::<Currency>()
+            .ok()
+            .and_then(|c| parse_amount(amount, c))
+            .unwrap_or(-1);
+        Outcome::Paid {
+            amount_minor,
+            currency: currency.to_string(),
+        }
+    }
+
+    fn update(
+        &self,
+        tran_id: &str,
+        event_id: String,
+        source: &'static str,
+        kind: &str,
+        outcome: Outcome,
+        payload: String,
+    ) -> PaymentUpdate {
+        PaymentUpdate {
+            provider: ProviderId::Sslcommerz,
+            attempt_reference: tran_id.to_string(),
+            event_id,
+            source,
+            kind: kind.to_string(),
+            outcome,
+            payload,
+        }
+    }
+
+    /// What the provider's query says about a `tran_id`: paid wins, then the latest final state.
+    fn outcome_of(transactions: &[Transaction]) -> (Outcome, String) {
+        if let Some(t) = transactions
+            .iter()
+            .find(|t| matches!(t.status.as_str(), "VALID" | "VALIDATED"))
+        {
+            return (Self::paid(t), t.status.clone());
+        }
+        match transactions.last().map(|t| t.status.as_str()) {
+            Some("FAILED") => (Outcome::Failed, "FAILED".into()),
+            Some("CANCELLED") => (Outcome::Cancelled, "CANCELLED".into()),
+            Some("EXPIRED") => (Outcome::Expired, "EXPIRED".into()),
+            Some(other) => (Outcome::Pending, other.to_string()),
+            None => (Outcome::Pending, "no transaction yet".into()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for Sslcommerz {
+    fn id(&self) -> ProviderId {
+        ProviderId::Sslcommerz
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &CAPABILITIES
+    }
+
+    async fn start(&self, request: &StartRequest) -> Result<Started, PaymentError> {
+        let back = format!(
+            "{}/payments/sslcommerz/return/{}",
+            request.public_url, request.order_reference
+        );
+        let c = &request.customer;
+        let names: Vec<&str> = request.lines.iter().map(|l| l.name.as_str()).collect();
+        let mut product_name = names.join(", ");
+        if product_name.len() > 250 {
+            product_name = format!("{} items", names.len());
+        }
+        let phone = if c.phone.is_empty() { "N/A" } else { &c.phone };
+        let items: i64 = request.lines.iter().map(|l| l.quantity).sum();
+        let amount = request.total.to_decimal_string();
+        let items = items.to_string();
+        let mut form: Vec<(&str, &str)> = self.credentials().to_vec();
+        form.extend([
+            ("total_amount", amount.as_str()),
+            ("currency", request.total.currency.code()),
+            ("tran_id", request.attempt_reference.as_str()),
+            ("success_url", back.as_str()),
+            ("fail_url", back.as_str()),
+            ("cancel_url", back.as_str()),
+            ("cus_name", c.name.as_str()),
+            ("cus_email", c.email.as_str()),
+            ("cus_add1", c.address.as_str()),
+            ("cus_city", c.city.as_str()),
+            ("cus_postcode", c.postcode.as_str()),
+            ("cus_country", c.country.as_str()),
+            ("cus_phone", phone),
+            ("shipping_method", "Courier"),
+            ("ship_name", c.name.as_str()),
+            ("ship_add1", c.address.as_str()),
+            ("ship_city", c.city.as_str()),
+            ("ship_postcode", c.postcode.as_str()),
+            ("ship_country", c.country.as_str()),
+            ("num_of_item", items.as_str()),
+            ("product_name", product_name.as_str()),
+            ("product_category", "general"),
+            ("product_profile", "physical-goods"),
+            ("value_a", request.order_reference.as_str()),
+        ]);
+        let ipn = format!("{}/webhooks/sslcommerz", request.public_url);
+        form.push(("ipn_url", ipn.as_str()));
+        let response = self
+            .http
+            .post(format!("{}{INIT_PATH}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status().is_server_error() {
+            return Err(PaymentError::Unavailable(format!(
+                "SSLCOMMERZ answered HTTP {}",
+                response.status()
+            )));
+        }
+        let body: InitResponse = response.json().await.map_err(transport_error)?;
+        match (body.status.as_str(), body.sessionkey, body.gateway_page_url) {
+            ("SUCCESS", Some(session_id), Some(url)) if !url.is_empty() => Ok(Started {
+                session_id,
+                redirect_url: url,
+            }),
+            _ => Err(PaymentError::Refused(format!(
+                "SSLCOMMERZ refused the payment: {}",
+                body.failedreason.unwrap_or_else(|| "no reason given".into())
+            ))),
+        }
+    }
+
+    async fn verify_webhook(
+        &self,
+        _headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<PaymentUpdate>, WebhookError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| WebhookError::NotVerified("not a form-encoded IPN".into()))?;
+        let fields: BTreeMap<String, String> = pairs.into_iter().collect();
+        verify_sign::verify(&fields, self.store_password.expose_secret())
+            .map_err(|e| WebhookError::NotVerified(e.to_string()))?;
+        let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+        let (tran_id, status) = (field("tran_id"), field("status"));
+        if tran_id.is_empty() {
+            return Err(WebhookError::NotVerified("IPN without tran_id".into()));
+        }
+        let unconfirmed = |e: PaymentError| WebhookError::Unconfirmed(e.to_string());
+        if matches!(status, "VALID" | "VALIDATED") {
+            let val_id = field("val_id");
+            let Some(t) = self.validate(val_id, tran_id).await.map_err(unconfirmed)? else {
+                return Err(WebhookError::NotVerified(format!(
+                    "the validation API does not confirm val_id {val_id:?}"
+                )));
+            };
+            let payload = serde_json::to_string(&t).unwrap_or_default();
+            return Ok(Some(self.update(
+                tran_id,
+                format!("ipn:{tran_id}:{val_id}"),
+                "webhook",
+                &format!("IPN {status}, validation {}", t.status),
+                Self::paid(&t),
+                payload,
+            )));
+        }
+        // Not paid: believe it only as far as the transaction query confirms it.
+        let (transactions, raw) = self.query(tran_id).await.map_err(unconfirmed)?;
+        let (outcome, said) = Self::outcome_of(&transactions);
+        if outcome == Outcome::Pending || said != status && !matches!(outcome, Outcome::Paid { .. }) {
+            return Err(WebhookError::NotVerified(format!(
+                "IPN says {status:?} but the transaction query says {said:?}"
+            )));
+        }
+        Ok(Some(self.update(
+            tran_id,
+            format!("ipn:{tran_id}:{said}"),
+            "webhook",
+            &format!("IPN {status}, query {said}"),
+            outcome,
+            raw,
+        )))
+    }
+
+    async fn lookup(
+        &self,
+        attempt_reference: &str,
+        _session_id: &str,
+    ) -> Result<PaymentUpdate, PaymentError> {
+        let (transactions, raw) = self.query(attempt_reference).await?;
+        let (outcome, said) = Self::outcome_of(&transactions);
+        Ok(self.update(
+            attempt_reference,
+            format!("lookup:{attempt_reference}:{said}"),
+            "lookup",
+            &format!("transaction query: {said}"),
+            outcome,
+            raw,
+        ))
+    }
+
+    fn acknowledgement(&self) -> &'static str {
+        "IPN received"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_provider_format() {
+        assert_eq!(parse_amount("100.00", Currency::Bdt), Some(10_000));
+        assert_eq!(parse_amount("1250.5", Currency::Bdt), Some(125_050));
+        assert_eq!(parse_amount("99.9900", Currency::Bdt), Some(9_999));
+        assert_eq!(parse_amount("12", Currency::Bdt), Some(1_200));
+        assert_eq!(parse_amount("1.005", Currency::Bdt), None);
+        assert_eq!(parse_amount("abc", Currency::Bdt), None);
+    }
+}

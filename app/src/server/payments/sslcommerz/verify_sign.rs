@@ -24,6 +24,14 @@ fn signed_string(
     verify_key: &str,
     store_passwd: &str,
 ) -> Result<String, VerifySignError> {
+    signed_string_with_hash(fields, verify_key, &md5_hex(store_passwd.as_bytes()))
+}
+
+fn signed_string_with_hash(
+    fields: &BTreeMap<String, String>,
+    verify_key: &str,
+    passwd_hash: &str,
+) -> Result<String, VerifySignError> {
     let mut signed = BTreeMap::new();
     for key in verify_key
         .split(',')
@@ -36,8 +44,7 @@ fn signed_string(
     if signed.is_empty() {
         return Err(VerifySignError::Malformed);
     }
-    let passwd_hash = md5_hex(store_passwd.as_bytes());
-    signed.insert("store_passwd", passwd_hash.as_str());
+    signed.insert("store_passwd", passwd_hash);
     Ok(signed
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -75,6 +82,22 @@ pub fn sign(
     Ok(md5_hex(
         signed_string(fields, verify_key, store_passwd)?.as_bytes(),
     ))
+}
+
+/// The same, for a signer that keeps only `md5(store password)` (the sandbox).
+pub fn sign_with_password_md5(
+    fields: &BTreeMap<String, String>,
+    verify_key: &str,
+    passwd_md5: &str,
+) -> Result<String, VerifySignError> {
+    Ok(md5_hex(
+        signed_string_with_hash(fields, verify_key, passwd_md5)?.as_bytes(),
+    ))
+}
+
+/// `md5(store password)` as lowercase hex.
+pub fn password_md5(store_passwd: &str) -> String {
+    md5_hex(store_passwd.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,0 +1,126 @@
+//! State of the built-in provider sandboxes: their sessions and their idempotency records.
+
+use sqlx::{AnyConnection, Row as _};
+
+/// One stored sandbox object (a session, or the replayable response of an idempotent request).
+#[derive(Debug, Clone)]
+pub struct SandboxObject {
+    pub id: String,
+    pub fingerprint: String,
+    pub status_code: i64,
+    pub data: String,
+}
+
+fn object(r: &super::Row) -> Result<SandboxObject, sqlx::Error> {
+    Ok(SandboxObject {
+        id: r.try_get("id")?,
+        fingerprint: r.try_get("fingerprint")?,
+        status_code: r.try_get("status_code")?,
+        data: r.try_get("data")?,
+    })
+}
+
+/// Insert unless an object with this id, or this provider and idempotency key, exists. True if inserted.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    provider: &str,
+    id: &str,
+    idempotency_key: Option<&str>,
+    fingerprint: &str,
+    status_code: i64,
+    data: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO sandbox_objects (id, provider, idempotency_key, fingerprint, status_code, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(provider)
+    .bind(idempotency_key)
+    .bind(fingerprint)
+    .bind(status_code)
+    .bind(data)
+    .bind(super::now_ms())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<SandboxObject>, sqlx::Error> {
+    sqlx::query("SELECT id, fingerprint, status_code, data FROM sandbox_objects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(object)
+        .transpose()
+}
+
+pub async fn by_key(
+    conn: &mut AnyConnection,
+    provider: &str,
+    key: &str,
+) -> Result<Option<SandboxObject>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, fingerprint, status_code, data FROM sandbox_objects \
+         WHERE provider = $1 AND idempotency_key = $2",
+    )
+    .bind(provider)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(object)
+    .transpose()
+}
+
+/// Replace an object's data (and status code); `expect` makes it a compare-and-set on the old data.
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    status_code: i64,
+    data: &str,
+    expect: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = match expect {
+        Some(old) => {
+            sqlx::query(
+                "UPDATE sandbox_objects SET status_code = $1, data = $2 WHERE id = $3 AND data = $4",
+            )
+            .bind(status_code)
+            .bind(data)
+            .bind(id)
+            .bind(old)
+            .execute(conn)
+            .await?
+        }
+        None => {
+            sqlx::query("UPDATE sandbox_objects SET status_code = $1, data = $2 WHERE id = $3")
+                .bind(status_code)
+                .bind(data)
+                .bind(id)
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+/// Objects of one provider whose data contains `needle` (the sandboxes' "search by reference").
+pub async fn search(
+    conn: &mut AnyConnection,
+    provider: &str,
+    prefix: &str,
+    needle: &str,
+) -> Result<Vec<SandboxObject>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, fingerprint, status_code, data FROM sandbox_objects \
+         WHERE provider = $1 AND id LIKE $2 AND data LIKE $3 ORDER BY created_at",
+    )
+    .bind(provider)
+    .bind(format!("{prefix}%"))
+    .bind(format!("%{needle}%"))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(object).collect()
+}

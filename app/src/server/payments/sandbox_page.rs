@@ -1,0 +1,51 @@
+//! The plain HTML shared by the sandboxes' hosted pages (no Leptos: they stand for another site).
+
+use axum::response::Html;
+
+/// Escape text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A complete page in the sandbox's own look, so nobody mistakes it for the shop.
+pub fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1a1a2e;background:#f4f4fb}}
+.banner{{background:#ffd84d;padding:.5rem .75rem;border-radius:.4rem;font-weight:600}}
+.card{{background:#fff;border-radius:.6rem;padding:1.25rem;box-shadow:0 1px 4px #0002;margin-top:1rem}}
+button{{font-size:1rem;padding:.6rem 1.2rem;margin:.25rem .5rem .25rem 0;border-radius:.4rem;border:1px solid #555;cursor:pointer}}
+button.pay{{background:#2d6a4f;color:#fff;border-color:#2d6a4f}}
+fieldset{{margin-top:1rem;border-radius:.4rem}} td{{padding:.2rem .6rem .2rem 0}}
+</style></head>
+<body><p class="banner" role="note">Sandbox: no real money moves. Test controls are below.</p>
+{body}
+</body></html>"#,
+        title = escape(title),
+    ))
+}
+
+/// The test-control fieldset: how the sandbox delivers this payment's webhooks.
+pub fn delivery_controls() -> &'static str {
+    r#"<fieldset><legend>Webhook delivery (test control)</legend>
+<label><input type="radio" name="webhook" value="normal" checked> Normal</label><br>
+<label><input type="radio" name="webhook" value="delayed"> Delayed by 3 seconds</label><br>
+<label><input type="radio" name="webhook" value="duplicated"> Duplicated (each sent 5 times at once)</label><br>
+<label><input type="radio" name="webhook" value="reordered"> Reordered (events sent last-first)</label><br>
+<label><input type="radio" name="webhook" value="never"> Never sent</label>
+</fieldset>"#
+}

@@ -1,0 +1,526 @@
+//! The Stripe sandbox, mounted at `/sandbox/stripe` (providers.md §10): `POST /v1/checkout/sessions`
+//! (form-encoded, bracket nesting, `Idempotency-Key` replay), `GET /v1/checkout/sessions/{id}`,
+//! `POST /v1/checkout/sessions/{id}/expire`, and the hosted page `/c/pay/{id}` with **Pay**,
+//! **Decline** and **Cancel**. Events are signed with the shop's webhook secret and delivered to
+//! `/webhooks/stripe`, retried until acknowledged.
+
+use super::signature;
+use super::API_VERSION;
+use crate::server::db::{self, now_ms};
+use crate::server::payments::delivery::{self, DeliveryPlan, Message};
+use crate::server::payments::now_secs;
+use crate::server::payments::sandbox_page::{delivery_controls, escape, page};
+use crate::server::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use secrecy::ExposeSecret;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+const PROVIDER: &str = "stripe";
+/// Kept inside the stored session, never shown: the line items.
+const LINES_KEY: &str = "_sandbox_line_items";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/checkout/sessions", post(create_session))
+        .route("/v1/checkout/sessions/{id}", get(retrieve_session))
+        .route("/v1/checkout/sessions/{id}/expire", post(expire_session))
+        .route("/c/pay/{id}", get(hosted_page).post(hosted_action))
+}
+
+fn error(status: StatusCode, kind: &str, message: &str, param: Option<&str>) -> Response {
+    let mut body = json!({"error": {"type": kind, "message": message}});
+    if let Some(p) = param {
+        body["error"]["param"] = json!(p);
+    }
+    (status, Json(body)).into_response()
+}
+
+fn invalid(message: &str, param: Option<&str>) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request_error", message, param)
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "stripe sandbox failed");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "sandbox error", None)
+}
+
+/// Like Stripe: a secret key as Bearer, or as the Basic user name.
+fn authenticated(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if let Some(key) = value.strip_prefix("Bearer ") {
+        return key.starts_with("sk_") || key.starts_with("rk_");
+    }
+    value.starts_with("Basic ")
+}
+
+fn unauthenticated() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        "You did not provide an API key. Provide your secret key as a Bearer token.",
+        None,
+    )
+}
+
+fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The accepted top-level parameters of a Checkout Session; anything else is refused as Stripe does.
+const KNOWN: &[&str] = &[
+    "mode",
+    "line_items",
+    "success_url",
+    "cancel_url",
+    "client_reference_id",
+    "customer_email",
+    "metadata",
+    "payment_intent_data",
+    "expires_at",
+    "ui_mode",
+    "locale",
+    "expand",
+];
+
+/// Parse `line_items[i][…]` and the other fields into a session object.
+fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, Response> {
+    let mut top: HashMap<&str, &str> = HashMap::new();
+    let mut lines: Vec<Map<String, Value>> = Vec::new();
+    let mut metadata = Map::new();
+    for (key, value) in pairs {
+        let name = key.split('[').next().unwrap_or("");
+        if !KNOWN.contains(&name) {
+            return Err(invalid(&format!("Received unknown parameter: {key}"), Some(key)));
+        }
+        if let Some(rest) = key.strip_prefix("line_items[") {
+            let (index, field) = rest
+                .split_once(']')
+                .ok_or_else(|| invalid("Invalid line_items", Some(key)))?;
+            let index: usize = index
+                .parse()
+                .map_err(|_| invalid("Invalid array index", Some(key)))?;
+            if index > 99 {
+                return Err(invalid("Too many line items", Some(key)));
+            }
+            while lines.len() <= index {
+                lines.push(Map::new());
+            }
+            lines[index].insert(field.to_string(), json!(value));
+        } else if let Some(k) = key
+            .strip_prefix("metadata[")
+            .and_then(|k| k.strip_suffix(']'))
+        {
+            metadata.insert(k.to_string(), json!(value));
+        } else {
+            top.insert(name, value.as_str());
+        }
+    }
+    if top.get("mode").copied() != Some("payment") {
+        return Err(invalid(
+            "The sandbox supports mode=payment only.",
+            Some("mode"),
+        ));
+    }
+    let success_url = top
+        .get("success_url")
+        .ok_or_else(|| invalid("Missing required param: success_url.", Some("success_url")))?;
+    if lines.is_empty() {
+        return Err(invalid(
+            "Missing required param: line_items.",
+            Some("line_items"),
+        ));
+    }
+    let mut currency: Option<String> = None;
+    let mut total: i64 = 0;
+    let mut stored_lines = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let field = |f: &str| line.get(f).and_then(Value::as_str).map(str::to_string);
+        let param = |f: &str| format!("line_items[{i}]{f}");
+        let c = field("[price_data][currency]").ok_or_else(|| {
+            invalid("Missing price_data currency", Some(&param("[price_data][currency]")))
+        })?;
+        if currency.get_or_insert(c.clone()) != &c {
+            return Err(invalid(
+                "All line items must share one currency.",
+                Some(&param("[price_data][currency]")),
+            ));
+        }
+        let unit: i64 = field("[price_data][unit_amount]")
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| {
+                invalid(
+                    "Invalid integer: unit_amount",
+                    Some(&param("[price_data][unit_amount]")),
+                )
+            })?;
+        let quantity: i64 = field("[quantity]")
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| invalid("Invalid integer: quantity", Some(&param("[quantity]"))))?;
+        let name = field("[price_data][product_data][name]").ok_or_else(|| {
+            invalid(
+                "Missing product_data name",
+                Some(&param("[price_data][product_data][name]")),
+            )
+        })?;
+        total = unit
+            .checked_mul(quantity)
+            .and_then(|l| total.checked_add(l))
+            .ok_or_else(|| invalid("Amount too large", None))?;
+        stored_lines.push(json!({"name": name, "quantity": quantity, "unit_amount": unit}));
+    }
+    let id = random_id("cs_test_");
+    let created = now_secs();
+    let text = |k: &str| top.get(k).map(|v| json!(v)).unwrap_or(Value::Null);
+    Ok(json!({
+        "id": id,
+        "object": "checkout.session",
+        "amount_subtotal": total,
+        "amount_total": total,
+        "cancel_url": text("cancel_url"),
+        "client_reference_id": text("client_reference_id"),
+        "created": created,
+        "currency": currency,
+        "customer": null,
+        "customer_details": null,
+        "customer_email": text("customer_email"),
+        "expires_at": top.get("expires_at").and_then(|v| v.parse::<i64>().ok()).unwrap_or(created + 86_400),
+        "livemode": false,
+        "metadata": metadata,
+        "mode": "payment",
+        "payment_intent": null,
+        "payment_status": "unpaid",
+        "status": "open",
+        "success_url": success_url,
+        "ui_mode": "hosted_page",
+        "url": format!("{public_url}/sandbox/stripe/c/pay/{id}"),
+        LINES_KEY: stored_lines,
+    }))
+}
+
+/// The session as the API shows it (without the sandbox's private fields).
+fn public_view(stored: &str) -> Value {
+    let mut value: Value = serde_json::from_str(stored).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.remove(LINES_KEY);
+    }
+    value
+}
+
+async fn create_session(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authenticated(&headers) {
+        return unauthenticated();
+    }
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(_) => return invalid("Invalid form-encoded body", None),
+    };
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let fingerprint = hex::encode(Sha256::digest(&body));
+    let Ok(mut conn) = state.db.pool.acquire().await else {
+        return internal("no database connection");
+    };
+    // An idempotent request: claim the key first, so a concurrent twin gets a 409 like Stripe's.
+    let record_id = key.as_ref().map(|k| format!("idem:{}", hex::encode(Sha256::digest(k))));
+    if let (Some(key), Some(record_id)) = (&key, &record_id) {
+        match db::sandbox::insert(&mut conn, PROVIDER, record_id, Some(key), &fingerprint, 0, "").await {
+            Ok(true) => {}
+            Ok(false) => {
+                return match db::sandbox::by_key(&mut conn, PROVIDER, key).await {
+                    Ok(Some(record)) if record.fingerprint != fingerprint => error(
+                        StatusCode::BAD_REQUEST,
+                        "idempotency_error",
+                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                        None,
+                    ),
+                    Ok(Some(record)) if record.status_code == 0 => error(
+                        StatusCode::CONFLICT,
+                        "idempotency_error",
+                        "There is currently another in-progress request using this Idempotent Key.",
+                        None,
+                    ),
+                    Ok(Some(record)) => replay(&record.data, record.status_code),
+                    Ok(None) => internal("idempotency record vanished"),
+                    Err(e) => internal(e),
+                }
+            }
+            Err(e) => return internal(e),
+        }
+    }
+    let (status, body) = match build_session(&pairs, &state.settings.public_url) {
+        Ok(session) => {
+            let id = session["id"].as_str().unwrap_or_default().to_string();
+            let stored = session.to_string();
+            if let Err(e) = db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &stored).await {
+                return internal(e);
+            }
+            (StatusCode::OK, public_view(&stored))
+        }
+        Err(response) => {
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    if let Some(record_id) = &record_id {
+        let saved = db::sandbox::update(&mut conn, record_id, i64::from(status.as_u16()), &body.to_string(), None).await;
+        if let Err(e) = saved {
+            return internal(e);
+        }
+    }
+    (status, [("request-id", random_id("req_"))], Json(body)).into_response()
+}
+
+fn replay(data: &str, status: i64) -> Response {
+    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    (
+        status,
+        [("idempotent-replayed", "true".to_string()), ("request-id", random_id("req_"))],
+        Json(body),
+    )
+        .into_response()
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    let Some(object) = db::sandbox::get(&mut conn, id).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    if !id.starts_with("cs_") {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str(&object.data).ok())
+}
+
+/// Save a changed session if nobody changed it meanwhile; false if they did.
+async fn save(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    let id = after["id"].as_str().unwrap_or_default();
+    db::sandbox::update(&mut conn, id, 200, &after.to_string(), Some(&before.to_string()))
+        .await
+        .map_err(internal)
+}
+
+fn no_such_session(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        &format!("No such checkout.session: '{}'", id),
+        Some("session"),
+    )
+}
+
+async fn retrieve_session(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authenticated(&headers) {
+        return unauthenticated();
+    }
+    match load(&state, &id).await {
+        Ok(Some(session)) => Json(public_view(&session.to_string())).into_response(),
+        Ok(None) => no_such_session(&id),
+        Err(r) => r,
+    }
+}
+
+async fn expire_session(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authenticated(&headers) {
+        return unauthenticated();
+    }
+    let session = match load(&state, &id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return no_such_session(&id),
+        Err(r) => return r,
+    };
+    if session["status"] != "open" {
+        return invalid(
+            "Only Checkout Sessions with a status of `open` can be expired.",
+            None,
+        );
+    }
+    let mut expired = session.clone();
+    expired["status"] = json!("expired");
+    expired["url"] = Value::Null;
+    match save(&state, &session, &expired).await {
+        Ok(true) => {}
+        Ok(false) => return invalid("The session changed; retry.", None),
+        Err(r) => return r,
+    }
+    send_events(&state, &[("checkout.session.expired", &expired)], DeliveryPlan::Normal);
+    Json(public_view(&expired.to_string())).into_response()
+}
+
+/// Sign and deliver events to the shop's Stripe webhook endpoint.
+fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) {
+    let Some(settings) = &state.settings.payments.stripe else {
+        return;
+    };
+    let secret = settings.webhook_secret.expose_secret().to_string();
+    let url = format!("{}/webhooks/stripe", state.internal_url);
+    let messages = events
+        .iter()
+        .map(|(kind, session)| {
+            let event = json!({
+                "id": random_id("evt_"),
+                "object": "event",
+                "api_version": API_VERSION,
+                "created": now_secs(),
+                "livemode": false,
+                "pending_webhooks": 1,
+                "request": {"id": null, "idempotency_key": null},
+                "type": kind,
+                "data": {"object": public_view(&session.to_string())},
+            });
+            let body = event.to_string().into_bytes();
+            let header = signature::sign(&body, &secret, now_secs());
+            Message {
+                url: url.clone(),
+                content_type: "application/json; charset=utf-8",
+                headers: vec![("stripe-signature", header)],
+                body,
+            }
+        })
+        .collect();
+    delivery::spawn(state.http.clone(), messages, plan);
+}
+
+async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let session = match load(&state, &id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, page("Checkout not found", "<h1>This checkout session does not exist.</h1>")).into_response()
+        }
+        Err(r) => return r,
+    };
+    let currency = session["currency"].as_str().unwrap_or("").to_uppercase();
+    let amount = |minor: i64| amount_text(minor, &currency);
+    if session["status"] != "open" {
+        let body = format!(
+            "<main class=\"card\"><h1>This checkout session is {}.</h1><p>Return to the shop to start again.</p></main>",
+            escape(session["status"].as_str().unwrap_or("closed"))
+        );
+        return (StatusCode::GONE, page("Checkout closed", &body)).into_response();
+    }
+    let lines: String = session[LINES_KEY]
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| {
+                    format!(
+                        "<tr><td>{} × {}</td><td>{}</td></tr>",
+                        l["quantity"],
+                        escape(l["name"].as_str().unwrap_or("")),
+                        amount(l["unit_amount"].as_i64().unwrap_or(0) * l["quantity"].as_i64().unwrap_or(0))
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<main class="card"><h1>Stripe sandbox checkout</h1>
+<p>Pay <strong data-testid="sandbox-amount">{total}</strong>{email}</p>
+<table>{lines}</table>
+<form method="post">
+<p>Test card 4242 4242 4242 4242 is assumed for <strong>Pay</strong>; <strong>Decline</strong> fails the payment; <strong>Cancel</strong> goes back to the shop.</p>
+<button class="pay" name="action" value="pay">Pay</button>
+<button name="action" value="decline">Decline</button>
+<button name="action" value="cancel">Cancel</button>
+{controls}
+</form></main>"#,
+        total = amount(session["amount_total"].as_i64().unwrap_or(0)),
+        email = session["customer_email"]
+            .as_str()
+            .map(|e| format!(" as {}", escape(e)))
+            .unwrap_or_default(),
+        controls = delivery_controls(),
+    );
+    page("Stripe sandbox checkout", &body).into_response()
+}
+
+fn amount_text(minor: i64, currency: &str) -> String {
+    match currency.parse::<crate::model::Currency>() {
+        Ok(c) => crate::model::Money::new(minor, c).to_string(),
+        Err(_) => format!("{minor} {currency}"),
+    }
+}
+
+async fn hosted_action(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match load(&state, &id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(r) => return r,
+    };
+    let action = form.get("action").map(String::as_str).unwrap_or("");
+    let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
+    if action == "cancel" {
+        let back = session["cancel_url"].as_str().or(session["success_url"].as_str()).unwrap_or("/");
+        return Redirect::to(back).into_response();
+    }
+    if session["status"] != "open" || !matches!(action, "pay" | "decline") {
+        return hosted_page(State(state), Path(id)).await;
+    }
+    let mut completed = session.clone();
+    completed["status"] = json!("complete");
+    completed["url"] = Value::Null;
+    completed["payment_intent"] = json!(random_id("pi_"));
+    completed["customer_details"] = json!({"email": session["customer_email"]});
+    let unpaid = {
+        let mut s = completed.clone();
+        s["payment_status"] = json!("unpaid");
+        s
+    };
+    let (stored, events): (Value, Vec<(&str, Value)>) = match (action, plan) {
+        ("pay", DeliveryPlan::Reordered) => {
+            // A delayed payment method: completed (unpaid), then async success; sent last-first.
+            let mut paid = completed.clone();
+            paid["payment_status"] = json!("paid");
+            (
+                paid.clone(),
+                vec![
+                    ("checkout.session.completed", unpaid.clone()),
+                    ("checkout.session.async_payment_succeeded", paid),
+                ],
+            )
+        }
+        ("pay", _) => {
+            let mut paid = completed.clone();
+            paid["payment_status"] = json!("paid");
+            (paid.clone(), vec![("checkout.session.completed", paid)])
+        }
+        _ => (
+            unpaid.clone(),
+            vec![
+                ("checkout.session.completed", unpaid.clone()),
+                ("checkout.session.async_payment_failed", unpaid),
+            ],
+        ),
+    };
+    match save(&state, &session, &stored).await {
+        Ok(true) => {}
+        Ok(false) => return hosted_page(State(state), Path(id)).await,
+        Err(r) => return r,
+    }
+    let refs: Vec<(&str, &Value)> = events.iter().map(|(k, v)| (*k, v)).collect();
+    send_events(&state, &refs, plan);
+    tracing::info!(session = %id, action, at = now_ms(), "stripe sandbox: shopper finished");
+    let success = session["success_url"].as_str().unwrap_or("/").replace("{CHECKOUT_SESSION_ID}", &id);
+    Redirect::to(&success).into_response()
+}

@@ -1,0 +1,144 @@
+//! Stripe's wire types and the form encoding of a Checkout Session (bracket nesting, indexed arrays).
+
+use super::super::StartRequest;
+use serde::{Deserialize, Serialize};
+
+/// The fields of a `checkout.session` the shop reads (unknown fields are ignored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    #[serde(default)]
+    pub object: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub payment_status: Option<String>,
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub client_reference_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventData {
+    pub object: Session,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiError {
+    pub error: ApiErrorBody,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiErrorBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The form body of `POST /v1/checkout/sessions` for one attempt.
+pub fn create_session_form(request: &StartRequest) -> String {
+    let order = &request.order_reference;
+    let base = &request.public_url;
+    let mut fields: Vec<(String, String)> = vec![
+        ("mode".into(), "payment".into()),
+        (
+            "client_reference_id".into(),
+            request.attempt_reference.clone(),
+        ),
+        ("customer_email".into(), request.customer.email.clone()),
+        (
+            "success_url".into(),
+            format!("{base}/payments/stripe/return/{order}?session_id={{CHECKOUT_SESSION_ID}}"),
+        ),
+        (
+            "cancel_url".into(),
+            format!("{base}/payments/stripe/cancel/{order}"),
+        ),
+        ("metadata[order]".into(), order.clone()),
+        (
+            "payment_intent_data[metadata][order]".into(),
+            order.clone(),
+        ),
+    ];
+    let currency = request.total.currency.code().to_ascii_lowercase();
+    for (i, line) in request.lines.iter().enumerate() {
+        let item = |field: &str| format!("line_items[{i}]{field}");
+        fields.push((item("[price_data][currency]"), currency.clone()));
+        fields.push((
+            item("[price_data][unit_amount]"),
+            line.unit.minor.to_string(),
+        ));
+        fields.push((item("[price_data][product_data][name]"), line.name.clone()));
+        fields.push((item("[quantity]"), line.quantity.to_string()));
+    }
+    serde_urlencoded::to_string(&fields).expect("string pairs always encode")
+}
+
+/// An id placed in a URL path; Stripe ids are `[A-Za-z0-9_]`, anything else is dropped.
+pub fn path_segment(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Currency, Money};
+    use crate::server::payments::{Customer, QuoteLine};
+
+    #[test]
+    fn encodes_lines_with_bracket_nesting_in_minor_units() {
+        let request = StartRequest {
+            order_reference: "ORD-000007".into(),
+            attempt_reference: "ORD-000007-A1".into(),
+            total: Money::new(3000, Currency::Jpy),
+            lines: vec![QuoteLine {
+                name: "Tea & cups".into(),
+                quantity: 2,
+                unit: Money::new(1500, Currency::Jpy),
+            }],
+            customer: Customer {
+                email: "a@b.co".into(),
+                name: "A".into(),
+                address: "x".into(),
+                city: "y".into(),
+                postcode: "1".into(),
+                country: "JP".into(),
+                phone: String::new(),
+            },
+            public_url: "http://shop.test".into(),
+        };
+        let form = create_session_form(&request);
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&form).unwrap();
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("line_items[0][price_data][currency]"), Some("jpy"));
+        assert_eq!(get("line_items[0][price_data][unit_amount]"), Some("1500"));
+        assert_eq!(get("line_items[0][price_data][product_data][name]"), Some("Tea & cups"));
+        assert_eq!(get("line_items[0][quantity]"), Some("2"));
+        assert_eq!(get("client_reference_id"), Some("ORD-000007-A1"));
+        assert_eq!(
+            get("success_url"),
+            Some("http://shop.test/payments/stripe/return/ORD-000007?session_id={CHECKOUT_SESSION_ID}")
+        );
+    }
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert_eq!(path_segment("cs_test_abc/../x"), "cs_test_abcx");
+    }
+}

@@ -1,0 +1,92 @@
+//! `POST /webhooks/{provider}` (design.md §4.3): the raw request goes to the inbox first; then it
+//! is verified, applied (deduplicated, locked, compared, transitioned) and acknowledged the way the
+//! provider expects. A bad signature is a 400 with nothing changed; a failure on our side is a 5xx
+//! so the provider retries; an event we have no use for is a 200.
+
+use app::model::ProviderId;
+use app::server::db::orders;
+use app::server::payments::WebhookError;
+use app::server::services::payment_updates;
+use app::server::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Headers kept with the raw body (credentials and cookies are never stored).
+fn stored_headers(headers: &HeaderMap) -> String {
+    let kept: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                serde_json::Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(kept).to_string()
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = ProviderId::parse(&provider).and_then(|id| state.payments.get(id)) else {
+        return (StatusCode::NOT_FOUND, "unknown provider").into_response();
+    };
+    let provider = provider.clone();
+    let inbox_id = {
+        let stored = async {
+            let mut conn = state.db.pool.acquire().await?;
+            orders::insert_inbox(&mut conn, provider.id().as_str(), &stored_headers(&headers), &body).await
+        };
+        match stored.await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook inbox write failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+            }
+        }
+    };
+    let finish = |event_id: Option<String>, outcome: String| {
+        let db = state.db.clone();
+        async move {
+            let done = async {
+                let mut conn = db.pool.acquire().await?;
+                orders::finish_inbox(&mut conn, inbox_id, event_id.as_deref(), &outcome).await
+            };
+            if let Err(e) = done.await {
+                tracing::error!(error = %e, inbox_id, "could not record the webhook's outcome");
+            }
+        }
+    };
+    let update = match provider.verify_webhook(&headers, &body).await {
+        Ok(Some(update)) => update,
+        Ok(None) => {
+            finish(None, "ignored".into()).await;
+            return (StatusCode::OK, provider.acknowledgement()).into_response();
+        }
+        Err(WebhookError::NotVerified(reason)) => {
+            tracing::warn!(provider = provider.id().as_str(), %reason, "webhook refused");
+            finish(None, format!("rejected: {reason}")).await;
+            return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
+        }
+        Err(WebhookError::Unconfirmed(reason)) => {
+            tracing::warn!(provider = provider.id().as_str(), %reason, "webhook could not be confirmed yet");
+            return (StatusCode::SERVICE_UNAVAILABLE, "could not confirm; retry").into_response();
+        }
+    };
+    match payment_updates::apply(&state.db, &state.events, &update).await {
+        Ok(applied) => {
+            finish(Some(update.event_id.clone()), applied.describe()).await;
+            (StatusCode::OK, provider.acknowledgement()).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, event = %update.event_id, "webhook could not be applied");
+            (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response()
+        }
+    }
+}
