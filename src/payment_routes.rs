@@ -13,8 +13,14 @@ use axum::Router;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/webhooks/{provider}", post(webhooks::receive))
-        .route("/payments/stripe/return/{reference}", get(returns::stripe_return))
-        .route("/payments/stripe/cancel/{reference}", get(returns::stripe_cancel))
+        .route(
+            "/payments/stripe/return/{reference}",
+            get(returns::stripe_return),
+        )
+        .route(
+            "/payments/stripe/cancel/{reference}",
+            get(returns::stripe_cancel),
+        )
         .route(
             "/payments/sslcommerz/return/{reference}",
             post(returns::sslcommerz_return).get(returns::sslcommerz_return),

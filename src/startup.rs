@@ -1,7 +1,7 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
-use app::server::config::Settings;
 use app::server::config::PaymentsMode;
+use app::server::config::Settings;
 use app::server::db::{Db, NativePool};
 use app::server::events::OrderEvents;
 use app::server::payments::Payments;
@@ -157,8 +157,14 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
         .merge(crate::payment_routes::routes());
     if state.settings.payments.mode == PaymentsMode::Sandbox {
         router = router
-            .nest("/sandbox/stripe", app::server::payments::stripe::sandbox::routes())
-            .nest("/sandbox/sslcommerz", app::server::payments::sslcommerz::sandbox::routes());
+            .nest(
+                "/sandbox/stripe",
+                app::server::payments::stripe::sandbox::routes(),
+            )
+            .nest(
+                "/sandbox/sslcommerz",
+                app::server::payments::sslcommerz::sandbox::routes(),
+            );
     }
     let router = router
         // Built assets and images straight from disk; everything else goes to the app, whose

@@ -5,8 +5,12 @@ pub mod account;
 pub mod admin;
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
+pub mod orders;
 
 pub use account::{HeaderData, LogIn, LogOut, Register};
 pub use admin::UpdateProduct;
 pub use cart::{AddToCart, RemoveFromCart, UpdateCartLine};
 pub use catalog::SetCurrency;
+pub use checkout::PlaceOrder;
+pub use orders::TryAgain;

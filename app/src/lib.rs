@@ -17,7 +17,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
     AccountPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound,
-    ProductPage, RegisterPage,
+    OrderPage, ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.
@@ -74,6 +74,7 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::Async />
                     <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async />
                     <Route path=path!("/checkout") view=CheckoutPage ssr=SsrMode::Async />
+                    <Route path=path!("/orders/:reference") view=OrderPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />

@@ -7,6 +7,7 @@ mod catalog;
 mod checkout;
 mod login;
 mod not_found;
+mod order;
 mod product;
 mod register;
 
@@ -17,5 +18,6 @@ pub use catalog::CatalogPage;
 pub use checkout::CheckoutPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
+pub use order::OrderPage;
 pub use product::ProductPage;
 pub use register::RegisterPage;

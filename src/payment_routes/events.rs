@@ -24,7 +24,10 @@ pub async fn order_stream(
     // Listen before reading, so a change between the two is not missed.
     let changes = BroadcastStream::new(state.events.subscribe());
     let session = ShopSession(session);
-    let viewer = Viewer { session: &session, key: query.key.as_deref() };
+    let viewer = Viewer {
+        session: &session,
+        key: query.key.as_deref(),
+    };
     let order = match orders::visible(&state.db, &viewer, &reference).await {
         Ok(Some(order)) => order,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),

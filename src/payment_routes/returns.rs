@@ -19,7 +19,10 @@ fn order_page(reference: &str) -> Redirect {
     Redirect::to(&format!("/orders/{reference}"))
 }
 
-pub async fn stripe_return(State(state): State<AppState>, Path(reference): Path<String>) -> Redirect {
+pub async fn stripe_return(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Redirect {
     let Some(reference) = checked(&reference) else {
         return Redirect::to("/");
     };
@@ -37,15 +40,24 @@ pub async fn stripe_cancel(
         return Redirect::to("/");
     };
     let session = ShopSession(session);
-    let viewer = Viewer { session: &session, key: None };
-    let owner = matches!(orders::visible(&state.db, &viewer, reference).await, Ok(Some(_)));
+    let viewer = Viewer {
+        session: &session,
+        key: None,
+    };
+    let owner = matches!(
+        orders::visible(&state.db, &viewer, reference).await,
+        Ok(Some(_))
+    );
     orders::look_up(&state, reference, owner).await;
     order_page(reference)
 }
 
 /// SSLCOMMERZ posts the shopper back (success, fail and cancel alike); the posted fields are not
 /// trusted, the transaction query decides.
-pub async fn sslcommerz_return(State(state): State<AppState>, Path(reference): Path<String>) -> Redirect {
+pub async fn sslcommerz_return(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Redirect {
     let Some(reference) = checked(&reference) else {
         return Redirect::to("/");
     };

@@ -23,7 +23,10 @@ pub async fn order_status(
     Query(query): Query<KeyQuery>,
 ) -> Response {
     let session = ShopSession(session);
-    let viewer = Viewer { session: &session, key: query.key.as_deref() };
+    let viewer = Viewer {
+        session: &session,
+        key: query.key.as_deref(),
+    };
     let found = match orders::visible(&state.db, &viewer, &reference).await {
         Ok(found) => found,
         Err(e) => {
@@ -32,7 +35,11 @@ pub async fn order_status(
         }
     };
     let Some(order) = found else {
-        return (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not found"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "not found"})),
+        )
+            .into_response();
     };
     match orders::status(&state.db, &order).await {
         Ok(status) => Json(status).into_response(),

@@ -41,7 +41,13 @@ pub async fn receive(
     let inbox_id = {
         let stored = async {
             let mut conn = state.db.pool.acquire().await?;
-            orders::insert_inbox(&mut conn, provider.id().as_str(), &stored_headers(&headers), &body).await
+            orders::insert_inbox(
+                &mut conn,
+                provider.id().as_str(),
+                &stored_headers(&headers),
+                &body,
+            )
+            .await
         };
         match stored.await {
             Ok(id) => id,

@@ -63,6 +63,11 @@ macro_rules! both_backends {
 pub(crate) use both_backends;
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// A shop with extra settings (e.g. a provider pointed at an address where nothing answers).
+pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) -> TestApp {
     storefront::telemetry::init();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (database_url, scratch) = match backend {
@@ -85,13 +90,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             (format!("{base}/{name}"), Scratch::PostgresDb(name))
         }
     };
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", database_url),
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
         ("PUBLIC_URL", PUBLIC_URL.to_string()),
         ("ADMIN_EMAIL", ADMIN_EMAIL.to_string()),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
     ]);
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
     let app = Application::build(settings).await.expect("app starts");
     let base = format!("http://{}", app.local_addr());
@@ -254,11 +260,15 @@ impl Browser {
             response.status()
         );
         let location = response.headers()[LOCATION].to_str().unwrap().to_string();
-        let path = location
-            .strip_prefix(&self.base)
-            .unwrap_or(&location)
-            .to_string();
-        self.get(&path).await
+        self.get(&self.local(&location)).await
+    }
+
+    /// The path of a URL on this shop, whether written with its public origin or its real address.
+    pub fn local(&self, url: &str) -> String {
+        url.strip_prefix(PUBLIC_URL)
+            .or_else(|| url.strip_prefix(&self.base))
+            .unwrap_or(url)
+            .to_string()
     }
 
     pub async fn add_to_cart(&self, product_id: i64, quantity: i64) -> Page {

@@ -3,8 +3,10 @@
 //! runs twice, once on SQLite and once on PostgreSQL.
 
 mod helpers;
+mod pay;
 
 mod accounts;
 mod cart;
 mod catalogue;
+mod payments;
 mod security;

@@ -79,7 +79,10 @@ pub struct Started {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Money captured: the amount and currency the provider reports (compared with the quote).
-    Paid { amount_minor: i64, currency: String },
+    Paid {
+        amount_minor: i64,
+        currency: String,
+    },
     /// Nothing final yet (a delayed method, an open session).
     Pending,
     Failed,
@@ -223,7 +226,10 @@ impl Payments {
     pub fn offered_for(&self, total: Money) -> Vec<ProviderId> {
         ProviderId::ALL
             .into_iter()
-            .filter(|id| self.get(*id).is_some_and(|p| p.capabilities().accepts(total)))
+            .filter(|id| {
+                self.get(*id)
+                    .is_some_and(|p| p.capabilities().accepts(total))
+            })
             .collect()
     }
 }

@@ -100,12 +100,18 @@ fn stripe(
     let base = base_url("STRIPE_API_BASE", var("STRIPE_API_BASE"))?;
     if let Some(k) = &key {
         if !(k.starts_with("sk_") || k.starts_with("rk_")) {
-            return Err(bad("STRIPE_SECRET_KEY", "expected a key starting sk_ or rk_"));
+            return Err(bad(
+                "STRIPE_SECRET_KEY",
+                "expected a key starting sk_ or rk_",
+            ));
         }
     }
     if let Some(s) = &secret {
         if !s.starts_with("whsec_") {
-            return Err(bad("STRIPE_WEBHOOK_SECRET", "expected a secret starting whsec_"));
+            return Err(bad(
+                "STRIPE_WEBHOOK_SECRET",
+                "expected a secret starting whsec_",
+            ));
         }
     }
     match (key, secret, mode) {
@@ -209,8 +215,15 @@ mod tests {
 
     #[test]
     fn live_mode_needs_complete_credentials() {
-        assert_eq!(parse(&[("PAYMENTS_MODE", "live")]).unwrap_err().var, "PAYMENTS_MODE");
-        let e = parse(&[("PAYMENTS_MODE", "live"), ("STRIPE_SECRET_KEY", "sk_live_x")]).unwrap_err();
+        assert_eq!(
+            parse(&[("PAYMENTS_MODE", "live")]).unwrap_err().var,
+            "PAYMENTS_MODE"
+        );
+        let e = parse(&[
+            ("PAYMENTS_MODE", "live"),
+            ("STRIPE_SECRET_KEY", "sk_live_x"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "STRIPE_WEBHOOK_SECRET");
         let p = parse(&[
             ("PAYMENTS_MODE", "live"),
@@ -223,9 +236,14 @@ mod tests {
             p.sslcommerz.unwrap().endpoint,
             Endpoint::Remote(SSLCOMMERZ_LIVE_BASE.into())
         );
-        assert_eq!(parse(&[("PAYMENTS_MODE", "test")]).unwrap_err().var, "PAYMENTS_MODE");
         assert_eq!(
-            parse(&[("STRIPE_API_BASE", "localhost:1")]).unwrap_err().var,
+            parse(&[("PAYMENTS_MODE", "test")]).unwrap_err().var,
+            "PAYMENTS_MODE"
+        );
+        assert_eq!(
+            parse(&[("STRIPE_API_BASE", "localhost:1")])
+                .unwrap_err()
+                .var,
             "STRIPE_API_BASE"
         );
     }

@@ -16,12 +16,15 @@ pub struct OrderRow {
     pub stock_released: bool,
 }
 
-const ORDER_COLUMNS: &str = "id, reference, user_id, guest_token, email, currency, total_minor, status, stock_released";
+const ORDER_COLUMNS: &str =
+    "id, reference, user_id, guest_token, email, currency, total_minor, status, stock_released";
 
 fn order(r: &super::Row) -> Result<OrderRow, sqlx::Error> {
     Ok(OrderRow {
         id: r.try_get("id")?,
-        reference: r.try_get::<Option<String>, _>("reference")?.unwrap_or_default(),
+        reference: r
+            .try_get::<Option<String>, _>("reference")?
+            .unwrap_or_default(),
         user_id: r.try_get("user_id")?,
         guest_token: r.try_get("guest_token")?,
         email: r.try_get("email")?,
@@ -44,7 +47,10 @@ pub struct NewOrder<'a> {
 }
 
 /// Insert an order unless one with this idempotency key exists; its reference is `ORD-{id:06}`.
-pub async fn insert(conn: &mut AnyConnection, new: &NewOrder<'_>) -> Result<Option<OrderRow>, sqlx::Error> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    new: &NewOrder<'_>,
+) -> Result<Option<OrderRow>, sqlx::Error> {
     let now = now_ms();
     let id: Option<i64> = sqlx::query(
         "INSERT INTO orders (idempotency_key, user_id, guest_token, email, name, address, currency, \
@@ -85,42 +91,59 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<OrderRow>
 }
 
 pub async fn by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE idempotency_key = $1"))
-        .bind(key)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(order)
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE idempotency_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(order)
+    .transpose()
 }
 
-pub async fn by_reference(conn: &mut AnyConnection, reference: &str) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE reference = $1"))
-        .bind(reference)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(order)
-        .transpose()
+pub async fn by_reference(
+    conn: &mut AnyConnection,
+    reference: &str,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE reference = $1"
+    ))
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(order)
+    .transpose()
 }
 
 /// Re-read an order inside a transaction, holding its row until commit (PostgreSQL `FOR UPDATE`;
 /// on SQLite the transaction already holds the database's write lock after its first write).
-pub async fn lock(conn: &mut AnyConnection, backend: Backend, id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
+pub async fn lock(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: i64,
+) -> Result<Option<OrderRow>, sqlx::Error> {
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
     };
-    sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(order)
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(order)
+    .transpose()
 }
 
-pub async fn set_status(conn: &mut AnyConnection, id: i64, status: &str) -> Result<(), sqlx::Error> {
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status)
         .bind(now_ms())
@@ -139,7 +162,11 @@ pub struct LineRow {
     pub line_minor: i64,
 }
 
-pub async fn insert_line(conn: &mut AnyConnection, order_id: i64, line: &LineRow) -> Result<(), sqlx::Error> {
+pub async fn insert_line(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    line: &LineRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO order_lines (order_id, product_id, name, unit_minor, quantity, line_minor) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -177,7 +204,11 @@ pub async fn lines(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<LineRo
 }
 
 /// Take `quantity` from the stock if that much is left; false if not.
-pub async fn reserve_stock(conn: &mut AnyConnection, product_id: i64, quantity: i64) -> Result<bool, sqlx::Error> {
+pub async fn reserve_stock(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    quantity: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
         .bind(quantity)
         .bind(product_id)
@@ -188,10 +219,11 @@ pub async fn reserve_stock(conn: &mut AnyConnection, product_id: i64, quantity: 
 
 /// Give an order's reserved stock back, once.
 pub async fn release_stock(conn: &mut AnyConnection, order_id: i64) -> Result<(), sqlx::Error> {
-    let claimed = sqlx::query("UPDATE orders SET stock_released = 1 WHERE id = $1 AND stock_released = 0")
-        .bind(order_id)
-        .execute(&mut *conn)
-        .await?;
+    let claimed =
+        sqlx::query("UPDATE orders SET stock_released = 1 WHERE id = $1 AND stock_released = 0")
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
     if claimed.rows_affected() == 1 {
         sqlx::query(
             "UPDATE products SET stock = stock + (SELECT l.quantity FROM order_lines l \
@@ -261,17 +293,25 @@ pub async fn insert_attempt(
         .ok_or(sqlx::Error::RowNotFound)
 }
 
-pub async fn attempt_by_reference(conn: &mut AnyConnection, reference: &str) -> Result<Option<AttemptRow>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE reference = $1"))
-        .bind(reference)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(attempt)
-        .transpose()
+pub async fn attempt_by_reference(
+    conn: &mut AnyConnection,
+    reference: &str,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE reference = $1"
+    ))
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(attempt)
+    .transpose()
 }
 
-pub async fn latest_attempt(conn: &mut AnyConnection, order_id: i64) -> Result<Option<AttemptRow>, sqlx::Error> {
+pub async fn latest_attempt(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE order_id = $1 ORDER BY id DESC LIMIT 1"
     ))
@@ -285,7 +325,11 @@ pub async fn latest_attempt(conn: &mut AnyConnection, order_id: i64) -> Result<O
 
 /// Claim the right to call the provider for an attempt: it is new, or an earlier claim is older
 /// than `stale_before` (that caller died). True if this caller holds the claim.
-pub async fn claim_attempt(conn: &mut AnyConnection, id: i64, stale_before: i64) -> Result<bool, sqlx::Error> {
+pub async fn claim_attempt(
+    conn: &mut AnyConnection,
+    id: i64,
+    stale_before: i64,
+) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let done = sqlx::query(
         "UPDATE payment_attempts SET state = 'starting', claimed_at = $1, updated_at = $1 \
@@ -299,7 +343,12 @@ pub async fn claim_attempt(conn: &mut AnyConnection, id: i64, stale_before: i64)
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn attempt_started(conn: &mut AnyConnection, id: i64, session_id: &str, url: &str) -> Result<(), sqlx::Error> {
+pub async fn attempt_started(
+    conn: &mut AnyConnection,
+    id: i64,
+    session_id: &str,
+    url: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE payment_attempts SET state = 'open', provider_session_id = $1, redirect_url = $2, \
          updated_at = $3 WHERE id = $4 AND state = 'starting'",
@@ -313,14 +362,21 @@ pub async fn attempt_started(conn: &mut AnyConnection, id: i64, session_id: &str
     Ok(())
 }
 
-pub async fn set_attempt_state(conn: &mut AnyConnection, id: i64, state: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE payment_attempts SET state = $1, error = $2, updated_at = $3 WHERE id = $4")
-        .bind(state)
-        .bind(error)
-        .bind(now_ms())
-        .bind(id)
-        .execute(conn)
-        .await?;
+pub async fn set_attempt_state(
+    conn: &mut AnyConnection,
+    id: i64,
+    state: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payment_attempts SET state = $1, error = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(state)
+    .bind(error)
+    .bind(now_ms())
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -392,7 +448,12 @@ pub async fn count_events(conn: &mut AnyConnection, order_id: i64) -> Result<i64
 }
 
 /// Store a webhook as received, before anything else looks at it.
-pub async fn insert_inbox(conn: &mut AnyConnection, provider: &str, headers: &str, body: &[u8]) -> Result<i64, sqlx::Error> {
+pub async fn insert_inbox(
+    conn: &mut AnyConnection,
+    provider: &str,
+    headers: &str,
+    body: &[u8],
+) -> Result<i64, sqlx::Error> {
     sqlx::query(
         "INSERT INTO webhook_inbox (provider, headers, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -405,19 +466,30 @@ pub async fn insert_inbox(conn: &mut AnyConnection, provider: &str, headers: &st
     .try_get("id")
 }
 
-pub async fn finish_inbox(conn: &mut AnyConnection, id: i64, event_id: Option<&str>, outcome: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_inbox SET event_id = $1, outcome = $2, processed_at = $3 WHERE id = $4")
-        .bind(event_id)
-        .bind(outcome)
-        .bind(now_ms())
-        .bind(id)
-        .execute(conn)
-        .await?;
+pub async fn finish_inbox(
+    conn: &mut AnyConnection,
+    id: i64,
+    event_id: Option<&str>,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE webhook_inbox SET event_id = $1, outcome = $2, processed_at = $3 WHERE id = $4",
+    )
+    .bind(event_id)
+    .bind(outcome)
+    .bind(now_ms())
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Queue a side effect (an email) to be sent after the transaction commits.
-pub async fn insert_outbox(conn: &mut AnyConnection, kind: &str, payload: &str) -> Result<(), sqlx::Error> {
+pub async fn insert_outbox(
+    conn: &mut AnyConnection,
+    kind: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO outbox (kind, payload, created_at) VALUES ($1, $2, $3)")
         .bind(kind)
         .bind(payload)

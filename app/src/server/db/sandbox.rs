@@ -83,17 +83,15 @@ pub async fn update(
     expect: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let done = match expect {
-        Some(old) => {
-            sqlx::query(
-                "UPDATE sandbox_objects SET status_code = $1, data = $2 WHERE id = $3 AND data = $4",
-            )
-            .bind(status_code)
-            .bind(data)
-            .bind(id)
-            .bind(old)
-            .execute(conn)
-            .await?
-        }
+        Some(old) => sqlx::query(
+            "UPDATE sandbox_objects SET status_code = $1, data = $2 WHERE id = $3 AND data = $4",
+        )
+        .bind(status_code)
+        .bind(data)
+        .bind(id)
+        .bind(old)
+        .execute(conn)
+        .await?,
         None => {
             sqlx::query("UPDATE sandbox_objects SET status_code = $1, data = $2 WHERE id = $3")
                 .bind(status_code)

@@ -47,7 +47,10 @@ pub struct Message {
 /// Deliver `messages` in the background according to `plan`.
 pub fn spawn(http: reqwest::Client, mut messages: Vec<Message>, plan: DeliveryPlan) {
     if plan == DeliveryPlan::Never {
-        tracing::info!(count = messages.len(), "sandbox: webhooks withheld (test control)");
+        tracing::info!(
+            count = messages.len(),
+            "sandbox: webhooks withheld (test control)"
+        );
         return;
     }
     tokio::spawn(async move {

@@ -140,7 +140,11 @@ impl Sslcommerz {
     }
 
     /// The validation API for a `val_id`: VALID or VALIDATED with matching `tran_id`, else `None`.
-    async fn validate(&self, val_id: &str, tran_id: &str) -> Result<Option<Transaction>, PaymentError> {
+    async fn validate(
+        &self,
+        val_id: &str,
+        tran_id: &str,
+    ) -> Result<Option<Transaction>, PaymentError> {
         let (t, _) = self
             .get_json::<Transaction>(VALIDATION_PATH, &[("val_id", val_id)])
             .await?;
@@ -159,7 +163,11 @@ impl Sslcommerz {
                 q.api_connect
             )));
         }
-        let mine = q.element.into_iter().filter(|t| t.tran_id == tran_id).collect();
+        let mine = q
+            .element
+            .into_iter()
+            .filter(|t| t.tran_id == tran_id)
+            .collect();
         Ok((mine, raw))
     }
 
@@ -293,7 +301,8 @@ impl PaymentProvider for Sslcommerz {
             }),
             _ => Err(PaymentError::Refused(format!(
                 "SSLCOMMERZ refused the payment: {}",
-                body.failedreason.unwrap_or_else(|| "no reason given".into())
+                body.failedreason
+                    .unwrap_or_else(|| "no reason given".into())
             ))),
         }
     }
@@ -334,7 +343,8 @@ impl PaymentProvider for Sslcommerz {
         // Not paid: believe it only as far as the transaction query confirms it.
         let (transactions, raw) = self.query(tran_id).await.map_err(unconfirmed)?;
         let (outcome, said) = Self::outcome_of(&transactions);
-        if outcome == Outcome::Pending || said != status && !matches!(outcome, Outcome::Paid { .. }) {
+        if outcome == Outcome::Pending || said != status && !matches!(outcome, Outcome::Paid { .. })
+        {
             return Err(WebhookError::NotVerified(format!(
                 "IPN says {status:?} but the transaction query says {said:?}"
             )));

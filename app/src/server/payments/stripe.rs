@@ -76,7 +76,9 @@ impl Stripe {
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 409 {
             Err(PaymentError::Unavailable(message))
         } else {
-            Err(PaymentError::Refused(format!("Stripe refused the payment: {message}")))
+            Err(PaymentError::Refused(format!(
+                "Stripe refused the payment: {message}"
+            )))
         }
     }
 
@@ -155,8 +157,13 @@ impl PaymentProvider for Stripe {
             .get("stripe-signature")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| WebhookError::NotVerified("no Stripe-Signature header".into()))?;
-        signature::verify(header, body, self.webhook_secret.expose_secret(), now_secs())
-            .map_err(|e| WebhookError::NotVerified(e.to_string()))?;
+        signature::verify(
+            header,
+            body,
+            self.webhook_secret.expose_secret(),
+            now_secs(),
+        )
+        .map_err(|e| WebhookError::NotVerified(e.to_string()))?;
         let event: Event = serde_json::from_slice(body)
             .map_err(|e| WebhookError::NotVerified(format!("not a Stripe event: {e}")))?;
         if event.data.object.object.as_deref() != Some("checkout.session") {
@@ -220,7 +227,10 @@ impl PaymentProvider for Stripe {
             .session_call(
                 self.request(
                     reqwest::Method::POST,
-                    &format!("checkout/sessions/{}/expire", wire::path_segment(session_id)),
+                    &format!(
+                        "checkout/sessions/{}/expire",
+                        wire::path_segment(session_id)
+                    ),
                 )
                 .header("Idempotency-Key", format!("{attempt_reference}-cancel")),
             )

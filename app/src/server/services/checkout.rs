@@ -96,17 +96,22 @@ pub async fn view(state: &AppState, session: &ShopSession) -> ServerResult<Check
 
 /// Place the order (or find the one this form already placed) and return where to send the
 /// browser: the provider's page, or the order page when nothing is left to pay.
-pub async fn place_order(state: &AppState, session: &ShopSession, form: CheckoutForm) -> ServerResult<String> {
+pub async fn place_order(
+    state: &AppState,
+    session: &ShopSession,
+    form: CheckoutForm,
+) -> ServerResult<String> {
     let customer = validated(&form)?;
     let provider_id = ProviderId::parse(&form.provider)
         .ok_or_else(|| ServerError::invalid("Please choose a payment method."))?;
-    let provider = state
-        .payments
-        .get(provider_id)
-        .ok_or_else(|| ServerError::invalid(format!("{} is not available.", provider_id.label())))?;
+    let provider = state.payments.get(provider_id).ok_or_else(|| {
+        ServerError::invalid(format!("{} is not available.", provider_id.label()))
+    })?;
     let key = form.checkout_key.trim();
     if key.is_empty() || key.len() > 64 {
-        return Err(ServerError::invalid("The checkout form has expired. Please reload the page."));
+        return Err(ServerError::invalid(
+            "The checkout form has expired. Please reload the page.",
+        ));
     }
     let user_id = session.user_id().await?;
 
@@ -141,7 +146,9 @@ pub async fn place_order(state: &AppState, session: &ShopSession, form: Checkout
     // The key is a secret of the session it was rendered into; an order from it stays with the
     // account (or the guest) that placed it.
     if order.user_id != user_id {
-        return Err(ServerError::invalid("The checkout form has expired. Please reload the page."));
+        return Err(ServerError::invalid(
+            "The checkout form has expired. Please reload the page.",
+        ));
     }
     session.remember_order(&order.reference).await?;
     let status = OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed);
@@ -172,7 +179,8 @@ async fn create(
     provider_id: ProviderId,
 ) -> ServerResult<OrderRow> {
     let guest_token = uuid::Uuid::new_v4().simple().to_string();
-    let address = serde_json::to_string(customer).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let address =
+        serde_json::to_string(customer).map_err(|e| ServerError::Internal(e.to_string()))?;
     let mut tx = state.db.pool.begin().await?;
     let inserted = orders::insert(
         &mut tx,
@@ -223,7 +231,12 @@ async fn create(
 }
 
 /// Get a hosted payment for the order: reuse the open attempt, or make a new one.
-async fn pay(state: &AppState, order: &OrderRow, provider_id: ProviderId, customer: &Customer) -> ServerResult<String> {
+async fn pay(
+    state: &AppState,
+    order: &OrderRow,
+    provider_id: ProviderId,
+    customer: &Customer,
+) -> ServerResult<String> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_TWIN;
     loop {
         let mut conn = state.db.pool.acquire().await?;
@@ -243,7 +256,8 @@ async fn pay(state: &AppState, order: &OrderRow, provider_id: ProviderId, custom
                 }
             }
             "new" | "starting" => {
-                if orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await? {
+                if orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await?
+                {
                     drop(conn);
                     return start(state, order, &attempt, customer).await;
                 }
@@ -262,13 +276,17 @@ async fn pay(state: &AppState, order: &OrderRow, provider_id: ProviderId, custom
 }
 
 /// Call the provider for a claimed attempt and record its answer.
-async fn start(state: &AppState, order: &OrderRow, attempt: &AttemptRow, customer: &Customer) -> ServerResult<String> {
+async fn start(
+    state: &AppState,
+    order: &OrderRow,
+    attempt: &AttemptRow,
+    customer: &Customer,
+) -> ServerResult<String> {
     let provider_id = ProviderId::parse(&attempt.provider)
         .ok_or_else(|| ServerError::Internal(format!("unknown provider {}", attempt.provider)))?;
-    let provider = state
-        .payments
-        .get(provider_id)
-        .ok_or_else(|| ServerError::invalid(format!("{} is not available.", provider_id.label())))?;
+    let provider = state.payments.get(provider_id).ok_or_else(|| {
+        ServerError::invalid(format!("{} is not available.", provider_id.label()))
+    })?;
     let currency = order
         .currency
         .parse()
@@ -296,7 +314,13 @@ async fn start(state: &AppState, order: &OrderRow, attempt: &AttemptRow, custome
     let mut conn = state.db.pool.acquire().await?;
     match result {
         Ok(started) => {
-            orders::attempt_started(&mut conn, attempt.id, &started.session_id, &started.redirect_url).await?;
+            orders::attempt_started(
+                &mut conn,
+                attempt.id,
+                &started.session_id,
+                &started.redirect_url,
+            )
+            .await?;
             tracing::info!(attempt = %attempt.reference, provider = provider_id.as_str(), "payment session opened");
             Ok(started.redirect_url)
         }

@@ -26,7 +26,12 @@ pub async fn may_view(db: &Db, viewer: &Viewer<'_>, order: &OrderRow) -> ServerR
             return Ok(true);
         }
     }
-    if viewer.session.placed_orders().await?.contains(&order.reference) {
+    if viewer
+        .session
+        .placed_orders()
+        .await?
+        .contains(&order.reference)
+    {
         return Ok(true);
     }
     let Some(user_id) = viewer.session.user_id().await? else {
@@ -42,7 +47,11 @@ pub async fn may_view(db: &Db, viewer: &Viewer<'_>, order: &OrderRow) -> ServerR
 }
 
 /// The order if the viewer may see it; `None` for both "no such order" and "not yours".
-pub async fn visible(db: &Db, viewer: &Viewer<'_>, reference: &str) -> ServerResult<Option<OrderRow>> {
+pub async fn visible(
+    db: &Db,
+    viewer: &Viewer<'_>,
+    reference: &str,
+) -> ServerResult<Option<OrderRow>> {
     let order = {
         let mut conn = db.pool.acquire().await?;
         orders::by_reference(&mut conn, reference).await?
@@ -54,19 +63,29 @@ pub async fn visible(db: &Db, viewer: &Viewer<'_>, reference: &str) -> ServerRes
 }
 
 fn currency_of(order: &OrderRow) -> ServerResult<Currency> {
-    order
-        .currency
-        .parse()
-        .map_err(|_| ServerError::Internal(format!("order {} has currency {:?}", order.reference, order.currency)))
+    order.currency.parse().map_err(|_| {
+        ServerError::Internal(format!(
+            "order {} has currency {:?}",
+            order.reference, order.currency
+        ))
+    })
 }
 
 fn status_of(order: &OrderRow) -> ServerResult<OrderStatus> {
-    OrderStatus::parse(&order.status)
-        .ok_or_else(|| ServerError::Internal(format!("order {} has status {:?}", order.reference, order.status)))
+    OrderStatus::parse(&order.status).ok_or_else(|| {
+        ServerError::Internal(format!(
+            "order {} has status {:?}",
+            order.reference, order.status
+        ))
+    })
 }
 
 /// The order page's view.
-pub async fn view(state: &AppState, viewer: &Viewer<'_>, order: &OrderRow) -> ServerResult<OrderView> {
+pub async fn view(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    order: &OrderRow,
+) -> ServerResult<OrderView> {
     let currency = currency_of(order)?;
     let mut conn = state.db.pool.acquire().await?;
     let lines = orders::lines(&mut conn, order.id)
@@ -83,7 +102,11 @@ pub async fn view(state: &AppState, viewer: &Viewer<'_>, order: &OrderRow) -> Se
         .await?
         .and_then(|a| ProviderId::parse(&a.provider));
     // The bookmarkable link is for the guest who placed the order (not for a merchant looking).
-    let is_placer = viewer.session.placed_orders().await?.contains(&order.reference)
+    let is_placer = viewer
+        .session
+        .placed_orders()
+        .await?
+        .contains(&order.reference)
         || viewer.key.is_some();
     let guest_link = (order.user_id.is_none() && is_placer).then(|| {
         format!(
@@ -105,7 +128,9 @@ pub async fn view(state: &AppState, viewer: &Viewer<'_>, order: &OrderRow) -> Se
 /// `GET /api/orders/{reference}/status` and the first message of the live stream.
 pub async fn status(db: &Db, order: &OrderRow) -> ServerResult<OrderStatusJson> {
     let mut conn = db.pool.acquire().await?;
-    let provider = orders::latest_attempt(&mut conn, order.id).await?.map(|a| a.provider);
+    let provider = orders::latest_attempt(&mut conn, order.id)
+        .await?
+        .map(|a| a.provider);
     Ok(status_json(order, status_of(order)?, provider))
 }
 
@@ -145,5 +170,48 @@ async fn try_look_up(state: &AppState, reference: &str, cancelled: bool) -> Serv
     .map_err(|e| ServerError::Internal(e.to_string()))?;
     let applied = payment_updates::apply(&state.db, &state.events, &update).await?;
     tracing::info!(order = reference, outcome = %applied.describe(), "status lookup after the return");
+    Ok(())
+}
+
+/// Put an unpaid order's lines back into the cart (in the order's currency), skipping what can no
+/// longer be bought, so the shopper can check out again.
+pub async fn refill_cart(
+    state: &AppState,
+    cart: &super::cart::Cart<'_>,
+    order: &OrderRow,
+    _current: Currency,
+) -> ServerResult<()> {
+    let status = status_of(order)?;
+    if !status.releases_stock() {
+        return Err(ServerError::invalid(format!(
+            "Order {} is {}; there is nothing to try again.",
+            order.reference,
+            status.label().to_lowercase()
+        )));
+    }
+    let currency = currency_of(order)?;
+    cart.session.set_currency(currency).await?;
+    let lines = {
+        let mut conn = state.db.pool.acquire().await?;
+        orders::lines(&mut conn, order.id).await?
+    };
+    let mut added = 0;
+    for line in lines {
+        let Ok(quantity) = crate::model::Quantity::parse(&line.quantity.to_string()) else {
+            continue;
+        };
+        match cart.add(line.product_id, quantity, currency).await {
+            Ok(_) => added += 1,
+            Err(ServerError::User(e)) => {
+                tracing::info!(order = %order.reference, reason = %e, "line not put back")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if added == 0 {
+        return Err(ServerError::invalid(
+            "None of this order's products can be bought right now.",
+        ));
+    }
     Ok(())
 }

@@ -32,11 +32,20 @@ impl Applied {
         match self {
             Applied::Duplicate => "duplicate".into(),
             Applied::UnknownAttempt => "ignored: unknown attempt".into(),
-            Applied::Recorded { from, to, transition, .. } => match transition {
+            Applied::Recorded {
+                from,
+                to,
+                transition,
+                ..
+            } => match transition {
                 None => format!("recorded: still {}", from.as_str()),
-                Some(Transition::Applied) => format!("applied: {} -> {}", from.as_str(), to.as_str()),
+                Some(Transition::Applied) => {
+                    format!("applied: {} -> {}", from.as_str(), to.as_str())
+                }
                 Some(Transition::Unchanged) => format!("unchanged: {}", to.as_str()),
-                Some(Transition::Refused) => format!("refused: {} -> {}", from.as_str(), to.as_str()),
+                Some(Transition::Refused) => {
+                    format!("refused: {} -> {}", from.as_str(), to.as_str())
+                }
             },
         }
     }
@@ -45,8 +54,12 @@ impl Applied {
 /// The status a verified outcome asks for, given the order's quote.
 fn target(outcome: &Outcome, order: &OrderRow) -> Option<OrderStatus> {
     match outcome {
-        Outcome::Paid { amount_minor, currency } => {
-            if *amount_minor == order.total_minor && currency.eq_ignore_ascii_case(&order.currency) {
+        Outcome::Paid {
+            amount_minor,
+            currency,
+        } => {
+            if *amount_minor == order.total_minor && currency.eq_ignore_ascii_case(&order.currency)
+            {
                 Some(OrderStatus::Paid)
             } else {
                 Some(OrderStatus::NeedsReview)
@@ -71,7 +84,11 @@ fn attempt_state(status: OrderStatus) -> &'static str {
 }
 
 /// The live-status message for an order.
-pub fn status_json(order: &OrderRow, status: OrderStatus, provider: Option<String>) -> OrderStatusJson {
+pub fn status_json(
+    order: &OrderRow,
+    status: OrderStatus,
+    provider: Option<String>,
+) -> OrderStatusJson {
     OrderStatusJson {
         reference: order.reference.clone(),
         status,
@@ -83,7 +100,10 @@ pub fn status_json(order: &OrderRow, status: OrderStatus, provider: Option<Strin
 
 pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> ServerResult<Applied> {
     let (amount, currency) = match &update.outcome {
-        Outcome::Paid { amount_minor, currency } => (Some(*amount_minor), Some(currency.as_str())),
+        Outcome::Paid {
+            amount_minor,
+            currency,
+        } => (Some(*amount_minor), Some(currency.as_str())),
         _ => (None, None),
     };
     let provider = update.provider.as_str();
@@ -104,7 +124,8 @@ pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> Ser
         },
     )
     .await?;
-    let Some(attempt) = orders::attempt_by_reference(&mut tx, &update.attempt_reference).await? else {
+    let Some(attempt) = orders::attempt_by_reference(&mut tx, &update.attempt_reference).await?
+    else {
         return Ok(Applied::UnknownAttempt);
     };
     if !fresh {
@@ -127,10 +148,13 @@ pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> Ser
         if to.releases_stock() {
             orders::release_stock(&mut tx, order.id).await?;
         }
-        let note = serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
+        let note =
+            serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
         match to {
             OrderStatus::Paid => orders::insert_outbox(&mut tx, "order_paid_email", &note).await?,
-            OrderStatus::NeedsReview => orders::insert_outbox(&mut tx, "order_needs_review", &note).await?,
+            OrderStatus::NeedsReview => {
+                orders::insert_outbox(&mut tx, "order_needs_review", &note).await?
+            }
             _ => {}
         }
     }
@@ -140,8 +164,15 @@ pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> Ser
         to: target.unwrap_or(from),
         transition,
     };
-    orders::finish_event(&mut tx, provider, &update.event_id, from.as_str(), to.as_str(), &applied.describe())
-        .await?;
+    orders::finish_event(
+        &mut tx,
+        provider,
+        &update.event_id,
+        from.as_str(),
+        to.as_str(),
+        &applied.describe(),
+    )
+    .await?;
     tx.commit().await?;
     match transition {
         Some(Transition::Applied) => {

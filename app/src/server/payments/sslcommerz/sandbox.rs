@@ -35,8 +35,10 @@ fn internal(e: impl std::fmt::Display) -> Response {
 }
 
 fn failed(reason: &str) -> Response {
-    Json(json!({"status": "FAILED", "failedreason": reason, "sessionkey": "", "GatewayPageURL": ""}))
-        .into_response()
+    Json(
+        json!({"status": "FAILED", "failedreason": reason, "sessionkey": "", "GatewayPageURL": ""}),
+    )
+    .into_response()
 }
 
 fn object_id(session_key: &str) -> String {
@@ -65,7 +67,10 @@ const REQUIRED: &[&str] = &[
     "product_profile",
 ];
 
-async fn init_session(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn init_session(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
     if let Some(missing) = REQUIRED.iter().find(|k| field(k).is_empty()) {
         return failed(&format!("{missing} is required"));
@@ -106,7 +111,17 @@ async fn init_session(State(state): State<AppState>, Form(form): Form<HashMap<St
     let Ok(mut conn) = state.db.pool.acquire().await else {
         return internal("no database connection");
     };
-    if let Err(e) = db::sandbox::insert(&mut conn, PROVIDER, &object_id(&session_key), None, "", 200, &session.to_string()).await {
+    if let Err(e) = db::sandbox::insert(
+        &mut conn,
+        PROVIDER,
+        &object_id(&session_key),
+        None,
+        "",
+        200,
+        &session.to_string(),
+    )
+    .await
+    {
         return internal(e);
     }
     let gateway = format!(
@@ -142,19 +157,38 @@ async fn load(state: &AppState, session_key: &str) -> Result<Option<Value>, Resp
 }
 
 fn amount_text(session: &Value) -> String {
-    let currency = session["currency"].as_str().and_then(|c| c.parse::<Currency>().ok()).unwrap_or(Currency::Bdt);
+    let currency = session["currency"]
+        .as_str()
+        .and_then(|c| c.parse::<Currency>().ok())
+        .unwrap_or(Currency::Bdt);
     Money::new(session["total_amount"].as_i64().unwrap_or(0), currency).to_decimal_string()
 }
 
-async fn hosted_page(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn hosted_page(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let key = query.get("SESSIONKEY").cloned().unwrap_or_default();
     let session = match load(&state, &key).await {
         Ok(Some(s)) => s,
-        Ok(None) => return (StatusCode::NOT_FOUND, page("Session not found", "<h1>Invalid session.</h1>")).into_response(),
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                page("Session not found", "<h1>Invalid session.</h1>"),
+            )
+                .into_response()
+        }
         Err(r) => return r,
     };
     if session["status"] != "PENDING" {
-        return (StatusCode::GONE, page("Session closed", "<main class=\"card\"><h1>This payment session is closed.</h1></main>")).into_response();
+        return (
+            StatusCode::GONE,
+            page(
+                "Session closed",
+                "<main class=\"card\"><h1>This payment session is closed.</h1></main>",
+            ),
+        )
+            .into_response();
     }
     let body = format!(
         r#"<main class="card"><h1>SSLCOMMERZ sandbox payment</h1>
@@ -182,7 +216,12 @@ fn callback_fields(session: &Value, status: &str, val_id: &str) -> BTreeMap<Stri
     let now = time::OffsetDateTime::now_utc();
     let tran_date = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        now.year(), u8::from(now.month()), now.day(), now.hour(), now.minute(), now.second()
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
     );
     let mut f = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -195,7 +234,10 @@ fn callback_fields(session: &Value, status: &str, val_id: &str) -> BTreeMap<Stri
     put("amount", amount.clone());
     put("store_amount", amount.clone());
     put("currency", s("currency"));
-    put("bank_tran_id", format!("SBX{}", uuid::Uuid::new_v4().simple()));
+    put(
+        "bank_tran_id",
+        format!("SBX{}", uuid::Uuid::new_v4().simple()),
+    );
     put("card_type", "VISA-Dutch Bangla".into());
     put("card_no", "411111XXXXXX1111".into());
     put("card_issuer", "STANDARD CHARTERED BANK".into());
@@ -216,8 +258,12 @@ fn callback_fields(session: &Value, status: &str, val_id: &str) -> BTreeMap<Stri
         put("error", "Declined by the sandbox (test control)".into());
     }
     let verify_key = f.keys().cloned().collect::<Vec<_>>().join(",");
-    let sign = sign_with_password_md5(&f, &verify_key, session["passwd_md5"].as_str().unwrap_or(""))
-        .unwrap_or_default();
+    let sign = sign_with_password_md5(
+        &f,
+        &verify_key,
+        session["passwd_md5"].as_str().unwrap_or(""),
+    )
+    .unwrap_or_default();
     f.insert("verify_sign".into(), sign);
     f.insert("verify_key".into(), verify_key);
     f
@@ -258,13 +304,23 @@ async fn hosted_action(
         let Ok(mut conn) = state.db.pool.acquire().await else {
             return internal("no database connection");
         };
-        match db::sandbox::update(&mut conn, &object_id(&key), 200, &updated.to_string(), Some(&session.to_string())).await {
+        match db::sandbox::update(
+            &mut conn,
+            &object_id(&key),
+            200,
+            &updated.to_string(),
+            Some(&session.to_string()),
+        )
+        .await
+        {
             Ok(true) => {}
             Ok(false) => return hosted_page(State(state), Query(query)).await,
             Err(e) => return internal(e),
         }
     }
-    let body = serde_urlencoded::to_string(&fields).unwrap_or_default().into_bytes();
+    let body = serde_urlencoded::to_string(&fields)
+        .unwrap_or_default()
+        .into_bytes();
     let ipn_url = session["ipn_url"].as_str().unwrap_or("");
     if !ipn_url.is_empty() {
         let url = match ipn_url.strip_prefix(state.settings.public_url.as_str()) {
@@ -284,7 +340,13 @@ async fn hosted_action(
     let action = session[back].as_str().unwrap_or("/");
     let inputs: String = fields
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
         .collect();
     let html = format!(
         r#"<main class="card"><h1>Returning to the shop…</h1>
@@ -300,7 +362,12 @@ fn chrono_free_date() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(
         "{:02}{:02}{:02}{:02}{:02}{:02}",
-        now.year() % 100, u8::from(now.month()), now.day(), now.hour(), now.minute(), now.second()
+        now.year() % 100,
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
     )
 }
 
@@ -355,8 +422,12 @@ async fn validation(
         Err(r) => return r,
     };
     for session in sessions {
-        let Some(list) = session["transactions"].as_array() else { continue };
-        let Some(index) = list.iter().position(|t| t["val_id"] == val_id.as_str()) else { continue };
+        let Some(list) = session["transactions"].as_array() else {
+            continue;
+        };
+        let Some(index) = list.iter().position(|t| t["val_id"] == val_id.as_str()) else {
+            continue;
+        };
         let mut updated = session.clone();
         let first = !list[index]["validated"].as_bool().unwrap_or(false);
         updated["transactions"][index]["validated"] = json!(true);
@@ -365,7 +436,10 @@ async fn validation(
                 return internal("no database connection");
             };
             let key = session["sessionkey"].as_str().unwrap_or("");
-            if let Err(e) = db::sandbox::update(&mut conn, &object_id(key), 200, &updated.to_string(), None).await {
+            if let Err(e) =
+                db::sandbox::update(&mut conn, &object_id(key), 200, &updated.to_string(), None)
+                    .await
+            {
                 return internal(e);
             }
         }
@@ -375,14 +449,18 @@ async fn validation(
             for k in ["verify_sign", "verify_key", "validated", "status"] {
                 map.remove(k);
             }
-            map.insert("status".into(), json!(if first { "VALID" } else { "VALIDATED" }));
+            map.insert(
+                "status".into(),
+                json!(if first { "VALID" } else { "VALIDATED" }),
+            );
             map.insert("validated_on".into(), t["tran_date"].clone());
             map.insert("gw_version".into(), json!("sandbox"));
             map.insert("APIConnect".into(), json!("DONE"));
         }
         return Json(answer).into_response();
     }
-    Json(json!({"APIConnect": "DONE", "status": "INVALID_TRANSACTION", "val_id": val_id})).into_response()
+    Json(json!({"APIConnect": "DONE", "status": "INVALID_TRANSACTION", "val_id": val_id}))
+        .into_response()
 }
 
 async fn transaction_query(
@@ -406,13 +484,19 @@ async fn transaction_query(
         .flat_map(|s| s["transactions"].as_array().cloned().unwrap_or_default())
         .map(|mut t| {
             if let Some(map) = t.as_object_mut() {
-                let validated = map.remove("validated").and_then(|v| v.as_bool()).unwrap_or(false);
+                let validated = map
+                    .remove("validated")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
                 map.remove("verify_sign");
                 map.remove("verify_key");
                 if validated && map.get("status") == Some(&json!("VALID")) {
                     map.insert("status".into(), json!("VALIDATED"));
                 }
-                map.insert("validated_on".into(), map.get("tran_date").cloned().unwrap_or(Value::Null));
+                map.insert(
+                    "validated_on".into(),
+                    map.get("tran_date").cloned().unwrap_or(Value::Null),
+                );
                 map.insert("bank_gw".into(), json!("sandbox"));
                 map.insert("gw_version".into(), json!("sandbox"));
             }

@@ -42,12 +42,22 @@ fn error(status: StatusCode, kind: &str, message: &str, param: Option<&str>) -> 
 }
 
 fn invalid(message: &str, param: Option<&str>) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_request_error", message, param)
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        message,
+        param,
+    )
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "stripe sandbox failed");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "sandbox error", None)
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "api_error",
+        "sandbox error",
+        None,
+    )
 }
 
 /// Like Stripe: a secret key as Bearer, or as the Basic user name.
@@ -98,7 +108,10 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
     for (key, value) in pairs {
         let name = key.split('[').next().unwrap_or("");
         if !KNOWN.contains(&name) {
-            return Err(invalid(&format!("Received unknown parameter: {key}"), Some(key)));
+            return Err(invalid(
+                &format!("Received unknown parameter: {key}"),
+                Some(key),
+            ));
         }
         if let Some(rest) = key.strip_prefix("line_items[") {
             let (index, field) = rest
@@ -145,7 +158,10 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         let field = |f: &str| line.get(f).and_then(Value::as_str).map(str::to_string);
         let param = |f: &str| format!("line_items[{i}]{f}");
         let c = field("[price_data][currency]").ok_or_else(|| {
-            invalid("Missing price_data currency", Some(&param("[price_data][currency]")))
+            invalid(
+                "Missing price_data currency",
+                Some(&param("[price_data][currency]")),
+            )
         })?;
         if currency.get_or_insert(c.clone()) != &c {
             return Err(invalid(
@@ -216,7 +232,11 @@ fn public_view(stored: &str) -> Value {
     value
 }
 
-async fn create_session(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn create_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if !authenticated(&headers) {
         return unauthenticated();
     }
@@ -233,7 +253,9 @@ async fn create_session(State(state): State<AppState>, headers: HeaderMap, body:
         return internal("no database connection");
     };
     // An idempotent request: claim the key first, so a concurrent twin gets a 409 like Stripe's.
-    let record_id = key.as_ref().map(|k| format!("idem:{}", hex::encode(Sha256::digest(k))));
+    let record_id = key
+        .as_ref()
+        .map(|k| format!("idem:{}", hex::encode(Sha256::digest(k))));
     if let (Some(key), Some(record_id)) = (&key, &record_id) {
         match db::sandbox::insert(&mut conn, PROVIDER, record_id, Some(key), &fingerprint, 0, "").await {
             Ok(true) => {}
@@ -263,7 +285,9 @@ async fn create_session(State(state): State<AppState>, headers: HeaderMap, body:
         Ok(session) => {
             let id = session["id"].as_str().unwrap_or_default().to_string();
             let stored = session.to_string();
-            if let Err(e) = db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &stored).await {
+            if let Err(e) =
+                db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &stored).await
+            {
                 return internal(e);
             }
             (StatusCode::OK, public_view(&stored))
@@ -273,11 +297,21 @@ async fn create_session(State(state): State<AppState>, headers: HeaderMap, body:
             let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
                 .await
                 .unwrap_or_default();
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         }
     };
     if let Some(record_id) = &record_id {
-        let saved = db::sandbox::update(&mut conn, record_id, i64::from(status.as_u16()), &body.to_string(), None).await;
+        let saved = db::sandbox::update(
+            &mut conn,
+            record_id,
+            i64::from(status.as_u16()),
+            &body.to_string(),
+            None,
+        )
+        .await;
         if let Err(e) = saved {
             return internal(e);
         }
@@ -290,7 +324,10 @@ fn replay(data: &str, status: i64) -> Response {
     let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
     (
         status,
-        [("idempotent-replayed", "true".to_string()), ("request-id", random_id("req_"))],
+        [
+            ("idempotent-replayed", "true".to_string()),
+            ("request-id", random_id("req_")),
+        ],
         Json(body),
     )
         .into_response()
@@ -311,9 +348,15 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
 async fn save(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
     let id = after["id"].as_str().unwrap_or_default();
-    db::sandbox::update(&mut conn, id, 200, &after.to_string(), Some(&before.to_string()))
-        .await
-        .map_err(internal)
+    db::sandbox::update(
+        &mut conn,
+        id,
+        200,
+        &after.to_string(),
+        Some(&before.to_string()),
+    )
+    .await
+    .map_err(internal)
 }
 
 fn no_such_session(id: &str) -> Response {
@@ -325,7 +368,11 @@ fn no_such_session(id: &str) -> Response {
     )
 }
 
-async fn retrieve_session(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn retrieve_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if !authenticated(&headers) {
         return unauthenticated();
     }
@@ -336,7 +383,11 @@ async fn retrieve_session(State(state): State<AppState>, headers: HeaderMap, Pat
     }
 }
 
-async fn expire_session(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn expire_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if !authenticated(&headers) {
         return unauthenticated();
     }
@@ -359,7 +410,11 @@ async fn expire_session(State(state): State<AppState>, headers: HeaderMap, Path(
         Ok(false) => return invalid("The session changed; retry.", None),
         Err(r) => return r,
     }
-    send_events(&state, &[("checkout.session.expired", &expired)], DeliveryPlan::Normal);
+    send_events(
+        &state,
+        &[("checkout.session.expired", &expired)],
+        DeliveryPlan::Normal,
+    );
     Json(public_view(&expired.to_string())).into_response()
 }
 
@@ -401,7 +456,14 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
     let session = match load(&state, &id).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return (StatusCode::NOT_FOUND, page("Checkout not found", "<h1>This checkout session does not exist.</h1>")).into_response()
+            return (
+                StatusCode::NOT_FOUND,
+                page(
+                    "Checkout not found",
+                    "<h1>This checkout session does not exist.</h1>",
+                ),
+            )
+                .into_response()
         }
         Err(r) => return r,
     };
@@ -424,7 +486,10 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
                         "<tr><td>{} × {}</td><td>{}</td></tr>",
                         l["quantity"],
                         escape(l["name"].as_str().unwrap_or("")),
-                        amount(l["unit_amount"].as_i64().unwrap_or(0) * l["quantity"].as_i64().unwrap_or(0))
+                        amount(
+                            l["unit_amount"].as_i64().unwrap_or(0)
+                                * l["quantity"].as_i64().unwrap_or(0)
+                        )
                     )
                 })
                 .collect()
@@ -471,7 +536,10 @@ async fn hosted_action(
     let action = form.get("action").map(String::as_str).unwrap_or("");
     let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
     if action == "cancel" {
-        let back = session["cancel_url"].as_str().or(session["success_url"].as_str()).unwrap_or("/");
+        let back = session["cancel_url"]
+            .as_str()
+            .or(session["success_url"].as_str())
+            .unwrap_or("/");
         return Redirect::to(back).into_response();
     }
     if session["status"] != "open" || !matches!(action, "pay" | "decline") {
@@ -521,6 +589,9 @@ async fn hosted_action(
     let refs: Vec<(&str, &Value)> = events.iter().map(|(k, v)| (*k, v)).collect();
     send_events(&state, &refs, plan);
     tracing::info!(session = %id, action, at = now_ms(), "stripe sandbox: shopper finished");
-    let success = session["success_url"].as_str().unwrap_or("/").replace("{CHECKOUT_SESSION_ID}", &id);
+    let success = session["success_url"]
+        .as_str()
+        .unwrap_or("/")
+        .replace("{CHECKOUT_SESSION_ID}", &id);
     Redirect::to(&success).into_response()
 }

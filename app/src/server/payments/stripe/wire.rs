@@ -69,10 +69,7 @@ pub fn create_session_form(request: &StartRequest) -> String {
             format!("{base}/payments/stripe/cancel/{order}"),
         ),
         ("metadata[order]".into(), order.clone()),
-        (
-            "payment_intent_data[metadata][order]".into(),
-            order.clone(),
-        ),
+        ("payment_intent_data[metadata][order]".into(), order.clone()),
     ];
     let currency = request.total.currency.code().to_ascii_lowercase();
     for (i, line) in request.lines.iter().enumerate() {
@@ -125,10 +122,18 @@ mod tests {
         };
         let form = create_session_form(&request);
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&form).unwrap();
-        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("line_items[0][price_data][currency]"), Some("jpy"));
         assert_eq!(get("line_items[0][price_data][unit_amount]"), Some("1500"));
-        assert_eq!(get("line_items[0][price_data][product_data][name]"), Some("Tea & cups"));
+        assert_eq!(
+            get("line_items[0][price_data][product_data][name]"),
+            Some("Tea & cups")
+        );
         assert_eq!(get("line_items[0][quantity]"), Some("2"));
         assert_eq!(get("client_reference_id"), Some("ORD-000007-A1"));
         assert_eq!(

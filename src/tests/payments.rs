@@ -1,0 +1,378 @@
+//! The payment path end to end over HTTP: checkout → the built-in sandboxes → webhooks → order
+//! status, and every delivery pathology the sandboxes can produce. Products: 1 Canvas Tote $18.00
+//! (৳2,160.00; stock 40), 2 Ceramic Mug $14.00 (stock 60).
+
+use crate::helpers::{both_backends, spawn_app_with, Backend};
+use crate::pay::{reference_in, stripe_event};
+use futures_util::StreamExt;
+use reqwest::header::LOCATION;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+both_backends! {
+    async fn stripe_pay_then_webhook_marks_the_order_paid(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 2).await;
+        let checkout = shopper.get("/checkout").await;
+        assert!(checkout.contains(">Stripe<") && !checkout.contains(">SSLCOMMERZ<"), "USD offers Stripe only");
+        let stripe_page = shopper.pay("stripe").await;
+        assert!(stripe_page.contains("/sandbox/stripe/c/pay/cs_test_"), "{stripe_page}");
+        assert_eq!(app.stock_of(1).await, 38, "stock is reserved when the attempt starts");
+        assert_eq!(shopper.cart().await.line_quantity(1), None, "the cart went into the order");
+        let back = shopper.on_stripe_page(&stripe_page, "pay", "never").await;
+        assert!(back.contains("/payments/stripe/return/ORD-"), "{back}");
+        let reference = reference_in(&back);
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment", "paying alone changes nothing");
+        // No webhook was sent (test control): the return's lookup at the provider finds it paid.
+        let page = shopper.follow(&back).await;
+        assert_eq!(page.order_status().as_deref(), Some("Paid"), "{}", page.html);
+        assert!(page.contains("$36.00"));
+        assert_eq!(app.transitions(&reference).await, 1);
+    }
+
+    async fn the_webhook_alone_confirms_a_payment(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(2, 1).await;
+        let stripe_page = shopper.pay("stripe").await;
+        let back = shopper.on_stripe_page(&stripe_page, "pay", "normal").await;
+        let reference = reference_in(&back);
+        // The browser never comes back; the signed webhook is enough.
+        app.wait_for(&reference, "paid").await;
+        let page = shopper.get(&format!("/orders/{reference}")).await;
+        assert_eq!(page.order_status().as_deref(), Some("Paid"));
+    }
+
+    async fn stripe_decline_fails_the_order_releases_stock_and_offers_a_retry(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 3).await;
+        let stripe_page = shopper.pay("stripe").await;
+        let back = shopper.on_stripe_page(&stripe_page, "decline", "normal").await;
+        let reference = reference_in(&back);
+        app.wait_for(&reference, "failed").await;
+        assert_eq!(app.stock_of(1).await, 40, "stock released on failure");
+        let page = shopper.follow(&back).await;
+        assert_eq!(page.order_status().as_deref(), Some("Failed"));
+        assert!(page.contains(">Try again<"));
+        let checkout = shopper
+            .submit(&format!("/orders/{reference}"), "/api/try_again", &[("reference", &reference), ("key", "")])
+            .await;
+        assert!(checkout.contains("name=\"checkout_key\""), "back on the checkout page");
+        assert_eq!(shopper.cart().await.line_quantity(1), Some(3), "the lines are back in the cart");
+    }
+
+    async fn stripe_cancel_cancels_the_order(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let stripe_page = shopper.pay("stripe").await;
+        let back = shopper.on_stripe_page(&stripe_page, "cancel", "normal").await;
+        assert!(back.contains("/payments/stripe/cancel/ORD-"), "{back}");
+        let reference = reference_in(&back);
+        let page = shopper.follow(&back).await;
+        assert_eq!(page.order_status().as_deref(), Some("Cancelled"), "{}", page.html);
+        assert_eq!(app.status_of(&reference).await, "cancelled");
+        assert_eq!(app.stock_of(1).await, 40);
+        // The session was expired at the provider: it can no longer be paid.
+        let closed = shopper.get(&shopper.local(&stripe_page)).await;
+        assert_eq!(closed.status, StatusCode::GONE);
+    }
+
+    async fn the_same_webhook_five_times_at_once_applies_once(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let stripe_page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&stripe_page, "pay", "never").await);
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let event = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1800, "usd");
+        let deliveries = (0..5).map(|_| app.stripe_event(&event));
+        let statuses = futures_util::future::join_all(deliveries).await;
+        assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert_eq!(app.ledger_rows(&reference).await, 1, "one ledger row");
+        assert_eq!(app.transitions(&reference).await, 1, "one transition");
+    }
+
+    async fn the_sandbox_can_duplicate_its_webhooks(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(2, 2).await;
+        let stripe_page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&stripe_page, "pay", "duplicated").await);
+        app.wait_for(&reference, "paid").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.ledger_rows(&reference).await, 1);
+    }
+
+    async fn events_out_of_order_end_in_the_right_state(app) {
+        // Success: async_payment_succeeded arrives before completed (unpaid).
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let paid = reference_in(&shopper.on_stripe_page(&page, "pay", "reordered").await);
+        // Failure: async_payment_failed arrives before completed (unpaid).
+        shopper.add_to_cart(2, 1).await;
+        let page = shopper.pay("stripe").await;
+        let failed = reference_in(&shopper.on_stripe_page(&page, "decline", "reordered").await);
+        app.wait_for(&paid, "paid").await;
+        app.wait_for(&failed, "failed").await;
+        // A late "expired" for the paid order is refused, not applied.
+        let (attempt, session) = app.attempt_of(&paid).await;
+        let late = stripe_event("checkout.session.expired", &attempt, &session, "unpaid", 1800, "usd");
+        assert_eq!(app.stripe_event(&late).await, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.status_of(&paid).await, "paid");
+        assert_eq!(app.status_of(&failed).await, "failed");
+    }
+
+    async fn a_bad_signature_is_refused_and_changes_nothing(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let body = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1800, "usd").to_string();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let wrong = app::server::payments::stripe::signature::sign(body.as_bytes(), "whsec_wrong", now);
+        let status = app.post_webhook("stripe", "application/json", &[("stripe-signature", wrong)], body.clone().into_bytes()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let stale = app::server::payments::stripe::signature::sign(
+            body.as_bytes(), app::server::config::payments::sandbox_keys::STRIPE_WEBHOOK_SECRET, now - 600);
+        let status = app.post_webhook("stripe", "application/json", &[("stripe-signature", stale)], body.clone().into_bytes()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a replay older than 5 minutes");
+        let status = app.post_webhook("stripe", "application/json", &[], body.into_bytes()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "no signature at all");
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        assert_eq!(app.ledger_rows(&reference).await, 0);
+    }
+
+    async fn a_paid_amount_that_differs_from_the_quote_needs_review(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let short = stripe_event("checkout.session.completed", &attempt, &session, "paid", 100, "usd");
+        assert_eq!(app.stripe_event(&short).await, StatusCode::OK);
+        assert_eq!(app.status_of(&reference).await, "needs_review");
+        let page = shopper.get(&format!("/orders/{reference}")).await;
+        assert_eq!(page.order_status().as_deref(), Some("Needs review"));
+    }
+
+    async fn sslcommerz_in_bdt_pays_through_ipn_and_validation(app) {
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let checkout = shopper.get("/checkout").await;
+        assert!(checkout.contains(">SSLCOMMERZ<") && !checkout.contains(">Stripe<"), "BDT offers SSLCOMMERZ only");
+        let gateway = shopper.pay("sslcommerz").await;
+        assert!(gateway.contains("/sandbox/sslcommerz/gwprocess/v4/gw.php?Q=pay&SESSIONKEY="), "{gateway}");
+        let (action, fields) = shopper.on_sslcommerz_page(&gateway, "pay", "normal").await;
+        let reference = reference_in(&action);
+        app.wait_for(&reference, "paid").await;
+        // The shopper's browser posts back cross-site; the page shows the confirmed status.
+        let page = shopper.return_from_sslcommerz(&action, &fields).await;
+        assert_eq!(page.order_status().as_deref(), Some("Paid"), "{}", page.html);
+        assert!(page.contains("৳2,160.00"));
+    }
+
+    async fn sslcommerz_decline_and_cancel(app) {
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let gateway = shopper.pay("sslcommerz").await;
+        let (action, fields) = shopper.on_sslcommerz_page(&gateway, "decline", "never").await;
+        let failed = reference_in(&action);
+        // No IPN: the return's transaction query finds the failure.
+        let page = shopper.return_from_sslcommerz(&action, &fields).await;
+        assert_eq!(page.order_status().as_deref(), Some("Failed"));
+        shopper.add_to_cart(1, 1).await;
+        let gateway = shopper.pay("sslcommerz").await;
+        let (action, _) = shopper.on_sslcommerz_page(&gateway, "cancel", "normal").await;
+        let cancelled = reference_in(&action);
+        app.wait_for(&cancelled, "cancelled").await;
+        assert_ne!(failed, cancelled);
+    }
+
+    async fn an_ipn_the_validation_api_disowns_is_not_paid(app) {
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let gateway = shopper.pay("sslcommerz").await;
+        let _ = shopper.get(&shopper.local(&gateway)).await;
+        let reference = app.latest_order().await;
+        let (attempt, _) = app.attempt_of(&reference).await;
+        // Correctly signed (the store password is known), but no such val_id at the provider.
+        let status = app
+            .sslcommerz_ipn(&[
+                ("status", "VALID"),
+                ("tran_id", &attempt),
+                ("val_id", "2611221234forged"),
+                ("amount", "2160.00"),
+                ("currency", "BDT"),
+            ])
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // A tampered signature is refused before the provider is even asked.
+        let status = app
+            .post_webhook("sslcommerz", "application/x-www-form-urlencoded", &[],
+                format!("status=VALID&tran_id={attempt}&val_id=x&verify_key=status,tran_id&verify_sign=00").into_bytes())
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        assert_eq!(app.ledger_rows(&reference).await, 0);
+    }
+
+    async fn a_double_submit_makes_one_order_and_one_provider_session(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let key = shopper.checkout_key().await;
+        let (a, b) = tokio::join!(shopper.pay_with_key("stripe", &key), shopper.pay_with_key("stripe", &key));
+        let a = a.headers()[LOCATION].to_str().unwrap().to_string();
+        let b = b.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(a.contains("/c/pay/cs_test_"), "{a}");
+        assert_eq!(a, b, "the same provider session");
+        // A retry after a timeout, with the same key, finds the same order too.
+        let c = shopper.pay_with_key("stripe", &key).await;
+        assert!(c.status().is_redirection());
+        assert_eq!(app.order_count().await, 1);
+        assert_eq!(app.stock_of(1).await, 39, "stock reserved once");
+    }
+
+    async fn only_the_owner_or_a_merchant_sees_an_order(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let back = shopper.on_stripe_page(&page, "pay", "never").await;
+        let reference = reference_in(&back);
+        let mine = shopper.follow(&back).await;
+        let link = mine.capture(r#"href="([^"]+\?key=[0-9a-f]+)""#).expect("a bookmarkable guest link");
+        let json = shopper.get(&format!("/api/orders/{reference}/status")).await;
+        assert_eq!(json.status, StatusCode::OK);
+        let value: serde_json::Value = serde_json::from_str(&json.html).unwrap();
+        assert_eq!(value["reference"], reference.as_str());
+        assert_eq!(value["status"], "paid");
+        assert_eq!(value["amount_minor"], 1800);
+        assert_eq!(value["currency"], "USD");
+        assert_eq!(value["provider"], "stripe");
+        let stranger = app.browser();
+        assert_eq!(stranger.get(&format!("/orders/{reference}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(stranger.get(&format!("/api/orders/{reference}/status")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(stranger.get(&format!("/events/orders/{reference}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(stranger.get(&format!("/api/orders/{reference}/status?key=0000")).await.status, StatusCode::NOT_FOUND);
+        let with_link = stranger.get(&stranger.local(&link)).await;
+        assert_eq!(with_link.order_status().as_deref(), Some("Paid"), "the guest link opens it anywhere");
+        let merchant = app.merchant().await;
+        assert_eq!(merchant.get(&format!("/api/orders/{reference}/status")).await.status, StatusCode::OK);
+    }
+
+    async fn the_live_stream_reports_the_change(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
+        let response = shopper
+            .client
+            .get(format!("{}/events/orders/{reference}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let mut stream = response.bytes_stream();
+        let mut seen = String::new();
+        macro_rules! read_until {
+            ($needle:expr) => {
+                while !seen.contains($needle) {
+                    let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                        .await
+                        .expect("an event in time");
+                    seen.push_str(&String::from_utf8(chunk.unwrap().unwrap().to_vec()).unwrap());
+                }
+            };
+        }
+        read_until!("awaiting_payment");
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let event = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1800, "usd");
+        assert_eq!(app.stripe_event(&event).await, StatusCode::OK);
+        read_until!("\"paid\"");
+        assert!(seen.contains("event: status"), "{seen}");
+    }
+}
+
+both_backends! {
+    async fn a_customer_checkout_prefills_the_email_and_keeps_the_order(app) {
+        let shopper = app.browser();
+        shopper.register("buyer@example.com", "a-long-password").await.unwrap();
+        shopper.add_to_cart(2, 1).await;
+        let checkout = shopper.get("/checkout").await;
+        assert!(checkout.contains(r#"value="buyer@example.com""#), "email pre-filled");
+        let page = shopper.pay("stripe").await;
+        let back = shopper.on_stripe_page(&page, "pay", "normal").await;
+        let reference = reference_in(&back);
+        app.wait_for(&reference, "paid").await;
+        // After logging out and in again (a new session), the order is still theirs.
+        shopper.submit("/", "/api/logout", &[]).await;
+        shopper.log_in("buyer@example.com", "a-long-password").await.unwrap();
+        assert_eq!(shopper.get(&format!("/orders/{reference}")).await.order_status().as_deref(), Some("Paid"));
+    }
+
+    async fn checkout_refuses_bad_details_with_a_clear_message(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let key = shopper.checkout_key().await;
+        let response = shopper
+            .post_form("/checkout", "/api/place_order", &[
+                ("checkout_key", key.as_str()), ("email", "not-an-email"), ("name", "A"), ("address", "B"),
+                ("city", "C"), ("postcode", "1"), ("country", "D"), ("provider", "stripe"),
+            ])
+            .await;
+        let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;
+        assert!(page.alert().is_some_and(|a| a.to_lowercase().contains("email")), "{:?}", page.alert());
+        let response = shopper
+            .post_form("/checkout", "/api/place_order", &[
+                ("checkout_key", key.as_str()), ("email", "a@b.co"), ("name", "A"), ("address", "B"),
+                ("city", "C"), ("postcode", "1"), ("country", "D"), ("provider", "sslcommerz"),
+            ])
+            .await;
+        let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;
+        assert!(page.alert().is_some_and(|a| a.contains("SSLCOMMERZ cannot take")), "{:?}", page.alert());
+        assert_eq!(app.order_count().await, 0);
+    }
+}
+
+/// A provider that does not answer: a clear message, the order kept, and Pay again reuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_outage_keeps_the_order_for_a_retry() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("STRIPE_API_BASE", "http://127.0.0.1:9")],
+    )
+    .await;
+    let shopper = app.browser();
+    shopper.add_to_cart(1, 1).await;
+    let key = shopper.checkout_key().await;
+    let response = shopper.pay_with_key("stripe", &key).await;
+    let page = shopper
+        .follow(response.headers()[LOCATION].to_str().unwrap())
+        .await;
+    let alert = page.alert().expect("an error message");
+    assert!(
+        alert.contains("Stripe is not answering") && alert.contains("ORD-000001"),
+        "{alert}"
+    );
+    assert_eq!(
+        shopper.cart().await.line_quantity(1),
+        Some(1),
+        "the cart is kept"
+    );
+    let again = shopper
+        .pay_with_key("stripe", &shopper.checkout_key().await)
+        .await;
+    let page = shopper
+        .follow(again.headers()[LOCATION].to_str().unwrap())
+        .await;
+    assert!(
+        page.alert().is_some_and(|a| a.contains("ORD-000001")),
+        "the same order, a new attempt"
+    );
+    assert_eq!(app.order_count().await, 1);
+    assert_eq!(app.attempt_of("ORD-000001").await.0, "ORD-000001-A2");
+}
