@@ -1,5 +1,8 @@
 //! The checkout page's data and the Pay button.
 
+// A server function's arguments are its form fields; the checkout form simply has many.
+#![allow(clippy::too_many_arguments)]
+
 use crate::error::AppError;
 use crate::model::CheckoutView;
 use leptos::prelude::*;
@@ -14,7 +17,6 @@ pub async fn get_checkout() -> Result<CheckoutView, AppError> {
 
 /// Place the order and send the browser to the provider's payment page.
 #[server(endpoint = "place_order")]
-#[allow(clippy::too_many_arguments)]
 pub async fn place_order(
     checkout_key: String,
     email: String,

@@ -193,6 +193,7 @@ async fn hosted_page(
     let body = format!(
         r#"<main class="card"><h1>SSLCOMMERZ sandbox payment</h1>
 <p>{store} asks for <strong data-testid="sandbox-amount">{currency} {amount}</strong> for {product}.</p>
+<p>Transaction (<code>tran_id</code>): <code data-testid="sandbox-reference">{tran_id}</code></p>
 <form method="post">
 <p>Test card 4111 1111 1111 1111 is assumed for <strong>Pay</strong>; <strong>Decline</strong> fails it; <strong>Cancel</strong> returns to the shop.</p>
 <button class="pay" name="action" value="pay">Pay</button>
@@ -205,6 +206,7 @@ async fn hosted_page(
         amount = amount_text(&session),
         product = escape(session["product_name"].as_str().unwrap_or("")),
         controls = delivery_controls(),
+        tran_id = escape(session["tran_id"].as_str().unwrap_or("")),
     );
     page("SSLCOMMERZ sandbox payment", &body).into_response()
 }

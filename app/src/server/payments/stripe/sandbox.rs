@@ -41,6 +41,17 @@ fn error(status: StatusCode, kind: &str, message: &str, param: Option<&str>) -> 
     (status, Json(body)).into_response()
 }
 
+/// A refused request: Stripe's status and error body.
+type Refusal = (StatusCode, Value);
+
+fn refusal(message: &str, param: Option<&str>) -> Refusal {
+    let mut body = json!({"error": {"type": "invalid_request_error", "message": message}});
+    if let Some(p) = param {
+        body["error"]["param"] = json!(p);
+    }
+    (StatusCode::BAD_REQUEST, body)
+}
+
 fn invalid(message: &str, param: Option<&str>) -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -101,14 +112,14 @@ const KNOWN: &[&str] = &[
 ];
 
 /// Parse `line_items[i][…]` and the other fields into a session object.
-fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, Response> {
+fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, Refusal> {
     let mut top: HashMap<&str, &str> = HashMap::new();
     let mut lines: Vec<Map<String, Value>> = Vec::new();
     let mut metadata = Map::new();
     for (key, value) in pairs {
         let name = key.split('[').next().unwrap_or("");
         if !KNOWN.contains(&name) {
-            return Err(invalid(
+            return Err(refusal(
                 &format!("Received unknown parameter: {key}"),
                 Some(key),
             ));
@@ -116,12 +127,12 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         if let Some(rest) = key.strip_prefix("line_items[") {
             let (index, field) = rest
                 .split_once(']')
-                .ok_or_else(|| invalid("Invalid line_items", Some(key)))?;
+                .ok_or_else(|| refusal("Invalid line_items", Some(key)))?;
             let index: usize = index
                 .parse()
-                .map_err(|_| invalid("Invalid array index", Some(key)))?;
+                .map_err(|_| refusal("Invalid array index", Some(key)))?;
             if index > 99 {
-                return Err(invalid("Too many line items", Some(key)));
+                return Err(refusal("Too many line items", Some(key)));
             }
             while lines.len() <= index {
                 lines.push(Map::new());
@@ -137,16 +148,16 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         }
     }
     if top.get("mode").copied() != Some("payment") {
-        return Err(invalid(
+        return Err(refusal(
             "The sandbox supports mode=payment only.",
             Some("mode"),
         ));
     }
     let success_url = top
         .get("success_url")
-        .ok_or_else(|| invalid("Missing required param: success_url.", Some("success_url")))?;
+        .ok_or_else(|| refusal("Missing required param: success_url.", Some("success_url")))?;
     if lines.is_empty() {
-        return Err(invalid(
+        return Err(refusal(
             "Missing required param: line_items.",
             Some("line_items"),
         ));
@@ -158,13 +169,13 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         let field = |f: &str| line.get(f).and_then(Value::as_str).map(str::to_string);
         let param = |f: &str| format!("line_items[{i}]{f}");
         let c = field("[price_data][currency]").ok_or_else(|| {
-            invalid(
+            refusal(
                 "Missing price_data currency",
                 Some(&param("[price_data][currency]")),
             )
         })?;
         if currency.get_or_insert(c.clone()) != &c {
-            return Err(invalid(
+            return Err(refusal(
                 "All line items must share one currency.",
                 Some(&param("[price_data][currency]")),
             ));
@@ -173,7 +184,7 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
             .and_then(|v| v.parse().ok())
             .filter(|v| *v >= 0)
             .ok_or_else(|| {
-                invalid(
+                refusal(
                     "Invalid integer: unit_amount",
                     Some(&param("[price_data][unit_amount]")),
                 )
@@ -181,9 +192,9 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         let quantity: i64 = field("[quantity]")
             .and_then(|v| v.parse().ok())
             .filter(|v| *v >= 1)
-            .ok_or_else(|| invalid("Invalid integer: quantity", Some(&param("[quantity]"))))?;
+            .ok_or_else(|| refusal("Invalid integer: quantity", Some(&param("[quantity]"))))?;
         let name = field("[price_data][product_data][name]").ok_or_else(|| {
-            invalid(
+            refusal(
                 "Missing product_data name",
                 Some(&param("[price_data][product_data][name]")),
             )
@@ -191,7 +202,7 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         total = unit
             .checked_mul(quantity)
             .and_then(|l| total.checked_add(l))
-            .ok_or_else(|| invalid("Amount too large", None))?;
+            .ok_or_else(|| refusal("Amount too large", None))?;
         stored_lines.push(json!({"name": name, "quantity": quantity, "unit_amount": unit}));
     }
     let id = random_id("cs_test_");
@@ -292,16 +303,7 @@ async fn create_session(
             }
             (StatusCode::OK, public_view(&stored))
         }
-        Err(response) => {
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
-                .await
-                .unwrap_or_default();
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
-        }
+        Err(refused) => refused,
     };
     if let Some(record_id) = &record_id {
         let saved = db::sandbox::update(
@@ -498,6 +500,7 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
     let body = format!(
         r#"<main class="card"><h1>Stripe sandbox checkout</h1>
 <p>Pay <strong data-testid="sandbox-amount">{total}</strong>{email}</p>
+<p>Merchant reference (<code>client_reference_id</code>): <code data-testid="sandbox-reference">{reference}</code></p>
 <table>{lines}</table>
 <form method="post">
 <p>Test card 4242 4242 4242 4242 is assumed for <strong>Pay</strong>; <strong>Decline</strong> fails the payment; <strong>Cancel</strong> goes back to the shop.</p>
@@ -512,6 +515,7 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
             .map(|e| format!(" as {}", escape(e)))
             .unwrap_or_default(),
         controls = delivery_controls(),
+        reference = escape(session["client_reference_id"].as_str().unwrap_or("")),
     );
     page("Stripe sandbox checkout", &body).into_response()
 }
