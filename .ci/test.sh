@@ -39,10 +39,21 @@ cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log 
 step "release build (server + WASM)"
 cargo leptos build --release
 
+step "Stripe's official SDK against the Stripe sandbox"
+sdk_dir=$(mktemp -d)
+DATABASE_URL="sqlite://${sdk_dir}/shop.db" LEPTOS_SITE_ADDR=127.0.0.1:3150 RUST_LOG=warn \
+  target/release/storefront >"${sdk_dir}/server.log" 2>&1 &
+sdk_server=$!
+for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:3150/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+sdk_ok=0
+end2end/.venv/bin/python end2end/sdk/stripe_sdk_check.py http://127.0.0.1:3150 && sdk_ok=1
+kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
+[ "$sdk_ok" = 1 ] || { cat "${sdk_dir}/server.log" >&2; exit 1; }
+
 step "browser tests (Playwright + Debian chromium, JavaScript on and off)"
 (cd end2end && npx playwright test) 2>&1 | tee target/e2e.log
 e2e_passed=$(grep -Eo '^ +[0-9]+ passed' target/e2e.log | awk '{s+=$1} END {print s+0}')
 
 step "done"
-echo "cargo tests: ${cargo_passed} passed; browser tests: ${e2e_passed} passed; $(( $(date +%s) - started ))s in all"
-echo "total: $(( cargo_passed + e2e_passed )) passed, 0 failed"
+echo "cargo tests: ${cargo_passed} passed; SDK check: 1 passed; browser tests: ${e2e_passed} passed; $(( $(date +%s) - started ))s in all"
+echo "total: $(( cargo_passed + 1 + e2e_passed )) passed, 0 failed"
