@@ -68,6 +68,7 @@ impl Application {
             http: app::server::payments::http_client(),
         };
         let router = router(state.clone()).await?;
+        app::server::services::reconciler::spawn(state.clone());
         Ok(Application {
             listener,
             router,

@@ -38,10 +38,13 @@ CREATE TABLE payment_attempts (
     redirect_url TEXT,
     error TEXT,
     claimed_at BIGINT,
+    lookups BIGINT NOT NULL DEFAULT 0,
+    next_lookup_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX payment_attempts_order ON payment_attempts (order_id);
+CREATE INDEX payment_attempts_due ON payment_attempts (state, next_lookup_at);
 
 CREATE TABLE payment_events (
     id INTEGER PRIMARY KEY,

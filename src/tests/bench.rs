@@ -69,7 +69,8 @@ async fn checkouts(app: &TestApp, rounds: usize, latencies: &mut Vec<Duration>) 
 #[ignore = "benchmark: run on demand with --ignored --nocapture"]
 async fn bench_checkout_and_webhooks() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.exec("UPDATE products SET stock = 1000000 WHERE id = 25").await;
+    app.exec("UPDATE products SET stock = 1000000 WHERE id = 25")
+        .await;
 
     // Warm up the connection pools and caches.
     let mut warm = Vec::new();
@@ -78,7 +79,9 @@ async fn bench_checkout_and_webhooks() {
     let mut latencies = Vec::new();
     let references = checkouts(&app, ROUNDS, &mut latencies).await;
     report(
-        &format!("checkout (re-price, order, Stripe sandbox session), {SHOPPERS} concurrent shoppers"),
+        &format!(
+            "checkout (re-price, order, Stripe sandbox session), {SHOPPERS} concurrent shoppers"
+        ),
         latencies,
     );
 
@@ -86,7 +89,14 @@ async fn bench_checkout_and_webhooks() {
     let mut events = Vec::new();
     for reference in references.iter().skip(SHOPPERS) {
         let (attempt, session) = app.attempt_of(reference).await;
-        events.push(stripe_event("checkout.session.completed", &attempt, &session, "paid", 1500, "usd"));
+        events.push(stripe_event(
+            "checkout.session.completed",
+            &attempt,
+            &session,
+            "paid",
+            1500,
+            "usd",
+        ));
     }
     let started = Instant::now();
     let statuses: Vec<_> = futures_util::stream::iter(events.iter().map(|e| app.stripe_event(e)))
@@ -106,7 +116,8 @@ async fn bench_checkout_and_webhooks() {
     );
 
     // The database's own single-row commit rate on the same file, with the same concurrency.
-    app.exec("CREATE TABLE bench_commits (id INTEGER PRIMARY KEY, note TEXT NOT NULL)").await;
+    app.exec("CREATE TABLE bench_commits (id INTEGER PRIMARY KEY, note TEXT NOT NULL)")
+        .await;
     let pool = app.state.db.pool.clone();
     let commits = 1000;
     let started = Instant::now();
@@ -144,15 +155,26 @@ async fn bench_checkout_and_webhooks() {
         let mut stream = response.bytes_stream();
         let mut seen = String::new();
         while !seen.contains("awaiting_payment") {
-            seen.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+            seen.push_str(&String::from_utf8_lossy(
+                &stream.next().await.unwrap().unwrap(),
+            ));
         }
         let (attempt, session) = app.attempt_of(reference).await;
-        let event = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1500, "usd");
+        let event = stripe_event(
+            "checkout.session.completed",
+            &attempt,
+            &session,
+            "paid",
+            1500,
+            "usd",
+        );
         let started = Instant::now();
         let post = app.stripe_event(&event);
         let wait = async {
             while !seen.contains("\"paid\"") {
-                seen.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+                seen.push_str(&String::from_utf8_lossy(
+                    &stream.next().await.unwrap().unwrap(),
+                ));
             }
             started.elapsed()
         };

@@ -91,6 +91,21 @@ both_backends! {
         assert_eq!(app.transitions(&reference).await, 1, "one transition");
     }
 
+    async fn the_reconciler_finds_a_payment_whose_webhook_never_came(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        // Paid on the provider's page, but no webhook and the shopper never comes back.
+        let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
+        let reconcile = || app::server::services::reconciler::run_once(&app.state);
+        assert_eq!(reconcile().await.unwrap(), 0, "nothing is due before 30 s");
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        app.exec("UPDATE payment_attempts SET next_lookup_at = next_lookup_at - 30000").await;
+        assert_eq!(reconcile().await.unwrap(), 1);
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert_eq!(reconcile().await.unwrap(), 0, "the next lookup is scheduled later");
+    }
+
     async fn the_sandbox_can_duplicate_its_webhooks(app) {
         let shopper = app.browser();
         shopper.add_to_cart(2, 2).await;

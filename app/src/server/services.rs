@@ -6,3 +6,4 @@ pub mod catalog;
 pub mod checkout;
 pub mod orders;
 pub mod payment_updates;
+pub mod reconciler;

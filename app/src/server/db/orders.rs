@@ -343,19 +343,22 @@ pub async fn claim_attempt(
     Ok(done.rows_affected() == 1)
 }
 
+/// The provider session is open; the reconciler first looks it up at `first_lookup_at`.
 pub async fn attempt_started(
     conn: &mut AnyConnection,
     id: i64,
     session_id: &str,
     url: &str,
+    first_lookup_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE payment_attempts SET state = 'open', provider_session_id = $1, redirect_url = $2, \
-         updated_at = $3 WHERE id = $4 AND state = 'starting'",
+         updated_at = $3, next_lookup_at = $4 WHERE id = $5 AND state = 'starting'",
     )
     .bind(session_id)
     .bind(url)
     .bind(now_ms())
+    .bind(first_lookup_at)
     .bind(id)
     .execute(conn)
     .await?;
@@ -378,6 +381,55 @@ pub async fn set_attempt_state(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Open attempts whose next reconciler lookup is due: (id, reference, provider, session id, lookups, due at).
+pub async fn due_lookups(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, String, String, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, reference, provider, provider_session_id, lookups, next_lookup_at FROM payment_attempts \
+         WHERE state = 'open' AND next_lookup_at <= $1 ORDER BY next_lookup_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("reference")?,
+                r.try_get("provider")?,
+                r.try_get::<Option<String>, _>("provider_session_id")?
+                    .unwrap_or_default(),
+                r.try_get("lookups")?,
+                r.try_get("next_lookup_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// Claim a due lookup by moving its schedule on (`next` = `None` ends the schedule). Only the
+/// instance whose update matches the old due time gets it.
+pub async fn claim_lookup(
+    conn: &mut AnyConnection,
+    id: i64,
+    due_at: i64,
+    next: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payment_attempts SET lookups = lookups + 1, next_lookup_at = $1 \
+         WHERE id = $2 AND next_lookup_at = $3",
+    )
+    .bind(next)
+    .bind(id)
+    .bind(due_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub struct NewEvent<'a> {

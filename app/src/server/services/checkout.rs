@@ -314,11 +314,13 @@ async fn start(
     let mut conn = state.db.pool.acquire().await?;
     match result {
         Ok(started) => {
+            let first_lookup = now_ms() + super::reconciler::FIRST_LOOKUP_MS;
             orders::attempt_started(
                 &mut conn,
                 attempt.id,
                 &started.session_id,
                 &started.redirect_url,
+                first_lookup,
             )
             .await?;
             tracing::info!(attempt = %attempt.reference, provider = provider_id.as_str(), "payment session opened");
