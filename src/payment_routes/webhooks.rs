@@ -85,9 +85,12 @@ pub async fn receive(
             return (StatusCode::SERVICE_UNAVAILABLE, "could not confirm; retry").into_response();
         }
     };
-    match payment_updates::apply(&state.db, &state.events, &update).await {
+    match payment_updates::apply_from_inbox(&state.db, &state.events, &update, Some(inbox_id)).await
+    {
         Ok(applied) => {
-            finish(Some(update.event_id.clone()), applied.describe()).await;
+            if !matches!(applied, payment_updates::Applied::Recorded { .. }) {
+                finish(Some(update.event_id.clone()), applied.describe()).await;
+            }
             (StatusCode::OK, provider.acknowledgement()).into_response()
         }
         Err(e) => {

@@ -225,6 +225,21 @@ impl TestApp {
         .await
     }
 
+    /// What became of each webhook received, oldest first.
+    pub async fn inbox_outcomes(&self) -> Vec<String> {
+        sqlx::query("SELECT outcome FROM webhook_inbox ORDER BY id")
+            .fetch_all(&self.state.db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.try_get::<Option<String>, _>(0)
+                    .unwrap()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// The reference of the newest order.
     pub async fn latest_order(&self) -> String {
         sqlx::query("SELECT reference FROM orders ORDER BY id DESC LIMIT 1")

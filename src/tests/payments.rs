@@ -89,6 +89,11 @@ both_backends! {
         assert_eq!(app.status_of(&reference).await, "paid");
         assert_eq!(app.ledger_rows(&reference).await, 1, "one ledger row");
         assert_eq!(app.transitions(&reference).await, 1, "one transition");
+        // Every delivery is kept in the inbox with what became of it.
+        let outcomes = app.inbox_outcomes().await;
+        assert_eq!(outcomes.len(), 5, "{outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| o.starts_with("applied: awaiting_payment -> paid")).count(), 1, "{outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 4, "{outcomes:?}");
     }
 
     async fn the_reconciler_finds_a_payment_whose_webhook_never_came(app) {
@@ -156,6 +161,9 @@ both_backends! {
         assert_eq!(status, StatusCode::BAD_REQUEST, "no signature at all");
         assert_eq!(app.status_of(&reference).await, "awaiting_payment");
         assert_eq!(app.ledger_rows(&reference).await, 0);
+        let outcomes = app.inbox_outcomes().await;
+        assert_eq!(outcomes.len(), 3);
+        assert!(outcomes.iter().all(|o| o.starts_with("rejected: ")), "{outcomes:?}");
     }
 
     async fn a_paid_amount_that_differs_from_the_quote_needs_review(app) {

@@ -99,6 +99,17 @@ pub fn status_json(
 }
 
 pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> ServerResult<Applied> {
+    apply_from_inbox(db, events, update, None).await
+}
+
+/// [`apply`] for a webhook whose inbox row is closed in the same transaction when it is recorded
+/// (a duplicate or an unknown attempt leaves closing it to the caller).
+pub async fn apply_from_inbox(
+    db: &Db,
+    events: &OrderEvents,
+    update: &PaymentUpdate,
+    inbox_id: Option<i64>,
+) -> ServerResult<Applied> {
     let (amount, currency) = match &update.outcome {
         Outcome::Paid {
             amount_minor,
@@ -173,6 +184,9 @@ pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> Ser
         &applied.describe(),
     )
     .await?;
+    if let Some(id) = inbox_id {
+        orders::finish_inbox(&mut tx, id, Some(&update.event_id), &applied.describe()).await?;
+    }
     tx.commit().await?;
     match transition {
         Some(Transition::Applied) => {
