@@ -58,12 +58,16 @@ impl Application {
         let addr = listener.local_addr()?;
         let leptos_options = leptos_options(addr);
         let internal_url = internal_url(addr);
+        let events = match &db.native {
+            NativePool::Postgres(pool) => OrderEvents::shared(pool.clone()),
+            NativePool::Sqlite(_) => OrderEvents::local(),
+        };
         let state = AppState {
             leptos_options,
             db,
             payments: Payments::new(&settings, &internal_url),
             settings: Arc::new(settings),
-            events: OrderEvents::default(),
+            events,
             internal_url: internal_url.into(),
             http: app::server::payments::http_client(),
         };

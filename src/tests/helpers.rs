@@ -32,11 +32,14 @@ fn postgres_admin_url() -> String {
 enum Scratch {
     SqliteDir(PathBuf),
     PostgresDb(String),
+    /// Another instance's database: left for that instance to remove.
+    Shared,
 }
 
 /// A running shop. Dropping it removes its database.
 pub struct TestApp {
     pub base: String,
+    database_url: String,
     pub state: AppState,
     scratch: Scratch,
 }
@@ -98,13 +101,19 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) ->
         ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    start(env, scratch).await
+}
+
+async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+    let database_url = settings.database_url.clone();
     let app = Application::build(settings).await.expect("app starts");
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
+        database_url,
         state,
         scratch,
     }
@@ -124,6 +133,16 @@ impl TestApp {
             client,
             jar,
         }
+    }
+
+    /// A second instance of the shop on the same database (as behind a load balancer).
+    pub async fn another_instance(&self) -> TestApp {
+        let env = HashMap::from([
+            ("DATABASE_URL", self.database_url.clone()),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
+            ("PUBLIC_URL", PUBLIC_URL.to_string()),
+        ]);
+        start(env, Scratch::Shared).await
     }
 
     /// A browser logged in as the bootstrap merchant.
@@ -148,6 +167,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         match &self.scratch {
+            Scratch::Shared => {}
             Scratch::SqliteDir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }

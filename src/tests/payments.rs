@@ -399,3 +399,63 @@ async fn a_provider_outage_keeps_the_order_for_a_retry() {
     assert_eq!(app.order_count().await, 1);
     assert_eq!(app.attempt_of("ORD-000001").await.0, "ORD-000001-A2");
 }
+
+/// With PostgreSQL, a webhook handled by one instance reaches a shopper streaming from another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_status_crosses_instances_on_postgres() {
+    let a = crate::helpers::spawn_app(Backend::Postgres).await;
+    let b = a.another_instance().await;
+    let shopper = a.browser();
+    shopper.add_to_cart(1, 1).await;
+    let page = shopper.pay("stripe").await;
+    let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
+    let link_key = {
+        use sqlx::Row as _;
+        sqlx::query("SELECT guest_token FROM orders WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(&a.state.db.pool)
+            .await
+            .unwrap()
+            .try_get::<String, _>(0)
+            .unwrap()
+    };
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/events/orders/{reference}?key={link_key}",
+            b.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("awaiting_payment") {
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.next().await.unwrap().unwrap(),
+        ));
+    }
+    let (attempt, session) = a.attempt_of(&reference).await;
+    let event = stripe_event(
+        "checkout.session.completed",
+        &attempt,
+        &session,
+        "paid",
+        1800,
+        "usd",
+    );
+    assert_eq!(
+        a.stripe_event(&event).await,
+        StatusCode::OK,
+        "handled by instance A"
+    );
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !seen.contains("\"paid\"") {
+            seen.push_str(&String::from_utf8_lossy(
+                &stream.next().await.unwrap().unwrap(),
+            ));
+        }
+    })
+    .await
+    .expect("instance B's stream reports the change");
+}

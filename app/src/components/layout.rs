@@ -2,7 +2,7 @@
 
 use crate::api::{
     account::header_data, AddToCart, LogIn, LogOut, Register, RemoveFromCart, SetCurrency,
-    UpdateCartLine, UpdateProduct,
+    TryAgain, UpdateCartLine, UpdateProduct,
 };
 use crate::components::feedback::{error_text, Alert};
 use crate::model::{Currency, HeaderInfo, Role};
@@ -22,6 +22,7 @@ pub struct ShopActions {
     pub log_out: ServerAction<LogOut>,
     pub register: ServerAction<Register>,
     pub update_product: ServerAction<UpdateProduct>,
+    pub try_again: ServerAction<TryAgain>,
 }
 
 impl ShopActions {
@@ -36,6 +37,7 @@ impl ShopActions {
             + self.log_out.version().get()
             + self.register.version().get()
             + self.update_product.version().get()
+            + self.try_again.version().get()
     }
 }
 
@@ -56,6 +58,7 @@ pub fn provide_shop_actions() {
         log_out: ServerAction::new(),
         register: ServerAction::new(),
         update_product: ServerAction::new(),
+        try_again: ServerAction::new(),
     });
 }
 

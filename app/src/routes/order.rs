@@ -4,7 +4,6 @@
 //! guest link `?key=`) or a merchant sees it; anyone else gets the 404 page.
 
 use crate::api::orders::get_order;
-use crate::api::TryAgain;
 use crate::components::feedback::{error_text, Alert};
 use crate::error::AppError;
 use crate::model::{OrderStatus, OrderView};
@@ -75,7 +74,7 @@ fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>)
     let live = RwSignal::new(order.status);
     let reference = order.reference.clone();
     follow_live_status(reference.clone(), key.clone(), live, reloads);
-    let try_again = ServerAction::<TryAgain>::new();
+    let try_again = crate::components::layout::use_shop_actions().try_again;
     let retry_error = Signal::derive(move || error_text(try_again.value().get()));
     let provider = order.provider.map(|p| p.label()).unwrap_or("—");
     let retry_reference = reference.clone();

@@ -78,8 +78,9 @@ impl Db {
                 native: NativePool::Sqlite(native),
             }
         } else {
+            // Sessions, plus one connection held by the live-status listener.
             let native = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(4)
+                .max_connections(6)
                 .connect(url)
                 .await?;
             let pool = AnyPoolOptions::new()
