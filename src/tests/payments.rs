@@ -459,3 +459,88 @@ async fn live_status_crosses_instances_on_postgres() {
     .await
     .expect("instance B's stream reports the change");
 }
+
+/// The SSLCOMMERZ sandbox takes the session request as multipart (how the node SDK sends it) as
+/// well as form-urlencoded, and its validator answers POST like GET (the node SDK always POSTs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sslcommerz_sandbox_speaks_what_its_sdks_send() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let client = reqwest::Client::new();
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in [
+        ("store_id", "testbox"),
+        ("store_passwd", "qwerty"),
+        ("total_amount", "150.00"),
+        ("currency", "BDT"),
+        ("tran_id", "SDK-1"),
+        ("success_url", "http://x/s"),
+        ("fail_url", "http://x/f"),
+        ("cancel_url", "http://x/c"),
+        ("ipn_url", ""),
+        ("cus_name", "A"),
+        ("cus_email", "a@b.co"),
+        ("cus_add1", "x"),
+        ("cus_city", "Dhaka"),
+        ("cus_postcode", "1000"),
+        ("cus_country", "Bangladesh"),
+        ("cus_phone", "017"),
+        ("shipping_method", "NO"),
+        ("product_name", "Mug"),
+        ("product_category", "general"),
+        ("product_profile", "general"),
+        ("multi_card_name", ""),
+        ("value_a", ""),
+    ] {
+        form = form.text(k, v);
+    }
+    let init: serde_json::Value = client
+        .post(format!(
+            "{}/sandbox/sslcommerz/gwprocess/v4/api.php",
+            app.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(init["status"], "SUCCESS", "{init}");
+    assert!(init["GatewayPageURL"]
+        .as_str()
+        .unwrap()
+        .contains("SESSIONKEY="));
+    let missing: serde_json::Value = client
+        .post(format!(
+            "{}/sandbox/sslcommerz/gwprocess/v4/api.php",
+            app.base
+        ))
+        .form(&[("store_id", "testbox"), ("store_passwd", "qwerty")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing["status"], "FAILED");
+    assert!(
+        missing["failedreason"]
+            .as_str()
+            .unwrap()
+            .contains("total_amount"),
+        "{missing}"
+    );
+    let query: serde_json::Value = client
+        .post(format!(
+            "{}/sandbox/sslcommerz/validator/api/merchantTransIDvalidationAPI.php?tran_id=SDK-1&store_id=testbox&store_passwd=qwerty&format=json",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(query["APIConnect"], "DONE");
+    assert_eq!(query["no_of_trans_found"], 0, "nothing paid yet");
+}

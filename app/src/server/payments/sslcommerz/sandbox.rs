@@ -10,7 +10,7 @@ use crate::server::db;
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::sandbox_page::{delivery_controls, escape, page};
 use crate::server::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -67,10 +67,47 @@ const REQUIRED: &[&str] = &[
     "product_profile",
 ];
 
-async fn init_session(
-    State(state): State<AppState>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+/// The session request's fields, form-urlencoded (python SDK, most libraries) or multipart (the
+/// node SDK).
+async fn session_fields(
+    state: &AppState,
+    request: Request,
+) -> Result<HashMap<String, String>, Response> {
+    let multipart = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let Form(form) = Form::<HashMap<String, String>>::from_request(request, state)
+            .await
+            .map_err(|_| failed("Invalid request body"))?;
+        return Ok(form);
+    }
+    let mut parts = Multipart::from_request(request, state)
+        .await
+        .map_err(|_| failed("Invalid multipart body"))?;
+    let mut form = HashMap::new();
+    while let Some(field) = parts
+        .next_field()
+        .await
+        .map_err(|_| failed("Invalid multipart body"))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let value = field
+            .text()
+            .await
+            .map_err(|_| failed("Invalid multipart body"))?;
+        form.insert(name, value);
+    }
+    Ok(form)
+}
+
+async fn init_session(State(state): State<AppState>, request: Request) -> Response {
+    let form = match session_fields(&state, request).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
     if let Some(missing) = REQUIRED.iter().find(|k| field(k).is_empty()) {
         return failed(&format!("{missing} is required"));
