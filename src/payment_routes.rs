@@ -15,7 +15,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/{provider}", post(webhooks::receive))
         .route(
             "/payments/stripe/return/{reference}",
-            get(returns::stripe_return),
+            get(returns::provider_return),
         )
         .route(
             "/payments/stripe/cancel/{reference}",
@@ -23,7 +23,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/payments/sslcommerz/return/{reference}",
-            post(returns::sslcommerz_return).get(returns::sslcommerz_return),
+            post(returns::provider_return).get(returns::provider_return),
         )
         .route("/events/orders/{reference}", get(events::order_stream))
         .route("/api/orders/{reference}/status", get(status::order_status))

@@ -19,7 +19,9 @@ fn order_page(reference: &str) -> Redirect {
     Redirect::to(&format!("/orders/{reference}"))
 }
 
-pub async fn stripe_return(
+/// The shopper is back (Stripe's `success_url` GET, SSLCOMMERZ's success / fail / cancel POST). What
+/// the browser carries is not trusted: the provider is asked.
+pub async fn provider_return(
     State(state): State<AppState>,
     Path(reference): Path<String>,
 ) -> Redirect {
@@ -49,18 +51,5 @@ pub async fn stripe_cancel(
         Ok(Some(_))
     );
     orders::look_up(&state, reference, owner).await;
-    order_page(reference)
-}
-
-/// SSLCOMMERZ posts the shopper back (success, fail and cancel alike); the posted fields are not
-/// trusted, the transaction query decides.
-pub async fn sslcommerz_return(
-    State(state): State<AppState>,
-    Path(reference): Path<String>,
-) -> Redirect {
-    let Some(reference) = checked(&reference) else {
-        return Redirect::to("/");
-    };
-    orders::look_up(&state, reference, false).await;
     order_page(reference)
 }

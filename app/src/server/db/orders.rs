@@ -80,9 +80,26 @@ pub async fn insert(
     by_id(conn, id).await
 }
 
-pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
-        .bind(id)
+/// How an order is looked up: a fixed column (never input) and its value.
+enum Lookup<'a> {
+    Id(i64),
+    Text(&'static str, &'a str),
+}
+
+async fn find(
+    conn: &mut AnyConnection,
+    lookup: Lookup<'_>,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    let column = match lookup {
+        Lookup::Id(_) => "id",
+        Lookup::Text(column, _) => column,
+    };
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {column} = $1");
+    let query = match lookup {
+        Lookup::Id(id) => sqlx::query(&sql).bind(id),
+        Lookup::Text(_, value) => sqlx::query(&sql).bind(value),
+    };
+    query
         .fetch_optional(conn)
         .await?
         .as_ref()
@@ -90,31 +107,19 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<OrderRow>
         .transpose()
 }
 
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
+    find(conn, Lookup::Id(id)).await
+}
+
 pub async fn by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE idempotency_key = $1"
-    ))
-    .bind(key)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(order)
-    .transpose()
+    find(conn, Lookup::Text("idempotency_key", key)).await
 }
 
 pub async fn by_reference(
     conn: &mut AnyConnection,
     reference: &str,
 ) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE reference = $1"
-    ))
-    .bind(reference)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(order)
-    .transpose()
+    find(conn, Lookup::Text("reference", reference)).await
 }
 
 /// Re-read an order inside a transaction, holding its row until commit (PostgreSQL `FOR UPDATE`;
