@@ -33,15 +33,26 @@ async function orderReference(page: Page) {
   return attempt.replace(/-A\d+$/, '');
 }
 
+function watchConsole(page: Page, problems: string[]) {
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${page.url()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+}
+
 test('pay with Stripe: the order page turns Paid live, without a reload', async ({ page, context, javaScriptEnabled }) => {
+  const problems: string[] = [];
+  watchConsole(page, problems);
   await addToCart(page, 'Canvas Tote Bag');
   await fillCheckout(page, 'Stripe');
+  if (javaScriptEnabled) {
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  }
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.getByRole('heading', { name: 'Stripe sandbox checkout' })).toBeVisible();
   const reference = await orderReference(page);
 
   // The shopper's other tab shows the order while it awaits payment.
   const watcher = await context.newPage();
+  watchConsole(watcher, problems);
   await watcher.goto(`/orders/${reference}`);
   await expect(watcher.getByTestId('order-status')).toHaveText('Awaiting payment');
   if (javaScriptEnabled) {
@@ -58,6 +69,8 @@ test('pay with Stripe: the order page turns Paid live, without a reload', async 
   await expect(watcher.getByTestId('order-status')).toHaveText('Paid');
   if (javaScriptEnabled) {
     expect(await watcher.evaluate(() => (window as any).__sameDocument)).toBe(true);
+    // (Without JavaScript the only console line is Chrome noting the unused WASM preload.)
+    expect(problems, 'no hydration errors or warnings in the console').toEqual([]);
   }
 });
 

@@ -24,6 +24,7 @@ pub fn page(title: &str, body: &str) -> Html<String> {
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <style>
 body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1a1a2e;background:#f4f4fb}}
 .banner{{background:#ffd84d;padding:.5rem .75rem;border-radius:.4rem;font-weight:600}}
