@@ -69,7 +69,7 @@ fn CheckoutForm(view: CheckoutView) -> impl IntoView {
         </ul>
         <p class="summary-total">"Total: " <strong data-testid="checkout-total">{cart.total.to_string()}</strong></p>
         <Alert message=error />
-        <form method="post" action=place_order_path class="checkout-form"
+        <form method="post" action=place_order_path class="payment-form"
             on:submit=move |_| sending.set(true)>
             <input type="hidden" name="checkout_key" value=checkout_key />
             <h2>"Contact and delivery"</h2>
