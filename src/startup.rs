@@ -1,7 +1,7 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
-use app::server::config::PaymentsMode;
 use app::server::config::Settings;
+use app::server::config::{Endpoint, PaymentsMode};
 use app::server::db::{Db, NativePool};
 use app::server::events::OrderEvents;
 use app::server::payments::Payments;
@@ -160,16 +160,23 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
     let mut router = Router::new()
         .route("/healthz", get(crate::health::healthz))
         .merge(crate::payment_routes::routes());
-    if state.settings.payments.mode == PaymentsMode::Sandbox {
-        router = router
-            .nest(
-                "/sandbox/stripe",
-                app::server::payments::stripe::sandbox::routes(),
-            )
-            .nest(
-                "/sandbox/sslcommerz",
-                app::server::payments::sslcommerz::sandbox::routes(),
-            );
+    // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
+    // produce that provider's signed events through this shop.
+    let payments = &state.settings.payments;
+    let sandboxed = |endpoint: Option<&Endpoint>| {
+        payments.mode == PaymentsMode::Sandbox && endpoint == Some(&Endpoint::Sandbox)
+    };
+    if sandboxed(payments.stripe.as_ref().map(|s| &s.endpoint)) {
+        router = router.nest(
+            "/sandbox/stripe",
+            app::server::payments::stripe::sandbox::routes(),
+        );
+    }
+    if sandboxed(payments.sslcommerz.as_ref().map(|s| &s.endpoint)) {
+        router = router.nest(
+            "/sandbox/sslcommerz",
+            app::server::payments::sslcommerz::sandbox::routes(),
+        );
     }
     let router = router
         // Built assets and images straight from disk; everything else goes to the app, whose

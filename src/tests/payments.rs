@@ -179,6 +179,32 @@ both_backends! {
         assert_eq!(page.order_status().as_deref(), Some("Needs review"));
     }
 
+    async fn the_providers_expiry_after_a_cancel_still_reads_cancelled(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
+        // The shop asked Stripe to expire the session for a cancel; Stripe's "expired" event
+        // overtakes the answer.
+        app.exec("UPDATE payment_attempts SET state = 'cancelling'").await;
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let expired = stripe_event("checkout.session.expired", &attempt, &session, "unpaid", 1800, "usd");
+        assert_eq!(app.stripe_event(&expired).await, StatusCode::OK);
+        assert_eq!(app.status_of(&reference).await, "cancelled");
+    }
+
+    async fn money_for_an_order_already_given_up_goes_to_review(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&page, "decline", "normal").await);
+        app.wait_for(&reference, "failed").await;
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let late = stripe_event("checkout.session.async_payment_succeeded", &attempt, &session, "paid", 1800, "usd");
+        assert_eq!(app.stripe_event(&late).await, StatusCode::OK);
+        assert_eq!(app.status_of(&reference).await, "needs_review", "never silently refused");
+    }
+
     async fn sslcommerz_in_bdt_pays_through_ipn_and_validation(app) {
         let shopper = app.browser();
         shopper.set_currency("BDT").await;
@@ -543,4 +569,63 @@ async fn the_sslcommerz_sandbox_speaks_what_its_sdks_send() {
         .unwrap();
     assert_eq!(query["APIConnect"], "DONE");
     assert_eq!(query["no_of_trans_found"], 0, "nothing paid yet");
+}
+
+/// With real Stripe keys the Stripe sandbox is not mounted, so nobody can mint signed events
+/// through it; the SSLCOMMERZ sandbox (still in use) stays. Sandbox URLs must be http(s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_exists_only_while_its_provider_uses_it() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_real_looking"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_real_looking"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let stripe = client
+        .post(format!("{}/sandbox/stripe/v1/checkout/sessions", app.base))
+        .bearer_auth("sk_test_x")
+        .form(&[("mode", "payment")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stripe.status(), StatusCode::NOT_FOUND);
+    let sslcommerz: serde_json::Value = client
+        .post(format!(
+            "{}/sandbox/sslcommerz/gwprocess/v4/api.php",
+            app.base
+        ))
+        .form(&[("store_id", "x")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sslcommerz["status"], "FAILED",
+        "the SSLCOMMERZ sandbox still answers"
+    );
+
+    let sandbox = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let refused = client
+        .post(format!(
+            "{}/sandbox/stripe/v1/checkout/sessions",
+            sandbox.base
+        ))
+        .bearer_auth("sk_test_x")
+        .form(&[
+            ("mode", "payment"),
+            ("success_url", "javascript:alert(1)"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "100"),
+            ("line_items[0][price_data][product_data][name]", "x"),
+            ("line_items[0][quantity]", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }

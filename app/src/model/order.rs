@@ -1,7 +1,8 @@
 //! Order status: a monotonic state machine (design.md §3).
 //!
 //! `awaiting_payment → paid | failed | cancelled | expired | needs_review`, then
-//! `paid → partially_refunded → refunded` (or `paid → refunded`). Moving to the status an order
+//! `paid → partially_refunded → refunded` (or `paid → refunded`), and `failed | cancelled | expired →
+//! needs_review` when money arrives for an order already given up. Moving to the status an order
 //! already has is a successful no-op (providers repeat themselves); anything else is refused.
 
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,8 @@ impl OrderStatus {
                 Paid | Failed | Cancelled | Expired | NeedsReview
             ) | (Paid, PartiallyRefunded | Refunded)
                 | (PartiallyRefunded, Refunded)
+                // Money that arrives after the order was given up goes to a person.
+                | (Failed | Cancelled | Expired, NeedsReview)
         )
     }
 
@@ -151,7 +154,10 @@ mod tests {
         assert_eq!(PartiallyRefunded.transition(Paid), Transition::Refused);
         assert_eq!(AwaitingPayment.transition(Refunded), Transition::Refused);
         for final_state in [Failed, Cancelled, Expired, NeedsReview] {
-            for to in OrderStatus::ALL.into_iter().filter(|to| *to != final_state) {
+            for to in OrderStatus::ALL
+                .into_iter()
+                .filter(|to| *to != final_state && *to != NeedsReview)
+            {
                 assert_eq!(
                     final_state.transition(to),
                     Transition::Refused,
@@ -168,7 +174,20 @@ mod tests {
             .flat_map(|from| OrderStatus::ALL.iter().map(move |to| from.transition(*to)))
             .filter(|t| *t == Transition::Applied)
             .count();
-        assert_eq!(applied, 8);
+        assert_eq!(applied, 11);
+    }
+
+    #[test]
+    fn a_given_up_order_can_only_go_to_review() {
+        for closed in [Failed, Cancelled, Expired] {
+            assert_eq!(
+                closed.transition(NeedsReview),
+                Transition::Applied,
+                "{closed:?}"
+            );
+            assert_eq!(closed.transition(Paid), Transition::Refused, "{closed:?}");
+        }
+        assert_eq!(NeedsReview.transition(Paid), Transition::Refused);
     }
 
     #[test]

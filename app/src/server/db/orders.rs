@@ -396,7 +396,7 @@ pub async fn due_lookups(
 ) -> Result<Vec<(i64, String, String, String, i64, i64)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, reference, provider, provider_session_id, lookups, next_lookup_at FROM payment_attempts \
-         WHERE state = 'open' AND next_lookup_at <= $1 ORDER BY next_lookup_at LIMIT $2",
+         WHERE state IN ('open', 'cancelling') AND next_lookup_at <= $1 ORDER BY next_lookup_at LIMIT $2",
     )
     .bind(now)
     .bind(limit)
@@ -456,7 +456,7 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &NewEvent<'_>) -> Result<
         "INSERT INTO payment_events (order_id, attempt_id, provider, event_id, source, kind, amount_minor, \
          currency, from_status, to_status, outcome, payload, created_at) \
          SELECT a.order_id, a.id, $1, $2, $3, $4, $5, $6, '', '', '', $7, $8 \
-         FROM payment_attempts a WHERE a.reference = $9 \
+         FROM payment_attempts a WHERE a.reference = $9 AND a.provider = $1 \
          ON CONFLICT (provider, event_id) DO NOTHING",
     )
     .bind(e.provider)

@@ -18,6 +18,12 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// An absolute http(s) URL without spaces or control characters (safe to redirect to).
+pub fn is_web_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://"))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 /// A complete page in the sandbox's own look, so nobody mistakes it for the shop.
 pub fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(

@@ -254,3 +254,43 @@ impl PaymentProvider for Stripe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(status: &str, payment_status: &str) -> Session {
+        Session {
+            id: "cs_test_1".into(),
+            status: Some(status.into()),
+            payment_status: Some(payment_status.into()),
+            amount_total: Some(1500),
+            currency: Some("jpy".into()),
+            ..Session::default()
+        }
+    }
+
+    #[test]
+    fn only_a_complete_and_paid_session_is_paid() {
+        assert_eq!(
+            session_outcome(&session("complete", "paid")),
+            Outcome::Paid {
+                amount_minor: 1500,
+                currency: "JPY".into()
+            }
+        );
+        assert_eq!(
+            session_outcome(&session("complete", "unpaid")),
+            Outcome::Pending,
+            "a delayed method"
+        );
+        assert_eq!(
+            session_outcome(&session("open", "unpaid")),
+            Outcome::Pending
+        );
+        assert_eq!(
+            session_outcome(&session("expired", "unpaid")),
+            Outcome::Expired
+        );
+    }
+}

@@ -146,9 +146,24 @@ pub async fn place_order(
     // The key is a secret of the session it was rendered into; an order from it stays with the
     // account (or the guest) that placed it.
     if order.user_id != user_id {
+        // Logged in or out since the key was issued: the next render gets a fresh key.
+        session.rotate_checkout_key().await?;
         return Err(ServerError::invalid(
             "The checkout form has expired. Please reload the page.",
         ));
+    }
+    let total = Money::new(
+        order.total_minor,
+        order
+            .currency
+            .parse()
+            .map_err(|_| ServerError::Internal(format!("bad currency {}", order.currency)))?,
+    );
+    if !provider.capabilities().accepts(total) {
+        return Err(ServerError::invalid(format!(
+            "{} cannot take a payment of {total}. Please choose another payment method.",
+            provider_id.label()
+        )));
     }
     session.remember_order(&order.reference).await?;
     let status = OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed);

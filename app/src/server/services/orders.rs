@@ -163,6 +163,10 @@ async fn try_look_up(state: &AppState, reference: &str, cancelled: bool) -> Serv
         return Ok(());
     };
     let update = if cancelled {
+        if attempt.state == "open" {
+            let mut conn = state.db.pool.acquire().await?;
+            orders::set_attempt_state(&mut conn, attempt.id, "cancelling", None).await?;
+        }
         provider.cancel(&attempt.reference, session_id).await
     } else {
         provider.lookup(&attempt.reference, session_id).await

@@ -54,6 +54,11 @@ impl Applied {
 /// The status a verified outcome asks for, given the order's quote.
 fn target(outcome: &Outcome, order: &OrderRow) -> Option<OrderStatus> {
     match outcome {
+        Outcome::Paid { .. } if order.stock_released => {
+            // Money arrived after the order was given up (failed, cancelled, expired): someone
+            // must look at it; it is never silently refused.
+            Some(OrderStatus::NeedsReview)
+        }
         Outcome::Paid {
             amount_minor,
             currency,
@@ -135,8 +140,12 @@ pub async fn apply_from_inbox(
         },
     )
     .await?;
-    let Some(attempt) = orders::attempt_by_reference(&mut tx, &update.attempt_reference).await?
-    else {
+    // The attempt must be this provider's: a verified event from one provider never moves an
+    // order another provider is collecting.
+    let attempt = orders::attempt_by_reference(&mut tx, &update.attempt_reference)
+        .await?
+        .filter(|a| a.provider == provider);
+    let Some(attempt) = attempt else {
         return Ok(Applied::UnknownAttempt);
     };
     if !fresh {
@@ -147,7 +156,12 @@ pub async fn apply_from_inbox(
         .ok_or_else(|| ServerError::Internal(format!("order of {} vanished", attempt.reference)))?;
     let from = OrderStatus::parse(&order.status)
         .ok_or_else(|| ServerError::Internal(format!("unknown order status {:?}", order.status)))?;
-    let target = target(&update.outcome, &order);
+    // The shopper's cancel expires the session at the provider, whose own "expired" event may
+    // arrive before the cancel's answer: for an attempt being cancelled, expired means cancelled.
+    let target = match target(&update.outcome, &order) {
+        Some(OrderStatus::Expired) if attempt.state == "cancelling" => Some(OrderStatus::Cancelled),
+        other => other,
+    };
     let transition = target.map(|t| from.transition(t));
     let to = match (target, transition) {
         (Some(t), Some(Transition::Applied)) => t,
@@ -203,4 +217,75 @@ pub async fn apply_from_inbox(
         tracing::warn!(order = %order.reference, event = %update.event_id, "paid amount or currency differs from the quote");
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(total_minor: i64, currency: &str) -> OrderRow {
+        OrderRow {
+            id: 1,
+            reference: "ORD-000001".into(),
+            user_id: None,
+            guest_token: "t".into(),
+            email: "a@b.co".into(),
+            currency: currency.into(),
+            total_minor,
+            status: "awaiting_payment".into(),
+            stock_released: false,
+        }
+    }
+
+    fn paid(amount_minor: i64, currency: &str) -> Outcome {
+        Outcome::Paid {
+            amount_minor,
+            currency: currency.into(),
+        }
+    }
+
+    #[test]
+    fn a_payment_matching_the_quote_is_paid() {
+        let o = order(3600, "USD");
+        assert_eq!(target(&paid(3600, "USD"), &o), Some(OrderStatus::Paid));
+        assert_eq!(
+            target(&paid(3600, "usd"), &o),
+            Some(OrderStatus::Paid),
+            "Stripe writes lowercase"
+        );
+    }
+
+    #[test]
+    fn any_difference_from_the_quote_needs_review() {
+        let o = order(3600, "USD");
+        assert_eq!(
+            target(&paid(3599, "USD"), &o),
+            Some(OrderStatus::NeedsReview)
+        );
+        assert_eq!(
+            target(&paid(3601, "USD"), &o),
+            Some(OrderStatus::NeedsReview)
+        );
+        assert_eq!(
+            target(&paid(3600, "EUR"), &o),
+            Some(OrderStatus::NeedsReview)
+        );
+        assert_eq!(
+            target(&paid(-1, "BDT"), &order(100, "BDT")),
+            Some(OrderStatus::NeedsReview),
+            "unreadable amount"
+        );
+    }
+
+    #[test]
+    fn other_outcomes_map_to_their_status() {
+        let o = order(100, "BDT");
+        assert_eq!(target(&Outcome::Pending, &o), None);
+        assert_eq!(target(&Outcome::Failed, &o), Some(OrderStatus::Failed));
+        assert_eq!(
+            target(&Outcome::Cancelled, &o),
+            Some(OrderStatus::Cancelled)
+        );
+        assert_eq!(target(&Outcome::Expired, &o), Some(OrderStatus::Expired));
+    }
 }

@@ -6,17 +6,17 @@
 
 use super::signature;
 use super::API_VERSION;
+use crate::server::config::payments::sandbox_keys;
 use crate::server::db::{self, now_ms};
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::now_secs;
-use crate::server::payments::sandbox_page::{delivery_controls, escape, page};
+use crate::server::payments::sandbox_page::{delivery_controls, escape, is_web_url, page};
 use crate::server::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -156,6 +156,11 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
     let success_url = top
         .get("success_url")
         .ok_or_else(|| refusal("Missing required param: success_url.", Some("success_url")))?;
+    for param in ["success_url", "cancel_url"] {
+        if top.get(param).is_some_and(|url| !is_web_url(url)) {
+            return Err(refusal("Not a valid URL.", Some(param)));
+        }
+    }
     if lines.is_empty() {
         return Err(refusal(
             "Missing required param: line_items.",
@@ -174,6 +179,12 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
                 Some(&param("[price_data][currency]")),
             )
         })?;
+        if c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+            return Err(refusal(
+                &format!("Invalid currency: {c}"),
+                Some(&param("[price_data][currency]")),
+            ));
+        }
         if currency.get_or_insert(c.clone()) != &c {
             return Err(refusal(
                 "All line items must share one currency.",
@@ -422,10 +433,8 @@ async fn expire_session(
 
 /// Sign and deliver events to the shop's Stripe webhook endpoint.
 fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) {
-    let Some(settings) = &state.settings.payments.stripe else {
-        return;
-    };
-    let secret = settings.webhook_secret.expose_secret().to_string();
+    // Always the fixed sandbox secret: this sandbox is only mounted while the shop uses it.
+    let secret = sandbox_keys::STRIPE_WEBHOOK_SECRET;
     let url = format!("{}/webhooks/stripe", state.internal_url);
     let messages = events
         .iter()
@@ -523,7 +532,7 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
 fn amount_text(minor: i64, currency: &str) -> String {
     match currency.parse::<crate::model::Currency>() {
         Ok(c) => crate::model::Money::new(minor, c).to_string(),
-        Err(_) => format!("{minor} {currency}"),
+        Err(_) => format!("{minor} {}", escape(currency)),
     }
 }
 
