@@ -451,7 +451,7 @@ fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) 
                 "data": {"object": public_view(&session.to_string())},
             });
             let body = event.to_string().into_bytes();
-            let header = signature::sign(&body, &secret, now_secs());
+            let header = signature::sign(&body, secret, now_secs());
             Message {
                 url: url.clone(),
                 content_type: "application/json; charset=utf-8",
