@@ -28,6 +28,12 @@ both_backends! {
         assert_eq!(page.order_status().as_deref(), Some("Paid"), "{}", page.html);
         assert!(page.contains("$36.00"));
         assert_eq!(app.transitions(&reference).await, 1);
+        // A paid order cannot be started again; the refusal is shown and nothing changes.
+        let again = shopper
+            .submit(&format!("/orders/{reference}"), "/api/try_again", &[("reference", &reference), ("key", "")])
+            .await;
+        assert!(again.alert().is_some_and(|a| a.contains("nothing to try again")), "{:?}", again.alert());
+        assert_eq!(shopper.cart().await.line_quantity(1), None);
     }
 
     async fn the_webhook_alone_confirms_a_payment(app) {

@@ -13,9 +13,7 @@ pub async fn get_order(reference: String, key: Option<String>) -> Result<OrderVi
         session: &ctx.session,
         key: key.as_deref(),
     };
-    let Some(order) = orders::visible(ctx.db(), &viewer, &reference).await? else {
-        return Err(AppError::NotFound);
-    };
+    let order = orders::require_visible(ctx.db(), &viewer, &reference).await?;
     Ok(orders::view(&ctx.state, &viewer, &order).await?)
 }
 
@@ -28,11 +26,8 @@ pub async fn try_again(reference: String, key: Option<String>) -> Result<(), App
         session: &ctx.session,
         key: key.as_deref(),
     };
-    let Some(order) = orders::visible(ctx.db(), &viewer, &reference).await? else {
-        return Err(AppError::NotFound);
-    };
-    let currency = ctx.session.currency().await?;
-    orders::refill_cart(&ctx.state, &ctx.cart().await?, &order, currency).await?;
+    let order = orders::require_visible(ctx.db(), &viewer, &reference).await?;
+    orders::refill_cart(&ctx.state, &ctx.cart().await?, &order).await?;
     leptos_axum::redirect("/checkout");
     Ok(())
 }

@@ -88,6 +88,7 @@ fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>)
                 {move || live.get().label()}
             </p>
             <p>{move || explanation(live.get())}</p>
+            <Alert message=retry_error />
             {move || (live.get() == OrderStatus::AwaitingPayment).then(|| view! {
                 <noscript inner_html=format!(r#"<meta http-equiv="refresh" content="{NO_JS_REFRESH_SECS}">"#) />
             })}
@@ -95,7 +96,6 @@ fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>)
                 let reference = retry_reference.clone();
                 let key = retry_key.clone();
                 view! {
-                    <Alert message=retry_error />
                     <ActionForm action=try_again attr:class="inline">
                         <input type="hidden" name="reference" value=reference />
                         <input type="hidden" name="key" value=key />

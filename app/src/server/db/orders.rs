@@ -496,14 +496,6 @@ pub async fn finish_event(
     Ok(())
 }
 
-pub async fn count_events(conn: &mut AnyConnection, order_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS n FROM payment_events WHERE order_id = $1")
-        .bind(order_id)
-        .fetch_one(conn)
-        .await?
-        .try_get("n")
-}
-
 /// Store a webhook as received, before anything else looks at it.
 pub async fn insert_inbox(
     conn: &mut AnyConnection,

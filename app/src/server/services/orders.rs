@@ -62,6 +62,17 @@ pub async fn visible(
     }
 }
 
+/// The order if the viewer may see it, else the "Not found" refusal.
+pub async fn require_visible(
+    db: &Db,
+    viewer: &Viewer<'_>,
+    reference: &str,
+) -> ServerResult<OrderRow> {
+    visible(db, viewer, reference)
+        .await?
+        .ok_or(ServerError::User(crate::error::AppError::NotFound))
+}
+
 fn currency_of(order: &OrderRow) -> ServerResult<Currency> {
     order.currency.parse().map_err(|_| {
         ServerError::Internal(format!(
@@ -183,7 +194,6 @@ pub async fn refill_cart(
     state: &AppState,
     cart: &super::cart::Cart<'_>,
     order: &OrderRow,
-    _current: Currency,
 ) -> ServerResult<()> {
     let status = status_of(order)?;
     if !status.releases_stock() {

@@ -19,7 +19,6 @@ pub enum Applied {
     UnknownAttempt,
     /// Recorded in the ledger; `transition` says whether the order moved.
     Recorded {
-        reference: String,
         from: OrderStatus,
         to: OrderStatus,
         transition: Option<Transition>,
@@ -184,7 +183,6 @@ pub async fn apply_from_inbox(
         }
     }
     let applied = Applied::Recorded {
-        reference: order.reference.clone(),
         from,
         to: target.unwrap_or(from),
         transition,

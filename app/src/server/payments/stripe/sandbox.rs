@@ -381,17 +381,21 @@ fn no_such_session(id: &str) -> Response {
     )
 }
 
+/// An API call on one session: authenticated, and the session must exist.
+async fn api_session(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Value, Response> {
+    if !authenticated(headers) {
+        return Err(unauthenticated());
+    }
+    load(state, id).await?.ok_or_else(|| no_such_session(id))
+}
+
 async fn retrieve_session(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authenticated(&headers) {
-        return unauthenticated();
-    }
-    match load(&state, &id).await {
-        Ok(Some(session)) => Json(public_view(&session.to_string())).into_response(),
-        Ok(None) => no_such_session(&id),
+    match api_session(&state, &headers, &id).await {
+        Ok(session) => Json(public_view(&session.to_string())).into_response(),
         Err(r) => r,
     }
 }
@@ -401,12 +405,8 @@ async fn expire_session(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authenticated(&headers) {
-        return unauthenticated();
-    }
-    let session = match load(&state, &id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return no_such_session(&id),
+    let session = match api_session(&state, &headers, &id).await {
+        Ok(s) => s,
         Err(r) => return r,
     };
     if session["status"] != "open" {
