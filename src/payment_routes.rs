@@ -1,5 +1,6 @@
-//! The plain HTTP routes of the payment path: provider webhooks, provider returns, the live
-//! status stream and the status JSON.
+//! The plain HTTP routes of the payment path: provider webhooks, the generic provider returns and
+//! cancels, the page that carries a form to a provider, the live status stream and the status
+//! JSON. Every route names the provider by its path segment; none names a provider in code.
 
 mod events;
 mod returns;
@@ -7,23 +8,27 @@ mod status;
 mod webhooks;
 
 use app::server::state::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/{provider}", post(webhooks::receive))
         .route(
-            "/payments/stripe/return/{reference}",
-            get(returns::provider_return),
+            "/webhooks/{provider}",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
         )
         .route(
-            "/payments/stripe/cancel/{reference}",
-            get(returns::stripe_cancel),
+            "/payments/{provider}/return/{reference}",
+            get(returns::provider_return).post(returns::provider_return_post),
         )
         .route(
-            "/payments/sslcommerz/return/{reference}",
-            post(returns::provider_return).get(returns::provider_return),
+            "/payments/{provider}/cancel/{reference}",
+            get(returns::provider_cancel).post(returns::cancel_order),
+        )
+        .route(
+            "/payments/{provider}/go/{attempt}",
+            get(returns::go_to_provider),
         )
         .route("/events/orders/{reference}", get(events::order_stream))
         .route("/api/orders/{reference}/status", get(status::order_status))

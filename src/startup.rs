@@ -1,7 +1,6 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
 use app::server::config::Settings;
-use app::server::config::{Endpoint, PaymentsMode};
 use app::server::db::{Db, NativePool};
 use app::server::events::OrderEvents;
 use app::server::payments::Payments;
@@ -70,6 +69,7 @@ impl Application {
             events,
             internal_url: internal_url.into(),
             http: app::server::payments::http_client(),
+            webhook_rejections: Arc::default(),
         };
         let router = router(state.clone()).await?;
         app::server::services::reconciler::spawn(state.clone());
@@ -162,21 +162,13 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
         .merge(crate::payment_routes::routes());
     // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
     // produce that provider's signed events through this shop.
-    let payments = &state.settings.payments;
-    let sandboxed = |endpoint: Option<&Endpoint>| {
-        payments.mode == PaymentsMode::Sandbox && endpoint == Some(&Endpoint::Sandbox)
-    };
-    if sandboxed(payments.stripe.as_ref().map(|s| &s.endpoint)) {
-        router = router.nest(
-            "/sandbox/stripe",
-            app::server::payments::stripe::sandbox::routes(),
-        );
-    }
-    if sandboxed(payments.sslcommerz.as_ref().map(|s| &s.endpoint)) {
-        router = router.nest(
-            "/sandbox/sslcommerz",
-            app::server::payments::sslcommerz::sandbox::routes(),
-        );
+    for id in state.settings.payments.sandboxed() {
+        if let Some(registration) = app::server::payments::registry::registration(id) {
+            router = router.nest(
+                &format!("/sandbox/{}", id.as_str()),
+                (registration.sandbox_routes)(),
+            );
+        }
     }
     let router = router
         // Built assets and images straight from disk; everything else goes to the app, whose

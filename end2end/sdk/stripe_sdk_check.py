@@ -25,8 +25,9 @@ params = {
             "quantity": 2,
         }
     ],
-    "success_url": "https://shop.example/return?session_id={CHECKOUT_SESSION_ID}",
-    "cancel_url": "https://shop.example/cancel",
+    # The sandbox only sends shoppers back to the shop's own origin (here the shop itself).
+    "success_url": base + "/payments/stripe/return/SDK-CHECK?session_id={CHECKOUT_SESSION_ID}",
+    "cancel_url": base + "/payments/stripe/cancel/SDK-CHECK",
     "client_reference_id": "SDK-CHECK-A1",
     "metadata": {"order": "SDK-CHECK"},
 }

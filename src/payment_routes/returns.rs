@@ -1,12 +1,30 @@
-//! Where providers send the shopper back. A return never marks an order paid by itself: it asks
-//! the provider (lookup, or expiring a cancelled Stripe session) and applies what the provider
-//! says, then sends the browser to the order page.
+//! Where providers send the shopper back, and the shopper's cancel.
+//!
+//! - `GET|POST /payments/{provider}/return/{reference}`: a return never marks an order paid by
+//!   itself; the provider completes it its way (a lookup, or PayPal's capture) and its answer is
+//!   applied. Then the browser goes to the order page.
+//! - `GET /payments/{provider}/cancel/{reference}`: the shopper left the provider's page. It asks
+//!   the provider, like a return, and changes nothing by itself: the order page offers **Cancel
+//!   order**.
+//! - `POST /payments/{provider}/cancel/{reference}`: that button. Behind the CSRF guard, for the
+//!   order's owner (or a merchant) only.
+//! - `GET /payments/{provider}/go/{attempt}`: for providers whose start is a form the browser
+//!   posts to them, the page that carries it (auto-submitted with JavaScript, **Continue**
+//!   without), for the attempt's owner only.
 
+use app::model::ProviderId;
 use app::server::auth::ShopSession;
+use app::server::db::orders as order_rows;
+use app::server::payments::sandbox_page::escape;
+use app::server::payments::NextStep;
 use app::server::services::orders::{self, Viewer};
 use app::server::state::AppState;
-use axum::extract::{Path, State};
-use axum::response::Redirect;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
 use tower_sessions::Session;
 
 /// Order references are `ORD-` and digits; anything else goes nowhere.
@@ -15,41 +33,200 @@ fn checked(reference: &str) -> Option<&str> {
     (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some(reference)
 }
 
-fn order_page(reference: &str) -> Redirect {
-    Redirect::to(&format!("/orders/{reference}"))
+fn order_page(reference: &str, key: Option<&str>) -> Redirect {
+    match key.filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric())) {
+        Some(key) => Redirect::to(&format!("/orders/{reference}?key={key}")),
+        None => Redirect::to(&format!("/orders/{reference}")),
+    }
 }
 
-/// The shopper is back (Stripe's `success_url` GET, SSLCOMMERZ's success / fail / cancel POST). What
-/// the browser carries is not trusted: the provider is asked.
-pub async fn provider_return(
-    State(state): State<AppState>,
-    Path(reference): Path<String>,
+fn pairs(text: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(text).unwrap_or_default()
+}
+
+async fn come_back(
+    state: &AppState,
+    provider: &str,
+    reference: &str,
+    params: Vec<(String, String)>,
 ) -> Redirect {
-    let Some(reference) = checked(&reference) else {
+    let (Some(provider), Some(reference)) = (ProviderId::parse(provider), checked(reference))
+    else {
         return Redirect::to("/");
     };
-    orders::look_up(&state, reference, false).await;
-    order_page(reference)
+    orders::returned(state, provider, reference, &params).await;
+    order_page(reference, None)
 }
 
-/// The shopper pressed back/cancel on Stripe's page. Only the order's owner may cancel it.
-pub async fn stripe_cancel(
+/// A GET return (Stripe's `success_url`, PayPal's `return_url`…).
+pub async fn provider_return(
+    State(state): State<AppState>,
+    Path((provider, reference)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Redirect {
+    let params = pairs(query.unwrap_or_default().as_bytes());
+    come_back(&state, &provider, &reference, params).await
+}
+
+/// A POST return (SSLCOMMERZ's success / fail / cancel form, posted from its own site).
+pub async fn provider_return_post(
+    State(state): State<AppState>,
+    Path((provider, reference)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Redirect {
+    let mut params = pairs(query.unwrap_or_default().as_bytes());
+    params.extend(pairs(&body));
+    come_back(&state, &provider, &reference, params).await
+}
+
+/// The shopper left the provider's page: ask the provider, change nothing by itself.
+pub async fn provider_cancel(
+    State(state): State<AppState>,
+    Path((provider, reference)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Redirect {
+    let params = pairs(query.unwrap_or_default().as_bytes());
+    come_back(&state, &provider, &reference, params).await
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// **Cancel order** on the order page.
+pub async fn cancel_order(
     State(state): State<AppState>,
     session: Session,
-    Path(reference): Path<String>,
-) -> Redirect {
-    let Some(reference) = checked(&reference) else {
-        return Redirect::to("/");
+    Path((provider, reference)): Path<(String, String)>,
+    Form(form): Form<CancelForm>,
+) -> Response {
+    let (Some(provider), Some(reference)) = (ProviderId::parse(&provider), checked(&reference))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let session = ShopSession(session);
     let viewer = Viewer {
         session: &session,
-        key: None,
+        key: form.key.as_deref(),
     };
-    let owner = matches!(
-        orders::visible(&state.db, &viewer, reference).await,
-        Ok(Some(_))
-    );
-    orders::look_up(&state, reference, owner).await;
-    order_page(reference)
+    let order = match orders::visible(&state.db, &viewer, reference).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cancel failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    if let Err(e) = orders::cancel(&state, provider, &order).await {
+        // The order page shows the order as it is now; the reason is logged.
+        tracing::info!(order = reference, error = %e, "cancel refused");
+    }
+    order_page(reference, form.key.as_deref()).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct GoQuery {
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// The page that takes the shopper to a provider whose start is a form to post, or a page of the
+/// shop's own that the provider fills in.
+pub async fn go_to_provider(
+    State(state): State<AppState>,
+    session: Session,
+    Path((provider, attempt_reference)): Path<(String, String)>,
+    Query(query): Query<GoQuery>,
+) -> Response {
+    let Some(provider_id) = ProviderId::parse(&provider) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let found = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Some(attempt) = order_rows::attempt_by_reference(&mut conn, &attempt_reference)
+            .await?
+            .filter(|a| a.provider == provider_id)
+        else {
+            return Ok(None);
+        };
+        let order = order_rows::by_id(&mut conn, attempt.order_id).await?;
+        Ok::<_, sqlx::Error>(order.map(|o| (o, attempt)))
+    };
+    let Ok(Some((order, attempt))) = found.await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let session = ShopSession(session);
+    let viewer = Viewer {
+        session: &session,
+        key: query.key.as_deref(),
+    };
+    if !matches!(orders::may_view(&state.db, &viewer, &order).await, Ok(true)) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let step = attempt
+        .next_step
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<NextStep>(s).ok());
+    let body = match step {
+        Some(NextStep::PostForm { action, fields }) => form_page(&action, &fields),
+        Some(NextStep::ShopPage { values }) => {
+            match state
+                .payments
+                .get(provider_id)
+                .and_then(|p| p.shop_page(&attempt.reference, &values))
+            {
+                Some(body) => body,
+                None => return StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+        Some(NextStep::Redirect { url }) => return Redirect::to(&url).into_response(),
+        None => return order_page(&order.reference, query.key.as_deref()).into_response(),
+    };
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Continue to {label}</title><link rel=\"icon\" href=\"data:,\"></head>\
+         <body><main><h1>Continue to {label}</h1>{body}</main></body></html>",
+        label = escape(provider_id.label()),
+    ))
+    .into_response()
+}
+
+/// A form posted to the provider: sent at once with JavaScript, a **Continue** button without.
+pub fn form_page(action: &str, fields: &[(String, String)]) -> String {
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    format!(
+        "<form id=\"provider-form\" method=\"post\" action=\"{}\">{inputs}\
+         <p>Taking you to the payment page…</p><button type=\"submit\">Continue</button></form>\
+         <script>document.getElementById('provider-form').submit();</script>",
+        escape(action)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_form_is_escaped_and_has_a_continue_button() {
+        let page = form_page(
+            "https://pay.example/gateway.do?charset=utf-8",
+            &[("sign".into(), "a\"><script>x</script>".into())],
+        );
+        assert!(page.contains(">Continue</button>"));
+        assert!(page.contains("value=\"a&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
+        assert!(!page.contains("<script>x"));
+    }
 }

@@ -1,7 +1,10 @@
-//! `POST /webhooks/{provider}` (design.md §4.3): the raw request goes to the inbox first; then it
-//! is verified, applied (deduplicated, locked, compared, transitioned) and acknowledged the way the
-//! provider expects. A bad signature is a 400 with nothing changed; a failure on our side is a 5xx
-//! so the provider retries; an event we have no use for is a 200.
+//! `POST /webhooks/{provider}` (design.md §4.3): a body over [`MAX_BODY`] is a 413; the cheap
+//! offline signature check comes first, and a delivery that fails it is a 400 with only the first
+//! [`KEPT_OF_REJECTED`] bytes stored (pruned after a week), or a 429 unread once its address has
+//! sent too many. A signed delivery goes to the inbox whole, is verified fully (validation APIs),
+//! applied (deduplicated, locked, compared, transitioned) and acknowledged the way the provider
+//! expects. A failure on our side is a 5xx so the provider retries; an event we have no use for
+//! is a 200.
 
 use app::model::ProviderId;
 use app::server::db::orders;
@@ -9,9 +12,15 @@ use app::server::payments::WebhookError;
 use app::server::services::payment_updates;
 use app::server::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+
+/// The largest webhook body accepted (every provider's events are far smaller).
+pub const MAX_BODY: usize = 256 * 1024;
+/// How much of a delivery that fails its signature check is kept, for diagnosis.
+const KEPT_OF_REJECTED: usize = 2048;
 
 /// Headers kept with the raw body (credentials and cookies are never stored).
 fn stored_headers(headers: &HeaderMap) -> String {
@@ -30,6 +39,7 @@ fn stored_headers(headers: &HeaderMap) -> String {
 
 pub async fn receive(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(provider): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -38,6 +48,35 @@ pub async fn receive(
         return (StatusCode::NOT_FOUND, "unknown provider").into_response();
     };
     let provider = provider.clone();
+    if let Err(e) = provider.check_signature(&headers, &body) {
+        let reason = e.to_string();
+        let limiter = &state.webhook_rejections;
+        if limiter.exhausted(peer.ip()) {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many unverified webhooks",
+            )
+                .into_response();
+        }
+        limiter.record_failure(peer.ip());
+        tracing::warn!(provider = provider.id().as_str(), %reason, peer = %peer.ip(), "webhook refused");
+        let stored = async {
+            let mut conn = state.db.pool.acquire().await?;
+            orders::insert_rejected_inbox(
+                &mut conn,
+                provider.id().as_str(),
+                &stored_headers(&headers),
+                &body,
+                KEPT_OF_REJECTED,
+                &format!("rejected: {reason}"),
+            )
+            .await
+        };
+        if let Err(e) = stored.await {
+            tracing::error!(error = %e, "could not record a rejected webhook");
+        }
+        return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
+    }
     let inbox_id = {
         let stored = async {
             let mut conn = state.db.pool.acquire().await?;

@@ -2,7 +2,8 @@
 //!
 //! `awaiting_payment → paid | failed | cancelled | expired | needs_review`, then
 //! `paid → partially_refunded → refunded` (or `paid → refunded`), and `failed | cancelled | expired →
-//! needs_review` when money arrives for an order already given up. Moving to the status an order
+//! needs_review` when money arrives for an order already given up, and `paid | partially_refunded |
+//! refunded → needs_review` when a second payment arrives (a possible double charge). Moving to the status an order
 //! already has is a successful no-op (providers repeat themselves); anything else is refused.
 
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,8 @@ impl OrderStatus {
                 | (PartiallyRefunded, Refunded)
                 // Money that arrives after the order was given up goes to a person.
                 | (Failed | Cancelled | Expired, NeedsReview)
+                // So does a second payment for an order already paid.
+                | (Paid | PartiallyRefunded | Refunded, NeedsReview)
         )
     }
 
@@ -151,6 +154,7 @@ mod tests {
         assert_eq!(Paid.transition(Failed), Transition::Refused);
         assert_eq!(Refunded.transition(Paid), Transition::Refused);
         assert_eq!(Refunded.transition(PartiallyRefunded), Transition::Refused);
+        assert_eq!(NeedsReview.transition(Paid), Transition::Refused);
         assert_eq!(PartiallyRefunded.transition(Paid), Transition::Refused);
         assert_eq!(AwaitingPayment.transition(Refunded), Transition::Refused);
         for final_state in [Failed, Cancelled, Expired, NeedsReview] {
@@ -174,7 +178,7 @@ mod tests {
             .flat_map(|from| OrderStatus::ALL.iter().map(move |to| from.transition(*to)))
             .filter(|t| *t == Transition::Applied)
             .count();
-        assert_eq!(applied, 11);
+        assert_eq!(applied, 14);
     }
 
     #[test]
@@ -188,6 +192,17 @@ mod tests {
             assert_eq!(closed.transition(Paid), Transition::Refused, "{closed:?}");
         }
         assert_eq!(NeedsReview.transition(Paid), Transition::Refused);
+    }
+
+    #[test]
+    fn a_second_payment_of_a_paid_order_goes_to_review() {
+        for paid in [Paid, PartiallyRefunded, Refunded] {
+            assert_eq!(
+                paid.transition(NeedsReview),
+                Transition::Applied,
+                "{paid:?}"
+            );
+        }
     }
 
     #[test]

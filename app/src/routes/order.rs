@@ -79,6 +79,11 @@ fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>)
     let provider = order.provider.map(|p| p.label()).unwrap_or("—");
     let retry_reference = reference.clone();
     let retry_key = key.clone().unwrap_or_default();
+    // A cancel changes the order: a POST behind the CSRF guard, never a link.
+    let cancel_action = order
+        .provider
+        .map(|p| format!("/payments/{}/cancel/{}", p.as_str(), reference));
+    let cancel_key = key.clone().unwrap_or_default();
     view! {
         <Title text=format!("Order {}", order.reference) />
         <h1>"Order " {order.reference.clone()}</h1>
@@ -91,6 +96,15 @@ fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>)
             <Alert message=retry_error />
             {move || (live.get() == OrderStatus::AwaitingPayment).then(|| view! {
                 <noscript inner_html=format!(r#"<meta http-equiv="refresh" content="{NO_JS_REFRESH_SECS}">"#) />
+            })}
+            {move || (live.get() == OrderStatus::AwaitingPayment).then(|| cancel_action.clone()).flatten().map(|action| {
+                let key = cancel_key.clone();
+                view! {
+                    <form method="post" action=action class="inline">
+                        <input type="hidden" name="key" value=key />
+                        <button type="submit">"Cancel order"</button>
+                    </form>
+                }
             })}
             {move || live.get().releases_stock().then(|| {
                 let reference = retry_reference.clone();

@@ -43,7 +43,7 @@ pub struct ConfigError {
     pub expected: String,
 }
 
-fn bad(var: &'static str, expected: impl Into<String>) -> ConfigError {
+pub(crate) fn bad(var: &'static str, expected: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         expected: expected.into(),

@@ -1,10 +1,15 @@
-//! Payment providers: one module each, one trait, a [`Capabilities`] value per provider, and a
-//! sandbox beside each (`<provider>/sandbox.rs`) that speaks the provider's wire protocol.
+//! Payment providers: one module each (`<provider>/`), one trait, a [`Capabilities`] value per
+//! provider, and a sandbox beside each (`<provider>/sandbox.rs`) that speaks the provider's wire
+//! protocol. [`registry`] names the providers; nothing else in the shop does.
 //!
 //! The trait never changes an order by itself: it turns what a provider says (a webhook, a lookup,
 //! a cancel) into a [`PaymentUpdate`], and `services::payment_updates` applies that to the order.
 
+pub mod attempt;
 pub mod delivery;
+pub mod http;
+pub mod registry;
+pub mod rejections;
 pub mod sandbox_page;
 pub mod sslcommerz;
 pub mod stripe;
@@ -12,16 +17,22 @@ pub mod stripe;
 use crate::model::{Currency, Money, ProviderId};
 use crate::server::config::{Endpoint, Settings};
 use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use http::{http_client, transport_error};
 
 /// What a provider can do; the checkout only offers providers whose capabilities cover the cart.
 #[derive(Debug, Clone)]
 pub struct Capabilities {
     /// Currencies the provider settles in, each with the smallest and largest amount it takes.
     pub currencies: &'static [(Currency, i64, i64)],
+    /// Whether [`PaymentProvider::refund`] is built for this provider.
     pub refunds: bool,
+    /// Whether a refund may be for less than what was captured.
     pub partial_refunds: bool,
+    /// Whether the shop can close an open session at the provider (used when a hold runs out).
+    pub closes_sessions: bool,
 }
 
 impl Capabilities {
@@ -53,6 +64,29 @@ pub struct Customer {
     pub phone: String,
 }
 
+/// Where a provider sends the shopper and its notifications, built in one place from `PUBLIC_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopUrls {
+    /// `/payments/{provider}/return/{order}`: success and failure both land here (GET or POST).
+    pub return_url: String,
+    /// `/payments/{provider}/cancel/{order}`: the shopper left the provider's page (a GET that
+    /// shows the order and asks the provider; it changes nothing by itself).
+    pub cancel_url: String,
+    /// `/webhooks/{provider}`.
+    pub notify_url: String,
+}
+
+impl ShopUrls {
+    pub fn new(public_url: &str, provider: ProviderId, order_reference: &str) -> ShopUrls {
+        let p = provider.as_str();
+        ShopUrls {
+            return_url: format!("{public_url}/payments/{p}/return/{order_reference}"),
+            cancel_url: format!("{public_url}/payments/{p}/cancel/{order_reference}"),
+            notify_url: format!("{public_url}/webhooks/{p}"),
+        }
+    }
+}
+
 /// Everything a provider needs to open a hosted payment for one attempt.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
@@ -62,32 +96,86 @@ pub struct StartRequest {
     pub total: Money,
     pub lines: Vec<QuoteLine>,
     pub customer: Customer,
-    /// The shop's public origin, for return and notification URLs.
-    pub public_url: String,
+    pub urls: ShopUrls,
+    /// When the order stops holding its stock (seconds since the epoch); providers whose sessions
+    /// can expire are asked to expire them then (Stripe `expires_at`).
+    pub hold_until: i64,
 }
 
-/// How the browser gets to the provider.
+/// How the browser gets to the provider (design.md §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NextStep {
+    /// A GET to the provider's hosted page (Stripe, PayPal's approval link, SSLCOMMERZ, Square).
+    Redirect { url: String },
+    /// A form the browser posts to the provider (Alipay `page.pay`, Authorize.Net Accept Hosted):
+    /// auto-submitted with JavaScript, a visible **Continue** button without.
+    PostForm {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
+    /// A page of the shop's own that the provider fills in (Braintree's Drop-in): the provider
+    /// renders its body from these values with [`PaymentProvider::shop_page`].
+    ShopPage { values: Vec<(String, String)> },
+}
+
+/// The provider's answer to *start*.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
     /// The provider's id for the session (Stripe `cs_…`, SSLCOMMERZ `sessionkey`).
     pub session_id: String,
-    /// Where to send the shopper (a GET redirect for both built providers).
-    pub redirect_url: String,
+    pub next: NextStep,
 }
 
 /// What the provider says about a payment, once verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Money captured: the amount and currency the provider reports (compared with the quote).
+    /// `flagged` carries the provider's own warning (SSLCOMMERZ `risk_level = 1`): a person
+    /// must look before the goods go out.
     Paid {
         amount_minor: i64,
         currency: String,
+        flagged: Option<String>,
     },
     /// Nothing final yet (a delayed method, an open session).
     Pending,
     Failed,
     Cancelled,
     Expired,
+    /// A status this code does not know: logged and held, never taken as pending or paid.
+    Unrecognised(String),
+}
+
+impl Outcome {
+    pub fn paid(amount_minor: i64, currency: impl Into<String>) -> Outcome {
+        Outcome::Paid {
+            amount_minor,
+            currency: currency.into(),
+            flagged: None,
+        }
+    }
+}
+
+/// Where an update came from (the ledger's `source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Webhook,
+    Lookup,
+    Cancel,
+    /// The shop itself: an order whose hold ran out.
+    Expiry,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Lookup => "lookup",
+            Source::Cancel => "cancel",
+            Source::Expiry => "expiry",
+        }
+    }
 }
 
 /// A verified statement about one attempt, ready to be applied to its order.
@@ -95,10 +183,13 @@ pub enum Outcome {
 pub struct PaymentUpdate {
     pub provider: ProviderId,
     pub attempt_reference: String,
+    /// The provider's own id for the session or transaction the statement is about, where the
+    /// provider reports one: it must match the attempt's stored id, so a signed event for another
+    /// shop on the same account (which may also have an `ORD-000123-A1`) touches nothing here.
+    pub session_id: Option<String>,
     /// Unique per provider; the ledger refuses a second row with the same id (deduplication).
     pub event_id: String,
-    /// `webhook`, `lookup` or `cancel`.
-    pub source: &'static str,
+    pub source: Source,
     /// The provider's own name for what happened (`checkout.session.completed`, `VALID`…).
     pub kind: String,
     pub outcome: Outcome,
@@ -106,15 +197,32 @@ pub struct PaymentUpdate {
     pub payload: String,
 }
 
-/// A provider call that did not work.
+/// A provider call that did not work. The detail is for the log; shoppers read
+/// [`PaymentError::shopper_message`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
-    /// The provider refused the request; the text is safe to show.
-    #[error("{0}")]
+    /// The provider refused the request (a 4xx, or its own refusal in a 200).
+    #[error("refused: {0}")]
     Refused(String),
-    /// The provider could not be reached or failed on its side.
-    #[error("the payment provider is unavailable: {0}")]
+    /// The provider could not be reached, timed out or failed on its side: it may have acted,
+    /// so the same call is tried again with the same idempotency key.
+    #[error("unavailable: {0}")]
     Unavailable(String),
+}
+
+impl PaymentError {
+    /// A plain sentence for the shopper, never the provider's own text.
+    pub fn shopper_message(&self, provider: ProviderId) -> String {
+        match self {
+            PaymentError::Refused(_) => format!(
+                "{} could not open a payment for this order.",
+                provider.label()
+            ),
+            PaymentError::Unavailable(_) => {
+                format!("{} is not answering right now.", provider.label())
+            }
+        }
+    }
 }
 
 /// Why a webhook was not accepted.
@@ -128,6 +236,32 @@ pub enum WebhookError {
     Unconfirmed(String),
 }
 
+/// The attempt a call is about.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptRef<'a> {
+    pub reference: &'a str,
+    /// The provider's session id, once the provider answered *start*.
+    pub session_id: Option<&'a str>,
+}
+
+/// A refund to make (issue 8 builds the admin page that asks for one).
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    pub attempt: AttemptRef<'a>,
+    pub amount: Money,
+    /// The same key for a retry of the same refund: the provider must refund once.
+    pub idempotency_key: &'a str,
+    pub reason: &'a str,
+}
+
+/// The provider's answer to a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Pending { refund_id: String },
+    Succeeded { refund_id: String },
+    Failed { refund_id: String, reason: String },
+}
+
 #[async_trait::async_trait]
 pub trait PaymentProvider: Send + Sync {
     fn id(&self) -> ProviderId;
@@ -137,8 +271,12 @@ pub trait PaymentProvider: Send + Sync {
     /// Open a hosted payment for the attempt (idempotent on the attempt reference).
     async fn start(&self, request: &StartRequest) -> Result<Started, PaymentError>;
 
-    /// Verify a webhook over its raw bytes (and, where the provider wants it, through its
-    /// validation API). `Ok(None)` means a genuine event the shop has no use for.
+    /// The cheap, offline part of a webhook's verification (a signature over the raw bytes),
+    /// done before anything is stored.
+    fn check_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError>;
+
+    /// Verify a webhook fully (signature, and where the provider wants it its validation API).
+    /// `Ok(None)` means a genuine event the shop has no use for.
     async fn verify_webhook(
         &self,
         headers: &HeaderMap,
@@ -146,20 +284,36 @@ pub trait PaymentProvider: Send + Sync {
     ) -> Result<Option<PaymentUpdate>, WebhookError>;
 
     /// Ask the provider for the attempt's current state.
-    async fn lookup(
-        &self,
-        attempt_reference: &str,
-        session_id: &str,
-    ) -> Result<PaymentUpdate, PaymentError>;
+    async fn lookup(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError>;
 
-    /// The shopper cancelled on the provider's page: close the session where the provider allows
-    /// it and say what the provider now reports.
-    async fn cancel(
+    /// The shopper is back on the return URL with these parameters (query and form). Providers
+    /// that must act on the return (PayPal's capture) do it here; the others ask the provider.
+    /// What the browser carries is never taken as proof of payment.
+    async fn complete_return(
         &self,
-        attempt_reference: &str,
-        session_id: &str,
+        attempt: AttemptRef<'_>,
+        _params: &[(String, String)],
     ) -> Result<PaymentUpdate, PaymentError> {
-        self.lookup(attempt_reference, session_id).await
+        self.lookup(attempt).await
+    }
+
+    /// Close the session where the provider allows it (the shopper's cancel, a hold that ran out)
+    /// and say what the provider now reports.
+    async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
+        self.lookup(attempt).await
+    }
+
+    /// Refund part or all of a captured payment.
+    async fn refund(&self, _request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {
+        Err(PaymentError::Refused(format!(
+            "refunds are not built for {} yet",
+            self.id().label()
+        )))
+    }
+
+    /// The body of a page of the shop's own for [`NextStep::ShopPage`].
+    fn shop_page(&self, _attempt_reference: &str, _values: &[(String, String)]) -> Option<String> {
+        None
     }
 
     /// The body of a successful acknowledgement, as the provider expects it.
@@ -174,52 +328,45 @@ pub struct Payments {
     providers: Vec<Arc<dyn PaymentProvider>>,
 }
 
-/// The shop's HTTP client for provider calls: short timeouts, no redirects followed.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("storefront/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the HTTP client's settings are valid")
-}
-
-/// The bare root a provider's calls go to: its real API, or this instance's sandbox.
-fn api_root(endpoint: &Endpoint, internal_url: &str, provider: ProviderId) -> String {
-    match endpoint {
-        Endpoint::Remote(base) => base.clone(),
-        Endpoint::Sandbox => format!("{internal_url}/sandbox/{}", provider.as_str()),
-    }
+/// What building a provider needs besides its own settings.
+pub struct BuildContext {
+    pub http: reqwest::Client,
+    /// The bare root its calls go to: its real API (or override), or this instance's sandbox.
+    pub api_root: String,
 }
 
 impl Payments {
-    /// Build the providers from the settings. `internal_url` is how this instance reaches itself
-    /// (its sandboxes) without going through the public address.
+    /// Build the configured providers. `internal_url` is how this instance reaches itself (its
+    /// sandboxes) without going through the public address.
     pub fn new(settings: &Settings, internal_url: &str) -> Payments {
         let http = http_client();
-        let mut providers: Vec<Arc<dyn PaymentProvider>> = Vec::new();
-        if let Some(s) = &settings.payments.stripe {
-            providers.push(Arc::new(stripe::Stripe::new(
-                http.clone(),
-                api_root(&s.endpoint, internal_url, ProviderId::Stripe),
-                s.secret_key.clone(),
-                s.webhook_secret.clone(),
-            )));
-        }
-        if let Some(s) = &settings.payments.sslcommerz {
-            providers.push(Arc::new(sslcommerz::Sslcommerz::new(
-                http.clone(),
-                api_root(&s.endpoint, internal_url, ProviderId::Sslcommerz),
-                s.store_id.clone(),
-                s.store_password.clone(),
-            )));
-        }
+        let providers = settings
+            .payments
+            .providers
+            .iter()
+            .map(|configured| {
+                let api_root = match &configured.endpoint {
+                    Endpoint::Remote(base) => base.clone(),
+                    Endpoint::Sandbox => {
+                        format!("{internal_url}/sandbox/{}", configured.id.as_str())
+                    }
+                };
+                configured.build(&BuildContext {
+                    http: http.clone(),
+                    api_root,
+                })
+            })
+            .collect();
         Payments { providers }
     }
 
     pub fn get(&self, id: ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
         self.providers.iter().find(|p| p.id() == id)
+    }
+
+    /// The configured providers' ids.
+    pub fn ids(&self) -> Vec<ProviderId> {
+        self.providers.iter().map(|p| p.id()).collect()
     }
 
     /// The providers that can take a payment of `total`, in display order.
@@ -239,11 +386,6 @@ pub fn now_secs() -> i64 {
     crate::server::db::now_ms() / 1000
 }
 
-/// Map a transport failure to [`PaymentError::Unavailable`] without leaking URLs with secrets.
-pub fn transport_error(e: reqwest::Error) -> PaymentError {
-    PaymentError::Unavailable(e.without_url().to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,10 +396,41 @@ mod tests {
             currencies: &[(Currency::Bdt, 1000, 50_000_000)],
             refunds: true,
             partial_refunds: true,
+            closes_sessions: false,
         };
         assert!(caps.accepts(Money::new(1000, Currency::Bdt)));
         assert!(!caps.accepts(Money::new(999, Currency::Bdt)));
         assert!(!caps.accepts(Money::new(50_000_001, Currency::Bdt)));
         assert!(!caps.accepts(Money::new(5000, Currency::Usd)));
+    }
+
+    #[test]
+    fn shop_urls_are_built_from_the_public_url() {
+        let urls = ShopUrls::new("https://shop.example", ProviderId::Sslcommerz, "ORD-000007");
+        assert_eq!(
+            urls.return_url,
+            "https://shop.example/payments/sslcommerz/return/ORD-000007"
+        );
+        assert_eq!(
+            urls.cancel_url,
+            "https://shop.example/payments/sslcommerz/cancel/ORD-000007"
+        );
+        assert_eq!(urls.notify_url, "https://shop.example/webhooks/sslcommerz");
+    }
+
+    #[test]
+    fn next_steps_survive_storage() {
+        for step in [
+            NextStep::Redirect {
+                url: "https://pay.example/x".into(),
+            },
+            NextStep::PostForm {
+                action: "https://pay.example/gateway.do".into(),
+                fields: vec![("biz_content".into(), "{\"a\":1}".into())],
+            },
+        ] {
+            let stored = serde_json::to_string(&step).unwrap();
+            assert_eq!(serde_json::from_str::<NextStep>(&stored).unwrap(), step);
+        }
     }
 }

@@ -22,4 +22,6 @@ pub struct AppState {
     pub internal_url: Arc<str>,
     /// HTTP client for the sandboxes' webhook deliveries.
     pub http: reqwest::Client,
+    /// Per-address budget of webhook deliveries that fail verification.
+    pub webhook_rejections: Arc<super::payments::rejections::RejectionLimiter>,
 }

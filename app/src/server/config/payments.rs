@@ -1,11 +1,17 @@
-//! Payment settings: `PAYMENTS_MODE` and each built provider's credentials (design.md §2).
+//! Payment settings: `PAYMENTS_MODE`, how long unpaid orders hold their stock, and each registered
+//! provider's own settings, which that provider's module reads and checks itself
+//! (`payments::registry`).
 //!
 //! In sandbox mode (the default) a provider without credentials talks to the built-in sandbox with
-//! fixed sandbox keys; with credentials it talks to the real API (or its `*_API_BASE`). Live mode
-//! mounts no sandbox and refuses to start while an enabled provider lacks a credential.
+//! fixed sandbox keys; with credentials it talks to the real API (or its `*_API_BASE`), and live
+//! (production) credentials refuse to start. Live mode mounts no sandbox and refuses to start
+//! while no provider, or a half-configured one, is there, or while a provider has test keys.
 
 use super::{bad, ConfigError};
-use secrecy::SecretString;
+use crate::model::ProviderId;
+use crate::server::payments::registry::{self, Env};
+use crate::server::payments::{BuildContext, PaymentProvider};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentsMode {
@@ -22,26 +28,58 @@ pub enum Endpoint {
     Remote(String),
 }
 
-#[derive(Debug, Clone)]
-pub struct StripeSettings {
-    pub secret_key: SecretString,
-    pub webhook_secret: SecretString,
+type Builder = dyn Fn(&BuildContext) -> Arc<dyn PaymentProvider> + Send + Sync;
+
+/// One enabled provider, as its module read it from the environment.
+#[derive(Clone)]
+pub struct Configured {
+    pub id: ProviderId,
     pub endpoint: Endpoint,
+    /// Built from its credentials (which it holds, and never shows) once the shop knows where it
+    /// reaches its sandboxes.
+    builder: Arc<Builder>,
 }
 
-#[derive(Debug, Clone)]
-pub struct SslcommerzSettings {
-    pub store_id: String,
-    pub store_password: SecretString,
-    pub endpoint: Endpoint,
+impl Configured {
+    pub fn new(
+        id: ProviderId,
+        endpoint: Endpoint,
+        builder: impl Fn(&BuildContext) -> Arc<dyn PaymentProvider> + Send + Sync + 'static,
+    ) -> Configured {
+        Configured {
+            id,
+            endpoint,
+            builder: Arc::new(builder),
+        }
+    }
+
+    pub fn build(&self, ctx: &BuildContext) -> Arc<dyn PaymentProvider> {
+        (self.builder)(ctx)
+    }
+}
+
+impl std::fmt::Debug for Configured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Configured")
+            .field("id", &self.id)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct PaymentSettings {
     pub mode: PaymentsMode,
-    pub stripe: Option<StripeSettings>,
-    pub sslcommerz: Option<SslcommerzSettings>,
+    /// The enabled providers, in the registry's order.
+    pub providers: Vec<Configured>,
+    /// `ORDER_HOLD_MINUTES`: how long an unpaid order holds its stock.
+    pub hold_minutes: i64,
+    /// `MAX_OPEN_ORDERS_PER_SESSION`: unpaid orders one shopper may have at once.
+    pub max_open_orders: i64,
 }
+
+pub const DEFAULT_HOLD_MINUTES: i64 = 60;
+pub const DEFAULT_MAX_OPEN_ORDERS: i64 = 5;
 
 /// The fixed keys the sandboxes accept and sign with (like a provider's published test keys).
 pub mod sandbox_keys {
@@ -51,11 +89,8 @@ pub mod sandbox_keys {
     pub const SSLCOMMERZ_STORE_PASSWORD: &str = "storefronttest@ssl";
 }
 
-pub const STRIPE_LIVE_BASE: &str = "https://api.stripe.com";
-pub const SSLCOMMERZ_SANDBOX_BASE: &str = "https://sandbox.sslcommerz.com";
-pub const SSLCOMMERZ_LIVE_BASE: &str = "https://securepay.sslcommerz.com";
-
-fn base_url(var: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+/// A `*_API_BASE` value: a bare http(s) root without a trailing slash.
+pub fn base_url(var: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
         None => Ok(None),
         Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
@@ -68,16 +103,60 @@ fn base_url(var: &'static str, value: Option<String>) -> Result<Option<String>, 
     }
 }
 
+/// Credentials given in pairs: both or neither, naming the missing one.
+pub fn pair(
+    env: Env<'_>,
+    first: &'static str,
+    second: &'static str,
+) -> Result<Option<(String, String)>, ConfigError> {
+    match (env(first), env(second)) {
+        (None, None) => Ok(None),
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (Some(_), None) => Err(bad(second, format!("required when {first} is set"))),
+        (None, Some(_)) => Err(bad(first, format!("required when {second} is set"))),
+    }
+}
+
+fn whole_number(
+    env: Env<'_>,
+    var: &'static str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    match env(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                bad(
+                    var,
+                    format!(
+                        "expected a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    }
+}
+
 impl PaymentSettings {
-    pub fn from_lookup(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mode = match var("PAYMENTS_MODE").as_deref() {
+    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let mode = match env("PAYMENTS_MODE").as_deref() {
             None | Some("sandbox") => PaymentsMode::Sandbox,
             Some("live") => PaymentsMode::Live,
             Some(_) => return Err(bad("PAYMENTS_MODE", "expected sandbox or live")),
         };
-        let stripe = stripe(var, mode)?;
-        let sslcommerz = sslcommerz(var, mode)?;
-        if mode == PaymentsMode::Live && stripe.is_none() && sslcommerz.is_none() {
+        let mut providers = Vec::new();
+        for registration in registry::PROVIDERS {
+            if let Some(configured) = (registration.configure)(env, mode)? {
+                providers.push(configured);
+            }
+        }
+        if mode == PaymentsMode::Live && providers.is_empty() {
             return Err(bad(
                 "PAYMENTS_MODE",
                 "live mode needs at least one provider's credentials (e.g. STRIPE_SECRET_KEY)",
@@ -85,91 +164,29 @@ impl PaymentSettings {
         }
         Ok(PaymentSettings {
             mode,
-            stripe,
-            sslcommerz,
+            providers,
+            // Stripe sessions expire 30 min to 24 h after creation; a shorter hold still works
+            // (the shop expires the session itself), a longer one could not be matched.
+            hold_minutes: whole_number(env, "ORDER_HOLD_MINUTES", DEFAULT_HOLD_MINUTES, 1..=1440)?,
+            max_open_orders: whole_number(
+                env,
+                "MAX_OPEN_ORDERS_PER_SESSION",
+                DEFAULT_MAX_OPEN_ORDERS,
+                1..=100,
+            )?,
         })
     }
-}
 
-fn stripe(
-    var: &dyn Fn(&str) -> Option<String>,
-    mode: PaymentsMode,
-) -> Result<Option<StripeSettings>, ConfigError> {
-    let key = var("STRIPE_SECRET_KEY");
-    let secret = var("STRIPE_WEBHOOK_SECRET");
-    let base = base_url("STRIPE_API_BASE", var("STRIPE_API_BASE"))?;
-    if let Some(k) = &key {
-        if !(k.starts_with("sk_") || k.starts_with("rk_")) {
-            return Err(bad(
-                "STRIPE_SECRET_KEY",
-                "expected a key starting sk_ or rk_",
-            ));
-        }
+    pub fn get(&self, id: ProviderId) -> Option<&Configured> {
+        self.providers.iter().find(|p| p.id == id)
     }
-    if let Some(s) = &secret {
-        if !s.starts_with("whsec_") {
-            return Err(bad(
-                "STRIPE_WEBHOOK_SECRET",
-                "expected a secret starting whsec_",
-            ));
-        }
-    }
-    match (key, secret, mode) {
-        (None, None, PaymentsMode::Live) => Ok(None),
-        (None, None, PaymentsMode::Sandbox) => Ok(Some(StripeSettings {
-            secret_key: sandbox_keys::STRIPE_SECRET_KEY.into(),
-            webhook_secret: sandbox_keys::STRIPE_WEBHOOK_SECRET.into(),
-            endpoint: base.map_or(Endpoint::Sandbox, Endpoint::Remote),
-        })),
-        (Some(_), None, _) => Err(bad(
-            "STRIPE_WEBHOOK_SECRET",
-            "required when STRIPE_SECRET_KEY is set (whsec_… from the webhook endpoint)",
-        )),
-        (None, Some(_), _) => Err(bad(
-            "STRIPE_SECRET_KEY",
-            "required when STRIPE_WEBHOOK_SECRET is set",
-        )),
-        (Some(key), Some(secret), _) => Ok(Some(StripeSettings {
-            secret_key: key.into(),
-            webhook_secret: secret.into(),
-            endpoint: Endpoint::Remote(base.unwrap_or_else(|| STRIPE_LIVE_BASE.to_string())),
-        })),
-    }
-}
 
-fn sslcommerz(
-    var: &dyn Fn(&str) -> Option<String>,
-    mode: PaymentsMode,
-) -> Result<Option<SslcommerzSettings>, ConfigError> {
-    let id = var("SSLCOMMERZ_STORE_ID");
-    let password = var("SSLCOMMERZ_STORE_PASSWORD");
-    let base = base_url("SSLCOMMERZ_API_BASE", var("SSLCOMMERZ_API_BASE"))?;
-    match (id, password, mode) {
-        (None, None, PaymentsMode::Live) => Ok(None),
-        (None, None, PaymentsMode::Sandbox) => Ok(Some(SslcommerzSettings {
-            store_id: sandbox_keys::SSLCOMMERZ_STORE_ID.into(),
-            store_password: sandbox_keys::SSLCOMMERZ_STORE_PASSWORD.into(),
-            endpoint: base.map_or(Endpoint::Sandbox, Endpoint::Remote),
-        })),
-        (Some(_), None, _) => Err(bad(
-            "SSLCOMMERZ_STORE_PASSWORD",
-            "required when SSLCOMMERZ_STORE_ID is set",
-        )),
-        (None, Some(_), _) => Err(bad(
-            "SSLCOMMERZ_STORE_ID",
-            "required when SSLCOMMERZ_STORE_PASSWORD is set",
-        )),
-        (Some(id), Some(password), mode) => Ok(Some(SslcommerzSettings {
-            store_id: id,
-            store_password: password.into(),
-            endpoint: Endpoint::Remote(base.unwrap_or_else(|| {
-                match mode {
-                    PaymentsMode::Live => SSLCOMMERZ_LIVE_BASE,
-                    PaymentsMode::Sandbox => SSLCOMMERZ_SANDBOX_BASE,
-                }
-                .to_string()
-            })),
-        })),
+    /// The providers whose built-in sandbox this instance serves.
+    pub fn sandboxed(&self) -> impl Iterator<Item = ProviderId> + '_ {
+        self.providers
+            .iter()
+            .filter(move |p| self.mode == PaymentsMode::Sandbox && p.endpoint == Endpoint::Sandbox)
+            .map(|p| p.id)
     }
 }
 
@@ -178,7 +195,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<PaymentSettings, ConfigError> {
+    pub(crate) fn parse(pairs: &[(&str, &str)]) -> Result<PaymentSettings, ConfigError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -187,64 +204,39 @@ mod tests {
     }
 
     #[test]
-    fn sandbox_by_default_for_every_built_provider() {
+    fn sandbox_by_default_for_every_registered_provider() {
         let p = parse(&[]).unwrap();
         assert_eq!(p.mode, PaymentsMode::Sandbox);
-        assert_eq!(p.stripe.unwrap().endpoint, Endpoint::Sandbox);
-        assert_eq!(p.sslcommerz.unwrap().endpoint, Endpoint::Sandbox);
+        assert_eq!(p.providers.len(), registry::PROVIDERS.len());
+        assert!(p.providers.iter().all(|c| c.endpoint == Endpoint::Sandbox));
+        assert_eq!(p.sandboxed().count(), registry::PROVIDERS.len());
+        assert_eq!(p.hold_minutes, 60);
+        assert_eq!(p.max_open_orders, 5);
     }
 
     #[test]
-    fn real_keys_switch_to_the_real_api() {
-        let p = parse(&[
-            ("STRIPE_SECRET_KEY", "sk_test_abc"),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
-            ("SSLCOMMERZ_STORE_ID", "shop"),
-            ("SSLCOMMERZ_STORE_PASSWORD", "pw"),
-        ])
-        .unwrap();
-        assert_eq!(
-            p.stripe.unwrap().endpoint,
-            Endpoint::Remote(STRIPE_LIVE_BASE.into())
-        );
-        assert_eq!(
-            p.sslcommerz.unwrap().endpoint,
-            Endpoint::Remote(SSLCOMMERZ_SANDBOX_BASE.into())
-        );
-    }
-
-    #[test]
-    fn live_mode_needs_complete_credentials() {
+    fn live_mode_needs_a_provider_and_the_numbers_are_checked() {
         assert_eq!(
             parse(&[("PAYMENTS_MODE", "live")]).unwrap_err().var,
             "PAYMENTS_MODE"
-        );
-        let e = parse(&[
-            ("PAYMENTS_MODE", "live"),
-            ("STRIPE_SECRET_KEY", "sk_live_x"),
-        ])
-        .unwrap_err();
-        assert_eq!(e.var, "STRIPE_WEBHOOK_SECRET");
-        let p = parse(&[
-            ("PAYMENTS_MODE", "live"),
-            ("SSLCOMMERZ_STORE_ID", "shop"),
-            ("SSLCOMMERZ_STORE_PASSWORD", "pw"),
-        ])
-        .unwrap();
-        assert!(p.stripe.is_none());
-        assert_eq!(
-            p.sslcommerz.unwrap().endpoint,
-            Endpoint::Remote(SSLCOMMERZ_LIVE_BASE.into())
         );
         assert_eq!(
             parse(&[("PAYMENTS_MODE", "test")]).unwrap_err().var,
             "PAYMENTS_MODE"
         );
-        assert_eq!(
-            parse(&[("STRIPE_API_BASE", "localhost:1")])
-                .unwrap_err()
-                .var,
-            "STRIPE_API_BASE"
-        );
+        for (var, value) in [
+            ("ORDER_HOLD_MINUTES", "0"),
+            ("ORDER_HOLD_MINUTES", "1441"),
+            ("ORDER_HOLD_MINUTES", "ten"),
+            ("MAX_OPEN_ORDERS_PER_SESSION", "0"),
+        ] {
+            assert_eq!(parse(&[(var, value)]).unwrap_err().var, var);
+        }
+        let p = parse(&[
+            ("ORDER_HOLD_MINUTES", "45"),
+            ("MAX_OPEN_ORDERS_PER_SESSION", "2"),
+        ])
+        .unwrap();
+        assert_eq!((p.hold_minutes, p.max_open_orders), (45, 2));
     }
 }

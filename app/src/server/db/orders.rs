@@ -1,6 +1,12 @@
 //! Orders, their lines and payment attempts, the payment ledger, the webhook inbox and the outbox.
 
+//!
+//! Rows are typed when they are read: an order's status and currency, an attempt's provider and
+//! state. A value the code does not know is a decoding error naming the column, never a guess.
+
 use super::{now_ms, Backend};
+use crate::model::{Currency, Money, OrderStatus, ProviderId};
+use crate::server::payments::attempt::AttemptState;
 use sqlx::{AnyConnection, Row as _};
 
 #[derive(Debug, Clone)]
@@ -10,14 +16,41 @@ pub struct OrderRow {
     pub user_id: Option<i64>,
     pub guest_token: String,
     pub email: String,
-    pub currency: String,
+    pub currency: Currency,
     pub total_minor: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub stock_released: bool,
+    /// The address JSON (the shopper's details as given at checkout).
+    pub address: String,
+    /// Until when the order holds its stock while unpaid (ms since the epoch).
+    pub hold_until: Option<i64>,
 }
 
-const ORDER_COLUMNS: &str =
-    "id, reference, user_id, guest_token, email, currency, total_minor, status, stock_released";
+impl OrderRow {
+    pub fn total(&self) -> Money {
+        Money::new(self.total_minor, self.currency)
+    }
+}
+
+const ORDER_COLUMNS: &str = "id, reference, user_id, guest_token, email, currency, total_minor, \
+     status, stock_released, address, hold_until";
+
+/// A stored value this code does not know: the row is corrupt or from a newer version.
+fn corrupt(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown value {value:?}").into(),
+    }
+}
+
+fn parsed<T>(
+    r: &super::Row,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    let text: String = r.try_get(column)?;
+    parse(&text).ok_or_else(|| corrupt(column, &text))
+}
 
 fn order(r: &super::Row) -> Result<OrderRow, sqlx::Error> {
     Ok(OrderRow {
@@ -28,15 +61,21 @@ fn order(r: &super::Row) -> Result<OrderRow, sqlx::Error> {
         user_id: r.try_get("user_id")?,
         guest_token: r.try_get("guest_token")?,
         email: r.try_get("email")?,
-        currency: r.try_get("currency")?,
+        currency: parsed(r, "currency", |s| s.parse().ok())?,
         total_minor: r.try_get("total_minor")?,
-        status: r.try_get("status")?,
+        status: parsed(r, "status", OrderStatus::parse)?,
         stock_released: r.try_get::<i64, _>("stock_released")? != 0,
+        address: r.try_get("address")?,
+        hold_until: r.try_get("hold_until")?,
     })
 }
 
 pub struct NewOrder<'a> {
+    /// The form's key bound to the fingerprint of what is bought: unique per order.
     pub idempotency_key: &'a str,
+    /// The checkout form's key as posted (several orders may come from one form).
+    pub checkout_key: &'a str,
+    pub hold_until: i64,
     pub user_id: Option<i64>,
     pub guest_token: &'a str,
     pub email: &'a str,
@@ -54,8 +93,8 @@ pub async fn insert(
     let now = now_ms();
     let id: Option<i64> = sqlx::query(
         "INSERT INTO orders (idempotency_key, user_id, guest_token, email, name, address, currency, \
-         total_minor, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'awaiting_payment', $9, $9) \
+         total_minor, status, created_at, updated_at, checkout_key, hold_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'awaiting_payment', $9, $9, $10, $11) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(new.idempotency_key)
@@ -67,6 +106,8 @@ pub async fn insert(
     .bind(new.currency)
     .bind(new.total_minor)
     .bind(now)
+    .bind(new.checkout_key)
+    .bind(new.hold_until)
     .fetch_optional(&mut *conn)
     .await?
     .map(|r| r.try_get("id"))
@@ -115,6 +156,63 @@ pub async fn by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<OrderR
     find(conn, Lookup::Text("idempotency_key", key)).await
 }
 
+/// The newest order placed from this checkout form.
+pub async fn latest_by_checkout_key(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_key = $1 ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(key)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(order)
+    .transpose()
+}
+
+/// How many of these orders still wait for payment.
+pub async fn count_awaiting(
+    conn: &mut AnyConnection,
+    references: &[String],
+    user_id: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    // References are `ORD-` and digits (checked by the caller's source, the session); bound, not
+    // spliced, one placeholder each.
+    let mut sql = String::from(
+        "SELECT COUNT(*) AS n FROM orders WHERE status = 'awaiting_payment' AND (user_id = $1",
+    );
+    for i in 0..references.len() {
+        sql.push_str(&format!(" OR reference = ${}", i + 2));
+    }
+    sql.push(')');
+    let mut query = sqlx::query(&sql).bind(user_id.unwrap_or(-1));
+    for r in references {
+        query = query.bind(r);
+    }
+    query.fetch_one(conn).await?.try_get("n")
+}
+
+/// Unpaid orders whose hold has run out: (id, reference), oldest first.
+pub async fn overdue(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, reference FROM orders WHERE status = 'awaiting_payment' \
+         AND hold_until IS NOT NULL AND hold_until <= $1 ORDER BY hold_until LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("reference")?)))
+        .collect()
+}
+
 pub async fn by_reference(
     conn: &mut AnyConnection,
     reference: &str,
@@ -147,10 +245,10 @@ pub async fn lock(
 pub async fn set_status(
     conn: &mut AnyConnection,
     id: i64,
-    status: &str,
+    status: OrderStatus,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(status)
+        .bind(status.as_str())
         .bind(now_ms())
         .bind(id)
         .execute(conn)
@@ -247,26 +345,31 @@ pub struct AttemptRow {
     pub id: i64,
     pub order_id: i64,
     pub reference: String,
-    pub provider: String,
-    pub state: String,
+    pub provider: ProviderId,
+    pub state: AttemptState,
     pub provider_session_id: Option<String>,
-    pub redirect_url: Option<String>,
+    /// How the browser gets to the provider (JSON of `payments::NextStep`), once open.
+    pub next_step: Option<String>,
     pub claimed_at: Option<i64>,
+    pub lookups: i64,
+    pub next_lookup_at: Option<i64>,
 }
 
-const ATTEMPT_COLUMNS: &str =
-    "id, order_id, reference, provider, state, provider_session_id, redirect_url, claimed_at";
+const ATTEMPT_COLUMNS: &str = "id, order_id, reference, provider, state, provider_session_id, \
+     next_step, claimed_at, lookups, next_lookup_at";
 
 fn attempt(r: &super::Row) -> Result<AttemptRow, sqlx::Error> {
     Ok(AttemptRow {
         id: r.try_get("id")?,
         order_id: r.try_get("order_id")?,
         reference: r.try_get("reference")?,
-        provider: r.try_get("provider")?,
-        state: r.try_get("state")?,
+        provider: parsed(r, "provider", ProviderId::parse)?,
+        state: parsed(r, "state", AttemptState::parse)?,
         provider_session_id: r.try_get("provider_session_id")?,
-        redirect_url: r.try_get("redirect_url")?,
+        next_step: r.try_get("next_step")?,
         claimed_at: r.try_get("claimed_at")?,
+        lookups: r.try_get("lookups")?,
+        next_lookup_at: r.try_get("next_lookup_at")?,
     })
 }
 
@@ -274,7 +377,7 @@ fn attempt(r: &super::Row) -> Result<AttemptRow, sqlx::Error> {
 pub async fn insert_attempt(
     conn: &mut AnyConnection,
     order: &OrderRow,
-    provider: &str,
+    provider: ProviderId,
 ) -> Result<AttemptRow, sqlx::Error> {
     let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payment_attempts WHERE order_id = $1")
         .bind(order.id)
@@ -289,7 +392,7 @@ pub async fn insert_attempt(
     )
     .bind(order.id)
     .bind(&reference)
-    .bind(provider)
+    .bind(provider.as_str())
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -304,6 +407,27 @@ pub async fn attempt_by_reference(
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE reference = $1"
+    ))
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(attempt)
+    .transpose()
+}
+
+/// Re-read an attempt inside a transaction, holding its row until commit (see [`lock`]).
+pub async fn lock_attempt(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    reference: &str,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE reference = $1{lock}"
     ))
     .bind(reference)
     .fetch_optional(conn)
@@ -328,8 +452,9 @@ pub async fn latest_attempt(
     .transpose()
 }
 
-/// Claim the right to call the provider for an attempt: it is new, or an earlier claim is older
-/// than `stale_before` (that caller died). True if this caller holds the claim.
+/// Claim the right to call the provider for an attempt: it is new, its provider did not answer
+/// last time (the same idempotency key is tried again), or an earlier claim is older than
+/// `stale_before` (that caller died). True if this caller holds the claim.
 pub async fn claim_attempt(
     conn: &mut AnyConnection,
     id: i64,
@@ -337,12 +462,15 @@ pub async fn claim_attempt(
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let done = sqlx::query(
-        "UPDATE payment_attempts SET state = 'starting', claimed_at = $1, updated_at = $1 \
-         WHERE id = $2 AND (state = 'new' OR (state = 'starting' AND claimed_at < $3))",
+        "UPDATE payment_attempts SET state = 'starting', claimed_at = $1, updated_at = $1, \
+         next_lookup_at = $4 \
+         WHERE id = $2 AND (state IN ('new', 'error') OR (state = 'starting' AND claimed_at < $3))",
     )
     .bind(now)
     .bind(id)
     .bind(stale_before)
+    // If this caller dies before the provider answers, the reconciler takes the attempt over.
+    .bind(now + 60_000)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -353,15 +481,15 @@ pub async fn attempt_started(
     conn: &mut AnyConnection,
     id: i64,
     session_id: &str,
-    url: &str,
+    next_step: &str,
     first_lookup_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE payment_attempts SET state = 'open', provider_session_id = $1, redirect_url = $2, \
-         updated_at = $3, next_lookup_at = $4 WHERE id = $5 AND state = 'starting'",
+        "UPDATE payment_attempts SET state = 'open', provider_session_id = $1, next_step = $2, \
+         updated_at = $3, next_lookup_at = $4, lookups = 0 WHERE id = $5 AND state = 'starting'",
     )
     .bind(session_id)
-    .bind(url)
+    .bind(next_step)
     .bind(now_ms())
     .bind(first_lookup_at)
     .bind(id)
@@ -373,13 +501,13 @@ pub async fn attempt_started(
 pub async fn set_attempt_state(
     conn: &mut AnyConnection,
     id: i64,
-    state: &str,
+    state: AttemptState,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE payment_attempts SET state = $1, error = $2, updated_at = $3 WHERE id = $4",
     )
-    .bind(state)
+    .bind(state.as_str())
     .bind(error)
     .bind(now_ms())
     .bind(id)
@@ -388,33 +516,77 @@ pub async fn set_attempt_state(
     Ok(())
 }
 
-/// Open attempts whose next reconciler lookup is due: (id, reference, provider, session id, lookups, due at).
+/// The cancel of the shopper: an open attempt of an order still awaiting payment becomes
+/// `cancelling`, decided in one statement (false: it was not open, or its order moved on).
+pub async fn begin_cancel(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payment_attempts SET state = 'cancelling', updated_at = $1 \
+         WHERE id = $2 AND state = 'open' AND EXISTS (SELECT 1 FROM orders o \
+         WHERE o.id = payment_attempts.order_id AND o.status = 'awaiting_payment')",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Attempts of these providers whose next reconciler lookup is due: open ones, and ones whose
+/// provider never answered (or whose caller died) while starting.
 pub async fn due_lookups(
     conn: &mut AnyConnection,
+    providers: &[ProviderId],
     now: i64,
     limit: i64,
-) -> Result<Vec<(i64, String, String, String, i64, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, reference, provider, provider_session_id, lookups, next_lookup_at FROM payment_attempts \
-         WHERE state IN ('open', 'cancelling') AND next_lookup_at <= $1 ORDER BY next_lookup_at LIMIT $2",
-    )
+) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    if providers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = providers
+        .iter()
+        .map(|p| format!("'{}'", p.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts \
+         WHERE state IN ('open', 'cancelling', 'error', 'starting') AND provider IN ({list}) \
+         AND next_lookup_at <= $1 ORDER BY next_lookup_at LIMIT $2"
+    ))
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("reference")?,
-                r.try_get("provider")?,
-                r.try_get::<Option<String>, _>("provider_session_id")?
-                    .unwrap_or_default(),
-                r.try_get("lookups")?,
-                r.try_get("next_lookup_at")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(attempt).collect()
+}
+
+/// Schedule the reconciler's first look at an attempt (one whose provider did not answer).
+pub async fn schedule_lookup(
+    conn: &mut AnyConnection,
+    id: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payment_attempts SET next_lookup_at = $1, updated_at = $2 WHERE id = $3")
+        .bind(at)
+        .bind(now_ms())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The attempts of an order that may still have a live session at the provider.
+pub async fn live_attempts(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE order_id = $1 \
+         AND state IN ('open', 'cancelling', 'error', 'starting', 'new') ORDER BY id"
+    ))
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(attempt).collect()
 }
 
 /// Claim a due lookup by moving its schedule on (`next` = `None` ends the schedule). Only the
@@ -513,6 +685,45 @@ pub async fn insert_inbox(
     .fetch_one(conn)
     .await?
     .try_get("id")
+}
+
+/// Store a webhook that failed its signature check: only the first `keep` bytes of the body, with
+/// its outcome, for the timeline and for diagnosing a misconfigured secret.
+pub async fn insert_rejected_inbox(
+    conn: &mut AnyConnection,
+    provider: &str,
+    headers: &str,
+    body: &[u8],
+    keep: usize,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO webhook_inbox (provider, headers, body, received_at, processed_at, outcome) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(provider)
+    .bind(headers)
+    .bind(body[..body.len().min(keep)].to_vec())
+    .bind(now)
+    .bind(outcome)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Delete rejected deliveries received before `before`; accepted ones are kept whole.
+pub async fn prune_rejected_inbox(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_inbox WHERE received_at < $1 AND outcome LIKE 'rejected%'",
+    )
+    .bind(before)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn finish_inbox(

@@ -18,9 +18,12 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// An absolute http(s) URL without spaces or control characters (safe to redirect to).
-pub fn is_web_url(url: &str) -> bool {
-    (url.starts_with("http://") || url.starts_with("https://"))
+/// A URL on the shop's own origin (`PUBLIC_URL`), without spaces or control characters: the only
+/// place a sandbox sends a shopper or a notification. Anything else would make the shop's domain
+/// an open redirect, or make the shop send requests to other hosts.
+pub fn is_shop_url(url: &str, public_url: &str) -> bool {
+    url.strip_prefix(public_url)
+        .is_some_and(|rest| rest.starts_with('/'))
         && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
@@ -44,6 +47,30 @@ fieldset{{margin-top:1rem;border-radius:.4rem}} td{{padding:.2rem .6rem .2rem 0}
 </body></html>"#,
         title = escape(title),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_shops_own_origin_is_a_shop_url() {
+        let shop = "http://shop.example.test";
+        assert!(is_shop_url(
+            "http://shop.example.test/payments/stripe/return/ORD-1",
+            shop
+        ));
+        for other in [
+            "http://shop.example.test.evil.example/x",
+            "http://shop.example.test@evil.example/x",
+            "https://evil.example/x",
+            "http://shop.example.test",
+            "javascript:alert(1)",
+            "http://shop.example.test/x y",
+        ] {
+            assert!(!is_shop_url(other, shop), "{other}");
+        }
+    }
 }
 
 /// The test-control fieldset: how the sandbox delivers this payment's webhooks.

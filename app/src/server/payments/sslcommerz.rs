@@ -2,12 +2,15 @@
 //! `verify_sign` and then always confirmed through the provider's own APIs (validation by `val_id`
 //! for VALID, transaction query by `tran_id` otherwise) before anything changes.
 
+pub mod config;
 pub mod sandbox;
 pub mod verify_sign;
 
+use super::http;
+use super::registry::Registration;
 use super::{
-    transport_error, Capabilities, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
-    StartRequest, Started, WebhookError,
+    AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
+    Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, Money, ProviderId};
 use axum::http::HeaderMap;
@@ -15,12 +18,55 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+pub const REGISTRATION: Registration = Registration {
+    id: ProviderId::Sslcommerz,
+    configure: config::configure,
+    sandbox_routes: sandbox::routes,
+};
+
 /// BDT 10.00 to 500,000.00 per transaction.
 static CAPABILITIES: Capabilities = Capabilities {
     currencies: &[(Currency::Bdt, 1_000, 50_000_000)],
-    refunds: true,
-    partial_refunds: true,
+    // Not built yet (issue 8): the trait's refund step answers "not built".
+    refunds: false,
+    partial_refunds: false,
+    // SSLCOMMERZ has no call to close a session; an abandoned one simply never completes.
+    closes_sessions: false,
 };
+
+/// A transaction's `status` as SSLCOMMERZ writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TxStatus {
+    Valid,
+    Validated,
+    Failed,
+    Cancelled,
+    Expired,
+    Unattempted,
+    Pending,
+    InvalidTransaction,
+    Other(String),
+}
+
+impl TxStatus {
+    fn parse(s: &str) -> TxStatus {
+        match s {
+            "VALID" => TxStatus::Valid,
+            "VALIDATED" => TxStatus::Validated,
+            "FAILED" => TxStatus::Failed,
+            "CANCELLED" => TxStatus::Cancelled,
+            "EXPIRED" => TxStatus::Expired,
+            "UNATTEMPTED" => TxStatus::Unattempted,
+            "PENDING" => TxStatus::Pending,
+            "INVALID_TRANSACTION" => TxStatus::InvalidTransaction,
+            other => TxStatus::Other(other.to_string()),
+        }
+    }
+
+    fn is_paid(&self) -> bool {
+        matches!(self, TxStatus::Valid | TxStatus::Validated)
+    }
+}
 
 pub const INIT_PATH: &str = "/gwprocess/v4/api.php";
 pub const VALIDATION_PATH: &str = "/validator/api/validationserverAPI.php";
@@ -61,6 +107,11 @@ struct Transaction {
     currency_type: Option<String>,
     #[serde(default)]
     currency_amount: Option<String>,
+    /// `"0"` safe, `"1"` risky (a person must look before the goods go out).
+    #[serde(default)]
+    risk_level: Option<String>,
+    #[serde(default)]
+    risk_title: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,26 +168,18 @@ impl Sslcommerz {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<(T, String), PaymentError> {
-        let response = self
+        let request = self
             .http
             .get(format!("{}{path}", self.base))
             .query(query)
             .query(&self.credentials())
-            .query(&[("v", "1"), ("format", "json")])
-            .send()
+            .query(&[("v", "1"), ("format", "json")]);
+        // Its query APIs answer 200 with their own words; any error status is its trouble.
+        let reply = http::send(ProviderId::Sslcommerz, request, |_| None)
             .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(PaymentError::Unavailable(format!(
-                "SSLCOMMERZ answered HTTP {}",
-                response.status()
-            )));
-        }
-        let text = response.text().await.map_err(transport_error)?;
-        let value = serde_json::from_str(&text).map_err(|e| {
-            PaymentError::Unavailable(format!("unexpected SSLCOMMERZ response: {e}"))
-        })?;
-        Ok((value, text))
+            .map_err(|e| PaymentError::Unavailable(e.to_string()))?;
+        let value = http::json(ProviderId::Sslcommerz, &reply)?;
+        Ok((value, String::from_utf8_lossy(&reply.body).into_owned()))
     }
 
     /// The validation API for a `val_id`: VALID or VALIDATED with matching `tran_id`, else `None`.
@@ -148,7 +191,7 @@ impl Sslcommerz {
         let (t, _) = self
             .get_json::<Transaction>(VALIDATION_PATH, &[("val_id", val_id)])
             .await?;
-        let valid = matches!(t.status.as_str(), "VALID" | "VALIDATED") && t.tran_id == tran_id;
+        let valid = TxStatus::parse(&t.status).is_paid() && t.tran_id == tran_id;
         Ok(valid.then_some(t))
     }
 
@@ -171,6 +214,16 @@ impl Sslcommerz {
         Ok((mine, raw))
     }
 
+    /// The IPN's fields, if its `verify_sign` holds (offline: MD5 over the signed fields).
+    fn signed_fields(&self, body: &[u8]) -> Result<BTreeMap<String, String>, WebhookError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| WebhookError::NotVerified("not a form-encoded IPN".into()))?;
+        let fields: BTreeMap<String, String> = pairs.into_iter().collect();
+        verify_sign::verify(&fields, self.store_password.expose_secret())
+            .map_err(|e| WebhookError::NotVerified(e.to_string()))?;
+        Ok(fields)
+    }
+
     fn paid(t: &Transaction) -> Outcome {
         // For a non-BDT charge the validation reports the original currency's amount separately.
         let (amount, currency) = match (&t.currency_type, &t.currency_amount) {
@@ -182,9 +235,17 @@ impl Sslcommerz {
             .ok()
             .and_then(|c| parse_amount(amount, c))
             .unwrap_or(-1);
+        let flagged = match t.risk_level.as_deref().map(str::trim) {
+            None | Some("") | Some("0") => None,
+            Some(level) => Some(format!(
+                "SSLCOMMERZ risk level {level}: {}",
+                t.risk_title.as_deref().unwrap_or("no reason given")
+            )),
+        };
         Outcome::Paid {
             amount_minor,
             currency: currency.to_string(),
+            flagged,
         }
     }
 
@@ -192,7 +253,7 @@ impl Sslcommerz {
         &self,
         tran_id: &str,
         event_id: String,
-        source: &'static str,
+        source: Source,
         kind: &str,
         outcome: Outcome,
         payload: String,
@@ -200,6 +261,9 @@ impl Sslcommerz {
         PaymentUpdate {
             provider: ProviderId::Sslcommerz,
             attempt_reference: tran_id.to_string(),
+            // Its messages carry no session key; the validation API, asked with this store's
+            // own credentials, is what ties a transaction to this shop.
+            session_id: None,
             event_id,
             source,
             kind: kind.to_string(),
@@ -208,21 +272,29 @@ impl Sslcommerz {
         }
     }
 
-    /// What the provider's query says about a `tran_id`: paid wins, then the latest final state.
+    /// What the provider's query says about a `tran_id`: paid wins, then the latest state; every
+    /// status is named, and one this code does not know is held.
     fn outcome_of(transactions: &[Transaction]) -> (Outcome, String) {
         if let Some(t) = transactions
             .iter()
-            .find(|t| matches!(t.status.as_str(), "VALID" | "VALIDATED"))
+            .find(|t| TxStatus::parse(&t.status).is_paid())
         {
             return (Self::paid(t), t.status.clone());
         }
-        match transactions.last().map(|t| t.status.as_str()) {
-            Some("FAILED") => (Outcome::Failed, "FAILED".into()),
-            Some("CANCELLED") => (Outcome::Cancelled, "CANCELLED".into()),
-            Some("EXPIRED") => (Outcome::Expired, "EXPIRED".into()),
-            Some(other) => (Outcome::Pending, other.to_string()),
-            None => (Outcome::Pending, "no transaction yet".into()),
-        }
+        let Some(last) = transactions.last() else {
+            return (Outcome::Pending, "no transaction yet".into());
+        };
+        let outcome = match TxStatus::parse(&last.status) {
+            TxStatus::Valid | TxStatus::Validated => Self::paid(last),
+            TxStatus::Failed => Outcome::Failed,
+            TxStatus::Cancelled => Outcome::Cancelled,
+            TxStatus::Expired => Outcome::Expired,
+            TxStatus::Unattempted | TxStatus::Pending => Outcome::Pending,
+            TxStatus::InvalidTransaction | TxStatus::Other(_) => {
+                Outcome::Unrecognised(format!("transaction status {}", last.status))
+            }
+        };
+        (outcome, last.status.clone())
     }
 }
 
@@ -237,10 +309,7 @@ impl PaymentProvider for Sslcommerz {
     }
 
     async fn start(&self, request: &StartRequest) -> Result<Started, PaymentError> {
-        let back = format!(
-            "{}/payments/sslcommerz/return/{}",
-            request.public_url, request.order_reference
-        );
+        let back = request.urls.return_url.as_str();
         let c = &request.customer;
         let names: Vec<&str> = request.lines.iter().map(|l| l.name.as_str()).collect();
         let mut product_name = names.join(", ");
@@ -256,9 +325,9 @@ impl PaymentProvider for Sslcommerz {
             ("total_amount", amount.as_str()),
             ("currency", request.total.currency.code()),
             ("tran_id", request.attempt_reference.as_str()),
-            ("success_url", back.as_str()),
-            ("fail_url", back.as_str()),
-            ("cancel_url", back.as_str()),
+            ("success_url", back),
+            ("fail_url", back),
+            ("cancel_url", back),
             ("cus_name", c.name.as_str()),
             ("cus_email", c.email.as_str()),
             ("cus_add1", c.address.as_str()),
@@ -278,33 +347,27 @@ impl PaymentProvider for Sslcommerz {
             ("product_profile", "physical-goods"),
             ("value_a", request.order_reference.as_str()),
         ]);
-        let ipn = format!("{}/webhooks/sslcommerz", request.public_url);
-        form.push(("ipn_url", ipn.as_str()));
-        let response = self
+        form.push(("ipn_url", request.urls.notify_url.as_str()));
+        let request = self
             .http
             .post(format!("{}{INIT_PATH}", self.base))
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status().is_server_error() {
-            return Err(PaymentError::Unavailable(format!(
-                "SSLCOMMERZ answered HTTP {}",
-                response.status()
-            )));
-        }
-        let body: InitResponse = response.json().await.map_err(transport_error)?;
+            .form(&form);
+        let reply = http::send(ProviderId::Sslcommerz, request, |_| None).await?;
+        let body: InitResponse = http::json(ProviderId::Sslcommerz, &reply)?;
         match (body.status.as_str(), body.sessionkey, body.gateway_page_url) {
             ("SUCCESS", Some(session_id), Some(url)) if !url.is_empty() => Ok(Started {
                 session_id,
-                redirect_url: url,
+                next: NextStep::Redirect { url },
             }),
-            _ => Err(PaymentError::Refused(format!(
-                "SSLCOMMERZ refused the payment: {}",
+            _ => Err(PaymentError::Refused(
                 body.failedreason
-                    .unwrap_or_else(|| "no reason given".into())
-            ))),
+                    .unwrap_or_else(|| "no reason given".into()),
+            )),
         }
+    }
+
+    fn check_signature(&self, _headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
+        self.signed_fields(body).map(|_| ())
     }
 
     async fn verify_webhook(
@@ -312,18 +375,14 @@ impl PaymentProvider for Sslcommerz {
         _headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Option<PaymentUpdate>, WebhookError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| WebhookError::NotVerified("not a form-encoded IPN".into()))?;
-        let fields: BTreeMap<String, String> = pairs.into_iter().collect();
-        verify_sign::verify(&fields, self.store_password.expose_secret())
-            .map_err(|e| WebhookError::NotVerified(e.to_string()))?;
+        let fields = self.signed_fields(body)?;
         let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
         let (tran_id, status) = (field("tran_id"), field("status"));
         if tran_id.is_empty() {
             return Err(WebhookError::NotVerified("IPN without tran_id".into()));
         }
         let unconfirmed = |e: PaymentError| WebhookError::Unconfirmed(e.to_string());
-        if matches!(status, "VALID" | "VALIDATED") {
+        if TxStatus::parse(status).is_paid() {
             let val_id = field("val_id");
             let Some(t) = self.validate(val_id, tran_id).await.map_err(unconfirmed)? else {
                 return Err(WebhookError::NotVerified(format!(
@@ -334,7 +393,7 @@ impl PaymentProvider for Sslcommerz {
             return Ok(Some(self.update(
                 tran_id,
                 format!("ipn:{tran_id}:{val_id}"),
-                "webhook",
+                Source::Webhook,
                 &format!("IPN {status}, validation {}", t.status),
                 Self::paid(&t),
                 payload,
@@ -352,24 +411,21 @@ impl PaymentProvider for Sslcommerz {
         Ok(Some(self.update(
             tran_id,
             format!("ipn:{tran_id}:{said}"),
-            "webhook",
+            Source::Webhook,
             &format!("IPN {status}, query {said}"),
             outcome,
             raw,
         )))
     }
 
-    async fn lookup(
-        &self,
-        attempt_reference: &str,
-        _session_id: &str,
-    ) -> Result<PaymentUpdate, PaymentError> {
+    async fn lookup(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
+        let attempt_reference = attempt.reference;
         let (transactions, raw) = self.query(attempt_reference).await?;
         let (outcome, said) = Self::outcome_of(&transactions);
         Ok(self.update(
             attempt_reference,
             format!("lookup:{attempt_reference}:{said}"),
-            "lookup",
+            Source::Lookup,
             &format!("transaction query: {said}"),
             outcome,
             raw,
@@ -393,5 +449,46 @@ mod tests {
         assert_eq!(parse_amount("12", Currency::Bdt), Some(1_200));
         assert_eq!(parse_amount("1.005", Currency::Bdt), None);
         assert_eq!(parse_amount("abc", Currency::Bdt), None);
+    }
+
+    fn tx(status: &str, risk: Option<&str>) -> Transaction {
+        Transaction {
+            status: status.into(),
+            tran_id: "ORD-000001-A1".into(),
+            val_id: "v".into(),
+            amount: "100.00".into(),
+            currency: "BDT".into(),
+            currency_type: None,
+            currency_amount: None,
+            risk_level: risk.map(str::to_string),
+            risk_title: risk.map(|_| "Card holder unverified".to_string()),
+        }
+    }
+
+    #[test]
+    fn a_risky_payment_is_flagged_and_a_safe_one_is_not() {
+        assert_eq!(
+            Sslcommerz::paid(&tx("VALID", Some("0"))),
+            Outcome::paid(10_000, "BDT")
+        );
+        assert!(matches!(
+            Sslcommerz::paid(&tx("VALID", Some("1"))),
+            Outcome::Paid { flagged: Some(reason), .. } if reason.contains("risk level 1")
+        ));
+    }
+
+    #[test]
+    fn every_status_is_named_and_unknown_ones_are_held() {
+        let outcome = |s: &str| Sslcommerz::outcome_of(&[tx(s, None)]).0;
+        assert_eq!(outcome("FAILED"), Outcome::Failed);
+        assert_eq!(outcome("CANCELLED"), Outcome::Cancelled);
+        assert_eq!(outcome("EXPIRED"), Outcome::Expired);
+        assert_eq!(outcome("UNATTEMPTED"), Outcome::Pending);
+        assert!(matches!(
+            outcome("INVALID_TRANSACTION"),
+            Outcome::Unrecognised(_)
+        ));
+        assert!(matches!(outcome("ON_HOLD"), Outcome::Unrecognised(_)));
+        assert_eq!(Sslcommerz::outcome_of(&[]).0, Outcome::Pending);
     }
 }

@@ -1,18 +1,27 @@
 //! Stripe Checkout Sessions (providers.md §2): create with `Idempotency-Key`, retrieve for
 //! lookups, expire on cancel, and `Stripe-Signature`-verified webhooks.
 
+pub mod config;
 pub mod sandbox;
 pub mod signature;
 mod wire;
 
+use super::http::{self, Reply};
+use super::registry::Registration;
 use super::{
-    now_secs, transport_error, Capabilities, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
-    StartRequest, Started, WebhookError,
+    now_secs, AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider,
+    PaymentUpdate, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use wire::{ApiError, Event, Session};
+
+pub const REGISTRATION: Registration = Registration {
+    id: ProviderId::Stripe,
+    configure: config::configure,
+    sandbox_routes: sandbox::routes,
+};
 
 /// The API version the wire types follow (what the current SDKs send).
 pub const API_VERSION: &str = "2026-10-28.endive";
@@ -25,8 +34,10 @@ static CAPABILITIES: Capabilities = Capabilities {
         (Currency::Cny, 400, 99_999_999),
         (Currency::Jpy, 50, 99_999_999),
     ],
-    refunds: true,
-    partial_refunds: true,
+    // Not built yet (issue 8): the trait's refund step answers "not built".
+    refunds: false,
+    partial_refunds: false,
+    closes_sessions: true,
 };
 
 pub struct Stripe {
@@ -34,6 +45,53 @@ pub struct Stripe {
     base: String,
     secret_key: SecretString,
     webhook_secret: SecretString,
+}
+
+/// A Checkout Session's `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+    Other(String),
+}
+
+/// A Checkout Session's `payment_status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+    Other(String),
+}
+
+impl SessionStatus {
+    fn of(session: &Session) -> SessionStatus {
+        match session.status.as_deref() {
+            Some("open") => SessionStatus::Open,
+            Some("complete") => SessionStatus::Complete,
+            Some("expired") => SessionStatus::Expired,
+            other => SessionStatus::Other(other.unwrap_or("(none)").to_string()),
+        }
+    }
+}
+
+impl PaymentStatus {
+    fn of(session: &Session) -> PaymentStatus {
+        match session.payment_status.as_deref() {
+            Some("paid") => PaymentStatus::Paid,
+            Some("unpaid") => PaymentStatus::Unpaid,
+            Some("no_payment_required") => PaymentStatus::NoPaymentRequired,
+            other => PaymentStatus::Other(other.unwrap_or("(none)").to_string()),
+        }
+    }
+}
+
+/// Stripe's error body's message, for the log.
+fn error_message(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ApiError>(body)
+        .ok()
+        .map(|e| e.error.message.unwrap_or(e.error.kind))
 }
 
 impl Stripe {
@@ -62,38 +120,24 @@ impl Stripe {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<Session, PaymentError> {
-        let response = request.send().await.map_err(transport_error)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(transport_error)?;
-        if status.is_success() {
-            return serde_json::from_slice::<Session>(&body).map_err(|e| {
-                PaymentError::Unavailable(format!("unexpected Stripe response: {e}"))
-            });
-        }
-        let message = serde_json::from_slice::<ApiError>(&body)
-            .map(|e| e.error.message.unwrap_or(e.error.kind))
-            .unwrap_or_else(|_| format!("HTTP {status}"));
-        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 409 {
-            Err(PaymentError::Unavailable(message))
-        } else {
-            Err(PaymentError::Refused(format!(
-                "Stripe refused the payment: {message}"
-            )))
-        }
+        let reply: Reply = http::send(ProviderId::Stripe, request, error_message).await?;
+        http::json(ProviderId::Stripe, &reply)
     }
 
     fn update(
         &self,
         session: &Session,
+        attempt_reference: String,
         event_id: String,
-        source: &'static str,
+        source: Source,
         kind: String,
         outcome: Outcome,
         payload: String,
     ) -> PaymentUpdate {
         PaymentUpdate {
             provider: ProviderId::Stripe,
-            attempt_reference: session.client_reference_id.clone().unwrap_or_default(),
+            attempt_reference,
+            session_id: Some(session.id.clone()),
             event_id,
             source,
             kind,
@@ -103,20 +147,33 @@ impl Stripe {
     }
 }
 
-/// What a session's state says about the payment.
+/// What a session's state says about the payment; every pair is named.
 fn session_outcome(session: &Session) -> Outcome {
-    match (session.status.as_deref(), session.payment_status.as_deref()) {
-        (Some("complete"), Some("paid")) => paid(session),
-        (Some("expired"), _) => Outcome::Expired,
-        _ => Outcome::Pending,
+    use PaymentStatus as P;
+    use SessionStatus as S;
+    match (SessionStatus::of(session), PaymentStatus::of(session)) {
+        (S::Complete, P::Paid) => paid(session),
+        // A delayed method (bank debit): the async_payment events say how it ends.
+        (S::Complete, P::Unpaid) | (S::Open, P::Unpaid) => Outcome::Pending,
+        (S::Expired, P::Unpaid) => Outcome::Expired,
+        // A session that needs no payment, or a paid one not yet complete, is not what the shop
+        // creates: hold it for a person.
+        (S::Complete | S::Open | S::Expired, P::NoPaymentRequired)
+        | (S::Open | S::Expired, P::Paid) => Outcome::Unrecognised(format!(
+            "session {} / {}",
+            session.status.as_deref().unwrap_or("?"),
+            session.payment_status.as_deref().unwrap_or("?")
+        )),
+        (S::Other(status), _) => Outcome::Unrecognised(format!("session status {status}")),
+        (_, P::Other(status)) => Outcome::Unrecognised(format!("payment_status {status}")),
     }
 }
 
 fn paid(session: &Session) -> Outcome {
-    Outcome::Paid {
-        amount_minor: session.amount_total.unwrap_or(0),
-        currency: session.currency.clone().unwrap_or_default().to_uppercase(),
-    }
+    Outcome::paid(
+        session.amount_total.unwrap_or(-1),
+        session.currency.clone().unwrap_or_default().to_uppercase(),
+    )
 }
 
 #[async_trait::async_trait]
@@ -144,15 +201,11 @@ impl PaymentProvider for Stripe {
         })?;
         Ok(Started {
             session_id: session.id,
-            redirect_url: url,
+            next: NextStep::Redirect { url },
         })
     }
 
-    async fn verify_webhook(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<Option<PaymentUpdate>, WebhookError> {
+    fn check_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
         let header = headers
             .get("stripe-signature")
             .and_then(|v| v.to_str().ok())
@@ -163,7 +216,16 @@ impl PaymentProvider for Stripe {
             self.webhook_secret.expose_secret(),
             now_secs(),
         )
-        .map_err(|e| WebhookError::NotVerified(e.to_string()))?;
+        .map(|_| ())
+        .map_err(|e| WebhookError::NotVerified(e.to_string()))
+    }
+
+    async fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<PaymentUpdate>, WebhookError> {
+        self.check_signature(headers, body)?;
         let event: Event = serde_json::from_slice(body)
             .map_err(|e| WebhookError::NotVerified(format!("not a Stripe event: {e}")))?;
         if event.data.object.object.as_deref() != Some("checkout.session") {
@@ -177,36 +239,39 @@ impl PaymentProvider for Stripe {
             "checkout.session.expired" => Outcome::Expired,
             _ => return Ok(None),
         };
-        if session.client_reference_id.is_none() {
+        let Some(reference) = session.client_reference_id.clone() else {
             return Ok(None);
-        }
+        };
         Ok(Some(self.update(
             session,
+            reference,
             event.id.clone(),
-            "webhook",
+            Source::Webhook,
             event.kind.clone(),
             outcome,
             String::from_utf8_lossy(body).into_owned(),
         )))
     }
 
-    async fn lookup(
-        &self,
-        attempt_reference: &str,
-        session_id: &str,
-    ) -> Result<PaymentUpdate, PaymentError> {
-        let mut session = self
+    async fn lookup(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
+        let Some(session_id) = attempt.session_id else {
+            return Err(PaymentError::Unavailable(format!(
+                "{} has no Stripe session to look up",
+                attempt.reference
+            )));
+        };
+        let session = self
             .session_call(self.request(
                 reqwest::Method::GET,
                 &format!("checkout/sessions/{}", wire::path_segment(session_id)),
             ))
             .await?;
-        if session.client_reference_id.as_deref() != Some(attempt_reference) {
+        if session.client_reference_id.as_deref() != Some(attempt.reference) {
             return Err(PaymentError::Unavailable(format!(
-                "session {session_id} does not belong to {attempt_reference}"
+                "session {session_id} does not belong to {}",
+                attempt.reference
             )));
         }
-        session.client_reference_id = Some(attempt_reference.to_string());
         let outcome = session_outcome(&session);
         let kind = format!(
             "session {} / {}",
@@ -215,14 +280,21 @@ impl PaymentProvider for Stripe {
         );
         let event_id = format!("lookup:{}:{kind}", session.id);
         let payload = serde_json::to_string(&session).unwrap_or_default();
-        Ok(self.update(&session, event_id, "lookup", kind, outcome, payload))
+        Ok(self.update(
+            &session,
+            attempt.reference.to_string(),
+            event_id,
+            Source::Lookup,
+            kind,
+            outcome,
+            payload,
+        ))
     }
 
-    async fn cancel(
-        &self,
-        attempt_reference: &str,
-        session_id: &str,
-    ) -> Result<PaymentUpdate, PaymentError> {
+    async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
+        let Some(session_id) = attempt.session_id else {
+            return self.lookup(attempt).await;
+        };
         let expired = self
             .session_call(
                 self.request(
@@ -232,25 +304,27 @@ impl PaymentProvider for Stripe {
                         wire::path_segment(session_id)
                     ),
                 )
-                .header("Idempotency-Key", format!("{attempt_reference}-cancel")),
+                .header("Idempotency-Key", format!("{}-cancel", attempt.reference)),
             )
             .await;
         match expired {
-            Ok(session) if session.status.as_deref() == Some("expired") => {
+            Ok(session)
+                if session.status.as_deref() == Some("expired")
+                    && session.client_reference_id.as_deref() == Some(attempt.reference) =>
+            {
                 let payload = serde_json::to_string(&session).unwrap_or_default();
-                let mut update = self.update(
+                Ok(self.update(
                     &session,
+                    attempt.reference.to_string(),
                     format!("cancel:{}", session.id),
-                    "cancel",
-                    "shopper cancelled; session expired".into(),
+                    Source::Cancel,
+                    "session expired by the shop".into(),
                     Outcome::Cancelled,
                     payload,
-                );
-                update.attempt_reference = attempt_reference.to_string();
-                Ok(update)
+                ))
             }
             // Already complete or expired: ask what it is now.
-            _ => self.lookup(attempt_reference, session_id).await,
+            _ => self.lookup(attempt).await,
         }
     }
 }
@@ -274,10 +348,7 @@ mod tests {
     fn only_a_complete_and_paid_session_is_paid() {
         assert_eq!(
             session_outcome(&session("complete", "paid")),
-            Outcome::Paid {
-                amount_minor: 1500,
-                currency: "JPY".into()
-            }
+            Outcome::paid(1500, "JPY")
         );
         assert_eq!(
             session_outcome(&session("complete", "unpaid")),
@@ -292,5 +363,23 @@ mod tests {
             session_outcome(&session("expired", "unpaid")),
             Outcome::Expired
         );
+    }
+
+    #[test]
+    fn an_unknown_status_is_held_never_pending_or_paid() {
+        for (status, payment) in [
+            ("complete", "processing"),
+            ("locked", "paid"),
+            ("open", "paid"),
+            ("complete", "no_payment_required"),
+        ] {
+            assert!(
+                matches!(
+                    session_outcome(&session(status, payment)),
+                    Outcome::Unrecognised(_)
+                ),
+                "{status} / {payment}"
+            );
+        }
     }
 }

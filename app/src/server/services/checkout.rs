@@ -6,13 +6,17 @@
 //! provider for an attempt (a claim in the database), the others wait for its answer.
 
 use super::cart::{Cart, Owner};
-use crate::model::{CheckoutView, Email, Money, OrderStatus, ProviderId};
+use crate::model::{CartView, CheckoutView, Email, Money, OrderStatus, ProviderId};
 use crate::server::auth::ShopSession;
 use crate::server::db::orders::{self, AttemptRow, LineRow, NewOrder, OrderRow};
 use crate::server::db::{self, now_ms};
 use crate::server::error::{ServerError, ServerResult};
-use crate::server::payments::{Customer, PaymentError, QuoteLine, StartRequest};
+use crate::server::payments::attempt::AttemptState;
+use crate::server::payments::{
+    Customer, NextStep, PaymentError, QuoteLine, ShopUrls, StartRequest,
+};
 use crate::server::state::AppState;
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// A claim on an attempt older than this is treated as abandoned (its caller died).
@@ -94,8 +98,38 @@ pub async fn view(state: &AppState, session: &ShopSession) -> ServerResult<Check
     })
 }
 
-/// Place the order (or find the one this form already placed) and return where to send the
-/// browser: the provider's page, or the order page when nothing is left to pay.
+/// What one Pay is for: the form's key bound to the quote (lines, prices, currency, total), the
+/// customer (account and details) and the method. The same Pay twice is the same order; a changed
+/// cart, currency, address or method behind the same form is a new order.
+fn fingerprint(
+    key: &str,
+    user_id: Option<i64>,
+    customer: &Customer,
+    cart: &CartView,
+    provider: ProviderId,
+) -> String {
+    let mut h = Sha256::new();
+    let mut put = |part: &str| {
+        h.update(part.len().to_le_bytes());
+        h.update(part.as_bytes());
+    };
+    put(key);
+    put(&user_id.map_or_else(String::new, |id| id.to_string()));
+    put(provider.as_str());
+    put(&serde_json::to_string(customer).unwrap_or_default());
+    put(cart.currency.code());
+    put(&cart.total.minor.to_string());
+    for line in &cart.lines {
+        put(&format!(
+            "{}x{}@{}",
+            line.product_id, line.quantity, line.unit_price.minor
+        ));
+    }
+    hex::encode(h.finalize())
+}
+
+/// Place the order (or find the one this form already placed for the same cart) and return where
+/// to send the browser: the provider's page, or the order page when nothing is left to pay.
 pub async fn place_order(
     state: &AppState,
     session: &ShopSession,
@@ -114,33 +148,47 @@ pub async fn place_order(
         ));
     }
     let user_id = session.user_id().await?;
-
-    let existing = {
+    let currency = session.currency().await?;
+    let cart = cart_of(state, session, user_id).view(currency).await?;
+    let order = if cart.is_empty() {
+        // A twin of a Pay that already went through (it emptied the cart): the same order.
         let mut conn = state.db.pool.acquire().await?;
-        orders::by_key(&mut conn, key).await?
-    };
-    let order = match existing {
-        Some(order) => order,
-        None => {
-            let currency = session.currency().await?;
-            let cart = cart_of(state, session, user_id).view(currency).await?;
-            if cart.is_empty() {
-                return Err(ServerError::invalid("Your cart is empty."));
+        orders::latest_by_checkout_key(&mut conn, key)
+            .await?
+            .ok_or_else(|| ServerError::invalid("Your cart is empty."))?
+    } else {
+        if !cart.notices.is_empty() {
+            return Err(ServerError::invalid(format!(
+                "{} Please check your order and press Pay again.",
+                cart.notices.join(" ")
+            )));
+        }
+        if !provider.capabilities().accepts(cart.total) {
+            return Err(ServerError::invalid(format!(
+                "{} cannot take a payment of {}. Please choose another payment method.",
+                provider_id.label(),
+                cart.total
+            )));
+        }
+        let bound_key = fingerprint(key, user_id, &customer, &cart, provider_id);
+        let existing = {
+            let mut conn = state.db.pool.acquire().await?;
+            orders::by_key(&mut conn, &bound_key).await?
+        };
+        match existing {
+            Some(order) => order,
+            None => {
+                refuse_too_many_open_orders(state, session, user_id).await?;
+                let new = NewCheckout {
+                    checkout_key: key,
+                    bound_key: &bound_key,
+                    user_id,
+                    customer: &customer,
+                    cart: &cart,
+                    provider: provider_id,
+                };
+                create(state, &new).await?
             }
-            if !cart.notices.is_empty() {
-                return Err(ServerError::invalid(format!(
-                    "{} Please check your order and press Pay again.",
-                    cart.notices.join(" ")
-                )));
-            }
-            if !provider.capabilities().accepts(cart.total) {
-                return Err(ServerError::invalid(format!(
-                    "{} cannot take a payment of {}. Please choose another payment method.",
-                    provider_id.label(),
-                    cart.total
-                )));
-            }
-            create(state, key, user_id, &customer, &cart, provider_id).await?
         }
     };
     // The key is a secret of the session it was rendered into; an order from it stays with the
@@ -152,26 +200,12 @@ pub async fn place_order(
             "The checkout form has expired. Please reload the page.",
         ));
     }
-    let total = Money::new(
-        order.total_minor,
-        order
-            .currency
-            .parse()
-            .map_err(|_| ServerError::Internal(format!("bad currency {}", order.currency)))?,
-    );
-    if !provider.capabilities().accepts(total) {
-        return Err(ServerError::invalid(format!(
-            "{} cannot take a payment of {total}. Please choose another payment method.",
-            provider_id.label()
-        )));
-    }
     session.remember_order(&order.reference).await?;
-    let status = OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed);
-    if status != OrderStatus::AwaitingPayment {
+    if order.status != OrderStatus::AwaitingPayment {
         session.rotate_checkout_key().await?;
         return Ok(format!("/orders/{}", order.reference));
     }
-    let url = pay(state, &order, provider_id, &customer).await?;
+    let url = pay(state, &order).await?;
     // The order is on its way to the provider: the cart is done, the next checkout is new.
     match user_id {
         Some(id) => {
@@ -184,27 +218,56 @@ pub async fn place_order(
     Ok(url)
 }
 
-/// Create the order, its lines (reserving stock) and its first attempt in one transaction.
-async fn create(
+/// A shopper may hold only so many unpaid orders (and so much stock) at once.
+async fn refuse_too_many_open_orders(
     state: &AppState,
-    key: &str,
+    session: &ShopSession,
     user_id: Option<i64>,
-    customer: &Customer,
-    cart: &crate::model::CartView,
-    provider_id: ProviderId,
-) -> ServerResult<OrderRow> {
+) -> ServerResult<()> {
+    let placed = session.placed_orders().await?;
+    let open = {
+        let mut conn = state.db.pool.acquire().await?;
+        orders::count_awaiting(&mut conn, &placed, user_id).await?
+    };
+    let max = state.settings.payments.max_open_orders;
+    if open >= max {
+        return Err(ServerError::invalid(format!(
+            "You already have {open} unpaid orders. Please pay or cancel one of them first \
+             (unpaid orders are released after {} minutes).",
+            state.settings.payments.hold_minutes
+        )));
+    }
+    Ok(())
+}
+
+/// What [`create`] makes an order from.
+struct NewCheckout<'a> {
+    checkout_key: &'a str,
+    bound_key: &'a str,
+    user_id: Option<i64>,
+    customer: &'a Customer,
+    cart: &'a CartView,
+    provider: ProviderId,
+}
+
+/// Create the order, its lines (reserving stock) and its first attempt in one transaction.
+async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRow> {
     let guest_token = uuid::Uuid::new_v4().simple().to_string();
     let address =
-        serde_json::to_string(customer).map_err(|e| ServerError::Internal(e.to_string()))?;
+        serde_json::to_string(new.customer).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let hold_until = now_ms() + state.settings.payments.hold_minutes * 60_000;
+    let cart = new.cart;
     let mut tx = state.db.pool.begin().await?;
     let inserted = orders::insert(
         &mut tx,
         &NewOrder {
-            idempotency_key: key,
-            user_id,
+            idempotency_key: new.bound_key,
+            checkout_key: new.checkout_key,
+            hold_until,
+            user_id: new.user_id,
             guest_token: &guest_token,
-            email: &customer.email,
-            name: &customer.name,
+            email: &new.customer.email,
+            name: &new.customer.name,
             address: &address,
             currency: cart.currency.code(),
             total_minor: cart.total.minor,
@@ -215,7 +278,7 @@ async fn create(
         // A twin request created it first.
         drop(tx);
         let mut conn = state.db.pool.acquire().await?;
-        return orders::by_key(&mut conn, key)
+        return orders::by_key(&mut conn, new.bound_key)
             .await?
             .ok_or_else(|| ServerError::Internal("order vanished after a key conflict".into()));
     };
@@ -239,46 +302,79 @@ async fn create(
         )
         .await?;
     }
-    orders::insert_attempt(&mut tx, &order, provider_id.as_str()).await?;
+    orders::insert_attempt(&mut tx, &order, new.provider).await?;
     tx.commit().await?;
     tracing::info!(order = %order.reference, total = %cart.total, "order placed");
     Ok(order)
 }
 
-/// Get a hosted payment for the order: reuse the open attempt, or make a new one.
-async fn pay(
-    state: &AppState,
-    order: &OrderRow,
-    provider_id: ProviderId,
-    customer: &Customer,
-) -> ServerResult<String> {
+/// Where the browser goes for an open attempt.
+fn next_url(state: &AppState, attempt: &AttemptRow) -> Option<String> {
+    let step: NextStep = serde_json::from_str(attempt.next_step.as_deref()?).ok()?;
+    Some(match step {
+        NextStep::Redirect { url } => url,
+        // A form to post, or a page of the shop's own: the shop renders it.
+        NextStep::PostForm { .. } | NextStep::ShopPage { .. } => format!(
+            "{}/payments/{}/go/{}",
+            state.settings.public_url,
+            attempt.provider.as_str(),
+            attempt.reference
+        ),
+    })
+}
+
+/// Get a hosted payment for the order: reuse the open attempt, retry one whose provider did not
+/// answer (same attempt, same idempotency key), or make a new one after a refusal.
+async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_TWIN;
     loop {
         let mut conn = state.db.pool.acquire().await?;
-        let attempt = match orders::latest_attempt(&mut conn, order.id).await? {
-            Some(a) if a.state != "error" => a,
-            // The last one could not reach its provider: a new attempt (a twin may make it first).
-            _ => match orders::insert_attempt(&mut conn, order, provider_id.as_str()).await {
+        let latest = orders::latest_attempt(&mut conn, order.id)
+            .await?
+            .ok_or_else(|| ServerError::Internal(format!("{} has no attempt", order.reference)))?;
+        let attempt = if latest.state == AttemptState::Refused {
+            // The provider said no to that one: a new attempt (a twin may make it first).
+            match orders::insert_attempt(&mut conn, order, latest.provider).await {
                 Ok(a) => a,
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
                 Err(e) => return Err(e.into()),
-            },
+            }
+        } else {
+            latest
         };
-        match attempt.state.as_str() {
-            "open" => {
-                if let Some(url) = attempt.redirect_url {
+        match attempt.state {
+            AttemptState::Open => {
+                if let Some(url) = next_url(state, &attempt) {
                     return Ok(url);
                 }
             }
-            "new" | "starting" => {
+            AttemptState::New | AttemptState::Starting | AttemptState::Unanswered => {
                 if orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await?
                 {
                     drop(conn);
-                    return start(state, order, &attempt, customer).await;
+                    return start(state, order, &attempt).await.map_err(|e| match e {
+                        StartError::Provider(e) => {
+                            let advice = format!(
+                                "Your order {} is kept: press Pay to try again.",
+                                order.reference
+                            );
+                            ServerError::invalid(format!(
+                                "{} {advice}",
+                                e.shopper_message(attempt.provider)
+                            ))
+                        }
+                        StartError::Server(e) => e,
+                    });
                 }
             }
             // Paid, failed, cancelled…: the order page says what happened.
-            _ => return Ok(format!("/orders/{}", order.reference)),
+            AttemptState::Refused
+            | AttemptState::Cancelling
+            | AttemptState::Paid
+            | AttemptState::Failed
+            | AttemptState::Cancelled
+            | AttemptState::Expired
+            | AttemptState::NeedsReview => return Ok(format!("/orders/{}", order.reference)),
         }
         drop(conn);
         if tokio::time::Instant::now() > deadline {
@@ -290,22 +386,32 @@ async fn pay(
     }
 }
 
-/// Call the provider for a claimed attempt and record its answer.
-async fn start(
+/// Why [`start`] did not open a session.
+pub enum StartError {
+    Provider(PaymentError),
+    Server(ServerError),
+}
+
+impl<E: Into<ServerError>> From<E> for StartError {
+    fn from(e: E) -> Self {
+        StartError::Server(e.into())
+    }
+}
+
+/// Call the provider for a claimed attempt and record its answer. The request is rebuilt from
+/// the order as stored, so a retry (by the shopper or the reconciler) sends exactly the same call
+/// under the same idempotency key.
+pub async fn start(
     state: &AppState,
     order: &OrderRow,
     attempt: &AttemptRow,
-    customer: &Customer,
-) -> ServerResult<String> {
-    let provider_id = ProviderId::parse(&attempt.provider)
-        .ok_or_else(|| ServerError::Internal(format!("unknown provider {}", attempt.provider)))?;
-    let provider = state.payments.get(provider_id).ok_or_else(|| {
-        ServerError::invalid(format!("{} is not available.", provider_id.label()))
+) -> Result<String, StartError> {
+    let provider = state.payments.get(attempt.provider).ok_or_else(|| {
+        ServerError::invalid(format!("{} is not available.", attempt.provider.label()))
     })?;
-    let currency = order
-        .currency
-        .parse()
-        .map_err(|_| ServerError::Internal(format!("bad currency {}", order.currency)))?;
+    let customer: Customer = serde_json::from_str(&order.address)
+        .map_err(|e| ServerError::Internal(format!("{}: address: {e}", order.reference)))?;
+    let currency = order.currency;
     let lines = {
         let mut conn = state.db.pool.acquire().await?;
         orders::lines(&mut conn, order.id).await?
@@ -313,7 +419,7 @@ async fn start(
     let request = StartRequest {
         order_reference: order.reference.clone(),
         attempt_reference: attempt.reference.clone(),
-        total: Money::new(order.total_minor, currency),
+        total: order.total(),
         lines: lines
             .into_iter()
             .map(|l| QuoteLine {
@@ -322,39 +428,54 @@ async fn start(
                 unit: Money::new(l.unit_minor, currency),
             })
             .collect(),
-        customer: customer.clone(),
-        public_url: state.settings.public_url.clone(),
+        customer,
+        urls: ShopUrls::new(
+            &state.settings.public_url,
+            attempt.provider,
+            &order.reference,
+        ),
+        hold_until: order.hold_until.unwrap_or_else(now_ms) / 1000,
     };
     let result = provider.start(&request).await;
     let mut conn = state.db.pool.acquire().await?;
     match result {
         Ok(started) => {
             let first_lookup = now_ms() + super::reconciler::FIRST_LOOKUP_MS;
+            let step = serde_json::to_string(&started.next)
+                .map_err(|e| ServerError::Internal(e.to_string()))?;
             orders::attempt_started(
                 &mut conn,
                 attempt.id,
                 &started.session_id,
-                &started.redirect_url,
+                &step,
                 first_lookup,
             )
             .await?;
-            tracing::info!(attempt = %attempt.reference, provider = provider_id.as_str(), "payment session opened");
-            Ok(started.redirect_url)
+            tracing::info!(attempt = %attempt.reference, provider = attempt.provider.as_str(), "payment session opened");
+            let opened = orders::attempt_by_reference(&mut conn, &attempt.reference)
+                .await?
+                .ok_or_else(|| ServerError::Internal("attempt vanished".into()))?;
+            Ok(next_url(state, &opened).unwrap_or_else(|| format!("/orders/{}", order.reference)))
         }
         Err(e) => {
-            orders::set_attempt_state(&mut conn, attempt.id, "error", Some(&e.to_string())).await?;
-            tracing::warn!(attempt = %attempt.reference, provider = provider_id.as_str(), error = %e, "could not open a payment session");
-            let advice = format!(
-                "Your order {} is kept: press Pay to try again, or choose another payment method.",
-                order.reference
-            );
-            Err(ServerError::invalid(match e {
-                PaymentError::Refused(message) => format!("{message}. {advice}"),
-                PaymentError::Unavailable(_) => format!(
-                    "{} is not answering right now. {advice}",
-                    provider_id.label()
-                ),
-            }))
+            let (state_now, retry) = match &e {
+                PaymentError::Unavailable(_) => (AttemptState::Unanswered, true),
+                PaymentError::Refused(_) => (AttemptState::Refused, false),
+            };
+            orders::set_attempt_state(&mut conn, attempt.id, state_now, Some(&e.to_string()))
+                .await?;
+            if retry {
+                // The provider may have opened the session: the reconciler asks again with the
+                // same key if the shopper does not.
+                orders::schedule_lookup(
+                    &mut conn,
+                    attempt.id,
+                    now_ms() + super::reconciler::FIRST_LOOKUP_MS,
+                )
+                .await?;
+            }
+            tracing::warn!(attempt = %attempt.reference, provider = attempt.provider.as_str(), error = %e, "could not open a payment session");
+            Err(StartError::Provider(e))
         }
     }
 }

@@ -3,12 +3,14 @@
 
 use super::payment_updates::{self, status_json};
 use crate::model::{
-    Currency, Money, OrderLineView, OrderStatus, OrderStatusJson, OrderView, ProviderId, Role,
+    Money, OrderLineView, OrderStatus, OrderStatusJson, OrderView, ProviderId, Role,
 };
 use crate::server::auth::ShopSession;
-use crate::server::db::orders::{self, OrderRow};
+use crate::server::db::orders::{self, AttemptRow, OrderRow};
 use crate::server::db::{self, Db};
 use crate::server::error::{ServerError, ServerResult};
+use crate::server::payments::attempt::AttemptState;
+use crate::server::payments::AttemptRef;
 use crate::server::state::AppState;
 use subtle::ConstantTimeEq;
 
@@ -73,31 +75,13 @@ pub async fn require_visible(
         .ok_or(ServerError::User(crate::error::AppError::NotFound))
 }
 
-fn currency_of(order: &OrderRow) -> ServerResult<Currency> {
-    order.currency.parse().map_err(|_| {
-        ServerError::Internal(format!(
-            "order {} has currency {:?}",
-            order.reference, order.currency
-        ))
-    })
-}
-
-fn status_of(order: &OrderRow) -> ServerResult<OrderStatus> {
-    OrderStatus::parse(&order.status).ok_or_else(|| {
-        ServerError::Internal(format!(
-            "order {} has status {:?}",
-            order.reference, order.status
-        ))
-    })
-}
-
 /// The order page's view.
 pub async fn view(
     state: &AppState,
     viewer: &Viewer<'_>,
     order: &OrderRow,
 ) -> ServerResult<OrderView> {
-    let currency = currency_of(order)?;
+    let currency = order.currency;
     let mut conn = state.db.pool.acquire().await?;
     let lines = orders::lines(&mut conn, order.id)
         .await?
@@ -111,7 +95,7 @@ pub async fn view(
         .collect();
     let provider = orders::latest_attempt(&mut conn, order.id)
         .await?
-        .and_then(|a| ProviderId::parse(&a.provider));
+        .map(|a| a.provider);
     // The bookmarkable link is for the guest who placed the order (not for a merchant looking).
     let is_placer = viewer
         .session
@@ -127,10 +111,10 @@ pub async fn view(
     });
     Ok(OrderView {
         reference: order.reference.clone(),
-        status: status_of(order)?,
+        status: order.status,
         email: order.email.clone(),
         lines,
-        total: Money::new(order.total_minor, currency),
+        total: order.total(),
         provider,
         guest_link,
     })
@@ -141,50 +125,116 @@ pub async fn status(db: &Db, order: &OrderRow) -> ServerResult<OrderStatusJson> 
     let mut conn = db.pool.acquire().await?;
     let provider = orders::latest_attempt(&mut conn, order.id)
         .await?
-        .map(|a| a.provider);
-    Ok(status_json(order, status_of(order)?, provider))
+        .map(|a| a.provider.as_str().to_string());
+    Ok(status_json(order, order.status, provider))
 }
 
-/// The shopper is back from the provider: ask the provider (never the browser) what happened
-/// to the latest attempt and apply the answer. Errors are logged; the page shows what is known.
-pub async fn look_up(state: &AppState, reference: &str, cancelled: bool) {
-    if let Err(e) = try_look_up(state, reference, cancelled).await {
+/// The order, and its newest attempt if it is `provider`'s and still awaiting payment.
+async fn awaiting_attempt(
+    db: &Db,
+    provider: ProviderId,
+    reference: &str,
+) -> ServerResult<Option<(OrderRow, AttemptRow)>> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(order) = orders::by_reference(&mut conn, reference).await? else {
+        return Ok(None);
+    };
+    if order.status != OrderStatus::AwaitingPayment {
+        return Ok(None);
+    }
+    let attempt = orders::latest_attempt(&mut conn, order.id)
+        .await?
+        .filter(|a| a.provider == provider);
+    Ok(attempt.map(|a| (order, a)))
+}
+
+/// The shopper is back from the provider (`/payments/{provider}/return/{reference}`, or its
+/// cancel URL): the provider completes the return its way (a lookup, or PayPal's capture) and the
+/// answer is applied. What the browser carries is never proof of anything. Errors are logged; the
+/// page shows what is known.
+pub async fn returned(
+    state: &AppState,
+    provider: ProviderId,
+    reference: &str,
+    params: &[(String, String)],
+) {
+    if let Err(e) = try_returned(state, provider, reference, params).await {
         tracing::warn!(order = reference, error = %e, "status lookup after the return failed");
     }
 }
 
-async fn try_look_up(state: &AppState, reference: &str, cancelled: bool) -> ServerResult<()> {
-    let (order, attempt) = {
-        let mut conn = state.db.pool.acquire().await?;
-        let Some(order) = orders::by_reference(&mut conn, reference).await? else {
-            return Ok(());
-        };
-        let Some(attempt) = orders::latest_attempt(&mut conn, order.id).await? else {
-            return Ok(());
-        };
-        (order, attempt)
-    };
-    if status_of(&order)? != OrderStatus::AwaitingPayment {
-        return Ok(());
-    }
-    let (Some(provider), Some(session_id)) = (
-        ProviderId::parse(&attempt.provider).and_then(|p| state.payments.get(p)),
-        attempt.provider_session_id.as_deref(),
-    ) else {
+async fn try_returned(
+    state: &AppState,
+    provider_id: ProviderId,
+    reference: &str,
+    params: &[(String, String)],
+) -> ServerResult<()> {
+    let Some(provider) = state.payments.get(provider_id) else {
         return Ok(());
     };
-    let update = if cancelled {
-        if attempt.state == "open" {
-            let mut conn = state.db.pool.acquire().await?;
-            orders::set_attempt_state(&mut conn, attempt.id, "cancelling", None).await?;
-        }
-        provider.cancel(&attempt.reference, session_id).await
-    } else {
-        provider.lookup(&attempt.reference, session_id).await
-    }
-    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let Some((_, attempt)) = awaiting_attempt(&state.db, provider_id, reference).await? else {
+        return Ok(());
+    };
+    let Some(session_id) = attempt.provider_session_id.as_deref() else {
+        return Ok(());
+    };
+    let at = AttemptRef {
+        reference: &attempt.reference,
+        session_id: Some(session_id),
+    };
+    let update = provider
+        .complete_return(at, params)
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
     let applied = payment_updates::apply(&state.db, &state.events, &update).await?;
     tracing::info!(order = reference, outcome = %applied.describe(), "status lookup after the return");
+    Ok(())
+}
+
+/// The shopper (or a merchant) cancels an unpaid order: its open attempt becomes `cancelling` in
+/// one statement (so a payment landing at the same moment wins or loses cleanly), the provider
+/// closes the session where it can, and its answer is applied like any other.
+pub async fn cancel(
+    state: &AppState,
+    provider_id: ProviderId,
+    order: &OrderRow,
+) -> ServerResult<()> {
+    let Some(provider) = state.payments.get(provider_id) else {
+        return Err(ServerError::invalid(format!(
+            "{} is not available.",
+            provider_id.label()
+        )));
+    };
+    let Some((_, attempt)) = awaiting_attempt(&state.db, provider_id, &order.reference).await?
+    else {
+        return Err(ServerError::invalid(format!(
+            "Order {} can no longer be cancelled.",
+            order.reference
+        )));
+    };
+    let began = {
+        let mut conn = state.db.pool.acquire().await?;
+        orders::begin_cancel(&mut conn, attempt.id).await?
+    };
+    if !began && attempt.state != AttemptState::Cancelling {
+        return Err(ServerError::invalid(format!(
+            "Order {} can no longer be cancelled.",
+            order.reference
+        )));
+    }
+    let at = AttemptRef {
+        reference: &attempt.reference,
+        session_id: attempt.provider_session_id.as_deref(),
+    };
+    let update = provider.cancel(at).await.map_err(|e| {
+        tracing::warn!(order = %order.reference, error = %e, "cancel at the provider failed");
+        ServerError::invalid(format!(
+            "{} Please try again in a moment.",
+            e.shopper_message(provider_id)
+        ))
+    })?;
+    let applied = payment_updates::apply(&state.db, &state.events, &update).await?;
+    tracing::info!(order = %order.reference, outcome = %applied.describe(), "cancel");
     Ok(())
 }
 
@@ -195,7 +245,7 @@ pub async fn refill_cart(
     cart: &super::cart::Cart<'_>,
     order: &OrderRow,
 ) -> ServerResult<()> {
-    let status = status_of(order)?;
+    let status = order.status;
     if !status.releases_stock() {
         return Err(ServerError::invalid(format!(
             "Order {} is {}; there is nothing to try again.",
@@ -203,7 +253,7 @@ pub async fn refill_cart(
             status.label().to_lowercase()
         )));
     }
-    let currency = currency_of(order)?;
+    let currency = order.currency;
     cart.session.set_currency(currency).await?;
     let lines = {
         let mut conn = state.db.pool.acquire().await?;

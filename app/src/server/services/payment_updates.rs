@@ -1,36 +1,45 @@
 //! Applying a verified provider statement to its order, in one transaction (design.md §4.3):
-//! ledger row first (deduplicating on the provider's event id), lock the order, compare the paid
-//! amount and currency with the quote, make the monotonic transition, release stock or queue the
-//! confirmation email, then tell live listeners after the commit.
+//! ledger row first (deduplicating on the provider's event id), then the order and the attempt
+//! locked in that order (every writer takes them so), the statement checked against the attempt's
+//! stored provider id, the decision (quote comparison, superseded attempts, second payments), the
+//! attempt's own state, the monotonic transition, stock released or the email queued, and live
+//! listeners told after the commit.
 
 use crate::model::{OrderStatus, OrderStatusJson, Transition};
-use crate::server::db::orders::{self, NewEvent, OrderRow};
+use crate::server::db::orders::{self, AttemptRow, NewEvent, OrderRow};
 use crate::server::db::Db;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
-use crate::server::payments::{Outcome, PaymentUpdate};
+use crate::server::payments::attempt::AttemptState;
+use crate::server::payments::{Outcome, PaymentUpdate, Source};
 
 /// What applying an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// This provider event was applied before; nothing changed.
     Duplicate,
-    /// No attempt has this reference (not ours, or from another shop on the same account).
+    /// No attempt of this provider has this reference (not ours).
     UnknownAttempt,
+    /// The attempt exists but the provider's session id differs from the stored one: a signed
+    /// statement about someone else's session (another shop on the same account). Ignored.
+    ForeignSession,
     /// Recorded in the ledger; `transition` says whether the order moved.
     Recorded {
         from: OrderStatus,
         to: OrderStatus,
         transition: Option<Transition>,
+        /// Why the order needs review, or why it did not move.
+        note: Option<String>,
     },
 }
 
 impl Applied {
     /// A short text for the inbox's outcome column and logs.
     pub fn describe(&self) -> String {
-        match self {
+        let text = match self {
             Applied::Duplicate => "duplicate".into(),
             Applied::UnknownAttempt => "ignored: unknown attempt".into(),
+            Applied::ForeignSession => "ignored: another session than the attempt's".into(),
             Applied::Recorded {
                 from,
                 to,
@@ -46,44 +55,137 @@ impl Applied {
                     format!("refused: {} -> {}", from.as_str(), to.as_str())
                 }
             },
+        };
+        match self {
+            Applied::Recorded {
+                note: Some(note), ..
+            } => format!("{text} ({note})"),
+            _ => text,
         }
     }
 }
 
-/// The status a verified outcome asks for, given the order's quote.
-fn target(outcome: &Outcome, order: &OrderRow) -> Option<OrderStatus> {
-    match outcome {
-        Outcome::Paid { .. } if order.stock_released => {
-            // Money arrived after the order was given up (failed, cancelled, expired): someone
-            // must look at it; it is never silently refused.
-            Some(OrderStatus::NeedsReview)
+/// What a verified outcome does to the order and to its own attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Decision {
+    order: Option<OrderStatus>,
+    attempt: Option<AttemptState>,
+    note: Option<String>,
+}
+
+impl Decision {
+    fn hold(note: impl Into<String>) -> Decision {
+        Decision {
+            order: None,
+            attempt: None,
+            note: Some(note.into()),
         }
+    }
+}
+
+/// Decide, from the locked order and attempt, what an outcome means. `current` says whether the
+/// attempt is the order's newest: only its failure ends the order (or the shop's own expiry).
+fn decide(
+    outcome: &Outcome,
+    source: Source,
+    order: &OrderRow,
+    attempt: &AttemptRow,
+    current: bool,
+) -> Decision {
+    if source == Source::Expiry && *outcome == Outcome::Expired {
+        // The hold ran out: the order ends whatever its newest attempt did.
+        return Decision {
+            order: Some(OrderStatus::Expired),
+            attempt: (!attempt.state.is_final()).then_some(AttemptState::Expired),
+            note: Some("the hold ran out".into()),
+        };
+    }
+    match outcome {
         Outcome::Paid {
             amount_minor,
             currency,
+            flagged,
         } => {
-            if *amount_minor == order.total_minor && currency.eq_ignore_ascii_case(&order.currency)
+            if matches!(
+                attempt.state,
+                AttemptState::Paid | AttemptState::NeedsReview
+            ) {
+                // The same payment reported again (webhook, then lookup): nothing new.
+                return Decision {
+                    order: None,
+                    attempt: None,
+                    note: None,
+                };
+            }
+            let review = |note: String| Decision {
+                order: Some(OrderStatus::NeedsReview),
+                attempt: Some(AttemptState::NeedsReview),
+                note: Some(note),
+            };
+            if order.stock_released {
+                // Money arrived after the order was given up (failed, cancelled, expired).
+                return review(format!(
+                    "money after the order was {}",
+                    order.status.as_str()
+                ));
+            }
+            if order.status != OrderStatus::AwaitingPayment {
+                return review(format!(
+                    "a second payment for an order already {}: possible double charge",
+                    order.status.as_str()
+                ));
+            }
+            if *amount_minor != order.total_minor
+                || !currency.eq_ignore_ascii_case(order.currency.code())
             {
-                Some(OrderStatus::Paid)
-            } else {
-                Some(OrderStatus::NeedsReview)
+                return review(format!(
+                    "paid {amount_minor} {currency}, quoted {} {}",
+                    order.total_minor,
+                    order.currency.code()
+                ));
+            }
+            if let Some(flag) = flagged {
+                return review(flag.clone());
+            }
+            Decision {
+                order: Some(OrderStatus::Paid),
+                attempt: Some(AttemptState::Paid),
+                note: None,
             }
         }
-        Outcome::Pending => None,
-        Outcome::Failed => Some(OrderStatus::Failed),
-        Outcome::Cancelled => Some(OrderStatus::Cancelled),
-        Outcome::Expired => Some(OrderStatus::Expired),
-    }
-}
-
-fn attempt_state(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Paid => "paid",
-        OrderStatus::Failed => "failed",
-        OrderStatus::Cancelled => "cancelled",
-        OrderStatus::Expired => "expired",
-        OrderStatus::NeedsReview => "needs_review",
-        _ => "open",
+        Outcome::Pending => Decision {
+            order: None,
+            attempt: None,
+            note: None,
+        },
+        Outcome::Unrecognised(said) => Decision::hold(format!("held: {said}")),
+        Outcome::Failed | Outcome::Cancelled | Outcome::Expired => {
+            if attempt.state.is_final() {
+                return Decision::hold(format!("attempt already {}", attempt.state.as_str()));
+            }
+            let (order_status, attempt_state) = match outcome {
+                Outcome::Failed => (OrderStatus::Failed, AttemptState::Failed),
+                Outcome::Cancelled => (OrderStatus::Cancelled, AttemptState::Cancelled),
+                // The shopper's cancel expires the session at the provider, whose own "expired"
+                // event may arrive before the cancel's answer: then expired means cancelled.
+                _ if attempt.state == AttemptState::Cancelling => {
+                    (OrderStatus::Cancelled, AttemptState::Cancelled)
+                }
+                _ => (OrderStatus::Expired, AttemptState::Expired),
+            };
+            if !current {
+                return Decision {
+                    order: None,
+                    attempt: Some(attempt_state),
+                    note: Some("a superseded attempt: the order follows its newest one".into()),
+                };
+            }
+            Decision {
+                order: Some(order_status),
+                attempt: Some(attempt_state),
+                note: None,
+            }
+        }
     }
 }
 
@@ -97,7 +199,7 @@ pub fn status_json(
         reference: order.reference.clone(),
         status,
         amount_minor: order.total_minor,
-        currency: order.currency.clone(),
+        currency: order.currency.code().to_string(),
         provider,
     }
 }
@@ -107,7 +209,7 @@ pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> Ser
 }
 
 /// [`apply`] for a webhook whose inbox row is closed in the same transaction when it is recorded
-/// (a duplicate or an unknown attempt leaves closing it to the caller).
+/// (a duplicate or an ignored statement leaves closing it to the caller).
 pub async fn apply_from_inbox(
     db: &Db,
     events: &OrderEvents,
@@ -118,6 +220,7 @@ pub async fn apply_from_inbox(
         Outcome::Paid {
             amount_minor,
             currency,
+            ..
         } => (Some(*amount_minor), Some(currency.as_str())),
         _ => (None, None),
     };
@@ -131,7 +234,7 @@ pub async fn apply_from_inbox(
             attempt_reference: &update.attempt_reference,
             provider,
             event_id: &update.event_id,
-            source: update.source,
+            source: update.source.as_str(),
             kind: &update.kind,
             amount_minor: amount,
             currency,
@@ -141,34 +244,48 @@ pub async fn apply_from_inbox(
     .await?;
     // The attempt must be this provider's: a verified event from one provider never moves an
     // order another provider is collecting.
-    let attempt = orders::attempt_by_reference(&mut tx, &update.attempt_reference)
+    let order_id = orders::attempt_by_reference(&mut tx, &update.attempt_reference)
         .await?
-        .filter(|a| a.provider == provider);
-    let Some(attempt) = attempt else {
+        .filter(|a| a.provider == update.provider)
+        .map(|a| a.order_id);
+    let Some(order_id) = order_id else {
         return Ok(Applied::UnknownAttempt);
     };
     if !fresh {
         return Ok(Applied::Duplicate);
     }
-    let order = orders::lock(&mut tx, db.backend, attempt.order_id)
+    // Order first, then attempt: the same order as every other writer, so no deadlock, and the
+    // decision below reads both as they are now.
+    let order = orders::lock(&mut tx, db.backend, order_id)
         .await?
-        .ok_or_else(|| ServerError::Internal(format!("order of {} vanished", attempt.reference)))?;
-    let from = OrderStatus::parse(&order.status)
-        .ok_or_else(|| ServerError::Internal(format!("unknown order status {:?}", order.status)))?;
-    // The shopper's cancel expires the session at the provider, whose own "expired" event may
-    // arrive before the cancel's answer: for an attempt being cancelled, expired means cancelled.
-    let target = match target(&update.outcome, &order) {
-        Some(OrderStatus::Expired) if attempt.state == "cancelling" => Some(OrderStatus::Cancelled),
-        other => other,
-    };
-    let transition = target.map(|t| from.transition(t));
-    let to = match (target, transition) {
+        .ok_or_else(|| ServerError::Internal(format!("order {order_id} vanished")))?;
+    let attempt = orders::lock_attempt(&mut tx, db.backend, &update.attempt_reference)
+        .await?
+        .ok_or_else(|| {
+            ServerError::Internal(format!("attempt {} vanished", update.attempt_reference))
+        })?;
+    if let (Some(stored), Some(said)) = (&attempt.provider_session_id, &update.session_id) {
+        if stored != said {
+            // Rolled back: no ledger row for someone else's session.
+            tracing::warn!(attempt = %attempt.reference, event = %update.event_id, "a verified statement about another session than the attempt's was ignored");
+            return Ok(Applied::ForeignSession);
+        }
+    }
+    let current = orders::latest_attempt(&mut tx, order.id)
+        .await?
+        .is_some_and(|latest| latest.id == attempt.id);
+    let from = order.status;
+    let decision = decide(&update.outcome, update.source, &order, &attempt, current);
+    let transition = decision.order.map(|t| from.transition(t));
+    let to = match (decision.order, transition) {
         (Some(t), Some(Transition::Applied)) => t,
         _ => from,
     };
+    if let Some(state) = decision.attempt.filter(|s| *s != attempt.state) {
+        orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
+    }
     if transition == Some(Transition::Applied) {
-        orders::set_status(&mut tx, order.id, to.as_str()).await?;
-        orders::set_attempt_state(&mut tx, attempt.id, attempt_state(to), None).await?;
+        orders::set_status(&mut tx, order.id, to).await?;
         if to.releases_stock() {
             orders::release_stock(&mut tx, order.id).await?;
         }
@@ -184,8 +301,9 @@ pub async fn apply_from_inbox(
     }
     let applied = Applied::Recorded {
         from,
-        to: target.unwrap_or(from),
+        to: decision.order.unwrap_or(from),
         transition,
+        note: decision.note.clone(),
     };
     orders::finish_event(
         &mut tx,
@@ -203,16 +321,24 @@ pub async fn apply_from_inbox(
     match transition {
         Some(Transition::Applied) => {
             tracing::info!(order = %order.reference, event = %update.event_id, from = from.as_str(), to = to.as_str(), "order status changed");
-            events.publish(status_json(&order, to, Some(attempt.provider.clone())));
+            events.publish(status_json(
+                &order,
+                to,
+                Some(attempt.provider.as_str().to_string()),
+            ));
         }
         Some(Transition::Refused) => tracing::warn!(
             order = %order.reference, event = %update.event_id, from = from.as_str(),
-            wanted = target.map(OrderStatus::as_str), "refused a backwards status change"
+            wanted = decision.order.map(OrderStatus::as_str), "refused a backwards status change"
         ),
         _ => {}
     }
-    if target == Some(OrderStatus::NeedsReview) {
-        tracing::warn!(order = %order.reference, event = %update.event_id, "paid amount or currency differs from the quote");
+    if let Some(note) = &decision.note {
+        if decision.order == Some(OrderStatus::NeedsReview)
+            || matches!(update.outcome, Outcome::Unrecognised(_))
+        {
+            tracing::warn!(order = %order.reference, event = %update.event_id, %note, "payment needs a person");
+        }
     }
     Ok(applied)
 }
@@ -220,34 +346,63 @@ pub async fn apply_from_inbox(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Currency, ProviderId};
 
-    fn order(total_minor: i64, currency: &str) -> OrderRow {
+    fn order(total_minor: i64, currency: Currency, status: OrderStatus) -> OrderRow {
         OrderRow {
             id: 1,
             reference: "ORD-000001".into(),
             user_id: None,
             guest_token: "t".into(),
             email: "a@b.co".into(),
-            currency: currency.into(),
+            currency,
             total_minor,
-            status: "awaiting_payment".into(),
-            stock_released: false,
+            status,
+            stock_released: status.releases_stock(),
+            address: "{}".into(),
+            hold_until: None,
         }
     }
 
-    fn paid(amount_minor: i64, currency: &str) -> Outcome {
-        Outcome::Paid {
-            amount_minor,
-            currency: currency.into(),
+    fn attempt(state: AttemptState) -> AttemptRow {
+        AttemptRow {
+            id: 1,
+            order_id: 1,
+            reference: "ORD-000001-A1".into(),
+            provider: ProviderId::Stripe,
+            state,
+            provider_session_id: Some("cs_1".into()),
+            next_step: None,
+            claimed_at: None,
+            lookups: 0,
+            next_lookup_at: None,
         }
+    }
+
+    fn awaiting(total: i64, currency: Currency) -> OrderRow {
+        order(total, currency, OrderStatus::AwaitingPayment)
+    }
+
+    fn target(outcome: &Outcome, o: &OrderRow) -> Option<OrderStatus> {
+        decide(
+            outcome,
+            Source::Webhook,
+            o,
+            &attempt(AttemptState::Open),
+            true,
+        )
+        .order
     }
 
     #[test]
     fn a_payment_matching_the_quote_is_paid() {
-        let o = order(3600, "USD");
-        assert_eq!(target(&paid(3600, "USD"), &o), Some(OrderStatus::Paid));
+        let o = awaiting(3600, Currency::Usd);
         assert_eq!(
-            target(&paid(3600, "usd"), &o),
+            target(&Outcome::paid(3600, "USD"), &o),
+            Some(OrderStatus::Paid)
+        );
+        assert_eq!(
+            target(&Outcome::paid(3600, "usd"), &o),
             Some(OrderStatus::Paid),
             "Stripe writes lowercase"
         );
@@ -255,35 +410,120 @@ mod tests {
 
     #[test]
     fn any_difference_from_the_quote_needs_review() {
-        let o = order(3600, "USD");
+        let o = awaiting(3600, Currency::Usd);
+        for (amount, currency) in [(3599, "USD"), (3601, "USD"), (3600, "EUR")] {
+            assert_eq!(
+                target(&Outcome::paid(amount, currency), &o),
+                Some(OrderStatus::NeedsReview),
+                "{amount} {currency}"
+            );
+        }
         assert_eq!(
-            target(&paid(3599, "USD"), &o),
-            Some(OrderStatus::NeedsReview)
-        );
-        assert_eq!(
-            target(&paid(3601, "USD"), &o),
-            Some(OrderStatus::NeedsReview)
-        );
-        assert_eq!(
-            target(&paid(3600, "EUR"), &o),
-            Some(OrderStatus::NeedsReview)
-        );
-        assert_eq!(
-            target(&paid(-1, "BDT"), &order(100, "BDT")),
+            target(&Outcome::paid(-1, "BDT"), &awaiting(100, Currency::Bdt)),
             Some(OrderStatus::NeedsReview),
             "unreadable amount"
         );
     }
 
     #[test]
+    fn a_flagged_payment_needs_review() {
+        let o = awaiting(10_000, Currency::Bdt);
+        let risky = Outcome::Paid {
+            amount_minor: 10_000,
+            currency: "BDT".into(),
+            flagged: Some("risk level 1".into()),
+        };
+        assert_eq!(target(&risky, &o), Some(OrderStatus::NeedsReview));
+    }
+
+    #[test]
+    fn a_second_payment_needs_review_but_a_repeat_of_the_first_does_not() {
+        let paid = order(3600, Currency::Usd, OrderStatus::Paid);
+        let second = decide(
+            &Outcome::paid(3600, "USD"),
+            Source::Webhook,
+            &paid,
+            &attempt(AttemptState::Open),
+            true,
+        );
+        assert_eq!(second.order, Some(OrderStatus::NeedsReview));
+        assert!(second.note.unwrap().contains("double charge"));
+        let repeat = decide(
+            &Outcome::paid(3600, "USD"),
+            Source::Webhook,
+            &paid,
+            &attempt(AttemptState::Paid),
+            true,
+        );
+        assert_eq!(repeat.order, None);
+    }
+
+    #[test]
+    fn only_the_newest_attempts_failure_ends_the_order() {
+        let o = awaiting(100, Currency::Usd);
+        for outcome in [Outcome::Failed, Outcome::Cancelled, Outcome::Expired] {
+            let old = decide(
+                &outcome,
+                Source::Webhook,
+                &o,
+                &attempt(AttemptState::Open),
+                false,
+            );
+            assert_eq!(old.order, None, "{outcome:?}");
+            assert!(
+                old.attempt.is_some(),
+                "the old attempt still records its end"
+            );
+            let newest = decide(
+                &outcome,
+                Source::Webhook,
+                &o,
+                &attempt(AttemptState::Open),
+                true,
+            );
+            assert!(newest.order.is_some(), "{outcome:?}");
+        }
+    }
+
+    #[test]
     fn other_outcomes_map_to_their_status() {
-        let o = order(100, "BDT");
+        let o = awaiting(100, Currency::Bdt);
         assert_eq!(target(&Outcome::Pending, &o), None);
+        assert_eq!(target(&Outcome::Unrecognised("x".into()), &o), None);
         assert_eq!(target(&Outcome::Failed, &o), Some(OrderStatus::Failed));
         assert_eq!(
             target(&Outcome::Cancelled, &o),
             Some(OrderStatus::Cancelled)
         );
         assert_eq!(target(&Outcome::Expired, &o), Some(OrderStatus::Expired));
+        let cancelling = decide(
+            &Outcome::Expired,
+            Source::Webhook,
+            &o,
+            &attempt(AttemptState::Cancelling),
+            true,
+        );
+        assert_eq!(cancelling.order, Some(OrderStatus::Cancelled));
+        let finished = decide(
+            &Outcome::Expired,
+            Source::Webhook,
+            &o,
+            &attempt(AttemptState::Paid),
+            true,
+        );
+        assert_eq!(finished.order, None, "a paid attempt does not expire");
+        let hold = decide(
+            &Outcome::Expired,
+            Source::Expiry,
+            &o,
+            &attempt(AttemptState::Refused),
+            true,
+        );
+        assert_eq!(
+            hold.order,
+            Some(OrderStatus::Expired),
+            "the shop's expiry ends the order"
+        );
+        assert_eq!(hold.attempt, None, "a finished attempt keeps its state");
     }
 }

@@ -8,7 +8,7 @@ use super::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
 use crate::model::{Currency, Money};
 use crate::server::db;
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_web_url, page};
+use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
 use crate::server::state::AppState;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::StatusCode;
@@ -121,13 +121,18 @@ async fn init_session(State(state): State<AppState>, request: Request) -> Respon
     if currency == Currency::Bdt && !(1_000..=50_000_000).contains(&amount) {
         return failed("total_amount must be between 10.00 and 500000.00 BDT");
     }
+    let shop = state.settings.public_url.as_str();
     for param in ["success_url", "fail_url", "cancel_url"] {
-        if !is_web_url(field(param)) {
-            return failed(&format!("{param} must be an http(s) URL"));
+        if !is_shop_url(field(param), shop) {
+            return failed(&format!(
+                "{param} must be a URL on the shop's own origin ({shop})"
+            ));
         }
     }
-    if !field("ipn_url").is_empty() && !is_web_url(field("ipn_url")) {
-        return failed("ipn_url must be an http(s) URL");
+    if !field("ipn_url").is_empty() && !is_shop_url(field("ipn_url"), shop) {
+        return failed(&format!(
+            "ipn_url must be a URL on the shop's own origin ({shop})"
+        ));
     }
     if field("tran_id").len() > 30 {
         return failed("tran_id must be at most 30 characters");

@@ -10,7 +10,7 @@ use crate::server::config::payments::sandbox_keys;
 use crate::server::db::{self, now_ms};
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::now_secs;
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_web_url, page};
+use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
 use crate::server::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -157,8 +157,16 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         .get("success_url")
         .ok_or_else(|| refusal("Missing required param: success_url.", Some("success_url")))?;
     for param in ["success_url", "cancel_url"] {
-        if top.get(param).is_some_and(|url| !is_web_url(url)) {
-            return Err(refusal("Not a valid URL.", Some(param)));
+        if top
+            .get(param)
+            .is_some_and(|url| !is_shop_url(url, public_url))
+        {
+            return Err(refusal(
+                &format!(
+                    "The sandbox only sends shoppers back to the shop's own origin ({public_url})."
+                ),
+                Some(param),
+            ));
         }
     }
     if lines.is_empty() {

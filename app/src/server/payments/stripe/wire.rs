@@ -52,7 +52,6 @@ pub struct ApiErrorBody {
 /// The form body of `POST /v1/checkout/sessions` for one attempt.
 pub fn create_session_form(request: &StartRequest) -> String {
     let order = &request.order_reference;
-    let base = &request.public_url;
     let mut fields: Vec<(String, String)> = vec![
         ("mode".into(), "payment".into()),
         (
@@ -62,11 +61,19 @@ pub fn create_session_form(request: &StartRequest) -> String {
         ("customer_email".into(), request.customer.email.clone()),
         (
             "success_url".into(),
-            format!("{base}/payments/stripe/return/{order}?session_id={{CHECKOUT_SESSION_ID}}"),
+            format!(
+                "{}?session_id={{CHECKOUT_SESSION_ID}}",
+                request.urls.return_url
+            ),
         ),
+        ("cancel_url".into(), request.urls.cancel_url.clone()),
+        // Stripe takes 30 min to 24 h; a shorter hold is closed by the shop itself.
         (
-            "cancel_url".into(),
-            format!("{base}/payments/stripe/cancel/{order}"),
+            "expires_at".into(),
+            request
+                .hold_until
+                .max(super::super::now_secs() + 30 * 60 + 60)
+                .to_string(),
         ),
         ("metadata[order]".into(), order.clone()),
         ("payment_intent_data[metadata][order]".into(), order.clone()),
@@ -118,7 +125,12 @@ mod tests {
                 country: "JP".into(),
                 phone: String::new(),
             },
-            public_url: "http://shop.test".into(),
+            urls: crate::server::payments::ShopUrls::new(
+                "http://shop.test",
+                crate::model::ProviderId::Stripe,
+                "ORD-000007",
+            ),
+            hold_until: crate::server::payments::now_secs() + 3600,
         };
         let form = create_session_form(&request);
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&form).unwrap();
@@ -136,6 +148,10 @@ mod tests {
         );
         assert_eq!(get("line_items[0][quantity]"), Some("2"));
         assert_eq!(get("client_reference_id"), Some("ORD-000007-A1"));
+        assert_eq!(
+            get("expires_at"),
+            Some(request.hold_until.to_string().as_str())
+        );
         assert_eq!(
             get("success_url"),
             Some("http://shop.test/payments/stripe/return/ORD-000007?session_id={CHECKOUT_SESSION_ID}")
