@@ -9,5 +9,6 @@ mod accounts;
 mod bench;
 mod cart;
 mod catalogue;
+mod payment_holes;
 mod payments;
 mod security;

@@ -156,7 +156,7 @@ async fn reconcile(state: &AppState, attempt: &orders::AttemptRow) -> ServerResu
     Ok(())
 }
 
-/// Expire unpaid orders whose hold ran out. Returns how many were expired.
+/// Expire unpaid orders whose hold ran out. Returns how many were settled.
 async fn expire_overdue(state: &AppState) -> ServerResult<usize> {
     let overdue = {
         let mut conn = state.db.pool.acquire().await?;
@@ -174,7 +174,7 @@ async fn expire_overdue(state: &AppState) -> ServerResult<usize> {
 }
 
 /// Close what can be closed at the provider, take a last look, then expire the order if it is
-/// still unpaid. Money that arrives later goes to *Needs review*.
+/// still unpaid. Money that arrives later goes to *Needs review*. True once the order is settled.
 pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
     let attempts = {
         let mut conn = state.db.pool.acquire().await?;
@@ -220,7 +220,8 @@ pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
         return Ok(false);
     };
     if order.status != crate::model::OrderStatus::AwaitingPayment {
-        return Ok(false);
+        // Settled while its sessions were closed (expired there, or paid at the last moment).
+        return Ok(true);
     }
     let update = PaymentUpdate {
         provider: latest.provider,

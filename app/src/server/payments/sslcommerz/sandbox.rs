@@ -245,8 +245,9 @@ async fn hosted_page(
 <p>{store} asks for <strong data-testid="sandbox-amount">{currency} {amount}</strong> for {product}.</p>
 <p>Transaction (<code>tran_id</code>): <code data-testid="sandbox-reference">{tran_id}</code></p>
 <form method="post">
-<p>Test card 4111 1111 1111 1111 is assumed for <strong>Pay</strong>; <strong>Decline</strong> fails it; <strong>Cancel</strong> returns to the shop.</p>
+<p>Test card 4111 1111 1111 1111 is assumed for <strong>Pay</strong>; <strong>Pay, flagged risky</strong> pays with SSLCOMMERZ's <code>risk_level</code> 1; <strong>Decline</strong> fails it; <strong>Cancel</strong> returns to the shop.</p>
 <button class="pay" name="action" value="pay">Pay</button>
+<button name="action" value="risky">Pay, flagged risky</button>
 <button name="action" value="decline">Decline</button>
 <button name="action" value="cancel">Cancel</button>
 {controls}
@@ -262,7 +263,12 @@ async fn hosted_page(
 }
 
 /// The fields SSLCOMMERZ posts to the shop (browser and IPN), signed with `verify_sign`.
-fn callback_fields(session: &Value, status: &str, val_id: &str) -> BTreeMap<String, String> {
+fn callback_fields(
+    session: &Value,
+    status: &str,
+    val_id: &str,
+    risky: bool,
+) -> BTreeMap<String, String> {
     let s = |k: &str| session[k].as_str().unwrap_or("").to_string();
     let amount = amount_text(session);
     let now = time::OffsetDateTime::now_utc();
@@ -303,8 +309,16 @@ fn callback_fields(session: &Value, status: &str, val_id: &str) -> BTreeMap<Stri
     for k in ["value_a", "value_b", "value_c", "value_d"] {
         put(k, s(k));
     }
-    put("risk_level", "0".into());
-    put("risk_title", "Safe".into());
+    if risky {
+        put("risk_level", "1".into());
+        put(
+            "risk_title",
+            "Card holder not verified (sandbox test control)".into(),
+        );
+    } else {
+        put("risk_level", "0".into());
+        put("risk_title", "Safe".into());
+    }
     put("store_id", s("store_id"));
     if status == "FAILED" {
         put("error", "Declined by the sandbox (test control)".into());
@@ -333,7 +347,7 @@ async fn hosted_action(
         Err(r) => return r,
     };
     let (status, back) = match form.get("action").map(String::as_str) {
-        Some("pay") => ("VALID", "success_url"),
+        Some("pay" | "risky") => ("VALID", "success_url"),
         Some("decline") => ("FAILED", "fail_url"),
         Some("cancel") => ("CANCELLED", "cancel_url"),
         _ => return hosted_page(State(state), Query(query)).await,
@@ -343,7 +357,8 @@ async fn hosted_action(
     } else {
         String::new()
     };
-    let fields = callback_fields(&session, status, &val_id);
+    let risky = form.get("action").map(String::as_str) == Some("risky");
+    let fields = callback_fields(&session, status, &val_id, risky);
     let mut updated = session.clone();
     updated["status"] = json!(status);
     let mut transaction: serde_json::Map<String, Value> =
