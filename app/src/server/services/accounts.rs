@@ -18,6 +18,12 @@ pub const MAX_FAILURES_PER_IP: i64 = 30;
 
 const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
+/// Held while an attempt is written and counted. Writing before counting is what makes the limits
+/// hold (the n-th attempt written counts at least n rows, so no more than the limit are ever let
+/// through, across instances too); taking turns within this instance also makes the count exact, so
+/// a burst lets through exactly the limit rather than refusing some that would have fit.
+static THROTTLE_COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Create a customer account and log it in (keeping the guest cart).
 pub async fn register(
     db: &Db,
@@ -44,8 +50,11 @@ pub async fn register(
     })
 }
 
-/// Check the credentials and log in. Unknown email and wrong password give the same answer; too many
-/// recent failures for the email or the client address are refused before any check.
+/// Check the credentials and log in. Unknown email and wrong password give the same answer.
+///
+/// The attempt is recorded before the password is checked, so however many guesses arrive at
+/// once, at most [`MAX_FAILURES_PER_EMAIL`] per email (and [`MAX_FAILURES_PER_IP`] per address) are
+/// checked in a window; the rest are refused with the time to wait, and their rows taken back.
 pub async fn log_in(
     db: &Db,
     session: &ShopSession,
@@ -56,25 +65,27 @@ pub async fn log_in(
     let email = Email::parse(email).map_err(ServerError::invalid)?;
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
+    let counting = THROTTLE_COUNTING.lock().await;
     let mut conn = db.pool.acquire().await?;
+    let attempt =
+        db::login_failures::record(&mut conn, email.as_str(), client_ip, now, since).await?;
     let recent = db::login_failures::recent(&mut conn, email.as_str(), client_ip, since).await?;
-    if recent.for_email >= MAX_FAILURES_PER_EMAIL || recent.for_ip >= MAX_FAILURES_PER_IP {
-        let free_at = recent.oldest_ms.unwrap_or(now) + THROTTLE_WINDOW_MS;
-        let minutes = ((free_at - now).max(0) + 59_999) / 60_000;
+    drop(counting);
+    if recent.for_email > MAX_FAILURES_PER_EMAIL || recent.for_ip > MAX_FAILURES_PER_IP {
+        db::login_failures::forget(&mut conn, attempt).await?;
         tracing::warn!(email = %email, ip = client_ip, "log-in refused: too many failures");
+        let wait = wait_minutes(recent.oldest_ms, THROTTLE_WINDOW_MS, now);
         return Err(AppError::TooManyAttempts(format!(
-            "Too many failed log-in attempts. Try again in {} minute{}.",
-            minutes.max(1),
-            if minutes > 1 { "s" } else { "" }
+            "Too many failed log-in attempts. Try again in {}.",
+            minutes_text(wait)
         ))
         .into());
     }
     let account = db::users::by_email(&mut conn, &email).await?;
     drop(conn);
     let stored = account.as_ref().map(|a| a.password_hash.clone());
+    // A wrong password leaves the attempt's row in place: it is the recorded failure.
     if !password::verify(pw, stored).await? {
-        let mut conn = db.pool.acquire().await?;
-        db::login_failures::record(&mut conn, email.as_str(), client_ip, since).await?;
         return Err(ServerError::invalid(WRONG_CREDENTIALS));
     }
     let user = account
@@ -86,6 +97,16 @@ pub async fn log_in(
     session.log_in(user.id).await?;
     merge_guest_cart(db, session, user.id).await?;
     Ok(user)
+}
+
+/// Whole minutes until the oldest counted row leaves a window of `window_ms` (at least 1).
+fn wait_minutes(oldest_ms: Option<i64>, window_ms: i64, now: i64) -> i64 {
+    let free_at = oldest_ms.unwrap_or(now) + window_ms;
+    (((free_at - now).max(0) + 59_999) / 60_000).max(1)
+}
+
+fn minutes_text(minutes: i64) -> String {
+    format!("{minutes} minute{}", if minutes > 1 { "s" } else { "" })
 }
 
 /// Create or update the merchant account named by `ADMIN_EMAIL` / `ADMIN_PASSWORD`.
