@@ -166,4 +166,26 @@ both_backends! {
         }
         assert_eq!(app.browser().log_in("forgetful@example.com", "finally-right").await.unwrap_err(), LOCKED);
     }
+
+    async fn registration_is_limited_per_address(app) {
+        let shoppers: Vec<_> = (0..16).map(|_| app.browser()).collect();
+        let answers = join_all(shoppers.iter().enumerate().map(|(i, s)| async move {
+            s.register(&format!("new{i}@example.com"), "a-fine-password").await
+        }))
+        .await;
+        let created = answers.iter().filter(|a| a.is_ok()).count();
+        let refused: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+        assert_eq!(created, 10, "{refused:?}");
+        for message in &refused {
+            assert_eq!(
+                message.as_str(),
+                "Too many accounts were created from your address. Try again in 60 minutes."
+            );
+        }
+        let late = app.browser().register("late@example.com", "a-fine-password").await.unwrap_err();
+        assert!(late.starts_with("Too many accounts were created"), "{late}");
+        // Logging in is not limited by it.
+        let made = answers.iter().position(|a| a.is_ok()).unwrap();
+        assert!(app.browser().log_in(&format!("new{made}@example.com"), "a-fine-password").await.is_ok());
+    }
 }

@@ -20,9 +20,10 @@ pub async fn header_data() -> Result<HeaderInfo, AppError> {
 
 #[server(endpoint = "register")]
 pub async fn register(email: String, password: String) -> Result<(), AppError> {
-    use crate::server::services::accounts;
-    let ctx = crate::server::context::ctx().await?;
-    accounts::register(ctx.db(), &ctx.session, &email, password).await?;
+    use crate::server::{context, services::accounts};
+    let ctx = context::ctx().await?;
+    let ip = context::client_ip().await;
+    accounts::register(ctx.db(), &ctx.session, &email, password, &ip).await?;
     leptos_axum::redirect("/account");
     Ok(())
 }

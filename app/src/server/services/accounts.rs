@@ -16,6 +16,11 @@ pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
 /// Failures from one client address within the window before further attempts are refused.
 pub const MAX_FAILURES_PER_IP: i64 = 30;
 
+/// Registrations are counted per client address over this window.
+pub const REGISTRATION_WINDOW_MS: i64 = 60 * 60 * 1000;
+/// Registration attempts from one client address within the window before further ones are refused.
+pub const MAX_REGISTRATIONS_PER_IP: i64 = 10;
+
 const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
 /// Held while an attempt is written and counted. Writing before counting is what makes the limits
@@ -24,15 +29,39 @@ const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 /// a burst lets through exactly the limit rather than refusing some that would have fit.
 static THROTTLE_COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Create a customer account and log it in (keeping the guest cart).
+/// Create a customer account and log it in (keeping the guest cart). Well-formed attempts are
+/// counted per client address before the (expensive) hash; past [`MAX_REGISTRATIONS_PER_IP`] in
+/// an hour they are refused with the time to wait.
 pub async fn register(
     db: &Db,
     session: &ShopSession,
     email: &str,
     new_password: String,
+    client_ip: &str,
 ) -> ServerResult<CurrentUser> {
     let email = Email::parse(email).map_err(ServerError::invalid)?;
     let new_password = Password::parse(new_password).map_err(ServerError::invalid)?;
+    let now = now_ms();
+    let since = now - REGISTRATION_WINDOW_MS;
+    let counting = THROTTLE_COUNTING.lock().await;
+    let mut conn = db.pool.acquire().await?;
+    let attempt = db::registrations::record(&mut conn, client_ip, now, since).await?;
+    let recent = db::registrations::recent(&mut conn, client_ip, since).await?;
+    drop(counting);
+    if recent.count > MAX_REGISTRATIONS_PER_IP {
+        db::registrations::forget(&mut conn, attempt).await?;
+        tracing::warn!(
+            ip = client_ip,
+            "registration refused: too many from this address"
+        );
+        let wait = wait_minutes(recent.oldest_ms, REGISTRATION_WINDOW_MS, now);
+        return Err(AppError::TooManyAttempts(format!(
+            "Too many accounts were created from your address. Try again in {}.",
+            minutes_text(wait)
+        ))
+        .into());
+    }
+    drop(conn);
     let hash = password::hash(new_password).await?;
     let mut conn = db.pool.acquire().await?;
     let id = db::users::insert(&mut conn, &email, &hash, Role::Customer)
