@@ -188,4 +188,32 @@ both_backends! {
         let made = answers.iter().position(|a| a.is_ok()).unwrap();
         assert!(app.browser().log_in(&format!("new{made}@example.com"), "a-fine-password").await.is_ok());
     }
+
+    async fn admin_email_never_promotes_a_logged_in_customer(app) {
+        // Someone registered the address before the operator named it in ADMIN_EMAIL.
+        let squatter = app.browser();
+        squatter.register("boss@example.com", "squatter-pass").await.unwrap();
+        let bystander = app.browser();
+        bystander.register("bystander@example.com", "bystander-pass").await.unwrap();
+        assert!(squatter.get("/account").await.contains("boss@example.com"));
+
+        let restarted = app
+            .another_instance_with(&[("ADMIN_EMAIL", "boss@example.com"), ("ADMIN_PASSWORD", "operator-pass-1")])
+            .await;
+
+        // The squatter's session is gone on every instance and never reaches merchant pages.
+        for shop in [&app, &restarted] {
+            let cookie = squatter.cookies();
+            let page = shop.browser().get_with_cookie("/account", &cookie).await;
+            assert!(page.contains("You are not logged in."), "{}", page.html);
+            let page = shop.browser().get_with_cookie("/admin/products", &cookie).await;
+            assert!(!page.contains("Price of Canvas Tote Bag"));
+        }
+        assert_eq!(squatter.log_in("boss@example.com", "squatter-pass").await.unwrap_err(), WRONG);
+        // Other accounts keep their sessions; the operator logs in as merchant.
+        assert!(bystander.get("/account").await.contains("bystander@example.com"));
+        let operator = restarted.browser();
+        let page = operator.log_in("boss@example.com", "operator-pass-1").await.unwrap();
+        assert!(page.contains("(merchant)"), "{}", page.html);
+    }
 }

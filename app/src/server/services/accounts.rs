@@ -3,7 +3,7 @@
 use super::cart::merge_guest_cart;
 use crate::error::AppError;
 use crate::model::{CurrentUser, Email, Password, Role};
-use crate::server::auth::{password, ShopSession};
+use crate::server::auth::{password, session, ShopSession};
 use crate::server::config::Settings;
 use crate::server::db::{self, now_ms, Db};
 use crate::server::error::{ServerError, ServerResult};
@@ -139,6 +139,11 @@ fn minutes_text(minutes: i64) -> String {
 }
 
 /// Create or update the merchant account named by `ADMIN_EMAIL` / `ADMIN_PASSWORD`.
+///
+/// If the address belongs to an existing *customer* account, that account is promoted, its
+/// password replaced, and every one of its sessions ended: whoever held it (perhaps someone who
+/// registered the address first) keeps no way in, and no customer session silently becomes a
+/// merchant session. This is logged as a warning.
 pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
     let Some(admin) = &settings.admin else {
         return Ok(());
@@ -147,7 +152,18 @@ pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
         .map_err(ServerError::invalid)?;
     let hash = password::hash(pw).await?;
     let mut conn = db.pool.acquire().await?;
+    let before = db::users::by_email(&mut conn, &admin.email).await?;
     db::users::upsert(&mut conn, &admin.email, &hash, Role::Merchant).await?;
+    drop(conn);
+    if let Some(customer) = before.filter(|a| a.user.role == Role::Customer) {
+        let ended = session::end_all_for(db, customer.user.id).await?;
+        tracing::warn!(
+            email = %admin.email,
+            sessions_ended = ended,
+            "ADMIN_EMAIL named an existing customer account: promoted to merchant, password \
+             replaced, all its sessions ended"
+        );
+    }
     tracing::info!(email = %admin.email, "merchant account ready");
     Ok(())
 }
