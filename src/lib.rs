@@ -1,5 +1,6 @@
 //! The storefront server: configuration, start-up and the plain HTTP routes around the Leptos app.
 
+pub mod body_limit;
 pub mod csrf;
 pub mod health;
 pub mod payment_routes;

@@ -196,6 +196,7 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
         .with_state(state.clone());
     let router = with_sessions(router, &state).await?;
     Ok(router
+        .layer(axum::middleware::from_fn(crate::body_limit::limit))
         .layer(axum::middleware::from_fn_with_state(
             crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
             crate::csrf::guard,

@@ -58,3 +58,75 @@ both_backends! {
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     }
 }
+
+/// A server function takes at most 64 KB; more is 413 (announced or streamed), never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_to_server_functions_are_413() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let shopper = app.browser();
+    let big = "x".repeat(1024 * 1024);
+    let announced = shopper
+        .post_form(
+            "/",
+            "/api/add_to_cart",
+            &[("product_id", "1"), ("quantity", "1"), ("note", &big)],
+        )
+        .await;
+    assert_eq!(announced.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(announced.headers()[reqwest::header::CONNECTION], "close");
+    // The same from a JavaScript client (no redirect contract).
+    let from_script = shopper
+        .client
+        .post(format!("{}/api/add_to_cart", app.base))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&[("product_id", "1"), ("quantity", "1"), ("note", &big)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_script.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Past axum's own 2 MB default this used to be a 500.
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let past_default = shopper
+        .client
+        .post(format!("{}/api/add_to_cart", app.base))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&[("product_id", "1"), ("quantity", "1"), ("note", &huge)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past_default.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // 1 MB chunked, with no announced length.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        std::iter::once(b"product_id=1&quantity=1&note=".to_vec())
+            .chain((0..16).map(|_| vec![b'x'; 64 * 1024]))
+            .map(Ok)
+            .collect();
+    let streamed = shopper
+        .client
+        .post(format!("{}/api/add_to_cart", app.base))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(shopper.cart().await.cart_total(), None, "nothing added");
+
+    // Just under the limit is an ordinary form post.
+    let fine = "x".repeat(60 * 1024);
+    let ok = shopper
+        .post_form(
+            "/",
+            "/api/add_to_cart",
+            &[("product_id", "1"), ("quantity", "1"), ("note", &fine)],
+        )
+        .await;
+    assert!(ok.status().is_redirection(), "{}", ok.status());
+}
