@@ -2,6 +2,7 @@
 
 pub mod body_limit;
 pub mod csrf;
+pub mod error_links;
 pub mod health;
 pub mod payment_routes;
 pub mod startup;
