@@ -1,6 +1,8 @@
 //! The storefront server: configuration, start-up and the plain HTTP routes around the Leptos app.
 
+pub mod body_limit;
 pub mod csrf;
+pub mod error_links;
 pub mod health;
 pub mod payment_routes;
 pub mod startup;

@@ -2,6 +2,7 @@
 
 use app::server::config::Settings;
 use app::server::db::{Db, NativePool};
+use app::server::error_links::ErrorLinks;
 use app::server::events::OrderEvents;
 use app::server::payments::Payments;
 use app::server::services::accounts;
@@ -187,7 +188,13 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state.clone());
     let router = with_sessions(router, &state).await?;
+    let error_links = Arc::new(ErrorLinks::from_settings(&state.settings));
     Ok(router
+        .layer(axum::middleware::from_fn_with_state(
+            error_links,
+            crate::error_links::guard,
+        ))
+        .layer(axum::middleware::from_fn(crate::body_limit::limit))
         .layer(axum::middleware::from_fn_with_state(
             crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
             crate::csrf::guard,

@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod error_links;
 pub mod events;
 pub mod http;
 pub mod payments;

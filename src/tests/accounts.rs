@@ -1,6 +1,10 @@
 //! Registration, log-in (rotation, throttling, same error), cart merge, log-out and roles.
 
 use crate::helpers::{both_backends, ADMIN_EMAIL, ADMIN_PASSWORD};
+use futures_util::future::join_all;
+
+const WRONG: &str = "Email or password is incorrect.";
+const LOCKED: &str = "Too many failed log-in attempts. Try again in 15 minutes.";
 
 both_backends! {
     async fn register_logs_in_and_shows_the_account(app) {
@@ -129,5 +133,87 @@ both_backends! {
         assert!(app.browser().get("/").await.contains("$19.99"));
         let page = merchant.edit_product(1, "19.999", 40, "active").await;
         assert_eq!(page.alert().as_deref(), Some("USD amounts have at most 2 digits after the decimal point."));
+    }
+
+    async fn parallel_guesses_never_pass_the_limit(app) {
+        app.browser().register("victim@example.com", "the-right-one").await.unwrap();
+        let attackers: Vec<_> = (0..40).map(|_| app.browser()).collect();
+        let answers = join_all(
+            attackers.iter().map(|a| a.log_in("victim@example.com", "a-wrong-guess")),
+        )
+        .await;
+        let checked = answers.iter().filter(|a| a.as_ref().err().map(String::as_str) == Some(WRONG)).count();
+        let refused = answers.iter().filter(|a| a.as_ref().err().map(String::as_str) == Some(LOCKED)).count();
+        assert!(checked <= 5, "{checked} of 40 parallel guesses were checked: {answers:?}");
+        assert_eq!(checked + refused, 40, "{answers:?}");
+        // Now even the right password waits for the window to pass.
+        let owner = app.browser();
+        assert_eq!(owner.log_in("victim@example.com", "the-right-one").await.unwrap_err(), LOCKED);
+        // However many arrive, argon2 runs only a few at a time.
+        let peak = app::server::auth::password::peak_concurrency();
+        assert!(peak <= app::server::auth::password::permits(), "{peak} hashes at once");
+    }
+
+    async fn a_success_within_the_limit_clears_the_count(app) {
+        app.browser().register("forgetful@example.com", "finally-right").await.unwrap();
+        let shopper = app.browser();
+        for _ in 0..4 {
+            assert_eq!(shopper.log_in("forgetful@example.com", "not-this-one").await.unwrap_err(), WRONG);
+        }
+        shopper.log_in("forgetful@example.com", "finally-right").await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(app.browser().log_in("forgetful@example.com", "wrong-again").await.unwrap_err(), WRONG);
+        }
+        assert_eq!(app.browser().log_in("forgetful@example.com", "finally-right").await.unwrap_err(), LOCKED);
+    }
+
+    async fn registration_is_limited_per_address(app) {
+        let shoppers: Vec<_> = (0..16).map(|_| app.browser()).collect();
+        let answers = join_all(shoppers.iter().enumerate().map(|(i, s)| async move {
+            s.register(&format!("new{i}@example.com"), "a-fine-password").await
+        }))
+        .await;
+        let created = answers.iter().filter(|a| a.is_ok()).count();
+        let refused: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+        assert_eq!(created, 10, "{refused:?}");
+        for message in &refused {
+            assert_eq!(
+                message.as_str(),
+                "Too many accounts were created from your address. Try again in 60 minutes."
+            );
+        }
+        let late = app.browser().register("late@example.com", "a-fine-password").await.unwrap_err();
+        assert!(late.starts_with("Too many accounts were created"), "{late}");
+        // Logging in is not limited by it.
+        let made = answers.iter().position(|a| a.is_ok()).unwrap();
+        assert!(app.browser().log_in(&format!("new{made}@example.com"), "a-fine-password").await.is_ok());
+    }
+
+    async fn admin_email_never_promotes_a_logged_in_customer(app) {
+        // Someone registered the address before the operator named it in ADMIN_EMAIL.
+        let squatter = app.browser();
+        squatter.register("boss@example.com", "squatter-pass").await.unwrap();
+        let bystander = app.browser();
+        bystander.register("bystander@example.com", "bystander-pass").await.unwrap();
+        assert!(squatter.get("/account").await.contains("boss@example.com"));
+
+        let restarted = app
+            .another_instance_with(&[("ADMIN_EMAIL", "boss@example.com"), ("ADMIN_PASSWORD", "operator-pass-1")])
+            .await;
+
+        // The squatter's session is gone on every instance and never reaches merchant pages.
+        for shop in [&app, &restarted] {
+            let cookie = squatter.cookies();
+            let page = shop.browser().get_with_cookie("/account", &cookie).await;
+            assert!(page.contains("You are not logged in."), "{}", page.html);
+            let page = shop.browser().get_with_cookie("/admin/products", &cookie).await;
+            assert!(!page.contains("Price of Canvas Tote Bag"));
+        }
+        assert_eq!(squatter.log_in("boss@example.com", "squatter-pass").await.unwrap_err(), WRONG);
+        // Other accounts keep their sessions; the operator logs in as merchant.
+        assert!(bystander.get("/account").await.contains("bystander@example.com"));
+        let operator = restarted.browser();
+        let page = operator.log_in("boss@example.com", "operator-pass-1").await.unwrap();
+        assert!(page.contains("(merchant)"), "{}", page.html);
     }
 }

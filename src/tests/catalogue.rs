@@ -69,3 +69,45 @@ both_backends! {
         assert_eq!(body["database"], "ok");
     }
 }
+
+const TEST_MODE: &str = r#"<p role="note" class="test-mode">Test mode: payments use the built-in sandboxes; no real money is taken.</p>"#;
+
+/// Sandbox mode (the default) says so on every page, inside the header; live mode does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_mode_shows_the_test_mode_banner_on_every_page() {
+    use crate::helpers::{spawn_app, spawn_app_with, Backend};
+    let sandbox = spawn_app(Backend::Sqlite).await;
+    let shopper = sandbox.browser();
+    for path in [
+        "/",
+        "/products/canvas-tote",
+        "/cart",
+        "/login",
+        "/no-such-page",
+    ] {
+        let page = shopper.get(path).await;
+        assert!(page.contains(TEST_MODE), "{path}: {}", page.html);
+        let header = page
+            .capture(r#"(?s)<header class="site-header">(.*?)</header>"#)
+            .unwrap();
+        assert!(
+            header.contains(TEST_MODE),
+            "{path}: the banner is in the header"
+        );
+    }
+
+    let live = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("PAYMENTS_MODE", "live"),
+            ("STRIPE_SECRET_KEY", "sk_test_real_looking"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_real_looking"),
+        ],
+    )
+    .await;
+    for path in ["/", "/cart"] {
+        let page = live.browser().get(path).await;
+        assert_eq!(page.status, 200);
+        assert!(!page.contains("Test mode"), "{path}: {}", page.html);
+    }
+}

@@ -137,11 +137,17 @@ impl TestApp {
 
     /// A second instance of the shop on the same database (as behind a load balancer).
     pub async fn another_instance(&self) -> TestApp {
-        let env = HashMap::from([
+        self.another_instance_with(&[]).await
+    }
+
+    /// A second instance on the same database with extra settings (e.g. a new `ADMIN_EMAIL`).
+    pub async fn another_instance_with(&self, extra: &[(&'static str, &str)]) -> TestApp {
+        let mut env = HashMap::from([
             ("DATABASE_URL", self.database_url.clone()),
             ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
             ("PUBLIC_URL", PUBLIC_URL.to_string()),
         ]);
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         start(env, Scratch::Shared).await
     }
 

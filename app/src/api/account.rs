@@ -4,9 +4,11 @@ use crate::error::AppError;
 use crate::model::HeaderInfo;
 use leptos::prelude::*;
 
-/// The current account, currency and cart size, for the header of every page.
+/// The current account, currency and cart size, and whether payments are in sandbox mode, for
+/// the header of every page.
 #[server(endpoint = "header")]
 pub async fn header_data() -> Result<HeaderInfo, AppError> {
+    use crate::server::config::PaymentsMode;
     let ctx = crate::server::context::ctx().await?;
     let user = ctx.user().await?;
     let currency = ctx.session.currency().await?;
@@ -15,14 +17,16 @@ pub async fn header_data() -> Result<HeaderInfo, AppError> {
         user,
         currency,
         cart_count,
+        test_mode: ctx.state.settings.payments.mode == PaymentsMode::Sandbox,
     })
 }
 
 #[server(endpoint = "register")]
 pub async fn register(email: String, password: String) -> Result<(), AppError> {
-    use crate::server::services::accounts;
-    let ctx = crate::server::context::ctx().await?;
-    accounts::register(ctx.db(), &ctx.session, &email, password).await?;
+    use crate::server::{context, services::accounts};
+    let ctx = context::ctx().await?;
+    let ip = context::client_ip().await;
+    accounts::register(ctx.db(), &ctx.session, &email, password, &ip).await?;
     leptos_axum::redirect("/account");
     Ok(())
 }

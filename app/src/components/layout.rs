@@ -66,7 +66,9 @@ pub fn use_shop_actions() -> ShopActions {
     expect_context::<ShopActions>()
 }
 
-/// Site header: brand, Cart link with its item count, account links, currency picker.
+/// Site header: brand, Cart link with its item count, account links, currency picker, and in
+/// sandbox mode the Test mode banner (it comes with the header's server data, so the server render
+/// and the hydrated page agree).
 #[component]
 pub fn Header() -> impl IntoView {
     let actions = use_shop_actions();
@@ -92,6 +94,13 @@ pub fn Header() -> impl IntoView {
 fn HeaderNav(header: HeaderInfo) -> impl IntoView {
     let actions = use_shop_actions();
     let count = header.cart_count;
+    let test_mode = header.test_mode.then(|| {
+        view! {
+            <p role="note" class="test-mode">
+                "Test mode: payments use the built-in sandboxes; no real money is taken."
+            </p>
+        }
+    });
     let account = match header.user {
         Some(user) => {
             let admin_link = (user.role == Role::Merchant)
@@ -118,6 +127,7 @@ fn HeaderNav(header: HeaderInfo) -> impl IntoView {
             {account}
         </nav>
         <CurrencyPicker current=header.currency />
+        {test_mode}
     }
 }
 

@@ -40,4 +40,6 @@ pub struct HeaderInfo {
     pub user: Option<CurrentUser>,
     pub currency: super::Currency,
     pub cart_count: i64,
+    /// Payments run against the built-in sandboxes (`PAYMENTS_MODE=sandbox`): the Test mode banner.
+    pub test_mode: bool,
 }

@@ -53,7 +53,7 @@ pub async fn ctx() -> Result<Ctx, AppError> {
     })
 }
 
-/// The client's address as seen by this server (for log-in throttling).
+/// The client's address as seen by this server (for log-in throttling and the registration limit).
 pub async fn client_ip() -> String {
     leptos_axum::extract::<ConnectInfo<SocketAddr>>()
         .await

@@ -2,8 +2,12 @@
 
 use crate::model::Currency;
 use crate::server::db::carts::StoredItem;
-use crate::server::error::ServerResult;
-use tower_sessions::Session;
+use crate::server::db::{Db, NativePool};
+use crate::server::error::{ServerError, ServerResult};
+use std::str::FromStr;
+use tower_sessions::session::Id;
+use tower_sessions::{Session, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 const USER_ID: &str = "user_id";
 const CURRENCY: &str = "currency";
@@ -103,4 +107,52 @@ impl ShopSession {
             .await?
             .unwrap_or_default())
     }
+}
+
+/// End every stored session logged in as `user_id`, on whichever backend the shop runs; returns
+/// how many were ended. The store keeps each session encoded, so every live session is loaded
+/// through the store and checked; this is for rare administrative changes (start-up), not requests.
+pub async fn end_all_for(db: &Db, user_id: i64) -> ServerResult<usize> {
+    match &db.native {
+        NativePool::Sqlite(pool) => {
+            let store = SqliteStore::new(pool.clone());
+            store.migrate().await?;
+            let ids = sqlx::query_scalar::<_, String>("SELECT id FROM tower_sessions")
+                .fetch_all(pool)
+                .await?;
+            end_matching(&store, ids, user_id).await
+        }
+        NativePool::Postgres(pool) => {
+            let store = PostgresStore::new(pool.clone());
+            store.migrate().await?;
+            let ids = sqlx::query_scalar::<_, String>("SELECT id FROM tower_sessions.session")
+                .fetch_all(pool)
+                .await?;
+            end_matching(&store, ids, user_id).await
+        }
+    }
+}
+
+async fn end_matching(
+    store: &impl SessionStore,
+    ids: Vec<String>,
+    user_id: i64,
+) -> ServerResult<usize> {
+    let store_error = |e: tower_sessions::session_store::Error| {
+        ServerError::Internal(format!("session store: {e}"))
+    };
+    let mut ended = 0;
+    for id in ids {
+        let Ok(id) = Id::from_str(&id) else {
+            continue;
+        };
+        let Some(record) = store.load(&id).await.map_err(store_error)? else {
+            continue;
+        };
+        if record.data.get(USER_ID).and_then(|v| v.as_i64()) == Some(user_id) {
+            store.delete(&id).await.map_err(store_error)?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
 }

@@ -1,28 +1,37 @@
-//! Failed log-in attempts, counted per email and per client address to slow down guessing.
+//! Log-in attempts, counted per email and per client address to slow down guessing.
+//!
+//! An attempt is written *before* its password is checked, so parallel guesses see each other: the
+//! n-th attempt to be written counts at least n rows and is refused once that passes the limit.
+//! A refused attempt's row is taken back (only checked attempts count), a wrong password's row stays
+//! as the failure, and a success clears the email's rows.
 
 use sqlx::{AnyConnection, Row as _};
 
-/// Record a failure, and forget failures older than `before_ms` (they no longer count).
+/// Record an attempt about to be checked, made at `at_ms`, and forget rows older than `before_ms`
+/// (they no longer count). Returns the attempt's id, for [`forget`].
 pub async fn record(
     conn: &mut AnyConnection,
     email: &str,
     ip: &str,
+    at_ms: i64,
     before_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     sqlx::query("DELETE FROM login_failures WHERE at_ms < $1")
         .bind(before_ms)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3)")
-        .bind(email)
-        .bind(ip)
-        .bind(super::now_ms())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    let row = sqlx::query(
+        "INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email)
+    .bind(ip)
+    .bind(at_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    row.try_get("id")
 }
 
-/// Failures since `since_ms` for this email and for this address, and the oldest of the email's.
+/// Attempts since `since_ms` for this email and for this address, and the oldest of them.
 pub struct RecentFailures {
     pub for_email: i64,
     pub for_ip: i64,
@@ -53,7 +62,16 @@ pub async fn recent(
     })
 }
 
-/// Forget an email's failures after a successful log-in, and anything older than `before_ms`.
+/// Take back one attempt (it was refused without being checked).
+pub async fn forget(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forget an email's attempts after a successful log-in, and anything older than `before_ms`.
 pub async fn clear(
     conn: &mut AnyConnection,
     email: &str,

@@ -3,7 +3,7 @@
 use super::cart::merge_guest_cart;
 use crate::error::AppError;
 use crate::model::{CurrentUser, Email, Password, Role};
-use crate::server::auth::{password, ShopSession};
+use crate::server::auth::{password, session, ShopSession};
 use crate::server::config::Settings;
 use crate::server::db::{self, now_ms, Db};
 use crate::server::error::{ServerError, ServerResult};
@@ -16,17 +16,52 @@ pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
 /// Failures from one client address within the window before further attempts are refused.
 pub const MAX_FAILURES_PER_IP: i64 = 30;
 
+/// Registrations are counted per client address over this window.
+pub const REGISTRATION_WINDOW_MS: i64 = 60 * 60 * 1000;
+/// Registration attempts from one client address within the window before further ones are refused.
+pub const MAX_REGISTRATIONS_PER_IP: i64 = 10;
+
 const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
-/// Create a customer account and log it in (keeping the guest cart).
+/// Held while an attempt is written and counted. Writing before counting is what makes the limits
+/// hold (the n-th attempt written counts at least n rows, so no more than the limit are ever let
+/// through, across instances too); taking turns within this instance also makes the count exact, so
+/// a burst lets through exactly the limit rather than refusing some that would have fit.
+static THROTTLE_COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Create a customer account and log it in (keeping the guest cart). Well-formed attempts are
+/// counted per client address before the (expensive) hash; past [`MAX_REGISTRATIONS_PER_IP`] in
+/// an hour they are refused with the time to wait.
 pub async fn register(
     db: &Db,
     session: &ShopSession,
     email: &str,
     new_password: String,
+    client_ip: &str,
 ) -> ServerResult<CurrentUser> {
     let email = Email::parse(email).map_err(ServerError::invalid)?;
     let new_password = Password::parse(new_password).map_err(ServerError::invalid)?;
+    let now = now_ms();
+    let since = now - REGISTRATION_WINDOW_MS;
+    let counting = THROTTLE_COUNTING.lock().await;
+    let mut conn = db.pool.acquire().await?;
+    let attempt = db::registrations::record(&mut conn, client_ip, now, since).await?;
+    let recent = db::registrations::recent(&mut conn, client_ip, since).await?;
+    drop(counting);
+    if recent.count > MAX_REGISTRATIONS_PER_IP {
+        db::registrations::forget(&mut conn, attempt).await?;
+        tracing::warn!(
+            ip = client_ip,
+            "registration refused: too many from this address"
+        );
+        let wait = wait_minutes(recent.oldest_ms, REGISTRATION_WINDOW_MS, now);
+        return Err(AppError::TooManyAttempts(format!(
+            "Too many accounts were created from your address. Try again in {}.",
+            minutes_text(wait)
+        ))
+        .into());
+    }
+    drop(conn);
     let hash = password::hash(new_password).await?;
     let mut conn = db.pool.acquire().await?;
     let id = db::users::insert(&mut conn, &email, &hash, Role::Customer)
@@ -44,8 +79,11 @@ pub async fn register(
     })
 }
 
-/// Check the credentials and log in. Unknown email and wrong password give the same answer; too many
-/// recent failures for the email or the client address are refused before any check.
+/// Check the credentials and log in. Unknown email and wrong password give the same answer.
+///
+/// The attempt is recorded before the password is checked, so however many guesses arrive at
+/// once, at most [`MAX_FAILURES_PER_EMAIL`] per email (and [`MAX_FAILURES_PER_IP`] per address) are
+/// checked in a window; the rest are refused with the time to wait, and their rows taken back.
 pub async fn log_in(
     db: &Db,
     session: &ShopSession,
@@ -56,25 +94,27 @@ pub async fn log_in(
     let email = Email::parse(email).map_err(ServerError::invalid)?;
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
+    let counting = THROTTLE_COUNTING.lock().await;
     let mut conn = db.pool.acquire().await?;
+    let attempt =
+        db::login_failures::record(&mut conn, email.as_str(), client_ip, now, since).await?;
     let recent = db::login_failures::recent(&mut conn, email.as_str(), client_ip, since).await?;
-    if recent.for_email >= MAX_FAILURES_PER_EMAIL || recent.for_ip >= MAX_FAILURES_PER_IP {
-        let free_at = recent.oldest_ms.unwrap_or(now) + THROTTLE_WINDOW_MS;
-        let minutes = ((free_at - now).max(0) + 59_999) / 60_000;
+    drop(counting);
+    if recent.for_email > MAX_FAILURES_PER_EMAIL || recent.for_ip > MAX_FAILURES_PER_IP {
+        db::login_failures::forget(&mut conn, attempt).await?;
         tracing::warn!(email = %email, ip = client_ip, "log-in refused: too many failures");
+        let wait = wait_minutes(recent.oldest_ms, THROTTLE_WINDOW_MS, now);
         return Err(AppError::TooManyAttempts(format!(
-            "Too many failed log-in attempts. Try again in {} minute{}.",
-            minutes.max(1),
-            if minutes > 1 { "s" } else { "" }
+            "Too many failed log-in attempts. Try again in {}.",
+            minutes_text(wait)
         ))
         .into());
     }
     let account = db::users::by_email(&mut conn, &email).await?;
     drop(conn);
     let stored = account.as_ref().map(|a| a.password_hash.clone());
+    // A wrong password leaves the attempt's row in place: it is the recorded failure.
     if !password::verify(pw, stored).await? {
-        let mut conn = db.pool.acquire().await?;
-        db::login_failures::record(&mut conn, email.as_str(), client_ip, since).await?;
         return Err(ServerError::invalid(WRONG_CREDENTIALS));
     }
     let user = account
@@ -88,7 +128,22 @@ pub async fn log_in(
     Ok(user)
 }
 
+/// Whole minutes until the oldest counted row leaves a window of `window_ms` (at least 1).
+fn wait_minutes(oldest_ms: Option<i64>, window_ms: i64, now: i64) -> i64 {
+    let free_at = oldest_ms.unwrap_or(now) + window_ms;
+    (((free_at - now).max(0) + 59_999) / 60_000).max(1)
+}
+
+fn minutes_text(minutes: i64) -> String {
+    format!("{minutes} minute{}", if minutes > 1 { "s" } else { "" })
+}
+
 /// Create or update the merchant account named by `ADMIN_EMAIL` / `ADMIN_PASSWORD`.
+///
+/// If the address belongs to an existing *customer* account, that account is promoted, its
+/// password replaced, and every one of its sessions ended: whoever held it (perhaps someone who
+/// registered the address first) keeps no way in, and no customer session silently becomes a
+/// merchant session. This is logged as a warning.
 pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
     let Some(admin) = &settings.admin else {
         return Ok(());
@@ -97,7 +152,18 @@ pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
         .map_err(ServerError::invalid)?;
     let hash = password::hash(pw).await?;
     let mut conn = db.pool.acquire().await?;
+    let before = db::users::by_email(&mut conn, &admin.email).await?;
     db::users::upsert(&mut conn, &admin.email, &hash, Role::Merchant).await?;
+    drop(conn);
+    if let Some(customer) = before.filter(|a| a.user.role == Role::Customer) {
+        let ended = session::end_all_for(db, customer.user.id).await?;
+        tracing::warn!(
+            email = %admin.email,
+            sessions_ended = ended,
+            "ADMIN_EMAIL named an existing customer account: promoted to merchant, password \
+             replaced, all its sessions ended"
+        );
+    }
     tracing::info!(email = %admin.email, "merchant account ready");
     Ok(())
 }
