@@ -100,7 +100,7 @@ async fn sandbox_mode_shows_the_test_mode_banner_on_every_page() {
         Backend::Sqlite,
         &[
             ("PAYMENTS_MODE", "live"),
-            ("STRIPE_SECRET_KEY", "sk_test_real_looking"),
+            ("STRIPE_SECRET_KEY", "sk_live_real_looking"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_real_looking"),
         ],
     )
