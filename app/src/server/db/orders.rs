@@ -4,7 +4,7 @@
 //! Rows are typed when they are read: an order's status and currency, an attempt's provider and
 //! state. A value the code does not know is a decoding error naming the column, never a guess.
 
-use super::{now_ms, Backend};
+use super::now_ms;
 use crate::model::{Currency, Money, OrderStatus, ProviderId};
 use crate::server::payments::attempt::AttemptState;
 use sqlx::{AnyConnection, Row as _};
@@ -220,26 +220,16 @@ pub async fn by_reference(
     find(conn, Lookup::Text("reference", reference)).await
 }
 
-/// Re-read an order inside a transaction, holding its row until commit (PostgreSQL `FOR UPDATE`;
-/// on SQLite the transaction already holds the database's write lock after its first write).
-pub async fn lock(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    id: i64,
-) -> Result<Option<OrderRow>, sqlx::Error> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
-    sqlx::query(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{lock}"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(order)
-    .transpose()
+/// Lock an order for the rest of the transaction and read it. The lock is a write (a no-op
+/// update), so it is the same on both databases: PostgreSQL holds the row until commit, SQLite
+/// takes its single write lock. Made the first statement of a transaction, it makes every
+/// writer of one order queue behind the others, with no read-then-upgrade in between.
+pub async fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query("UPDATE orders SET updated_at = updated_at WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    by_id(conn, id).await
 }
 
 pub async fn set_status(
@@ -416,27 +406,6 @@ pub async fn attempt_by_reference(
     .transpose()
 }
 
-/// Re-read an attempt inside a transaction, holding its row until commit (see [`lock`]).
-pub async fn lock_attempt(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    reference: &str,
-) -> Result<Option<AttemptRow>, sqlx::Error> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
-    sqlx::query(&format!(
-        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE reference = $1{lock}"
-    ))
-    .bind(reference)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(attempt)
-    .transpose()
-}
-
 pub async fn latest_attempt(
     conn: &mut AnyConnection,
     order_id: i64,
@@ -514,21 +483,6 @@ pub async fn set_attempt_state(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// The cancel of the shopper: an open attempt of an order still awaiting payment becomes
-/// `cancelling`, decided in one statement (false: it was not open, or its order moved on).
-pub async fn begin_cancel(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE payment_attempts SET state = 'cancelling', updated_at = $1 \
-         WHERE id = $2 AND state = 'open' AND EXISTS (SELECT 1 FROM orders o \
-         WHERE o.id = payment_attempts.order_id AND o.status = 'awaiting_payment')",
-    )
-    .bind(now_ms())
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Attempts of these providers whose next reconciler lookup is due: open ones, and ones whose
@@ -621,8 +575,7 @@ pub struct NewEvent<'a> {
 }
 
 /// Append to the ledger, for the attempt with this reference, unless this provider event is
-/// already there. False means a duplicate or an unknown attempt. Being a write, it is the first
-/// statement of the transaction that applies the event, so concurrent twins queue behind it.
+/// already there. False means a duplicate or an unknown attempt.
 pub async fn insert_event(conn: &mut AnyConnection, e: &NewEvent<'_>) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO payment_events (order_id, attempt_id, provider, event_id, source, kind, amount_minor, \

@@ -191,8 +191,8 @@ async fn try_returned(
     Ok(())
 }
 
-/// The shopper (or a merchant) cancels an unpaid order: its open attempt becomes `cancelling` in
-/// one statement (so a payment landing at the same moment wins or loses cleanly), the provider
+/// The shopper (or a merchant) cancels an unpaid order: its open attempt becomes `cancelling` under
+/// the order's lock (so a payment landing at the same moment wins or loses cleanly), the provider
 /// closes the session where it can, and its answer is applied like any other.
 pub async fn cancel(
     state: &AppState,
@@ -212,16 +212,20 @@ pub async fn cancel(
             order.reference
         )));
     };
+    // Decided under the order's lock, like every payment update: a payment landing at the same
+    // moment is applied entirely before or entirely after this.
     let began = {
-        let mut conn = state.db.pool.acquire().await?;
-        orders::begin_cancel(&mut conn, attempt.id).await?
+        let mut tx = state.db.pool.begin().await?;
+        let locked = orders::lock(&mut tx, order.id).await?;
+        let latest = orders::latest_attempt(&mut tx, order.id).await?;
+        let open = locked.is_some_and(|o| o.status == OrderStatus::AwaitingPayment)
+            && latest.is_some_and(|a| a.id == attempt.id && a.state == AttemptState::Open);
+        if open {
+            orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Cancelling, None).await?;
+            tx.commit().await?;
+        }
+        open
     };
-    if !began && attempt.state != AttemptState::Cancelling {
-        return Err(ServerError::invalid(format!(
-            "Order {} can no longer be cancelled.",
-            order.reference
-        )));
-    }
     let at = AttemptRef {
         reference: &attempt.reference,
         session_id: attempt.provider_session_id.as_deref(),

@@ -1,6 +1,6 @@
 //! Applying a verified provider statement to its order, in one transaction (design.md §4.3):
-//! ledger row first (deduplicating on the provider's event id), then the order and the attempt
-//! locked in that order (every writer takes them so), the statement checked against the attempt's
+//! the order locked first (every writer of an order queues there), the ledger row (deduplicating
+//! on the provider's event id), the attempt read under that lock, the statement checked against the attempt's
 //! stored provider id, the decision (quote comparison, superseded attempts, second payments), the
 //! attempt's own state, the monotonic transition, stock released or the email queued, and live
 //! listeners told after the commit.
@@ -225,9 +225,24 @@ pub async fn apply_from_inbox(
         _ => (None, None),
     };
     let provider = update.provider.as_str();
+    // The attempt must be this provider's: a verified event from one provider never moves an
+    // order another provider is collecting. (An attempt's order never changes: read it first.)
+    let order_id = {
+        let mut conn = db.pool.acquire().await?;
+        orders::attempt_by_reference(&mut conn, &update.attempt_reference)
+            .await?
+            .filter(|a| a.provider == update.provider)
+            .map(|a| a.order_id)
+    };
+    let Some(order_id) = order_id else {
+        return Ok(Applied::UnknownAttempt);
+    };
     let mut tx = db.pool.begin().await?;
-    // The first statement is the ledger write: a second delivery of the same event stops here
-    // (waiting while the first one's transaction is open), so it can never apply twice.
+    // The order's lock is the first statement: every writer of this order queues here (a second
+    // delivery of the same event waits for the first to commit), then the ledger refuses it.
+    let order = orders::lock(&mut tx, order_id)
+        .await?
+        .ok_or_else(|| ServerError::Internal(format!("order {order_id} vanished")))?;
     let fresh = orders::insert_event(
         &mut tx,
         &NewEvent {
@@ -242,24 +257,12 @@ pub async fn apply_from_inbox(
         },
     )
     .await?;
-    // The attempt must be this provider's: a verified event from one provider never moves an
-    // order another provider is collecting.
-    let order_id = orders::attempt_by_reference(&mut tx, &update.attempt_reference)
-        .await?
-        .filter(|a| a.provider == update.provider)
-        .map(|a| a.order_id);
-    let Some(order_id) = order_id else {
-        return Ok(Applied::UnknownAttempt);
-    };
     if !fresh {
         return Ok(Applied::Duplicate);
     }
-    // Order first, then attempt: the same order as every other writer, so no deadlock, and the
-    // decision below reads both as they are now.
-    let order = orders::lock(&mut tx, db.backend, order_id)
-        .await?
-        .ok_or_else(|| ServerError::Internal(format!("order {order_id} vanished")))?;
-    let attempt = orders::lock_attempt(&mut tx, db.backend, &update.attempt_reference)
+    // Read under the order's lock: every decision about an attempt's outcome (an update, the
+    // shopper's cancel) is taken under it.
+    let attempt = orders::attempt_by_reference(&mut tx, &update.attempt_reference)
         .await?
         .ok_or_else(|| {
             ServerError::Internal(format!("attempt {} vanished", update.attempt_reference))
