@@ -49,6 +49,17 @@ fieldset{{margin-top:1rem;border-radius:.4rem}} td{{padding:.2rem .6rem .2rem 0}
     ))
 }
 
+/// The test-control fieldset: how the sandbox delivers this payment's webhooks.
+pub fn delivery_controls() -> &'static str {
+    r#"<fieldset><legend>Webhook delivery (test control)</legend>
+<label><input type="radio" name="webhook" value="normal" checked> Normal</label><br>
+<label><input type="radio" name="webhook" value="delayed"> Delayed by 3 seconds</label><br>
+<label><input type="radio" name="webhook" value="duplicated"> Duplicated (each sent 5 times at once)</label><br>
+<label><input type="radio" name="webhook" value="reordered"> Reordered (events sent last-first)</label><br>
+<label><input type="radio" name="webhook" value="never"> Never sent</label>
+</fieldset>"#
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,15 +82,4 @@ mod tests {
             assert!(!is_shop_url(other, shop), "{other}");
         }
     }
-}
-
-/// The test-control fieldset: how the sandbox delivers this payment's webhooks.
-pub fn delivery_controls() -> &'static str {
-    r#"<fieldset><legend>Webhook delivery (test control)</legend>
-<label><input type="radio" name="webhook" value="normal" checked> Normal</label><br>
-<label><input type="radio" name="webhook" value="delayed"> Delayed by 3 seconds</label><br>
-<label><input type="radio" name="webhook" value="duplicated"> Duplicated (each sent 5 times at once)</label><br>
-<label><input type="radio" name="webhook" value="reordered"> Reordered (events sent last-first)</label><br>
-<label><input type="radio" name="webhook" value="never"> Never sent</label>
-</fieldset>"#
 }

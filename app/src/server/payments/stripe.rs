@@ -123,27 +123,27 @@ impl Stripe {
         let reply: Reply = http::send(ProviderId::Stripe, request, error_message).await?;
         http::json(ProviderId::Stripe, &reply)
     }
+}
 
-    fn update(
-        &self,
-        session: &Session,
-        attempt_reference: String,
-        event_id: String,
-        source: Source,
-        kind: String,
-        outcome: Outcome,
-        payload: String,
-    ) -> PaymentUpdate {
-        PaymentUpdate {
-            provider: ProviderId::Stripe,
-            attempt_reference,
-            session_id: Some(session.id.clone()),
-            event_id,
-            source,
-            kind,
-            outcome,
-            payload,
-        }
+/// A statement about a session, for the shop to apply.
+fn update(
+    session: &Session,
+    attempt_reference: String,
+    event_id: String,
+    source: Source,
+    kind: String,
+    outcome: Outcome,
+    payload: String,
+) -> PaymentUpdate {
+    PaymentUpdate {
+        provider: ProviderId::Stripe,
+        attempt_reference,
+        session_id: Some(session.id.clone()),
+        event_id,
+        source,
+        kind,
+        outcome,
+        payload,
     }
 }
 
@@ -242,7 +242,7 @@ impl PaymentProvider for Stripe {
         let Some(reference) = session.client_reference_id.clone() else {
             return Ok(None);
         };
-        Ok(Some(self.update(
+        Ok(Some(update(
             session,
             reference,
             event.id.clone(),
@@ -280,7 +280,7 @@ impl PaymentProvider for Stripe {
         );
         let event_id = format!("lookup:{}:{kind}", session.id);
         let payload = serde_json::to_string(&session).unwrap_or_default();
-        Ok(self.update(
+        Ok(update(
             &session,
             attempt.reference.to_string(),
             event_id,
@@ -313,7 +313,7 @@ impl PaymentProvider for Stripe {
                     && session.client_reference_id.as_deref() == Some(attempt.reference) =>
             {
                 let payload = serde_json::to_string(&session).unwrap_or_default();
-                Ok(self.update(
+                Ok(update(
                     &session,
                     attempt.reference.to_string(),
                     format!("cancel:{}", session.id),

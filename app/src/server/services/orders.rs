@@ -226,6 +226,12 @@ pub async fn cancel(
         }
         open
     };
+    if !began && attempt.state != AttemptState::Cancelling {
+        return Err(ServerError::invalid(format!(
+            "Order {} can no longer be cancelled.",
+            order.reference
+        )));
+    }
     let at = AttemptRef {
         reference: &attempt.reference,
         session_id: attempt.provider_session_id.as_deref(),
