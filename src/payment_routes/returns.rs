@@ -58,7 +58,8 @@ async fn come_back(
     order_page(reference, None)
 }
 
-/// A GET return (Stripe's `success_url`, PayPal's `return_url`…).
+/// A GET return (Stripe's `success_url`, PayPal's `return_url`…), and the provider's cancel link,
+/// which likewise only asks the provider and changes nothing by itself.
 pub async fn provider_return(
     State(state): State<AppState>,
     Path((provider, reference)): Path<(String, String)>,
@@ -77,16 +78,6 @@ pub async fn provider_return_post(
 ) -> Redirect {
     let mut params = pairs(query.unwrap_or_default().as_bytes());
     params.extend(pairs(&body));
-    come_back(&state, &provider, &reference, params).await
-}
-
-/// The shopper left the provider's page: ask the provider, change nothing by itself.
-pub async fn provider_cancel(
-    State(state): State<AppState>,
-    Path((provider, reference)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Redirect {
-    let params = pairs(query.unwrap_or_default().as_bytes());
     come_back(&state, &provider, &reference, params).await
 }
 

@@ -25,6 +25,38 @@ pub fn address() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// A complete SSLCOMMERZ session request as its SDKs send it, with `ipn_url` as given.
+pub fn sslcommerz_session_fields(ipn_url: &str) -> Vec<(&'static str, String)> {
+    let mut fields: Vec<(&'static str, String)> = [
+        ("store_id", "testbox"),
+        ("store_passwd", "qwerty"),
+        ("total_amount", "150.00"),
+        ("currency", "BDT"),
+        ("tran_id", "SDK-1"),
+        ("success_url", "http://shop.example.test/s"),
+        ("fail_url", "http://shop.example.test/f"),
+        ("cancel_url", "http://shop.example.test/c"),
+        ("cus_name", "A"),
+        ("cus_email", "a@b.co"),
+        ("cus_add1", "x"),
+        ("cus_city", "Dhaka"),
+        ("cus_postcode", "1000"),
+        ("cus_country", "Bangladesh"),
+        ("cus_phone", "017"),
+        ("shipping_method", "NO"),
+        ("product_name", "Mug"),
+        ("product_category", "general"),
+        ("product_profile", "general"),
+        ("multi_card_name", ""),
+        ("value_a", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    fields.push(("ipn_url", ipn_url.to_string()));
+    fields
+}
+
 impl Browser {
     /// The hidden idempotency key of the checkout form.
     pub async fn checkout_key(&self) -> String {

@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 impl TestApp {
-    async fn text(&self, sql: &str) -> String {
+    /// The first column of the first row.
+    async fn one<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
         sqlx::query(sql)
             .fetch_one(&self.state.db.pool)
             .await
@@ -26,13 +30,12 @@ impl TestApp {
             .unwrap()
     }
 
+    async fn text(&self, sql: &str) -> String {
+        self.one(sql).await
+    }
+
     async fn number(&self, sql: &str) -> i64 {
-        sqlx::query(sql)
-            .fetch_one(&self.state.db.pool)
-            .await
-            .expect(sql)
-            .try_get(0)
-            .unwrap()
+        self.one(sql).await
     }
 
     /// A second attempt `-A2` on the order, open at the provider with session `session`: what a
@@ -571,32 +574,7 @@ async fn sandboxes_refuse_urls_off_the_shops_origin() {
             .unwrap();
         assert_eq!(stripe.status(), StatusCode::BAD_REQUEST, "{url}");
     }
-    let mut form = vec![
-        ("store_id", "x"),
-        ("store_passwd", "y"),
-        ("total_amount", "150.00"),
-        ("currency", "BDT"),
-        ("tran_id", "T-1"),
-        ("success_url", "http://shop.example.test/s"),
-        ("fail_url", "http://shop.example.test/f"),
-        ("cancel_url", "http://shop.example.test/c"),
-        ("ipn_url", "http://169.254.169.254/latest"),
-    ];
-    for (k, v) in [
-        ("cus_name", "A"),
-        ("cus_email", "a@b.co"),
-        ("cus_add1", "x"),
-        ("cus_city", "Dhaka"),
-        ("cus_postcode", "1000"),
-        ("cus_country", "Bangladesh"),
-        ("cus_phone", "017"),
-        ("shipping_method", "NO"),
-        ("product_name", "Mug"),
-        ("product_category", "general"),
-        ("product_profile", "general"),
-    ] {
-        form.push((k, v));
-    }
+    let form = crate::pay::sslcommerz_session_fields("http://169.254.169.254/latest");
     let answer: serde_json::Value = client
         .post(format!(
             "{}/sandbox/sslcommerz/gwprocess/v4/api.php",

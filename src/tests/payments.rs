@@ -487,30 +487,7 @@ async fn the_sslcommerz_sandbox_speaks_what_its_sdks_send() {
     let app = crate::helpers::spawn_app(Backend::Sqlite).await;
     let client = reqwest::Client::new();
     let mut form = reqwest::multipart::Form::new();
-    for (k, v) in [
-        ("store_id", "testbox"),
-        ("store_passwd", "qwerty"),
-        ("total_amount", "150.00"),
-        ("currency", "BDT"),
-        ("tran_id", "SDK-1"),
-        ("success_url", "http://shop.example.test/s"),
-        ("fail_url", "http://shop.example.test/f"),
-        ("cancel_url", "http://shop.example.test/c"),
-        ("ipn_url", ""),
-        ("cus_name", "A"),
-        ("cus_email", "a@b.co"),
-        ("cus_add1", "x"),
-        ("cus_city", "Dhaka"),
-        ("cus_postcode", "1000"),
-        ("cus_country", "Bangladesh"),
-        ("cus_phone", "017"),
-        ("shipping_method", "NO"),
-        ("product_name", "Mug"),
-        ("product_category", "general"),
-        ("product_profile", "general"),
-        ("multi_card_name", ""),
-        ("value_a", ""),
-    ] {
+    for (k, v) in crate::pay::sslcommerz_session_fields("") {
         form = form.text(k, v);
     }
     let init: serde_json::Value = client

@@ -190,17 +190,22 @@ impl PaymentSettings {
     }
 }
 
+/// Payment settings from these variables alone (for the providers' configuration tests).
+#[cfg(test)]
+pub(crate) fn parse_for_tests(pairs: &[(&str, &str)]) -> Result<PaymentSettings, ConfigError> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    PaymentSettings::from_lookup(&|k| map.get(k).cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    pub(crate) fn parse(pairs: &[(&str, &str)]) -> Result<PaymentSettings, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        PaymentSettings::from_lookup(&|k| map.get(k).cloned())
+    fn parse(pairs: &[(&str, &str)]) -> Result<PaymentSettings, ConfigError> {
+        parse_for_tests(pairs)
     }
 
     #[test]

@@ -75,16 +75,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::payments::PaymentSettings;
-    use std::collections::HashMap;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<PaymentSettings, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        PaymentSettings::from_lookup(&|k| map.get(k).cloned())
-    }
+    use crate::server::config::payments::parse_for_tests as parse;
 
     #[test]
     fn credentials_pick_the_host_by_mode() {

@@ -77,19 +77,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
 #[cfg(test)]
 mod tests {
     use crate::model::ProviderId;
-    use crate::server::config::payments::PaymentSettings;
     use crate::server::config::Endpoint;
-    use std::collections::HashMap;
 
-    fn parse(
-        pairs: &[(&str, &str)],
-    ) -> Result<PaymentSettings, crate::server::config::ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        PaymentSettings::from_lookup(&|k| map.get(k).cloned())
-    }
+    use crate::server::config::payments::parse_for_tests as parse;
 
     #[test]
     fn test_keys_switch_to_the_real_api() {
