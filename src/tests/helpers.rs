@@ -65,6 +65,24 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// Runs `async fn name(backend: Backend)` (a test that needs its own settings or fakes) on SQLite
+/// and on PostgreSQL: `on_both_backends!(name, other_name);`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, &[]).await
 }

@@ -5,7 +5,7 @@
 //! endpoint's limits. Products: 1 Canvas Tote $18.00 (৳2,160.00; stock 40), 2 Ceramic Mug $14.00
 //! (stock 60).
 
-use crate::helpers::{both_backends, spawn_app_with, Backend, Browser, TestApp};
+use crate::helpers::{both_backends, on_both_backends, spawn_app_with, Backend, Browser, TestApp};
 use crate::pay::{reference_in, stripe_event};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
@@ -321,10 +321,9 @@ async fn flaky_stripe(fail: usize) -> (String, Arc<FlakyStripe>) {
 
 /// A provider that times out may have opened the session: the same attempt is retried with the
 /// same idempotency key (by the shopper's next Pay or by the reconciler), never a new one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_provider_timeout_is_retried_with_the_same_attempt_and_key() {
+async fn a_provider_timeout_is_retried_with_the_same_attempt_and_key(backend: Backend) {
     let (stripe, fake) = flaky_stripe(1).await;
-    let app = spawn_app_with(Backend::Sqlite, &[("STRIPE_API_BASE", &stripe)]).await;
+    let app = spawn_app_with(backend, &[("STRIPE_API_BASE", &stripe)]).await;
     let shopper = app.browser();
     shopper.add_to_cart(1, 1).await;
     let key = shopper.checkout_key().await;
@@ -369,10 +368,9 @@ async fn a_provider_timeout_is_retried_with_the_same_attempt_and_key() {
 
 /// After a failed Pay the form is kept; choosing another currency and method makes a new order
 /// instead of charging the old one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_method_after_a_failed_pay_is_a_new_order() {
+async fn another_method_after_a_failed_pay_is_a_new_order(backend: Backend) {
     let (stripe, _fake) = flaky_stripe(usize::MAX).await;
-    let app = spawn_app_with(Backend::Sqlite, &[("STRIPE_API_BASE", &stripe)]).await;
+    let app = spawn_app_with(backend, &[("STRIPE_API_BASE", &stripe)]).await;
     let shopper = app.browser();
     shopper.add_to_cart(1, 1).await;
     let key = shopper.checkout_key().await;
@@ -395,9 +393,8 @@ async fn another_method_after_a_failed_pay_is_a_new_order() {
 }
 
 /// A shopper may hold only MAX_OPEN_ORDERS_PER_SESSION unpaid orders.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unpaid_orders_per_session_are_capped() {
-    let app = spawn_app_with(Backend::Sqlite, &[("MAX_OPEN_ORDERS_PER_SESSION", "2")]).await;
+async fn unpaid_orders_per_session_are_capped(backend: Backend) {
+    let app = spawn_app_with(backend, &[("MAX_OPEN_ORDERS_PER_SESSION", "2")]).await;
     let shopper = app.browser();
     for _ in 0..2 {
         shopper.add_to_cart(1, 1).await;
@@ -432,9 +429,8 @@ async fn unpaid_orders_per_session_are_capped() {
 
 /// One attempt's failure does not abort the reconciler's pass, and attempts of a provider this
 /// shop does not have never take a lookup slot.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reconciler_goes_on_past_a_failure_and_skips_unconfigured_providers() {
-    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+async fn the_reconciler_goes_on_past_a_failure_and_skips_unconfigured_providers(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
     let mut references = Vec::new();
     for _ in 0..2 {
         let shopper = app.browser();
@@ -484,9 +480,8 @@ async fn the_reconciler_goes_on_past_a_failure_and_skips_unconfigured_providers(
 /// The webhook endpoint's limits: a body over 256 KB is refused unread, a delivery that fails its
 /// signature check is kept only in part, and an address that keeps sending forgeries is refused
 /// while signed deliveries from it still go through.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_webhook_endpoint_limits_what_it_reads_and_keeps() {
-    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+async fn the_webhook_endpoint_limits_what_it_reads_and_keeps(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
     let huge = vec![b'x'; 300 * 1024];
     let status = app
         .post_webhook(
@@ -547,12 +542,68 @@ async fn the_webhook_endpoint_limits_what_it_reads_and_keeps() {
         paid.to_string().len(),
         "an accepted delivery is kept whole"
     );
+
+    // A week on, the rejected deliveries are pruned; the accepted one stays.
+    app.exec("UPDATE webhook_inbox SET received_at = received_at - 8 * 86400000")
+        .await;
+    app.run_reconciler().await;
+    assert_eq!(app.number("SELECT COUNT(*) FROM webhook_inbox").await, 1);
+}
+
+/// Anyone may open a session in the sandbox (it takes any credentials, as the official SDKs
+/// need), even one naming another shopper's attempt; paying it touches nobody's order.
+async fn a_sandbox_session_naming_someone_elses_reference_cannot_pay_their_order(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let victim = app.browser();
+    let (reference, attempt, _, _) = open_stripe_order(&victim, &app).await;
+    let session: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/sandbox/stripe/v1/checkout/sessions", app.base))
+        .bearer_auth("sk_test_anything")
+        .form(&[
+            ("mode", "payment"),
+            ("client_reference_id", attempt.as_str()),
+            (
+                "success_url",
+                "http://shop.example.test/payments/stripe/return/ORD-000001",
+            ),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "1800"),
+            (
+                "line_items[0][price_data][product_data][name]",
+                "Canvas Tote Bag",
+            ),
+            ("line_items[0][quantity]", "1"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attacker = app.browser();
+    let url = session["url"].as_str().expect("a session url");
+    attacker.on_stripe_page(url, "pay", "normal").await;
+    // The sandbox delivers its signed event; the shop acknowledges and ignores it.
+    let ignored = || async {
+        app.inbox_outcomes()
+            .await
+            .iter()
+            .any(|o| o.contains("another session"))
+    };
+    for _ in 0..100 {
+        if ignored().await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ignored().await, "{:?}", app.inbox_outcomes().await);
+    assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+    assert_eq!(app.ledger_rows(&reference).await, 0);
 }
 
 /// The sandboxes send shoppers and notifications only to the shop's own origin.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sandboxes_refuse_urls_off_the_shops_origin() {
-    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+async fn sandboxes_refuse_urls_off_the_shops_origin(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
     let client = reqwest::Client::new();
     for url in [
         "https://evil.example/return",
@@ -596,3 +647,13 @@ async fn sandboxes_refuse_urls_off_the_shops_origin() {
         "{answer}"
     );
 }
+
+on_both_backends!(
+    a_provider_timeout_is_retried_with_the_same_attempt_and_key,
+    another_method_after_a_failed_pay_is_a_new_order,
+    unpaid_orders_per_session_are_capped,
+    the_reconciler_goes_on_past_a_failure_and_skips_unconfigured_providers,
+    the_webhook_endpoint_limits_what_it_reads_and_keeps,
+    a_sandbox_session_naming_someone_elses_reference_cannot_pay_their_order,
+    sandboxes_refuse_urls_off_the_shops_origin,
+);
