@@ -7,3 +7,9 @@ CREATE INDEX orders_checkout_key ON orders (checkout_key, id);
 CREATE INDEX orders_hold ON orders (status, hold_until);
 ALTER TABLE payment_attempts ADD COLUMN next_step TEXT;
 CREATE INDEX webhook_inbox_received ON webhook_inbox (received_at);
+-- Rows from before: an open attempt's redirect becomes its next step, and an unpaid order holds
+-- its stock for the default hour from when it was placed (the reconciler then expires it).
+UPDATE payment_attempts SET next_step = json_object('kind', 'redirect', 'url', redirect_url)
+    WHERE redirect_url IS NOT NULL AND next_step IS NULL;
+UPDATE orders SET hold_until = created_at + 3600000
+    WHERE hold_until IS NULL AND status = 'awaiting_payment';
