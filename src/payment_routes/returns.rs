@@ -34,9 +34,22 @@ fn checked(reference: &str) -> Option<&str> {
 }
 
 fn order_page(reference: &str, key: Option<&str>) -> Redirect {
-    match key.filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric())) {
-        Some(key) => Redirect::to(&format!("/orders/{reference}?key={key}")),
-        None => Redirect::to(&format!("/orders/{reference}")),
+    order_page_with(reference, key, &[])
+}
+
+/// The order page, keeping the guest link's key, with fixed flags (never text) for the page.
+fn order_page_with(reference: &str, key: Option<&str>, flags: &[(&str, &str)]) -> Redirect {
+    let key = key.filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()));
+    let query: Vec<(&str, &str)> = key
+        .map(|k| ("key", k))
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    if query.is_empty() {
+        Redirect::to(&format!("/orders/{reference}"))
+    } else {
+        let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+        Redirect::to(&format!("/orders/{reference}?{query}"))
     }
 }
 
@@ -111,11 +124,15 @@ pub async fn cancel_order(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    if let Err(e) = orders::cancel(&state, provider, &order).await {
-        // The order page shows the order as it is now; the reason is logged.
-        tracing::info!(order = reference, error = %e, "cancel refused");
+    match orders::cancel(&state, provider, &order).await {
+        Ok(()) => order_page(reference, form.key.as_deref()).into_response(),
+        Err(e) => {
+            // The page says so in the shop's own words (a fixed flag, not the error's text); the
+            // reason is logged.
+            tracing::info!(order = reference, error = %e, "cancel refused");
+            order_page_with(reference, form.key.as_deref(), &[("cancel", "failed")]).into_response()
+        }
     }
-    order_page(reference, form.key.as_deref()).into_response()
 }
 
 #[derive(Deserialize)]

@@ -25,6 +25,29 @@ pub fn address() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// Open a Checkout Session in the shop's Stripe sandbox directly (as an SDK would), one line of
+/// "Canvas Tote Bag" at $18.00, with these fields added (e.g. `success_url`).
+pub async fn stripe_sandbox_session(base: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![
+        ("mode", "payment"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "1800"),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "Canvas Tote Bag",
+        ),
+        ("line_items[0][quantity]", "1"),
+    ];
+    form.extend_from_slice(extra);
+    reqwest::Client::new()
+        .post(format!("{base}/sandbox/stripe/v1/checkout/sessions"))
+        .bearer_auth("sk_test_any_key")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A complete SSLCOMMERZ session request as its SDKs send it, with `ipn_url` as given.
 pub fn sslcommerz_session_fields(ipn_url: &str) -> Vec<(&'static str, String)> {
     let mut fields: Vec<(&'static str, String)> = [

@@ -366,6 +366,30 @@ async fn a_provider_timeout_is_retried_with_the_same_attempt_and_key(backend: Ba
     assert_eq!(app.stock_of(1).await, 39, "stock reserved once");
 }
 
+/// When the provider cannot close the session, Cancel order says so in the shop's words and the
+/// order stays as it was.
+async fn a_cancel_the_provider_cannot_carry_out_says_so(backend: Backend) {
+    // The fake opens sessions but has no expire call: Stripe's answer to it is a 404.
+    let (stripe, _fake) = flaky_stripe(0).await;
+    let app = spawn_app_with(backend, &[("STRIPE_API_BASE", &stripe)]).await;
+    let shopper = app.browser();
+    shopper.add_to_cart(1, 1).await;
+    shopper.pay("stripe").await;
+    let action = "/payments/stripe/cancel/ORD-000001";
+    let response = shopper
+        .post_form("/orders/ORD-000001", action, &[("key", "")])
+        .await;
+    let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(location, "/orders/ORD-000001?cancel=failed");
+    let page = shopper.get(&location).await;
+    assert_eq!(
+        page.alert().as_deref(),
+        Some("We could not cancel this order just now. Please try again in a moment.")
+    );
+    assert_eq!(app.status_of("ORD-000001").await, "awaiting_payment");
+    assert_eq!(app.stock_of(1).await, 39);
+}
+
 /// After a failed Pay the form is kept; choosing another currency and method makes a new order
 /// instead of charging the old one.
 async fn another_method_after_a_failed_pay_is_a_new_order(backend: Backend) {
@@ -556,30 +580,20 @@ async fn a_sandbox_session_naming_someone_elses_reference_cannot_pay_their_order
     let app = crate::helpers::spawn_app(backend).await;
     let victim = app.browser();
     let (reference, attempt, _, _) = open_stripe_order(&victim, &app).await;
-    let session: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/sandbox/stripe/v1/checkout/sessions", app.base))
-        .bearer_auth("sk_test_anything")
-        .form(&[
-            ("mode", "payment"),
+    let session: serde_json::Value = crate::pay::stripe_sandbox_session(
+        &app.base,
+        &[
             ("client_reference_id", attempt.as_str()),
             (
                 "success_url",
                 "http://shop.example.test/payments/stripe/return/ORD-000001",
             ),
-            ("line_items[0][price_data][currency]", "usd"),
-            ("line_items[0][price_data][unit_amount]", "1800"),
-            (
-                "line_items[0][price_data][product_data][name]",
-                "Canvas Tote Bag",
-            ),
-            ("line_items[0][quantity]", "1"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let attacker = app.browser();
     let url = session["url"].as_str().expect("a session url");
     attacker.on_stripe_page(url, "pay", "normal").await;
@@ -609,20 +623,7 @@ async fn sandboxes_refuse_urls_off_the_shops_origin(backend: Backend) {
         "https://evil.example/return",
         "http://shop.example.test.evil.example/x",
     ] {
-        let stripe = client
-            .post(format!("{}/sandbox/stripe/v1/checkout/sessions", app.base))
-            .bearer_auth("sk_test_x")
-            .form(&[
-                ("mode", "payment"),
-                ("success_url", url),
-                ("line_items[0][price_data][currency]", "usd"),
-                ("line_items[0][price_data][unit_amount]", "100"),
-                ("line_items[0][price_data][product_data][name]", "x"),
-                ("line_items[0][quantity]", "1"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let stripe = crate::pay::stripe_sandbox_session(&app.base, &[("success_url", url)]).await;
         assert_eq!(stripe.status(), StatusCode::BAD_REQUEST, "{url}");
     }
     let form = crate::pay::sslcommerz_session_fields("http://169.254.169.254/latest");
@@ -649,6 +650,7 @@ async fn sandboxes_refuse_urls_off_the_shops_origin(backend: Backend) {
 }
 
 on_both_backends!(
+    a_cancel_the_provider_cannot_carry_out_says_so,
     a_provider_timeout_is_retried_with_the_same_attempt_and_key,
     another_method_after_a_failed_pay_is_a_new_order,
     unpaid_orders_per_session_are_capped,

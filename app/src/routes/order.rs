@@ -22,6 +22,9 @@ pub fn OrderPage() -> impl IntoView {
     let query = use_query_map();
     let reference = move || params.read().get("reference").unwrap_or_default();
     let key = move || query.read().get("key");
+    // Set by the cancel route when the provider could not close the payment; only this flag
+    // travels, the words are the page's own.
+    let cancel_failed = move || query.read().get("cancel").as_deref() == Some("failed");
     // Bumped when the live stream reports a settled status, to re-read the order.
     let reloads = RwSignal::new(0usize);
     let order = Resource::new(
@@ -32,7 +35,7 @@ pub fn OrderPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match order.await {
-                    Ok(order) => view! { <OrderDetails order key=key() reloads /> }.into_any(),
+                    Ok(order) => view! { <OrderDetails order key=key() cancel_failed=cancel_failed() reloads /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
                 }
@@ -70,7 +73,12 @@ fn explanation(status: OrderStatus) -> &'static str {
 }
 
 #[component]
-fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>) -> impl IntoView {
+fn OrderDetails(
+    order: OrderView,
+    key: Option<String>,
+    cancel_failed: bool,
+    reloads: RwSignal<usize>,
+) -> impl IntoView {
     let live = RwSignal::new(order.status);
     let reference = order.reference.clone();
     follow_live_status(reference.clone(), key.clone(), live, reloads);
@@ -94,6 +102,11 @@ fn OrderDetails(order: OrderView, key: Option<String>, reloads: RwSignal<usize>)
             </p>
             <p>{move || explanation(live.get())}</p>
             <Alert message=retry_error />
+            {move || (cancel_failed && live.get() == OrderStatus::AwaitingPayment).then(|| view! {
+                <p class="alert" role="alert">
+                    "We could not cancel this order just now. Please try again in a moment."
+                </p>
+            })}
             {move || (live.get() == OrderStatus::AwaitingPayment).then(|| view! {
                 <noscript inner_html=format!(r#"<meta http-equiv="refresh" content="{NO_JS_REFRESH_SECS}">"#) />
             })}
