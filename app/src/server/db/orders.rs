@@ -24,6 +24,12 @@ pub struct OrderRow {
     pub address: String,
     /// Until when the order holds its stock while unpaid (ms since the epoch).
     pub hold_until: Option<i64>,
+    /// The provider of the order's newest attempt.
+    pub provider: Option<ProviderId>,
+    /// What succeeded refunds gave back, in minor units of the order's currency.
+    pub refunded_minor: i64,
+    /// When the order was placed (ms since the epoch).
+    pub created_at: i64,
 }
 
 impl OrderRow {
@@ -33,7 +39,7 @@ impl OrderRow {
 }
 
 const ORDER_COLUMNS: &str = "id, reference, user_id, guest_token, email, currency, total_minor, \
-     status, stock_released, address, hold_until";
+     status, stock_released, address, hold_until, provider, refunded_minor, created_at";
 
 /// A stored value this code does not know: the row is corrupt or from a newer version.
 fn corrupt(column: &str, value: &str) -> sqlx::Error {
@@ -67,6 +73,12 @@ fn order(r: &super::Row) -> Result<OrderRow, sqlx::Error> {
         stock_released: r.try_get::<i64, _>("stock_released")? != 0,
         address: r.try_get("address")?,
         hold_until: r.try_get("hold_until")?,
+        provider: r
+            .try_get::<Option<String>, _>("provider")?
+            .map(|p| ProviderId::parse(&p).ok_or_else(|| corrupt("provider", &p)))
+            .transpose()?,
+        refunded_minor: r.try_get("refunded_minor")?,
+        created_at: r.try_get("created_at")?,
     })
 }
 
@@ -386,6 +398,12 @@ pub async fn insert_attempt(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    // The order lists read the newest attempt's provider from the order.
+    sqlx::query("UPDATE orders SET provider = $1 WHERE id = $2")
+        .bind(provider.as_str())
+        .bind(order.id)
+        .execute(&mut *conn)
+        .await?;
     attempt_by_reference(conn, &reference)
         .await?
         .ok_or(sqlx::Error::RowNotFound)

@@ -364,6 +364,9 @@ mod tests {
             stock_released: status.releases_stock(),
             address: "{}".into(),
             hold_until: None,
+            provider: Some(ProviderId::Stripe),
+            refunded_minor: 0,
+            created_at: 0,
         }
     }
 
