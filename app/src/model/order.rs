@@ -3,7 +3,8 @@
 //! `awaiting_payment → paid | failed | cancelled | expired | needs_review`, then
 //! `paid → partially_refunded → refunded` (or `paid → refunded`), and `failed | cancelled | expired →
 //! needs_review` when money arrives for an order already given up, and `paid | partially_refunded |
-//! refunded → needs_review` when a second payment arrives (a possible double charge). Moving to the status an order
+//! refunded → needs_review` when a second payment arrives (a possible double charge), and
+//! `needs_review → paid | partially_refunded | refunded` when the merchant decides the review. Moving to the status an order
 //! already has is a successful no-op (providers repeat themselves); anything else is refused.
 
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,8 @@ impl OrderStatus {
                 | (Failed | Cancelled | Expired, NeedsReview)
                 // So does a second payment for an order already paid.
                 | (Paid | PartiallyRefunded | Refunded, NeedsReview)
+                // A person decides a review: accept the money as the payment, or give it back.
+                | (NeedsReview, Paid | PartiallyRefunded | Refunded)
         )
     }
 
@@ -154,10 +157,9 @@ mod tests {
         assert_eq!(Paid.transition(Failed), Transition::Refused);
         assert_eq!(Refunded.transition(Paid), Transition::Refused);
         assert_eq!(Refunded.transition(PartiallyRefunded), Transition::Refused);
-        assert_eq!(NeedsReview.transition(Paid), Transition::Refused);
         assert_eq!(PartiallyRefunded.transition(Paid), Transition::Refused);
         assert_eq!(AwaitingPayment.transition(Refunded), Transition::Refused);
-        for final_state in [Failed, Cancelled, Expired, NeedsReview] {
+        for final_state in [Failed, Cancelled, Expired] {
             for to in OrderStatus::ALL
                 .into_iter()
                 .filter(|to| *to != final_state && *to != NeedsReview)
@@ -178,7 +180,7 @@ mod tests {
             .flat_map(|from| OrderStatus::ALL.iter().map(move |to| from.transition(*to)))
             .filter(|t| *t == Transition::Applied)
             .count();
-        assert_eq!(applied, 14);
+        assert_eq!(applied, 17);
     }
 
     #[test]
@@ -191,7 +193,16 @@ mod tests {
             );
             assert_eq!(closed.transition(Paid), Transition::Refused, "{closed:?}");
         }
-        assert_eq!(NeedsReview.transition(Paid), Transition::Refused);
+    }
+
+    #[test]
+    fn a_review_ends_in_paid_or_refunded() {
+        for to in [Paid, PartiallyRefunded, Refunded] {
+            assert_eq!(NeedsReview.transition(to), Transition::Applied, "{to:?}");
+        }
+        for to in [AwaitingPayment, Failed, Cancelled, Expired] {
+            assert_eq!(NeedsReview.transition(to), Transition::Refused, "{to:?}");
+        }
     }
 
     #[test]

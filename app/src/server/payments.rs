@@ -165,6 +165,10 @@ pub enum Source {
     Cancel,
     /// The shop itself: an order whose hold ran out.
     Expiry,
+    /// A refund asked for by the merchant, and what the provider said about it.
+    Refund,
+    /// A merchant's own decision (accepting a payment under review as paid).
+    Merchant,
 }
 
 impl Source {
@@ -174,6 +178,8 @@ impl Source {
             Source::Lookup => "lookup",
             Source::Cancel => "cancel",
             Source::Expiry => "expiry",
+            Source::Refund => "refund",
+            Source::Merchant => "merchant",
         }
     }
 }
