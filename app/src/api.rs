@@ -7,6 +7,7 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod orders;
+pub mod refunds;
 
 pub use account::{HeaderData, LogIn, LogOut, Register};
 pub use admin::UpdateProduct;
@@ -14,3 +15,4 @@ pub use cart::{AddToCart, RemoveFromCart, UpdateCartLine};
 pub use catalog::SetCurrency;
 pub use checkout::PlaceOrder;
 pub use orders::TryAgain;
+pub use refunds::RefundOrder;

@@ -11,4 +11,5 @@ mod cart;
 mod catalogue;
 mod payment_holes;
 mod payments;
+mod refunds;
 mod security;

@@ -6,6 +6,7 @@ pub mod carts;
 pub mod login_failures;
 pub mod orders;
 pub mod products;
+pub mod refunds;
 pub mod registrations;
 pub mod sandbox;
 pub mod users;

@@ -145,6 +145,29 @@ pub enum Outcome {
     Expired,
     /// A status this code does not know: logged and held, never taken as pending or paid.
     Unrecognised(String),
+    /// What the provider says about one of the shop's refunds of this attempt's payment.
+    Refund(RefundReport),
+}
+
+/// A provider's statement about a refund (its webhook, or the answer to a refund lookup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReport {
+    /// The provider's id for the refund (`re_…`, SSLCOMMERZ `refund_ref_id`).
+    pub refund_id: String,
+    /// The shop's idempotency key of the refund, where the provider echoes it (Stripe metadata).
+    pub refund_key: Option<String>,
+    pub state: RefundState,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// Where a refund stands at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundState {
+    Pending,
+    Succeeded,
+    /// The refund did not happen; the reason is the provider's own words (for the merchant).
+    Failed(String),
 }
 
 impl Outcome {
@@ -201,6 +224,9 @@ pub struct PaymentUpdate {
     pub outcome: Outcome,
     /// The verified message, for the order's timeline.
     pub payload: String,
+    /// The provider's id of the captured payment, once paid (Stripe's payment intent,
+    /// SSLCOMMERZ's `bank_tran_id`): what a refund names, and what the merchant can search by.
+    pub payment_id: Option<String>,
 }
 
 /// A provider call that did not work. The detail is for the log; shoppers read
@@ -250,22 +276,25 @@ pub struct AttemptRef<'a> {
     pub session_id: Option<&'a str>,
 }
 
-/// A refund to make (issue 8 builds the admin page that asks for one).
+/// A refund to make, asked for from the merchant's order page.
 #[derive(Debug, Clone)]
 pub struct RefundRequest<'a> {
     pub attempt: AttemptRef<'a>,
+    /// The captured payment's id at the provider, when the shop has it.
+    pub payment_id: Option<&'a str>,
     pub amount: Money,
     /// The same key for a retry of the same refund: the provider must refund once.
     pub idempotency_key: &'a str,
     pub reason: &'a str,
 }
 
-/// The provider's answer to a refund.
+/// The provider's answer to a refund: its id for the refund and where the refund stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundOutcome {
-    Pending { refund_id: String },
-    Succeeded { refund_id: String },
-    Failed { refund_id: String, reason: String },
+pub struct RefundOutcome {
+    pub refund_id: String,
+    pub state: RefundState,
+    /// The provider's answer as received, for the order's timeline.
+    pub payload: String,
 }
 
 #[async_trait::async_trait]
@@ -313,6 +342,18 @@ pub trait PaymentProvider: Send + Sync {
     async fn refund(&self, _request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {
         Err(PaymentError::Refused(format!(
             "refunds are not built for {} yet",
+            self.id().label()
+        )))
+    }
+
+    /// Ask the provider where a refund it answered before stands now.
+    async fn lookup_refund(
+        &self,
+        _attempt: AttemptRef<'_>,
+        refund_id: &str,
+    ) -> Result<RefundOutcome, PaymentError> {
+        Err(PaymentError::Unavailable(format!(
+            "{} cannot look up refund {refund_id}",
             self.id().label()
         )))
     }

@@ -7,3 +7,4 @@ pub mod checkout;
 pub mod orders;
 pub mod payment_updates;
 pub mod reconciler;
+pub mod refunds;

@@ -355,10 +355,17 @@ pub struct AttemptRow {
     pub claimed_at: Option<i64>,
     pub lookups: i64,
     pub next_lookup_at: Option<i64>,
+    /// The provider's id of the captured payment (what a refund names).
+    pub provider_payment_id: Option<String>,
+    /// What the provider reported as captured, once the attempt is paid or under review.
+    pub captured: Option<Money>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 const ATTEMPT_COLUMNS: &str = "id, order_id, reference, provider, state, provider_session_id, \
-     next_step, claimed_at, lookups, next_lookup_at";
+     next_step, claimed_at, lookups, next_lookup_at, provider_payment_id, captured_minor, \
+     captured_currency, created_at, updated_at";
 
 fn attempt(r: &super::Row) -> Result<AttemptRow, sqlx::Error> {
     Ok(AttemptRow {
@@ -372,7 +379,90 @@ fn attempt(r: &super::Row) -> Result<AttemptRow, sqlx::Error> {
         claimed_at: r.try_get("claimed_at")?,
         lookups: r.try_get("lookups")?,
         next_lookup_at: r.try_get("next_lookup_at")?,
+        provider_payment_id: r.try_get("provider_payment_id")?,
+        captured: match (
+            r.try_get::<Option<i64>, _>("captured_minor")?,
+            r.try_get::<Option<String>, _>("captured_currency")?,
+        ) {
+            (Some(minor), Some(code)) => Some(Money::new(
+                minor,
+                code.parse()
+                    .map_err(|_| corrupt("captured_currency", &code))?,
+            )),
+            _ => None,
+        },
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
     })
+}
+
+/// Remember what the provider captured for an attempt and its id for the payment.
+pub async fn set_captured(
+    conn: &mut AnyConnection,
+    id: i64,
+    amount_minor: i64,
+    currency: &str,
+    payment_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payment_attempts SET captured_minor = $1, captured_currency = $2, \
+         provider_payment_id = COALESCE($3, provider_payment_id) WHERE id = $4",
+    )
+    .bind(amount_minor)
+    .bind(currency)
+    .bind(payment_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Fill in the provider's payment id where it is still missing.
+pub async fn set_payment_id(
+    conn: &mut AnyConnection,
+    id: i64,
+    payment_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payment_attempts SET provider_payment_id = $1 \
+         WHERE id = $2 AND provider_payment_id IS NULL",
+    )
+    .bind(payment_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The order's attempt whose payment was received (paid, or under review), newest first.
+pub async fn captured_attempt(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE order_id = $1 \
+         AND state IN ('paid', 'needs_review') AND captured_minor IS NOT NULL \
+         ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(attempt)
+    .transpose()
+}
+
+pub async fn attempts_of(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE order_id = $1 ORDER BY id"
+    ))
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(attempt).collect()
 }
 
 /// Add attempt number n+1 (`ORD-000123-A{n+1}`) in state `new`.

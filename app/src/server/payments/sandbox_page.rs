@@ -83,3 +83,41 @@ mod tests {
         }
     }
 }
+
+/// How the sandbox treats refunds of a payment, chosen on its hosted page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundPlan {
+    /// Refunds succeed.
+    Succeed,
+    /// Refunds are accepted, then fail (Stripe's test card 4000 0000 0000 5126).
+    Fail,
+    /// Refunds are refused at once (a disputed payment).
+    Refuse,
+}
+
+impl RefundPlan {
+    pub fn parse(value: Option<&str>) -> RefundPlan {
+        match value {
+            Some("fail") => RefundPlan::Fail,
+            Some("refuse") => RefundPlan::Refuse,
+            _ => RefundPlan::Succeed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundPlan::Succeed => "succeed",
+            RefundPlan::Fail => "fail",
+            RefundPlan::Refuse => "refuse",
+        }
+    }
+}
+
+/// The test-control fieldset: what later refunds of this payment do.
+pub fn refund_controls() -> &'static str {
+    r#"<fieldset><legend>Refunds of this payment (test control)</legend>
+<label><input type="radio" name="refunds" value="succeed" checked> Succeed</label><br>
+<label><input type="radio" name="refunds" value="fail"> Accepted, then fail</label><br>
+<label><input type="radio" name="refunds" value="refuse"> Refused at once (disputed payment)</label>
+</fieldset>"#
+}

@@ -10,12 +10,13 @@ use super::http::{self, Reply};
 use super::registry::Registration;
 use super::{
     now_secs, AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider,
-    PaymentUpdate, Source, StartRequest, Started, WebhookError,
+    PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState, Source, StartRequest,
+    Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
-use wire::{ApiError, Event, Session};
+use wire::{ApiError, Event, Refund, Session};
 
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Stripe,
@@ -34,9 +35,9 @@ static CAPABILITIES: Capabilities = Capabilities {
         (Currency::Cny, 400, 99_999_999),
         (Currency::Jpy, 50, 99_999_999),
     ],
-    // Not built yet (issue 8): the trait's refund step answers "not built".
-    refunds: false,
-    partial_refunds: false,
+    // `POST /v1/refunds` on the session's payment intent, as many times as the amount allows.
+    refunds: true,
+    partial_refunds: true,
     closes_sessions: true,
 };
 
@@ -144,7 +145,53 @@ fn update(
         kind,
         outcome,
         payload,
+        payment_id: session.payment_intent.clone(),
     }
+}
+
+/// Where a Stripe refund stands; a status this code does not know keeps the refund pending (its
+/// amount stays reserved) until a person or a later answer settles it.
+fn refund_state(refund: &Refund) -> RefundState {
+    match refund.status.as_deref() {
+        Some("succeeded") => RefundState::Succeeded,
+        Some("failed") | Some("canceled") => RefundState::Failed(
+            refund
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| refund.status.clone().unwrap_or_default()),
+        ),
+        _ => RefundState::Pending,
+    }
+}
+
+fn refund_outcome(refund: &Refund) -> RefundOutcome {
+    RefundOutcome {
+        refund_id: refund.id.clone(),
+        state: refund_state(refund),
+        payload: serde_json::to_string(refund).unwrap_or_default(),
+    }
+}
+
+/// A refund webhook as an update about the attempt named in the refund's metadata.
+fn refund_update(event: &Event, refund: &Refund, payload: String) -> Option<PaymentUpdate> {
+    let attempt = refund.metadata.get("attempt")?.clone();
+    Some(PaymentUpdate {
+        provider: ProviderId::Stripe,
+        attempt_reference: attempt,
+        session_id: None,
+        event_id: event.id.clone(),
+        source: Source::Webhook,
+        kind: event.kind.clone(),
+        outcome: Outcome::Refund(RefundReport {
+            refund_id: refund.id.clone(),
+            refund_key: refund.metadata.get("refund_key").cloned(),
+            state: refund_state(refund),
+            amount_minor: refund.amount,
+            currency: refund.currency.to_ascii_uppercase(),
+        }),
+        payload,
+        payment_id: refund.payment_intent.clone(),
+    })
 }
 
 /// What a session's state says about the payment; every pair is named.
@@ -228,10 +275,27 @@ impl PaymentProvider for Stripe {
         self.check_signature(headers, body)?;
         let event: Event = serde_json::from_slice(body)
             .map_err(|e| WebhookError::NotVerified(format!("not a Stripe event: {e}")))?;
-        if event.data.object.object.as_deref() != Some("checkout.session") {
-            return Ok(None);
+        let payload = || String::from_utf8_lossy(body).into_owned();
+        let object = &event.data.object;
+        match object["object"].as_str() {
+            Some("checkout.session") => {}
+            Some("refund") if event.kind.starts_with("refund.") => {
+                let refund: Refund = serde_json::from_value(object.clone())
+                    .map_err(|e| WebhookError::NotVerified(format!("not a refund: {e}")))?;
+                return Ok(refund_update(&event, &refund, payload()));
+            }
+            // A charge's refunds, newest first, where the event carries them.
+            Some("charge") if event.kind == "charge.refunded" => {
+                let newest = object["refunds"]["data"]
+                    .get(0)
+                    .and_then(|r| serde_json::from_value::<Refund>(r.clone()).ok());
+                return Ok(newest.and_then(|r| refund_update(&event, &r, payload())));
+            }
+            _ => return Ok(None),
         }
-        let session = &event.data.object;
+        let session: Session = serde_json::from_value(object.clone())
+            .map_err(|e| WebhookError::NotVerified(format!("not a session: {e}")))?;
+        let session = &session;
         let outcome = match event.kind.as_str() {
             "checkout.session.completed" => session_outcome(session),
             "checkout.session.async_payment_succeeded" => paid(session),
@@ -249,7 +313,7 @@ impl PaymentProvider for Stripe {
             Source::Webhook,
             event.kind.clone(),
             outcome,
-            String::from_utf8_lossy(body).into_owned(),
+            payload(),
         )))
     }
 
@@ -326,6 +390,62 @@ impl PaymentProvider for Stripe {
             // Already complete or expired: ask what it is now.
             _ => self.lookup(attempt).await,
         }
+    }
+
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {
+        let payment_intent = match request.payment_id {
+            Some(id) => id.to_string(),
+            None => {
+                let session_id = request.attempt.session_id.ok_or_else(|| {
+                    PaymentError::Refused("the attempt has no Stripe session".into())
+                })?;
+                let session = self
+                    .session_call(self.request(
+                        reqwest::Method::GET,
+                        &format!("checkout/sessions/{}", wire::path_segment(session_id)),
+                    ))
+                    .await?;
+                session.payment_intent.ok_or_else(|| {
+                    PaymentError::Refused("the session has no payment to refund".into())
+                })?
+            }
+        };
+        let form = wire::create_refund_form(
+            &payment_intent,
+            request.amount.minor,
+            request.attempt.reference,
+            request.idempotency_key,
+            request.reason,
+        );
+        let reply = http::send(
+            ProviderId::Stripe,
+            self.request(reqwest::Method::POST, "refunds")
+                .header("Idempotency-Key", request.idempotency_key)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form),
+            error_message,
+        )
+        .await?;
+        let refund: Refund = http::json(ProviderId::Stripe, &reply)?;
+        Ok(refund_outcome(&refund))
+    }
+
+    async fn lookup_refund(
+        &self,
+        _attempt: AttemptRef<'_>,
+        refund_id: &str,
+    ) -> Result<RefundOutcome, PaymentError> {
+        let reply = http::send(
+            ProviderId::Stripe,
+            self.request(
+                reqwest::Method::GET,
+                &format!("refunds/{}", wire::path_segment(refund_id)),
+            ),
+            error_message,
+        )
+        .await?;
+        let refund: Refund = http::json(ProviderId::Stripe, &reply)?;
+        Ok(refund_outcome(&refund))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{Outcome, PaymentUpdate, Source};
+use crate::server::services::refunds;
 
 /// What applying an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +160,8 @@ fn decide(
             note: None,
         },
         Outcome::Unrecognised(said) => Decision::hold(format!("held: {said}")),
+        // Refund statements are applied by the refunds service, never here.
+        Outcome::Refund(_) => Decision::hold("a refund statement"),
         Outcome::Failed | Outcome::Cancelled | Outcome::Expired => {
             if attempt.state.is_final() {
                 return Decision::hold(format!("attempt already {}", attempt.state.as_str()));
@@ -222,6 +225,7 @@ pub async fn apply_from_inbox(
             currency,
             ..
         } => (Some(*amount_minor), Some(currency.as_str())),
+        Outcome::Refund(report) => (Some(report.amount_minor), Some(report.currency.as_str())),
         _ => (None, None),
     };
     let provider = update.provider.as_str();
@@ -274,6 +278,30 @@ pub async fn apply_from_inbox(
             return Ok(Applied::ForeignSession);
         }
     }
+    if let Outcome::Refund(report) = &update.outcome {
+        let applied = refunds::apply_report(&mut tx, &order, &attempt, report).await?;
+        let recorded = Applied::Recorded {
+            from: applied.from,
+            to: applied.to,
+            transition: applied.changed.then_some(Transition::Applied),
+            note: Some(applied.note.clone()),
+        };
+        orders::finish_event(
+            &mut tx,
+            provider,
+            &update.event_id,
+            applied.from.as_str(),
+            applied.to.as_str(),
+            &recorded.describe(),
+        )
+        .await?;
+        if let Some(id) = inbox_id {
+            orders::finish_inbox(&mut tx, id, Some(&update.event_id), &recorded.describe()).await?;
+        }
+        tx.commit().await?;
+        applied.publish_to(events, &order, &attempt);
+        return Ok(recorded);
+    }
     let current = orders::latest_attempt(&mut tx, order.id)
         .await?
         .is_some_and(|latest| latest.id == attempt.id);
@@ -286,6 +314,32 @@ pub async fn apply_from_inbox(
     };
     if let Some(state) = decision.attempt.filter(|s| *s != attempt.state) {
         orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
+    }
+    if let Outcome::Paid {
+        amount_minor,
+        currency,
+        ..
+    } = &update.outcome
+    {
+        match decision.attempt {
+            // The money this attempt received: what refunds draw on.
+            Some(AttemptState::Paid | AttemptState::NeedsReview) => {
+                let currency = currency.to_ascii_uppercase();
+                orders::set_captured(
+                    &mut tx,
+                    attempt.id,
+                    *amount_minor,
+                    &currency,
+                    update.payment_id.as_deref(),
+                )
+                .await?
+            }
+            _ => {
+                if let Some(id) = &update.payment_id {
+                    orders::set_payment_id(&mut tx, attempt.id, id).await?;
+                }
+            }
+        }
     }
     if transition == Some(Transition::Applied) {
         orders::set_status(&mut tx, order.id, to).await?;
@@ -382,6 +436,10 @@ mod tests {
             claimed_at: None,
             lookups: 0,
             next_lookup_at: None,
+            provider_payment_id: None,
+            captured: None,
+            created_at: 0,
+            updated_at: 0,
         }
     }
 

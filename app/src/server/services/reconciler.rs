@@ -6,6 +6,8 @@
 //!   are started again with the same idempotency key until the provider answers;
 //! - unpaid orders whose hold (`ORDER_HOLD_MINUTES`) ran out are expired: their sessions closed
 //!   where the provider allows it, a last lookup made, the stock released;
+//! - pending refunds are asked about again (looked up, or asked for again with the same key when
+//!   the provider never answered);
 //! - rejected webhook deliveries older than a week are deleted.
 //!
 //! Several instances may run it: each lookup is claimed by moving its due time, each restart by
@@ -58,6 +60,7 @@ pub fn spawn(state: AppState) {
 pub async fn run_once(state: &AppState) -> ServerResult<usize> {
     let mut done = look_up_due(state).await?;
     done += expire_overdue(state).await?;
+    done += super::refunds::reconcile_pending(state, BATCH).await?;
     let pruned = {
         let mut conn = state.db.pool.acquire().await?;
         orders::prune_rejected_inbox(&mut conn, now_ms() - KEEP_REJECTED_MS).await?
@@ -232,6 +235,7 @@ pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
         kind: "hold ran out".into(),
         outcome: Outcome::Expired,
         payload: serde_json::json!({"hold_until": order.hold_until}).to_string(),
+        payment_id: None,
     };
     let applied = payment_updates::apply(&state.db, &state.events, &update).await?;
     tracing::info!(order = %order.reference, outcome = %applied.describe(), "unpaid order's hold ran out");

@@ -8,7 +8,9 @@ use super::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
 use crate::model::{Currency, Money};
 use crate::server::db;
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
+use crate::server::payments::sandbox_page::{
+    delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
+};
 use crate::server::state::AppState;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::StatusCode;
@@ -251,7 +253,9 @@ async fn hosted_page(
 <button name="action" value="decline">Decline</button>
 <button name="action" value="cancel">Cancel</button>
 {controls}
+{refund_controls}
 </form></main>"#,
+        refund_controls = refund_controls(),
         store = "Storefront sandbox store",
         currency = escape(session["currency"].as_str().unwrap_or("")),
         amount = amount_text(&session),
@@ -364,6 +368,10 @@ async fn hosted_action(
     let mut transaction: serde_json::Map<String, Value> =
         fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     transaction.insert("validated".into(), json!(false));
+    transaction.insert(
+        REFUND_PLAN_KEY.into(),
+        json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str()),
+    );
     if let Some(list) = updated["transactions"].as_array_mut() {
         list.push(Value::Object(transaction));
     }
@@ -513,7 +521,13 @@ async fn validation(
         let t = &list[index];
         let mut answer = t.clone();
         if let Some(map) = answer.as_object_mut() {
-            for k in ["verify_sign", "verify_key", "validated", "status"] {
+            for k in [
+                "verify_sign",
+                "verify_key",
+                "validated",
+                "status",
+                REFUND_PLAN_KEY,
+            ] {
                 map.remove(k);
             }
             map.insert(
@@ -536,6 +550,13 @@ async fn transaction_query(
     body: axum::body::Bytes,
 ) -> Response {
     let params = merged(query, &body);
+    // The same endpoint initiates refunds and answers refund queries (providers.md §5.6).
+    if params.contains_key("refund_amount") {
+        return initiate_refund(&state, &params).await;
+    }
+    if let Some(refund_ref_id) = params.get("refund_ref_id") {
+        return refund_query(&state, &params, refund_ref_id).await;
+    }
     let tran_id = params.get("tran_id").cloned().unwrap_or_default();
     if tran_id.is_empty() {
         return invalid_request();
@@ -557,6 +578,7 @@ async fn transaction_query(
                     .unwrap_or(false);
                 map.remove("verify_sign");
                 map.remove("verify_key");
+                map.remove(REFUND_PLAN_KEY);
                 if validated && map.get("status") == Some(&json!("VALID")) {
                     map.insert("status".into(), json!("VALIDATED"));
                 }
@@ -576,4 +598,150 @@ async fn transaction_query(
         "element": elements,
     }))
     .into_response()
+}
+
+/// Kept inside a stored transaction: what refunds of it do (a hosted-page test control).
+const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
+
+fn refund_failed(reason: &str) -> Response {
+    Json(json!({"APIConnect": "DONE", "status": "failed", "errorReason": reason})).into_response()
+}
+
+/// Initiate a refund of a paid transaction named by `bank_tran_id`: at most what is left, once per
+/// `refe_id` (a repeat answers the first refund again).
+async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> Response {
+    let bank_tran_id = params.get("bank_tran_id").cloned().unwrap_or_default();
+    if bank_tran_id.is_empty() {
+        return refund_failed("bank_tran_id is required");
+    }
+    let refe_id = params.get("refe_id").cloned().unwrap_or_default();
+    for _ in 0..5 {
+        let sessions = match sessions_matching(state, params, &bank_tran_id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return invalid_request(),
+            Err(r) => return r,
+        };
+        let Some(session) = sessions.into_iter().find(|s| {
+            s["transactions"].as_array().is_some_and(|list| {
+                list.iter()
+                    .any(|t| t["bank_tran_id"] == bank_tran_id.as_str() && t["status"] == "VALID")
+            })
+        }) else {
+            return refund_failed("No paid transaction with this bank_tran_id");
+        };
+        let transaction = session["transactions"]
+            .as_array()
+            .and_then(|l| {
+                l.iter()
+                    .find(|t| t["bank_tran_id"] == bank_tran_id.as_str())
+                    .cloned()
+            })
+            .unwrap_or(Value::Null);
+        let refunds = session["refunds"].as_array().cloned().unwrap_or_default();
+        if !refe_id.is_empty() {
+            if let Some(same) = refunds.iter().find(|r| r["refe_id"] == refe_id.as_str()) {
+                return Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
+                    "trans_id": session["tran_id"], "refund_ref_id": same["refund_ref_id"],
+                    "status": "success", "errorReason": ""}))
+                .into_response();
+            }
+        }
+        let plan = RefundPlan::parse(transaction[REFUND_PLAN_KEY].as_str());
+        if plan == RefundPlan::Refuse {
+            return refund_failed(
+                "Refund is not allowed for this transaction (sandbox test control)",
+            );
+        }
+        let currency = session["currency"]
+            .as_str()
+            .and_then(|c| c.parse::<Currency>().ok())
+            .unwrap_or(Currency::Bdt);
+        let Some(amount) = params
+            .get("refund_amount")
+            .and_then(|a| parse_amount(a, currency))
+            .filter(|a| *a > 0)
+        else {
+            return refund_failed("Invalid refund_amount");
+        };
+        let taken: i64 = refunds
+            .iter()
+            .filter(|r| r["status"] != "cancelled")
+            .map(|r| r["amount"].as_i64().unwrap_or(0))
+            .sum();
+        let total = session["total_amount"].as_i64().unwrap_or(0);
+        if amount > total - taken {
+            return refund_failed("Refund amount is greater than the refundable amount");
+        }
+        let refund_ref_id = format!("SBXR{}", uuid::Uuid::new_v4().simple());
+        let mut updated = session.clone();
+        let mut list = refunds.clone();
+        list.push(json!({
+            "refund_ref_id": refund_ref_id,
+            "refe_id": refe_id,
+            "amount": amount,
+            "remarks": params.get("refund_remarks").cloned().unwrap_or_default(),
+            "status": if plan == RefundPlan::Fail { "cancelled" } else { "refunded" },
+            "initiated_on": chrono_free_date(),
+        }));
+        updated["refunds"] = Value::Array(list);
+        let Ok(mut conn) = state.db.pool.acquire().await else {
+            return internal("no database connection");
+        };
+        let key = session["sessionkey"].as_str().unwrap_or("");
+        match db::sandbox::update(
+            &mut conn,
+            &object_id(key),
+            200,
+            &updated.to_string(),
+            Some(&session.to_string()),
+        )
+        .await
+        {
+            Ok(true) => {
+                return Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
+                    "trans_id": session["tran_id"], "refund_ref_id": refund_ref_id,
+                    "status": "success", "errorReason": ""}))
+                .into_response()
+            }
+            Ok(false) => continue,
+            Err(e) => return internal(e),
+        }
+    }
+    Json(json!({"APIConnect": "FAILED", "status": "failed", "errorReason": "busy, try again"}))
+        .into_response()
+}
+
+/// Where a refund stands: `refunded`, or `cancelled` when the payment's refunds fail.
+async fn refund_query(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    refund_ref_id: &str,
+) -> Response {
+    if refund_ref_id.is_empty() {
+        return invalid_request();
+    }
+    let sessions = match sessions_matching(state, params, refund_ref_id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return invalid_request(),
+        Err(r) => return r,
+    };
+    let found = sessions.iter().find_map(|s| {
+        s["refunds"].as_array().and_then(|l| {
+            l.iter()
+                .find(|r| r["refund_ref_id"] == refund_ref_id)
+                .cloned()
+        })
+    });
+    match found {
+        Some(r) => Json(json!({
+            "APIConnect": "DONE",
+            "refund_ref_id": refund_ref_id,
+            "status": r["status"],
+            "initiated_on": r["initiated_on"],
+            "refunded_on": if r["status"] == "refunded" { r["initiated_on"].clone() } else { Value::Null },
+            "errorReason": if r["status"] == "cancelled" { json!("Refund cancelled by the bank (sandbox test control)") } else { json!("") },
+        }))
+        .into_response(),
+        None => refund_failed("No refund with this refund_ref_id"),
+    }
 }

@@ -10,7 +10,9 @@ use crate::server::config::payments::sandbox_keys;
 use crate::server::db::{self, now_ms};
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::now_secs;
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
+use crate::server::payments::sandbox_page::{
+    delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
+};
 use crate::server::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,12 +26,18 @@ use std::collections::HashMap;
 const PROVIDER: &str = "stripe";
 /// Kept inside the stored session, never shown: the line items.
 const LINES_KEY: &str = "_sandbox_line_items";
+/// Kept inside the stored session: what refunds of its payment do (a hosted-page test control).
+const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
+/// Kept inside the stored session: what refunds not failed have taken, in minor units.
+const REFUNDED_KEY: &str = "_sandbox_refunded";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/checkout/sessions", post(create_session))
         .route("/v1/checkout/sessions/{id}", get(retrieve_session))
         .route("/v1/checkout/sessions/{id}/expire", post(expire_session))
+        .route("/v1/refunds", post(create_refund))
+        .route("/v1/refunds/{id}", get(retrieve_refund))
         .route("/c/pay/{id}", get(hosted_page).post(hosted_action))
 }
 
@@ -257,7 +265,7 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
 fn public_view(stored: &str) -> Value {
     let mut value: Value = serde_json::from_str(stored).unwrap_or(Value::Null);
     if let Some(map) = value.as_object_mut() {
-        map.remove(LINES_KEY);
+        map.retain(|k, _| !k.starts_with("_sandbox_"));
     }
     value
 }
@@ -274,43 +282,13 @@ async fn create_session(
         Ok(p) => p,
         Err(_) => return invalid("Invalid form-encoded body", None),
     };
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let fingerprint = hex::encode(Sha256::digest(&body));
     let Ok(mut conn) = state.db.pool.acquire().await else {
         return internal("no database connection");
     };
-    // An idempotent request: claim the key first, so a concurrent twin gets a 409 like Stripe's.
-    let record_id = key
-        .as_ref()
-        .map(|k| format!("idem:{}", hex::encode(Sha256::digest(k))));
-    if let (Some(key), Some(record_id)) = (&key, &record_id) {
-        match db::sandbox::insert(&mut conn, PROVIDER, record_id, Some(key), &fingerprint, 0, "").await {
-            Ok(true) => {}
-            Ok(false) => {
-                return match db::sandbox::by_key(&mut conn, PROVIDER, key).await {
-                    Ok(Some(record)) if record.fingerprint != fingerprint => error(
-                        StatusCode::BAD_REQUEST,
-                        "idempotency_error",
-                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                        None,
-                    ),
-                    Ok(Some(record)) if record.status_code == 0 => error(
-                        StatusCode::CONFLICT,
-                        "idempotency_error",
-                        "There is currently another in-progress request using this Idempotent Key.",
-                        None,
-                    ),
-                    Ok(Some(record)) => replay(&record.data, record.status_code),
-                    Ok(None) => internal("idempotency record vanished"),
-                    Err(e) => internal(e),
-                }
-            }
-            Err(e) => return internal(e),
-        }
-    }
+    let record_id = match begin_idempotent(&mut conn, &headers, &body).await {
+        Ok(r) => r,
+        Err(replayed) => return replayed,
+    };
     let (status, body) = match build_session(&pairs, &state.settings.public_url) {
         Ok(session) => {
             let id = session["id"].as_str().unwrap_or_default().to_string();
@@ -324,9 +302,59 @@ async fn create_session(
         }
         Err(refused) => refused,
     };
+    finish_idempotent(&mut conn, record_id, status, body).await
+}
+
+/// Claim an `Idempotency-Key` before acting: `Ok(record)` to go on (and then
+/// [`finish_idempotent`]), or the answer Stripe gives a repeat (the stored reply), a changed
+/// request (`idempotency_error`) or a concurrent twin (409).
+async fn begin_idempotent(
+    conn: &mut sqlx::AnyConnection,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<String>, Response> {
+    let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
+    let fingerprint = hex::encode(Sha256::digest(body));
+    let record_id = format!("idem:{}", hex::encode(Sha256::digest(&key)));
+    match db::sandbox::insert(conn, PROVIDER, &record_id, Some(&key), &fingerprint, 0, "").await {
+        Ok(true) => Ok(Some(record_id)),
+        Ok(false) => Err(match db::sandbox::by_key(conn, PROVIDER, &key).await {
+            Ok(Some(record)) if record.fingerprint != fingerprint => error(
+                StatusCode::BAD_REQUEST,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                None,
+            ),
+            Ok(Some(record)) if record.status_code == 0 => error(
+                StatusCode::CONFLICT,
+                "idempotency_error",
+                "There is currently another in-progress request using this Idempotent Key.",
+                None,
+            ),
+            Ok(Some(record)) => replay(&record.data, record.status_code),
+            Ok(None) => internal("idempotency record vanished"),
+            Err(e) => internal(e),
+        }),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Store the reply under the claimed key (if any) and send it.
+async fn finish_idempotent(
+    conn: &mut sqlx::AnyConnection,
+    record_id: Option<String>,
+    status: StatusCode,
+    body: Value,
+) -> Response {
     if let Some(record_id) = &record_id {
         let saved = db::sandbox::update(
-            &mut conn,
+            conn,
             record_id,
             i64::from(status.as_u16()),
             &body.to_string(),
@@ -439,14 +467,24 @@ async fn expire_session(
     Json(public_view(&expired.to_string())).into_response()
 }
 
-/// Sign and deliver events to the shop's Stripe webhook endpoint.
+/// Sign and deliver events about sessions (shown as the API shows them) to the shop.
 fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) {
+    let shown: Vec<(&str, Value)> = events
+        .iter()
+        .map(|(kind, session)| (*kind, public_view(&session.to_string())))
+        .collect();
+    let refs: Vec<(&str, &Value)> = shown.iter().map(|(k, v)| (*k, v)).collect();
+    send_objects(state, &refs, plan);
+}
+
+/// Sign and deliver events to the shop's Stripe webhook endpoint.
+fn send_objects(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) {
     // Always the fixed sandbox secret: this sandbox is only mounted while the shop uses it.
     let secret = sandbox_keys::STRIPE_WEBHOOK_SECRET;
     let url = format!("{}/webhooks/stripe", state.internal_url);
     let messages = events
         .iter()
-        .map(|(kind, session)| {
+        .map(|(kind, object)| {
             let event = json!({
                 "id": random_id("evt_"),
                 "object": "event",
@@ -456,7 +494,7 @@ fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) 
                 "pending_webhooks": 1,
                 "request": {"id": null, "idempotency_key": null},
                 "type": kind,
-                "data": {"object": public_view(&session.to_string())},
+                "data": {"object": object},
             });
             let body = event.to_string().into_bytes();
             let header = signature::sign(&body, secret, now_secs());
@@ -525,7 +563,9 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
 <button name="action" value="decline">Decline</button>
 <button name="action" value="cancel">Cancel</button>
 {controls}
+{refund_controls}
 </form></main>"#,
+        refund_controls = refund_controls(),
         total = amount(session["amount_total"].as_i64().unwrap_or(0)),
         email = session["customer_email"]
             .as_str()
@@ -571,6 +611,9 @@ async fn hosted_action(
     completed["url"] = Value::Null;
     completed["payment_intent"] = json!(random_id("pi_"));
     completed["customer_details"] = json!({"email": session["customer_email"]});
+    completed[REFUND_PLAN_KEY] =
+        json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str());
+    completed[REFUNDED_KEY] = json!(0);
     let unpaid = {
         let mut s = completed.clone();
         s["payment_status"] = json!("unpaid");
@@ -615,4 +658,274 @@ async fn hosted_action(
         .unwrap_or("/")
         .replace("{CHECKOUT_SESSION_ID}", &id);
     Redirect::to(&success).into_response()
+}
+
+/// The accepted parameters of a refund.
+const REFUND_KNOWN: &[&str] = &["payment_intent", "amount", "reason", "metadata", "expand"];
+
+fn refund_id_ok(id: &str) -> bool {
+    id.starts_with("re_")
+}
+
+/// `POST /v1/refunds`: refund part or all of a completed session's payment intent, at most what
+/// is left; idempotent on `Idempotency-Key` like every Stripe POST.
+async fn create_refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authenticated(&headers) {
+        return unauthenticated();
+    }
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(_) => return invalid("Invalid form-encoded body", None),
+    };
+    if let Some((key, _)) = pairs
+        .iter()
+        .find(|(k, _)| !REFUND_KNOWN.contains(&k.split('[').next().unwrap_or("")))
+    {
+        return invalid(&format!("Received unknown parameter: {key}"), Some(key));
+    }
+    let Ok(mut conn) = state.db.pool.acquire().await else {
+        return internal("no database connection");
+    };
+    let record_id = match begin_idempotent(&mut conn, &headers, &body).await {
+        Ok(r) => r,
+        Err(replayed) => return replayed,
+    };
+    let (status, reply) = match make_refund(&state, &pairs).await {
+        Ok(refund) => (StatusCode::OK, refund),
+        Err((status, reply)) => (status, reply),
+    };
+    finish_idempotent(&mut conn, record_id, status, reply).await
+}
+
+fn refund_error(kind: &str, code: &str, message: &str, param: Option<&str>) -> Refusal {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": {"type": kind, "code": code, "message": message, "param": param}}),
+    )
+}
+
+async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Value, Refusal> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(intent) = get("payment_intent").filter(|p| p.starts_with("pi_")) else {
+        return Err(refund_error(
+            "invalid_request_error",
+            "parameter_missing",
+            "One of the following params should be provided for this request: payment_intent or charge.",
+            Some("payment_intent"),
+        ));
+    };
+    let server_error = |e: &dyn std::fmt::Display| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": {"type": "api_error", "message": e.to_string()}}),
+        )
+    };
+    // Sessions change under a compare-and-set: a concurrent refund of the same payment retries.
+    for _ in 0..5 {
+        let session = {
+            let mut conn = state
+                .db
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| server_error(&e))?;
+            db::sandbox::search(&mut conn, PROVIDER, "cs_", intent)
+                .await
+                .map_err(|e| server_error(&e))?
+                .into_iter()
+                .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
+                .find(|s| s["payment_intent"] == intent)
+        };
+        let Some(session) = session.filter(|s| s["payment_status"] == "paid") else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                json!({"error": {"type": "invalid_request_error", "code": "resource_missing",
+                    "message": format!("No such payment_intent: '{intent}'"), "param": "payment_intent"}}),
+            ));
+        };
+        let plan = RefundPlan::parse(session[REFUND_PLAN_KEY].as_str());
+        let charge = format!("ch_{}", intent.trim_start_matches("pi_"));
+        if plan == RefundPlan::Refuse {
+            return Err(refund_error(
+                "invalid_request_error",
+                "charge_disputed",
+                &format!("Charge {charge} has been charged back; cannot issue a refund."),
+                None,
+            ));
+        }
+        let total = session["amount_total"].as_i64().unwrap_or(0);
+        let refunded = session[REFUNDED_KEY].as_i64().unwrap_or(0);
+        let left = total - refunded;
+        let amount = match get("amount") {
+            None => left,
+            Some(text) => match text.parse::<i64>() {
+                Ok(a) if a > 0 => a,
+                _ => {
+                    return Err(refund_error(
+                        "invalid_request_error",
+                        "parameter_invalid_integer",
+                        "Invalid positive integer",
+                        Some("amount"),
+                    ))
+                }
+            },
+        };
+        let currency = session["currency"].as_str().unwrap_or("").to_string();
+        if amount > left || left <= 0 {
+            return Err(refund_error(
+                "invalid_request_error",
+                "amount_too_large",
+                &format!(
+                    "Refund amount ({}) is greater than unrefunded amount on charge ({})",
+                    amount_text(amount, &currency),
+                    amount_text(left.max(0), &currency)
+                ),
+                Some("amount"),
+            ));
+        }
+        let mut after = session.clone();
+        after[REFUNDED_KEY] = json!(refunded + amount);
+        if !save(state, &session, &after)
+            .await
+            .map_err(|_| server_error(&"could not save"))?
+        {
+            continue;
+        }
+        let metadata: Map<String, Value> = pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("metadata[")
+                    .and_then(|rest| rest.strip_suffix(']'))
+                    .map(|name| (name.to_string(), json!(v)))
+            })
+            .collect();
+        let refund = json!({
+            "id": random_id("re_"),
+            "object": "refund",
+            "amount": amount,
+            "currency": currency,
+            "payment_intent": intent,
+            "charge": charge,
+            "created": now_secs(),
+            "metadata": metadata,
+            "reason": get("reason"),
+            "status": if plan == RefundPlan::Fail { "pending" } else { "succeeded" },
+            "failure_reason": null,
+        });
+        let id = refund["id"].as_str().unwrap_or_default().to_string();
+        {
+            let mut conn = state
+                .db
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| server_error(&e))?;
+            db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &refund.to_string())
+                .await
+                .map_err(|e| server_error(&e))?;
+        }
+        let charge_object = json!({
+            "id": charge,
+            "object": "charge",
+            "payment_intent": intent,
+            "amount": total,
+            "amount_refunded": refunded + amount,
+            "currency": currency,
+            "refunded": refunded + amount == total,
+            "refunds": {"object": "list", "data": [refund.clone()]},
+        });
+        send_objects(
+            state,
+            &[
+                ("refund.created", &refund),
+                ("charge.refunded", &charge_object),
+            ],
+            DeliveryPlan::Normal,
+        );
+        if plan == RefundPlan::Fail {
+            // Like the test card 4000 0000 0000 5126: the refund fails after it was accepted.
+            let state = state.clone();
+            let (refund, session_id) = (refund.clone(), after["id"].clone());
+            tokio::spawn(async move { fail_refund_later(state, refund, session_id).await });
+        }
+        return Ok(refund);
+    }
+    Err((
+        StatusCode::CONFLICT,
+        json!({"error": {"type": "invalid_request_error", "code": "lock_timeout",
+            "message": "This object cannot be accessed right now because another API request or Stripe process is currently accessing it."}}),
+    ))
+}
+
+/// The refund fails: its amount goes back to the payment, and `refund.updated` says so.
+async fn fail_refund_later(state: AppState, refund: Value, session_id: Value) {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let id = refund["id"].as_str().unwrap_or_default().to_string();
+    let amount = refund["amount"].as_i64().unwrap_or(0);
+    let mut failed = refund.clone();
+    failed["status"] = json!("failed");
+    failed["failure_reason"] = json!("expired_or_canceled_card");
+    for _ in 0..5 {
+        let Ok(Some(session)) = load(&state, session_id.as_str().unwrap_or_default()).await else {
+            return;
+        };
+        let mut after = session.clone();
+        after[REFUNDED_KEY] = json!(session[REFUNDED_KEY].as_i64().unwrap_or(0) - amount);
+        if matches!(save(&state, &session, &after).await, Ok(true)) {
+            break;
+        }
+    }
+    if let Ok(mut conn) = state.db.pool.acquire().await {
+        let _ = db::sandbox::update(
+            &mut conn,
+            &id,
+            200,
+            &failed.to_string(),
+            Some(&refund.to_string()),
+        )
+        .await;
+    }
+    send_objects(&state, &[("refund.updated", &failed)], DeliveryPlan::Normal);
+}
+
+/// `GET /v1/refunds/{id}`.
+async fn retrieve_refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authenticated(&headers) {
+        return unauthenticated();
+    }
+    let missing = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &format!("No such refund: '{id}'"),
+            Some("id"),
+        )
+    };
+    if !refund_id_ok(&id) {
+        return missing();
+    }
+    let Ok(mut conn) = state.db.pool.acquire().await else {
+        return internal("no database connection");
+    };
+    match db::sandbox::get(&mut conn, &id).await {
+        Ok(Some(object)) => match serde_json::from_str::<Value>(&object.data) {
+            Ok(refund) => Json(refund).into_response(),
+            Err(e) => internal(e),
+        },
+        Ok(None) => missing(),
+        Err(e) => internal(e),
+    }
 }

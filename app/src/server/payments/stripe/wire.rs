@@ -21,6 +21,27 @@ pub struct Session {
     pub currency: Option<String>,
     #[serde(default)]
     pub client_reference_id: Option<String>,
+    /// The payment intent, once the session is complete (what refunds name).
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+}
+
+/// The fields of a `refund` the shop reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,7 +54,28 @@ pub struct Event {
 
 #[derive(Debug, Deserialize)]
 pub struct EventData {
-    pub object: Session,
+    /// A session, a refund or a charge: read by its `object` field.
+    pub object: serde_json::Value,
+}
+
+/// The form body of `POST /v1/refunds`: the shop's attempt and key travel in the metadata, so
+/// the refund's webhooks name them.
+pub fn create_refund_form(
+    payment_intent: &str,
+    amount_minor: i64,
+    attempt_reference: &str,
+    refund_key: &str,
+    reason: &str,
+) -> String {
+    let reason: String = reason.chars().take(500).collect();
+    let fields: Vec<(&str, String)> = vec![
+        ("payment_intent", payment_intent.to_string()),
+        ("amount", amount_minor.to_string()),
+        ("metadata[attempt]", attempt_reference.to_string()),
+        ("metadata[refund_key]", refund_key.to_string()),
+        ("metadata[reason]", reason),
+    ];
+    serde_urlencoded::to_string(&fields).expect("string pairs always encode")
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,660 @@
+//! Refunds from the merchant's order page (design.md §4.5), never paying out more than was
+//! captured:
+//! - refundable = captured − (pending + succeeded refunds), decided under the order's lock, so two
+//!   merchants pressing Refund at once (or one pressing twice) queue, and the second sees the
+//!   first's pending row;
+//! - the pending row is written and committed *before* the provider is called, with the form's
+//!   idempotency key, which is also the provider's: a retry (the same form again, or the
+//!   reconciler after a timeout) asks the provider with the same key and cannot refund twice;
+//! - the provider's answer, its webhook or a lookup settles the row once (`pending → succeeded |
+//!   failed`), in one transaction with the ledger event, the order's refunded total and status
+//!   (*Partially refunded* / *Refunded*) and the outbox.
+
+use super::payment_updates::status_json;
+use crate::error::AppError;
+use crate::model::{CurrentUser, Money, OrderStatus, Transition};
+use crate::server::db::now_ms;
+use crate::server::db::orders::{self, AttemptRow, NewEvent, OrderRow};
+use crate::server::db::refunds::{self as rows, NewRefund, RefundRow, RefundStatus};
+use crate::server::error::{ServerError, ServerResult};
+use crate::server::events::OrderEvents;
+use crate::server::payments::{
+    AttemptRef, PaymentError, RefundOutcome, RefundReport, RefundRequest, RefundState,
+};
+use crate::server::state::AppState;
+use sqlx::AnyConnection;
+
+/// The longest reason kept; providers cap theirs too.
+const MAX_REASON: usize = 200;
+/// A pending refund is asked about again after this long.
+const RECHECK_AFTER_MS: i64 = 30_000;
+
+/// What the refund form posted.
+pub struct RefundForm<'a> {
+    /// In the order currency's major units (`12.50`).
+    pub amount: &'a str,
+    pub reason: &'a str,
+    /// Made when the form was drawn: a second press of the same form is the same refund.
+    pub key: &'a str,
+}
+
+/// What an order's captured payment still allows.
+#[derive(Debug, Clone)]
+pub struct Refundable {
+    pub attempt: AttemptRow,
+    pub captured: Money,
+    /// Captured minus pending and succeeded refunds.
+    pub left: Money,
+    /// Whether the provider's refunds are built here.
+    pub refunds_built: bool,
+    /// Whether the provider takes less than the whole captured amount.
+    pub partial: bool,
+}
+
+/// What pressing Refund did.
+#[derive(Debug, Clone)]
+pub struct RefundDone {
+    pub refund: RefundRow,
+    /// A sentence for the merchant.
+    pub message: String,
+}
+
+/// What the order's payment allows now; `None` when nothing was captured.
+pub async fn refundable(state: &AppState, order: &OrderRow) -> ServerResult<Option<Refundable>> {
+    let mut conn = state.db.pool.acquire().await?;
+    refundable_in(state, &mut conn, order).await
+}
+
+async fn refundable_in(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    order: &OrderRow,
+) -> ServerResult<Option<Refundable>> {
+    let Some(attempt) = orders::captured_attempt(conn, order.id).await? else {
+        return Ok(None);
+    };
+    let Some(captured) = attempt.captured else {
+        return Ok(None);
+    };
+    let committed = rows::committed_minor(conn, attempt.id).await?;
+    let caps = state
+        .payments
+        .get(attempt.provider)
+        .map(|p| p.capabilities().clone());
+    Ok(Some(Refundable {
+        left: Money::new((captured.minor - committed).max(0), captured.currency),
+        captured,
+        refunds_built: caps.as_ref().is_some_and(|c| c.refunds),
+        partial: caps.as_ref().is_some_and(|c| c.partial_refunds),
+        attempt,
+    }))
+}
+
+/// The form's key: letters, digits, `-` and `_`, 8 to 100 of them.
+fn checked_key(key: &str) -> ServerResult<&str> {
+    let key = key.trim();
+    let fine = (8..=100).contains(&key.len())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if fine {
+        Ok(key)
+    } else {
+        Err(ServerError::invalid(
+            "This refund form has expired. Reload the page and try again.",
+        ))
+    }
+}
+
+fn checked_reason(reason: &str) -> ServerResult<String> {
+    let reason = reason.trim();
+    if reason.chars().count() > MAX_REASON {
+        return Err(ServerError::invalid(format!(
+            "Keep the reason under {MAX_REASON} characters."
+        )));
+    }
+    Ok(if reason.is_empty() {
+        "Requested by the customer".to_string()
+    } else {
+        reason.to_string()
+    })
+}
+
+/// Refund part or all of an order's captured payment. Only a merchant may; the caller checked the
+/// role and passes the account.
+pub async fn refund(
+    state: &AppState,
+    merchant: &CurrentUser,
+    reference: &str,
+    form: &RefundForm<'_>,
+) -> ServerResult<RefundDone> {
+    let key = checked_key(form.key)?;
+    let reason = checked_reason(form.reason)?;
+    // An order's id never changes: read it before the transaction, whose first statement must be
+    // the lock (on SQLite a read first would make the lock an upgrade that can fail at once).
+    let order_id = {
+        let mut conn = state.db.pool.acquire().await?;
+        orders::by_reference(&mut conn, reference)
+            .await?
+            .ok_or(AppError::NotFound)?
+            .id
+    };
+    let (refund, attempt) = {
+        let mut tx = state.db.pool.begin().await?;
+        let order = orders::lock(&mut tx, order_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if let Some(existing) = rows::by_key(&mut tx, key).await? {
+            if existing.order_id != order.id {
+                return Err(ServerError::invalid(
+                    "This refund form belongs to another order. Reload the page and try again.",
+                ));
+            }
+            let attempt = orders::attempts_of(&mut tx, order.id)
+                .await?
+                .into_iter()
+                .find(|a| a.id == existing.attempt_id)
+                .ok_or_else(|| ServerError::Internal("refund without its attempt".into()))?;
+            tx.commit().await?;
+            // Pressed again after the provider answered, or while the first press is still
+            // asking it: the same refund, told again. Only a refund whose provider did not
+            // answer is asked for again (with the same key).
+            let unanswered = existing.status == RefundStatus::Pending
+                && existing.provider_refund_id.is_none()
+                && existing.failure.is_some();
+            if !unanswered {
+                return Ok(RefundDone {
+                    message: told(&existing),
+                    refund: existing,
+                });
+            }
+            // The provider did not answer last time: ask again with the same key.
+            (existing, attempt)
+        } else {
+            let refundable_statuses = [
+                OrderStatus::Paid,
+                OrderStatus::PartiallyRefunded,
+                OrderStatus::NeedsReview,
+            ];
+            if !refundable_statuses.contains(&order.status) {
+                return Err(ServerError::invalid(format!(
+                    "Only a paid order can be refunded; this one is {}.",
+                    order.status.label().to_lowercase()
+                )));
+            }
+            let can = refundable_in(state, &mut tx, &order)
+                .await?
+                .ok_or_else(|| ServerError::invalid("No payment was received for this order."))?;
+            let label = can.attempt.provider.label();
+            if !can.refunds_built {
+                return Err(ServerError::invalid(format!(
+                    "Refunds through {label} are not built yet; refund it in {label}'s own dashboard."
+                )));
+            }
+            let amount =
+                Money::parse_decimal(form.amount, can.captured.currency).map_err(|_| {
+                    ServerError::invalid(format!(
+                        "Enter the amount in {} as a number, like {}.",
+                        can.captured.currency.code(),
+                        can.left.to_decimal_string()
+                    ))
+                })?;
+            if amount.minor <= 0 {
+                return Err(ServerError::invalid("The amount must be more than zero."));
+            }
+            if amount.minor > can.left.minor {
+                return Err(ServerError::invalid(if can.left.minor == 0 {
+                    "Nothing is left to refund on this order.".to_string()
+                } else {
+                    format!("At most {} can be refunded.", can.left)
+                }));
+            }
+            if !can.partial && amount != can.captured {
+                return Err(ServerError::invalid(format!(
+                    "{label} refunds only the whole amount ({}).",
+                    can.captured
+                )));
+            }
+            let refund = rows::insert(
+                &mut tx,
+                &NewRefund {
+                    order_id: order.id,
+                    attempt_id: can.attempt.id,
+                    provider: can.attempt.provider,
+                    idempotency_key: key,
+                    amount,
+                    reason: &reason,
+                    status: RefundStatus::Pending,
+                    provider_refund_id: None,
+                    requested_by: Some(merchant.id),
+                },
+            )
+            .await?
+            .ok_or_else(|| ServerError::Internal("refund key taken under the lock".into()))?;
+            tx.commit().await?;
+            tracing::info!(order = %order.reference, amount = %amount, merchant = merchant.id, "refund asked for");
+            (refund, can.attempt)
+        }
+    };
+    call_provider(state, &refund, &attempt).await
+}
+
+/// Ask the provider to make a pending refund and record its answer.
+async fn call_provider(
+    state: &AppState,
+    refund: &RefundRow,
+    attempt: &AttemptRow,
+) -> ServerResult<RefundDone> {
+    let provider = state.payments.get(attempt.provider).ok_or_else(|| {
+        ServerError::invalid(format!(
+            "{} is not configured on this shop.",
+            attempt.provider.label()
+        ))
+    })?;
+    let answer = provider
+        .refund(&RefundRequest {
+            attempt: AttemptRef {
+                reference: &attempt.reference,
+                session_id: attempt.provider_session_id.as_deref(),
+            },
+            payment_id: attempt.provider_payment_id.as_deref(),
+            amount: refund.amount(),
+            idempotency_key: &refund.idempotency_key,
+            reason: &refund.reason,
+        })
+        .await;
+    let label = attempt.provider.label();
+    match answer {
+        Ok(outcome) => {
+            record_answer(state, refund, attempt, &outcome).await?;
+            let now = reload(state, refund.id).await?;
+            Ok(RefundDone {
+                message: told(&now),
+                refund: now,
+            })
+        }
+        Err(PaymentError::Refused(reason)) => {
+            let reason = provider_words(&reason);
+            let failed = RefundOutcome {
+                refund_id: String::new(),
+                state: RefundState::Failed(reason.clone()),
+                payload: serde_json::json!({"refused": reason}).to_string(),
+            };
+            record_answer(state, refund, attempt, &failed).await?;
+            Err(ServerError::invalid(format!(
+                "{label} refused the refund: {reason}. Nothing was refunded."
+            )))
+        }
+        Err(PaymentError::Unavailable(detail)) => {
+            tracing::warn!(refund = refund.id, error = %detail, "the provider did not answer a refund");
+            let mut conn = state.db.pool.acquire().await?;
+            rows::touch(
+                &mut conn,
+                refund.id,
+                Some("The provider did not answer yet; the shop asks again."),
+            )
+            .await?;
+            Ok(RefundDone {
+                message: format!(
+                    "{label} did not answer. The refund of {} is pending: the shop asks {label} again with the same request, so it is never made twice.",
+                    refund.amount()
+                ),
+                refund: reload(state, refund.id).await?,
+            })
+        }
+    }
+}
+
+/// Provider text shown to a merchant: one line, bounded.
+fn provider_words(text: &str) -> String {
+    let line: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    if line.trim().is_empty() {
+        "no reason given".into()
+    } else {
+        line.trim().to_string()
+    }
+}
+
+fn told(refund: &RefundRow) -> String {
+    match refund.status {
+        RefundStatus::Succeeded => format!("Refunded {}.", refund.amount()),
+        RefundStatus::Pending => format!(
+            "The refund of {} is pending at {}.",
+            refund.amount(),
+            refund.provider.label()
+        ),
+        RefundStatus::Failed => format!(
+            "The refund of {} failed: {}.",
+            refund.amount(),
+            refund.failure.as_deref().unwrap_or("no reason given")
+        ),
+    }
+}
+
+async fn reload(state: &AppState, id: i64) -> ServerResult<RefundRow> {
+    let mut conn = state.db.pool.acquire().await?;
+    rows::by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| ServerError::Internal(format!("refund {id} vanished")))
+}
+
+/// Record the provider's direct answer about one of our refunds (its call, or a lookup).
+async fn record_answer(
+    state: &AppState,
+    refund: &RefundRow,
+    attempt: &AttemptRow,
+    outcome: &RefundOutcome,
+) -> ServerResult<()> {
+    let (word, failure) = match &outcome.state {
+        RefundState::Pending => ("pending", None),
+        RefundState::Succeeded => ("succeeded", None),
+        RefundState::Failed(reason) => ("failed", Some(reason.as_str())),
+    };
+    let report = RefundReport {
+        refund_id: outcome.refund_id.clone(),
+        refund_key: Some(refund.idempotency_key.clone()),
+        state: outcome.state.clone(),
+        amount_minor: refund.amount_minor,
+        currency: refund.currency.code().to_string(),
+    };
+    let mut tx = state.db.pool.begin().await?;
+    let order = orders::lock(&mut tx, refund.order_id)
+        .await?
+        .ok_or_else(|| ServerError::Internal("refund's order vanished".into()))?;
+    // One ledger row per state the provider reported for this refund.
+    let event_id = format!(
+        "refund:{}:{}:{word}",
+        refund.idempotency_key,
+        if outcome.refund_id.is_empty() {
+            "-"
+        } else {
+            &outcome.refund_id
+        }
+    );
+    let fresh = orders::insert_event(
+        &mut tx,
+        &NewEvent {
+            attempt_reference: &attempt.reference,
+            provider: attempt.provider.as_str(),
+            event_id: &event_id,
+            source: "refund",
+            kind: &match failure {
+                Some(reason) => format!("refund {word}: {reason}"),
+                None => format!("refund {word}"),
+            },
+            amount_minor: Some(refund.amount_minor),
+            currency: Some(refund.currency.code()),
+            payload: &outcome.payload,
+        },
+    )
+    .await?;
+    if !fresh {
+        return Ok(());
+    }
+    let applied = apply_report(&mut tx, &order, attempt, &report).await?;
+    orders::finish_event(
+        &mut tx,
+        attempt.provider.as_str(),
+        &event_id,
+        applied.from.as_str(),
+        applied.to.as_str(),
+        &applied.note,
+    )
+    .await?;
+    tx.commit().await?;
+    applied.publish(state, &order, attempt);
+    Ok(())
+}
+
+/// What applying a refund report did to the order.
+#[derive(Debug, Clone)]
+pub struct ReportApplied {
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub changed: bool,
+    pub note: String,
+}
+
+impl ReportApplied {
+    /// Tell live listeners, after the commit, when the order's status moved.
+    pub fn publish(&self, state: &AppState, order: &OrderRow, attempt: &AttemptRow) {
+        self.publish_to(&state.events, order, attempt)
+    }
+
+    pub fn publish_to(&self, events: &OrderEvents, order: &OrderRow, attempt: &AttemptRow) {
+        if self.changed {
+            events.publish(status_json(
+                order,
+                self.to,
+                Some(attempt.provider.as_str().to_string()),
+            ));
+        }
+    }
+}
+
+/// Apply what a provider says about a refund, inside the caller's transaction, which holds the
+/// order's lock and has written the ledger row. A refund the shop does not know (made in the
+/// provider's dashboard) is recorded as one.
+pub async fn apply_report(
+    conn: &mut AnyConnection,
+    order: &OrderRow,
+    attempt: &AttemptRow,
+    report: &RefundReport,
+) -> ServerResult<ReportApplied> {
+    let from = order.status;
+    let unchanged = |note: String| ReportApplied {
+        from,
+        to: from,
+        changed: false,
+        note,
+    };
+    let mut known = None;
+    if !report.refund_id.is_empty() {
+        known = rows::by_provider_id(conn, attempt.provider, &report.refund_id).await?;
+    }
+    if known.is_none() {
+        if let Some(key) = &report.refund_key {
+            known = rows::by_key(conn, key).await?;
+        }
+    }
+    let refund = match known {
+        Some(refund) => refund,
+        None => {
+            if matches!(report.state, RefundState::Failed(_)) || report.refund_id.is_empty() {
+                return Ok(unchanged("a failed refund the shop did not ask for".into()));
+            }
+            let Ok(currency) = report.currency.to_ascii_uppercase().parse() else {
+                return Ok(unchanged(format!(
+                    "a refund in an unknown currency {}",
+                    report.currency
+                )));
+            };
+            let key = format!(
+                "provider-{}-{}",
+                attempt.provider.as_str(),
+                report.refund_id
+            );
+            rows::insert(
+                conn,
+                &NewRefund {
+                    order_id: order.id,
+                    attempt_id: attempt.id,
+                    provider: attempt.provider,
+                    idempotency_key: &key,
+                    amount: Money::new(report.amount_minor, currency),
+                    reason: &format!("Made in {}'s dashboard", attempt.provider.label()),
+                    status: RefundStatus::Pending,
+                    provider_refund_id: Some(&report.refund_id),
+                    requested_by: None,
+                },
+            )
+            .await?;
+            rows::by_key(conn, &key)
+                .await?
+                .ok_or_else(|| ServerError::Internal("refund row vanished".into()))?
+        }
+    };
+    if refund.order_id != order.id {
+        return Ok(unchanged(format!(
+            "refund {} belongs to another order",
+            report.refund_id
+        )));
+    }
+    let provider_id = (!report.refund_id.is_empty()).then_some(report.refund_id.as_str());
+    match &report.state {
+        RefundState::Pending => {
+            if let Some(id) = provider_id.filter(|_| refund.provider_refund_id.is_none()) {
+                rows::touch_with_id(conn, refund.id, id).await?;
+            }
+            Ok(unchanged("refund pending".into()))
+        }
+        RefundState::Failed(reason) => {
+            if rows::settle(
+                conn,
+                refund.id,
+                RefundStatus::Failed,
+                provider_id,
+                Some(reason),
+            )
+            .await?
+            {
+                Ok(unchanged(format!("refund failed: {reason}")))
+            } else {
+                Ok(unchanged(format!(
+                    "refund already {}; the failure needs a person",
+                    refund.status.as_str()
+                )))
+            }
+        }
+        RefundState::Succeeded => {
+            if !rows::settle(conn, refund.id, RefundStatus::Succeeded, provider_id, None).await? {
+                return Ok(unchanged(format!(
+                    "refund already {}",
+                    refund.status.as_str()
+                )));
+            }
+            let refunded = rows::add_refunded(conn, order.id, refund.amount_minor).await?;
+            let captured = attempt
+                .captured
+                .map(|m| m.minor)
+                .unwrap_or(order.total_minor);
+            let to = if refunded >= captured {
+                OrderStatus::Refunded
+            } else {
+                OrderStatus::PartiallyRefunded
+            };
+            let changed = from.transition(to) == Transition::Applied;
+            if changed {
+                orders::set_status(conn, order.id, to).await?;
+            }
+            let note = serde_json::json!({
+                "reference": order.reference,
+                "email": order.email,
+                "refund": refund.amount().to_decimal_string(),
+                "currency": refund.currency.code(),
+            })
+            .to_string();
+            orders::insert_outbox(conn, "refund_email", &note).await?;
+            Ok(ReportApplied {
+                from,
+                to: if changed { to } else { from },
+                changed,
+                note: format!("refunded {}", refund.amount()),
+            })
+        }
+    }
+}
+
+/// Ask providers about pending refunds: those the provider answered are looked up, those it never
+/// answered are asked for again with the same key. Returns how many were looked at.
+pub async fn reconcile_pending(state: &AppState, limit: i64) -> ServerResult<usize> {
+    let pending = {
+        let mut conn = state.db.pool.acquire().await?;
+        rows::pending_before(&mut conn, now_ms() - RECHECK_AFTER_MS, limit).await?
+    };
+    let mut done = 0;
+    for refund in pending {
+        // Move it to the back of the queue first, so another instance does not take it too.
+        {
+            let mut conn = state.db.pool.acquire().await?;
+            if !rows::claim(&mut conn, refund.id, refund.updated_at).await? {
+                continue;
+            }
+        }
+        done += 1;
+        if let Err(e) = recheck(state, &refund).await {
+            tracing::warn!(refund = refund.id, error = %e, "could not settle a pending refund");
+        }
+    }
+    Ok(done)
+}
+
+/// Ask about one pending refund now (the reconciler, and **Look up now** on the order page).
+pub async fn recheck(state: &AppState, refund: &RefundRow) -> ServerResult<()> {
+    let attempt = {
+        let mut conn = state.db.pool.acquire().await?;
+        orders::attempts_of(&mut conn, refund.order_id)
+            .await?
+            .into_iter()
+            .find(|a| a.id == refund.attempt_id)
+            .ok_or_else(|| ServerError::Internal("refund without its attempt".into()))?
+    };
+    let Some(refund_id) = refund.provider_refund_id.as_deref() else {
+        // Never answered: the same request again, under the same key.
+        return call_provider(state, refund, &attempt).await.map(|_| ());
+    };
+    let provider = state
+        .payments
+        .get(attempt.provider)
+        .ok_or_else(|| ServerError::Internal("provider not configured".into()))?;
+    let answer = provider
+        .lookup_refund(
+            AttemptRef {
+                reference: &attempt.reference,
+                session_id: attempt.provider_session_id.as_deref(),
+            },
+            refund_id,
+        )
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    record_answer(state, refund, &attempt, &answer).await
+}
+
+/// The order's pending refunds.
+pub async fn pending_of(state: &AppState, order_id: i64) -> ServerResult<Vec<RefundRow>> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(rows::for_order(&mut conn, order_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == RefundStatus::Pending)
+        .collect())
+}
+
+/// Every refund of an order, oldest first.
+pub async fn list(state: &AppState, order_id: i64) -> ServerResult<Vec<RefundRow>> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(rows::for_order(&mut conn, order_id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_reasons_are_checked() {
+        assert!(checked_key("abcd-1234_EF").is_ok());
+        assert!(checked_key("short").is_err());
+        assert!(checked_key("has space in it").is_err());
+        assert!(checked_key(&"x".repeat(101)).is_err());
+        assert_eq!(checked_reason("  ").unwrap(), "Requested by the customer");
+        assert_eq!(checked_reason(" damaged ").unwrap(), "damaged");
+        assert!(checked_reason(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn provider_words_are_one_bounded_line() {
+        assert_eq!(provider_words("a\nb"), "ab");
+        assert_eq!(provider_words("   "), "no reason given");
+        assert_eq!(provider_words(&"y".repeat(500)).len(), 300);
+    }
+}

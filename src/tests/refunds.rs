@@ -1,0 +1,309 @@
+//! Refunds from the merchant's order page, through the built-in Stripe and SSLCOMMERZ sandboxes:
+//! full and partial refunds, over-refunds, two refunds at once, a provider's refusal, a refund
+//! that fails after it was accepted, and who may ask. Product 1 (Canvas Tote) is $18.00 /
+//! ৳2,160.00.
+
+use crate::helpers::{both_backends, Browser, TestApp};
+use crate::pay::reference_in;
+use reqwest::header::{LOCATION, REFERER};
+use reqwest::StatusCode;
+use sqlx::Row as _;
+use std::time::Duration;
+
+impl Browser {
+    /// On the Stripe sandbox page press Pay with a refunds test control (`succeed`, `fail`,
+    /// `refuse`); returns the order reference once the shop has it paid.
+    async fn pay_stripe_with_refunds(&self, app: &TestApp, quantity: i64, refunds: &str) -> String {
+        self.add_to_cart(1, quantity).await;
+        let page_url = self.pay("stripe").await;
+        let path = self.local(&page_url);
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(REFERER, format!("{}{path}", self.base))
+            .form(&[
+                ("action", "pay"),
+                ("webhook", "normal"),
+                ("refunds", refunds),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_redirection());
+        let back = response.headers()[LOCATION].to_str().unwrap().to_string();
+        let reference = reference_in(&back);
+        app.wait_for(&reference, "paid").await;
+        reference
+    }
+
+    /// Press Refund as the page's JavaScript does: the server function's JSON answer, or its
+    /// error text.
+    async fn refund(&self, reference: &str, amount: &str, key: &str) -> Result<String, String> {
+        let response = self
+            .client
+            .post(format!("{}/api/admin/refund", self.base))
+            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
+            .form(&[
+                ("reference", reference),
+                ("amount", amount),
+                ("reason", "Damaged in transit"),
+                ("key", key),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let ok = response.status().is_success();
+        let text = response.text().await.unwrap();
+        if ok {
+            Ok(serde_json::from_str::<String>(&text).unwrap_or(text))
+        } else {
+            Err(text)
+        }
+    }
+}
+
+fn key() -> String {
+    format!("refund-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl TestApp {
+    async fn refunded_minor(&self, reference: &str) -> i64 {
+        sqlx::query("SELECT refunded_minor FROM orders WHERE reference = $1")
+            .bind(reference)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+
+    /// Each refund's amount and status, oldest first.
+    async fn refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
+        sqlx::query(
+            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
+             WHERE o.reference = $1 ORDER BY r.id",
+        )
+        .bind(reference)
+        .fetch_all(&self.state.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
+        .collect()
+    }
+
+    /// Refund objects the Stripe sandbox made (what the provider actually paid out).
+    async fn sandbox_refunds(&self) -> i64 {
+        sqlx::query("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE 're_%'")
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+
+    /// Wait until a refund row has `status`; fail after 10 s.
+    async fn wait_for_refund(&self, reference: &str, index: usize, status: &str) {
+        for _ in 0..200 {
+            if self
+                .refund_rows(reference)
+                .await
+                .get(index)
+                .is_some_and(|(_, s)| s == status)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "refund {index} of {reference} never became {status}: {:?}",
+            self.refund_rows(reference).await
+        );
+    }
+}
+
+both_backends! {
+    async fn a_full_refund_makes_the_order_refunded(app) {
+        let shopper = app.browser();
+        let reference = shopper.pay_stripe_with_refunds(&app, 2, "succeed").await;
+        let merchant = app.merchant().await;
+        let said = merchant.refund(&reference, "36.00", &key()).await.unwrap();
+        assert_eq!(said, "Refunded $36.00.");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        assert_eq!(app.refunded_minor(&reference).await, 3600);
+        assert_eq!(app.refund_rows(&reference).await, vec![(3600, "succeeded".to_string())]);
+        // The refund's webhooks (refund.created, charge.refunded) arrive and change nothing more.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.refunded_minor(&reference).await, 3600);
+        let page = shopper.get(&format!("/orders/{reference}")).await;
+        assert!(page.contains("Refunded"), "{}", page.html);
+        let more = merchant.refund(&reference, "0.01", &key()).await.unwrap_err();
+        assert!(more.contains("Only a paid order can be refunded; this one is refunded."), "{more}");
+    }
+
+    async fn two_partial_refunds_end_in_refunded(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 2, "succeed").await;
+        let merchant = app.merchant().await;
+        assert_eq!(merchant.refund(&reference, "10", &key()).await.unwrap(), "Refunded $10.00.");
+        assert_eq!(app.status_of(&reference).await, "partially_refunded");
+        let over = merchant.refund(&reference, "26.01", &key()).await.unwrap_err();
+        assert!(over.contains("At most $26.00 can be refunded."), "{over}");
+        assert_eq!(merchant.refund(&reference, "26.00", &key()).await.unwrap(), "Refunded $26.00.");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        assert_eq!(app.refunded_minor(&reference).await, 3600);
+        assert_eq!(app.sandbox_refunds().await, 2);
+    }
+
+    async fn bad_amounts_and_unpaid_orders_are_refused_with_a_reason(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 1, "succeed").await;
+        let merchant = app.merchant().await;
+        for (amount, says) in [
+            ("18.01", "At most $18.00 can be refunded."),
+            ("0", "The amount must be more than zero."),
+            ("-5", "Enter the amount in USD as a number"),
+            ("ten", "Enter the amount in USD as a number"),
+            ("1.234", "Enter the amount in USD as a number"),
+        ] {
+            let refused = merchant.refund(&reference, amount, &key()).await.unwrap_err();
+            assert!(refused.contains(says), "{amount}: {refused}");
+        }
+        let refused = merchant.refund(&reference, "1", "bad key!").await.unwrap_err();
+        assert!(refused.contains("This refund form has expired"), "{refused}");
+        assert_eq!(app.refund_rows(&reference).await, vec![]);
+        assert_eq!(app.status_of(&reference).await, "paid");
+        // An order still awaiting payment has nothing to refund.
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 1).await;
+        let page_url = shopper.pay("stripe").await;
+        let _ = page_url;
+        let awaiting = app.latest_order().await;
+        let refused = merchant.refund(&awaiting, "1", &key()).await.unwrap_err();
+        assert!(refused.contains("this one is awaiting payment"), "{refused}");
+        let unknown = merchant.refund("ORD-999999", "1", &key()).await.unwrap_err();
+        assert!(unknown.contains("Not found") || unknown.contains("NotFound"), "{unknown}");
+    }
+
+    async fn two_refunds_of_everything_at_once_refund_once(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 2, "succeed").await;
+        let (first, second) = (app.merchant().await, app.merchant().await);
+        let (key_a, key_b) = (key(), key());
+        let (a, b) = tokio::join!(
+            first.refund(&reference, "36.00", &key_a),
+            second.refund(&reference, "36.00", &key_b),
+        );
+        assert!(a.is_ok() != b.is_ok(), "exactly one refund goes through: {a:?} / {b:?}");
+        let refused = a.err().or(b.err()).unwrap();
+        assert!(refused.contains("Nothing is left to refund") || refused.contains("this one is refunded"), "{refused}");
+        assert_eq!(app.refunded_minor(&reference).await, 3600);
+        assert_eq!(app.sandbox_refunds().await, 1, "the provider paid out once");
+    }
+
+    async fn pressing_refund_twice_on_one_form_refunds_once(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 2, "succeed").await;
+        let merchant = app.merchant().await;
+        let form_key = key();
+        let (a, b) = tokio::join!(
+            merchant.refund(&reference, "5.00", &form_key),
+            merchant.refund(&reference, "5.00", &form_key),
+        );
+        for said in [a.unwrap(), b.unwrap()] {
+            assert!(
+                said == "Refunded $5.00." || said == "The refund of $5.00 is pending at Stripe.",
+                "{said}"
+            );
+        }
+        let again = merchant.refund(&reference, "5.00", &form_key).await.unwrap();
+        assert_eq!(again, "Refunded $5.00.", "the same form, later: the same refund");
+        assert_eq!(app.refund_rows(&reference).await, vec![(500, "succeeded".to_string())]);
+        assert_eq!(app.refunded_minor(&reference).await, 500);
+        assert_eq!(app.sandbox_refunds().await, 1);
+        assert_eq!(app.status_of(&reference).await, "partially_refunded");
+    }
+
+    async fn a_providers_refusal_shows_its_reason_and_changes_nothing(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 1, "refuse").await;
+        let merchant = app.merchant().await;
+        let refused = merchant.refund(&reference, "18.00", &key()).await.unwrap_err();
+        assert!(refused.contains("Stripe refused the refund") && refused.contains("charged back"), "{refused}");
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert_eq!(app.refunded_minor(&reference).await, 0);
+        assert_eq!(app.refund_rows(&reference).await, vec![(1800, "failed".to_string())]);
+        // Still refundable in full: the failed refund holds nothing back.
+        let again = merchant.refund(&reference, "18.00", &key()).await.unwrap_err();
+        assert!(again.contains("charged back"), "{again}");
+    }
+
+    async fn a_refund_that_fails_later_gives_the_amount_back(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 1, "fail").await;
+        let merchant = app.merchant().await;
+        let said = merchant.refund(&reference, "18.00", &key()).await.unwrap();
+        assert_eq!(said, "The refund of $18.00 is pending at Stripe.");
+        let held = merchant.refund(&reference, "0.01", &key()).await.unwrap_err();
+        assert!(held.contains("Nothing is left to refund"), "a pending refund holds its amount: {held}");
+        // The sandbox fails it (refund.updated → failed): the order stays paid, the money is free.
+        app.wait_for_refund(&reference, 0, "failed").await;
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert_eq!(app.refunded_minor(&reference).await, 0);
+        let retry = merchant.refund(&reference, "18.00", &key()).await.unwrap();
+        assert_eq!(retry, "The refund of $18.00 is pending at Stripe.");
+    }
+
+    async fn only_merchants_may_refund(app) {
+        let shopper = app.browser();
+        let reference = shopper.pay_stripe_with_refunds(&app, 1, "succeed").await;
+        let guest = app.browser().refund(&reference, "18.00", &key()).await.unwrap_err();
+        assert!(guest.contains("Unauthorized"), "{guest}");
+        let customer = app.browser();
+        customer.register("buyer@example.com", "a-long-password-1").await.unwrap();
+        let refused = customer.refund(&reference, "18.00", &key()).await.unwrap_err();
+        assert!(refused.contains("Forbidden"), "{refused}");
+        let owner = shopper.refund(&reference, "18.00", &key()).await.unwrap_err();
+        assert!(owner.contains("Unauthorized"), "{owner}");
+        assert_eq!(app.refund_rows(&reference).await, vec![]);
+        assert_eq!(app.status_of(&reference).await, "paid");
+    }
+
+    async fn a_refund_refused_without_javascript_comes_back_as_an_alert(app) {
+        let reference = app.browser().pay_stripe_with_refunds(&app, 1, "succeed").await;
+        let merchant = app.merchant().await;
+        let from = format!("/orders/{reference}");
+        let response = merchant
+            .post_form(&from, "/api/admin/refund", &[
+                ("reference", reference.as_str()),
+                ("amount", "99"),
+                ("reason", ""),
+                ("key", &key()),
+            ])
+            .await;
+        assert!(response.status().is_redirection());
+        let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(location.contains("__err=") && location.contains("__sig="), "{location}");
+        assert_eq!(app.refund_rows(&reference).await, vec![]);
+    }
+
+    async fn sslcommerz_refunds_in_part_then_refuses_and_cancels(app) {
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let page_url = shopper.pay("sslcommerz").await;
+        let path = shopper.local(&page_url);
+        let response = shopper
+            .client
+            .post(format!("{}{path}", shopper.base))
+            .form(&[("action", "pay"), ("webhook", "normal"), ("refunds", "succeed")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let reference = app.latest_order().await;
+        app.wait_for(&reference, "paid").await;
+        let merchant = app.merchant().await;
+        assert_eq!(merchant.refund(&reference, "1000.00", &key()).await.unwrap(), "Refunded ৳1,000.00.");
+        assert_eq!(app.status_of(&reference).await, "partially_refunded");
+        let over = merchant.refund(&reference, "1160.01", &key()).await.unwrap_err();
+        assert!(over.contains("At most ৳1,160.00 can be refunded."), "{over}");
+        assert_eq!(merchant.refund(&reference, "1160", &key()).await.unwrap(), "Refunded ৳1,160.00.");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        assert_eq!(app.refunded_minor(&reference).await, 216_000);
+    }
+}
