@@ -10,6 +10,7 @@ pub mod password;
 pub mod payment;
 pub mod product;
 pub mod quantity;
+pub mod refund;
 pub mod user;
 
 pub use cart::{CartLine, CartView};
@@ -20,4 +21,5 @@ pub use password::Password;
 pub use payment::{CheckoutView, OrderLineView, OrderStatusJson, OrderView, ProviderId};
 pub use product::{AdminProduct, ProductCard, ProductDetail};
 pub use quantity::Quantity;
+pub use refund::{RefundFormData, RefundOffer};
 pub use user::{CurrentUser, HeaderInfo, Role};

@@ -183,9 +183,13 @@ async fn oversized_bodies_to_server_functions_are_413() {
         .header(reqwest::header::ACCEPT, "application/json")
         .form(&[("product_id", "1"), ("quantity", "1"), ("note", &huge)])
         .send()
-        .await
-        .unwrap();
-    assert_eq!(past_default.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        .await;
+    match past_default {
+        Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        // The server answered 413 and closed the connection while the client was still
+        // writing the body (a race on a busy machine): the client sees a broken pipe instead.
+        Err(e) => assert!(e.is_request(), "{e:?}"),
+    }
 
     // 1 MB chunked, with no announced length.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =

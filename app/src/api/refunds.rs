@@ -28,3 +28,12 @@ pub async fn refund_order(
     .await?;
     Ok(done.message)
 }
+
+/// The refund form of an order: what is left to refund and a fresh key, or why there is nothing.
+#[server(endpoint = "admin/refund_form")]
+pub async fn refund_form(reference: String) -> Result<crate::model::RefundFormData, AppError> {
+    use crate::server::services::refunds;
+    let ctx = crate::server::context::ctx().await?;
+    ctx.require_merchant().await?;
+    Ok(refunds::form_data(&ctx.state, &reference).await?)
+}

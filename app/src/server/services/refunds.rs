@@ -12,7 +12,7 @@
 
 use super::payment_updates::status_json;
 use crate::error::AppError;
-use crate::model::{CurrentUser, Money, OrderStatus, Transition};
+use crate::model::{CurrentUser, Money, OrderStatus, RefundFormData, RefundOffer, Transition};
 use crate::server::db::now_ms;
 use crate::server::db::orders::{self, AttemptRow, NewEvent, OrderRow};
 use crate::server::db::refunds::{self as rows, NewRefund, RefundRow, RefundStatus};
@@ -618,6 +618,51 @@ pub async fn recheck(state: &AppState, refund: &RefundRow) -> ServerResult<()> {
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))?;
     record_answer(state, refund, &attempt, &answer).await
+}
+
+/// The refund form's data for an order: what is left and a fresh key, or why nothing can be
+/// refunded.
+pub async fn form_data(state: &AppState, reference: &str) -> ServerResult<RefundFormData> {
+    let order = {
+        let mut conn = state.db.pool.acquire().await?;
+        orders::by_reference(&mut conn, reference)
+            .await?
+            .ok_or(AppError::NotFound)?
+    };
+    let none = |why: String| RefundFormData {
+        offer: None,
+        unavailable: Some(why),
+    };
+    if !matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::NeedsReview
+    ) {
+        return Ok(none(format!(
+            "Only a paid order can be refunded; this one is {}.",
+            order.status.label().to_lowercase()
+        )));
+    }
+    let Some(can) = refundable(state, &order).await? else {
+        return Ok(none("No payment was received for this order.".into()));
+    };
+    let label = can.attempt.provider.label();
+    if !can.refunds_built {
+        return Ok(none(format!(
+            "Refunds through {label} are not built yet; refund it in {label}'s own dashboard."
+        )));
+    }
+    if can.left.minor == 0 {
+        return Ok(none("Nothing is left to refund on this order.".into()));
+    }
+    Ok(RefundFormData {
+        offer: Some(RefundOffer {
+            captured: can.captured,
+            left: can.left,
+            partial: can.partial,
+            key: uuid::Uuid::new_v4().simple().to_string(),
+        }),
+        unavailable: None,
+    })
 }
 
 /// The order's pending refunds.
