@@ -3,3 +3,6 @@
 pub mod feedback;
 pub mod layout;
 pub mod product_tile;
+pub mod refund_list;
+pub mod sales_chart;
+pub mod utc_time;

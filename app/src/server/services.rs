@@ -1,9 +1,12 @@
 //! Plain services: the shop's rules, called by thin server functions and by tests.
 
 pub mod accounts;
+pub mod admin_orders;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod orders;
 pub mod payment_updates;
 pub mod reconciler;
+pub mod sales_report;
+pub mod timeline;
