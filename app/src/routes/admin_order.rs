@@ -85,7 +85,7 @@ fn AdminOrderDetails(
             view! {
                 <section aria-labelledby="review-heading" class="review">
                     <h2 id="review-heading">"Needs review"</h2>
-                    <p data-testid="review-reason">"Why: " {reason}</p>
+                    <p data-testid="review-reason">{format!("Why: {reason}")}</p>
                     <p>"Accept the money received as this order's payment, or refund it below."</p>
                     <ActionForm action=accept attr:class="inline">
                         <input type="hidden" name="reference" value=reference />
@@ -144,7 +144,10 @@ fn AttemptTable(attempts: Vec<AdminAttemptView>) -> impl IntoView {
                 <th scope="col">"Provider's ids"</th><th scope="col">"State"</th>
                 <th scope="col">"Created"</th><th scope="col">"Lookups"</th>
             </tr></thead>
-            <tbody>{attempts.into_iter().map(|a| view! {
+            <tbody>{attempts.into_iter().map(|a| {
+                // Only an attempt still open at its provider has a next scheduled lookup.
+                let live = matches!(a.state.as_str(), "open" | "cancelling" | "starting" | "error");
+                view! {
                 <tr>
                     <th scope="row">{a.reference}</th>
                     <td>{a.provider.label()}</td>
@@ -157,10 +160,10 @@ fn AttemptTable(attempts: Vec<AdminAttemptView>) -> impl IntoView {
                     <td>
                         {a.lookups} " scheduled"
                         {a.last_lookup_at.map(|at| view! { <br /> "last answer " <UtcTime ms=at /> })}
-                        {a.next_lookup_at.map(|at| view! { <br /> "next " <UtcTime ms=at /> })}
+                        {a.next_lookup_at.filter(|_| live).map(|at| view! { <br /> "next " <UtcTime ms=at /> })}
                     </td>
                 </tr>
-            }).collect_view()}</tbody>
+            }}).collect_view()}</tbody>
         </table>
     }
     .into_any()
