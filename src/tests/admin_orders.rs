@@ -1,7 +1,7 @@
 //! The merchant's order page (`/admin/orders/{reference}`), its server functions and the sales
 //! chart's figures (issue 8). Products: 1 Canvas Tote $18.00 (stock 40), 2 Ceramic Mug $14.00.
 
-use crate::helpers::{both_backends, Browser, TestApp};
+use crate::helpers::{both_backends, on_both_backends, spawn_app, Backend, Browser, TestApp};
 use crate::pay::{reference_in, stripe_event};
 use app::model::{Currency, ProviderId};
 use app::server::services::sales_report;
@@ -310,3 +310,28 @@ both_backends! {
         assert!(!body.contains("first_day"));
     }
 }
+
+/// **Look up now** against a provider that does not answer says so and changes nothing.
+async fn look_up_now_says_when_the_provider_does_not_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let shopper = app.browser();
+    let (reference, _, _) = unconfirmed_stripe_order(&app, &shopper).await;
+    // A second instance on the same database, whose Stripe is unreachable.
+    let cut_off = app
+        .another_instance_with(&[("STRIPE_API_BASE", "http://127.0.0.1:9")])
+        .await;
+    let merchant = cut_off.merchant().await;
+    let from = format!("/admin/orders/{reference}");
+    let page = merchant
+        .submit(&from, "/api/admin/look_up_now", &[("reference", &reference)])
+        .await;
+    assert_eq!(
+        page.alert().as_deref(),
+        Some("ORD-000001-A1: Stripe did not answer; nothing was changed. Try again in a moment.")
+    );
+    assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+    assert_eq!(app.ledger_rows(&reference).await, 0);
+    assert!(page.contains(">Look up now</button>"), "still offered");
+}
+
+on_both_backends!(look_up_now_says_when_the_provider_does_not_answer);
