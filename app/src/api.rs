@@ -11,7 +11,7 @@ pub mod orders;
 
 pub use account::{HeaderData, LogIn, LogOut, Register};
 pub use admin::UpdateProduct;
-pub use admin_orders::{AcceptAsPaid, AdminOrder, LookUpNow, GetSalesReport};
+pub use admin_orders::{AcceptAsPaid, AdminOrder, GetSalesReport, LookUpNow};
 pub use cart::{AddToCart, RemoveFromCart, UpdateCartLine};
 pub use catalog::SetCurrency;
 pub use checkout::PlaceOrder;

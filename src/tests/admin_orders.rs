@@ -22,7 +22,14 @@ async fn unconfirmed_stripe_order(app: &TestApp, shopper: &Browser) -> (String, 
 /// A Stripe order moved to *Needs review* by a signed webhook reporting $1.00 for an $18.00 quote.
 async fn order_under_review(app: &TestApp, shopper: &Browser) -> String {
     let (reference, attempt, session) = unconfirmed_stripe_order(app, shopper).await;
-    let short = stripe_event("checkout.session.completed", &attempt, &session, "paid", 100, "usd");
+    let short = stripe_event(
+        "checkout.session.completed",
+        &attempt,
+        &session,
+        "paid",
+        100,
+        "usd",
+    );
     assert_eq!(app.stripe_event(&short).await, StatusCode::OK);
     assert_eq!(app.status_of(&reference).await, "needs_review");
     reference
@@ -66,7 +73,14 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 /// What no refused caller may see of ORD-000001.
 fn assert_no_order_data(body: &str) {
-    for secret in ["shopper@example.com", "Rahim", "Dhaka", "cs_test_", "ORD-000001-A1", "$18.00"] {
+    for secret in [
+        "shopper@example.com",
+        "Rahim",
+        "Dhaka",
+        "cs_test_",
+        "ORD-000001-A1",
+        "$18.00",
+    ] {
         assert!(!body.contains(secret), "{secret} leaked: {body}");
     }
 }
@@ -287,7 +301,7 @@ both_backends! {
 
         let report = sales_report::report(&app.state.db, now).await.unwrap();
         assert_eq!((report.first_day, report.days), (today - 29, 30));
-        let figures: Vec<(Currency, Vec<(i64, i64)>, i64)> = report.currencies.iter()
+        let figures: Vec<_> = report.currencies.iter()
             .map(|c| (c.currency, c.per_day.clone(), c.total.minor)).collect();
         assert_eq!(figures, vec![
             (Currency::Usd, vec![(today - 29, 100), (today, 1800 + 3000)], 4900),
@@ -323,7 +337,11 @@ async fn look_up_now_says_when_the_provider_does_not_answer(backend: Backend) {
     let merchant = cut_off.merchant().await;
     let from = format!("/admin/orders/{reference}");
     let page = merchant
-        .submit(&from, "/api/admin/look_up_now", &[("reference", &reference)])
+        .submit(
+            &from,
+            "/api/admin/look_up_now",
+            &[("reference", &reference)],
+        )
         .await;
     assert_eq!(
         page.alert().as_deref(),

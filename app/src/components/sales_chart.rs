@@ -212,10 +212,16 @@ mod tests {
         let r = report();
         let svg = sales_svg(&r, &r.currencies[0]);
         assert!(svg.starts_with(r#"<svg role="img" aria-labelledby="sales-USD-title""#));
-        assert!(svg.contains("Net sales in USD per day from 2024-10-04 to 2024-11-02: $54.00 in total"), "{svg}");
+        assert!(
+            svg.contains("Net sales in USD per day from 2024-10-04 to 2024-11-02: $54.00 in total"),
+            "{svg}"
+        );
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains(r#"<rect x="1" y="50" width="8" height="50" class="bar"><title>2024-10-04: $18.00</title>"#), "{svg}");
-        assert!(svg.contains(r#"<rect x="291" y="0" width="8" height="100""#), "{svg}");
+        assert!(
+            svg.contains(r#"<rect x="291" y="0" width="8" height="100""#),
+            "{svg}"
+        );
         let success = success_svg(&r);
         assert!(success.contains("Stripe: 66.7 % (2 of 3)"), "{success}");
         assert!(success.contains(r#"width="133""#), "{success}");

@@ -61,7 +61,11 @@ mod tests {
     fn known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(readable(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z", "a leap day");
+        assert_eq!(
+            rfc3339(951_782_400_000),
+            "2000-02-29T00:00:00Z",
+            "a leap day"
+        );
         assert_eq!(day_label(day_of(1_709_251_199_999)), "2024-02-29");
         assert_eq!(rfc3339(-1000), "1969-12-31T23:59:59Z");
     }

@@ -236,6 +236,12 @@ pub async fn provider_outcomes(
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("provider")?, r.try_get("ended")?, r.try_get("paid")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("provider")?,
+                r.try_get("ended")?,
+                r.try_get("paid")?,
+            ))
+        })
         .collect()
 }

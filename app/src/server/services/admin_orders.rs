@@ -11,9 +11,9 @@ use crate::model::{
     LedgerEntry, Money, OrderLineView, OrderStatus, ProviderId, RefundDetails, RefundStatus,
     RefundView, TimelineItem,
 };
+use crate::server::context::Ctx;
 use crate::server::db::admin_orders::{self as db, RefundRow};
 use crate::server::db::orders::{self, NewEvent, OrderRow};
-use crate::server::context::Ctx;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{AttemptRef, Customer, Source};
@@ -73,7 +73,8 @@ fn reported_amount(minor: Option<i64>, currency: Option<&str>) -> Option<String>
 fn review_reason(timeline: &[TimelineItem]) -> Option<String> {
     timeline.iter().rev().find_map(|item| match item {
         TimelineItem::Event(e)
-            if e.to_status == Some(OrderStatus::NeedsReview) && e.outcome.starts_with("applied") =>
+            if e.to_status == Some(OrderStatus::NeedsReview)
+                && e.outcome.starts_with("applied") =>
         {
             Some(
                 e.outcome
@@ -156,12 +157,7 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
         }));
     }
     // Stable: at the same millisecond a delivery (received first) stays before its ledger row.
-    timeline.sort_by_key(|item| {
-        (
-            item.at(),
-            matches!(item, TimelineItem::Event(_)) as u8,
-        )
-    });
+    timeline.sort_by_key(|item| (item.at(), matches!(item, TimelineItem::Event(_)) as u8));
 
     let attempts = attempt_rows
         .into_iter()
@@ -197,7 +193,10 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
         status: order.status,
         created_at: order.created_at,
         email: order.email.clone(),
-        name: customer.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+        name: customer
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
         address: customer.as_ref().map(address_lines).unwrap_or_default(),
         lines,
         total: order.total(),

@@ -9,9 +9,18 @@ const SHOWN_BYTES: usize = 8 * 1024;
 /// Header names whose values are secrets or signatures.
 fn is_secret_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    ["signature", "-sig", "hmac", "auth", "token", "secret", "key", "cookie"]
-        .iter()
-        .any(|part| name.contains(part))
+    [
+        "signature",
+        "-sig",
+        "hmac",
+        "auth",
+        "token",
+        "secret",
+        "key",
+        "cookie",
+    ]
+    .iter()
+    .any(|part| name.contains(part))
 }
 
 /// Stored headers (a JSON object of name → value) as `name: value` lines, secrets redacted.
@@ -84,7 +93,12 @@ pub fn mask_card_numbers(text: &str) -> String {
 pub fn claimed_reference(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
     let bytes = text.as_bytes();
-    let digits_from = |at: usize| bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits_from = |at: usize| {
+        bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let mut from = 0;
     while let Some(found) = text[from..].find("ORD") {
         let start = from + found;
@@ -151,7 +165,10 @@ mod tests {
         let shown = shown_headers(stored);
         assert!(shown.contains("content-type: application/json"), "{shown}");
         assert!(shown.contains("stripe-signature: [redacted]"), "{shown}");
-        assert!(!shown.contains("v1=abc") && !shown.contains("zz"), "{shown}");
+        assert!(
+            !shown.contains("v1=abc") && !shown.contains("zz"),
+            "{shown}"
+        );
         assert!(shown.contains("paypal-transmission-sig: [redacted]"));
     }
 
