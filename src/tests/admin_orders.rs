@@ -217,6 +217,28 @@ both_backends! {
         assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'merchant'").await, 1);
     }
 
+    async fn accepting_money_for_a_given_up_order_takes_its_stock_again(app) {
+        let shopper = app.browser();
+        shopper.add_to_cart(1, 2).await;
+        let page = shopper.pay("stripe").await;
+        let reference = reference_in(&shopper.on_stripe_page(&page, "decline", "normal").await);
+        app.wait_for(&reference, "failed").await;
+        assert_eq!(app.stock_of(1).await, 40, "given back");
+        let (attempt, session) = app.attempt_of(&reference).await;
+        let late = stripe_event("checkout.session.async_payment_succeeded", &attempt, &session, "paid", 3600, "usd");
+        assert_eq!(app.stripe_event(&late).await, StatusCode::OK);
+        assert_eq!(app.status_of(&reference).await, "needs_review");
+        let merchant = app.merchant().await;
+        let from = format!("/admin/orders/{reference}");
+        assert!(merchant.get(&from).await.contains("Why: money after the order was failed"));
+        let page = merchant.submit(&from, "/api/admin/accept_as_paid", &[("reference", &reference)]).await;
+        assert_eq!(page.alert(), None);
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert_eq!(app.stock_of(1).await, 38, "the paid order's stock is taken again");
+        merchant.submit(&from, "/api/admin/accept_as_paid", &[("reference", &reference)]).await;
+        assert_eq!(app.stock_of(1).await, 38, "once");
+    }
+
     async fn look_up_now_applies_the_providers_answer(app) {
         let shopper = app.browser();
         let (reference, _, _) = unconfirmed_stripe_order(&app, &shopper).await;

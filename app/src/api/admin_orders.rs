@@ -23,7 +23,10 @@ pub async fn accept_as_paid(reference: String) -> Result<String, AppError> {
     let reference = reference.trim();
     Ok(
         match admin_orders::accept_as_paid(&ctx.state, &merchant, reference).await? {
-            Accepted::Now => format!("Order {reference} is now paid."),
+            Accepted::Now { stock_short: false } => format!("Order {reference} is now paid."),
+            Accepted::Now { stock_short: true } => format!(
+                "Order {reference} is now paid. Some of its products are out of stock: check before shipping."
+            ),
             Accepted::Already => format!("Order {reference} was already accepted as paid."),
         },
     )

@@ -160,6 +160,41 @@ pub async fn link_inbox(
     Ok(())
 }
 
+/// Take an order's stock again after it was given back (an order given up, then paid and
+/// accepted by the merchant), once. A product with less left than the line is taken to zero.
+/// `None` if the order still held its stock; else whether any line was short.
+pub async fn take_back_stock(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<bool>, sqlx::Error> {
+    let claimed =
+        sqlx::query("UPDATE orders SET stock_released = 0 WHERE id = $1 AND stock_released = 1")
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
+    if claimed.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let short: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM order_lines l JOIN products p ON p.id = l.product_id \
+         WHERE l.order_id = $1 AND p.stock < l.quantity",
+    )
+    .bind(order_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")?;
+    sqlx::query(
+        "UPDATE products SET stock = (SELECT CASE WHEN products.stock >= l.quantity \
+         THEN products.stock - l.quantity ELSE 0 END FROM order_lines l \
+         WHERE l.order_id = $1 AND l.product_id = products.id) \
+         WHERE id IN (SELECT product_id FROM order_lines WHERE order_id = $1)",
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(Some(short > 0))
+}
+
 /// A refund as stored.
 #[derive(Debug, Clone)]
 pub struct RefundRow {

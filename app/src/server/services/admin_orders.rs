@@ -214,8 +214,9 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
 /// What **Accept as paid** did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
-    /// The order moved from *Needs review* to *Paid*.
-    Now,
+    /// The order moved from *Needs review* to *Paid*. `stock_short`: the order had given its
+    /// stock back (it was given up before the money came) and some lines are no longer in stock.
+    Now { stock_short: bool },
     /// It was accepted before (a second press): nothing changed.
     Already,
 }
@@ -223,7 +224,8 @@ pub enum Accepted {
 /// The merchant accepts the money of an order under review as its payment: under the order's
 /// lock, one ledger event (source `merchant`, event id `merchant-accept-{reference}`, so a second
 /// press is a no-op), the attempt under review and the order become paid, the paid email is
-/// queued as for any paid order, and live listeners are told after the commit.
+/// queued as for any paid order, stock given back when the order was given up is taken again, and
+/// live listeners are told after the commit.
 pub async fn accept_as_paid(
     state: &AppState,
     merchant: &CurrentUser,
@@ -281,6 +283,10 @@ pub async fn accept_as_paid(
     let to = OrderStatus::Paid;
     orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Paid, None).await?;
     orders::set_status(&mut tx, order.id, to).await?;
+    // An order given up before its money came had given its stock back; now it ships.
+    let stock_short = db::take_back_stock(&mut tx, order.id)
+        .await?
+        .unwrap_or(false);
     let note = serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
     orders::insert_outbox(&mut tx, "order_paid_email", &note).await?;
     orders::finish_event(
@@ -302,7 +308,7 @@ pub async fn accept_as_paid(
     state
         .events
         .publish(status_json(&order, to, Some(attempt.provider.clone())));
-    Ok(Accepted::Now)
+    Ok(Accepted::Now { stock_short })
 }
 
 /// **Look up now**: ask the provider about each open attempt of the order and apply each answer
