@@ -147,7 +147,9 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
     for d in deliveries {
         timeline.push(TimelineItem::Delivery(DeliveryEntry {
             at: d.received_at,
-            provider: d.provider,
+            provider: ProviderId::parse(&d.provider)
+                .map(|p| p.label().to_string())
+                .unwrap_or(d.provider),
             attempt: d.attempt_reference,
             event_id: d.event_id,
             outcome: DeliveryOutcome::of(d.outcome.as_deref()),
