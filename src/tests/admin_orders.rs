@@ -199,11 +199,20 @@ both_backends! {
         assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE kind = 'order_paid_email'").await, 1);
         assert_eq!(shopper.get(&format!("/orders/{reference}")).await.order_status().as_deref(), Some("Paid"));
 
+        // Two merchants pressing at the same moment on another order under review: one decision.
+        let second = order_under_review(&app, &shopper).await;
+        let fields = [("reference", second.as_str())];
+        let presses = (0..2).map(|_| merchant.post_form(&from, "/api/admin/accept_as_paid", &fields));
+        futures_util::future::join_all(presses).await;
+        assert_eq!(app.status_of(&second).await, "paid");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'merchant'").await, 2);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE kind = 'order_paid_email'").await, 2);
+
         // A second press (a double-click, or the form sent again) changes nothing.
         let page = merchant.submit(&from, "/api/admin/accept_as_paid", &[("reference", &reference)]).await;
         assert_eq!(page.alert(), None);
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'merchant'").await, 1);
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE kind = 'order_paid_email'").await, 1);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'merchant'").await, 2);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE kind = 'order_paid_email'").await, 2);
 
         // An order that is not under review is refused, and nothing is written.
         let (other, attempt, session) = unconfirmed_stripe_order(&app, &shopper).await;
@@ -212,9 +221,9 @@ both_backends! {
         let page = merchant.submit(&format!("/admin/orders/{other}"), "/api/admin/accept_as_paid", &[("reference", &other)]).await;
         assert_eq!(
             page.alert().as_deref(),
-            Some("Only an order that needs review can be accepted as paid; ORD-000002 is paid.")
+            Some("Only an order that needs review can be accepted as paid; ORD-000003 is paid.")
         );
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'merchant'").await, 1);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'merchant'").await, 2);
     }
 
     async fn accepting_money_for_a_given_up_order_takes_its_stock_again(app) {
