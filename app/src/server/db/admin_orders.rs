@@ -1,6 +1,6 @@
 //! What the merchant's order page and the sales chart read: an order's attempts, ledger, inbox
 //! deliveries and refunds (one query each, never one per row), and the chart's two grouped
-//! queries (served by `orders_created` and `payment_attempts_created`, migration 0009).
+//! queries (served by `orders_sales_chart` and `payment_attempts_sales_chart`, migration 0009).
 
 use super::placeholders;
 use sqlx::{AnyConnection, Row as _};
