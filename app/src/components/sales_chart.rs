@@ -206,10 +206,22 @@ mod tests {
         let owner = Owner::new();
         owner.set();
         let html = view! { <SalesFigures report=report() /> }.to_html();
-        assert!(html.contains(r#"<svg role="img" aria-labelledby="sales-USD-title""#), "{html}");
-        assert!(html.contains(r#"<svg role="img" aria-labelledby="success-title""#), "{html}");
-        assert!(html.contains(r#"<th scope="row">2024-11-02</th><td>USD</td><td>$36.00</td>"#), "{html}");
-        assert!(html.contains(r#"<th scope="row">Stripe</th><td>2</td><td>3</td><td>66.7 %</td>"#), "{html}");
+        assert!(
+            html.contains(r#"<svg role="img" aria-labelledby="sales-USD-title""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<svg role="img" aria-labelledby="success-title""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<th scope="row">2024-11-02</th><td>USD</td><td>$36.00</td>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<th scope="row">Stripe</th><td>2</td><td>3</td><td>66.7 %</td>"#),
+            "{html}"
+        );
     }
 
     #[test]

@@ -61,6 +61,7 @@ fn AdminOrderDetails(
     view! {
         <Title text=format!("Order {} (admin)", order.reference) />
         <h1>"Order " {order.reference.clone()}</h1>
+        <p><a href="/admin/orders">"All orders"</a></p>
         <Alert message=Signal::derive(move || error_text(accept.value().get())) />
         <Alert message=Signal::derive(move || error_text(look_up.value().get())) />
         <Status message=Signal::derive(move || {

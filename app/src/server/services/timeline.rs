@@ -1,7 +1,8 @@
 //! What the merchant's timeline may show of stored provider messages, and which attempt a raw
 //! webhook names. Stored headers never hold cookies or credentials (the webhook route drops
-//! them); here signature values are redacted and every run of 13 to 19 digits (a card number,
-//! with or without single spaces or dashes between the digits) is masked down to its last four.
+//! them); here signature headers and signature or secret fields of a body (JSON or a form) are
+//! redacted, and every run of 13 to 19 digits (a card number, with or without single spaces or
+//! dashes between the digits) is masked down to its last four.
 
 /// The most of a payload the page shows.
 const SHOWN_BYTES: usize = 8 * 1024;
@@ -42,14 +43,77 @@ pub fn shown_headers(stored: &str) -> String {
         .join("\n")
 }
 
-/// A stored body as text for the page: lossy UTF-8, cut at [`SHOWN_BYTES`], numbers masked.
-pub fn shown_payload(body: &[u8]) -> String {
-    let cut = body.len().min(SHOWN_BYTES);
-    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
-    if cut < body.len() {
-        text.push_str("\n… (cut)");
+/// Field names whose values are signatures or secrets (SSLCOMMERZ's `verify_sign`, a password).
+fn is_secret_field(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["sign", "secret", "passw", "token"]
+        .iter()
+        .any(|part| name.contains(part))
+        && name != "verify_key"
+}
+
+/// Redact secret fields of a JSON value, at any depth; true if anything was.
+fn redact_json(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut changed = false;
+            for (name, v) in map.iter_mut() {
+                if is_secret_field(name) && !v.is_object() && !v.is_array() {
+                    *v = "[redacted]".into();
+                    changed = true;
+                } else {
+                    changed |= redact_json(v);
+                }
+            }
+            changed
+        }
+        serde_json::Value::Array(items) => items.iter_mut().fold(false, |c, v| redact_json(v) | c),
+        _ => false,
     }
-    mask_card_numbers(&text)
+}
+
+/// Redact secret fields of a body: a JSON document or a form (`a=1&verify_sign=…`); anything
+/// else is left as it is.
+fn redact_fields(text: &str) -> String {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        // Re-written only when something was redacted; otherwise the bytes stay as received.
+        return match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(mut value) => {
+                if redact_json(&mut value) {
+                    value.to_string()
+                } else {
+                    text.to_string()
+                }
+            }
+            Err(_) => text.to_string(),
+        };
+    }
+    if !text.contains('=') || text.contains(char::is_whitespace) {
+        return text.to_string();
+    }
+    text.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_field(name) => format!("{name}=[redacted]"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A stored body as text for the page: lossy UTF-8, signature fields redacted, cut at
+/// [`SHOWN_BYTES`], card-like numbers masked.
+pub fn shown_payload(body: &[u8]) -> String {
+    let text = redact_fields(&String::from_utf8_lossy(body));
+    let mut cut = text.len().min(SHOWN_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut shown = text[..cut].to_string();
+    if cut < text.len() {
+        shown.push_str("\n… (cut)");
+    }
+    mask_card_numbers(&shown)
 }
 
 /// Replace all but the last four digits of every run of 13–19 digits (single spaces or dashes
@@ -170,6 +234,27 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("paypal-transmission-sig: [redacted]"));
+    }
+
+    #[test]
+    fn signature_fields_in_bodies_are_redacted() {
+        let form = shown_payload(b"tran_id=ORD-000001-A1&verify_sign=abc123&verify_key=amount,tran_id&card_no=4111111111111111");
+        assert_eq!(
+            form,
+            "tran_id=ORD-000001-A1&verify_sign=[redacted]&verify_key=amount,tran_id&card_no=************1111"
+        );
+        let json = shown_payload(br#"{"a":{"signature":"xyz","n":1},"list":[{"token":"t"}]}"#);
+        assert_eq!(
+            json,
+            r#"{"a":{"n":1,"signature":"[redacted]"},"list":[{"token":"[redacted]"}]}"#
+        );
+        assert_eq!(shown_payload(b"not a form"), "not a form");
+        let plain = br#"{ "b": 1,  "a": 2 }"#;
+        assert_eq!(
+            shown_payload(plain).as_bytes(),
+            plain,
+            "untouched when nothing is secret"
+        );
     }
 
     #[test]
