@@ -255,6 +255,7 @@ both_backends! {
         let from = format!("/admin/orders/{reference}");
         let page = merchant.get(&from).await;
         assert!(page.contains(">Look up now</button>"), "{}", page.html);
+        assert!(page.contains("<td>open at the provider</td>"), "{}", page.html);
         assert_eq!(app.status_of(&reference).await, "awaiting_payment");
         let page = merchant.submit(&from, "/api/admin/look_up_now", &[("reference", &reference)]).await;
         assert_eq!(page.alert(), None, "{}", page.html);
@@ -262,6 +263,7 @@ both_backends! {
         assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'lookup'").await, 1);
         assert!(page.contains("data-source=\"lookup\""));
         assert!(!page.contains(">Look up now</button>"), "nothing open is left to ask about");
+        assert!(page.contains("<td>paid</td>"), "the attempt is paid");
     }
 
     async fn the_order_pages_show_refunds(app) {

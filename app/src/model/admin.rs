@@ -39,8 +39,12 @@ pub struct AdminAttemptView {
     pub session_id: Option<String>,
     /// The provider's id of the captured payment (Stripe's payment intent), once known.
     pub payment_id: Option<String>,
-    /// The attempt's own state, as stored (`open`, `paid`, `needs_review`…).
+    /// The attempt's own state, in words (`open at the provider`, `paid`, `needs review`…).
     pub state: String,
+    /// Whether the provider may still act on it (a next scheduled lookup means something).
+    pub live: bool,
+    /// Whether it is open at the provider with a session to look up (**Look up now**).
+    pub open: bool,
     pub created_at: i64,
     /// How many scheduled lookups the reconciler made.
     pub lookups: i64,

@@ -146,8 +146,8 @@ fn AttemptTable(attempts: Vec<AdminAttemptView>) -> impl IntoView {
                 <th scope="col">"Created"</th><th scope="col">"Lookups"</th>
             </tr></thead>
             <tbody>{attempts.into_iter().map(|a| {
-                // Only an attempt still open at its provider has a next scheduled lookup.
-                let live = matches!(a.state.as_str(), "open" | "cancelling" | "starting" | "error");
+                // Only an attempt the provider may still act on has a next scheduled lookup.
+                let live = a.live;
                 view! {
                 <tr>
                     <th scope="row">{a.reference}</th>

@@ -6,6 +6,7 @@
 
 use super::payment_updates::{self, status_json};
 use super::timeline::{mask_card_numbers, shown_headers, shown_payload};
+use crate::error::AppError;
 use crate::model::{
     AdminAttemptView, AdminOrderView, Currency, CurrentUser, DeliveryEntry, DeliveryOutcome,
     LedgerEntry, Money, OrderLineView, OrderStatus, ProviderId, RefundDetails, RefundStatus,
@@ -26,7 +27,7 @@ const MAX_DELIVERIES: i64 = 200;
 /// of the merchant's order pages call this first).
 pub async fn merchant_only(ctx: &Ctx) -> ServerResult<CurrentUser> {
     let refused = ctx.require_merchant().await;
-    if refused.is_err() {
+    if let Err(ServerError::User(AppError::Unauthorized | AppError::Forbidden)) = &refused {
         crate::server::http::set_status(axum::http::StatusCode::FORBIDDEN);
     }
     refused
@@ -37,7 +38,7 @@ async fn order(state: &AppState, reference: &str) -> ServerResult<OrderRow> {
     let mut conn = state.db.pool.acquire().await?;
     orders::by_reference(&mut conn, reference)
         .await?
-        .ok_or(ServerError::User(crate::error::AppError::NotFound))
+        .ok_or(ServerError::User(AppError::NotFound))
 }
 
 /// A refund row for a page; `merchant` adds the reason, the provider's id and the failure.
@@ -86,6 +87,24 @@ fn review_reason(timeline: &[TimelineItem]) -> Option<String> {
         }
         _ => None,
     })
+}
+
+/// An attempt's stored state as the merchant reads it.
+fn attempt_state_label(stored: &str) -> String {
+    match AttemptState::parse(stored) {
+        Some(AttemptState::New) => "not started".into(),
+        Some(AttemptState::Starting) => "starting".into(),
+        Some(AttemptState::Unanswered) => "provider did not answer (retrying)".into(),
+        Some(AttemptState::Refused) => "refused by the provider".into(),
+        Some(AttemptState::Open) => "open at the provider".into(),
+        Some(AttemptState::Cancelling) => "cancelling".into(),
+        Some(AttemptState::Paid) => "paid".into(),
+        Some(AttemptState::Failed) => "failed".into(),
+        Some(AttemptState::Cancelled) => "cancelled".into(),
+        Some(AttemptState::Expired) => "expired".into(),
+        Some(AttemptState::NeedsReview) => "needs review".into(),
+        None => stored.to_string(),
+    }
 }
 
 fn address_lines(customer: &Customer) -> Vec<String> {
@@ -170,13 +189,20 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
                 }
                 _ => None,
             });
+            let state = AttemptState::parse(&a.state);
+            let live = state.is_some_and(AttemptState::is_live);
+            let open = a.provider_session_id.is_some()
+                && state
+                    .is_some_and(|s| matches!(s, AttemptState::Open | AttemptState::Cancelling));
             Ok(AdminAttemptView {
+                live,
+                open,
                 provider: ProviderId::parse(&a.provider)
                     .ok_or_else(|| ServerError::Internal(format!("provider {:?}", a.provider)))?,
                 reference: a.reference,
                 session_id: a.provider_session_id,
                 payment_id: a.provider_payment_id,
-                state: a.state,
+                state: attempt_state_label(&a.state),
                 created_at: a.created_at,
                 lookups: a.lookups,
                 last_lookup_at,
@@ -184,11 +210,7 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
             })
         })
         .collect::<ServerResult<Vec<_>>>()?;
-    let has_open_attempt = attempts.iter().any(|a| {
-        a.session_id.is_some()
-            && AttemptState::parse(&a.state)
-                .is_some_and(|s| matches!(s, AttemptState::Open | AttemptState::Cancelling))
-    });
+    let has_open_attempt = attempts.iter().any(|a| a.open);
     let customer: Option<Customer> = serde_json::from_str(&order.address).ok();
     Ok(AdminOrderView {
         reference: order.reference.clone(),
