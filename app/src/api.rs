@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_orders;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -11,6 +12,7 @@ pub mod refunds;
 
 pub use account::{HeaderData, LogIn, LogOut, Register};
 pub use admin::UpdateProduct;
+pub use admin_orders::{AcceptAsPaid, AdminOrder, GetSalesReport, LookUpNow};
 pub use cart::{AddToCart, RemoveFromCart, UpdateCartLine};
 pub use catalog::SetCurrency;
 pub use checkout::PlaceOrder;

@@ -3,4 +3,7 @@
 pub mod feedback;
 pub mod layout;
 pub mod product_tile;
+pub mod refund_list;
 pub mod refund_panel;
+pub mod sales_chart;
+pub mod utc_time;

@@ -16,8 +16,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound,
-    OrderPage, ProductPage, RegisterPage,
+    AccountPage, AdminOrderPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage,
+    NotFound, OrderPage, ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.
@@ -79,6 +79,7 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders/:reference") view=AdminOrderPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

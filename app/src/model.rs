@@ -2,6 +2,7 @@
 //!
 //! Every type here parses its input once ("parse, don't validate"), so a value that exists is valid.
 
+pub mod admin;
 pub mod cart;
 pub mod email;
 pub mod money;
@@ -12,7 +13,12 @@ pub mod product;
 pub mod quantity;
 pub mod refund;
 pub mod user;
+pub mod utc;
 
+pub use admin::{
+    AdminAttemptView, AdminOrderView, CurrencySales, DeliveryEntry, DeliveryOutcome, LedgerEntry,
+    ProviderSuccess, SalesReport, TimelineItem,
+};
 pub use cart::{CartLine, CartView};
 pub use email::Email;
 pub use money::{Currency, Money};
@@ -21,5 +27,5 @@ pub use password::Password;
 pub use payment::{CheckoutView, OrderLineView, OrderStatusJson, OrderView, ProviderId};
 pub use product::{AdminProduct, ProductCard, ProductDetail};
 pub use quantity::Quantity;
-pub use refund::{RefundFormData, RefundOffer};
+pub use refund::{RefundDetails, RefundFormData, RefundOffer, RefundStatus, RefundView};
 pub use user::{CurrentUser, HeaderInfo, Role};

@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod account;
+mod admin_order;
 mod admin_products;
 mod cart;
 mod catalog;
@@ -12,6 +13,7 @@ mod product;
 mod register;
 
 pub use account::AccountPage;
+pub use admin_order::AdminOrderPage;
 pub use admin_products::AdminProductsPage;
 pub use cart::CartPage;
 pub use catalog::CatalogPage;

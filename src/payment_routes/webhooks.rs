@@ -7,9 +7,9 @@
 //! is a 200.
 
 use app::model::ProviderId;
-use app::server::db::orders;
+use app::server::db::{admin_orders, orders};
 use app::server::payments::WebhookError;
-use app::server::services::payment_updates;
+use app::server::services::{payment_updates, timeline};
 use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
@@ -69,6 +69,7 @@ pub async fn receive(
                 &body,
                 KEPT_OF_REJECTED,
                 &format!("rejected: {reason}"),
+                timeline::claimed_reference(&body).as_deref(),
             )
             .await
         };
@@ -77,6 +78,9 @@ pub async fn receive(
         }
         return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
     }
+    // The attempt the body names, so the order's timeline lists this delivery whatever becomes
+    // of it; replaced by the verified statement's attempt below if that differs.
+    let claimed = timeline::claimed_reference(&body);
     let inbox_id = {
         let stored = async {
             let mut conn = state.db.pool.acquire().await?;
@@ -85,6 +89,7 @@ pub async fn receive(
                 provider.id().as_str(),
                 &stored_headers(&headers),
                 &body,
+                claimed.as_deref(),
             )
             .await
         };
@@ -124,6 +129,15 @@ pub async fn receive(
             return (StatusCode::SERVICE_UNAVAILABLE, "could not confirm; retry").into_response();
         }
     };
+    if claimed.as_deref() != Some(update.attempt_reference.as_str()) {
+        let linked = async {
+            let mut conn = state.db.pool.acquire().await?;
+            admin_orders::link_inbox(&mut conn, inbox_id, &update.attempt_reference).await
+        };
+        if let Err(e) = linked.await {
+            tracing::warn!(error = %e, inbox_id, "could not link a webhook to its attempt");
+        }
+    }
     match payment_updates::apply_from_inbox(&state.db, &state.events, &update, Some(inbox_id)).await
     {
         Ok(applied) => {

@@ -6,6 +6,7 @@ mod helpers;
 mod pay;
 
 mod accounts;
+mod admin_orders;
 mod bench;
 mod cart;
 mod catalogue;

@@ -263,10 +263,10 @@ both_backends! {
         assert_eq!(app.status_of(&reference).await, "paid");
     }
 
-    async fn a_refund_refused_without_javascript_comes_back_as_an_alert(app) {
+    async fn the_refund_form_works_without_javascript(app) {
         let reference = app.browser().pay_stripe_with_refunds(&app, 1, "succeed").await;
         let merchant = app.merchant().await;
-        let from = format!("/orders/{reference}");
+        let from = format!("/admin/orders/{reference}");
         let response = merchant
             .post_form(&from, "/api/admin/refund", &[
                 ("reference", reference.as_str()),
@@ -278,7 +278,25 @@ both_backends! {
         assert!(response.status().is_redirection());
         let location = response.headers()[LOCATION].to_str().unwrap().to_string();
         assert!(location.contains("__err=") && location.contains("__sig="), "{location}");
+        let page = merchant.get(&merchant.local(&location)).await;
+        assert_eq!(page.alert().as_deref(), Some("At most $18.00 can be refunded."), "{}", page.html);
         assert_eq!(app.refund_rows(&reference).await, vec![]);
+        // The form on the page: Amount pre-filled with what is left, a key, Reason, Refund.
+        assert!(page.contains(r#"name="amount""#) && page.contains(r#"value="18.00""#), "{}", page.html);
+        assert!(page.contains(">Refund</button>"));
+        let form_key = page.capture(r#"name="key" value="([0-9a-f]{32})""#).expect("a form key");
+        let done = merchant
+            .post_form(&from, "/api/admin/refund", &[
+                ("reference", reference.as_str()),
+                ("amount", "18.00"),
+                ("reason", "Changed their mind"),
+                ("key", &form_key),
+            ])
+            .await;
+        assert!(done.status().is_redirection());
+        let page = merchant.get(&from).await;
+        assert!(page.contains("Changed their mind") && page.contains("Nothing is left to refund"), "{}", page.html);
+        assert_eq!(app.status_of(&reference).await, "refunded");
     }
 
     async fn sslcommerz_refunds_in_part_then_refuses_and_cancels(app) {

@@ -8,9 +8,10 @@ use crate::components::feedback::{error_text, Alert, Status};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+/// `refund` is created by the page, so the page's own data (refund list, status) reloads after a
+/// refund too.
 #[component]
-pub fn RefundPanel(reference: String) -> impl IntoView {
-    let refund = ServerAction::<RefundOrder>::new();
+pub fn RefundPanel(reference: String, refund: ServerAction<RefundOrder>) -> impl IntoView {
     let form_reference = reference.clone();
     let data = Resource::new(
         move || (reference.clone(), refund.version().get()),
@@ -18,8 +19,8 @@ pub fn RefundPanel(reference: String) -> impl IntoView {
     );
     let done = Signal::derive(move || refund.value().get().and_then(|r| r.ok()));
     view! {
-        <section aria-labelledby="refund-heading" class="refund-panel">
-            <h2 id="refund-heading">"Refund"</h2>
+        <div class="refund-panel">
+            <h3>"Refund"</h3>
             <Alert message=Signal::derive(move || error_text(refund.value().get())) />
             <Status message=done />
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -57,6 +58,6 @@ pub fn RefundPanel(reference: String) -> impl IntoView {
                     })
                 }}
             </Transition>
-        </section>
+        </div>
     }
 }

@@ -1,6 +1,6 @@
 //! Payment providers as the pages see them, and the checkout and order views.
 
-use super::{CartView, Money, OrderStatus};
+use super::{CartView, Money, OrderStatus, RefundView};
 use serde::{Deserialize, Serialize};
 
 /// The seven providers the shop is designed for (design.md §1 lists their visible names).
@@ -88,6 +88,8 @@ pub struct OrderView {
     pub provider: Option<ProviderId>,
     /// The unguessable link a guest can bookmark (present for guest orders shown to their owner).
     pub guest_link: Option<String>,
+    /// The order's refunds, oldest first (amount, status, date; no merchant details).
+    pub refunds: Vec<RefundView>,
 }
 
 /// `GET /api/orders/{reference}/status` and the live-status stream.

@@ -5,6 +5,7 @@
 
 use crate::api::orders::get_order;
 use crate::components::feedback::{error_text, Alert};
+use crate::components::refund_list::CustomerRefunds;
 use crate::error::AppError;
 use crate::model::{OrderStatus, OrderView};
 use crate::routes::NotFound;
@@ -140,6 +141,7 @@ fn OrderDetails(
         </ul>
         <p class="summary-total">"Total: " <strong data-testid="order-total">{order.total.to_string()}</strong></p>
         <p>"Payment method: " {provider} ". Confirmation goes to " {order.email} "."</p>
+        <CustomerRefunds refunds=order.refunds />
         {order.guest_link.map(|link| view! {
             <p class="hint">"Bookmark this page to come back to your order: "
                 <a href=link.clone()>{link.clone()}</a></p>

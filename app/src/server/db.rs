@@ -2,6 +2,7 @@
 //! queries are written once in SQL both accept and run through sqlx's `Any` driver. Each submodule
 //! holds the queries for one table group; services open transactions, these functions never commit.
 
+pub mod admin_orders;
 pub mod carts;
 pub mod login_failures;
 pub mod orders;

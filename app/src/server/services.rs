@@ -1,6 +1,7 @@
 //! Plain services: the shop's rules, called by thin server functions and by tests.
 
 pub mod accounts;
+pub mod admin_orders;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -8,3 +9,5 @@ pub mod orders;
 pub mod payment_updates;
 pub mod reconciler;
 pub mod refunds;
+pub mod sales_report;
+pub mod timeline;

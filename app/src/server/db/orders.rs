@@ -729,27 +729,33 @@ pub async fn finish_event(
     Ok(())
 }
 
-/// Store a webhook as received, before anything else looks at it.
+/// Store a webhook as received, before anything else looks at it. `attempt_reference` is the
+/// attempt its body names, if any (unverified until the statement is; the order's timeline lists
+/// it).
 pub async fn insert_inbox(
     conn: &mut AnyConnection,
     provider: &str,
     headers: &str,
     body: &[u8],
+    attempt_reference: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO webhook_inbox (provider, headers, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO webhook_inbox (provider, headers, body, received_at, attempt_reference) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(provider)
     .bind(headers)
     .bind(body.to_vec())
     .bind(now_ms())
+    .bind(attempt_reference)
     .fetch_one(conn)
     .await?
     .try_get("id")
 }
 
 /// Store a webhook that failed its signature check: only the first `keep` bytes of the body, with
-/// its outcome, for the timeline and for diagnosing a misconfigured secret.
+/// its outcome and the attempt it claims to be about, for the timeline and for diagnosing a
+/// misconfigured secret.
 pub async fn insert_rejected_inbox(
     conn: &mut AnyConnection,
     provider: &str,
@@ -757,17 +763,19 @@ pub async fn insert_rejected_inbox(
     body: &[u8],
     keep: usize,
     outcome: &str,
+    attempt_reference: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO webhook_inbox (provider, headers, body, received_at, processed_at, outcome) \
-         VALUES ($1, $2, $3, $4, $4, $5)",
+        "INSERT INTO webhook_inbox (provider, headers, body, received_at, processed_at, outcome, \
+         attempt_reference) VALUES ($1, $2, $3, $4, $4, $5, $6)",
     )
     .bind(provider)
     .bind(headers)
     .bind(body[..body.len().min(keep)].to_vec())
     .bind(now)
     .bind(outcome)
+    .bind(attempt_reference)
     .execute(conn)
     .await?;
     Ok(())

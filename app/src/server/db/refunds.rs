@@ -6,33 +6,7 @@ use super::now_ms;
 use crate::model::{Currency, Money, ProviderId};
 use sqlx::{AnyConnection, Row as _};
 
-/// Where a refund stands in the shop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundStatus {
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::Pending => "pending",
-            RefundStatus::Succeeded => "succeeded",
-            RefundStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RefundStatus> {
-        [
-            RefundStatus::Pending,
-            RefundStatus::Succeeded,
-            RefundStatus::Failed,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-    }
-}
+pub use crate::model::RefundStatus;
 
 #[derive(Debug, Clone)]
 pub struct RefundRow {

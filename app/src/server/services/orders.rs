@@ -96,6 +96,11 @@ pub async fn view(
     let provider = orders::latest_attempt(&mut conn, order.id)
         .await?
         .map(|a| a.provider);
+    let refunds = db::admin_orders::refunds(&mut conn, order.id)
+        .await?
+        .into_iter()
+        .map(|r| super::admin_orders::refund_view(r, false))
+        .collect::<ServerResult<Vec<_>>>()?;
     // The bookmarkable link is for the guest who placed the order (not for a merchant looking).
     let is_placer = viewer
         .session
@@ -117,6 +122,7 @@ pub async fn view(
         total: order.total(),
         provider,
         guest_link,
+        refunds,
     })
 }
 

@@ -633,6 +633,9 @@ pub async fn form_data(state: &AppState, reference: &str) -> ServerResult<Refund
         offer: None,
         unavailable: Some(why),
     };
+    if order.status == OrderStatus::Refunded {
+        return Ok(none("Nothing is left to refund on this order.".into()));
+    }
     if !matches!(
         order.status,
         OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::NeedsReview
