@@ -325,3 +325,150 @@ both_backends! {
         assert_eq!(app.refunded_minor(&reference).await, 216_000);
     }
 }
+
+/// A Stripe stand-in in front of another shop's Stripe sandbox: it passes every call on, but
+/// loses the answer of the first refund (a gateway timeout after the refund was made).
+struct LosingProxy {
+    target: String,
+    lose: std::sync::atomic::AtomicUsize,
+    refund_keys: std::sync::Mutex<Vec<String>>,
+}
+
+async fn losing_proxy_call(
+    axum::extract::State(proxy): axum::extract::State<std::sync::Arc<LosingProxy>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut request = reqwest::Client::new()
+        .request(method.clone(), format!("{}{path}", proxy.target))
+        .body(body);
+    for name in [
+        "authorization",
+        "idempotency-key",
+        "content-type",
+        "stripe-version",
+    ] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    if method == axum::http::Method::POST && uri.path() == "/v1/refunds" {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        proxy.refund_keys.lock().unwrap().push(key.to_string());
+        let lost = proxy
+            .lose
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if lost {
+            return (axum::http::StatusCode::GATEWAY_TIMEOUT, "upstream timeout").into_response();
+        }
+    }
+    (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        [("content-type", "application/json")],
+        text,
+    )
+        .into_response()
+}
+
+/// A refund whose answer was lost is pending, holds its amount, and is asked for again with the
+/// same key (by the reconciler, or by pressing the same form again): the provider refunds once.
+async fn a_refund_whose_answer_was_lost_is_made_once(backend: crate::helpers::Backend) {
+    use crate::helpers::spawn_app_with;
+    let provider = crate::helpers::spawn_app(backend).await;
+    let proxy = std::sync::Arc::new(LosingProxy {
+        target: format!("{}/sandbox/stripe", provider.base),
+        lose: std::sync::atomic::AtomicUsize::new(1),
+        refund_keys: std::sync::Mutex::new(Vec::new()),
+    });
+    let router = axum::Router::new()
+        .fallback(losing_proxy_call)
+        .with_state(proxy.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = spawn_app_with(backend, &[("STRIPE_API_BASE", &proxy_url)]).await;
+
+    let shopper = app.browser();
+    shopper.add_to_cart(1, 1).await;
+    let page_url = shopper.pay("stripe").await;
+    // The shopper pays on the provider's page (the other shop's sandbox).
+    let at_provider = provider.browser();
+    let path = at_provider.local(&page_url);
+    let paid = at_provider
+        .client
+        .post(format!("{}{path}", at_provider.base))
+        .form(&[
+            ("action", "pay"),
+            ("webhook", "never"),
+            ("refunds", "succeed"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let back = paid.headers()[LOCATION].to_str().unwrap().to_string();
+    let reference = reference_in(&back);
+    assert_eq!(
+        shopper.follow(&back).await.order_status().as_deref(),
+        Some("Paid")
+    );
+
+    let merchant = app.merchant().await;
+    let form_key = key();
+    let said = merchant
+        .refund(&reference, "18.00", &form_key)
+        .await
+        .unwrap();
+    assert!(
+        said.starts_with("Stripe did not answer. The refund of $18.00 is pending"),
+        "{said}"
+    );
+    assert_eq!(
+        app.refund_rows(&reference).await,
+        vec![(1800, "pending".to_string())]
+    );
+    assert_eq!(provider.sandbox_refunds().await, 1, "the provider made it");
+    let held = merchant
+        .refund(&reference, "1.00", &key())
+        .await
+        .unwrap_err();
+    assert!(held.contains("Nothing is left to refund"), "{held}");
+    assert_eq!(app.status_of(&reference).await, "paid");
+
+    // The reconciler asks again once it is due, with the same key: the provider replays.
+    app.exec("UPDATE refunds SET updated_at = 0").await;
+    app::server::services::reconciler::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.refund_rows(&reference).await,
+        vec![(1800, "succeeded".to_string())]
+    );
+    assert_eq!(app.status_of(&reference).await, "refunded");
+    // Pressing the same form again tells the same refund.
+    let again = merchant
+        .refund(&reference, "18.00", &form_key)
+        .await
+        .unwrap();
+    assert_eq!(again, "Refunded $18.00.");
+    assert_eq!(provider.sandbox_refunds().await, 1, "refunded once");
+    let keys = proxy.refund_keys.lock().unwrap().clone();
+    assert_eq!(
+        keys,
+        vec![form_key.clone(), form_key],
+        "the same key both times"
+    );
+}
+
+crate::helpers::on_both_backends!(a_refund_whose_answer_was_lost_is_made_once);
