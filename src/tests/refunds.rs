@@ -299,6 +299,30 @@ both_backends! {
         assert_eq!(app.status_of(&reference).await, "refunded");
     }
 
+    async fn money_under_review_can_be_given_back(app) {
+        // SSLCOMMERZ flags the payment risky: the money is received but the order needs a person.
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let page_url = shopper.pay("sslcommerz").await;
+        let path = shopper.local(&page_url);
+        let response = shopper
+            .client
+            .post(format!("{}{path}", shopper.base))
+            .form(&[("action", "risky"), ("webhook", "normal"), ("refunds", "succeed")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let reference = app.latest_order().await;
+        app.wait_for(&reference, "needs_review").await;
+        let merchant = app.merchant().await;
+        let page = merchant.get(&format!("/admin/orders/{reference}")).await;
+        assert!(page.contains("Accept as paid") && page.contains(r#"value="2160.00""#), "{}", page.html);
+        assert_eq!(merchant.refund(&reference, "2160.00", &key()).await.unwrap(), "Refunded ৳2,160.00.");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+    }
+
     async fn sslcommerz_refunds_in_part_then_refuses_and_cancels(app) {
         let shopper = app.browser();
         shopper.set_currency("BDT").await;
