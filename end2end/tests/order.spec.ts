@@ -1,26 +1,9 @@
-import { test, expect, Page } from '@playwright/test';
-import { readFileSync } from 'fs';
-import { join } from 'path';
+import { test, expect } from '@playwright/test';
+import { audit } from './axe';
 
 // The order page's cancel, in a real browser with JavaScript on and off: leaving the provider's page
 // changes nothing by itself; **Cancel order** (a form post) cancels; the page passes an axe-core
 // audit awaiting payment and cancelled.
-
-const axeSource = readFileSync(join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-
-/** Run axe-core on the page as it is and expect no violations. Only with JavaScript on: axe needs
- * timers, which a page with scripts off does not run. The markup is the same server render. */
-async function audit(page: Page, javaScriptEnabled: boolean | undefined) {
-  if (!javaScriptEnabled) return;
-  await page.addScriptTag({ content: axeSource });
-  const violations = await page.evaluate(async () => {
-    const result = await (window as any).axe.run(document);
-    return result.violations.map(
-      (v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).join(', ')})`,
-    );
-  });
-  expect(violations, 'axe-core violations').toEqual([]);
-}
 
 test('leaving the provider keeps the order; Cancel order cancels it; the page passes axe', async ({ page, javaScriptEnabled }) => {
   await page.goto('/');
