@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod order_lists;
 pub mod orders;
 
 pub use account::{HeaderData, LogIn, LogOut, Register};

@@ -3,3 +3,4 @@
 pub mod feedback;
 pub mod layout;
 pub mod product_tile;
+pub mod order_list;

@@ -16,7 +16,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound,
+    AccountOrdersPage, AccountPage, AdminOrdersPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound,
     OrderPage, ProductPage, RegisterPage,
 };
 
@@ -79,6 +79,8 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/orders") view=AccountOrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

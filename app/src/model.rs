@@ -3,9 +3,11 @@
 //! Every type here parses its input once ("parse, don't validate"), so a value that exists is valid.
 
 pub mod cart;
+pub mod day;
 pub mod email;
 pub mod money;
 pub mod order;
+pub mod order_list;
 pub mod password;
 pub mod payment;
 pub mod product;
@@ -16,6 +18,7 @@ pub use cart::{CartLine, CartView};
 pub use email::Email;
 pub use money::{Currency, Money};
 pub use order::{OrderStatus, Transition};
+pub use order_list::{CurrencyTotal, ListedItem, ListedOrder, OrderListPage, OrderListQuery};
 pub use password::Password;
 pub use payment::{CheckoutView, OrderLineView, OrderStatusJson, OrderView, ProviderId};
 pub use product::{AdminProduct, ProductCard, ProductDetail};

@@ -1,6 +1,8 @@
 //! One module per page.
 
 mod account;
+mod account_orders;
+mod admin_orders;
 mod admin_products;
 mod cart;
 mod catalog;
@@ -12,6 +14,8 @@ mod product;
 mod register;
 
 pub use account::AccountPage;
+pub use account_orders::AccountOrdersPage;
+pub use admin_orders::AdminOrdersPage;
 pub use admin_products::AdminProductsPage;
 pub use cart::CartPage;
 pub use catalog::CatalogPage;

@@ -9,6 +9,7 @@ mod accounts;
 mod bench;
 mod cart;
 mod catalogue;
+mod order_lists;
 mod payment_holes;
 mod payments;
 mod security;

@@ -4,6 +4,7 @@
 
 pub mod carts;
 pub mod login_failures;
+pub mod order_search;
 pub mod orders;
 pub mod products;
 pub mod registrations;

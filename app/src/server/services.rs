@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod order_export;
+pub mod order_search;
 pub mod orders;
 pub mod payment_updates;
 pub mod reconciler;
