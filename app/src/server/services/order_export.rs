@@ -70,8 +70,9 @@ fn writer() -> csv::Writer<Vec<u8>> {
 
 /// Take the bytes written so far, leaving an empty writer.
 fn take(w: &mut csv::Writer<Vec<u8>>) -> std::io::Result<Vec<u8>> {
-    w.flush()?;
-    Ok(std::mem::take(w.get_mut()))
+    std::mem::replace(w, writer())
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 /// Start streaming the export of `filter`; the receiver yields the file in chunks, or an error
