@@ -170,7 +170,13 @@ both_backends! {
     async fn guests_log_in_and_come_back_to_the_history(app) {
         customer(&app, "dora@example.com").await;
         let guest = app.browser();
-        let response = guest.client.get(format!("{}/account/orders?status=paid", guest.base)).send().await.unwrap();
+        let response = guest
+            .client
+            .get(format!("{}/account/orders?status=paid", guest.base))
+            .header(reqwest::header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap();
         assert!(response.status().is_redirection(), "{}", response.status());
         let location = response.headers()[LOCATION].to_str().unwrap().to_string();
         assert_eq!(location, "/login?next=%2Faccount%2Forders%3Fstatus%3Dpaid");
