@@ -184,6 +184,28 @@ fn list_row(r: &super::Row) -> Result<ListRow, sqlx::Error> {
     })
 }
 
+fn page_sql(filter: &OrderFilter, cursor: Cursor, limit: i64) -> (Sql, bool) {
+    let mut sql = Sql::default();
+    let mut conditions = sql.conditions(filter);
+    let ascending = match cursor {
+        Cursor::First => false,
+        Cursor::Before(id) => {
+            conditions.push_str(&format!(" AND o.id < {}", sql.int(id)));
+            false
+        }
+        Cursor::After(id) => {
+            conditions.push_str(&format!(" AND o.id > {}", sql.int(id)));
+            true
+        }
+    };
+    let order = if ascending { "ASC" } else { "DESC" };
+    sql.text = format!(
+        "SELECT {LIST_COLUMNS} FROM orders o WHERE {conditions} ORDER BY o.id {order} LIMIT {}",
+        limit + 1
+    );
+    (sql, ascending)
+}
+
 /// Up to `limit` orders on the cursor's side, always returned newest first. One extra row is read
 /// to tell whether more lie beyond: the `bool` says so.
 pub async fn page(
@@ -192,23 +214,7 @@ pub async fn page(
     cursor: Cursor,
     limit: i64,
 ) -> Result<(Vec<ListRow>, bool), sqlx::Error> {
-    let mut sql = Sql::default();
-    let mut conditions = sql.conditions(filter);
-    let order = match cursor {
-        Cursor::First => "DESC",
-        Cursor::Before(id) => {
-            conditions.push_str(&format!(" AND o.id < {}", sql.int(id)));
-            "DESC"
-        }
-        Cursor::After(id) => {
-            conditions.push_str(&format!(" AND o.id > {}", sql.int(id)));
-            "ASC"
-        }
-    };
-    sql.text = format!(
-        "SELECT {LIST_COLUMNS} FROM orders o WHERE {conditions} ORDER BY o.id {order} LIMIT {}",
-        limit + 1
-    );
+    let (sql, ascending) = page_sql(filter, cursor, limit);
     let mut rows = sql
         .query()
         .fetch_all(conn)
@@ -218,10 +224,39 @@ pub async fn page(
         .collect::<Result<Vec<_>, _>>()?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    if order == "ASC" {
+    if ascending {
         rows.reverse();
     }
     Ok((rows, more))
+}
+
+/// The database's plan for a page query and the totals query (for the benchmark's report): each
+/// line of `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (PostgreSQL).
+pub async fn explain(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    filter: &OrderFilter,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let prefix = match backend {
+        super::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+        super::Backend::Postgres => "EXPLAIN ",
+    };
+    let (page, _) = page_sql(filter, cursor, limit);
+    let mut lines = Vec::new();
+    for mut sql in [page, totals_sql(filter)] {
+        sql.text = format!("{prefix}{}", sql.text);
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            let line: String = match backend {
+                super::Backend::Sqlite => row.try_get("detail")?,
+                super::Backend::Postgres => row.try_get(0)?,
+            };
+            lines.push(line);
+        }
+        lines.push("--".into());
+    }
+    Ok(lines)
 }
 
 /// A line of a listed order.
@@ -260,11 +295,7 @@ pub async fn lines_of(
         .collect()
 }
 
-/// Per currency: how many orders of the filtered set, their total and what was refunded.
-pub async fn totals(
-    conn: &mut AnyConnection,
-    filter: &OrderFilter,
-) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+fn totals_sql(filter: &OrderFilter) -> Sql {
     let mut sql = Sql::default();
     let conditions = sql.conditions(filter);
     sql.text = format!(
@@ -272,7 +303,16 @@ pub async fn totals(
          CAST(SUM(o.refunded_minor) AS BIGINT) AS refunded \
          FROM orders o WHERE {conditions} GROUP BY o.currency ORDER BY o.currency"
     );
-    sql.query()
+    sql
+}
+
+/// Per currency: how many orders of the filtered set, their total and what was refunded.
+pub async fn totals(
+    conn: &mut AnyConnection,
+    filter: &OrderFilter,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+    totals_sql(filter)
+        .query()
         .fetch_all(conn)
         .await?
         .iter()
