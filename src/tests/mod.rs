@@ -9,7 +9,7 @@ mod accounts;
 mod bench;
 mod cart;
 mod catalogue;
-mod order_bench;
+mod list_scale;
 mod order_lists;
 mod order_seed;
 mod payment_holes;

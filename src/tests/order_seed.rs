@@ -140,6 +140,13 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
         .iter()
         .map(|r| (sqlx::Row::get(r, "id"), sqlx::Row::get(r, "email")))
         .collect();
+    let names: std::collections::HashMap<i64, String> = sqlx::query("SELECT id, name FROM products")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (sqlx::Row::get(r, "id"), sqlx::Row::get(r, "name")))
+        .collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut id = 1;
     while id <= n {
@@ -166,7 +173,7 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
                 lines.extend([
                     Value::Int(order_id),
                     Value::Int(product),
-                    Value::Text(format!("Product {product}")),
+                    Value::Text(names.get(&product).cloned().unwrap_or_else(|| format!("Product {product}"))),
                     Value::Int(unit),
                     Value::Int(quantity),
                     Value::Int(unit * quantity),
