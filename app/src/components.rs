@@ -2,5 +2,5 @@
 
 pub mod feedback;
 pub mod layout;
-pub mod product_tile;
 pub mod order_list;
+pub mod product_tile;

@@ -16,8 +16,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountOrdersPage, AccountPage, AdminOrdersPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage, NotFound,
-    OrderPage, ProductPage, RegisterPage,
+    AccountOrdersPage, AccountPage, AdminOrdersPage, AdminProductsPage, CartPage, CatalogPage,
+    CheckoutPage, LoginPage, NotFound, OrderPage, ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.

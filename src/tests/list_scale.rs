@@ -30,15 +30,23 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn plan(app: &TestApp, query: &str, lister: Lister) {
     let parsed: OrderListQuery = serde_urlencoded::from_str(query).unwrap();
     let mut conn = app.state.db.pool.acquire().await.unwrap();
-    let filter = order_search::filter(&mut conn, &parsed, lister).await.unwrap();
+    let filter = order_search::filter(&mut conn, &parsed, lister)
+        .await
+        .unwrap();
     let cursor = order_search::cursor(&parsed).unwrap();
     let limit = match lister {
         Lister::Merchant => order_search::ADMIN_PAGE,
         Lister::Customer(_) => order_search::HISTORY_PAGE,
     };
-    let lines = app::server::db::order_search::explain(&mut conn, app.state.db.backend, &filter, cursor, limit)
-        .await
-        .unwrap();
+    let lines = app::server::db::order_search::explain(
+        &mut conn,
+        app.state.db.backend,
+        &filter,
+        cursor,
+        limit,
+    )
+    .await
+    .unwrap();
     let shown: Vec<&str> = lines
         .iter()
         .map(|l| l.trim())
@@ -127,9 +135,15 @@ async fn run(backend: Backend) {
     println!("order lists on {backend:?}, {ORDERS} orders");
     // Two customers who log in: one with thousands of orders, one with a few.
     let heavy_browser = app.browser();
-    heavy_browser.register("heavy@example.com", PASSWORD).await.unwrap();
+    heavy_browser
+        .register("heavy@example.com", PASSWORD)
+        .await
+        .unwrap();
     let light_browser = app.browser();
-    light_browser.register("light@example.com", PASSWORD).await.unwrap();
+    light_browser
+        .register("light@example.com", PASSWORD)
+        .await
+        .unwrap();
     let id_of = |email: &'static str| {
         let pool = app.state.db.pool.clone();
         async move {
@@ -161,7 +175,10 @@ async fn run(backend: Backend) {
             .unwrap(),
         "n",
     );
-    println!("  seeded in {:.1} s; the heavy customer has {heavy_count} orders", took.as_secs_f64());
+    println!(
+        "  seeded in {:.1} s; the heavy customer has {heavy_count} orders",
+        took.as_secs_f64()
+    );
     let merchant = app.merchant().await;
     println!(" /admin/orders (50 a page)");
     for (label, query) in [
@@ -171,12 +188,15 @@ async fn run(backend: Backend) {
         ("provider=alipay", "provider=alipay"),
         ("currency=JPY", "currency=JPY"),
         ("from/to (one month)", "from=2026-03-01&to=2026-03-31"),
-        ("status+provider+currency", "status=paid&provider=sslcommerz&currency=BDT"),
+        (
+            "status+provider+currency",
+            "status=paid&provider=sslcommerz&currency=BDT",
+        ),
         ("search reference", "q=ORD-050000"),
         ("search product name", "q=mug"),
         ("search email (heavy)", "q=heavy%40example.com"),
         ("search email (guest)", "q=guest-123%40example.com"),
-        ("search provider id", "q=pi_bench_77777"),
+        ("search provider id", "q=cs_bench_77777"),
         ("page deep (before=2000)", "before=2000"),
         ("older than 50,000, paid", "status=paid&before=50000"),
     ] {
@@ -195,7 +215,12 @@ async fn run(backend: Backend) {
         measure(&heavy_browser, label, &format!("/account/orders?{query}")).await;
         plan(&app, query, Lister::Customer(heavy)).await;
     }
-    measure(&light_browser, "light customer, no filter", "/account/orders").await;
+    measure(
+        &light_browser,
+        "light customer, no filter",
+        "/account/orders",
+    )
+    .await;
     csv(&merchant).await;
 }
 

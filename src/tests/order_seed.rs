@@ -61,7 +61,13 @@ const PROVIDERS: [(&str, u64); 7] = [
     ("braintree", 8),
     ("authorizenet", 7),
 ];
-const CURRENCIES: [(&str, u64); 5] = [("USD", 50), ("EUR", 25), ("BDT", 12), ("CNY", 8), ("JPY", 5)];
+const CURRENCIES: [(&str, u64); 5] = [
+    ("USD", 50),
+    ("EUR", 25),
+    ("BDT", 12),
+    ("CNY", 8),
+    ("JPY", 5),
+];
 
 /// Who placed an order: `heavy` customers own thousands each, the rest share a long tail, and a
 /// third are guests.
@@ -79,10 +85,18 @@ fn owner(rng: &mut Rng, heavy: &[i64], tail: &[i64]) -> Option<i64> {
 enum Value {
     Int(i64),
     Text(String),
-    Null,
+    /// A NULL of a BIGINT column (PostgreSQL checks the bound type).
+    NullInt,
+    /// A NULL of a TEXT column.
+    NullText,
 }
 
-async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, head: &str, width: usize, rows: Vec<Value>) {
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    head: &str,
+    width: usize,
+    rows: Vec<Value>,
+) {
     if rows.is_empty() {
         return;
     }
@@ -102,7 +116,8 @@ async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, head: &str, width: us
         query = match value {
             Value::Int(v) => query.bind(v),
             Value::Text(v) => query.bind(v),
-            Value::Null => query.bind(None::<i64>),
+            Value::NullInt => query.bind(None::<i64>),
+            Value::NullText => query.bind(None::<String>),
         };
     }
     query.execute(&mut **tx).await.expect("seed insert");
@@ -121,7 +136,13 @@ pub async fn customers(pool: &AnyPool, tail: usize) -> Vec<i64> {
             ]
         })
         .collect();
-    insert(&mut tx, "INSERT INTO users (email, password_hash, role, created_at)", 4, rows).await;
+    insert(
+        &mut tx,
+        "INSERT INTO users (email, password_hash, role, created_at)",
+        4,
+        rows,
+    )
+    .await;
     tx.commit().await.unwrap();
     let rows = sqlx::query("SELECT id FROM users WHERE email LIKE 'tail-%' ORDER BY id")
         .fetch_all(pool)
@@ -131,7 +152,13 @@ pub async fn customers(pool: &AnyPool, tail: usize) -> Vec<i64> {
 }
 
 /// Write orders `1..=n` (the database must have none yet). Returns how long it took.
-pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &[i64]) -> std::time::Duration {
+pub async fn seed(
+    pool: &AnyPool,
+    postgres: bool,
+    n: i64,
+    heavy: &[i64],
+    tail: &[i64],
+) -> std::time::Duration {
     let started = Instant::now();
     let emails: std::collections::HashMap<i64, String> = sqlx::query("SELECT id, email FROM users")
         .fetch_all(pool)
@@ -140,13 +167,14 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
         .iter()
         .map(|r| (sqlx::Row::get(r, "id"), sqlx::Row::get(r, "email")))
         .collect();
-    let names: std::collections::HashMap<i64, String> = sqlx::query("SELECT id, name FROM products")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (sqlx::Row::get(r, "id"), sqlx::Row::get(r, "name")))
-        .collect();
+    let names: std::collections::HashMap<i64, String> =
+        sqlx::query("SELECT id, name FROM products")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (sqlx::Row::get(r, "id"), sqlx::Row::get(r, "name")))
+            .collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut id = 1;
     while id <= n {
@@ -168,12 +196,21 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
             for k in 0..count {
                 let product = (first - 1 + k * 7) % PRODUCTS + 1;
                 let quantity = 1 + rng.below(3) as i64;
-                let unit = if currency == "JPY" { 1500 } else { 1200 + 100 * product };
+                let unit = if currency == "JPY" {
+                    1500
+                } else {
+                    1200 + 100 * product
+                };
                 total += unit * quantity;
                 lines.extend([
                     Value::Int(order_id),
                     Value::Int(product),
-                    Value::Text(names.get(&product).cloned().unwrap_or_else(|| format!("Product {product}"))),
+                    Value::Text(
+                        names
+                            .get(&product)
+                            .cloned()
+                            .unwrap_or_else(|| format!("Product {product}")),
+                    ),
                     Value::Int(unit),
                     Value::Int(quantity),
                     Value::Int(unit * quantity),
@@ -189,7 +226,7 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
                 Value::Int(order_id),
                 Value::Text(reference.clone()),
                 Value::Text(format!("bench-{order_id}")),
-                user.map(Value::Int).unwrap_or(Value::Null),
+                user.map(Value::Int).unwrap_or(Value::NullInt),
                 Value::Text("token".into()),
                 Value::Text(email),
                 Value::Text(format!("Customer {}", order_id % 997)),
@@ -208,7 +245,11 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
                 Value::Text(provider.into()),
                 Value::Text(attempt_state(status).into()),
                 Value::Text(format!("cs_bench_{order_id}")),
-                if paid { Value::Text(format!("pi_bench_{order_id}")) } else { Value::Null },
+                if paid {
+                    Value::Text(format!("pi_bench_{order_id}"))
+                } else {
+                    Value::NullText
+                },
                 Value::Int(created),
             ]);
         }
@@ -238,7 +279,8 @@ pub async fn seed(pool: &AnyPool, postgres: bool, n: i64, heavy: &[i64], tail: &
             .await
             .unwrap();
         }
-        sqlx::query("ANALYZE").execute(pool).await.unwrap();
+        // Index-only scans need the visibility map that VACUUM writes.
+        sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
     } else {
         sqlx::query("ANALYZE").execute(pool).await.unwrap();
     }
@@ -249,7 +291,8 @@ fn clone_value(v: &Value) -> Value {
     match v {
         Value::Int(i) => Value::Int(*i),
         Value::Text(t) => Value::Text(t.clone()),
-        Value::Null => Value::Null,
+        Value::NullInt => Value::NullInt,
+        Value::NullText => Value::NullText,
     }
 }
 

@@ -112,7 +112,10 @@ pub const NO_JS_REFRESH_SECS: u32 = 5;
 /// With JavaScript on, follow a list's Server-Sent Events (one stream for the page) and hand each
 /// status change to `on_status`.
 #[allow(unused_variables)]
-pub fn follow_stream(url: &'static str, on_status: impl Fn(crate::model::OrderStatusJson) + 'static) {
+pub fn follow_stream(
+    url: &'static str,
+    on_status: impl Fn(crate::model::OrderStatusJson) + 'static,
+) {
     #[cfg(feature = "hydrate")]
     {
         use send_wrapper::SendWrapper;
@@ -132,7 +135,8 @@ pub fn follow_stream(url: &'static str, on_status: impl Fn(crate::model::OrderSt
                 }
             },
         );
-        let _ = source.add_event_listener_with_callback("status", listener.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("status", listener.as_ref().unchecked_ref());
         listener.forget();
         on_cleanup(move || source.close());
     }
@@ -141,7 +145,10 @@ pub fn follow_stream(url: &'static str, on_status: impl Fn(crate::model::OrderSt
 /// On an order's page: a link back to the transaction history, for the customer who placed it.
 #[component]
 pub fn HistoryLink(reference: String) -> impl IntoView {
-    let mine = Resource::new(move || reference.clone(), crate::api::order_lists::in_history);
+    let mine = Resource::new(
+        move || reference.clone(),
+        crate::api::order_lists::in_history,
+    );
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -59,7 +59,12 @@ pub fn parse_day_end_ms(text: &str) -> Option<i64> {
 fn parts(ms: i64) -> ((i64, u32, u32), i64, i64, i64) {
     let days = ms.div_euclid(MS_PER_DAY);
     let rest = ms.rem_euclid(MS_PER_DAY) / 1000;
-    (civil_from_days(days), rest / 3600, rest % 3600 / 60, rest % 60)
+    (
+        civil_from_days(days),
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+    )
 }
 
 /// `2026-12-01 12:50 UTC`: how the lists show when an order was placed.
@@ -93,14 +98,24 @@ mod tests {
         assert_eq!(parse_day_start_ms("1970-01-02"), Some(MS_PER_DAY));
         assert_eq!(parse_day_end_ms("1970-01-01"), Some(MS_PER_DAY));
         assert!(parse_day_start_ms("2024-02-29").is_some());
-        for bad in ["2026-02-30", "2025-02-29", "2026-13-01", "2026-1-01", "01/02/2026", "", "2026-01-0x", "+026-01-01"] {
+        for bad in [
+            "2026-02-30",
+            "2025-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "01/02/2026",
+            "",
+            "2026-01-0x",
+            "+026-01-01",
+        ] {
             assert_eq!(parse_day_start_ms(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn formats_utc() {
-        let ms = parse_day_start_ms("2026-12-01").unwrap() + (12 * 3600 + 50 * 60 + 40) * 1000 + 123;
+        let ms =
+            parse_day_start_ms("2026-12-01").unwrap() + (12 * 3600 + 50 * 60 + 40) * 1000 + 123;
         assert_eq!(format_rfc3339(ms), "2026-12-01T12:50:40Z");
         assert_eq!(format_minute_utc(ms), "2026-12-01 12:50 UTC");
     }

@@ -146,8 +146,18 @@ mod tests {
 
     #[test]
     fn next_is_a_local_path_only() {
-        assert_eq!(safe_next("/account/orders?status=paid"), Some("/account/orders?status=paid"));
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "evil", "", "/a\nb"] {
+        assert_eq!(
+            safe_next("/account/orders?status=paid"),
+            Some("/account/orders?status=paid")
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+            "/a\nb",
+        ] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }
     }

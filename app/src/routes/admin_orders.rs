@@ -24,7 +24,9 @@ pub fn AdminOrdersPage() -> impl IntoView {
         move || (query.get(), changes.get()),
         |(query, _)| admin_orders(query),
     );
-    Effect::new(move |_| follow_stream("/events/admin/orders", move |_| changes.update(|n| *n += 1)));
+    Effect::new(move |_| {
+        follow_stream("/events/admin/orders", move |_| changes.update(|n| *n += 1))
+    });
     view! {
         <Title text="Orders" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

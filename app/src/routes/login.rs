@@ -2,11 +2,11 @@
 
 use crate::components::feedback::{error_text, Alert};
 use crate::components::layout::use_shop_actions;
+use crate::model::order_list::safe_next;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use crate::model::order_list::safe_next;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

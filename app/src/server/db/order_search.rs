@@ -329,10 +329,7 @@ pub async fn totals(
 
 /// Ids of catalogue products whose name contains `text` (any case). The catalogue is small; the
 /// orders are then found through `order_lines (product_id, order_id)`.
-pub async fn products_named(
-    conn: &mut AnyConnection,
-    text: &str,
-) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn products_named(conn: &mut AnyConnection, text: &str) -> Result<Vec<i64>, sqlx::Error> {
     let escaped = text
         .to_lowercase()
         .replace('\\', "\\\\")

@@ -103,7 +103,9 @@ pub fn stream(db: &Db, filter: OrderFilter) -> mpsc::Receiver<std::io::Result<Ve
         .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "CSV export failed");
-            let _ = sender.send(Err(std::io::Error::other("export failed"))).await;
+            let _ = sender
+                .send(Err(std::io::Error::other("export failed")))
+                .await;
         }
     });
     receiver

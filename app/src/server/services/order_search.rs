@@ -144,7 +144,9 @@ pub fn cursor(query: &OrderListQuery) -> ServerResult<Cursor> {
         ("", "") => Ok(Cursor::First),
         (before, "") => parse(before).map(Cursor::Before),
         ("", after) => parse(after).map(Cursor::After),
-        _ => Err(refuse("That page link is not valid. Please start from the first page.")),
+        _ => Err(refuse(
+            "That page link is not valid. Please start from the first page.",
+        )),
     }
 }
 
@@ -188,8 +190,14 @@ pub async fn list(db: &Db, lister: Lister, query: &OrderListQuery) -> ServerResu
     let (first, last) = (ids.first().copied(), ids.last().copied());
     let (older, newer) = match cursor {
         Cursor::First => (more.then_some(last).flatten(), None),
-        Cursor::Before(id) => (more.then_some(last).flatten(), Some(first.unwrap_or(id - 1))),
-        Cursor::After(id) => (Some(last.unwrap_or(id + 1)), more.then_some(first).flatten()),
+        Cursor::Before(id) => (
+            more.then_some(last).flatten(),
+            Some(first.unwrap_or(id - 1)),
+        ),
+        Cursor::After(id) => (
+            Some(last.unwrap_or(id + 1)),
+            more.then_some(first).flatten(),
+        ),
     };
     let merchant = lister == Lister::Merchant;
     let orders = rows
@@ -212,7 +220,10 @@ pub async fn list(db: &Db, lister: Lister, query: &OrderListQuery) -> ServerResu
     })
 }
 
-async fn totals(conn: &mut AnyConnection, filter: &OrderFilter) -> ServerResult<Vec<CurrencyTotal>> {
+async fn totals(
+    conn: &mut AnyConnection,
+    filter: &OrderFilter,
+) -> ServerResult<Vec<CurrencyTotal>> {
     order_search::totals(conn, filter)
         .await?
         .into_iter()
@@ -253,7 +264,14 @@ mod tests {
         assert_eq!(reference_id("ORD-000123"), Some(123));
         assert_eq!(reference_id("ord-123"), Some(123));
         assert_eq!(reference_id("000123"), Some(123));
-        for other in ["ORD-", "Mug", "ORD-12a", "cs_test_1", "ORD-000123-A1", "1234567890123456"] {
+        for other in [
+            "ORD-",
+            "Mug",
+            "ORD-12a",
+            "cs_test_1",
+            "ORD-000123-A1",
+            "1234567890123456",
+        ] {
             assert_eq!(reference_id(other), None, "{other}");
         }
     }
