@@ -160,7 +160,8 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let mut router = Router::new()
         .route("/healthz", get(crate::health::healthz))
-        .merge(crate::payment_routes::routes());
+        .merge(crate::payment_routes::routes())
+        .merge(crate::order_lists::routes());
     // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
     // produce that provider's signed events through this shop.
     for id in state.settings.payments.sandboxed() {

@@ -7,6 +7,7 @@ pub mod admin_orders;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod order_lists;
 pub mod orders;
 pub mod refunds;
 

@@ -16,8 +16,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountPage, AdminOrderPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage,
-    NotFound, OrderPage, ProductPage, RegisterPage,
+    AccountOrdersPage, AccountPage, AdminOrderPage, AdminOrdersPage, AdminProductsPage, CartPage,
+    CatalogPage, CheckoutPage, LoginPage, NotFound, OrderPage, ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.
@@ -80,6 +80,8 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders/:reference") view=AdminOrderPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/orders") view=AccountOrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

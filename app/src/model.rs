@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod cart;
+pub mod day;
 pub mod email;
 pub mod money;
 pub mod order;
+pub mod order_list;
 pub mod password;
 pub mod payment;
 pub mod product;
@@ -23,6 +25,7 @@ pub use cart::{CartLine, CartView};
 pub use email::Email;
 pub use money::{Currency, Money};
 pub use order::{OrderStatus, Transition};
+pub use order_list::{CurrencyTotal, ListedItem, ListedOrder, OrderListPage, OrderListQuery};
 pub use password::Password;
 pub use payment::{CheckoutView, OrderLineView, OrderStatusJson, OrderView, ProviderId};
 pub use product::{AdminProduct, ProductCard, ProductDetail};

@@ -2,6 +2,8 @@
 
 mod account;
 mod admin_order;
+mod account_orders;
+mod admin_orders;
 mod admin_products;
 mod cart;
 mod catalog;
@@ -14,6 +16,8 @@ mod register;
 
 pub use account::AccountPage;
 pub use admin_order::AdminOrderPage;
+pub use account_orders::AccountOrdersPage;
+pub use admin_orders::AdminOrdersPage;
 pub use admin_products::AdminProductsPage;
 pub use cart::CartPage;
 pub use catalog::CatalogPage;

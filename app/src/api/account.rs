@@ -31,13 +31,20 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Log in, then go to `next` if it is a path on this site (the page that sent the customer here),
+/// else to `/account`.
 #[server(endpoint = "login")]
-pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn log_in(
+    email: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::model::order_list::safe_next;
     use crate::server::{context, services::accounts};
     let ctx = context::ctx().await?;
     let ip = context::client_ip().await;
     accounts::log_in(ctx.db(), &ctx.session, &email, password, &ip).await?;
-    leptos_axum::redirect("/account");
+    leptos_axum::redirect(next.as_deref().and_then(safe_next).unwrap_or("/account"));
     Ok(())
 }
 

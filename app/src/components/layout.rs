@@ -103,10 +103,15 @@ fn HeaderNav(header: HeaderInfo) -> impl IntoView {
     });
     let account = match header.user {
         Some(user) => {
-            let admin_link = (user.role == Role::Merchant)
-                .then(|| view! { <a href="/admin/products">"Manage products"</a> });
+            let admin_link = (user.role == Role::Merchant).then(|| {
+                view! {
+                    <a href="/admin/products">"Manage products"</a>
+                    <a href="/admin/orders">"Manage orders"</a>
+                }
+            });
             view! {
                 {admin_link}
+                <a href="/account/orders">"Orders"</a>
                 <a href="/account" class="who">{user.email}</a>
                 <ActionForm action=actions.log_out attr:class="inline">
                     <button type="submit" class="link-button">"Log out"</button>

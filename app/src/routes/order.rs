@@ -142,6 +142,7 @@ fn OrderDetails(
         <p class="summary-total">"Total: " <strong data-testid="order-total">{order.total.to_string()}</strong></p>
         <p>"Payment method: " {provider} ". Confirmation goes to " {order.email} "."</p>
         <CustomerRefunds refunds=order.refunds />
+        <crate::components::order_list::HistoryLink reference=order.reference.clone() />
         {order.guest_link.map(|link| view! {
             <p class="hint">"Bookmark this page to come back to your order: "
                 <a href=link.clone()>{link.clone()}</a></p>

@@ -5,6 +5,7 @@
 pub mod admin_orders;
 pub mod carts;
 pub mod login_failures;
+pub mod order_search;
 pub mod orders;
 pub mod products;
 pub mod refunds;

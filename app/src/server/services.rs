@@ -5,6 +5,8 @@ pub mod admin_orders;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod order_export;
+pub mod order_search;
 pub mod orders;
 pub mod payment_updates;
 pub mod reconciler;

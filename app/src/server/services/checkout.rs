@@ -304,6 +304,12 @@ async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRo
     }
     orders::insert_attempt(&mut tx, &order, new.provider).await?;
     tx.commit().await?;
+    // The merchant's order list shows new orders live.
+    state.events.publish(super::payment_updates::status_json(
+        &order,
+        OrderStatus::AwaitingPayment,
+        Some(new.provider.as_str().to_string()),
+    ));
     tracing::info!(order = %order.reference, total = %cart.total, "order placed");
     Ok(order)
 }

@@ -1,0 +1,127 @@
+//! `/account/orders`: the logged-in customer's transaction history. Newest first, 20 a page,
+//! filtered by one GET form; an awaiting order's Status follows the page's live stream
+//! (`/events/account/orders`) with JavaScript on, and the page reloads itself without it.
+//! Anyone not logged in is sent to log in and comes back here.
+
+use crate::api::order_lists::account_orders;
+use crate::components::order_list::{
+    follow_stream, items_text, use_list_query, FilterForm, Pager, NO_JS_REFRESH_SECS,
+};
+use crate::error::AppError;
+use crate::model::day::format_minute_utc;
+use crate::model::order_list::encode_component;
+use crate::model::{ListedOrder, OrderListPage, OrderListQuery, OrderStatus};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_location;
+use std::collections::HashMap;
+
+const PATH: &str = "/account/orders";
+
+#[component]
+pub fn AccountOrdersPage() -> impl IntoView {
+    let query = use_list_query();
+    let orders = Resource::new(move || query.get(), account_orders);
+    let location = use_location();
+    // Live statuses by reference, from the page's one stream.
+    let live = RwSignal::new(HashMap::<String, OrderStatus>::new());
+    Effect::new(move |_| {
+        follow_stream("/events/account/orders", move |s| {
+            live.update(|m| {
+                m.insert(s.reference, s.status);
+            })
+        })
+    });
+    view! {
+        <Title text="Your orders" />
+        <h1>"Your orders"</h1>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let q = query.get_untracked();
+                match orders.await {
+                    Ok(page) => view! { <History page query=q live /> }.into_any(),
+                    Err(AppError::Unauthorized) => {
+                        let search = location.search.get_untracked();
+                        let search = search.trim_start_matches('?');
+                        let path = location.pathname.get_untracked();
+                        let here = if search.is_empty() { path } else { format!("{path}?{search}") };
+                        let target = format!("/login?next={}", encode_component(&here));
+                        view! { <Redirect path=target /> }.into_any()
+                    }
+                    Err(e) => view! {
+                        <FilterForm action=PATH query=q merchant=false />
+                        <p class="alert" role="alert">{e.to_string()}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn History(
+    page: OrderListPage,
+    query: OrderListQuery,
+    live: RwSignal<HashMap<String, OrderStatus>>,
+) -> impl IntoView {
+    let awaiting = page
+        .orders
+        .iter()
+        .any(|o| o.status == OrderStatus::AwaitingPayment);
+    let filtered = !query.filters().is_empty();
+    let body = if page.orders.is_empty() {
+        let text = if filtered {
+            "No orders match these filters."
+        } else {
+            "You have no orders yet."
+        };
+        view! {
+            <p class="empty-state">{text} " " <a href="/">"Browse the shop"</a></p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <table class="order-list">
+                <thead><tr>
+                    <th scope="col">"Reference"</th><th scope="col">"Date"</th>
+                    <th scope="col">"Items"</th><th scope="col">"Total"</th>
+                    <th scope="col">"Payment method"</th><th scope="col">"Status"</th>
+                </tr></thead>
+                <tbody>
+                    {page.orders.into_iter().map(|o| view! { <HistoryRow order=o live /> }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        {awaiting.then(|| view! {
+            <noscript inner_html=format!(r#"<meta http-equiv="refresh" content="{NO_JS_REFRESH_SECS}">"#) />
+        })}
+        <FilterForm action=PATH query=query.clone() merchant=false />
+        {body}
+        <Pager path=PATH query older=page.older newer=page.newer />
+    }
+}
+
+#[component]
+fn HistoryRow(order: ListedOrder, live: RwSignal<HashMap<String, OrderStatus>>) -> impl IntoView {
+    let reference = order.reference.clone();
+    let initial = order.status;
+    let status = move || {
+        live.with(|m| m.get(&reference).copied())
+            .unwrap_or(initial)
+            .label()
+    };
+    view! {
+        <tr>
+            <th scope="row"><a href=format!("/orders/{}", order.reference)>{order.reference.clone()}</a></th>
+            <td>{format_minute_utc(order.created_at)}</td>
+            <td>{items_text(&order.items)}</td>
+            <td class="money">{order.total.to_string()}</td>
+            <td>{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
+            <td data-testid="order-status" data-reference=order.reference.clone() aria-live="polite">{status}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,125 @@
+//! `/admin/orders`: every order for merchants. The history's filters plus Currency, a search that
+//! also finds a customer's email or a provider's id, 50 a page, totals per currency for the
+//! filtered set, an Export CSV link with the same filters, and live updates (new orders and status
+//! changes re-read the list) from `/events/admin/orders`; without JavaScript a Refresh link.
+//! Anyone but a merchant gets the 404 page and no data.
+
+use crate::api::order_lists::admin_orders;
+use crate::components::order_list::{follow_stream, items_text, use_list_query, FilterForm, Pager};
+use crate::error::AppError;
+use crate::model::day::format_minute_utc;
+use crate::model::{CurrencyTotal, ListedOrder, OrderListPage, OrderListQuery};
+use crate::routes::NotFound;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+const PATH: &str = "/admin/orders";
+
+#[component]
+pub fn AdminOrdersPage() -> impl IntoView {
+    let query = use_list_query();
+    // Bumped by the live stream: the list is read again with the same filters.
+    let changes = RwSignal::new(0usize);
+    let orders = Resource::new(
+        move || (query.get(), changes.get()),
+        |(query, _)| admin_orders(query),
+    );
+    Effect::new(move |_| {
+        follow_stream("/events/admin/orders", move |_| changes.update(|n| *n += 1))
+    });
+    view! {
+        <Title text="Orders" />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let q = query.get_untracked();
+                match orders.await {
+                    Ok(page) => view! { <AdminOrders page query=q /> }.into_any(),
+                    Err(AppError::Unauthorized | AppError::Forbidden) => view! { <NotFound /> }.into_any(),
+                    Err(e) => view! {
+                        <h1>"Orders"</h1>
+                        <FilterForm action=PATH query=q merchant=true />
+                        <p class="alert" role="alert">{e.to_string()}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AdminOrders(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
+    let csv = query.link("/admin/orders.csv", None);
+    let refresh = query.link(PATH, None);
+    let body = if page.orders.is_empty() {
+        view! { <p class="empty-state">"No orders match these filters."</p> }.into_any()
+    } else {
+        view! {
+            <table class="order-list admin-orders">
+                <thead><tr>
+                    <th scope="col">"Reference"</th><th scope="col">"Date"</th>
+                    <th scope="col">"Customer"</th><th scope="col">"Items"</th>
+                    <th scope="col">"Total"</th><th scope="col">"Refunded"</th>
+                    <th scope="col">"Payment method"</th><th scope="col">"Status"</th>
+                </tr></thead>
+                <tbody>{page.orders.into_iter().map(|o| view! { <AdminRow order=o /> }).collect_view()}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <h1>"Orders"</h1>
+        <crate::components::sales_chart::SalesChart />
+        <FilterForm action=PATH query=query.clone() merchant=true />
+        <p class="list-actions">
+            <a href=csv download="orders.csv">"Export CSV"</a>
+            " "
+            <a href=refresh>"Refresh"</a>
+        </p>
+        <Totals totals=page.totals />
+        <h2>"Order list"</h2>
+        {body}
+        <Pager path=PATH query older=page.older newer=page.newer />
+    }
+}
+
+#[component]
+fn Totals(totals: Vec<CurrencyTotal>) -> impl IntoView {
+    (!totals.is_empty()).then(|| {
+        view! {
+            <h2>"Totals"</h2>
+            <table class="order-totals">
+                <thead><tr>
+                    <th scope="col">"Currency"</th><th scope="col">"Orders"</th>
+                    <th scope="col">"Total"</th><th scope="col">"Refunded"</th>
+                </tr></thead>
+                <tbody>
+                    {totals.into_iter().map(|t| view! {
+                        <tr>
+                            <th scope="row">{t.total.currency.code()}</th>
+                            <td>{t.orders}</td>
+                            <td class="money" data-testid=format!("total-{}", t.total.currency.code())>{t.total.to_string()}</td>
+                            <td class="money">{t.refunded.to_string()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    })
+}
+
+#[component]
+fn AdminRow(order: ListedOrder) -> impl IntoView {
+    let (email, name) = order.customer.clone().unwrap_or_default();
+    view! {
+        <tr>
+            <th scope="row"><a href=format!("/admin/orders/{}", order.reference)>{order.reference.clone()}</a></th>
+            <td>{format_minute_utc(order.created_at)}</td>
+            <td>{name} <br /> <span class="email">{email}</span></td>
+            <td>{items_text(&order.items)}</td>
+            <td class="money">{order.total.to_string()}</td>
+            <td class="money">{order.refunded.to_string()}</td>
+            <td>{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
+            <td data-testid="order-status">{order.status.label()}</td>
+        </tr>
+    }
+}

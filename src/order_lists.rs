@@ -1,0 +1,137 @@
+//! The order lists' plain routes: the live streams of the customer's history and the merchant's
+//! list, and the merchant's CSV export. Each checks who asks before it reads anything; anyone
+//! else gets a 404 and no data.
+
+use app::model::OrderListQuery;
+use app::server::auth::ShopSession;
+use app::server::db::order_search;
+use app::server::services::order_export;
+use app::server::services::order_search::{filter, is_merchant, Lister};
+use app::server::state::AppState;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::StreamExt;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
+use tower_sessions::Session;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events/account/orders", get(history_stream))
+        .route("/events/admin/orders", get(admin_stream))
+        .route("/admin/orders.csv", get(export_csv))
+}
+
+fn failed(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "order list route failed");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+fn status_event(status: &app::model::OrderStatusJson) -> Event {
+    Event::default()
+        .event("status")
+        .json_data(status)
+        .unwrap_or_else(|_| Event::default().comment("unencodable"))
+}
+
+fn sse<S>(events: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `GET /events/account/orders`: status changes of the logged-in customer's own orders only.
+async fn history_stream(State(state): State<AppState>, session: Session) -> Response {
+    let changes = BroadcastStream::new(state.events.subscribe());
+    let user_id = match ShopSession(session).user_id().await {
+        Ok(Some(id)) => id,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return failed(e),
+    };
+    let db = state.db.clone();
+    let events = changes.filter_map(move |message| {
+        let db = db.clone();
+        async move {
+            match message {
+                Ok(status) => {
+                    let mut conn = db.pool.acquire().await.ok()?;
+                    let owner = order_search::owner_of(&mut conn, &status.reference)
+                        .await
+                        .ok()??;
+                    (owner == Some(user_id)).then(|| Ok(status_event(&status)))
+                }
+                // Fell behind: the page may re-read.
+                Err(_) => Some(Ok(Event::default().event("resync").data("{}"))),
+            }
+        }
+    });
+    sse(events)
+}
+
+async fn merchant(state: &AppState, session: Session) -> Result<(), Response> {
+    let user_id = ShopSession(session).user_id().await.map_err(failed)?;
+    match is_merchant(&state.db, user_id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// `GET /events/admin/orders`: every new order and status change, for merchants.
+async fn admin_stream(State(state): State<AppState>, session: Session) -> Response {
+    let changes = BroadcastStream::new(state.events.subscribe());
+    if let Err(refused) = merchant(&state, session).await {
+        return refused;
+    }
+    let events = changes.map(|message| {
+        Ok(match message {
+            Ok(status) => status_event(&status),
+            Err(_) => Event::default().event("resync").data("{}"),
+        })
+    });
+    sse(events)
+}
+
+/// `GET /admin/orders.csv?status=…`: the filtered orders as CSV, streamed.
+async fn export_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<OrderListQuery>,
+) -> Response {
+    if let Err(refused) = merchant(&state, session).await {
+        return refused;
+    }
+    let parsed = match state.db.pool.acquire().await {
+        Ok(mut conn) => filter(&mut conn, &query, Lister::Merchant).await,
+        Err(e) => return failed(e),
+    };
+    let filter = match parsed {
+        Ok(filter) => filter,
+        Err(app::server::error::ServerError::User(e)) => {
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+        Err(e) => return failed(e),
+    };
+    let chunks = ReceiverStream::new(order_export::stream(&state.db, filter));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"orders.csv\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
