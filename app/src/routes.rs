@@ -1,8 +1,8 @@
 //! One module per page.
 
 mod account;
-mod admin_order;
 mod account_orders;
+mod admin_order;
 mod admin_orders;
 mod admin_products;
 mod cart;
@@ -15,8 +15,8 @@ mod product;
 mod register;
 
 pub use account::AccountPage;
-pub use admin_order::AdminOrderPage;
 pub use account_orders::AccountOrdersPage;
+pub use admin_order::AdminOrderPage;
 pub use admin_orders::AdminOrdersPage;
 pub use admin_products::AdminProductsPage;
 pub use cart::CartPage;

@@ -49,8 +49,25 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await expect(page.getByRole('heading', { name: 'Stripe sandbox checkout' })).toBeVisible();
   const attempt = await page.getByTestId('sandbox-reference').innerText();
   const reference = attempt.replace(/-A\d+$/, '');
+
+  // Meanwhile the history, in another tab, lists the order as awaiting payment; once paid, its
+  // Status cell turns Paid by itself (the page's live stream with JavaScript, a self-refresh
+  // without it).
+  const history = await page.context().newPage();
+  await history.goto('/account/orders');
+  const waiting = history.getByRole('row').filter({ hasText: reference }).getByTestId('order-status');
+  await expect(waiting).toHaveText('Awaiting payment');
+  if (javaScriptEnabled) {
+    await expect(history.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await history.evaluate(() => ((window as any).__sameDocument = true));
+  }
   await page.getByRole('button', { name: 'Pay', exact: true }).click();
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(waiting).toHaveText('Paid');
+  if (javaScriptEnabled) {
+    expect(await history.evaluate(() => (window as any).__sameDocument), 'updated without a reload').toBe(true);
+  }
+  await history.close();
 
   // The history lists it as paid.
   await page.getByRole('link', { name: 'Orders', exact: true }).click();
@@ -88,6 +105,10 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await expect(page.getByTestId('admin-order-status')).toHaveText('Refunded');
   await expect(page.getByText('Nothing is left to refund on this order.')).toBeVisible();
   await audit(page, javaScriptEnabled);
+  // For a person to look at (target/screenshots/): the merchant's order page and the chart.
+  await page.screenshot({ path: `../target/screenshots/admin-order-${testInfo.project.name}.png`, fullPage: true });
+  await page.goto('/admin/orders');
+  await page.screenshot({ path: `../target/screenshots/admin-orders-${testInfo.project.name}.png`, fullPage: true });
 
   // The CSV with the same filters downloads, with the order refunded in full.
   await page.goto(`/admin/orders?q=${reference}`);
