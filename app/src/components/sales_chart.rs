@@ -61,7 +61,7 @@ pub fn success_svg(report: &SalesReport) -> String {
     let row = 20;
     let height = row * report.providers.len().max(1) as i64;
     let mut svg = format!(
-        r#"<svg role="img" aria-labelledby="success-title" viewBox="0 0 {WIDTH} {height}" class="chart"><title id="success-title">Payment success rate per provider over the last {} days</title>"#,
+        r#"<svg role="img" aria-labelledby="success-title" viewBox="0 0 {WIDTH} {height}" class="chart rates"><title id="success-title">Payment success rate per provider over the last {} days</title>"#,
         report.days
     );
     for (i, p) in report.providers.iter().enumerate() {
