@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod cart;
-pub mod day;
 pub mod email;
 pub mod money;
 pub mod order;

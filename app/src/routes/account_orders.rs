@@ -8,8 +8,8 @@ use crate::components::order_list::{
     follow_stream, items_text, use_list_query, FilterForm, Pager, NO_JS_REFRESH_SECS,
 };
 use crate::error::AppError;
-use crate::model::day::format_minute_utc;
 use crate::model::order_list::encode_component;
+use crate::model::utc::format_minute_utc;
 use crate::model::{ListedOrder, OrderListPage, OrderListQuery, OrderStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;

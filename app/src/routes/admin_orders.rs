@@ -7,7 +7,7 @@
 use crate::api::order_lists::admin_orders;
 use crate::components::order_list::{follow_stream, items_text, use_list_query, FilterForm, Pager};
 use crate::error::AppError;
-use crate::model::day::format_minute_utc;
+use crate::model::utc::format_minute_utc;
 use crate::model::{CurrencyTotal, ListedOrder, OrderListPage, OrderListQuery};
 use crate::routes::NotFound;
 use leptos::prelude::*;

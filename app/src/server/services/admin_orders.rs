@@ -10,8 +10,8 @@ use super::timeline::{mask_card_numbers, shown_headers, shown_payload};
 use crate::error::AppError;
 use crate::model::{
     AdminAttemptView, AdminOrderView, Currency, CurrentUser, DeliveryEntry, DeliveryOutcome,
-    LedgerEntry, Money, OrderLineView, OrderStatus, ProviderId, RefundDetails, RefundStatus,
-    RefundView, TimelineItem,
+    LedgerEntry, Money, OrderStatus, ProviderId, RefundDetails, RefundStatus, RefundView,
+    TimelineItem,
 };
 use crate::server::context::Ctx;
 use crate::server::db::admin_orders::{self as db, RefundRow};
@@ -126,16 +126,7 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
     let order = order(state, reference).await?;
     let currency = order.currency;
     let mut conn = state.db.pool.acquire().await?;
-    let lines = orders::lines(&mut conn, order.id)
-        .await?
-        .into_iter()
-        .map(|l| OrderLineView {
-            name: l.name,
-            quantity: l.quantity,
-            unit_price: Money::new(l.unit_minor, currency),
-            line_total: Money::new(l.line_minor, currency),
-        })
-        .collect();
+    let lines = super::orders::line_views(&mut conn, &order).await?;
     let attempt_rows = db::attempts(&mut conn, order.id).await?;
     let references: Vec<String> = attempt_rows.iter().map(|a| a.reference.clone()).collect();
     let events = db::events(&mut conn, order.id).await?;

@@ -2,7 +2,7 @@
 //! database a row at a time through a small channel (the file is never held in memory), written
 //! with the `csv` crate, with cells that a spreadsheet would run as a formula defused.
 
-use crate::model::day::format_rfc3339;
+use crate::model::utc::rfc3339;
 use crate::model::{Currency, Money};
 use crate::server::db::order_search::{self, ExportRow, OrderFilter};
 use crate::server::db::Db;
@@ -48,7 +48,7 @@ fn record(writer: &mut csv::Writer<Vec<u8>>, row: &ExportRow) -> csv::Result<()>
     };
     let cells = [
         o.reference.clone(),
-        format_rfc3339(o.created_at),
+        rfc3339(o.created_at),
         o.email.clone(),
         o.name.clone(),
         o.status.clone(),

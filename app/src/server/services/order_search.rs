@@ -2,7 +2,7 @@
 //! message, never a 500), resolve the search text, read one keyset page with its lines (one query
 //! for all of them) and, for merchants, the totals per currency.
 
-use crate::model::day::{parse_day_end_ms, parse_day_start_ms};
+use crate::model::utc::{parse_day_end_ms, parse_day_start_ms};
 use crate::model::{
     Currency, CurrencyTotal, ListedItem, ListedOrder, Money, OrderListPage, OrderListQuery,
     OrderStatus, ProviderId,

@@ -81,18 +81,8 @@ pub async fn view(
     viewer: &Viewer<'_>,
     order: &OrderRow,
 ) -> ServerResult<OrderView> {
-    let currency = order.currency;
     let mut conn = state.db.pool.acquire().await?;
-    let lines = orders::lines(&mut conn, order.id)
-        .await?
-        .into_iter()
-        .map(|l| OrderLineView {
-            name: l.name,
-            quantity: l.quantity,
-            unit_price: Money::new(l.unit_minor, currency),
-            line_total: Money::new(l.line_minor, currency),
-        })
-        .collect();
+    let lines = line_views(&mut conn, order).await?;
     let provider = orders::latest_attempt(&mut conn, order.id)
         .await?
         .map(|a| a.provider);
@@ -294,4 +284,22 @@ pub async fn refill_cart(
         ));
     }
     Ok(())
+}
+
+/// An order's lines as the pages show them.
+pub async fn line_views(
+    conn: &mut sqlx::AnyConnection,
+    order: &OrderRow,
+) -> ServerResult<Vec<OrderLineView>> {
+    let currency = order.currency;
+    Ok(orders::lines(conn, order.id)
+        .await?
+        .into_iter()
+        .map(|l| OrderLineView {
+            name: l.name,
+            quantity: l.quantity,
+            unit_price: Money::new(l.unit_minor, currency),
+            line_total: Money::new(l.line_minor, currency),
+        })
+        .collect())
 }
