@@ -323,6 +323,47 @@ both_backends! {
         assert_eq!(app.status_of(&reference).await, "refunded");
     }
 
+    async fn an_unanswered_sslcommerz_refund_is_not_asked_for_again(app) {
+        // SSLCOMMERZ does not promise to recognise a repeated refund: a refund whose answer was
+        // lost waits for a person, it is never sent again by the shop.
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let page_url = shopper.pay("sslcommerz").await;
+        let path = shopper.local(&page_url);
+        shopper
+            .client
+            .post(format!("{}{path}", shopper.base))
+            .form(&[("action", "pay"), ("webhook", "normal"), ("refunds", "succeed")])
+            .send()
+            .await
+            .unwrap();
+        let reference = app.latest_order().await;
+        app.wait_for(&reference, "paid").await;
+        // As if the refund call had timed out: pending, no provider id, the shop's note.
+        app.exec(
+            "INSERT INTO refunds (order_id, attempt_id, provider, idempotency_key, amount_minor, \
+             currency, reason, status, failure, created_at, updated_at) \
+             SELECT a.order_id, a.id, 'sslcommerz', 'lost-answer-key-1', 100000, 'BDT', 'x', \
+             'pending', 'The provider did not answer yet', 0, 0 FROM payment_attempts a",
+        )
+        .await;
+        app::server::services::reconciler::run_once(&app.state).await.unwrap();
+        assert_eq!(app.refund_rows(&reference).await, vec![(100_000, "pending".to_string())]);
+        let merchant = app.merchant().await;
+        let said = merchant.refund(&reference, "1000.00", "lost-answer-key-1").await.unwrap();
+        assert!(said.contains("SSLCOMMERZ did not answer the refund of ৳1,000.00 and may have made it"), "{said}");
+        let held = merchant.refund(&reference, "1160.01", &key()).await.unwrap_err();
+        assert!(held.contains("At most ৳1,160.00 can be refunded."), "the amount stays held: {held}");
+        let made: i64 = sqlx::query("SELECT COUNT(*) FROM sandbox_objects WHERE data LIKE '%refund_ref_id%'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(made, 0, "nothing was sent to SSLCOMMERZ");
+    }
+
     async fn sslcommerz_refunds_in_part_then_refuses_and_cancels(app) {
         let shopper = app.browser();
         shopper.set_currency("BDT").await;

@@ -31,6 +31,10 @@ pub struct Capabilities {
     pub refunds: bool,
     /// Whether a refund may be for less than what was captured.
     pub partial_refunds: bool,
+    /// Whether the provider recognises a repeated refund request by its idempotency key, so a
+    /// refund whose answer was lost may be asked for again. Where it does not (or that is not
+    /// confirmed), an unanswered refund waits for a person instead.
+    pub idempotent_refunds: bool,
     /// Whether the shop can close an open session at the provider (used when a hold runs out).
     pub closes_sessions: bool,
 }
@@ -443,6 +447,7 @@ mod tests {
             currencies: &[(Currency::Bdt, 1000, 50_000_000)],
             refunds: true,
             partial_refunds: true,
+            idempotent_refunds: true,
             closes_sessions: false,
         };
         assert!(caps.accepts(Money::new(1000, Currency::Bdt)));

@@ -30,6 +30,9 @@ static CAPABILITIES: Capabilities = Capabilities {
     // The refund API on the captured `bank_tran_id`, any amount up to what is left.
     refunds: true,
     partial_refunds: true,
+    // The shop sends its key as `refe_id`; that SSLCOMMERZ refuses a repeat by it is UNCONFIRMED
+    // (providers.md §5.6), so a refund whose answer was lost is not asked for again.
+    idempotent_refunds: false,
     // SSLCOMMERZ has no call to close a session; an abandoned one simply never completes.
     closes_sessions: false,
 };

@@ -38,6 +38,8 @@ static CAPABILITIES: Capabilities = Capabilities {
     // `POST /v1/refunds` on the session's payment intent, as many times as the amount allows.
     refunds: true,
     partial_refunds: true,
+    // `Idempotency-Key` on every POST: Stripe replays the first answer.
+    idempotent_refunds: true,
     closes_sessions: true,
 };
 

@@ -168,7 +168,14 @@ pub async fn refund(
                     refund: existing,
                 });
             }
-            // The provider did not answer last time: ask again with the same key.
+            // The provider did not answer last time: ask again with the same key, where the
+            // provider recognises it.
+            if !retry_is_safe(state, &attempt) {
+                return Ok(RefundDone {
+                    message: unanswered_message(&existing),
+                    refund: existing,
+                });
+            }
             (existing, attempt)
         } else {
             let refundable_statuses = [
@@ -287,22 +294,41 @@ async fn call_provider(
         }
         Err(PaymentError::Unavailable(detail)) => {
             tracing::warn!(refund = refund.id, error = %detail, "the provider did not answer a refund");
+            let (note, message) = if retry_is_safe(state, attempt) {
+                (
+                    "The provider did not answer yet; the shop asks again.".to_string(),
+                    format!(
+                        "{label} did not answer. The refund of {} is pending: the shop asks {label} again with the same request, so it is never made twice.",
+                        refund.amount()
+                    ),
+                )
+            } else {
+                (unanswered_message(refund), unanswered_message(refund))
+            };
             let mut conn = state.db.pool.acquire().await?;
-            rows::touch(
-                &mut conn,
-                refund.id,
-                Some("The provider did not answer yet; the shop asks again."),
-            )
-            .await?;
+            rows::touch(&mut conn, refund.id, Some(&note)).await?;
             Ok(RefundDone {
-                message: format!(
-                    "{label} did not answer. The refund of {} is pending: the shop asks {label} again with the same request, so it is never made twice.",
-                    refund.amount()
-                ),
+                message,
                 refund: reload(state, refund.id).await?,
             })
         }
     }
+}
+
+/// Whether a refund the provider never answered may be asked for again (with the same key).
+fn retry_is_safe(state: &AppState, attempt: &AttemptRow) -> bool {
+    state
+        .payments
+        .get(attempt.provider)
+        .is_some_and(|p| p.capabilities().idempotent_refunds)
+}
+
+fn unanswered_message(refund: &RefundRow) -> String {
+    let label = refund.provider.label();
+    format!(
+        "{label} did not answer the refund of {} and may have made it: check {label}'s merchant panel before refunding again. The amount stays held.",
+        refund.amount()
+    )
 }
 
 /// Provider text shown to a merchant: one line, bounded.
@@ -600,7 +626,13 @@ pub async fn recheck(state: &AppState, refund: &RefundRow) -> ServerResult<()> {
             .ok_or_else(|| ServerError::Internal("refund without its attempt".into()))?
     };
     let Some(refund_id) = refund.provider_refund_id.as_deref() else {
-        // Never answered: the same request again, under the same key.
+        // Never answered: the same request again, under the same key, where the provider
+        // recognises it; elsewhere a person checks the provider's dashboard.
+        if !retry_is_safe(state, &attempt) {
+            let mut conn = state.db.pool.acquire().await?;
+            rows::touch(&mut conn, refund.id, Some(&unanswered_message(refund))).await?;
+            return Ok(());
+        }
         return call_provider(state, refund, &attempt).await.map(|_| ());
     };
     let provider = state
