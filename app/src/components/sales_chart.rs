@@ -111,7 +111,13 @@ pub fn SalesFigures(report: SalesReport) -> impl IntoView {
         .iter()
         .map(|c| {
             let svg = sales_svg(&report, c);
-            view! { <figure class="chart-figure" inner_html=svg></figure> }
+            let caption = format!("Net sales in {} per day", c.currency.code());
+            view! {
+                <figure class="chart-figure">
+                    <figcaption class="hint">{caption}</figcaption>
+                    <div inner_html=svg></div>
+                </figure>
+            }
         })
         .collect_view();
     let rows = report
