@@ -36,6 +36,30 @@ impl Browser {
         reference
     }
 
+    /// One tote bag in BDT paid on the SSLCOMMERZ sandbox page with `action` (`pay`, `risky`);
+    /// returns the order reference once the shop has it in `status`.
+    async fn pay_sslcommerz(&self, app: &TestApp, action: &str, status: &str) -> String {
+        self.set_currency("BDT").await;
+        self.add_to_cart(1, 1).await;
+        let page_url = self.pay("sslcommerz").await;
+        let path = self.local(&page_url);
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(&[
+                ("action", action),
+                ("webhook", "normal"),
+                ("refunds", "succeed"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let reference = app.latest_order().await;
+        app.wait_for(&reference, status).await;
+        reference
+    }
+
     /// Press Refund as the page's JavaScript does: the server function's JSON answer, or its
     /// error text.
     async fn refund(&self, reference: &str, amount: &str, key: &str) -> Result<String, String> {
@@ -301,21 +325,7 @@ both_backends! {
 
     async fn money_under_review_can_be_given_back(app) {
         // SSLCOMMERZ flags the payment risky: the money is received but the order needs a person.
-        let shopper = app.browser();
-        shopper.set_currency("BDT").await;
-        shopper.add_to_cart(1, 1).await;
-        let page_url = shopper.pay("sslcommerz").await;
-        let path = shopper.local(&page_url);
-        let response = shopper
-            .client
-            .post(format!("{}{path}", shopper.base))
-            .form(&[("action", "risky"), ("webhook", "normal"), ("refunds", "succeed")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let reference = app.latest_order().await;
-        app.wait_for(&reference, "needs_review").await;
+        let reference = app.browser().pay_sslcommerz(&app, "risky", "needs_review").await;
         let merchant = app.merchant().await;
         let page = merchant.get(&format!("/admin/orders/{reference}")).await;
         assert!(page.contains("Accept as paid") && page.contains(r#"value="2160.00""#), "{}", page.html);
@@ -326,20 +336,7 @@ both_backends! {
     async fn an_unanswered_sslcommerz_refund_is_not_asked_for_again(app) {
         // SSLCOMMERZ does not promise to recognise a repeated refund: a refund whose answer was
         // lost waits for a person, it is never sent again by the shop.
-        let shopper = app.browser();
-        shopper.set_currency("BDT").await;
-        shopper.add_to_cart(1, 1).await;
-        let page_url = shopper.pay("sslcommerz").await;
-        let path = shopper.local(&page_url);
-        shopper
-            .client
-            .post(format!("{}{path}", shopper.base))
-            .form(&[("action", "pay"), ("webhook", "normal"), ("refunds", "succeed")])
-            .send()
-            .await
-            .unwrap();
-        let reference = app.latest_order().await;
-        app.wait_for(&reference, "paid").await;
+        let reference = app.browser().pay_sslcommerz(&app, "pay", "paid").await;
         // As if the refund call had timed out: pending, no provider id, the shop's note.
         app.exec(
             "INSERT INTO refunds (order_id, attempt_id, provider, idempotency_key, amount_minor, \
@@ -364,22 +361,8 @@ both_backends! {
         assert_eq!(made, 0, "nothing was sent to SSLCOMMERZ");
     }
 
-    async fn sslcommerz_refunds_in_part_then_refuses_and_cancels(app) {
-        let shopper = app.browser();
-        shopper.set_currency("BDT").await;
-        shopper.add_to_cart(1, 1).await;
-        let page_url = shopper.pay("sslcommerz").await;
-        let path = shopper.local(&page_url);
-        let response = shopper
-            .client
-            .post(format!("{}{path}", shopper.base))
-            .form(&[("action", "pay"), ("webhook", "normal"), ("refunds", "succeed")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let reference = app.latest_order().await;
-        app.wait_for(&reference, "paid").await;
+    async fn sslcommerz_refunds_in_part_then_the_rest(app) {
+        let reference = app.browser().pay_sslcommerz(&app, "pay", "paid").await;
         let merchant = app.merchant().await;
         assert_eq!(merchant.refund(&reference, "1000.00", &key()).await.unwrap(), "Refunded ৳1,000.00.");
         assert_eq!(app.status_of(&reference).await, "partially_refunded");

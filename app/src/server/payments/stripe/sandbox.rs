@@ -270,17 +270,23 @@ fn public_view(stored: &str) -> Value {
     value
 }
 
+/// An API POST's form fields, once its key is accepted; Stripe's refusal otherwise.
+fn api_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
+    if !authenticated(headers) {
+        return Err(Box::new(unauthenticated()));
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| Box::new(invalid("Invalid form-encoded body", None)))
+}
+
 async fn create_session(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !authenticated(&headers) {
-        return unauthenticated();
-    }
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let pairs = match api_form(&headers, &body) {
         Ok(p) => p,
-        Err(_) => return invalid("Invalid form-encoded body", None),
+        Err(refused) => return *refused,
     };
     let Ok(mut conn) = state.db.pool.acquire().await else {
         return internal("no database connection");
@@ -674,12 +680,9 @@ async fn create_refund(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !authenticated(&headers) {
-        return unauthenticated();
-    }
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let pairs = match api_form(&headers, &body) {
         Ok(p) => p,
-        Err(_) => return invalid("Invalid form-encoded body", None),
+        Err(refused) => return *refused,
     };
     if let Some((key, _)) = pairs
         .iter()
