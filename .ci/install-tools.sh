@@ -29,8 +29,11 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.b
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
-# Stripe's official Python SDK, for the check that the Stripe sandbox works with it unchanged.
-if [ ! -x end2end/.venv/bin/python ] || ! end2end/.venv/bin/python -c 'import stripe' 2>/dev/null; then
-  python3 -m venv end2end/.venv
-  end2end/.venv/bin/pip install --quiet --disable-pip-version-check "stripe==16.1.0"
+# The providers' official Python SDKs (Stripe, PayPal), for the checks that their sandboxes work
+# with them unchanged. (Alipay's check uses its Node SDK, from end2end/package.json.)
+if [ ! -x end2end/.venv/bin/python ] \
+  || ! end2end/.venv/bin/python -c 'import stripe, paypalserversdk' 2>/dev/null; then
+  [ -x end2end/.venv/bin/python ] || python3 -m venv end2end/.venv
+  end2end/.venv/bin/pip install --quiet --disable-pip-version-check \
+    "stripe==16.1.0" "paypal-server-sdk==2.4.0"
 fi
