@@ -159,7 +159,10 @@ impl Alipay {
         // The gateway answers 200 with its own codes; any error status is its trouble.
         let reply = http::send(ProviderId::Alipay, request, |_| None)
             .await
-            .map_err(|e| PaymentError::Unavailable(e.to_string()))?;
+            .map_err(|e| match e {
+                PaymentError::Refused(detail) => PaymentError::Unavailable(detail),
+                unavailable => unavailable,
+            })?;
         let raw = String::from_utf8_lossy(&reply.body).into_owned();
         let key = format!("{}_response", method.replace('.', "_"));
         let Some((text, signature)) = sign::signed_response(&raw, &key)
