@@ -54,7 +54,10 @@ impl Browser {
     async fn gateway_form(&self, go: &str) -> GatewayForm {
         let page = self.get(&self.local(go)).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-        assert!(page.contains(">Continue</button>"), "a Continue button without JavaScript");
+        assert!(
+            page.contains(">Continue</button>"),
+            "a Continue button without JavaScript"
+        );
         let action = page
             .capture(r#"<form id="provider-form" method="post" action="([^"]+)""#)
             .map(|a| unescape(&a))
@@ -75,7 +78,13 @@ impl Browser {
         } else {
             form.action.clone()
         };
-        let response = self.client.post(url).form(&form.fields).send().await.unwrap();
+        let response = self
+            .client
+            .post(url)
+            .form(&form.fields)
+            .send()
+            .await
+            .unwrap();
         (response.status(), response.text().await.unwrap())
     }
 
@@ -95,18 +104,33 @@ impl Browser {
             .expect("trade field");
         self.client
             .post(format!("{}/sandbox/alipay/cashier", self.base))
-            .form(&[("trade", trade.as_str()), ("action", action), ("webhook", webhook), ("refunds", "succeed")])
+            .form(&[
+                ("trade", trade.as_str()),
+                ("action", action),
+                ("webhook", webhook),
+                ("refunds", "succeed"),
+            ])
             .send()
             .await
             .unwrap()
     }
 
-    async fn alipay_refund(&self, reference: &str, amount: &str, key: &str) -> Result<String, String> {
+    async fn alipay_refund(
+        &self,
+        reference: &str,
+        amount: &str,
+        key: &str,
+    ) -> Result<String, String> {
         let response = self
             .client
             .post(format!("{}/api/admin/refund", self.base))
             .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[("reference", reference), ("amount", amount), ("reason", "Damaged"), ("key", key)])
+            .form(&[
+                ("reference", reference),
+                ("amount", amount),
+                ("reason", "Damaged"),
+                ("key", key),
+            ])
             .send()
             .await
             .unwrap();
@@ -145,7 +169,10 @@ fn notify(attempt: &str, status: &str, amount: &str, notify_id: &str) -> BTreeMa
 /// The fields signed (over all but `sign` and `sign_type`) with `key`, form-encoded.
 fn signed_body(mut fields: BTreeMap<String, String>, key_pem: &str) -> String {
     let key = sign::PrivateKey::parse(key_pem).unwrap();
-    let content = sign::content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), &["sign", "sign_type"]);
+    let content = sign::content(
+        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &["sign", "sign_type"],
+    );
     fields.insert("sign".into(), key.sign(&content));
     serde_urlencoded::to_string(&fields).unwrap()
 }
@@ -155,7 +182,10 @@ impl TestApp {
     async fn alipay_notify(&self, body: String) -> (StatusCode, String) {
         let response = reqwest::Client::new()
             .post(format!("{}/webhooks/alipay", self.base))
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
             .body(body)
             .send()
             .await
@@ -166,7 +196,10 @@ impl TestApp {
     /// What the sandbox says about the attempt's trade now (`alipay.trade.query`).
     async fn alipay_trade(&self, attempt: &str) -> Outcome {
         let provider = self.state.payments.get(ProviderId::Alipay).unwrap();
-        let at = AttemptRef { reference: attempt, session_id: None };
+        let at = AttemptRef {
+            reference: attempt,
+            session_id: None,
+        };
         provider.lookup(at).await.unwrap().outcome
     }
 
@@ -373,9 +406,17 @@ async fn switched(
     }
     let answer = request.send().await.unwrap();
     let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
-    let ct = answer.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    let ct = answer
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
     let text = answer.text().await.unwrap();
-    (status, [("content-type", ct.unwrap_or_else(|| "text/plain".into()))], text).into_response()
+    (
+        status,
+        [("content-type", ct.unwrap_or_else(|| "text/plain".into()))],
+        text,
+    )
+        .into_response()
 }
 
 async fn the_gateway_down_is_a_clear_message_and_pay_again_works_once_it_is_back(backend: Backend) {
@@ -394,16 +435,29 @@ async fn the_gateway_down_is_a_clear_message_and_pay_again_works_once_it_is_back
     let shopper = app.browser();
     shopper.set_currency("CNY").await;
     shopper.add_to_cart(1, 1).await;
-    let response = shopper.pay_with_key("alipay", &shopper.checkout_key().await).await;
-    let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;
+    let response = shopper
+        .pay_with_key("alipay", &shopper.checkout_key().await)
+        .await;
+    let page = shopper
+        .follow(response.headers()[LOCATION].to_str().unwrap())
+        .await;
     let alert = page.alert().expect("an error message");
-    assert!(alert.contains("Alipay is not answering") && alert.contains("ORD-000001"), "{alert}");
-    assert!(!alert.contains("502") && !alert.contains("down"), "the gateway's own text is not shown");
+    assert!(
+        alert.contains("Alipay is not answering") && alert.contains("ORD-000001"),
+        "{alert}"
+    );
+    assert!(
+        !alert.contains("502") && !alert.contains("down"),
+        "the gateway's own text is not shown"
+    );
     assert_eq!(app.status_of("ORD-000001").await, "awaiting_payment");
 
     switch.up.store(true, Ordering::SeqCst);
     let go = shopper.pay("alipay").await;
-    assert!(go.ends_with("/payments/alipay/go/ORD-000001-A1"), "the same attempt: {go}");
+    assert!(
+        go.ends_with("/payments/alipay/go/ORD-000001-A1"),
+        "the same attempt: {go}"
+    );
     let form = shopper.gateway_form(&go).await;
     assert_eq!(form.action, format!("{gateway}?charset=utf-8"));
     let cashier = shopper.open_cashier(&form).await;
@@ -425,7 +479,8 @@ async fn the_sandbox_publishes_its_keys_and_signs_its_answers(backend: Backend) 
         .unwrap();
     assert_eq!(published["app_id"], keys::SANDBOX_APP_ID);
     let app_key = sign::PrivateKey::parse(published["app_private_key"].as_str().unwrap()).unwrap();
-    let alipay_key = sign::PublicKey::parse(published["alipay_public_key"].as_str().unwrap()).unwrap();
+    let alipay_key =
+        sign::PublicKey::parse(published["alipay_public_key"].as_str().unwrap()).unwrap();
     let call = |sign_with: sign::PrivateKey| {
         let mut params: BTreeMap<&str, String> = [
             ("app_id", keys::SANDBOX_APP_ID.to_string()),
@@ -451,12 +506,18 @@ async fn the_sandbox_publishes_its_keys_and_signs_its_answers(backend: Backend) 
     let (object, signature) = sign::signed_response(&raw, "alipay_trade_query_response").unwrap();
     assert!(alipay_key.verify(object, &signature.unwrap()), "{raw}");
     let answer: serde_json::Value = serde_json::from_str(object).unwrap();
-    assert_eq!((answer["code"].as_str(), answer["sub_code"].as_str()), (Some("40004"), Some("ACQ.TRADE_NOT_EXIST")));
+    assert_eq!(
+        (answer["code"].as_str(), answer["sub_code"].as_str()),
+        (Some("40004"), Some("ACQ.TRADE_NOT_EXIST"))
+    );
     let wrong = sign::PrivateKey::parse(keys::SANDBOX_ALIPAY_PRIVATE_KEY).unwrap();
     let raw = call(wrong).await.unwrap().text().await.unwrap();
     let (object, _) = sign::signed_response(&raw, "alipay_trade_query_response").unwrap();
     let answer: serde_json::Value = serde_json::from_str(object).unwrap();
-    assert_eq!((answer["code"].as_str(), answer["sub_code"].as_str()), (Some("40002"), Some("isv.invalid-signature")));
+    assert_eq!(
+        (answer["code"].as_str(), answer["sub_code"].as_str()),
+        (Some("40002"), Some("isv.invalid-signature"))
+    );
 }
 
 on_both_backends! {

@@ -141,7 +141,10 @@ impl Alipay {
 
     /// Sign the parameters in place.
     fn sign(&self, params: &mut BTreeMap<String, String>) {
-        let content = sign::content(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), &["sign"]);
+        let content = sign::content(
+            params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &["sign"],
+        );
         params.insert("sign".into(), self.app_key.sign(&content));
     }
 
@@ -188,7 +191,9 @@ impl Alipay {
             // only ever taken as a refusal, never as a trade's state.
             tracing::warn!(provider = "alipay", method, said = %answer.describe(), "gateway answer without a valid signature");
             return Err(if answer.code() == "10000" {
-                PaymentError::Unavailable(format!("Alipay's answer to {method} is not signed by Alipay"))
+                PaymentError::Unavailable(format!(
+                    "Alipay's answer to {method} is not signed by Alipay"
+                ))
             } else {
                 PaymentError::Refused(answer.describe())
             });
@@ -207,7 +212,10 @@ impl Alipay {
     /// `alipay.trade.query` by `out_trade_no`: the trade's status (`None`: no such trade yet).
     async fn query(&self, out_trade_no: &str) -> Result<(Option<String>, Answer), PaymentError> {
         let answer = self
-            .call("alipay.trade.query", json!({ "out_trade_no": out_trade_no }))
+            .call(
+                "alipay.trade.query",
+                json!({ "out_trade_no": out_trade_no }),
+            )
             .await?;
         match (answer.code(), answer.sub_code()) {
             ("10000", _) => {
@@ -252,7 +260,9 @@ impl Alipay {
         let fields = sign::form_fields(body)
             .ok_or_else(|| WebhookError::NotVerified("not a form-encoded notify".into()))?;
         if !sign::verify_fields(&fields, &self.alipay_key) {
-            return Err(WebhookError::NotVerified("RSA2 signature does not verify".into()));
+            return Err(WebhookError::NotVerified(
+                "RSA2 signature does not verify".into(),
+            ));
         }
         Ok(fields)
     }
@@ -390,7 +400,11 @@ impl PaymentProvider for Alipay {
                 None,
             ));
         };
-        let outcome = outcome_of(&status, answer.field("total_amount"), answer.field("trans_currency"));
+        let outcome = outcome_of(
+            &status,
+            answer.field("total_amount"),
+            answer.field("trans_currency"),
+        );
         let trade_no = Some(answer.field("trade_no").to_string()).filter(|t| !t.is_empty());
         Ok(Self::update(
             attempt.reference,
@@ -408,7 +422,10 @@ impl PaymentProvider for Alipay {
     async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
         let out_trade_no = sign::out_trade_no(attempt.reference);
         let answer = self
-            .call("alipay.trade.close", json!({ "out_trade_no": &out_trade_no }))
+            .call(
+                "alipay.trade.close",
+                json!({ "out_trade_no": &out_trade_no }),
+            )
             .await?;
         match (answer.code(), answer.sub_code()) {
             ("10000", _) => {
@@ -497,15 +514,30 @@ mod tests {
 
     #[test]
     fn trade_statuses_are_named_and_unknown_ones_held() {
-        assert_eq!(outcome_of("TRADE_SUCCESS", "88.00", ""), Outcome::paid(8_800, "CNY"));
-        assert_eq!(outcome_of("TRADE_FINISHED", "88.00", ""), Outcome::paid(8_800, "CNY"));
-        assert_eq!(outcome_of("TRADE_SUCCESS", "1.00", "USD"), Outcome::paid(100, "USD"));
+        assert_eq!(
+            outcome_of("TRADE_SUCCESS", "88.00", ""),
+            Outcome::paid(8_800, "CNY")
+        );
+        assert_eq!(
+            outcome_of("TRADE_FINISHED", "88.00", ""),
+            Outcome::paid(8_800, "CNY")
+        );
+        assert_eq!(
+            outcome_of("TRADE_SUCCESS", "1.00", "USD"),
+            Outcome::paid(100, "USD")
+        );
         assert_eq!(outcome_of("WAIT_BUYER_PAY", "", ""), Outcome::Pending);
         assert_eq!(outcome_of("TRADE_CLOSED", "", ""), Outcome::Cancelled);
-        assert!(matches!(outcome_of("TRADE_PENDING", "", ""), Outcome::Unrecognised(_)));
+        assert!(matches!(
+            outcome_of("TRADE_PENDING", "", ""),
+            Outcome::Unrecognised(_)
+        ));
         assert!(matches!(
             outcome_of("TRADE_SUCCESS", "abc", ""),
-            Outcome::Paid { amount_minor: -1, .. }
+            Outcome::Paid {
+                amount_minor: -1,
+                ..
+            }
         ));
     }
 

@@ -45,7 +45,11 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
             _ => {}
         }
     }
-    let vars = ["ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY"];
+    let vars = [
+        "ALIPAY_APP_ID",
+        "ALIPAY_APP_PRIVATE_KEY",
+        "ALIPAY_PUBLIC_KEY",
+    ];
     let values: Vec<Option<String>> = vars
         .iter()
         .map(|v| env(v).filter(|s| !s.trim().is_empty()))
@@ -151,7 +155,10 @@ mod tests {
     #[test]
     fn without_keys_the_built_in_sandbox_and_with_keys_the_gateway_by_mode() {
         let p = parse(&[]).unwrap();
-        assert_eq!(p.get(ProviderId::Alipay).unwrap().endpoint, Endpoint::Sandbox);
+        assert_eq!(
+            p.get(ProviderId::Alipay).unwrap().endpoint,
+            Endpoint::Sandbox
+        );
         let p = parse(&with_keys(&[])).unwrap();
         assert_eq!(
             p.get(ProviderId::Alipay).unwrap().endpoint,
@@ -162,15 +169,27 @@ mod tests {
             p.get(ProviderId::Alipay).unwrap().endpoint,
             Endpoint::Remote(LIVE_GATEWAY.into())
         );
-        let p = parse(&[("PAYMENTS_MODE", "live"), ("STRIPE_SECRET_KEY", "sk_live_x"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]).unwrap();
-        assert!(p.get(ProviderId::Alipay).is_none(), "live mode without keys: not offered");
+        let p = parse(&[
+            ("PAYMENTS_MODE", "live"),
+            ("STRIPE_SECRET_KEY", "sk_live_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+        ])
+        .unwrap();
+        assert!(
+            p.get(ProviderId::Alipay).is_none(),
+            "live mode without keys: not offered"
+        );
     }
 
     #[test]
     fn gateways_and_keys_must_fit_the_mode() {
         let e = parse(&[("ALIPAY_GATEWAY", LIVE_GATEWAY)]).unwrap_err();
         assert_eq!(e.var, "ALIPAY_GATEWAY");
-        let e = parse(&with_keys(&[("PAYMENTS_MODE", "live"), ("ALIPAY_GATEWAY", SANDBOX_GATEWAY)])).unwrap_err();
+        let e = parse(&with_keys(&[
+            ("PAYMENTS_MODE", "live"),
+            ("ALIPAY_GATEWAY", SANDBOX_GATEWAY),
+        ]))
+        .unwrap_err();
         assert_eq!(e.var, "ALIPAY_GATEWAY");
         let e = parse(&[
             ("PAYMENTS_MODE", "live"),
@@ -182,7 +201,10 @@ mod tests {
         assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");
         let e = parse(&[("ALIPAY_APP_ID", "2021000000000099")]).unwrap_err();
         assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");
-        assert_eq!(parse(&[("ALIPAY_GATEWAY", "gateway.do")]).unwrap_err().var, "ALIPAY_GATEWAY");
+        assert_eq!(
+            parse(&[("ALIPAY_GATEWAY", "gateway.do")]).unwrap_err().var,
+            "ALIPAY_GATEWAY"
+        );
     }
 
     #[test]

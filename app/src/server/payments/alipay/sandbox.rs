@@ -23,8 +23,8 @@ use super::GATEWAY_PATH;
 use crate::model::{Currency, Money};
 use crate::server::db;
 use crate::server::payments::delivery::{DeliveryPlan, DELAY};
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
 use crate::server::payments::now_secs;
+use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
 use crate::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -155,7 +155,11 @@ fn request_verifies(params: &BTreeMap<String, String>) -> bool {
     app_public_key().verify(&sign::content(non_empty, &["sign"]), sign)
 }
 
-async fn gateway(State(state): State<AppState>, RawQuery(raw_query): RawQuery, body: Bytes) -> Response {
+async fn gateway(
+    State(state): State<AppState>,
+    RawQuery(raw_query): RawQuery,
+    body: Bytes,
+) -> Response {
     let Some(params) = merged(raw_query.as_deref(), &body) else {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -174,7 +178,11 @@ async fn gateway(State(state): State<AppState>, RawQuery(raw_query): RawQuery, b
                 &format!("{sub_code}: {sub_msg}"),
             )
         } else {
-            let m = if method.is_empty() { "error" } else { method.as_str() };
+            let m = if method.is_empty() {
+                "error"
+            } else {
+                method.as_str()
+            };
             api_error(m, "40002", "Invalid Arguments", sub_code, sub_msg)
         }
     };
@@ -248,16 +256,25 @@ async fn save(state: &AppState, old: &Value, new: &Value) -> Result<bool, Respon
         old["app_id"].as_str().unwrap_or(""),
         old["out_trade_no"].as_str().unwrap_or(""),
     );
-    db::sandbox::update(&mut conn, &id, 200, &new.to_string(), Some(&old.to_string()))
-        .await
-        .map_err(internal)
+    db::sandbox::update(
+        &mut conn,
+        &id,
+        200,
+        &new.to_string(),
+        Some(&old.to_string()),
+    )
+    .await
+    .map_err(internal)
 }
 
 /// The trade's status now: an unpaid trade past its `time_expire` reads closed.
 fn status_of(trade: &Value) -> String {
     let status = trade["status"].as_str().unwrap_or("").to_string();
     let expire = trade["time_expire"].as_str().unwrap_or("");
-    if status == "WAIT_BUYER_PAY" && !expire.is_empty() && sign::beijing_time(now_secs()).as_str() > expire {
+    if status == "WAIT_BUYER_PAY"
+        && !expire.is_empty()
+        && sign::beijing_time(now_secs()).as_str() > expire
+    {
         return "TRADE_CLOSED".into();
     }
     status
@@ -281,13 +298,23 @@ async fn page_pay(
     app_id: &str,
     biz: &Value,
 ) -> Result<Response, Response> {
-    let bad = |detail: &str| error_page(StatusCode::BAD_REQUEST, "Alipay sandbox: request refused", detail);
+    let bad = |detail: &str| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Alipay sandbox: request refused",
+            detail,
+        )
+    };
     let out_trade_no = biz["out_trade_no"].as_str().unwrap_or("");
     if !valid_out_trade_no(out_trade_no) {
-        return Err(bad("ACQ.INVALID_PARAMETER: out_trade_no must be 1–64 letters, digits or _"));
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: out_trade_no must be 1–64 letters, digits or _",
+        ));
     }
     if biz["product_code"].as_str() != Some("FAST_INSTANT_TRADE_PAY") {
-        return Err(bad("ACQ.INVALID_PARAMETER: product_code must be FAST_INSTANT_TRADE_PAY"));
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: product_code must be FAST_INSTANT_TRADE_PAY",
+        ));
     }
     let amount = biz["total_amount"]
         .as_str()
@@ -296,11 +323,15 @@ async fn page_pay(
         .and_then(|t| sign::parse_yuan(&t))
         .filter(|a| (1..=MAX_FEN).contains(a));
     let Some(amount) = amount else {
-        return Err(bad("ACQ.INVALID_PARAMETER: total_amount must be 0.01 to 100000000.00 yuan"));
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: total_amount must be 0.01 to 100000000.00 yuan",
+        ));
     };
     let subject = biz["subject"].as_str().unwrap_or("");
     if subject.is_empty() || subject.chars().count() > 256 {
-        return Err(bad("ACQ.INVALID_PARAMETER: subject is required (at most 256 characters)"));
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: subject is required (at most 256 characters)",
+        ));
     }
     let shop = state.settings.public_url.as_str();
     for k in ["notify_url", "return_url"] {
@@ -337,11 +368,15 @@ async fn page_pay(
         return Err(internal("trade vanished"));
     };
     if fen(&stored, "total_amount") != amount || stored["subject"] != subject {
-        return Err(bad("ACQ.CONTEXT_INCONSISTENT: this out_trade_no was used with other parameters"));
+        return Err(bad(
+            "ACQ.CONTEXT_INCONSISTENT: this out_trade_no was used with other parameters",
+        ));
     }
     match status_of(&stored).as_str() {
         "WAIT_BUYER_PAY" => Ok(cashier(&stored, None)),
-        "TRADE_SUCCESS" | "TRADE_FINISHED" => Err(bad("ACQ.TRADE_HAS_SUCCESS: this trade is already paid")),
+        "TRADE_SUCCESS" | "TRADE_FINISHED" => {
+            Err(bad("ACQ.TRADE_HAS_SUCCESS: this trade is already paid"))
+        }
         _ => Err(bad("ACQ.TRADE_HAS_CLOSE: this trade is closed")),
     }
 }
@@ -358,7 +393,12 @@ fn refund_controls() -> &'static str {
 fn cashier(trade: &Value, error: Option<&str>) -> Response {
     let s = |k: &str| escape(trade[k].as_str().unwrap_or(""));
     let alert = error
-        .map(|e| format!("<p role=\"alert\" data-testid=\"sandbox-error\"><strong>{}</strong></p>", escape(e)))
+        .map(|e| {
+            format!(
+                "<p role=\"alert\" data-testid=\"sandbox-error\"><strong>{}</strong></p>",
+                escape(e)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         r#"<main class="card"><h1>Alipay sandbox cashier</h1>
@@ -389,7 +429,10 @@ fn cashier(trade: &Value, error: Option<&str>) -> Response {
 
 /// Fields signed with the sandbox Alipay key (over everything but `sign` and `sign_type`).
 fn sign_fields(mut fields: BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let content = sign::content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), &["sign", "sign_type"]);
+    let content = sign::content(
+        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &["sign", "sign_type"],
+    );
     fields.insert("sign".into(), alipay_key().sign(&content));
     fields
 }
@@ -450,7 +493,10 @@ async fn send_until_success(http: &reqwest::Client, url: &str, body: &str) {
     for attempt in 1..=8 {
         let sent = http
             .post(url)
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
             .body(body.to_string())
             .send()
             .await;
@@ -463,7 +509,9 @@ async fn send_until_success(http: &reqwest::Client, url: &str, body: &str) {
                 }
                 tracing::warn!(%url, %status, attempt, "alipay sandbox: notify not answered `success`; will retry");
             }
-            Err(e) => tracing::warn!(%url, error = %e.without_url(), attempt, "alipay sandbox: notify failed; will retry"),
+            Err(e) => {
+                tracing::warn!(%url, error = %e.without_url(), attempt, "alipay sandbox: notify failed; will retry")
+            }
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(10));
@@ -493,11 +541,20 @@ fn deliver(state: &AppState, notify_url: &str, body: String, plan: DeliveryPlan)
     });
 }
 
-async fn cashier_action(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn cashier_action(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let id = form.get("trade").cloned().unwrap_or_default();
     let trade = match load(&state, &id).await {
         Ok(Some(t)) => t,
-        Ok(None) => return error_page(StatusCode::NOT_FOUND, "Trade not found", "ACQ.TRADE_NOT_EXIST"),
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "Trade not found",
+                "ACQ.TRADE_NOT_EXIST",
+            )
+        }
         Err(r) => return r,
     };
     if status_of(&trade) != "WAIT_BUYER_PAY" {
@@ -531,13 +588,24 @@ async fn cashier_action(State(state): State<AppState>, Form(form): Form<HashMap<
     paid["refund_plan"] = json!(form.get("refunds").map(String::as_str).unwrap_or("succeed"));
     match save(&state, &trade, &paid).await {
         Ok(true) => {}
-        Ok(false) => return error_page(StatusCode::CONFLICT, "This trade changed", "Reload the cashier."),
+        Ok(false) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "This trade changed",
+                "Reload the cashier.",
+            )
+        }
         Err(r) => return r,
     }
     let notify = notify_fields(&paid, "TRADE_SUCCESS");
     let body = serde_urlencoded::to_string(&notify).unwrap_or_default();
     let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-    deliver(&state, paid["notify_url"].as_str().unwrap_or(""), body, plan);
+    deliver(
+        &state,
+        paid["notify_url"].as_str().unwrap_or(""),
+        body,
+        plan,
+    );
     if return_url.is_empty() {
         return error_page(StatusCode::OK, "Paid", "The sandbox trade is paid.");
     }
@@ -600,11 +668,23 @@ async fn close(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, 
                 }
             }
             _ => {
-                return Ok(api_error(M, "40004", "Business Failed", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"))
+                return Ok(api_error(
+                    M,
+                    "40004",
+                    "Business Failed",
+                    "ACQ.TRADE_STATUS_ERROR",
+                    "交易状态不合法",
+                ))
             }
         }
     }
-    Ok(api_error(M, "20000", "Service Currently Unavailable", "aop.unknow-error", "busy, try again"))
+    Ok(api_error(
+        M,
+        "20000",
+        "Service Currently Unavailable",
+        "aop.unknow-error",
+        "busy, try again",
+    ))
 }
 
 async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
@@ -625,7 +705,13 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
             .and_then(sign::parse_yuan)
             .filter(|a| *a > 0)
         else {
-            return Ok(api_error(M, "40002", "Invalid Arguments", "isv.invalid-parameter", "refund_amount is invalid"));
+            return Ok(api_error(
+                M,
+                "40002",
+                "Invalid Arguments",
+                "isv.invalid-parameter",
+                "refund_amount is invalid",
+            ));
         };
         let refunds = trade["refunds"].as_array().cloned().unwrap_or_default();
         let taken: i64 = refunds.iter().map(|r| fen(r, "amount")).sum();
@@ -639,9 +725,15 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
             })
         };
         // The same out_request_no again: the same refund, no money moves (fund_change N).
-        if let Some(same) = refunds.iter().find(|r| r["out_request_no"] == request_no.as_str()) {
+        if let Some(same) = refunds
+            .iter()
+            .find(|r| r["out_request_no"] == request_no.as_str())
+        {
             if fen(same, "amount") != amount {
-                return Ok(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额与原请求不一致"));
+                return Ok(business(
+                    "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                    "退款金额与原请求不一致",
+                ));
             }
             return Ok(signed(M, answer("N", taken)));
         }
@@ -650,7 +742,10 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
             return Ok(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
         }
         if trade["refund_plan"] == "refuse" {
-            return Ok(business("ACQ.TRADE_NOT_ALLOW_REFUND", "当前交易不允许退款 (sandbox test control)"));
+            return Ok(business(
+                "ACQ.TRADE_NOT_ALLOW_REFUND",
+                "当前交易不允许退款 (sandbox test control)",
+            ));
         }
         let total = fen(&trade, "total_amount");
         if amount > total - taken {
@@ -673,7 +768,13 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
             return Ok(signed(M, answer("Y", taken + amount)));
         }
     }
-    Ok(api_error(M, "20000", "Service Currently Unavailable", "aop.unknow-error", "busy, try again"))
+    Ok(api_error(
+        M,
+        "20000",
+        "Service Currently Unavailable",
+        "aop.unknow-error",
+        "busy, try again",
+    ))
 }
 
 async fn refund_query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
@@ -682,9 +783,11 @@ async fn refund_query(state: &AppState, app_id: &str, biz: &Value) -> Result<Res
         return Ok(not_exist(M));
     };
     let request_no = biz["out_request_no"].as_str().unwrap_or("");
-    let found = trade["refunds"]
-        .as_array()
-        .and_then(|l| l.iter().find(|r| r["out_request_no"] == request_no).cloned());
+    let found = trade["refunds"].as_array().and_then(|l| {
+        l.iter()
+            .find(|r| r["out_request_no"] == request_no)
+            .cloned()
+    });
     let mut answer = json!({
         "code": "10000", "msg": "Success",
         "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
@@ -713,10 +816,18 @@ mod tests {
 
     #[tokio::test]
     async fn answers_are_signed_over_the_exact_object() {
-        let response = signed("alipay.trade.query", json!({"code": "10000", "msg": "Success"}));
-        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let response = signed(
+            "alipay.trade.query",
+            json!({"code": "10000", "msg": "Success"}),
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let raw = String::from_utf8(body.to_vec()).unwrap();
-        assert!(raw.starts_with("{\"alipay_trade_query_response\":{"), "{raw}");
+        assert!(
+            raw.starts_with("{\"alipay_trade_query_response\":{"),
+            "{raw}"
+        );
         let (text, sign) = sign::signed_response(&raw, "alipay_trade_query_response").unwrap();
         let public = PublicKey::parse(keys::SANDBOX_ALIPAY_PUBLIC_KEY).unwrap();
         assert!(public.verify(text, &sign.unwrap()));

@@ -282,11 +282,18 @@ SAc0QCFtdBP2zdgtBhRayPSu
         let pkcs1 = PrivateKey::parse(keys::SANDBOX_APP_PRIVATE_KEY).unwrap();
         let pkcs8 = PrivateKey::parse(APP_KEY_PKCS8).unwrap();
         let a = pkcs1.sign(TESTED);
-        assert_eq!(a, pkcs8.sign(TESTED), "PKCS#1 v1.5 signatures are deterministic");
+        assert_eq!(
+            a,
+            pkcs8.sign(TESTED),
+            "PKCS#1 v1.5 signatures are deterministic"
+        );
         let public = PublicKey::parse(keys::SANDBOX_APP_PUBLIC_KEY).unwrap();
         assert!(public.verify(TESTED, &a));
         // Bare base64 (the console's form) reads the same.
-        let bare: String = APP_KEY_PKCS8.lines().filter(|l| !l.starts_with("-----")).collect();
+        let bare: String = APP_KEY_PKCS8
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
         assert_eq!(PrivateKey::parse(&bare).unwrap().sign(TESTED), a);
         // A flipped byte in the signature or the message fails.
         let mut bytes = BASE64.decode(&a).unwrap();
@@ -301,7 +308,11 @@ SAc0QCFtdBP2zdgtBhRayPSu
 
     #[test]
     fn bad_keys_are_refused_without_echoing_them() {
-        for bad in ["", "-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----", "c2VjcmV0"] {
+        for bad in [
+            "",
+            "-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----",
+            "c2VjcmV0",
+        ] {
             let e = PrivateKey::parse(bad).unwrap_err();
             assert!(!e.to_string().contains("c2VjcmV0") && !e.to_string().contains("not-a-key"));
         }
@@ -330,18 +341,37 @@ SAc0QCFtdBP2zdgtBhRayPSu
         let public = key.public_key();
         assert!(verify_fields(&fields, &public));
         let body = serde_urlencoded::to_string(&fields).unwrap();
-        assert!(verify_fields(&form_fields(body.as_bytes()).unwrap(), &public));
+        assert!(verify_fields(
+            &form_fields(body.as_bytes()).unwrap(),
+            &public
+        ));
         fields.insert("total_amount".into(), "0.01".into());
         assert!(!verify_fields(&fields, &public));
-        assert!(form_fields(b"a=1&a=2").is_none(), "a repeated field is refused");
+        assert!(
+            form_fields(b"a=1&a=2").is_none(),
+            "a repeated field is refused"
+        );
     }
 
     #[test]
     fn out_trade_no_maps_both_ways() {
         assert_eq!(out_trade_no("ORD-000123-A1"), "ORD_000123_A1");
-        assert_eq!(attempt_reference("ORD_000123_A1").as_deref(), Some("ORD-000123-A1"));
-        assert_eq!(attempt_reference("ORD_000123_A12").as_deref(), Some("ORD-000123-A12"));
-        for bad in ["ORD-000123-A1", "ORD_000123", "ORD__A1", "ORD_12_A", "X_1_A1", "ORD_1a_A1"] {
+        assert_eq!(
+            attempt_reference("ORD_000123_A1").as_deref(),
+            Some("ORD-000123-A1")
+        );
+        assert_eq!(
+            attempt_reference("ORD_000123_A12").as_deref(),
+            Some("ORD-000123-A12")
+        );
+        for bad in [
+            "ORD-000123-A1",
+            "ORD_000123",
+            "ORD__A1",
+            "ORD_12_A",
+            "X_1_A1",
+            "ORD_1a_A1",
+        ] {
             assert_eq!(attempt_reference(bad), None, "{bad}");
         }
     }
@@ -350,7 +380,10 @@ SAc0QCFtdBP2zdgtBhRayPSu
     fn cny_amounts_are_yuan_with_two_decimals() {
         assert_eq!(yuan(Money::new(8_800, Currency::Cny)), "88.00");
         assert_eq!(yuan(Money::new(1, Currency::Cny)), "0.01");
-        assert_eq!(yuan(Money::new(10_000_000_000, Currency::Cny)), "100000000.00");
+        assert_eq!(
+            yuan(Money::new(10_000_000_000, Currency::Cny)),
+            "100000000.00"
+        );
         assert_eq!(parse_yuan("88.88"), Some(8_888));
         assert_eq!(parse_yuan("5"), Some(500));
         assert_eq!(parse_yuan("0.001"), None);
@@ -361,7 +394,10 @@ SAc0QCFtdBP2zdgtBhRayPSu
     fn the_response_object_is_taken_as_raw_text() {
         let raw = "{\"alipay_trade_query_response\" : {\"code\":\"10000\",\"msg\":\"Success\",\"subject\":\"a } \\\" {\",\"x\":{\"y\":1}},\"sign\":\"c2ln\"}";
         let (text, sign) = signed_response(raw, "alipay_trade_query_response").unwrap();
-        assert_eq!(text, "{\"code\":\"10000\",\"msg\":\"Success\",\"subject\":\"a } \\\" {\",\"x\":{\"y\":1}}");
+        assert_eq!(
+            text,
+            "{\"code\":\"10000\",\"msg\":\"Success\",\"subject\":\"a } \\\" {\",\"x\":{\"y\":1}}"
+        );
         assert_eq!(sign.as_deref(), Some("c2ln"));
         assert!(signed_response(raw, "alipay_trade_refund_response").is_none());
         let (_, unsigned) = signed_response("{\"k_response\":{}}", "k_response").unwrap();
