@@ -381,6 +381,37 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn the_reconciler_finds_a_payment_whose_notify_never_came(app) {
+        let shopper = app.browser();
+        let form = shopper.alipay_form().await;
+        let cashier = shopper.open_cashier(&form).await;
+        // Paid at the cashier, no notify, and the shopper never comes back.
+        shopper.on_cashier(&cashier, "pay", "never").await;
+        let reconcile = || app::server::services::reconciler::run_once(&app.state);
+        assert_eq!(reconcile().await.unwrap(), 0, "nothing is due yet");
+        app.exec("UPDATE payment_attempts SET next_lookup_at = next_lookup_at - 30000").await;
+        assert_eq!(reconcile().await.unwrap(), 1);
+        assert_eq!(app.status_of("ORD-000001").await, "paid");
+    }
+
+    async fn a_hold_that_runs_out_closes_the_trade_at_alipay(app) {
+        let shopper = app.browser();
+        let form = shopper.alipay_form().await;
+        let biz: serde_json::Value = serde_json::from_str(form.field("biz_content")).unwrap();
+        assert!(biz["time_expire"].as_str().is_some_and(|t| t.len() == 19), "{biz}");
+        shopper.open_cashier(&form).await;
+        app.exec("UPDATE orders SET hold_until = 1").await;
+        assert_eq!(app::server::services::reconciler::run_once(&app.state).await.unwrap(), 1);
+        assert_eq!(app.status_of("ORD-000001").await, "expired");
+        assert_eq!(app.alipay_trade("ORD-000001-A1").await, Outcome::Cancelled, "closed at the gateway");
+        // Money that still arrives goes to a person.
+        let late = signed_body(notify("ORD-000001-A1", "TRADE_SUCCESS", "129.00", "n-late"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        assert_eq!(app.alipay_notify(late).await, (StatusCode::OK, "success".to_string()));
+        assert_eq!(app.status_of("ORD-000001").await, "needs_review");
+    }
+}
+
 /// A gateway in front of the sandbox that can be switched off (answers 502) and on.
 #[derive(Default)]
 struct Switch {
