@@ -1,8 +1,10 @@
 // Drives the official Alipay SDK for Node (alipay-sdk 4.14.0, unchanged) against the shop's
 // built-in Alipay sandbox: the keys published at /sandbox/alipay/keys, alipay.trade.query with the
 // SDK's own response-signature check, a page.pay form from pageExecute (POST and GET) that the
-// sandbox accepts (its cashier page comes back), trade.close, and refusals of a request signed
-// with the wrong key and of an answer checked with the wrong key.
+// sandbox accepts (its cashier page comes back), trade.close, refusals of a request signed with
+// the wrong key and of an answer checked with the wrong key, and (when <base-url> is the shop's
+// PUBLIC_URL, as with default settings) Pay with the signed return parameters passing the SDK's
+// checkNotifySign.
 //
 // Usage, from the repository root:  node end2end/sdk/alipay_sdk_check.mjs http://127.0.0.1:3150
 // Exit 0 when every check passes.
@@ -115,6 +117,41 @@ try {
   check("the SDK rejects the sandbox's answer under another public key", false, 'no error thrown');
 } catch (e) {
   check("the SDK rejects the sandbox's answer under another public key", /验签失败/.test(e.message), e.message);
+}
+
+// 5. Pay at the cashier with a return_url on the shop: the signed return parameters pass the SDK's
+//    notify check (the notify's signing scheme), and a tampered copy does not. The sandbox only
+//    sends shoppers to the shop's own origin, so this runs when <base-url> is the shop's PUBLIC_URL.
+const paidTradeNo = `SDK_PAY_${Date.now()}`;
+const returnUrl = `${base}/payments/alipay/return/ORD-999999`;
+const payForm = sdk.pageExecute('alipay.trade.page.pay', 'POST', {
+  bizContent: { ...bizContent, out_trade_no: paidTradeNo },
+  returnUrl,
+});
+const payAction = /<form action="([^"]+)"/.exec(payForm)?.[1];
+const payFields = new URLSearchParams();
+for (const m of payForm.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)" \/>/g)) {
+  payFields.append(m[1], m[2].replace(/&quot;/g, '"'));
+}
+const payCashier = await fetch(payAction, { method: 'POST', body: payFields });
+const payPage = await payCashier.text();
+if (payCashier.status === 400 && payPage.includes('return_url must be a URL on the shop')) {
+  console.log(`skip signed-return check: ${base} is not the shop's PUBLIC_URL`);
+} else {
+  const trade = /name="trade" value="([^"]+)"/.exec(payPage)?.[1];
+  check('the cashier opens for the trade with a return_url', Boolean(trade), payPage.slice(0, 300));
+  const paid = await fetch(`${base}/sandbox/alipay/cashier`, {
+    method: 'POST',
+    body: new URLSearchParams({ trade: trade ?? '', action: 'pay', webhook: 'never' }),
+    redirect: 'manual',
+  });
+  const location = paid.headers.get('location') ?? '';
+  check('Pay sends the browser to return_url', paid.status >= 300 && paid.status < 400 && location.startsWith(returnUrl), `${paid.status} ${location}`);
+  const params = Object.fromEntries(new URL(location || returnUrl).searchParams);
+  check('the SDK verifies the signed return parameters (checkNotifySign)', sdk.checkNotifySignV2(params), JSON.stringify(params));
+  check('a tampered total_amount fails the SDK check', !sdk.checkNotifySignV2({ ...params, total_amount: '0.01' }));
+  const paidQuery = await sdk.exec('alipay.trade.query', { bizContent: { out_trade_no: paidTradeNo } }, { validateSign: true });
+  check('trade.query then says TRADE_SUCCESS', paidQuery.tradeStatus === 'TRADE_SUCCESS', JSON.stringify(paidQuery));
 }
 
 if (failures > 0) {
