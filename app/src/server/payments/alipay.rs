@@ -294,6 +294,14 @@ impl PaymentProvider for Alipay {
         let out_trade_no = sign::out_trade_no(&request.attempt_reference);
         match self.query(&out_trade_no).await?.0.as_deref() {
             None | Some("WAIT_BUYER_PAY") => {}
+            // Paid already (its notify not yet applied): kept as unanswered, so the lookup that
+            // follows (the reconciler's) applies the payment to this attempt.
+            Some(status @ ("TRADE_SUCCESS" | "TRADE_FINISHED")) => {
+                return Err(PaymentError::Unavailable(format!(
+                    "trade {out_trade_no} is already {status}"
+                )))
+            }
+            // Closed: it can never be paid; the next Pay makes a new attempt.
             Some(status) => {
                 return Err(PaymentError::Refused(format!(
                     "trade {out_trade_no} is already {status}"
