@@ -7,6 +7,7 @@ mod pay;
 
 mod accounts;
 mod admin_orders;
+mod alipay;
 mod bench;
 mod cart;
 mod catalogue;

@@ -5,6 +5,7 @@
 //! The trait never changes an order by itself: it turns what a provider says (a webhook, a lookup,
 //! a cancel) into a [`PaymentUpdate`], and `services::payment_updates` applies that to the order.
 
+pub mod alipay;
 pub mod attempt;
 pub mod delivery;
 pub mod http;

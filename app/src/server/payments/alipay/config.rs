@@ -1,0 +1,240 @@
+//! Alipay's settings (design.md §2): `ALIPAY_APP_ID`, `ALIPAY_APP_PRIVATE_KEY` (PEM) and
+//! `ALIPAY_PUBLIC_KEY` (PEM), all three or none, and `ALIPAY_GATEWAY`, the full `…/gateway.do`
+//! URL. Like Stripe's: sandbox mode without keys uses the built-in sandbox and its fixed public
+//! test keys; with keys it talks to Alipay's own sandbox gateway, never the production one. Live
+//! mode needs the keys, defaults to the production gateway and refuses Alipay's sandbox hosts and
+//! the built-in sandbox's published keys. A key that does not read is a start-up error naming
+//! its variable; the key itself is never printed.
+
+use super::keys;
+use super::sign::{PrivateKey, PublicKey};
+use super::{Alipay, GATEWAY_PATH};
+use crate::model::ProviderId;
+use crate::server::config::payments::{base_url, Configured, PaymentsMode};
+use crate::server::config::{bad, ConfigError, Endpoint};
+use crate::server::payments::registry::Env;
+use std::sync::Arc;
+
+pub const LIVE_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";
+pub const SANDBOX_GATEWAY: &str = "https://openapi-sandbox.dl.alipaydev.com/gateway.do";
+const LIVE_HOST: &str = "openapi.alipay.com";
+const SANDBOX_HOSTS: [&str; 2] = ["openapi-sandbox.dl.alipaydev.com", "openapi.alipaydev.com"];
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', ':', '?']).next().unwrap_or(rest)
+}
+
+pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>, ConfigError> {
+    let gateway = base_url("ALIPAY_GATEWAY", env("ALIPAY_GATEWAY"))?;
+    if let Some(g) = &gateway {
+        let host = host_of(g);
+        match mode {
+            PaymentsMode::Sandbox if host == LIVE_HOST => {
+                return Err(bad(
+                    "ALIPAY_GATEWAY",
+                    "the production gateway in sandbox mode: set PAYMENTS_MODE=live, or use https://openapi-sandbox.dl.alipaydev.com/gateway.do",
+                ))
+            }
+            PaymentsMode::Live if SANDBOX_HOSTS.contains(&host) => {
+                return Err(bad(
+                    "ALIPAY_GATEWAY",
+                    "Alipay's sandbox gateway in live mode: use https://openapi.alipay.com/gateway.do, or PAYMENTS_MODE=sandbox",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let vars = [
+        "ALIPAY_APP_ID",
+        "ALIPAY_APP_PRIVATE_KEY",
+        "ALIPAY_PUBLIC_KEY",
+    ];
+    let values: Vec<Option<String>> = vars
+        .iter()
+        .map(|v| env(v).filter(|s| !s.trim().is_empty()))
+        .collect();
+    if values.iter().any(Option::is_some) {
+        if let Some(i) = values.iter().position(Option::is_none) {
+            return Err(bad(
+                vars[i],
+                "required when any of ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY is set",
+            ));
+        }
+    }
+    let (app_id, private_pem, public_pem, endpoint) = match values.as_slice() {
+        [Some(id), Some(private), Some(public)] => {
+            if mode == PaymentsMode::Live && private.trim() == keys::SANDBOX_APP_PRIVATE_KEY {
+                return Err(bad(
+                    "ALIPAY_APP_PRIVATE_KEY",
+                    "the built-in sandbox's published test key in live mode: use your app's own key",
+                ));
+            }
+            let gateway = gateway.unwrap_or_else(|| {
+                match mode {
+                    PaymentsMode::Live => LIVE_GATEWAY,
+                    PaymentsMode::Sandbox => SANDBOX_GATEWAY,
+                }
+                .to_string()
+            });
+            (
+                id.trim().to_string(),
+                private.clone(),
+                public.clone(),
+                Endpoint::Remote(gateway),
+            )
+        }
+        _ if mode == PaymentsMode::Live => return Ok(None),
+        _ => (
+            keys::SANDBOX_APP_ID.to_string(),
+            keys::SANDBOX_APP_PRIVATE_KEY.to_string(),
+            keys::SANDBOX_ALIPAY_PUBLIC_KEY.to_string(),
+            gateway.map_or(Endpoint::Sandbox, Endpoint::Remote),
+        ),
+    };
+    if !app_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("ALIPAY_APP_ID", "expected the app's numeric APPID"));
+    }
+    let app_key = PrivateKey::parse(&private_pem).map_err(|e| {
+        bad(
+            "ALIPAY_APP_PRIVATE_KEY",
+            format!("expected an RSA private key in PEM (PKCS#8 or PKCS#1) or bare base64 ({e})"),
+        )
+    })?;
+    let alipay_key = PublicKey::parse(&public_pem).map_err(|e| {
+        bad(
+            "ALIPAY_PUBLIC_KEY",
+            format!("expected Alipay's RSA public key in PEM or bare base64 ({e})"),
+        )
+    })?;
+    // The browser posts the page.pay form: to the built-in sandbox on the shop's own origin (a
+    // path, whatever PUBLIC_URL is), or to the configured gateway.
+    let browser_gateway = match &endpoint {
+        Endpoint::Sandbox => format!("/sandbox/alipay{GATEWAY_PATH}"),
+        Endpoint::Remote(g) => g.clone(),
+    };
+    let sandboxed = endpoint == Endpoint::Sandbox;
+    Ok(Some(Configured::new(
+        ProviderId::Alipay,
+        endpoint,
+        move |ctx| {
+            // For the built-in sandbox the root is `{internal}/sandbox/alipay`; otherwise it is
+            // the full gateway URL already.
+            let gateway = if sandboxed {
+                format!("{}{GATEWAY_PATH}", ctx.api_root)
+            } else {
+                ctx.api_root.clone()
+            };
+            Arc::new(Alipay::new(
+                ctx.http.clone(),
+                gateway,
+                browser_gateway.clone(),
+                app_id.clone(),
+                app_key.clone(),
+                alipay_key.clone(),
+            ))
+        },
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::payments::parse_for_tests as parse;
+
+    fn with_keys(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut vars = vec![
+            ("ALIPAY_APP_ID", "2021000000000099"),
+            ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_ALIPAY_PRIVATE_KEY),
+            ("ALIPAY_PUBLIC_KEY", keys::SANDBOX_APP_PUBLIC_KEY),
+        ];
+        vars.extend_from_slice(extra);
+        vars
+    }
+
+    #[test]
+    fn without_keys_the_built_in_sandbox_and_with_keys_the_gateway_by_mode() {
+        let p = parse(&[]).unwrap();
+        assert_eq!(
+            p.get(ProviderId::Alipay).unwrap().endpoint,
+            Endpoint::Sandbox
+        );
+        let p = parse(&with_keys(&[])).unwrap();
+        assert_eq!(
+            p.get(ProviderId::Alipay).unwrap().endpoint,
+            Endpoint::Remote(SANDBOX_GATEWAY.into())
+        );
+        let p = parse(&with_keys(&[("PAYMENTS_MODE", "live")])).unwrap();
+        assert_eq!(
+            p.get(ProviderId::Alipay).unwrap().endpoint,
+            Endpoint::Remote(LIVE_GATEWAY.into())
+        );
+        let p = parse(&[
+            ("PAYMENTS_MODE", "live"),
+            ("STRIPE_SECRET_KEY", "sk_live_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+        ])
+        .unwrap();
+        assert!(
+            p.get(ProviderId::Alipay).is_none(),
+            "live mode without keys: not offered"
+        );
+    }
+
+    #[test]
+    fn gateways_and_keys_must_fit_the_mode() {
+        let e = parse(&[("ALIPAY_GATEWAY", LIVE_GATEWAY)]).unwrap_err();
+        assert_eq!(e.var, "ALIPAY_GATEWAY");
+        let e = parse(&with_keys(&[
+            ("PAYMENTS_MODE", "live"),
+            ("ALIPAY_GATEWAY", SANDBOX_GATEWAY),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "ALIPAY_GATEWAY");
+        let e = parse(&[
+            ("PAYMENTS_MODE", "live"),
+            ("ALIPAY_APP_ID", "2021000000000099"),
+            ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_APP_PRIVATE_KEY),
+            ("ALIPAY_PUBLIC_KEY", keys::SANDBOX_ALIPAY_PUBLIC_KEY),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");
+        let e = parse(&[("ALIPAY_APP_ID", "2021000000000099")]).unwrap_err();
+        assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");
+        assert_eq!(
+            parse(&[("ALIPAY_GATEWAY", "gateway.do")]).unwrap_err().var,
+            "ALIPAY_GATEWAY"
+        );
+    }
+
+    #[test]
+    fn a_bad_pem_names_its_variable_and_never_prints_the_key() {
+        let secret = "-----BEGIN PRIVATE KEY-----\nTOPSECRETbutbroken\n-----END PRIVATE KEY-----";
+        let e = parse(&[
+            ("ALIPAY_APP_ID", "2021000000000099"),
+            ("ALIPAY_APP_PRIVATE_KEY", secret),
+            ("ALIPAY_PUBLIC_KEY", keys::SANDBOX_ALIPAY_PUBLIC_KEY),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");
+        assert!(!e.to_string().contains("TOPSECRET"), "{e}");
+        let e = parse(&[
+            ("ALIPAY_APP_ID", "2021000000000099"),
+            ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_ALIPAY_PRIVATE_KEY),
+            ("ALIPAY_PUBLIC_KEY", "MIIBroken"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "ALIPAY_PUBLIC_KEY");
+        // PKCS#1 private keys and bare base64 are accepted too.
+        let bare: String = keys::SANDBOX_APP_PUBLIC_KEY
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let vars = [
+            ("ALIPAY_APP_ID", "2021000000000099"),
+            ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_APP_PRIVATE_KEY),
+            ("ALIPAY_PUBLIC_KEY", bare.as_str()),
+        ];
+        assert!(parse(&vars).is_ok());
+    }
+}

@@ -1,0 +1,835 @@
+//! The Alipay sandbox, mounted at `/sandbox/alipay` (providers.md §10), with FIXED public test
+//! keys ([`super::keys`], published at `GET /sandbox/alipay/keys` for the official SDKs):
+//!
+//! - `/gateway.do` (GET or POST): query and form body merged, the request's RSA2 signature
+//!   checked with the app public key over every parameter but `sign` (again without empty values
+//!   if that fails), then by `method`:
+//!   - `alipay.trade.page.pay`: the cashier page with **Pay**, **Decline** and **Cancel**;
+//!   - `alipay.trade.query`, `.close`, `.refund`, `.fastpay.refund.query`: signed JSON
+//!     `{"<method_underscored>_response":{…},"sign":"…"}`, the sign over the object's exact bytes;
+//!     errors in Alipay's codes (`40002 isv.invalid-signature`, `40004 ACQ.TRADE_NOT_EXIST`…).
+//! - The cashier's buttons (`POST /cashier`):
+//!   - **Pay**: the trade becomes `TRADE_SUCCESS`; an RSA2-signed notify (form-urlencoded) goes
+//!     to `notify_url`, re-sent until the answer's body is exactly `success`; the browser goes to
+//!     `return_url` with signed parameters.
+//!   - **Decline**: as at Alipay, a failed payment inside the cashier leaves the trade
+//!     `WAIT_BUYER_PAY`: the cashier shows the error and the shopper may pay again or leave.
+//!   - **Cancel**: back to the shop's `return_url` without paying; the trade stays open until the
+//!     shop closes it (`alipay.trade.close`) or its `time_expire` passes.
+
+use super::keys;
+use super::sign::{self, PrivateKey, PublicKey};
+use super::GATEWAY_PATH;
+use crate::model::{Currency, Money};
+use crate::server::db;
+use crate::server::payments::delivery::{DeliveryPlan, DELAY};
+use crate::server::payments::now_secs;
+use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
+use crate::server::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const PROVIDER: &str = "alipay";
+const CASHIER_PATH: &str = "/cashier";
+/// The most a trade may be: CNY 100,000,000.00, in fen.
+const MAX_FEN: i64 = 10_000_000_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(GATEWAY_PATH, get(gateway).post(gateway))
+        .route(CASHIER_PATH, post(cashier_action))
+        .route("/keys", get(published_keys))
+}
+
+/// The sandbox "Alipay" key that signs, and the app key it checks requests with.
+fn alipay_key() -> &'static PrivateKey {
+    static KEY: OnceLock<PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        PrivateKey::parse(keys::SANDBOX_ALIPAY_PRIVATE_KEY).expect("the sandbox key reads")
+    })
+}
+
+fn app_public_key() -> &'static PublicKey {
+    static KEY: OnceLock<PublicKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        PublicKey::parse(keys::SANDBOX_APP_PUBLIC_KEY).expect("the sandbox key reads")
+    })
+}
+
+async fn published_keys() -> Json<Value> {
+    Json(json!({
+        "app_id": keys::SANDBOX_APP_ID,
+        "app_private_key": keys::SANDBOX_APP_PRIVATE_KEY,
+        "alipay_public_key": keys::SANDBOX_ALIPAY_PUBLIC_KEY,
+    }))
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "alipay sandbox failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error").into_response()
+}
+
+/// A signed gateway answer: the response object first, then `sign` over its exact bytes.
+fn signed(method: &str, object: Value) -> Response {
+    let key = format!("{}_response", method.replace('.', "_"));
+    let inner = object.to_string();
+    let sign = alipay_key().sign(&inner);
+    let body = format!("{{\"{key}\":{inner},\"sign\":\"{sign}\"}}");
+    (
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn api_error(method: &str, code: &str, msg: &str, sub_code: &str, sub_msg: &str) -> Response {
+    signed(
+        method,
+        json!({"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}),
+    )
+}
+
+fn not_exist(method: &str) -> Response {
+    api_error(
+        method,
+        "40004",
+        "Business Failed",
+        "ACQ.TRADE_NOT_EXIST",
+        "交易不存在",
+    )
+}
+
+fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    (
+        status,
+        page(
+            title,
+            &format!(
+                "<main class=\"card\"><h1>{}</h1><p role=\"alert\" data-testid=\"sandbox-error\">{}</p></main>",
+                escape(title),
+                escape(detail)
+            ),
+        ),
+    )
+        .into_response()
+}
+
+/// Query string and form body merged (the SDKs put the common parameters in the query and
+/// `biz_content` in the body); `None` when a parameter comes twice with different values.
+fn merged(query: Option<&str>, body: &[u8]) -> Option<BTreeMap<String, String>> {
+    let mut all = BTreeMap::new();
+    let from_query: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or_default()).ok()?;
+    let from_body: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    for (k, v) in from_query.into_iter().chain(from_body) {
+        if let Some(old) = all.insert(k, v.clone()) {
+            if old != v {
+                return None;
+            }
+        }
+    }
+    Some(all)
+}
+
+/// The request's RSA2 signature, over everything but `sign`, and again without empty values.
+fn request_verifies(params: &BTreeMap<String, String>) -> bool {
+    let Some(sign) = params.get("sign") else {
+        return false;
+    };
+    let all = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if app_public_key().verify(&sign::content(all, &["sign"]), sign) {
+        return true;
+    }
+    let non_empty = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    app_public_key().verify(&sign::content(non_empty, &["sign"]), sign)
+}
+
+async fn gateway(
+    State(state): State<AppState>,
+    RawQuery(raw_query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let Some(params) = merged(raw_query.as_deref(), &body) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "A parameter was sent twice with different values.",
+        );
+    };
+    let p = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+    let method = p("method").to_string();
+    let page_flow = method == "alipay.trade.page.pay";
+    let refuse = |sub_code: &str, sub_msg: &str| {
+        if page_flow {
+            error_page(
+                StatusCode::BAD_REQUEST,
+                "Alipay sandbox: request refused",
+                &format!("{sub_code}: {sub_msg}"),
+            )
+        } else {
+            let m = if method.is_empty() {
+                "error"
+            } else {
+                method.as_str()
+            };
+            api_error(m, "40002", "Invalid Arguments", sub_code, sub_msg)
+        }
+    };
+    for required in ["app_id", "method", "sign_type", "sign", "timestamp"] {
+        if p(required).is_empty() {
+            return refuse(
+                &format!("isv.missing-{}", required.replace('_', "-")),
+                &format!("{required} is required"),
+            );
+        }
+    }
+    if p("sign_type") != "RSA2" {
+        return refuse("isv.invalid-signature-type", "only RSA2 is supported");
+    }
+    if !request_verifies(&params) {
+        return refuse("isv.invalid-signature", "验签出错: the RSA2 signature does not verify with the app public key published at /sandbox/alipay/keys");
+    }
+    let biz: Value = match p("biz_content") {
+        "" => json!({}),
+        text => match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => return refuse("isv.invalid-biz-content", "biz_content is not JSON"),
+        },
+    };
+    let app_id = p("app_id").to_string();
+    let result = match method.as_str() {
+        "alipay.trade.page.pay" => page_pay(&state, &params, &app_id, &biz).await,
+        "alipay.trade.query" => query(&state, &app_id, &biz).await,
+        "alipay.trade.close" => close(&state, &app_id, &biz).await,
+        "alipay.trade.refund" => refund(&state, &app_id, &biz).await,
+        "alipay.trade.fastpay.refund.query" => refund_query(&state, &app_id, &biz).await,
+        _ => Ok(refuse("isv.invalid-method", "unknown method")),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+fn trade_id(app_id: &str, out_trade_no: &str) -> String {
+    format!("alipay:{app_id}:{out_trade_no}")
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    Ok(db::sandbox::get(&mut conn, id)
+        .await
+        .map_err(internal)?
+        .and_then(|o| serde_json::from_str(&o.data).ok()))
+}
+
+/// The trade a query-style call names (`out_trade_no`, or Alipay's `trade_no`).
+async fn find(state: &AppState, app_id: &str, biz: &Value) -> Result<Option<Value>, Response> {
+    if let Some(out) = biz["out_trade_no"].as_str().filter(|s| !s.is_empty()) {
+        return load(state, &trade_id(app_id, out)).await;
+    }
+    let Some(trade_no) = biz["trade_no"].as_str().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    let found = db::sandbox::search(&mut conn, PROVIDER, &format!("alipay:{app_id}:"), trade_no)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
+        .find(|t| t["trade_no"] == trade_no);
+    Ok(found)
+}
+
+/// Store a changed trade if nobody changed it meanwhile.
+async fn save(state: &AppState, old: &Value, new: &Value) -> Result<bool, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    let id = trade_id(
+        old["app_id"].as_str().unwrap_or(""),
+        old["out_trade_no"].as_str().unwrap_or(""),
+    );
+    db::sandbox::update(
+        &mut conn,
+        &id,
+        200,
+        &new.to_string(),
+        Some(&old.to_string()),
+    )
+    .await
+    .map_err(internal)
+}
+
+/// The trade's status now: an unpaid trade past its `time_expire` reads closed.
+fn status_of(trade: &Value) -> String {
+    let status = trade["status"].as_str().unwrap_or("").to_string();
+    let expire = trade["time_expire"].as_str().unwrap_or("");
+    if status == "WAIT_BUYER_PAY"
+        && !expire.is_empty()
+        && sign::beijing_time(now_secs()).as_str() > expire
+    {
+        return "TRADE_CLOSED".into();
+    }
+    status
+}
+
+fn fen(trade: &Value, k: &str) -> i64 {
+    trade[k].as_i64().unwrap_or(0)
+}
+
+fn yuan(minor: i64) -> String {
+    sign::yuan(Money::new(minor, Currency::Cny))
+}
+
+fn valid_out_trade_no(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+async fn page_pay(
+    state: &AppState,
+    params: &BTreeMap<String, String>,
+    app_id: &str,
+    biz: &Value,
+) -> Result<Response, Response> {
+    let bad = |detail: &str| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Alipay sandbox: request refused",
+            detail,
+        )
+    };
+    let out_trade_no = biz["out_trade_no"].as_str().unwrap_or("");
+    if !valid_out_trade_no(out_trade_no) {
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: out_trade_no must be 1–64 letters, digits or _",
+        ));
+    }
+    if biz["product_code"].as_str() != Some("FAST_INSTANT_TRADE_PAY") {
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: product_code must be FAST_INSTANT_TRADE_PAY",
+        ));
+    }
+    let amount = biz["total_amount"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| biz["total_amount"].as_f64().map(|f| format!("{f}")))
+        .and_then(|t| sign::parse_yuan(&t))
+        .filter(|a| (1..=MAX_FEN).contains(a));
+    let Some(amount) = amount else {
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: total_amount must be 0.01 to 100000000.00 yuan",
+        ));
+    };
+    let subject = biz["subject"].as_str().unwrap_or("");
+    if subject.is_empty() || subject.chars().count() > 256 {
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: subject is required (at most 256 characters)",
+        ));
+    }
+    let shop = state.settings.public_url.as_str();
+    for k in ["notify_url", "return_url"] {
+        let url = params.get(k).map(String::as_str).unwrap_or("");
+        if !url.is_empty() && !is_shop_url(url, shop) {
+            return Err(bad(&format!(
+                "{k} must be a URL on the shop's own origin ({shop})"
+            )));
+        }
+    }
+    let id = trade_id(app_id, out_trade_no);
+    let now = now_secs();
+    let trade = json!({
+        "app_id": app_id,
+        "out_trade_no": out_trade_no,
+        "trade_no": format!("{}{:010}", sign::beijing_time(now).replace(['-', ' ', ':'], ""), uuid::Uuid::new_v4().as_u128() % 10_000_000_000),
+        "total_amount": amount,
+        "subject": subject,
+        "notify_url": params.get("notify_url").cloned().unwrap_or_default(),
+        "return_url": params.get("return_url").cloned().unwrap_or_default(),
+        "time_expire": biz["time_expire"].as_str().unwrap_or(""),
+        "gmt_create": sign::beijing_time(now),
+        "status": "WAIT_BUYER_PAY",
+        "refunds": [],
+    });
+    {
+        let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+        db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &trade.to_string())
+            .await
+            .map_err(internal)?;
+    }
+    // The same out_trade_no again: the same trade, if nothing differs (ACQ.CONTEXT_INCONSISTENT).
+    let Some(stored) = load(state, &id).await? else {
+        return Err(internal("trade vanished"));
+    };
+    if fen(&stored, "total_amount") != amount || stored["subject"] != subject {
+        return Err(bad(
+            "ACQ.CONTEXT_INCONSISTENT: this out_trade_no was used with other parameters",
+        ));
+    }
+    match status_of(&stored).as_str() {
+        "WAIT_BUYER_PAY" => Ok(cashier(&stored, None)),
+        "TRADE_SUCCESS" | "TRADE_FINISHED" => {
+            Err(bad("ACQ.TRADE_HAS_SUCCESS: this trade is already paid"))
+        }
+        _ => Err(bad("ACQ.TRADE_HAS_CLOSE: this trade is closed")),
+    }
+}
+
+/// What later refunds of a payment do (a test control on the cashier).
+fn refund_controls() -> &'static str {
+    r#"<fieldset><legend>Refunds of this payment (test control)</legend>
+<label><input type="radio" name="refunds" value="succeed" checked> Succeed</label><br>
+<label><input type="radio" name="refunds" value="refuse"> Refused (ACQ.TRADE_NOT_ALLOW_REFUND)</label>
+</fieldset>"#
+}
+
+/// The cashier page for an open trade.
+fn cashier(trade: &Value, error: Option<&str>) -> Response {
+    let s = |k: &str| escape(trade[k].as_str().unwrap_or(""));
+    let alert = error
+        .map(|e| {
+            format!(
+                "<p role=\"alert\" data-testid=\"sandbox-error\"><strong>{}</strong></p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<main class="card"><h1>Alipay sandbox cashier</h1>
+<p>Storefront sandbox merchant asks for <strong data-testid="sandbox-amount">CNY {amount}</strong> for {subject}.</p>
+<p>Merchant order number (<code>out_trade_no</code>): <code data-testid="sandbox-reference">{out_trade_no}</code><br>Alipay trade number: <code>{trade_no}</code></p>
+{alert}<form method="post" action="/sandbox/alipay{CASHIER_PATH}">
+<input type="hidden" name="trade" value="{trade_key}">
+<p><strong>Pay</strong> pays from the sandbox buyer's balance; <strong>Decline</strong> fails the payment and leaves the trade waiting for payment; <strong>Cancel</strong> returns to the shop without paying.</p>
+<button class="pay" name="action" value="pay">Pay</button>
+<button name="action" value="decline">Decline</button>
+<button name="action" value="cancel">Cancel</button>
+{controls}
+{refunds}
+</form></main>"#,
+        amount = yuan(fen(trade, "total_amount")),
+        subject = s("subject"),
+        out_trade_no = s("out_trade_no"),
+        trade_no = s("trade_no"),
+        trade_key = escape(&trade_id(
+            trade["app_id"].as_str().unwrap_or(""),
+            trade["out_trade_no"].as_str().unwrap_or("")
+        )),
+        controls = delivery_controls(),
+        refunds = refund_controls(),
+    );
+    page("Alipay sandbox cashier", &body).into_response()
+}
+
+/// Fields signed with the sandbox Alipay key (over everything but `sign` and `sign_type`).
+fn sign_fields(mut fields: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let content = sign::content(
+        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &["sign", "sign_type"],
+    );
+    fields.insert("sign".into(), alipay_key().sign(&content));
+    fields
+}
+
+fn common_fields(trade: &Value) -> BTreeMap<String, String> {
+    let s = |k: &str| trade[k].as_str().unwrap_or("").to_string();
+    let amount = yuan(fen(trade, "total_amount"));
+    [
+        ("app_id", s("app_id")),
+        ("auth_app_id", s("app_id")),
+        ("charset", "utf-8".to_string()),
+        ("version", "1.0".to_string()),
+        ("sign_type", "RSA2".to_string()),
+        ("trade_no", s("trade_no")),
+        ("out_trade_no", s("out_trade_no")),
+        ("seller_id", "2088000000000001".to_string()),
+        ("total_amount", amount),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The async notify for a trade's status.
+fn notify_fields(trade: &Value, status: &str) -> BTreeMap<String, String> {
+    let s = |k: &str| trade[k].as_str().unwrap_or("").to_string();
+    let amount = yuan(fen(trade, "total_amount"));
+    let mut f = common_fields(trade);
+    let now = sign::beijing_time(now_secs());
+    for (k, v) in [
+        ("notify_time", now.clone()),
+        ("notify_type", "trade_status_sync".to_string()),
+        ("notify_id", format!("{}", uuid::Uuid::new_v4().simple())),
+        ("trade_status", status.to_string()),
+        ("buyer_id", "2088102000000001".to_string()),
+        ("buyer_logon_id", "sbx***@sandbox.com".to_string()),
+        ("seller_email", "merchant@sandbox.com".to_string()),
+        ("receipt_amount", amount.clone()),
+        ("invoice_amount", amount.clone()),
+        ("buyer_pay_amount", amount.clone()),
+        ("point_amount", "0.00".to_string()),
+        ("subject", s("subject")),
+        ("gmt_create", s("gmt_create")),
+        ("gmt_payment", s("gmt_payment")),
+        (
+            "fund_bill_list",
+            json!([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}]).to_string(),
+        ),
+    ] {
+        f.insert(k.to_string(), v);
+    }
+    sign_fields(f)
+}
+
+/// Send a notify until the shop answers exactly `success` (Alipay re-sends anything else).
+async fn send_until_success(http: &reqwest::Client, url: &str, body: &str) {
+    let mut wait = Duration::from_millis(250);
+    for attempt in 1..=8 {
+        let sent = http
+            .post(url)
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(body.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(response) => {
+                let status = response.status();
+                let text = response.bytes().await.unwrap_or_default();
+                if status.is_success() && text.as_ref() == b"success" {
+                    return;
+                }
+                tracing::warn!(%url, %status, attempt, "alipay sandbox: notify not answered `success`; will retry");
+            }
+            Err(e) => {
+                tracing::warn!(%url, error = %e.without_url(), attempt, "alipay sandbox: notify failed; will retry")
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+    tracing::error!(%url, "alipay sandbox: gave up delivering a notify");
+}
+
+fn deliver(state: &AppState, notify_url: &str, body: String, plan: DeliveryPlan) {
+    if notify_url.is_empty() || plan == DeliveryPlan::Never {
+        return;
+    }
+    let url = match notify_url.strip_prefix(state.settings.public_url.as_str()) {
+        Some(path) => format!("{}{path}", state.internal_url),
+        None => notify_url.to_string(),
+    };
+    let http = state.http.clone();
+    tokio::spawn(async move {
+        if plan == DeliveryPlan::Delayed {
+            tokio::time::sleep(DELAY).await;
+        }
+        if plan == DeliveryPlan::Duplicated {
+            let copies = (0..5).map(|_| send_until_success(&http, &url, &body));
+            futures_util::future::join_all(copies).await;
+        } else {
+            send_until_success(&http, &url, &body).await;
+        }
+    });
+}
+
+async fn cashier_action(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let id = form.get("trade").cloned().unwrap_or_default();
+    let trade = match load(&state, &id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "Trade not found",
+                "ACQ.TRADE_NOT_EXIST",
+            )
+        }
+        Err(r) => return r,
+    };
+    if status_of(&trade) != "WAIT_BUYER_PAY" {
+        return error_page(
+            StatusCode::GONE,
+            "This trade is no longer open",
+            &format!("The trade is {}.", status_of(&trade)),
+        );
+    }
+    let return_url = trade["return_url"].as_str().unwrap_or("").to_string();
+    match form.get("action").map(String::as_str) {
+        Some("pay") => {}
+        Some("decline") => {
+            return cashier(
+                &trade,
+                Some("Payment declined (sandbox test control). The trade is still waiting for payment: pay again, or cancel to return to the shop."),
+            )
+        }
+        Some("cancel") => {
+            return if return_url.is_empty() {
+                error_page(StatusCode::OK, "Payment cancelled", "You left the cashier without paying.")
+            } else {
+                Redirect::to(&return_url).into_response()
+            }
+        }
+        _ => return cashier(&trade, None),
+    }
+    let mut paid = trade.clone();
+    paid["status"] = json!("TRADE_SUCCESS");
+    paid["gmt_payment"] = json!(sign::beijing_time(now_secs()));
+    paid["refund_plan"] = json!(form.get("refunds").map(String::as_str).unwrap_or("succeed"));
+    match save(&state, &trade, &paid).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "This trade changed",
+                "Reload the cashier.",
+            )
+        }
+        Err(r) => return r,
+    }
+    let notify = notify_fields(&paid, "TRADE_SUCCESS");
+    let body = serde_urlencoded::to_string(&notify).unwrap_or_default();
+    let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
+    deliver(
+        &state,
+        paid["notify_url"].as_str().unwrap_or(""),
+        body,
+        plan,
+    );
+    if return_url.is_empty() {
+        return error_page(StatusCode::OK, "Paid", "The sandbox trade is paid.");
+    }
+    let mut back = common_fields(&paid);
+    back.insert("method".into(), "alipay.trade.page.pay.return".into());
+    back.insert("timestamp".into(), sign::beijing_time(now_secs()));
+    let back = sign_fields(back);
+    let query = serde_urlencoded::to_string(&back).unwrap_or_default();
+    let sep = if return_url.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{return_url}{sep}{query}")).into_response()
+}
+
+async fn query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+    const M: &str = "alipay.trade.query";
+    let Some(trade) = find(state, app_id, biz).await? else {
+        return Ok(not_exist(M));
+    };
+    let status = status_of(&trade);
+    let paid = matches!(status.as_str(), "TRADE_SUCCESS" | "TRADE_FINISHED");
+    let refunded: i64 = trade["refunds"]
+        .as_array()
+        .map(|l| l.iter().map(|r| fen(r, "amount")).sum())
+        .unwrap_or(0);
+    let was_paid = paid || refunded > 0;
+    let amount = yuan(fen(&trade, "total_amount"));
+    let mut answer = json!({
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": trade["trade_no"],
+        "out_trade_no": trade["out_trade_no"],
+        "buyer_logon_id": "sbx***@sandbox.com",
+        "trade_status": status,
+        "total_amount": amount,
+        "buyer_pay_amount": if was_paid { amount.clone() } else { "0.00".into() },
+        "point_amount": "0.00",
+        "invoice_amount": if was_paid { amount.clone() } else { "0.00".into() },
+        "receipt_amount": if was_paid { amount.clone() } else { "0.00".into() },
+        "buyer_user_id": "2088102000000001",
+    });
+    if was_paid {
+        answer["send_pay_date"] = trade["gmt_payment"].clone();
+    }
+    Ok(signed(M, answer))
+}
+
+async fn close(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+    const M: &str = "alipay.trade.close";
+    for _ in 0..5 {
+        let Some(trade) = find(state, app_id, biz).await? else {
+            return Ok(not_exist(M));
+        };
+        let ok = json!({"code": "10000", "msg": "Success", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"]});
+        match status_of(&trade).as_str() {
+            "TRADE_CLOSED" => return Ok(signed(M, ok)),
+            "WAIT_BUYER_PAY" => {
+                let mut closed = trade.clone();
+                closed["status"] = json!("TRADE_CLOSED");
+                if save(state, &trade, &closed).await? {
+                    return Ok(signed(M, ok));
+                }
+            }
+            _ => {
+                return Ok(api_error(
+                    M,
+                    "40004",
+                    "Business Failed",
+                    "ACQ.TRADE_STATUS_ERROR",
+                    "交易状态不合法",
+                ))
+            }
+        }
+    }
+    Ok(api_error(
+        M,
+        "20000",
+        "Service Currently Unavailable",
+        "aop.unknow-error",
+        "busy, try again",
+    ))
+}
+
+async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+    const M: &str = "alipay.trade.refund";
+    let business = |sub: &str, msg: &str| api_error(M, "40004", "Business Failed", sub, msg);
+    for _ in 0..5 {
+        let Some(trade) = find(state, app_id, biz).await? else {
+            return Ok(not_exist(M));
+        };
+        let request_no = biz["out_request_no"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .or(trade["out_trade_no"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let Some(amount) = biz["refund_amount"]
+            .as_str()
+            .and_then(sign::parse_yuan)
+            .filter(|a| *a > 0)
+        else {
+            return Ok(api_error(
+                M,
+                "40002",
+                "Invalid Arguments",
+                "isv.invalid-parameter",
+                "refund_amount is invalid",
+            ));
+        };
+        let refunds = trade["refunds"].as_array().cloned().unwrap_or_default();
+        let taken: i64 = refunds.iter().map(|r| fen(r, "amount")).sum();
+        let answer = |fund_change: &str, total_refunded: i64| {
+            json!({
+                "code": "10000", "msg": "Success",
+                "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
+                "buyer_logon_id": "sbx***@sandbox.com", "fund_change": fund_change,
+                "refund_fee": yuan(total_refunded), "gmt_refund_pay": sign::beijing_time(now_secs()),
+                "buyer_user_id": "2088102000000001",
+            })
+        };
+        // The same out_request_no again: the same refund, no money moves (fund_change N).
+        if let Some(same) = refunds
+            .iter()
+            .find(|r| r["out_request_no"] == request_no.as_str())
+        {
+            if fen(same, "amount") != amount {
+                return Ok(business(
+                    "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                    "退款金额与原请求不一致",
+                ));
+            }
+            return Ok(signed(M, answer("N", taken)));
+        }
+        let status = status_of(&trade);
+        if !matches!(status.as_str(), "TRADE_SUCCESS") {
+            return Ok(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
+        }
+        if trade["refund_plan"] == "refuse" {
+            return Ok(business(
+                "ACQ.TRADE_NOT_ALLOW_REFUND",
+                "当前交易不允许退款 (sandbox test control)",
+            ));
+        }
+        let total = fen(&trade, "total_amount");
+        if amount > total - taken {
+            return Ok(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
+        }
+        let mut updated = trade.clone();
+        let mut list = refunds.clone();
+        list.push(json!({
+            "out_request_no": request_no,
+            "amount": amount,
+            "reason": biz["refund_reason"].as_str().unwrap_or(""),
+            "gmt_refund_pay": sign::beijing_time(now_secs()),
+        }));
+        updated["refunds"] = Value::Array(list);
+        if taken + amount == total {
+            // A fully refunded trade is closed.
+            updated["status"] = json!("TRADE_CLOSED");
+        }
+        if save(state, &trade, &updated).await? {
+            return Ok(signed(M, answer("Y", taken + amount)));
+        }
+    }
+    Ok(api_error(
+        M,
+        "20000",
+        "Service Currently Unavailable",
+        "aop.unknow-error",
+        "busy, try again",
+    ))
+}
+
+async fn refund_query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+    const M: &str = "alipay.trade.fastpay.refund.query";
+    let Some(trade) = find(state, app_id, biz).await? else {
+        return Ok(not_exist(M));
+    };
+    let request_no = biz["out_request_no"].as_str().unwrap_or("");
+    let found = trade["refunds"].as_array().and_then(|l| {
+        l.iter()
+            .find(|r| r["out_request_no"] == request_no)
+            .cloned()
+    });
+    let mut answer = json!({
+        "code": "10000", "msg": "Success",
+        "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
+        "out_request_no": request_no,
+    });
+    if let Some(r) = found {
+        answer["total_amount"] = json!(yuan(fen(&trade, "total_amount")));
+        answer["refund_amount"] = json!(yuan(fen(&r, "amount")));
+        answer["refund_status"] = json!("REFUND_SUCCESS");
+        answer["gmt_refund_pay"] = r["gmt_refund_pay"].clone();
+    }
+    Ok(signed(M, answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_body_merge_and_a_conflict_is_refused() {
+        let m = merged(Some("a=1&sign=x%2By"), b"biz_content=%7B%7D&a=1").unwrap();
+        assert_eq!(m["sign"], "x+y");
+        assert_eq!(m["biz_content"], "{}");
+        assert!(merged(Some("a=1"), b"a=2").is_none());
+    }
+
+    #[tokio::test]
+    async fn answers_are_signed_over_the_exact_object() {
+        let response = signed(
+            "alipay.trade.query",
+            json!({"code": "10000", "msg": "Success"}),
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let raw = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            raw.starts_with("{\"alipay_trade_query_response\":{"),
+            "{raw}"
+        );
+        let (text, sign) = sign::signed_response(&raw, "alipay_trade_query_response").unwrap();
+        let public = PublicKey::parse(keys::SANDBOX_ALIPAY_PUBLIC_KEY).unwrap();
+        assert!(public.verify(text, &sign.unwrap()));
+    }
+}
