@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building the shop needs, from crates.io and npm only (GitHub is unreachable here):
 # the wasm32 target, wasm-bindgen-cli at exactly the version in Cargo.lock, cargo-leptos, and the
-# npm packages in end2end/ (Playwright, axe-core for the accessibility audits, and binaryen's
-# wasm-opt for release builds). Idempotent.
+# npm packages in end2end/ (Playwright, axe-core for the accessibility audits, binaryen's
+# wasm-opt for release builds, and Alipay's official Node SDK for its sandbox check). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -25,7 +25,8 @@ if ! cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}\b"; 
 fi
 
 if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] \
-  || [ ! -f end2end/node_modules/axe-core/axe.min.js ]; then
+  || [ ! -f end2end/node_modules/axe-core/axe.min.js ] \
+  || [ ! -f end2end/node_modules/alipay-sdk/package.json ]; then
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
