@@ -5,7 +5,7 @@
 //! Adding a provider: a folder `payments/<provider>/` with its module (configuration, the trait,
 //! wire types) and `sandbox.rs`, its `ProviderId` in `model::payment`, and one line below.
 
-use super::{sslcommerz, stripe};
+use super::{paypal, sslcommerz, stripe};
 use crate::model::ProviderId;
 use crate::server::config::payments::{Configured, PaymentsMode};
 use crate::server::config::ConfigError;
@@ -25,7 +25,11 @@ pub struct Registration {
 }
 
 /// The providers, in the order the checkout offers them.
-pub static PROVIDERS: &[Registration] = &[stripe::REGISTRATION, sslcommerz::REGISTRATION];
+pub static PROVIDERS: &[Registration] = &[
+    stripe::REGISTRATION,
+    paypal::REGISTRATION,
+    sslcommerz::REGISTRATION,
+];
 
 pub fn registration(id: ProviderId) -> Option<&'static Registration> {
     PROVIDERS.iter().find(|r| r.id == id)
