@@ -38,7 +38,7 @@ client = PaypalServersdkClient(
 )
 
 
-def order_request(invoice_id, value="3000", currency="JPY"):
+def order_request(invoice_id, value="3000", item_value="1500", currency="JPY"):
     return OrderRequest(
         intent=CheckoutPaymentIntent.CAPTURE,
         purchase_units=[
@@ -54,7 +54,7 @@ def order_request(invoice_id, value="3000", currency="JPY"):
                     ItemRequest(
                         name="Ceramic Mug",
                         quantity="2",
-                        unit_amount=Money(currency_code=currency, value=str(int(value) // 2)),
+                        unit_amount=Money(currency_code=currency, value=item_value),
                     )
                 ],
             )
@@ -98,7 +98,7 @@ assert fetched.status_code == 200, fetched.status_code
 assert fetched.body.id == order.id and fetched.body.purchase_units[0].invoice_id == invoice
 
 try:
-    client.orders.create_order({"body": order_request(invoice + "-B", value="10.50"), "paypal_request_id": str(uuid.uuid4())})
+    client.orders.create_order({"body": order_request(invoice + "-B", value="10.50", item_value="5.25"), "paypal_request_id": str(uuid.uuid4())})
     raise AssertionError("JPY with decimals must be refused")
 except ErrorException as e:
     assert e.response_code == 422, e.response_code
