@@ -310,22 +310,26 @@ both_backends! {
     }
 }
 
-/// A TCP port standing for PayPal: it drops every connection until `target` is set, then
-/// forwards connections there.
-async fn switchable_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Option<String>>>) {
+/// A TCP port standing for PayPal: it drops every connection while the target is `None`, and
+/// forwards connections to the target otherwise; changing the target drops the connections open.
+async fn switchable_proxy() -> (u16, tokio::sync::watch::Sender<Option<String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let target: std::sync::Arc<std::sync::Mutex<Option<String>>> = Default::default();
-    let shared = target.clone();
+    let (target, watch) = tokio::sync::watch::channel::<Option<String>>(None);
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
-            let Some(to) = shared.lock().unwrap().clone() else {
+            let Some(to) = watch.borrow().clone() else {
                 drop(inbound);
                 continue;
             };
+            let mut changed = watch.clone();
+            changed.mark_unchanged();
             tokio::spawn(async move {
                 if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = changed.changed() => {}
+                    }
                 }
             });
         }
@@ -348,7 +352,7 @@ async fn a_paypal_outage_shows_a_clear_message_and_pay_again_works(backend: Back
     assert_eq!(shopper.cart().await.line_quantity(1), Some(1), "the cart is kept");
     // PayPal is back (here: another instance on the same database, which serves the sandbox).
     let paypal = app.another_instance().await;
-    *target.lock().unwrap() = Some(paypal.base.trim_start_matches("http://").to_string());
+    target.send_replace(Some(paypal.base.trim_start_matches("http://").to_string()));
     let location = shopper.pay("paypal").await;
     assert!(location.contains("/sandbox/paypal/checkoutnow?token="), "{location}");
     assert_eq!(app.order_count().await, 1, "the same order");
@@ -438,3 +442,29 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
     let wrong_id: serde_json::Value = verify(event, "WH-OTHER").await.unwrap().json().await.unwrap();
     assert_eq!(wrong_id["verification_status"], "FAILURE");
 }
+
+/// The verify API cannot be reached: the webhook is a 503 (PayPal retries) and nothing changes;
+/// once PayPal answers again the same delivery is applied.
+async fn a_webhook_paypal_cannot_confirm_is_a_503_and_changes_nothing(backend: Backend) {
+    let (port, target) = switchable_proxy().await;
+    let base = format!("http://127.0.0.1:{port}/sandbox/paypal");
+    let app = spawn_app_with(backend, &[("PAYPAL_API_BASE", base.as_str())]).await;
+    let paypal = app.another_instance().await;
+    target.send_replace(Some(paypal.base.trim_start_matches("http://").to_string()));
+    let shopper = app.browser();
+    let page = shopper.start_paypal(1).await;
+    let back = paypal.browser().on_paypal_page(&page, "pay", "never", "succeed").await;
+    let reference = reference_in(&back);
+    let (attempt, order_id) = app.attempt_of(&reference).await;
+    let body = capture_event(&attempt, &order_id, "18.00", "USD").to_string().into_bytes();
+    let headers = sandbox::transmit(&app.state, &body).await.unwrap().headers();
+    target.send_replace(None);
+    assert_eq!(app.paypal_post(&headers, &body).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+    assert_eq!(app.ledger_rows(&reference).await, 0);
+    target.send_replace(Some(paypal.base.trim_start_matches("http://").to_string()));
+    assert_eq!(app.paypal_post(&headers, &body).await, StatusCode::OK);
+    assert_eq!(app.status_of(&reference).await, "paid");
+}
+
+crate::helpers::on_both_backends!(a_webhook_paypal_cannot_confirm_is_a_503_and_changes_nothing);
