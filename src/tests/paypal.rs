@@ -16,7 +16,13 @@ use std::time::Duration;
 impl Browser {
     /// On the PayPal approval page press `action` (`pay`, `decline`, `cancel`) with webhook and
     /// refund test controls; returns where the sandbox sends the browser.
-    async fn on_paypal_page(&self, page_url: &str, action: &str, webhook: &str, refunds: &str) -> String {
+    async fn on_paypal_page(
+        &self,
+        page_url: &str,
+        action: &str,
+        webhook: &str,
+        refunds: &str,
+    ) -> String {
         let path = self.local(page_url);
         let page = self.get(&path).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -25,11 +31,19 @@ impl Browser {
             .client
             .post(format!("{}{path}", self.base))
             .header(REFERER, format!("{}{path}", self.base))
-            .form(&[("action", action), ("webhook", webhook), ("refunds", refunds)])
+            .form(&[
+                ("action", action),
+                ("webhook", webhook),
+                ("refunds", refunds),
+            ])
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_redirection(), "sandbox: {}", response.status());
+        assert!(
+            response.status().is_redirection(),
+            "sandbox: {}",
+            response.status()
+        );
         response.headers()[LOCATION].to_str().unwrap().to_string()
     }
 
@@ -39,7 +53,10 @@ impl Browser {
         let checkout = self.get("/checkout").await;
         assert!(checkout.contains(">PayPal<"), "USD offers PayPal");
         let page = self.pay("paypal").await;
-        assert!(page.contains("/sandbox/paypal/checkoutnow?token="), "{page}");
+        assert!(
+            page.contains("/sandbox/paypal/checkoutnow?token="),
+            "{page}"
+        );
         page
     }
 }
@@ -66,19 +83,30 @@ impl TestApp {
 
     /// Access tokens the sandbox issued.
     async fn paypal_tokens(&self) -> i64 {
-        self.count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "pp-token:%").await
+        self.count(
+            "SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1",
+            "pp-token:%",
+        )
+        .await
     }
 
     /// Post a webhook with these headers and body to the shop.
     async fn paypal_post(&self, headers: &[(&'static str, String)], body: &[u8]) -> StatusCode {
-        self.post_webhook("paypal", "application/json", headers, body.to_vec()).await
+        self.post_webhook("paypal", "application/json", headers, body.to_vec())
+            .await
     }
 
     /// A genuine event: recorded as a transmission at the sandbox (as PayPal would have sent it),
     /// then delivered. Returns the status and the headers (for replays and tampering).
-    async fn paypal_event(&self, event: &serde_json::Value) -> (StatusCode, Vec<(&'static str, String)>, Vec<u8>) {
+    async fn paypal_event(
+        &self,
+        event: &serde_json::Value,
+    ) -> (StatusCode, Vec<(&'static str, String)>, Vec<u8>) {
         let body = event.to_string().into_bytes();
-        let headers = sandbox::transmit(&self.state, &body).await.unwrap().headers();
+        let headers = sandbox::transmit(&self.state, &body)
+            .await
+            .unwrap()
+            .headers();
         (self.paypal_post(&headers, &body).await, headers, body)
     }
 }
@@ -345,19 +373,36 @@ async fn a_paypal_outage_shows_a_clear_message_and_pay_again_works(backend: Back
     let app = spawn_app_with(backend, &[("PAYPAL_API_BASE", base.as_str())]).await;
     let shopper = app.browser();
     shopper.add_to_cart(1, 1).await;
-    let response = shopper.pay_with_key("paypal", &shopper.checkout_key().await).await;
-    let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;
+    let response = shopper
+        .pay_with_key("paypal", &shopper.checkout_key().await)
+        .await;
+    let page = shopper
+        .follow(response.headers()[LOCATION].to_str().unwrap())
+        .await;
     let alert = page.alert().expect("an error message");
-    assert!(alert.contains("PayPal is not answering") && alert.contains("ORD-000001"), "{alert}");
-    assert_eq!(shopper.cart().await.line_quantity(1), Some(1), "the cart is kept");
+    assert!(
+        alert.contains("PayPal is not answering") && alert.contains("ORD-000001"),
+        "{alert}"
+    );
+    assert_eq!(
+        shopper.cart().await.line_quantity(1),
+        Some(1),
+        "the cart is kept"
+    );
     // PayPal is back (here: another instance on the same database, which serves the sandbox).
     let paypal = app.another_instance().await;
     target.send_replace(Some(paypal.base.trim_start_matches("http://").to_string()));
     let location = shopper.pay("paypal").await;
-    assert!(location.contains("/sandbox/paypal/checkoutnow?token="), "{location}");
+    assert!(
+        location.contains("/sandbox/paypal/checkoutnow?token="),
+        "{location}"
+    );
     assert_eq!(app.order_count().await, 1, "the same order");
     let (attempt, order_id) = app.attempt_of("ORD-000001").await;
-    assert_eq!(attempt, "ORD-000001-A1", "the same attempt and PayPal-Request-Id");
+    assert_eq!(
+        attempt, "ORD-000001-A1",
+        "the same attempt and PayPal-Request-Id"
+    );
     assert!(!order_id.is_empty());
 }
 
@@ -370,7 +415,12 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
     let app = crate::helpers::spawn_app(Backend::Sqlite).await;
     let base = format!("{}/sandbox/paypal", app.base);
     let http = reqwest::Client::new();
-    let refused = http.post(format!("{base}/v1/oauth2/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let refused = http
+        .post(format!("{base}/v1/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let token: serde_json::Value = http
         .post(format!("{base}/v1/oauth2/token"))
@@ -397,9 +447,16 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: serde_json::Value = first.json().await.unwrap();
     let second: serde_json::Value = create().await.unwrap().json().await.unwrap();
-    assert_eq!(first["id"], second["id"], "same PayPal-Request-Id, same order");
+    assert_eq!(
+        first["id"], second["id"],
+        "same PayPal-Request-Id, same order"
+    );
     assert_eq!(first["status"], "PAYER_ACTION_REQUIRED");
-    assert!(first["links"].as_array().unwrap().iter().any(|l| l["rel"] == "payer-action"));
+    assert!(first["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["rel"] == "payer-action"));
     let bad = http
         .post(format!("{base}/v2/checkout/orders"))
         .bearer_auth(&bearer)
@@ -412,10 +469,21 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
     assert_eq!(bad["name"], "UNPROCESSABLE_ENTITY");
     assert_eq!(bad["details"][0]["issue"], "CURRENCY_NOT_SUPPORTED");
     assert!(bad["debug_id"].is_string());
-    let unauthorised = http.get(format!("{base}/v2/checkout/orders/{}", first["id"].as_str().unwrap())).bearer_auth("nope").send().await.unwrap();
+    let unauthorised = http
+        .get(format!(
+            "{base}/v2/checkout/orders/{}",
+            first["id"].as_str().unwrap()
+        ))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorised.status(), StatusCode::UNAUTHORIZED);
     let not_approved = http
-        .post(format!("{base}/v2/checkout/orders/{}/capture", first["id"].as_str().unwrap()))
+        .post(format!(
+            "{base}/v2/checkout/orders/{}/capture",
+            first["id"].as_str().unwrap()
+        ))
         .bearer_auth(&bearer)
         .json(&json!({}))
         .send()
@@ -423,7 +491,9 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
         .unwrap();
     assert_eq!(not_approved.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let event = json!({"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {}});
-    let sent = sandbox::transmit(&app.state, event.to_string().as_bytes()).await.unwrap();
+    let sent = sandbox::transmit(&app.state, event.to_string().as_bytes())
+        .await
+        .unwrap();
     let verify = |event: serde_json::Value, webhook_id: &str| {
         http.post(format!("{base}/v1/notifications/verify-webhook-signature"))
             .bearer_auth(&bearer)
@@ -435,11 +505,26 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
             .send()
     };
     let id = app::server::config::payments::sandbox_keys::PAYPAL_WEBHOOK_ID;
-    let ok: serde_json::Value = verify(event.clone(), id).await.unwrap().json().await.unwrap();
+    let ok: serde_json::Value = verify(event.clone(), id)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ok["verification_status"], "SUCCESS");
-    let other: serde_json::Value = verify(json!({"id": "WH-2"}), id).await.unwrap().json().await.unwrap();
+    let other: serde_json::Value = verify(json!({"id": "WH-2"}), id)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(other["verification_status"], "FAILURE");
-    let wrong_id: serde_json::Value = verify(event, "WH-OTHER").await.unwrap().json().await.unwrap();
+    let wrong_id: serde_json::Value = verify(event, "WH-OTHER")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(wrong_id["verification_status"], "FAILURE");
 }
 
@@ -453,13 +538,24 @@ async fn a_webhook_paypal_cannot_confirm_is_a_503_and_changes_nothing(backend: B
     target.send_replace(Some(paypal.base.trim_start_matches("http://").to_string()));
     let shopper = app.browser();
     let page = shopper.start_paypal(1).await;
-    let back = paypal.browser().on_paypal_page(&page, "pay", "never", "succeed").await;
+    let back = paypal
+        .browser()
+        .on_paypal_page(&page, "pay", "never", "succeed")
+        .await;
     let reference = reference_in(&back);
     let (attempt, order_id) = app.attempt_of(&reference).await;
-    let body = capture_event(&attempt, &order_id, "18.00", "USD").to_string().into_bytes();
-    let headers = sandbox::transmit(&app.state, &body).await.unwrap().headers();
+    let body = capture_event(&attempt, &order_id, "18.00", "USD")
+        .to_string()
+        .into_bytes();
+    let headers = sandbox::transmit(&app.state, &body)
+        .await
+        .unwrap()
+        .headers();
     target.send_replace(None);
-    assert_eq!(app.paypal_post(&headers, &body).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.paypal_post(&headers, &body).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(app.status_of(&reference).await, "awaiting_payment");
     assert_eq!(app.ledger_rows(&reference).await, 0);
     target.send_replace(Some(paypal.base.trim_start_matches("http://").to_string()));

@@ -388,8 +388,7 @@ pub trait CaptureClaims: Send + Sync {
     /// True for exactly one caller while the attempt is open and its provider session is
     /// `session_id` (or after the holder's claim went stale); everyone else should look the
     /// payment up instead of capturing.
-    async fn claim(&self, attempt_reference: &str, session_id: &str)
-        -> Result<bool, PaymentError>;
+    async fn claim(&self, attempt_reference: &str, session_id: &str) -> Result<bool, PaymentError>;
     /// Give the claim back: the capture call failed before the provider acted on it.
     async fn release(&self, attempt_reference: &str) -> Result<(), PaymentError>;
 }

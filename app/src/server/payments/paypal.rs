@@ -22,7 +22,7 @@ mod wire;
 use super::http::{self, Reply};
 use super::registry::Registration;
 use super::{
-    AttemptRef, CaptureClaims, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider,
+    AttemptRef, Capabilities, CaptureClaims, NextStep, Outcome, PaymentError, PaymentProvider,
     PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState, Source, StartRequest,
     Started, WebhookError,
 };
@@ -194,7 +194,14 @@ fn refund_outcome(refund: &Refund, payload: String) -> RefundOutcome {
     }
 }
 
-fn order_update(order: &Order, attempt: &str, event_id: String, source: Source, kind: String, payload: String) -> PaymentUpdate {
+fn order_update(
+    order: &Order,
+    attempt: &str,
+    event_id: String,
+    source: Source,
+    kind: String,
+    payload: String,
+) -> PaymentUpdate {
     PaymentUpdate {
         provider: PAYPAL,
         attempt_reference: attempt.to_string(),
@@ -254,7 +261,12 @@ impl Paypal {
                 .basic_auth(&self.client_id, Some(self.client_secret.expose_secret()))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body("grant_type=client_credentials"),
-            |body| Some(format!("{TOKEN_REFUSED}: {}", error_detail(body).unwrap_or_default())),
+            |body| {
+                Some(format!(
+                    "{TOKEN_REFUSED}: {}",
+                    error_detail(body).unwrap_or_default()
+                ))
+            },
         )
         .await
         .map_err(|e| match e {
@@ -293,7 +305,12 @@ impl Paypal {
         format!("{}{path}", self.base)
     }
 
-    fn json_request(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    fn json_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.url(path))
             .bearer_auth(token)
@@ -328,10 +345,21 @@ impl Paypal {
             // an id of its own so the winner's answer is never taken for a duplicate of this.
             let event_id = match source {
                 Source::Webhook => event_id,
-                _ => format!("lookup:{}:{}", order.id, order.status.as_deref().unwrap_or("?")),
+                _ => format!(
+                    "lookup:{}:{}",
+                    order.id,
+                    order.status.as_deref().unwrap_or("?")
+                ),
             };
             let kind = format!("{kind}; capture claimed by another caller");
-            return Ok(order_update(&order, attempt, event_id, source, kind, order_payload));
+            return Ok(order_update(
+                &order,
+                attempt,
+                event_id,
+                source,
+                kind,
+                order_payload,
+            ));
         }
         let path = format!("/v2/checkout/orders/{}/capture", order.id);
         let request_id = format!("{attempt}-capture");
@@ -346,8 +374,13 @@ impl Paypal {
             Ok(reply) => {
                 let captured: Order = http::json(PAYPAL, &reply)?;
                 let payload = String::from_utf8_lossy(&reply.body).into_owned();
-                let kind = format!("{kind}; captured: {}", captured.status.as_deref().unwrap_or("?"));
-                Ok(order_update(&captured, attempt, event_id, source, kind, payload))
+                let kind = format!(
+                    "{kind}; captured: {}",
+                    captured.status.as_deref().unwrap_or("?")
+                );
+                Ok(order_update(
+                    &captured, attempt, event_id, source, kind, payload,
+                ))
             }
             Err(e) if has_issue(&e, "INSTRUMENT_DECLINED") => {
                 // PayPal declined the buyer's funding: this attempt failed (the order page offers
@@ -361,13 +394,16 @@ impl Paypal {
                     source,
                     kind: format!("{kind}; capture declined (INSTRUMENT_DECLINED)"),
                     outcome: Outcome::Failed,
-                    payload: serde_json::json!({"capture": "declined", "detail": detail}).to_string(),
+                    payload: serde_json::json!({"capture": "declined", "detail": detail})
+                        .to_string(),
                     payment_id: None,
                 })
             }
             Err(e) if has_issue(&e, "ORDER_ALREADY_CAPTURED") => {
                 let (order, payload) = self.get_order(&order.id).await?;
-                Ok(order_update(&order, attempt, event_id, source, kind, payload))
+                Ok(order_update(
+                    &order, attempt, event_id, source, kind, payload,
+                ))
             }
             Err(e) => {
                 // PayPal did not capture (or may have: the same PayPal-Request-Id makes the next
@@ -404,7 +440,14 @@ impl Paypal {
         if capture && status == "APPROVED" {
             let event_id = format!("capture:{}", order.id);
             return self
-                .capture_once(attempt.reference, order, payload, event_id, Source::Lookup, kind)
+                .capture_once(
+                    attempt.reference,
+                    order,
+                    payload,
+                    event_id,
+                    Source::Lookup,
+                    kind,
+                )
                 .await;
         }
         let event_id = format!(
@@ -414,7 +457,14 @@ impl Paypal {
                 .and_then(|c| c.status.clone())
                 .unwrap_or_default()
         );
-        Ok(order_update(&order, attempt.reference, event_id, Source::Lookup, kind, payload))
+        Ok(order_update(
+            &order,
+            attempt.reference,
+            event_id,
+            Source::Lookup,
+            kind,
+            payload,
+        ))
     }
 
     /// Ask PayPal whether this transmission is genuine. The event goes in verbatim (re-encoding it
@@ -446,8 +496,12 @@ impl Paypal {
         let request_body = format!("{fields},\"webhook_event\":{}}}", raw.trim());
         let answer = self
             .call(|t| {
-                self.json_request(reqwest::Method::POST, "/v1/notifications/verify-webhook-signature", t)
-                    .body(request_body.clone())
+                self.json_request(
+                    reqwest::Method::POST,
+                    "/v1/notifications/verify-webhook-signature",
+                    t,
+                )
+                .body(request_body.clone())
             })
             .await;
         let reply = match answer {
@@ -455,7 +509,9 @@ impl Paypal {
             Err(PaymentError::Unavailable(e)) => return Err(WebhookError::Unconfirmed(e)),
             // Our own credentials were refused: nothing is known about the event, so PayPal
             // should try again once the configuration is fixed.
-            Err(PaymentError::Refused(e)) if e.starts_with(TOKEN_REFUSED) || e.starts_with(INVALID_TOKEN) => {
+            Err(PaymentError::Refused(e))
+                if e.starts_with(TOKEN_REFUSED) || e.starts_with(INVALID_TOKEN) =>
+            {
                 return Err(WebhookError::Unconfirmed(e))
             }
             Err(PaymentError::Refused(e)) => return Err(WebhookError::NotVerified(e)),
@@ -511,7 +567,9 @@ impl PaymentProvider for Paypal {
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| WebhookError::NotVerified(format!("no {name} header")))?;
             if !well_formed(value) {
-                return Err(WebhookError::NotVerified(format!("malformed {name} header")));
+                return Err(WebhookError::NotVerified(format!(
+                    "malformed {name} header"
+                )));
             }
         }
         Ok(())
@@ -537,7 +595,14 @@ impl PaymentProvider for Paypal {
                 };
                 // The event only says the buyer approved; the capture (once) makes it money.
                 let update = self
-                    .capture_once(&attempt, order, payload(), event.id.clone(), Source::Webhook, kind)
+                    .capture_once(
+                        &attempt,
+                        order,
+                        payload(),
+                        event.id.clone(),
+                        Source::Webhook,
+                        kind,
+                    )
                     .await
                     .map_err(|e| WebhookError::Unconfirmed(e.to_string()))?;
                 Ok(Some(update))
@@ -576,7 +641,10 @@ impl PaymentProvider for Paypal {
                 let money = refund.amount.as_ref();
                 let (amount_minor, currency) = match money.and_then(|a| a.to_money()) {
                     Some(m) => (m.minor, m.currency.code().to_string()),
-                    None => (-1, money.map(|a| a.currency_code.clone()).unwrap_or_default()),
+                    None => (
+                        -1,
+                        money.map(|a| a.currency_code.clone()).unwrap_or_default(),
+                    ),
                 };
                 let state = match kind.as_str() {
                     "PAYMENT.REFUND.FAILED" => RefundState::Failed(
@@ -646,9 +714,9 @@ impl PaymentProvider for Paypal {
                     PaymentError::Refused("the attempt has no PayPal order".into())
                 })?;
                 let (order, _) = self.get_order(order_id).await?;
-                first_capture(&order)
-                    .map(|c| c.id.clone())
-                    .ok_or_else(|| PaymentError::Refused("the order has no capture to refund".into()))?
+                first_capture(&order).map(|c| c.id.clone()).ok_or_else(|| {
+                    PaymentError::Refused("the order has no capture to refund".into())
+                })?
             }
         };
         let id = wire::path_segment(&capture_id)
@@ -669,7 +737,10 @@ impl PaymentProvider for Paypal {
             })
             .await?;
         let refund: Refund = http::json(PAYPAL, &reply)?;
-        Ok(refund_outcome(&refund, String::from_utf8_lossy(&reply.body).into_owned()))
+        Ok(refund_outcome(
+            &refund,
+            String::from_utf8_lossy(&reply.body).into_owned(),
+        ))
     }
 
     async fn lookup_refund(
@@ -684,7 +755,10 @@ impl PaymentProvider for Paypal {
             .call(|t| self.json_request(reqwest::Method::GET, &path, t))
             .await?;
         let refund: Refund = http::json(PAYPAL, &reply)?;
-        Ok(refund_outcome(&refund, String::from_utf8_lossy(&reply.body).into_owned()))
+        Ok(refund_outcome(
+            &refund,
+            String::from_utf8_lossy(&reply.body).into_owned(),
+        ))
     }
 }
 
@@ -714,8 +788,14 @@ mod tests {
             capture_outcome(&capture("COMPLETED", "1500", "JPY")),
             Outcome::paid(1500, "JPY")
         );
-        assert_eq!(capture_outcome(&capture("PENDING", "1", "USD")), Outcome::Pending);
-        assert_eq!(capture_outcome(&capture("DECLINED", "1", "USD")), Outcome::Failed);
+        assert_eq!(
+            capture_outcome(&capture("PENDING", "1", "USD")),
+            Outcome::Pending
+        );
+        assert_eq!(
+            capture_outcome(&capture("DECLINED", "1", "USD")),
+            Outcome::Failed
+        );
         assert!(matches!(
             capture_outcome(&capture("ON_HOLD", "1", "USD")),
             Outcome::Unrecognised(_)
@@ -738,7 +818,10 @@ mod tests {
             assert_eq!(order_outcome(&order(status)), Outcome::Pending, "{status}");
         }
         assert_eq!(order_outcome(&order("VOIDED")), Outcome::Cancelled);
-        assert!(matches!(order_outcome(&order("COMPLETED")), Outcome::Unrecognised(_)));
+        assert!(matches!(
+            order_outcome(&order("COMPLETED")),
+            Outcome::Unrecognised(_)
+        ));
     }
 
     #[test]
@@ -747,8 +830,14 @@ mod tests {
             br#"{"name":"UNPROCESSABLE_ENTITY","message":"declined","debug_id":"d1","details":[{"issue":"INSTRUMENT_DECLINED"}]}"#,
         )
         .unwrap();
-        assert!(has_issue(&PaymentError::Refused(detail.clone()), "INSTRUMENT_DECLINED"));
-        assert!(!has_issue(&PaymentError::Refused(detail), "ORDER_ALREADY_CAPTURED"));
+        assert!(has_issue(
+            &PaymentError::Refused(detail.clone()),
+            "INSTRUMENT_DECLINED"
+        ));
+        assert!(!has_issue(
+            &PaymentError::Refused(detail),
+            "ORDER_ALREADY_CAPTURED"
+        ));
         let detail =
             error_detail(br#"{"error":"invalid_token","error_description":"Token expired"}"#)
                 .unwrap();

@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn sandbox_by_default_and_credentials_pick_the_host_by_mode() {
         let p = parse(&[]).unwrap();
-        assert_eq!(p.get(ProviderId::Paypal).unwrap().endpoint, Endpoint::Sandbox);
+        assert_eq!(
+            p.get(ProviderId::Paypal).unwrap().endpoint,
+            Endpoint::Sandbox
+        );
         let p = parse(&with(&[])).unwrap();
         assert_eq!(
             p.get(ProviderId::Paypal).unwrap().endpoint,
@@ -132,7 +135,10 @@ mod tests {
             ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
         ])
         .unwrap();
-        assert!(live_without.get(ProviderId::Paypal).is_none(), "not enabled without keys");
+        assert!(
+            live_without.get(ProviderId::Paypal).is_none(),
+            "not enabled without keys"
+        );
     }
 
     #[test]
@@ -163,6 +169,9 @@ mod tests {
             ("PAYPAL_CLIENT_SECRET", "y"),
         ])
         .unwrap_err();
-        assert_eq!(e.var, "PAYPAL_WEBHOOK_ID", "live mode refuses a half-configured PayPal");
+        assert_eq!(
+            e.var, "PAYPAL_WEBHOOK_ID",
+            "live mode refuses a half-configured PayPal"
+        );
     }
 }

@@ -90,7 +90,7 @@ fn now_text() -> String {
 }
 
 /// PayPal's error body.
-fn error(status: StatusCode, name: &str, message: &str, issue: Option<(&str, &str)>) -> Response {
+fn error_body(name: &str, message: &str, issue: Option<(&str, &str)>) -> Value {
     let mut body = json!({
         "name": name,
         "message": message,
@@ -104,7 +104,40 @@ fn error(status: StatusCode, name: &str, message: &str, issue: Option<(&str, &st
             "method": "GET",
         }]);
     }
+    body
+}
+
+fn error(status: StatusCode, name: &str, message: &str, issue: Option<(&str, &str)>) -> Response {
+    (status, Json(error_body(name, message, issue))).into_response()
+}
+
+/// A refusal before it becomes a response: PayPal's status and error body.
+type Refusal = (StatusCode, Value);
+
+fn respond((status, body): Refusal) -> Response {
     (status, Json(body)).into_response()
+}
+
+fn unprocessable_r(issue: &str, description: &str) -> Refusal {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        error_body(
+            "UNPROCESSABLE_ENTITY",
+            "The requested action could not be performed, semantically incorrect, or failed business validation.",
+            Some((issue, description)),
+        ),
+    )
+}
+
+fn invalid_r(issue: &str, description: &str) -> Refusal {
+    (
+        StatusCode::BAD_REQUEST,
+        error_body(
+            "INVALID_REQUEST",
+            "Request is not well-formed, syntactically incorrect, or violates schema.",
+            Some((issue, description)),
+        ),
+    )
 }
 
 fn unprocessable(issue: &str, description: &str) -> Response {
@@ -174,15 +207,27 @@ async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<(), Resp
 
 /// `POST /v1/oauth2/token`: client credentials as HTTP Basic (any id and secret), the form
 /// `grant_type=client_credentials`.
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let basic = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(id, secret)| (id.to_string(), secret.to_string())));
-    let Some((client_id, secret)) = basic.filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(id, secret)| (id.to_string(), secret.to_string()))
+        });
+    let Some((client_id, secret)) =
+        basic.filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
     else {
         return (
             StatusCode::UNAUTHORIZED,
@@ -314,13 +359,19 @@ fn decimals(currency: &str) -> u32 {
 
 /// Currencies this sandbox's merchant account receives. BDT is not a PayPal currency; CNY is only
 /// for accounts inside China.
-const CURRENCIES: &[&str] = &["USD", "EUR", "JPY", "GBP", "AUD", "CAD", "CHF", "HUF", "TWD"];
+const CURRENCIES: &[&str] = &[
+    "USD", "EUR", "JPY", "GBP", "AUD", "CAD", "CHF", "HUF", "TWD",
+];
 
 /// A PayPal amount value in minor units: digits, at most the currency's decimals.
 fn minor_units(value: &str, currency: &str) -> Result<i64, &'static str> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 10 || !digits(whole) || !digits(fraction) || value.ends_with('.')
+    if whole.is_empty()
+        || whole.len() > 10
+        || !digits(whole)
+        || !digits(fraction)
+        || value.ends_with('.')
     {
         return Err("INVALID_PARAMETER_SYNTAX");
     }
@@ -343,7 +394,12 @@ fn amount_value(minor: i64, currency: &str) -> String {
         return minor.to_string();
     }
     let scale = 10i64.pow(places);
-    format!("{}.{:0width$}", minor / scale, minor % scale, width = places as usize)
+    format!(
+        "{}.{:0width$}",
+        minor / scale,
+        minor % scale,
+        width = places as usize
+    )
 }
 
 fn amount_json(minor: i64, currency: &str) -> Value {
@@ -351,16 +407,16 @@ fn amount_json(minor: i64, currency: &str) -> Value {
 }
 
 /// A checked `{currency_code, value}`: the currency and the minor units.
-fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Response> {
+fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Refusal> {
     let currency = amount["currency_code"].as_str().unwrap_or("");
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(invalid(
+        return Err(invalid_r(
             "INVALID_PARAMETER_VALUE",
             &format!("{field}/currency_code must be a three-letter ISO 4217 code."),
         ));
     }
     if !CURRENCIES.contains(&currency) {
-        return Err(unprocessable(
+        return Err(unprocessable_r(
             "CURRENCY_NOT_SUPPORTED",
             &format!("Currency code {currency} is not currently supported."),
         ));
@@ -368,59 +424,95 @@ fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Response> {
     let value = amount["value"].as_str().unwrap_or("");
     match minor_units(value, currency) {
         Ok(minor) => Ok((currency.to_string(), minor)),
-        Err("DECIMAL_PRECISION") => Err(unprocessable(
+        Err("DECIMAL_PRECISION") => Err(unprocessable_r(
             "DECIMAL_PRECISION",
             &format!("If the currency supports decimals, only two decimal place precision is supported; {currency} has {}.", decimals(currency)),
         )),
-        Err(issue) => Err(invalid(issue, &format!("{field}/value must be a decimal string."))),
+        Err(issue) => Err(invalid_r(issue, &format!("{field}/value must be a decimal string."))),
     }
 }
 
 fn order_link(state: &AppState, id: &str) -> String {
-    format!("{}/sandbox/paypal/v2/checkout/orders/{id}", state.settings.public_url)
+    format!(
+        "{}/sandbox/paypal/v2/checkout/orders/{id}",
+        state.settings.public_url
+    )
 }
 
 fn approval_url(state: &AppState, id: &str) -> String {
-    format!("{}/sandbox/paypal/checkoutnow?token={id}", state.settings.public_url)
+    format!(
+        "{}/sandbox/paypal/checkoutnow?token={id}",
+        state.settings.public_url
+    )
 }
 
 /// Parse and check a create-order body into the stored order.
-fn build_order(state: &AppState, body: &Value) -> Result<Value, Response> {
+fn build_order(state: &AppState, body: &Value) -> Result<Value, Refusal> {
     if !body.is_object() {
-        return Err(invalid("MALFORMED_REQUEST_JSON", "The request JSON is not well formed."));
+        return Err(invalid_r(
+            "MALFORMED_REQUEST_JSON",
+            "The request JSON is not well formed.",
+        ));
     }
     match body["intent"].as_str() {
         Some("CAPTURE") => {}
         Some("AUTHORIZE") => {
-            return Err(unprocessable(
+            return Err(unprocessable_r(
                 "UNSUPPORTED_INTENT",
                 "This sandbox supports intent CAPTURE only.",
             ))
         }
-        _ => return Err(invalid("MISSING_REQUIRED_PARAMETER", "/intent is required (CAPTURE).")),
+        _ => {
+            return Err(invalid_r(
+                "MISSING_REQUIRED_PARAMETER",
+                "/intent is required (CAPTURE).",
+            ))
+        }
     }
-    let units = body["purchase_units"].as_array().cloned().unwrap_or_default();
+    let units = body["purchase_units"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if units.len() != 1 {
-        return Err(invalid(
+        return Err(invalid_r(
             "INVALID_ARRAY_MAX_ITEMS",
             "This sandbox takes exactly one purchase unit.",
         ));
     }
     let unit = &units[0];
-    let (currency, total) = read_amount(&unit["amount"], "/purchase_units/@reference_id=='default'/amount")?;
+    let (currency, total) = read_amount(
+        &unit["amount"],
+        "/purchase_units/@reference_id=='default'/amount",
+    )?;
     if total <= 0 {
-        return Err(unprocessable("CANNOT_BE_ZERO_OR_NEGATIVE", "The amount must be greater than zero."));
+        return Err(unprocessable_r(
+            "CANNOT_BE_ZERO_OR_NEGATIVE",
+            "The amount must be greater than zero.",
+        ));
     }
     let mut items = Vec::new();
     if let Some(list) = unit["items"].as_array() {
         let mut sum = 0i64;
         for item in list {
-            let (c, unit_minor) = read_amount(&item["unit_amount"], "/purchase_units/@reference_id=='default'/items/unit_amount")?;
-            let quantity: i64 = item["quantity"].as_str().and_then(|q| q.parse().ok()).filter(|q| *q >= 1).ok_or_else(|| {
-                invalid("INVALID_PARAMETER_VALUE", "items/quantity must be a whole number as a string.")
-            })?;
+            let (c, unit_minor) = read_amount(
+                &item["unit_amount"],
+                "/purchase_units/@reference_id=='default'/items/unit_amount",
+            )?;
+            let quantity: i64 = item["quantity"]
+                .as_str()
+                .and_then(|q| q.parse().ok())
+                .filter(|q| *q >= 1)
+                .ok_or_else(|| {
+                    invalid_r(
+                        "INVALID_PARAMETER_VALUE",
+                        "items/quantity must be a whole number as a string.",
+                    )
+                })?;
             if c != currency {
-                return Err(unprocessable("ITEM_CURRENCY_MISMATCH", "Items must be in the purchase unit's currency."));
+                return Err(unprocessable_r(
+                    "ITEM_CURRENCY_MISMATCH",
+                    "Items must be in the purchase unit's currency.",
+                ));
             }
             sum += unit_minor * quantity;
             items.push(json!({
@@ -431,14 +523,20 @@ fn build_order(state: &AppState, body: &Value) -> Result<Value, Response> {
         }
         let item_total = &unit["amount"]["breakdown"]["item_total"];
         if item_total.is_null() {
-            return Err(unprocessable("ITEM_TOTAL_REQUIRED", "If item details are specified, amount.breakdown.item_total is required."));
+            return Err(unprocessable_r(
+                "ITEM_TOTAL_REQUIRED",
+                "If item details are specified, amount.breakdown.item_total is required.",
+            ));
         }
         let (_, declared) = read_amount(item_total, "amount/breakdown/item_total")?;
         if declared != sum {
-            return Err(unprocessable("ITEM_TOTAL_MISMATCH", "Should equal sum of (unit_amount * quantity) across all items."));
+            return Err(unprocessable_r(
+                "ITEM_TOTAL_MISMATCH",
+                "Should equal sum of (unit_amount * quantity) across all items.",
+            ));
         }
         if declared != total {
-            return Err(unprocessable("AMOUNT_MISMATCH", "Should equal item_total + tax_total + shipping + handling + insurance - shipping_discount - discount."));
+            return Err(unprocessable_r("AMOUNT_MISMATCH", "Should equal item_total + tax_total + shipping + handling + insurance - shipping_discount - discount."));
         }
     }
     let context = if body["payment_source"]["paypal"]["experience_context"].is_object() {
@@ -450,12 +548,18 @@ fn build_order(state: &AppState, body: &Value) -> Result<Value, Response> {
     };
     let modern = body["payment_source"]["paypal"].is_object();
     let url = |k: &str| context.and_then(|c| c[k].as_str()).map(str::to_string);
-    for (key, value) in [("return_url", url("return_url")), ("cancel_url", url("cancel_url"))] {
+    for (key, value) in [
+        ("return_url", url("return_url")),
+        ("cancel_url", url("cancel_url")),
+    ] {
         if let Some(v) = value {
             if !is_shop_url(&v, &state.settings.public_url) {
-                return Err(unprocessable(
+                return Err(unprocessable_r(
                     "INVALID_PARAMETER_VALUE",
-                    &format!("The sandbox only sends buyers back to the shop's own origin ({}): {key}.", state.settings.public_url),
+                    &format!(
+                        "The sandbox only sends buyers back to the shop's own origin ({}): {key}.",
+                        state.settings.public_url
+                    ),
                 ));
             }
         }
@@ -475,7 +579,11 @@ fn build_order(state: &AppState, body: &Value) -> Result<Value, Response> {
     if !items.is_empty() {
         stored_unit["items"] = json!(items);
     }
-    let status = if modern { "PAYER_ACTION_REQUIRED" } else { "CREATED" };
+    let status = if modern {
+        "PAYER_ACTION_REQUIRED"
+    } else {
+        "CREATED"
+    };
     let approve_rel = if modern { "payer-action" } else { "approve" };
     let mut order = json!({
         "id": id,
@@ -522,18 +630,33 @@ async fn load_order(state: &AppState, id: &str) -> Result<Option<Value>, Respons
 async fn save_order(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
     let mut conn = conn(state).await?;
     let id = format!("{ORDER}{}", after["id"].as_str().unwrap_or_default());
-    db::sandbox::update(&mut conn, &id, 200, &after.to_string(), Some(&before.to_string()))
-        .await
-        .map_err(internal)
+    db::sandbox::update(
+        &mut conn,
+        &id,
+        200,
+        &after.to_string(),
+        Some(&before.to_string()),
+    )
+    .await
+    .map_err(internal)
 }
 
-async fn create_order(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn create_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(_) => return invalid("MALFORMED_REQUEST_JSON", "The request JSON is not well formed."),
+        Err(_) => {
+            return invalid(
+                "MALFORMED_REQUEST_JSON",
+                "The request JSON is not well formed.",
+            )
+        }
     };
     let mut conn = match conn(&state).await {
         Ok(c) => c,
@@ -546,23 +669,31 @@ async fn create_order(State(state): State<AppState>, headers: HeaderMap, body: a
     let (status, reply) = match build_order(&state, &parsed) {
         Ok(order) => {
             let id = order["id"].as_str().unwrap_or_default().to_string();
-            if let Err(e) =
-                db::sandbox::insert(&mut conn, PROVIDER, &format!("{ORDER}{id}"), None, "", 200, &order.to_string()).await
+            if let Err(e) = db::sandbox::insert(
+                &mut conn,
+                PROVIDER,
+                &format!("{ORDER}{id}"),
+                None,
+                "",
+                200,
+                &order.to_string(),
+            )
+            .await
             {
                 return internal(e);
             }
             (StatusCode::CREATED, public_view(&order))
         }
-        Err(refused) => {
-            let status = refused.status();
-            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024).await.unwrap_or_default();
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-        }
+        Err(refused) => refused,
     };
     finish(&mut conn, record, status, reply).await
 }
 
-async fn get_order(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
@@ -613,8 +744,13 @@ async fn capture_order(
         Ok(order) => (StatusCode::CREATED, order),
         Err(refused) => {
             let status = refused.status();
-            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024).await.unwrap_or_default();
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         }
     };
     finish(&mut conn, record, status, reply).await
@@ -623,7 +759,9 @@ async fn capture_order(
 async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value, Response> {
     for _ in 0..5 {
         let Some(order) = load_order(state, id).await? else {
-            return Err(not_found(&format!("Specified resource ID {id} does not exist.")));
+            return Err(not_found(&format!(
+                "Specified resource ID {id} does not exist."
+            )));
         };
         match order["status"].as_str() {
             Some("APPROVED") => {}
@@ -642,8 +780,14 @@ async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value
         }
         let unit = &order["purchase_units"][0];
         let capture_id = new_id();
-        let currency = unit["amount"]["currency_code"].as_str().unwrap_or("").to_string();
-        let capture_link = format!("{}/sandbox/paypal/v2/payments/captures/{capture_id}", state.settings.public_url);
+        let currency = unit["amount"]["currency_code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let capture_link = format!(
+            "{}/sandbox/paypal/v2/payments/captures/{capture_id}",
+            state.settings.public_url
+        );
         let mut capture = json!({
             "id": capture_id,
             "status": "COMPLETED",
@@ -678,14 +822,27 @@ async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value
         let mut event_resource = capture.clone();
         event_resource["supplementary_data"] = json!({"related_ids": {"order_id": id}});
         let plan = DeliveryPlan::parse(order[PLAN_KEY].as_str());
-        send_events(state, &[("PAYMENT.CAPTURE.COMPLETED", "capture", event_resource)], plan).await;
+        send_events(
+            state,
+            &[("PAYMENT.CAPTURE.COMPLETED", "capture", event_resource)],
+            plan,
+        )
+        .await;
         return Ok(public_view(&after));
     }
-    Err(error(StatusCode::CONFLICT, "RESOURCE_CONFLICT", "The order changed meanwhile; retry.", None))
+    Err(error(
+        StatusCode::CONFLICT,
+        "RESOURCE_CONFLICT",
+        "The order changed meanwhile; retry.",
+        None,
+    ))
 }
 
 /// The order holding a capture, and that capture.
-async fn order_of_capture(state: &AppState, capture_id: &str) -> Result<Option<(Value, Value)>, Response> {
+async fn order_of_capture(
+    state: &AppState,
+    capture_id: &str,
+) -> Result<Option<(Value, Value)>, Response> {
     let mut conn = conn(state).await?;
     let found = db::sandbox::search(&mut conn, PROVIDER, ORDER, capture_id)
         .await
@@ -703,7 +860,11 @@ async fn order_of_capture(state: &AppState, capture_id: &str) -> Result<Option<(
     Ok(found)
 }
 
-async fn get_capture(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_capture(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
@@ -733,7 +894,12 @@ async fn refund_capture(
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
-            Err(_) => return invalid("MALFORMED_REQUEST_JSON", "The request JSON is not well formed."),
+            Err(_) => {
+                return invalid(
+                    "MALFORMED_REQUEST_JSON",
+                    "The request JSON is not well formed.",
+                )
+            }
         }
     };
     let mut conn = match conn(&state).await {
@@ -748,17 +914,28 @@ async fn refund_capture(
         Ok(refund) => (StatusCode::CREATED, refund),
         Err(refused) => {
             let status = refused.status();
-            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024).await.unwrap_or_default();
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         }
     };
     finish(&mut conn, record, status, reply).await
 }
 
-async fn make_refund(state: &AppState, capture_id: &str, request: &Value) -> Result<Value, Response> {
+async fn make_refund(
+    state: &AppState,
+    capture_id: &str,
+    request: &Value,
+) -> Result<Value, Response> {
     for _ in 0..5 {
         let Some((order, capture)) = order_of_capture(state, capture_id).await? else {
-            return Err(not_found(&format!("Specified resource ID {capture_id} does not exist.")));
+            return Err(not_found(&format!(
+                "Specified resource ID {capture_id} does not exist."
+            )));
         };
         let plan = RefundPlan::parse(order[REFUND_PLAN_KEY].as_str());
         if plan == RefundPlan::Refuse {
@@ -767,22 +944,35 @@ async fn make_refund(state: &AppState, capture_id: &str, request: &Value) -> Res
                 "Refunds not allowed on this capture due to a chargeback on the card or bank. Please contact the payee to resolve the chargeback.",
             ));
         }
-        let currency = capture["amount"]["currency_code"].as_str().unwrap_or("").to_string();
-        let (total_currency, total) = read_amount(&capture["amount"], "capture")?;
+        let currency = capture["amount"]["currency_code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let (total_currency, total) =
+            read_amount(&capture["amount"], "capture").map_err(respond)?;
         let refunded = order[REFUNDED_KEY].as_i64().unwrap_or(0);
         let left = total - refunded;
         if left <= 0 {
-            return Err(unprocessable("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded."));
+            return Err(unprocessable(
+                "CAPTURE_FULLY_REFUNDED",
+                "The capture has already been fully refunded.",
+            ));
         }
         let amount = if request["amount"].is_null() {
             left
         } else {
-            let (c, a) = read_amount(&request["amount"], "/amount")?;
+            let (c, a) = read_amount(&request["amount"], "/amount").map_err(respond)?;
             if c != total_currency {
-                return Err(unprocessable("REFUND_CURRENCY_MISMATCH", "Refund must be in the same currency as the capture."));
+                return Err(unprocessable(
+                    "REFUND_CURRENCY_MISMATCH",
+                    "Refund must be in the same currency as the capture.",
+                ));
             }
             if a <= 0 {
-                return Err(unprocessable("CANNOT_BE_ZERO_OR_NEGATIVE", "The refund amount must be greater than zero."));
+                return Err(unprocessable(
+                    "CANNOT_BE_ZERO_OR_NEGATIVE",
+                    "The refund amount must be greater than zero.",
+                ));
             }
             a
         };
@@ -795,7 +985,11 @@ async fn make_refund(state: &AppState, capture_id: &str, request: &Value) -> Res
         let mut after = order.clone();
         after[REFUNDED_KEY] = json!(refunded + amount);
         after["purchase_units"][0]["payments"]["captures"][0]["status"] =
-            json!(if refunded + amount == total { "REFUNDED" } else { "PARTIALLY_REFUNDED" });
+            json!(if refunded + amount == total {
+                "REFUNDED"
+            } else {
+                "PARTIALLY_REFUNDED"
+            });
         if !save_order(state, &order, &after).await? {
             continue;
         }
@@ -828,20 +1022,43 @@ async fn make_refund(state: &AppState, capture_id: &str, request: &Value) -> Res
         }
         {
             let mut conn = conn(state).await?;
-            db::sandbox::insert(&mut conn, PROVIDER, &format!("{REFUND}{refund_id}"), None, "", 200, &refund.to_string())
-                .await
-                .map_err(internal)?;
+            db::sandbox::insert(
+                &mut conn,
+                PROVIDER,
+                &format!("{REFUND}{refund_id}"),
+                None,
+                "",
+                200,
+                &refund.to_string(),
+            )
+            .await
+            .map_err(internal)?;
         }
         if plan == RefundPlan::Fail {
-            send_events(state, &[("PAYMENT.REFUND.PENDING", "refund", refund.clone())], DeliveryPlan::Normal).await;
+            send_events(
+                state,
+                &[("PAYMENT.REFUND.PENDING", "refund", refund.clone())],
+                DeliveryPlan::Normal,
+            )
+            .await;
             let (state, refund, order_id) = (state.clone(), refund.clone(), order["id"].clone());
             tokio::spawn(async move { fail_refund_later(state, refund, order_id, amount).await });
         } else {
-            send_events(state, &[("PAYMENT.CAPTURE.REFUNDED", "refund", refund.clone())], DeliveryPlan::Normal).await;
+            send_events(
+                state,
+                &[("PAYMENT.CAPTURE.REFUNDED", "refund", refund.clone())],
+                DeliveryPlan::Normal,
+            )
+            .await;
         }
         return Ok(refund);
     }
-    Err(error(StatusCode::CONFLICT, "RESOURCE_CONFLICT", "The capture changed meanwhile; retry.", None))
+    Err(error(
+        StatusCode::CONFLICT,
+        "RESOURCE_CONFLICT",
+        "The capture changed meanwhile; retry.",
+        None,
+    ))
 }
 
 /// A refund accepted as pending fails: its amount goes back to the capture, and
@@ -854,25 +1071,45 @@ async fn fail_refund_later(state: AppState, refund: Value, order_id: Value, amou
     failed["status_details"] = json!({"reason": "ECHECK"});
     failed["update_time"] = json!(now_text());
     for _ in 0..5 {
-        let Ok(Some(order)) = load_order(&state, order_id.as_str().unwrap_or_default()).await else {
+        let Ok(Some(order)) = load_order(&state, order_id.as_str().unwrap_or_default()).await
+        else {
             return;
         };
         let mut after = order.clone();
         let refunded = order[REFUNDED_KEY].as_i64().unwrap_or(0) - amount;
         after[REFUNDED_KEY] = json!(refunded);
-        after["purchase_units"][0]["payments"]["captures"][0]["status"] =
-            json!(if refunded == 0 { "COMPLETED" } else { "PARTIALLY_REFUNDED" });
+        after["purchase_units"][0]["payments"]["captures"][0]["status"] = json!(if refunded == 0 {
+            "COMPLETED"
+        } else {
+            "PARTIALLY_REFUNDED"
+        });
         if matches!(save_order(&state, &order, &after).await, Ok(true)) {
             break;
         }
     }
     if let Ok(mut conn) = state.db.pool.acquire().await {
-        let _ = db::sandbox::update(&mut conn, &format!("{REFUND}{id}"), 200, &failed.to_string(), Some(&refund.to_string())).await;
+        let _ = db::sandbox::update(
+            &mut conn,
+            &format!("{REFUND}{id}"),
+            200,
+            &failed.to_string(),
+            Some(&refund.to_string()),
+        )
+        .await;
     }
-    send_events(&state, &[("PAYMENT.REFUND.FAILED", "refund", failed)], DeliveryPlan::Normal).await;
+    send_events(
+        &state,
+        &[("PAYMENT.REFUND.FAILED", "refund", failed)],
+        DeliveryPlan::Normal,
+    )
+    .await;
 }
 
-async fn get_refund(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
@@ -912,7 +1149,11 @@ pub async fn transmit(state: &AppState, body: &[u8]) -> Result<Transmission, sql
     let time = now_text();
     let webhook_id = sandbox_keys::PAYPAL_WEBHOOK_ID;
     let digest = Sha256::digest(
-        format!("{id}|{time}|{webhook_id}|{}", hex::encode(Sha256::digest(body))).as_bytes(),
+        format!(
+            "{id}|{time}|{webhook_id}|{}",
+            hex::encode(Sha256::digest(body))
+        )
+        .as_bytes(),
     );
     let transmission = Transmission {
         sig: base64::engine::general_purpose::STANDARD.encode(digest),
@@ -976,7 +1217,9 @@ async fn send_events(state: &AppState, events: &[(&str, &str, Value)], plan: Del
                 headers: transmission.headers(),
                 body,
             }),
-            Err(e) => tracing::error!(error = %e, "paypal sandbox: could not record a transmission"),
+            Err(e) => {
+                tracing::error!(error = %e, "paypal sandbox: could not record a transmission")
+            }
         }
     }
     delivery::spawn(state.http.clone(), messages, plan);
@@ -995,21 +1238,38 @@ fn summary(event_type: &str) -> &'static str {
 
 /// `POST /v1/notifications/verify-webhook-signature`: SUCCESS only for a transmission this
 /// sandbox sent, with the same headers, its webhook id and the same event.
-async fn verify_signature(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn verify_signature(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return invalid("MALFORMED_REQUEST_JSON", "The request JSON is not well formed.");
+        return invalid(
+            "MALFORMED_REQUEST_JSON",
+            "The request JSON is not well formed.",
+        );
     };
-    const FIELDS: [&str; 6] = ["auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time", "webhook_id"];
+    const FIELDS: [&str; 6] = [
+        "auth_algo",
+        "cert_url",
+        "transmission_id",
+        "transmission_sig",
+        "transmission_time",
+        "webhook_id",
+    ];
     for field in FIELDS {
         if request[field].as_str().is_none_or(str::is_empty) {
             return error(
                 StatusCode::BAD_REQUEST,
                 "VALIDATION_ERROR",
                 "Invalid request - see details",
-                Some(("MISSING_REQUIRED_PARAMETER", &format!("{field} is required"))),
+                Some((
+                    "MISSING_REQUIRED_PARAMETER",
+                    &format!("{field} is required"),
+                )),
             );
         }
     }
@@ -1033,7 +1293,8 @@ async fn verify_signature(State(state): State<AppState>, headers: HeaderMap, bod
                 .and_then(|e| serde_json::from_str::<Value>(e).ok())
                 .is_some_and(|event| event == request["webhook_event"])
     });
-    Json(json!({"verification_status": if genuine { "SUCCESS" } else { "FAILURE" }})).into_response()
+    Json(json!({"verification_status": if genuine { "SUCCESS" } else { "FAILURE" }}))
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -1045,7 +1306,10 @@ struct TokenQuery {
 fn shown_amount(amount: &Value) -> String {
     let currency = amount["currency_code"].as_str().unwrap_or("");
     let value = amount["value"].as_str().unwrap_or("");
-    match (currency.parse::<crate::model::Currency>(), minor_units(value, currency)) {
+    match (
+        currency.parse::<crate::model::Currency>(),
+        minor_units(value, currency),
+    ) {
         (Ok(c), Ok(minor)) => crate::model::Money::new(minor, c).to_string(),
         _ => format!("{} {}", escape(value), escape(currency)),
     }
@@ -1062,7 +1326,10 @@ async fn render_approval(state: &AppState, id: &str) -> Response {
         Ok(None) => {
             return (
                 StatusCode::NOT_FOUND,
-                page("PayPal checkout not found", "<main class=\"card\"><h1>This PayPal order does not exist.</h1></main>"),
+                page(
+                    "PayPal checkout not found",
+                    "<main class=\"card\"><h1>This PayPal order does not exist.</h1></main>",
+                ),
             )
                 .into_response()
         }
@@ -1151,7 +1418,10 @@ async fn approval_action(
             None => done_page("You cancelled this PayPal payment."),
         };
     }
-    let open = matches!(order["status"].as_str(), Some("CREATED" | "PAYER_ACTION_REQUIRED"));
+    let open = matches!(
+        order["status"].as_str(),
+        Some("CREATED" | "PAYER_ACTION_REQUIRED")
+    );
     if !open || !matches!(action, "pay" | "decline") {
         return render_approval(&state, &id).await;
     }
@@ -1176,7 +1446,8 @@ async fn approval_action(
     }
     approved[DECLINE_KEY] = json!(action == "decline");
     approved[PLAN_KEY] = json!(plan);
-    approved[REFUND_PLAN_KEY] = json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str());
+    approved[REFUND_PLAN_KEY] =
+        json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str());
     match save_order(&state, &order, &approved).await {
         Ok(true) => {}
         Ok(false) => return render_approval(&state, &id).await,
@@ -1184,13 +1455,18 @@ async fn approval_action(
     }
     send_events(
         &state,
-        &[("CHECKOUT.ORDER.APPROVED", "checkout-order", approved.clone())],
+        &[(
+            "CHECKOUT.ORDER.APPROVED",
+            "checkout-order",
+            approved.clone(),
+        )],
         DeliveryPlan::parse(Some(plan)),
     )
     .await;
     tracing::info!(order = %id, action, "paypal sandbox: buyer approved");
     match approved[RETURN_KEY].as_str() {
-        Some(url) => Redirect::to(&with_query(url, &[("token", &id), ("PayerID", &payer_id)])).into_response(),
+        Some(url) => Redirect::to(&with_query(url, &[("token", &id), ("PayerID", &payer_id)]))
+            .into_response(),
         None => done_page("You approved this PayPal payment."),
     }
 }
@@ -1219,6 +1495,9 @@ mod tests {
             with_query("http://s/r/ORD-1", &[("token", "A"), ("PayerID", "B")]),
             "http://s/r/ORD-1?token=A&PayerID=B"
         );
-        assert_eq!(with_query("http://s/r?x=1", &[("token", "A")]), "http://s/r?x=1&token=A");
+        assert_eq!(
+            with_query("http://s/r?x=1", &[("token", "A")]),
+            "http://s/r?x=1&token=A"
+        );
     }
 }

@@ -282,8 +282,8 @@ pub fn path_segment(id: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::payments::{Customer, QuoteLine, ShopUrls};
     use crate::model::ProviderId;
+    use crate::server::payments::{Customer, QuoteLine, ShopUrls};
 
     #[test]
     fn amounts_are_decimal_strings_in_each_currencys_exponent() {
