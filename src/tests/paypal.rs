@@ -211,6 +211,41 @@ both_backends! {
         assert_eq!(app.capture_calls(&order_id).await, 0, "an abandoned order is never captured");
     }
 
+    async fn paypal_takes_eur_and_jpy_but_is_not_offered_for_bdt_or_cny(app) {
+        for currency in ["EUR", "JPY"] {
+            let shopper = app.browser();
+            shopper.set_currency(currency).await;
+            let page = shopper.start_paypal(1).await;
+            let back = shopper.on_paypal_page(&page, "pay", "never", "succeed").await;
+            let reference = reference_in(&back);
+            let shown = shopper.follow(&back).await;
+            assert_eq!(shown.order_status().as_deref(), Some("Paid"), "{currency}: {}", shown.html);
+            let (_, order_id) = app.attempt_of(&reference).await;
+            let stored: String = sqlx::query("SELECT data FROM sandbox_objects WHERE id = $1")
+                .bind(format!("pp-order:{order_id}"))
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            let order: serde_json::Value = serde_json::from_str(&stored).unwrap();
+            let value = order["purchase_units"][0]["amount"]["value"].as_str().unwrap().to_string();
+            assert_eq!(order["purchase_units"][0]["amount"]["currency_code"], currency);
+            if currency == "JPY" {
+                assert!(!value.contains('.'), "JPY without decimals: {value}");
+            } else {
+                assert!(value.split_once('.').is_some_and(|(_, f)| f.len() == 2), "{value}");
+            }
+        }
+        for currency in ["BDT", "CNY"] {
+            let shopper = app.browser();
+            shopper.set_currency(currency).await;
+            shopper.add_to_cart(1, 1).await;
+            let checkout = shopper.get("/checkout").await;
+            assert!(!checkout.contains(">PayPal<"), "{currency}: PayPal is not offered");
+        }
+    }
+
     async fn a_genuine_capture_event_five_times_at_once_applies_once(app) {
         let shopper = app.browser();
         let page = shopper.start_paypal(1).await;
