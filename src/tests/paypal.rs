@@ -47,6 +47,24 @@ impl Browser {
         response.headers()[LOCATION].to_str().unwrap().to_string()
     }
 
+    /// Press Refund on the admin page as its JavaScript does: the status and the answer's text.
+    async fn paypal_refund(&self, reference: &str, amount: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .post(format!("{}/api/admin/refund", self.base))
+            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
+            .form(&[
+                ("reference", reference),
+                ("amount", amount),
+                ("reason", "Damaged in transit"),
+                ("key", &format!("refund-{}", uuid::Uuid::new_v4().simple())),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
     /// Add `quantity` tote bags, press Pay with PayPal; the approval page's URL.
     async fn start_paypal(&self, quantity: i64) -> String {
         self.add_to_cart(1, quantity).await;
@@ -246,6 +264,32 @@ both_backends! {
         }
     }
 
+    async fn a_paypal_refund_can_fail_after_it_was_accepted_or_be_refused(app) {
+        let shopper = app.browser();
+        let page = shopper.start_paypal(1).await;
+        let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "fail").await);
+        app.wait_for(&reference, "paid").await;
+        let merchant = app.merchant().await;
+        let (status, said) = merchant.paypal_refund(&reference, "18.00").await;
+        assert!(status.is_success() && said.contains("pending at PayPal"), "{status} {said}");
+        // PAYMENT.REFUND.FAILED arrives: the order stays paid and the amount is free again.
+        for _ in 0..100 {
+            if app.count("SELECT COUNT(*) FROM refunds WHERE status = $1", "failed").await == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM refunds WHERE status = $1", "failed").await, 1);
+        assert_eq!(app.status_of(&reference).await, "paid");
+
+        let page = shopper.start_paypal(1).await;
+        let disputed = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "refuse").await);
+        app.wait_for(&disputed, "paid").await;
+        let (status, said) = merchant.paypal_refund(&disputed, "18.00").await;
+        assert!(!status.is_success(), "{status} {said}");
+        assert_eq!(app.status_of(&disputed).await, "paid");
+    }
+
     async fn a_genuine_capture_event_five_times_at_once_applies_once(app) {
         let shopper = app.browser();
         let page = shopper.start_paypal(1).await;
@@ -336,30 +380,10 @@ both_backends! {
         let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "succeed").await);
         app.wait_for(&reference, "paid").await;
         let merchant = app.merchant().await;
-        let refund = |amount: &'static str| {
-            let merchant = &merchant;
-            let reference = reference.clone();
-            async move {
-                let response = merchant
-                    .client
-                    .post(format!("{}/api/admin/refund", merchant.base))
-                    .header(REFERER, format!("{}/admin/orders/{reference}", merchant.base))
-                    .form(&[
-                        ("reference", reference.as_str()),
-                        ("amount", amount),
-                        ("reason", "Damaged in transit"),
-                        ("key", &format!("refund-{}", uuid::Uuid::new_v4().simple())),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                (response.status(), response.text().await.unwrap())
-            }
-        };
-        let (status, said) = refund("10.00").await;
+        let (status, said) = merchant.paypal_refund(&reference, "10.00").await;
         assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "partially_refunded");
-        let (status, said) = refund("26.00").await;
+        let (status, said) = merchant.paypal_refund(&reference, "26.00").await;
         assert!(status.is_success() && said.contains("Refunded $26.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
         // PAYMENT.CAPTURE.REFUNDED arrives for each and changes nothing more.
