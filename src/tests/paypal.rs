@@ -290,6 +290,20 @@ both_backends! {
         assert_eq!(app.status_of(&disputed).await, "paid");
     }
 
+    async fn the_reconciler_captures_an_approved_order_nobody_came_back_for(app) {
+        let shopper = app.browser();
+        let page = shopper.start_paypal(1).await;
+        // Approved, but no webhook and the shopper never comes back.
+        let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "never", "succeed").await);
+        let reconcile = || app::server::services::reconciler::run_once(&app.state);
+        assert_eq!(reconcile().await.unwrap(), 0, "nothing is due before 30 s");
+        app.exec("UPDATE payment_attempts SET next_lookup_at = next_lookup_at - 30000").await;
+        assert_eq!(reconcile().await.unwrap(), 1);
+        assert_eq!(app.status_of(&reference).await, "paid");
+        let (_, order_id) = app.attempt_of(&reference).await;
+        assert_eq!(app.capture_calls(&order_id).await, 1);
+    }
+
     async fn a_genuine_capture_event_five_times_at_once_applies_once(app) {
         let shopper = app.browser();
         let page = shopper.start_paypal(1).await;
