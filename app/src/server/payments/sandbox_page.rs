@@ -42,7 +42,7 @@ button{{font-size:1rem;padding:.6rem 1.2rem;margin:.25rem .5rem .25rem 0;border-
 button.pay{{background:#2d6a4f;color:#fff;border-color:#2d6a4f}}
 fieldset{{margin-top:1rem;border-radius:.4rem}} td{{padding:.2rem .6rem .2rem 0}}
 </style></head>
-<body><p class="banner" role="note">Sandbox: no real money moves. Test controls are below.</p>
+<body><header><p class="banner" role="note">Sandbox: no real money moves. Test controls are below.</p></header>
 {body}
 </body></html>"#,
         title = escape(title),
