@@ -62,10 +62,13 @@ impl Application {
             NativePool::Postgres(pool) => OrderEvents::shared(pool.clone()),
             NativePool::Sqlite(_) => OrderEvents::local(),
         };
+        let captures = Arc::new(app::server::services::capture_claims::DbCaptureClaims::new(
+            db.clone(),
+        ));
         let state = AppState {
             leptos_options,
             db,
-            payments: Payments::new(&settings, &internal_url),
+            payments: Payments::new(&settings, &internal_url, captures),
             settings: Arc::new(settings),
             events,
             internal_url: internal_url.into(),

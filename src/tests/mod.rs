@@ -16,5 +16,6 @@ mod order_lists;
 mod order_seed;
 mod payment_holes;
 mod payments;
+mod paypal;
 mod refunds;
 mod security;

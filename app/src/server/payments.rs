@@ -9,6 +9,7 @@ pub mod alipay;
 pub mod attempt;
 pub mod delivery;
 pub mod http;
+pub mod paypal;
 pub mod registry;
 pub mod rejections;
 pub mod sandbox_page;
@@ -380,17 +381,35 @@ pub struct Payments {
     providers: Vec<Arc<dyn PaymentProvider>>,
 }
 
+/// A once-only claim on an attempt's capture, shared by every instance on the database, for
+/// providers whose payment needs a second call from the shop after the shopper approves (PayPal's
+/// capture). The provider modules hold no SQL: `services::capture_claims` implements this.
+#[async_trait::async_trait]
+pub trait CaptureClaims: Send + Sync {
+    /// True for exactly one caller while the attempt is open and its provider session is
+    /// `session_id` (or after the holder's claim went stale); everyone else should look the
+    /// payment up instead of capturing.
+    async fn claim(&self, attempt_reference: &str, session_id: &str) -> Result<bool, PaymentError>;
+    /// Give the claim back: the capture call failed before the provider acted on it.
+    async fn release(&self, attempt_reference: &str) -> Result<(), PaymentError>;
+}
+
 /// What building a provider needs besides its own settings.
 pub struct BuildContext {
     pub http: reqwest::Client,
     /// The bare root its calls go to: its real API (or override), or this instance's sandbox.
     pub api_root: String,
+    pub captures: Arc<dyn CaptureClaims>,
 }
 
 impl Payments {
     /// Build the configured providers. `internal_url` is how this instance reaches itself (its
     /// sandboxes) without going through the public address.
-    pub fn new(settings: &Settings, internal_url: &str) -> Payments {
+    pub fn new(
+        settings: &Settings,
+        internal_url: &str,
+        captures: Arc<dyn CaptureClaims>,
+    ) -> Payments {
         let http = http_client();
         let providers = settings
             .payments
@@ -406,6 +425,7 @@ impl Payments {
                 configured.build(&BuildContext {
                     http: http.clone(),
                     api_root,
+                    captures: captures.clone(),
                 })
             })
             .collect();

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin_orders;
+pub mod capture_claims;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;

@@ -87,6 +87,9 @@ pub mod sandbox_keys {
     pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_storefront_sandbox_0123456789abcdef";
     pub const SSLCOMMERZ_STORE_ID: &str = "storefronttest";
     pub const SSLCOMMERZ_STORE_PASSWORD: &str = "storefronttest@ssl";
+    pub const PAYPAL_CLIENT_ID: &str = "storefront-sandbox-client";
+    pub const PAYPAL_CLIENT_SECRET: &str = "storefront-sandbox-secret";
+    pub const PAYPAL_WEBHOOK_ID: &str = "WH-STOREFRONT-SANDBOX";
 }
 
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.

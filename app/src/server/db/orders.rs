@@ -827,3 +827,35 @@ pub async fn insert_outbox(
         .await?;
     Ok(())
 }
+
+/// Claim the one capture of an open attempt whose provider session is `session_id` (PayPal's
+/// order id): true for the single caller whose update matched. A claim older than `stale_before` (its holder died mid-call) may be taken over; the
+/// provider's idempotency key makes that second call a replay of the first.
+pub async fn claim_capture(
+    conn: &mut AnyConnection,
+    reference: &str,
+    session_id: &str,
+    stale_before: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payment_attempts SET capture_claimed_at = $1 WHERE reference = $2 \
+         AND provider_session_id = $3 AND state = 'open' \
+         AND (capture_claimed_at IS NULL OR capture_claimed_at < $4)",
+    )
+    .bind(now_ms())
+    .bind(reference)
+    .bind(session_id)
+    .bind(stale_before)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Give a capture claim back (the call did not reach the provider, or it did not act).
+pub async fn release_capture(conn: &mut AnyConnection, reference: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payment_attempts SET capture_claimed_at = NULL WHERE reference = $1")
+        .bind(reference)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
