@@ -39,21 +39,28 @@ cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log 
 step "release build (server + WASM)"
 cargo leptos build --release
 
-step "Stripe's official SDK against the Stripe sandbox"
+step "the providers' official SDKs against their sandboxes (Stripe, PayPal: Python; Alipay: Node)"
 sdk_dir=$(mktemp -d)
-DATABASE_URL="sqlite://${sdk_dir}/shop.db" LEPTOS_SITE_ADDR=127.0.0.1:3150 RUST_LOG=warn \
+DATABASE_URL="sqlite://${sdk_dir}/shop.db" LEPTOS_SITE_ADDR=127.0.0.1:3150 PUBLIC_URL=http://127.0.0.1:3150 \
+  RUST_LOG=warn \
   target/release/storefront >"${sdk_dir}/server.log" 2>&1 &
 sdk_server=$!
 for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:3150/healthz >/dev/null 2>&1 && break; sleep 0.2; done
-sdk_ok=0
-end2end/.venv/bin/python end2end/sdk/stripe_sdk_check.py http://127.0.0.1:3150 && sdk_ok=1
+sdk_passed=0
+sdk_failed=0
+sdk_check() {
+  if "$@" http://127.0.0.1:3150; then sdk_passed=$((sdk_passed + 1)); else sdk_failed=$((sdk_failed + 1)); fi
+}
+sdk_check end2end/.venv/bin/python end2end/sdk/stripe_sdk_check.py
+sdk_check end2end/.venv/bin/python end2end/sdk/paypal_sdk_check.py
+sdk_check node end2end/sdk/alipay_sdk_check.mjs
 kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
-[ "$sdk_ok" = 1 ] || { cat "${sdk_dir}/server.log" >&2; exit 1; }
+[ "$sdk_failed" = 0 ] || { cat "${sdk_dir}/server.log" >&2; echo "${sdk_failed} SDK check(s) failed" >&2; exit 1; }
 
 step "browser tests (Playwright + Debian chromium, JavaScript on and off)"
 (cd end2end && npx playwright test) 2>&1 | tee target/e2e.log
 e2e_passed=$(grep -Eo '^ +[0-9]+ passed' target/e2e.log | awk '{s+=$1} END {print s+0}')
 
 step "done"
-echo "cargo tests: ${cargo_passed} passed; SDK check: 1 passed; browser tests: ${e2e_passed} passed; $(( $(date +%s) - started ))s in all"
-echo "total: $(( cargo_passed + 1 + e2e_passed )) passed, 0 failed"
+echo "cargo tests: ${cargo_passed} passed; SDK checks: ${sdk_passed} passed; browser tests: ${e2e_passed} passed; $(( $(date +%s) - started ))s in all"
+echo "total: $(( cargo_passed + sdk_passed + e2e_passed )) passed, 0 failed"
