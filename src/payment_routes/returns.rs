@@ -12,9 +12,10 @@
 //!   posts to them, the page that carries it (auto-submitted with JavaScript, **Continue**
 //!   without), for the attempt's owner only.
 
-use app::model::ProviderId;
+use app::model::{OrderStatus, ProviderId};
 use app::server::auth::ShopSession;
 use app::server::db::orders as order_rows;
+use app::server::payments::attempt::AttemptState;
 use app::server::payments::sandbox_page::escape;
 use app::server::payments::NextStep;
 use app::server::services::orders::{self, Viewer};
@@ -173,6 +174,12 @@ pub async fn go_to_provider(
     };
     if !matches!(orders::may_view(&state.db, &viewer, &order).await, Ok(true)) {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    // Only an attempt the shopper can still pay leads on to the provider: a form kept in the
+    // browser's history or a reopened link must not open a payment for a cancelled, expired or
+    // superseded attempt (the money would land on an order that no longer waits for it).
+    if attempt.state != AttemptState::Open || order.status != OrderStatus::AwaitingPayment {
+        return order_page(&order.reference, query.key.as_deref()).into_response();
     }
     let step = attempt
         .next_step

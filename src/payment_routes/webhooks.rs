@@ -78,6 +78,15 @@ pub async fn receive(
         }
         return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
     }
+    // Where the offline check proves nothing (PayPal), an address whose deliveries keep failing
+    // the full verification is refused before another is stored or sent to the verify API.
+    if !provider.signature_checked_offline() && state.webhook_rejections.exhausted(peer.ip()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many unverified webhooks",
+        )
+            .into_response();
+    }
     // The attempt the body names, so the order's timeline lists this delivery whatever becomes
     // of it; replaced by the verified statement's attempt below if that differs.
     let claimed = timeline::claimed_reference(&body);
@@ -120,6 +129,7 @@ pub async fn receive(
             return (StatusCode::OK, provider.acknowledgement()).into_response();
         }
         Err(WebhookError::NotVerified(reason)) => {
+            state.webhook_rejections.record_failure(peer.ip());
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook refused");
             finish(None, format!("rejected: {reason}")).await;
             return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();

@@ -301,6 +301,24 @@ both_backends! {
         assert!(html.contains("ACQ.TRADE_HAS_CLOSE"));
     }
 
+    async fn a_cancelled_orders_gateway_form_is_not_served_again(app) {
+        // The shopper never opened the cashier, so closing answers ACQ.TRADE_NOT_EXIST and the
+        // order is cancelled; a form kept in the browser (back button, a reopened link) must not
+        // open a trade that could still be paid.
+        let shopper = app.browser();
+        shopper.set_currency("CNY").await;
+        shopper.add_to_cart(1, 1).await;
+        let go = shopper.pay("alipay").await;
+        shopper.gateway_form(&go).await;
+        shopper
+            .post_form("/orders/ORD-000001", "/payments/alipay/cancel/ORD-000001", &[("key", "")])
+            .await;
+        assert_eq!(app.status_of("ORD-000001").await, "cancelled");
+        let again = shopper.get(&shopper.local(&go)).await;
+        assert!(again.status.is_redirection(), "{} {}", again.status, again.html);
+        assert!(!again.contains("provider-form"), "{}", again.html);
+    }
+
     async fn five_identical_notifies_at_once_apply_once_and_a_replay_is_a_duplicate(app) {
         let shopper = app.browser();
         shopper.alipay_form().await;

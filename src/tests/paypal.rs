@@ -304,6 +304,49 @@ both_backends! {
         assert_eq!(app.capture_calls(&order_id).await, 1);
     }
 
+    async fn an_approved_order_is_captured_not_abandoned_when_the_shopper_cancels(app) {
+        // Approved at PayPal, and a capture may be on its way: the shop's Cancel order must not
+        // abandon the order under it (the money would arrive for a cancelled order).
+        let shopper = app.browser();
+        let page = shopper.start_paypal(1).await;
+        let back = shopper.on_paypal_page(&page, "pay", "never", "succeed").await;
+        let reference = reference_in(&back);
+        let action = format!("/payments/paypal/cancel/{reference}");
+        let shown = shopper.submit(&format!("/orders/{reference}"), &action, &[("key", "")]).await;
+        assert_eq!(shown.order_status().as_deref(), Some("Awaiting payment"), "{}", shown.html);
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        let (_, order_id) = app.attempt_of(&reference).await;
+        assert_eq!(app.capture_calls(&order_id).await, 0);
+        // The return (or the webhook, or the reconciler) captures it once.
+        shopper.follow(&back).await;
+        app.wait_for(&reference, "paid").await;
+        assert_eq!(app.capture_calls(&order_id).await, 1);
+    }
+
+    async fn an_address_sending_forgeries_is_turned_away_before_the_verify_api(app) {
+        // PayPal's offline check proves nothing, so each forgery would be stored whole and cost a
+        // verify call: after FAILURES_PER_WINDOW refusals the address gets 429 and nothing more
+        // is stored.
+        let shopper = app.browser();
+        let page = shopper.start_paypal(1).await;
+        let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "never", "succeed").await);
+        let (attempt, order_id) = app.attempt_of(&reference).await;
+        let body = capture_event(&attempt, &order_id, "18.00", "USD").to_string().into_bytes();
+        let genuine = sandbox::transmit(&app.state, &body).await.unwrap().headers();
+        let limit = app::server::payments::rejections::FAILURES_PER_WINDOW as usize;
+        for _ in 0..limit {
+            let forged: Vec<(&'static str, String)> = genuine
+                .iter()
+                .map(|(k, v)| (*k, if *k == "paypal-transmission-id" { uuid::Uuid::new_v4().to_string() } else { v.clone() }))
+                .collect();
+            assert_eq!(app.paypal_post(&forged, &body).await, StatusCode::BAD_REQUEST);
+        }
+        let stored = app.inbox_outcomes().await.len();
+        assert_eq!(app.paypal_post(&genuine, &body).await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(app.inbox_outcomes().await.len(), stored, "nothing stored once turned away");
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+    }
+
     async fn a_genuine_capture_event_five_times_at_once_applies_once(app) {
         let shopper = app.browser();
         let page = shopper.start_paypal(1).await;

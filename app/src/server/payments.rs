@@ -316,6 +316,14 @@ pub trait PaymentProvider: Send + Sync {
     /// done before anything is stored.
     fn check_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError>;
 
+    /// Whether [`Self::check_signature`] proves a delivery genuine on its own (a signature over
+    /// the body). PayPal's cannot (only PayPal's verify API can say), so there an address that
+    /// keeps sending deliveries the full verification refuses is turned away before the next one
+    /// is stored or costs a verify call.
+    fn signature_checked_offline(&self) -> bool {
+        true
+    }
+
     /// Verify a webhook fully (signature, and where the provider wants it its validation API).
     /// `Ok(None)` means a genuine event the shop has no use for.
     async fn verify_webhook(

@@ -199,6 +199,11 @@ impl Alipay {
             });
         }
         match answer.code() {
+            // Alipay's own trouble inside a business answer: "call again with the same
+            // parameters" (the same out_trade_no / out_request_no), never a refusal.
+            "40004" if answer.sub_code() == "ACQ.SYSTEM_ERROR" => {
+                Err(PaymentError::Unavailable(answer.describe()))
+            }
             "10000" | "40004" => Ok(answer),
             // Service unavailable: may be retried.
             "20000" => Err(PaymentError::Unavailable(answer.describe())),

@@ -344,7 +344,10 @@ impl Paypal {
             // Someone else captures (or the attempt is no longer open): say what is known, under
             // an id of its own so the winner's answer is never taken for a duplicate of this.
             let event_id = match source {
-                Source::Webhook => event_id,
+                // Not the webhook's own id: the winner may be answering that same delivery (a
+                // re-delivery racing the first), and its Paid must not meet a ledger row of ours
+                // under that id and be taken for a duplicate.
+                Source::Webhook => format!("{event_id}:claim-lost"),
                 _ => format!(
                     "lookup:{}:{}",
                     order.id,
@@ -575,6 +578,10 @@ impl PaymentProvider for Paypal {
         Ok(())
     }
 
+    fn signature_checked_offline(&self) -> bool {
+        false
+    }
+
     async fn verify_webhook(
         &self,
         headers: &HeaderMap,
@@ -693,11 +700,16 @@ impl PaymentProvider for Paypal {
     }
 
     /// PayPal cannot close an order; the shop abandons it instead. The attempt is already
-    /// `cancelling`, so no capture can claim it any more: an order that is not completed is
-    /// reported cancelled, a completed one as what it is.
+    /// `cancelling`, so no new capture can claim it: an order the shopper has not approved is
+    /// reported cancelled, a completed one as what it is. An **approved** one stays pending (the
+    /// cancel is refused): a capture claimed a moment earlier may be in flight, and abandoning the
+    /// order under it would take the money for a cancelled order. The return, the webhook or the
+    /// reconciler captures it, and a refund undoes it.
     async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
         let mut update = self.settle(attempt, false).await?;
-        if update.outcome == Outcome::Pending {
+        // `settle` without capturing names the order's status in `kind`.
+        let approved = update.kind == "order APPROVED";
+        if update.outcome == Outcome::Pending && !approved {
             update.outcome = Outcome::Cancelled;
             update.source = Source::Cancel;
             update.event_id = format!("cancel:{}", update.session_id.clone().unwrap_or_default());

@@ -10,7 +10,7 @@ use crate::server::db::orders::{self, AttemptRow, OrderRow};
 use crate::server::db::{self, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
-use crate::server::payments::AttemptRef;
+use crate::server::payments::{AttemptRef, Outcome};
 use crate::server::state::AppState;
 use subtle::ConstantTimeEq;
 
@@ -241,6 +241,25 @@ pub async fn cancel(
     })?;
     let applied = payment_updates::apply(&state.db, &state.events, &update).await?;
     tracing::info!(order = %order.reference, outcome = %applied.describe(), "cancel");
+    if update.outcome == Outcome::Pending {
+        // The provider did not close the session (SSLCOMMERZ has no such call; a PayPal order
+        // the shopper approved is about to be captured): nothing changes, and the attempt is
+        // open again, so the return, the webhook and the reconciler settle it as before.
+        let mut tx = state.db.pool.begin().await?;
+        orders::lock(&mut tx, order.id).await?;
+        if orders::latest_attempt(&mut tx, order.id)
+            .await?
+            .is_some_and(|a| a.id == attempt.id && a.state == AttemptState::Cancelling)
+        {
+            orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Open, None).await?;
+        }
+        tx.commit().await?;
+        return Err(ServerError::invalid(format!(
+            "{} could not close order {}'s payment session: it may already be paid.",
+            provider_id.label(),
+            order.reference
+        )));
+    }
     Ok(())
 }
 

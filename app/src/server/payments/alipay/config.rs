@@ -64,12 +64,6 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     }
     let (app_id, private_pem, public_pem, endpoint) = match values.as_slice() {
         [Some(id), Some(private), Some(public)] => {
-            if mode == PaymentsMode::Live && private.trim() == keys::SANDBOX_APP_PRIVATE_KEY {
-                return Err(bad(
-                    "ALIPAY_APP_PRIVATE_KEY",
-                    "the built-in sandbox's published test key in live mode: use your app's own key",
-                ));
-            }
             let gateway = gateway.unwrap_or_else(|| {
                 match mode {
                     PaymentsMode::Live => LIVE_GATEWAY,
@@ -107,6 +101,31 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
             format!("expected Alipay's RSA public key in PEM or bare base64 ({e})"),
         )
     })?;
+    // The sandbox's key pairs are published (`/sandbox/alipay/keys`, and in the source): in live
+    // mode either one, in any encoding, would let anyone sign requests as the shop or notifies as
+    // Alipay.
+    if mode == PaymentsMode::Live {
+        let published: Vec<PublicKey> = [
+            keys::SANDBOX_APP_PUBLIC_KEY,
+            keys::SANDBOX_ALIPAY_PUBLIC_KEY,
+        ]
+        .iter()
+        .filter_map(|pem| PublicKey::parse(pem).ok())
+        .collect();
+        let is_published = |key: &PublicKey| published.iter().any(|p| p.same_key(key));
+        if is_published(&app_key.public_key()) {
+            return Err(bad(
+                "ALIPAY_APP_PRIVATE_KEY",
+                "one of the built-in sandbox's published test keys in live mode: use your app's own key",
+            ));
+        }
+        if is_published(&alipay_key) {
+            return Err(bad(
+                "ALIPAY_PUBLIC_KEY",
+                "one of the built-in sandbox's published test keys in live mode: use the Alipay public key your app's console shows",
+            ));
+        }
+    }
     // The browser posts the page.pay form: to the built-in sandbox on the shop's own origin (a
     // path, whatever PUBLIC_URL is), or to the configured gateway.
     let browser_gateway = match &endpoint {
@@ -142,11 +161,52 @@ mod tests {
     use super::*;
     use crate::server::config::payments::parse_for_tests as parse;
 
+    /// A key pair of the tests' own (not one of the sandbox's published pairs): stands for a
+    /// merchant's app key and for the Alipay key of its console. Test-only, never used to sign
+    /// anything real.
+    const OWN_APP_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCtY+1UlvGToHRv
+bjuVu+yPkWmY73Xr6DAcUaLkoJJOmhmKp66wJjRRthRgDRKoUKp0DKxO4e6jx8R9
+/GGF8KLiXuS/tBiJcBgO88K6geLuAjX6Iu/Uq6LtxKJeKDcWw8rsJ2PLGFsqCc9E
+6JbwYQZI2Pugl9e9/MM+qF0PT4SgmUUYVWpici6jMsTsQ8DhXpkT+rjgc0/rz5x7
+N1Mfy9gMzaI1PqZOf7Ojjf17YmW/Sius53FKPfQcu3Iy6uAZNLbPQopjDjuyc1zJ
+kZEFz8AadC4blPbmL4FzwGI/mhTBVVLGu0O54v0lEu6b7kxYcFVNJGQUA00SfhUS
+PrZfW+blAgMBAAECggEAGlTJB2YO1LTyybNLUC9kOt9B0oxW85bkq4BIRQEPhulH
+BLP3Rt/eZSRKDtYdZbsuT4ZXKnmMFIozUFCh/MWw7sCra2NtsH154ddp1IoCDNQA
+H3brxfe0u/f3EmZ4Czh7mgZXVNHjkkxAEj5iIaoSWsC84cP9aug2PE80Jq2UPhEY
+hWKOjyAAlfyU7Uz1p6kYyV2ThWcyZYqg5/sS49bdeEm55XrFq2eEaVodWEc3NvK7
+J3VxN/YaUoXkmJ7GZ4Gs/ooGxrOrkt+DtUwCzLghKw/yLCxU4OuxSqf7HV78Quv4
+GEHWCaI/fdc+7HYzMYo9d6enje40LvR3MyEPbEj8QQKBgQDeEXnK10eilk84L4kR
+dX5yXA+ALHFceVKs3bEFI6dmbgUiZMM4h/rSpqTEpL3gFZqJVkQYYTeV0wcKwXoK
+ZmAdasuwCr7mW33bbjXrdLrNBIJc2DxftZCXzfnmrwzP+waeSb/cw2lj48rDKBAP
+b8pWaV6Wddn6VUatlrnsV44aRQKBgQDH4lfgKnmV/gRi5zMQ8aZx5HkiOPXAPbfk
+gCM2l8SRvkmvJph9tLBUDzl7p5HL6zOtIwlyapD9nudlLeKAHRY0HmI3Mjd7V9TP
+cP9g+P0H49kD5OTkESkjYofRBH3ym4aI24neqWdsNpNMI+G+uPLGs8wz38jwc1nx
+9JYZT2q0IQKBgGAuT4LkRRmNYphiNkrCida8OtZ36U11GrLWfhJMw/dgVYb0/3zf
+oGpWVOz6sWZ51OoA3BN3H90bfmRRMiuI9b4oADqqHM6m99bvYBkwAKxFdLUDzvph
+KFQnmUIptTHrdo1eQeQ7Gs1x3uMx2erlr0xH7Pjb6GI9RxRuQO61aU3FAoGAPBV5
+vNSHv+KfhutgmlNJaSr4jqT4mlTzFii+bQap+/VrSM8dP4w1BM+ew+DXHqkQ25aQ
+nGgUNWiyveNRFpmntvr7IwRhUR5Rxhl9arTtupVvApCnjTbrWsufb+EdyvOdOT5k
+7x2VDR5KoLSYgzAtKjWZyG4YhM7n1qdjBzCsLoECgYEAnpGVnlybyhCHEFNlgKE+
+JFD7ytnBX2WRsBmnde5dDM+USrmC2bDIXOENBPQAtC7SYtyVDS53K/luIefJ9o38
+EM65iMoMUmRqGf214oGLtE179jZu7B4y5pzlKxFg8IlAxLAuJIEsQNEfuo7N7fCK
+Nzb/eI2DFCz24xa7/U6aA3s=
+-----END PRIVATE KEY-----";
+    const OWN_ALIPAY_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArWPtVJbxk6B0b247lbvs
+j5FpmO916+gwHFGi5KCSTpoZiqeusCY0UbYUYA0SqFCqdAysTuHuo8fEffxhhfCi
+4l7kv7QYiXAYDvPCuoHi7gI1+iLv1Kui7cSiXig3FsPK7CdjyxhbKgnPROiW8GEG
+SNj7oJfXvfzDPqhdD0+EoJlFGFVqYnIuozLE7EPA4V6ZE/q44HNP68+cezdTH8vY
+DM2iNT6mTn+zo439e2Jlv0orrOdxSj30HLtyMurgGTS2z0KKYw47snNcyZGRBc/A
+GnQuG5T25i+Bc8BiP5oUwVVSxrtDueL9JRLum+5MWHBVTSRkFANNEn4VEj62X1vm
+5QIDAQAB
+-----END PUBLIC KEY-----";
+
     fn with_keys(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
         let mut vars = vec![
             ("ALIPAY_APP_ID", "2021000000000099"),
-            ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_ALIPAY_PRIVATE_KEY),
-            ("ALIPAY_PUBLIC_KEY", keys::SANDBOX_APP_PUBLIC_KEY),
+            ("ALIPAY_APP_PRIVATE_KEY", OWN_APP_PRIVATE_KEY),
+            ("ALIPAY_PUBLIC_KEY", OWN_ALIPAY_PUBLIC_KEY),
         ];
         vars.extend_from_slice(extra);
         vars
@@ -196,6 +256,35 @@ mod tests {
             ("ALIPAY_APP_ID", "2021000000000099"),
             ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_APP_PRIVATE_KEY),
             ("ALIPAY_PUBLIC_KEY", keys::SANDBOX_ALIPAY_PUBLIC_KEY),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");
+        // Alipay's published sandbox key as "Alipay's public key", in PEM or bare base64: anyone
+        // holding its private half (it is in the source) could sign notifies.
+        let bare: String = keys::SANDBOX_ALIPAY_PUBLIC_KEY
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        for published in [
+            keys::SANDBOX_ALIPAY_PUBLIC_KEY,
+            keys::SANDBOX_APP_PUBLIC_KEY,
+            bare.as_str(),
+        ] {
+            let e = parse(&[
+                ("PAYMENTS_MODE", "live"),
+                ("ALIPAY_APP_ID", "2021000000000099"),
+                ("ALIPAY_APP_PRIVATE_KEY", OWN_APP_PRIVATE_KEY),
+                ("ALIPAY_PUBLIC_KEY", published),
+            ])
+            .unwrap_err();
+            assert_eq!(e.var, "ALIPAY_PUBLIC_KEY");
+        }
+        // The sandbox's other private key as the app key.
+        let e = parse(&[
+            ("PAYMENTS_MODE", "live"),
+            ("ALIPAY_APP_ID", "2021000000000099"),
+            ("ALIPAY_APP_PRIVATE_KEY", keys::SANDBOX_ALIPAY_PRIVATE_KEY),
+            ("ALIPAY_PUBLIC_KEY", OWN_ALIPAY_PUBLIC_KEY),
         ])
         .unwrap_err();
         assert_eq!(e.var, "ALIPAY_APP_PRIVATE_KEY");

@@ -86,6 +86,13 @@ impl PublicKey {
         Ok(PublicKey(VerifyingKey::<Sha256>::new(key)))
     }
 
+    /// Whether this is the same RSA key as `other`, whatever encoding either was read from.
+    pub fn same_key(&self, other: &PublicKey) -> bool {
+        let mine: &rsa::RsaPublicKey = self.0.as_ref();
+        let theirs: &rsa::RsaPublicKey = other.0.as_ref();
+        mine == theirs
+    }
+
     /// Whether `sign` (base64) is this key's RSA2 signature of `content`. The padding check
     /// inside is RustCrypto's, constant-time.
     pub fn verify(&self, content: &str, sign: &str) -> bool {
