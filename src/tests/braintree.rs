@@ -248,6 +248,10 @@ both_backends! {
         let shown = shopper.follow(&format!("/orders/{reference}")).await;
         assert_eq!(shown.order_status().as_deref(), Some("Failed"), "{}", shown.html);
         assert!(shown.contains("Try again"));
+        assert!(
+            shown.contains("Braintree: the card was declined (Do Not Honor, code 2000)."),
+            "the reason is shown: {}", shown.html
+        );
         assert_eq!(app.stock_of(1).await, 40, "stock released on failure");
         let kinds = app.kinds_of(&reference).await;
         assert!(kinds.iter().any(|k| k.contains("processor declined: Do Not Honor (2000)")), "{kinds:?}");

@@ -370,6 +370,12 @@ pub trait PaymentProvider: Send + Sync {
         None
     }
 
+    /// A sentence for the shopper on why a payment failed, from the provider's own statement
+    /// that failed it (its ledger `kind`), where the provider gives one fit to show.
+    fn failure_reason(&self, _kind: &str) -> Option<String> {
+        None
+    }
+
     /// The body of a successful acknowledgement, as the provider expects it.
     fn acknowledgement(&self) -> &'static str {
         "ok"

@@ -769,6 +769,12 @@ impl PaymentProvider for Braintree {
         })
     }
 
+    /// The decline as the shopper reads it: the processor's response (a card issuer's standard
+    /// wording such as "Do Not Honor") and code, or the kind of refusal; never anything else.
+    fn failure_reason(&self, kind: &str) -> Option<String> {
+        shopper_reason(kind)
+    }
+
     fn shop_page(&self, attempt_reference: &str, values: &[(String, String)]) -> Option<String> {
         let (amount, currency) = Self::quoted(values)?;
         let return_url = values_get(values, "return_url");
@@ -834,9 +840,59 @@ impl PaymentProvider for Braintree {
     }
 }
 
+/// See [`PaymentProvider::failure_reason`]: only the shapes this module writes are read.
+fn shopper_reason(kind: &str) -> Option<String> {
+    let plain = |t: &str| {
+        t.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || " -,.'()/".contains(*c))
+            .take(80)
+            .collect::<String>()
+    };
+    if let Some(rest) = kind.strip_prefix("transaction.sale processor declined: ") {
+        let (text, code) = rest.rsplit_once(" (").unwrap_or((rest, ""));
+        let code = code.trim_end_matches(')');
+        return Some(format!(
+            "Braintree: the card was declined ({}, code {}). Try again with another card.",
+            plain(text),
+            plain(code)
+        ));
+    }
+    if let Some(reason) = kind.strip_prefix("transaction.sale gateway rejected: ") {
+        return Some(format!(
+            "Braintree rejected the payment ({}). Try again, or with another card.",
+            plain(reason)
+        ));
+    }
+    if kind.starts_with("transaction.sale failed") {
+        return Some("Braintree: the card processor could not take the payment. Try again.".into());
+    }
+    if kind.starts_with("transaction.sale refused") {
+        return Some("Braintree refused the card details it was given. Try again.".into());
+    }
+    if kind.contains("processor_declined") {
+        return Some("Braintree: the card was declined. Try again with another card.".into());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declines_are_told_in_plain_words() {
+        assert_eq!(
+            shopper_reason("transaction.sale processor declined: Do Not Honor (2000)").as_deref(),
+            Some("Braintree: the card was declined (Do Not Honor, code 2000). Try again with another card.")
+        );
+        assert!(shopper_reason("transaction.sale gateway rejected: cvv")
+            .unwrap()
+            .contains("(cvv)"));
+        assert!(!shopper_reason("transaction.sale processor declined: <b>x</b> (1)")
+            .unwrap()
+            .contains('<'));
+        assert_eq!(shopper_reason("transaction_settled"), None);
+    }
 
     #[test]
     fn amounts_read_in_the_accounts_currency() {
