@@ -84,11 +84,17 @@ impl Browser {
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
         assert!(html.contains(">Pay<") && html.contains(">Decline<") && html.contains(">Cancel<"));
-        assert!(html.contains("<h1>Braintree sandbox Drop-in</h1>"), "{html}");
+        assert!(
+            html.contains("<h1>Braintree sandbox Drop-in</h1>"),
+            "{html}"
+        );
         let found = forms(&html);
         let nonce = found.iter().find(|f| f.method == "post").unwrap().clone();
         let cancel = found.iter().find(|f| f.method == "get").unwrap().clone();
-        assert!(nonce.action.contains("/payments/braintree/return/ORD-"), "{nonce:?}");
+        assert!(
+            nonce.action.contains("/payments/braintree/return/ORD-"),
+            "{nonce:?}"
+        );
         (nonce, cancel)
     }
 
@@ -466,7 +472,11 @@ async fn a_braintree_outage_shows_a_clear_message_and_pay_again_works(backend: B
         alert.contains("Braintree is not answering") && alert.contains("ORD-000001"),
         "{alert}"
     );
-    assert_eq!(shopper.cart().await.line_quantity(1), Some(1), "the cart is kept");
+    assert_eq!(
+        shopper.cart().await.line_quantity(1),
+        Some(1),
+        "the cart is kept"
+    );
     // Braintree is back (another instance on the same database serves the sandbox).
     let braintree = app.another_instance().await;
     let upstream = braintree.base.trim_start_matches("http://").to_string();
@@ -516,7 +526,11 @@ async fn the_braintree_sandbox_speaks_the_gateways_xml() {
         }
         request.send()
     };
-    let unauthenticated = http.post(format!("{base}/client_token")).send().await.unwrap();
+    let unauthenticated = http
+        .post(format!("{base}/client_token"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
     let old = http
         .post(format!("{base}/client_token"))
@@ -525,41 +539,129 @@ async fn the_braintree_sandbox_speaks_the_gateways_xml() {
         .await
         .unwrap();
     assert_eq!(old.status(), StatusCode::UPGRADE_REQUIRED);
-    let token = call(reqwest::Method::POST, "/client_token", Some("<client_token><version type=\"integer\">2</version></client_token>".into())).await.unwrap();
+    let token = call(
+        reqwest::Method::POST,
+        "/client_token",
+        Some("<client_token><version type=\"integer\">2</version></client_token>".into()),
+    )
+    .await
+    .unwrap();
     assert_eq!(token.status(), StatusCode::CREATED);
-    assert!(token.text().await.unwrap().contains("<client-token><value>"));
+    assert!(token
+        .text()
+        .await
+        .unwrap()
+        .contains("<client-token><value>"));
 
     let python_style = "<transaction><amount>10.00</amount><payment_method_nonce>fake-valid-nonce</payment_method_nonce><order_id>SDK-1</order_id><options><submit_for_settlement type=\"boolean\">true</submit_for_settlement></options><type>sale</type></transaction>";
-    let sold = call(reqwest::Method::POST, "/transactions", Some(python_style.into())).await.unwrap();
+    let sold = call(
+        reqwest::Method::POST,
+        "/transactions",
+        Some(python_style.into()),
+    )
+    .await
+    .unwrap();
     assert_eq!(sold.status(), StatusCode::CREATED);
-    let wire::SaleResult::Accepted(tx) = wire::sale_result(&sold.bytes().await.unwrap()).unwrap() else { panic!("accepted") };
+    let wire::SaleResult::Accepted(tx) = wire::sale_result(&sold.bytes().await.unwrap()).unwrap()
+    else {
+        panic!("accepted")
+    };
     assert_eq!(tx.status, "submitted_for_settlement");
     assert_eq!(tx.currency.as_deref(), Some("USD"));
 
-    let declined = call(reqwest::Method::POST, "/transactions", Some(wire::sale_body("2001.00", "fake-valid-nonce", "SDK-2", None))).await.unwrap();
+    let declined = call(
+        reqwest::Method::POST,
+        "/transactions",
+        Some(wire::sale_body(
+            "2001.00",
+            "fake-valid-nonce",
+            "SDK-2",
+            None,
+        )),
+    )
+    .await
+    .unwrap();
     assert_eq!(declined.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let wire::SaleResult::Declined(d) = wire::sale_result(&declined.bytes().await.unwrap()).unwrap() else { panic!("declined") };
-    assert_eq!((d.status.as_str(), d.processor_response_code.as_deref()), ("processor_declined", Some("2001")));
+    let wire::SaleResult::Declined(d) =
+        wire::sale_result(&declined.bytes().await.unwrap()).unwrap()
+    else {
+        panic!("declined")
+    };
+    assert_eq!(
+        (d.status.as_str(), d.processor_response_code.as_deref()),
+        ("processor_declined", Some("2001"))
+    );
 
-    let invalid = call(reqwest::Method::POST, "/transactions", Some(wire::sale_body("1.00", "tokencc_unknown", "SDK-3", None))).await.unwrap();
+    let invalid = call(
+        reqwest::Method::POST,
+        "/transactions",
+        Some(wire::sale_body("1.00", "tokencc_unknown", "SDK-3", None)),
+    )
+    .await
+    .unwrap();
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let wire::SaleResult::Invalid(summary) = wire::sale_result(&invalid.bytes().await.unwrap()).unwrap() else { panic!("invalid") };
+    let wire::SaleResult::Invalid(summary) =
+        wire::sale_result(&invalid.bytes().await.unwrap()).unwrap()
+    else {
+        panic!("invalid")
+    };
     assert!(wire::has_code(&summary, "91565"), "{summary}");
 
-    let found = call(reqwest::Method::GET, &format!("/transactions/{}", tx.id), None).await.unwrap();
+    let found = call(
+        reqwest::Method::GET,
+        &format!("/transactions/{}", tx.id),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(found.status(), StatusCode::OK);
-    let ids = call(reqwest::Method::POST, "/transactions/advanced_search_ids", Some(wire::search_body("SDK-1", None))).await.unwrap();
+    let ids = call(
+        reqwest::Method::POST,
+        "/transactions/advanced_search_ids",
+        Some(wire::search_body("SDK-1", None)),
+    )
+    .await
+    .unwrap();
     let ids = wire::search_ids(&ids.bytes().await.unwrap()).unwrap();
     assert_eq!(ids, vec![tx.id.clone()]);
-    let listed = call(reqwest::Method::POST, "/transactions/advanced_search", Some(wire::search_body("SDK-1", Some(&ids)))).await.unwrap();
-    assert_eq!(wire::search_transactions(&listed.bytes().await.unwrap()).unwrap().len(), 1);
+    let listed = call(
+        reqwest::Method::POST,
+        "/transactions/advanced_search",
+        Some(wire::search_body("SDK-1", Some(&ids))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        wire::search_transactions(&listed.bytes().await.unwrap())
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let early = call(reqwest::Method::POST, &format!("/transactions/{}/refund", tx.id), Some(wire::refund_body("1.00", "SDK-1"))).await.unwrap();
+    let early = call(
+        reqwest::Method::POST,
+        &format!("/transactions/{}/refund", tx.id),
+        Some(wire::refund_body("1.00", "SDK-1")),
+    )
+    .await
+    .unwrap();
     assert_eq!(early.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(early.text().await.unwrap().contains("91506"));
-    let voided = call(reqwest::Method::PUT, &format!("/transactions/{}/void", tx.id), None).await.unwrap();
+    let voided = call(
+        reqwest::Method::PUT,
+        &format!("/transactions/{}/void", tx.id),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(voided.status(), StatusCode::OK);
-    assert!(voided.text().await.unwrap().contains("<status>voided</status>"));
-    let missing = call(reqwest::Method::GET, "/transactions/nosuch", None).await.unwrap();
+    assert!(voided
+        .text()
+        .await
+        .unwrap()
+        .contains("<status>voided</status>"));
+    let missing = call(reqwest::Method::GET, "/transactions/nosuch", None)
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }

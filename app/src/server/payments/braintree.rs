@@ -47,7 +47,8 @@ const BRAINTREE: ProviderId = ProviderId::Braintree;
 /// The API version the shop speaks (and the sandbox asks for).
 pub const API_VERSION: &str = "6";
 /// Braintree's Drop-in UI script (loaded from Braintree with real keys only).
-pub const DROPIN_SCRIPT: &str = "https://js.braintreegateway.com/web/dropin/1.43.0/js/dropin.min.js";
+pub const DROPIN_SCRIPT: &str =
+    "https://js.braintreegateway.com/web/dropin/1.43.0/js/dropin.min.js";
 /// Test nonces (providers.md §7.9).
 pub const VALID_NONCE: &str = "fake-valid-nonce";
 pub const DECLINED_NONCE: &str = "fake-processor-declined-visa-nonce";
@@ -116,8 +117,12 @@ fn parse_amount(text: &str, currency: Currency) -> Option<Money> {
 
 /// A path segment the gateway could have issued (transaction ids are short alphanumerics).
 fn segment(id: &str) -> Option<&str> {
-    (!id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .then_some(id)
+    (!id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then_some(id)
 }
 
 impl Braintree {
@@ -138,9 +143,7 @@ impl Braintree {
             .header("X-ApiVersion", API_VERSION)
             .header("Accept", "application/xml");
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/xml")
-                .body(body);
+            request = request.header("content-type", "application/xml").body(body);
         }
         let response = request.send().await.map_err(|e| {
             let e = transport_error(e);
@@ -228,6 +231,7 @@ impl Braintree {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
         attempt: &str,
@@ -262,11 +266,16 @@ impl Braintree {
             )
             .await?;
         if answer.status == 422 {
-            return Err(PaymentError::Refused(String::from_utf8_lossy(&answer.body).into_owned()));
+            return Err(PaymentError::Refused(
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            ));
         }
         let ids = wire::search_ids(&answer.body).map_err(Self::unreadable)?;
         if ids.is_empty() {
-            return Ok((Vec::new(), String::from_utf8_lossy(&answer.body).into_owned()));
+            return Ok((
+                Vec::new(),
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            ));
         }
         let answer = self
             .call(
@@ -431,8 +440,12 @@ impl Braintree {
 
     fn refund_state(tx: &Transaction) -> RefundState {
         match tx.status.as_str() {
-            "submitted_for_settlement" | "settling" | "settled" | "settlement_pending"
-            | "settlement_confirmed" | "voided" => RefundState::Succeeded,
+            "submitted_for_settlement"
+            | "settling"
+            | "settled"
+            | "settlement_pending"
+            | "settlement_confirmed"
+            | "voided" => RefundState::Succeeded,
             "processor_declined" | "gateway_rejected" | "failed" | "settlement_declined" => {
                 RefundState::Failed(tx.reason())
             }
@@ -468,10 +481,11 @@ impl PaymentProvider for Braintree {
                 request.total.currency.code()
             )));
         }
-        let mut token_request = xml::Node::new("client-token")
-            .with(xml::Node::typed("version", "integer", "2"));
+        let mut token_request =
+            xml::Node::new("client-token").with(xml::Node::typed("version", "integer", "2"));
         if let Some(account) = &self.merchant_account_id {
-            token_request = token_request.with(xml::Node::text("merchant-account-id", account.as_str()));
+            token_request =
+                token_request.with(xml::Node::text("merchant-account-id", account.as_str()));
         }
         let answer = self
             .call(
@@ -492,8 +506,7 @@ impl PaymentProvider for Braintree {
         let session = format!("bt_{}", uuid::Uuid::new_v4().simple());
         let amount = request.total.to_decimal_string();
         let currency = request.total.currency.code().to_string();
-        let form_token =
-            self.form_token(&request.attempt_reference, &session, &amount, &currency);
+        let form_token = self.form_token(&request.attempt_reference, &session, &amount, &currency);
         let values = vec![
             ("client_token".to_string(), client_token),
             ("form_token".to_string(), form_token),
@@ -541,7 +554,10 @@ impl PaymentProvider for Braintree {
             .unwrap_or_default();
         let notification = wire::notification(&payload).map_err(WebhookError::NotVerified)?;
         // Braintree's notifications carry no id: the signed payload itself is the event.
-        let event_id = format!("bt:{}", hex::encode(&Sha256::digest(payload.as_bytes())[..16]));
+        let event_id = format!(
+            "bt:{}",
+            hex::encode(&Sha256::digest(payload.as_bytes())[..16])
+        );
         let xml_text = {
             use base64::Engine as _;
             let compact: String = payload.chars().filter(|c| *c != '\n').collect();
@@ -565,7 +581,10 @@ impl PaymentProvider for Braintree {
                 event_id,
                 source: Source::Webhook,
                 kind: format!("{kind} (dispute {dispute_id})"),
-                outcome: Outcome::Unrecognised(format!("{kind}: dispute {dispute_id} on transaction {}", tx.id)),
+                outcome: Outcome::Unrecognised(format!(
+                    "{kind}: dispute {dispute_id} on transaction {}",
+                    tx.id
+                )),
                 payload: xml_text,
                 payment_id: Some(tx.id.clone()),
             }));
@@ -601,10 +620,9 @@ impl PaymentProvider for Braintree {
                     currency,
                 })
             }
-            ("transaction_settlement_declined", _) => Outcome::Unrecognised(format!(
-                "settlement declined for transaction {}",
-                tx.id
-            )),
+            ("transaction_settlement_declined", _) => {
+                Outcome::Unrecognised(format!("settlement declined for transaction {}", tx.id))
+            }
             _ => return Ok(None),
         };
         let payment_id = if tx.kind == "credit" {
@@ -642,9 +660,8 @@ impl PaymentProvider for Braintree {
         };
         let nonce = nonce.trim();
         let (amount, currency) = (get("amount").unwrap_or(""), get("currency").unwrap_or(""));
-        let token_ok = get("form_token").is_some_and(|t| {
-            self.form_token_ok(attempt.reference, session, amount, currency, t)
-        });
+        let token_ok = get("form_token")
+            .is_some_and(|t| self.form_token_ok(attempt.reference, session, amount, currency, t));
         if !token_ok {
             tracing::warn!(
                 attempt = attempt.reference,
@@ -726,17 +743,25 @@ impl PaymentProvider for Braintree {
                     ));
                 }
                 let answer = self
-                    .call(reqwest::Method::PUT, &format!("/transactions/{id}/void"), None)
+                    .call(
+                        reqwest::Method::PUT,
+                        &format!("/transactions/{id}/void"),
+                        None,
+                    )
                     .await?;
                 let payload = String::from_utf8_lossy(&answer.body).into_owned();
                 match wire::sale_result(&answer.body).map_err(Self::unreadable)? {
-                    SaleResult::Accepted(voided) if voided.status == "voided" => Ok(RefundOutcome {
-                        refund_id: format!("void:{}", voided.id),
-                        state: RefundState::Succeeded,
-                        payload,
-                    }),
+                    SaleResult::Accepted(voided) if voided.status == "voided" => {
+                        Ok(RefundOutcome {
+                            refund_id: format!("void:{}", voided.id),
+                            state: RefundState::Succeeded,
+                            payload,
+                        })
+                    }
                     SaleResult::Invalid(summary) => Err(PaymentError::Refused(summary)),
-                    _ => Err(PaymentError::Refused(format!("the void did not happen: {payload}"))),
+                    _ => Err(PaymentError::Refused(format!(
+                        "the void did not happen: {payload}"
+                    ))),
                 }
             }
             SaleResult::Invalid(summary) => Err(PaymentError::Refused(summary)),
@@ -888,16 +913,24 @@ mod tests {
         assert!(shopper_reason("transaction.sale gateway rejected: cvv")
             .unwrap()
             .contains("(cvv)"));
-        assert!(!shopper_reason("transaction.sale processor declined: <b>x</b> (1)")
-            .unwrap()
-            .contains('<'));
+        assert!(
+            !shopper_reason("transaction.sale processor declined: <b>x</b> (1)")
+                .unwrap()
+                .contains('<')
+        );
         assert_eq!(shopper_reason("transaction_settled"), None);
     }
 
     #[test]
     fn amounts_read_in_the_accounts_currency() {
-        assert_eq!(parse_amount("18.00", Currency::Usd), Some(Money::new(1800, Currency::Usd)));
-        assert_eq!(parse_amount("1500.00", Currency::Jpy), Some(Money::new(1500, Currency::Jpy)));
+        assert_eq!(
+            parse_amount("18.00", Currency::Usd),
+            Some(Money::new(1800, Currency::Usd))
+        );
+        assert_eq!(
+            parse_amount("1500.00", Currency::Jpy),
+            Some(Money::new(1500, Currency::Jpy))
+        );
         assert_eq!(parse_amount("1500.5", Currency::Jpy), None);
         assert_eq!(parse_amount("x", Currency::Usd), None);
         assert!(capabilities(Currency::Usd).accepts(Money::new(1800, Currency::Usd)));

@@ -50,12 +50,16 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     let given: Vec<Option<String>> = KEYS.iter().map(|k| env(k)).collect();
     let currency = match env("BRAINTREE_CURRENCY") {
         None => Currency::Usd,
-        Some(code) => code.trim().to_ascii_uppercase().parse::<Currency>().map_err(|_| {
-            bad(
+        Some(code) => code
+            .trim()
+            .to_ascii_uppercase()
+            .parse::<Currency>()
+            .map_err(|_| {
+                bad(
                 "BRAINTREE_CURRENCY",
                 "the merchant account's currency, one the shop sells in: USD, EUR, JPY, BDT or CNY",
             )
-        })?,
+            })?,
     };
     let account = env("BRAINTREE_MERCHANT_ACCOUNT_ID").filter(|a| !a.trim().is_empty());
     if env("BRAINTREE_CURRENCY").is_some() && account.is_none() && given[0].is_some() {
@@ -76,7 +80,10 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         [Some(m), Some(p), Some(k)] => {
             for (var, value) in KEYS.iter().zip([m, p, k]) {
                 if value.trim().is_empty() || value.chars().any(char::is_whitespace) {
-                    return Err(bad(var, "expected the value from Braintree's Control Panel (API keys)"));
+                    return Err(bad(
+                        var,
+                        "expected the value from Braintree's Control Panel (API keys)",
+                    ));
                 }
             }
             let root = base.unwrap_or_else(|| {
@@ -86,7 +93,13 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 }
                 .to_string()
             });
-            (m.clone(), p.clone(), k.clone(), Endpoint::Remote(root), false)
+            (
+                m.clone(),
+                p.clone(),
+                k.clone(),
+                Endpoint::Remote(root),
+                false,
+            )
         }
         _ => {
             let missing = KEYS
@@ -133,13 +146,20 @@ mod tests {
     ];
 
     fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-        KEYS_SET.iter().copied().chain(extra.iter().copied()).collect()
+        KEYS_SET
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect()
     }
 
     #[test]
     fn braintree_sandbox_by_default_and_keys_pick_the_host_by_mode() {
         let p = parse(&[]).unwrap();
-        assert_eq!(p.get(ProviderId::Braintree).unwrap().endpoint, Endpoint::Sandbox);
+        assert_eq!(
+            p.get(ProviderId::Braintree).unwrap().endpoint,
+            Endpoint::Sandbox
+        );
         let p = parse(&with(&[])).unwrap();
         assert_eq!(
             p.get(ProviderId::Braintree).unwrap().endpoint,
@@ -161,17 +181,27 @@ mod tests {
 
     #[test]
     fn braintree_host_must_match_the_mode_and_keys_come_together() {
-        let e = parse(&with(&[("BRAINTREE_API_BASE", "https://api.braintreegateway.com")]))
-            .unwrap_err();
+        let e = parse(&with(&[(
+            "BRAINTREE_API_BASE",
+            "https://api.braintreegateway.com",
+        )]))
+        .unwrap_err();
         assert_eq!(e.var, "BRAINTREE_API_BASE");
         assert!(!e.to_string().contains("priv-secret"));
         let e = parse(&with(&[
             ("PAYMENTS_MODE", "live"),
-            ("BRAINTREE_API_BASE", "https://api.sandbox.braintreegateway.com"),
+            (
+                "BRAINTREE_API_BASE",
+                "https://api.sandbox.braintreegateway.com",
+            ),
         ]))
         .unwrap_err();
         assert_eq!(e.var, "BRAINTREE_API_BASE");
-        let e = parse(&[("BRAINTREE_MERCHANT_ID", "m"), ("BRAINTREE_PUBLIC_KEY", "p")]).unwrap_err();
+        let e = parse(&[
+            ("BRAINTREE_MERCHANT_ID", "m"),
+            ("BRAINTREE_PUBLIC_KEY", "p"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "BRAINTREE_PRIVATE_KEY");
         let e = parse(&with(&[("BRAINTREE_CURRENCY", "XXX")])).unwrap_err();
         assert_eq!(e.var, "BRAINTREE_CURRENCY");

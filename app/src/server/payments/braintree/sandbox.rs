@@ -56,7 +56,10 @@ pub fn routes() -> Router<AppState> {
             "/merchants/{merchant}/transactions/advanced_search",
             post(search),
         )
-        .route("/merchants/{merchant}/transactions/{id}/refund", post(refund))
+        .route(
+            "/merchants/{merchant}/transactions/{id}/refund",
+            post(refund),
+        )
         .route("/merchants/{merchant}/transactions/{id}/void", put(void))
         .route("/dropin", post(dropin_page))
 }
@@ -77,26 +80,30 @@ fn internal(e: impl std::fmt::Display) -> Response {
 
 /// HTTP Basic with any non-empty public and private key, and `X-ApiVersion` ≥ 4 (else 426, as
 /// the gateway answers old clients).
-fn authenticated(headers: &HeaderMap) -> Result<(), Response> {
+fn authenticated(headers: &HeaderMap) -> Result<(), Box<Response>> {
     let basic = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok());
     let ok = basic
         .as_deref()
         .and_then(|s| s.split_once(':'))
         .is_some_and(|(public, private)| !public.is_empty() && !private.is_empty());
     if !ok {
-        return Err(StatusCode::UNAUTHORIZED.into_response());
+        return Err(Box::new(StatusCode::UNAUTHORIZED.into_response()));
     }
     let version = headers
         .get("x-apiversion")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u32>().ok());
-    if !version.is_some_and(|v| v >= 4) {
-        return Err(StatusCode::UPGRADE_REQUIRED.into_response());
+    if version.is_none_or(|v| v < 4) {
+        return Err(Box::new(StatusCode::UPGRADE_REQUIRED.into_response()));
     }
     Ok(())
 }
@@ -110,20 +117,22 @@ fn validation_error(code: &str, attribute: &str, message: &str, params: Node) ->
         .with(
             Node::new("errors")
                 .with(Node::typed("errors", "array", ""))
-                .with(Node::new("transaction").with(Node::typed("errors", "array", "").with(error))),
+                .with(
+                    Node::new("transaction").with(Node::typed("errors", "array", "").with(error)),
+                ),
         )
         .with(Node::new("params").with(params))
         .with(Node::text("message", message));
     xml_reply(StatusCode::UNPROCESSABLE_ENTITY, &body)
 }
 
-fn read_body(body: &[u8]) -> Result<Node, Response> {
+fn read_body(body: &[u8]) -> Result<Node, Box<Response>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Node::new("empty"));
     }
     xml::parse_bytes(body).map_err(|e| {
         tracing::info!(error = %e, "braintree sandbox: unreadable XML");
-        StatusCode::BAD_REQUEST.into_response()
+        Box::new(StatusCode::BAD_REQUEST.into_response())
     })
 }
 
@@ -173,8 +182,15 @@ impl Stored {
 
     fn node(&self) -> Node {
         let mut node = wire::transaction_node(&self.wire())
-            .with(Node::text("merchant-account-id", self.merchant_account_id.as_str()))
-            .with(Node::typed("created-at", "datetime", self.created_at.as_str()))
+            .with(Node::text(
+                "merchant-account-id",
+                self.merchant_account_id.as_str(),
+            ))
+            .with(Node::typed(
+                "created-at",
+                "datetime",
+                self.created_at.as_str(),
+            ))
             .with(Node::typed("updated-at", "datetime", now_text()))
             .with(Node::text("payment-instrument-type", "credit_card"))
             .with(Node::typed("refund-ids", "array", ""));
@@ -251,10 +267,10 @@ async fn client_token(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     if let Err(r) = read_body(&body) {
-        return r;
+        return *r;
     }
     let blob = serde_json::json!({
         "version": 2,
@@ -290,7 +306,9 @@ fn verdict(nonce: &str, minor: i64) -> Result<Verdict, (&'static str, &'static s
         return Err(("91565", "Unknown or expired payment_method_nonce."));
     }
     Ok(match minor {
-        200_000..=299_999 => Verdict::Declined((minor / 100).to_string(), "Processor Declined".into()),
+        200_000..=299_999 => {
+            Verdict::Declined((minor / 100).to_string(), "Processor Declined".into())
+        }
         300_000..=300_099 => Verdict::Failed,
         500_100 => Verdict::Rejected("application_incomplete"),
         _ => Verdict::Approved,
@@ -304,11 +322,11 @@ async fn sale(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let request = match read_body(&body) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let tx = if request.name == "transaction" {
         request
@@ -330,7 +348,12 @@ async fn sale(
         return validation_error("81503", "amount", "Amount is an invalid format.", params);
     };
     if money.minor <= 0 {
-        return validation_error("81531", "amount", "Amount must be greater than zero.", params);
+        return validation_error(
+            "81531",
+            "amount",
+            "Amount must be greater than zero.",
+            params,
+        );
     }
     let nonce = tx.get("payment-method-nonce").unwrap_or("");
     let verdict = match verdict(nonce, money.minor) {
@@ -378,7 +401,8 @@ async fn sale(
         Verdict::Failed => {
             stored.status = "failed".into();
             stored.processor_response_code = Some("3000".into());
-            stored.processor_response_text = Some("Processor Network Unavailable - Try Again".into());
+            stored.processor_response_text =
+                Some("Processor Network Unavailable - Try Again".into());
             Some("Processor Network Unavailable - Try Again".into())
         }
         Verdict::Rejected(reason) => {
@@ -423,7 +447,12 @@ async fn settle_later(state: AppState, id: String) {
     if !matches!(save(&state, &before, &settled).await, Ok(true)) {
         return;
     }
-    send_notification(&state, "transaction_settled", &settled, DeliveryPlan::Normal);
+    send_notification(
+        &state,
+        "transaction_settled",
+        &settled,
+        DeliveryPlan::Normal,
+    );
 }
 
 /// The notification XML of `kind` about a transaction.
@@ -465,7 +494,7 @@ async fn find(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     match load(&state, &id).await {
         Ok(Some((tx, _))) => xml_reply(StatusCode::OK, &tx.node()),
@@ -511,11 +540,11 @@ async fn search_ids(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let request = match read_body(&body) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let found = match order_criterion(&request) {
         Some(order_id) => match by_order(&state, &order_id).await {
@@ -542,11 +571,11 @@ async fn search(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let request = match read_body(&body) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let search = if request.name == "search" {
         &request
@@ -558,7 +587,12 @@ async fn search(
     };
     let ids: Vec<String> = search
         .child("ids")
-        .map(|i| i.children.iter().map(|c| c.text.trim().to_string()).collect())
+        .map(|i| {
+            i.children
+                .iter()
+                .map(|c| c.text.trim().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let mut found = Vec::new();
     for id in ids.iter().take(50) {
@@ -576,7 +610,11 @@ async fn search(
     list = list
         .with(Node::typed("current-page-number", "integer", "1"))
         .with(Node::typed("page-size", "integer", "50"))
-        .with(Node::typed("total-items", "integer", found.len().to_string()));
+        .with(Node::typed(
+            "total-items",
+            "integer",
+            found.len().to_string(),
+        ));
     for tx in &found {
         list.children.push(tx.node());
     }
@@ -590,18 +628,19 @@ async fn refund(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let request = match read_body(&body) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (sale, before) = match load(&state, &id).await {
         Ok(Some(found)) => found,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(r) => return r,
     };
-    let params = Node::new("transaction").with(Node::text("amount", request.get("amount").unwrap_or("")));
+    let params =
+        Node::new("transaction").with(Node::text("amount", request.get("amount").unwrap_or("")));
     if sale.kind != "sale" || !matches!(sale.status.as_str(), "settled" | "settling") {
         return validation_error(
             "91506",
@@ -618,7 +657,9 @@ async fn refund(
         None => Money::new(whole.minor - sale.refunded_minor, currency),
         Some(text) => match Money::parse_decimal(text, currency) {
             Ok(m) if m.minor > 0 => m,
-            _ => return validation_error("81503", "amount", "Amount is an invalid format.", params),
+            _ => {
+                return validation_error("81503", "amount", "Amount is an invalid format.", params)
+            }
         },
     };
     if amount.minor + sale.refunded_minor > whole.minor {
@@ -630,7 +671,10 @@ async fn refund(
         kind: "credit".into(),
         amount: amount.to_decimal_string(),
         currency: sale.currency.clone(),
-        order_id: request.get("order-id").map(str::to_string).or(sale.order_id.clone()),
+        order_id: request
+            .get("order-id")
+            .map(str::to_string)
+            .or(sale.order_id.clone()),
         merchant_account_id: sale.merchant_account_id.clone(),
         processor_response_code: Some("1002".into()),
         processor_response_text: Some("Processed".into()),
@@ -661,7 +705,7 @@ async fn void(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let (tx, before) = match load(&state, &id).await {
         Ok(Some(found)) => found,
@@ -690,7 +734,10 @@ async fn void(
 
 /// The stand-in Drop-in: what the shop's page posted (its form token, amount and return URL), and
 /// **Pay**, **Decline** and **Cancel**.
-async fn dropin_page(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn dropin_page(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let public = state.settings.public_url.as_str();
     let (return_url, cancel_url) = (get("return_url"), get("cancel_url"));
@@ -742,11 +789,22 @@ mod tests {
     #[test]
     fn nonces_and_amounts_decide_the_sale() {
         assert!(matches!(verdict(VALID_NONCE, 1800), Ok(Verdict::Approved)));
-        assert!(matches!(verdict(DECLINED_NONCE, 1800), Ok(Verdict::Declined(..))));
-        assert!(matches!(verdict(VALID_NONCE, 200_000), Ok(Verdict::Declined(c, _)) if c == "2000"));
+        assert!(matches!(
+            verdict(DECLINED_NONCE, 1800),
+            Ok(Verdict::Declined(..))
+        ));
+        assert!(
+            matches!(verdict(VALID_NONCE, 200_000), Ok(Verdict::Declined(c, _)) if c == "2000")
+        );
         assert!(matches!(verdict(VALID_NONCE, 300_000), Ok(Verdict::Failed)));
-        assert!(matches!(verdict(VALID_NONCE, 500_100), Ok(Verdict::Rejected(_))));
-        assert!(matches!(verdict("fake-consumed-nonce", 1), Err(("93107", _))));
+        assert!(matches!(
+            verdict(VALID_NONCE, 500_100),
+            Ok(Verdict::Rejected(_))
+        ));
+        assert!(matches!(
+            verdict("fake-consumed-nonce", 1),
+            Err(("93107", _))
+        ));
         assert!(matches!(verdict("tokencc_xyz", 1), Err(("91565", _))));
         assert_eq!(account_currency("storefront_eur"), Currency::Eur);
         assert_eq!(account_currency("storefront"), Currency::Usd);
@@ -764,6 +822,9 @@ mod tests {
             &pairs["bt_payload"],
         )
         .is_ok());
-        assert_eq!(wire::notification(&pairs["bt_payload"]).unwrap().kind, "check");
+        assert_eq!(
+            wire::notification(&pairs["bt_payload"]).unwrap().kind,
+            "check"
+        );
     }
 }

@@ -57,16 +57,22 @@ impl Transaction {
         match self.status.as_str() {
             "processor_declined" => format!(
                 "processor declined: {} ({})",
-                self.processor_response_text.as_deref().unwrap_or("declined"),
+                self.processor_response_text
+                    .as_deref()
+                    .unwrap_or("declined"),
                 self.processor_response_code.as_deref().unwrap_or("-")
             ),
             "gateway_rejected" => format!(
                 "gateway rejected: {}",
-                self.gateway_rejection_reason.as_deref().unwrap_or("unknown")
+                self.gateway_rejection_reason
+                    .as_deref()
+                    .unwrap_or("unknown")
             ),
             "failed" => format!(
                 "failed: {}",
-                self.processor_response_text.as_deref().unwrap_or("processor error")
+                self.processor_response_text
+                    .as_deref()
+                    .unwrap_or("processor error")
             ),
             other => other.to_string(),
         }
@@ -316,7 +322,10 @@ pub fn transaction_node(tx: &Transaction) -> Node {
         .with(opt("order-id", &tx.order_id))
         .with(opt("processor-response-code", &tx.processor_response_code))
         .with(opt("processor-response-text", &tx.processor_response_text))
-        .with(opt("gateway-rejection-reason", &tx.gateway_rejection_reason))
+        .with(opt(
+            "gateway-rejection-reason",
+            &tx.gateway_rejection_reason,
+        ))
         .with(opt("refunded-transaction-id", &tx.refunded_transaction_id))
 }
 
@@ -364,7 +373,10 @@ mod tests {
             panic!("accepted")
         };
         assert!(tx.is_captured());
-        assert_eq!(tx.money(Currency::Usd), Some(Money::new(1800, Currency::Usd)));
+        assert_eq!(
+            tx.money(Currency::Usd),
+            Some(Money::new(1800, Currency::Usd))
+        );
         assert_eq!(tx.currency.as_deref(), Some("USD"));
         assert_eq!(tx.gateway_rejection_reason, None);
 
@@ -419,7 +431,10 @@ mod tests {
         let n = notification(&encode_payload(dispute)).unwrap();
         let (id, tx) = n.dispute.unwrap();
         assert_eq!((id.as_str(), tx.id.as_str()), ("dp1", "t1"));
-        let check = notification(&encode_payload("<notification><kind>check</kind><subject/></notification>")).unwrap();
+        let check = notification(&encode_payload(
+            "<notification><kind>check</kind><subject/></notification>",
+        ))
+        .unwrap();
         assert_eq!(check.kind, "check");
         assert!(notification("bm90IHhtbA==").is_err());
     }
