@@ -9,6 +9,7 @@ mod accounts;
 mod admin_orders;
 mod alipay;
 mod bench;
+mod braintree;
 mod cart;
 mod catalogue;
 mod list_scale;

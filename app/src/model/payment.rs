@@ -90,6 +90,10 @@ pub struct OrderView {
     pub guest_link: Option<String>,
     /// The order's refunds, oldest first (amount, status, date; no merchant details).
     pub refunds: Vec<RefundView>,
+    /// Why the payment failed, in the shop's words, where the provider gave a reason the shopper
+    /// may read (Braintree's processor decline).
+    #[serde(default)]
+    pub failure_reason: Option<String>,
 }
 
 /// `GET /api/orders/{reference}/status` and the live-status stream.

@@ -102,6 +102,9 @@ fn OrderDetails(
                 {move || live.get().label()}
             </p>
             <p>{move || explanation(live.get())}</p>
+            {order.failure_reason.clone().map(|reason| view! {
+                <p data-testid="failure-reason">{reason}</p>
+            })}
             <Alert message=retry_error />
             {move || (cancel_failed && live.get() == OrderStatus::AwaitingPayment).then(|| view! {
                 <p class="alert" role="alert">

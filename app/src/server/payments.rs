@@ -7,6 +7,7 @@
 
 pub mod alipay;
 pub mod attempt;
+pub mod braintree;
 pub mod delivery;
 pub mod http;
 pub mod paypal;
@@ -374,6 +375,12 @@ pub trait PaymentProvider: Send + Sync {
 
     /// The body of a page of the shop's own for [`NextStep::ShopPage`].
     fn shop_page(&self, _attempt_reference: &str, _values: &[(String, String)]) -> Option<String> {
+        None
+    }
+
+    /// A sentence for the shopper on why a payment failed, from the provider's own statement
+    /// that failed it (its ledger `kind`), where the provider gives one fit to show.
+    fn failure_reason(&self, _kind: &str) -> Option<String> {
         None
     }
 

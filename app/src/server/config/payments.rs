@@ -90,6 +90,9 @@ pub mod sandbox_keys {
     pub const PAYPAL_CLIENT_ID: &str = "storefront-sandbox-client";
     pub const PAYPAL_CLIENT_SECRET: &str = "storefront-sandbox-secret";
     pub const PAYPAL_WEBHOOK_ID: &str = "WH-STOREFRONT-SANDBOX";
+    pub const BRAINTREE_MERCHANT_ID: &str = "storefrontsandbox";
+    pub const BRAINTREE_PUBLIC_KEY: &str = "storefront-sandbox-public";
+    pub const BRAINTREE_PRIVATE_KEY: &str = "storefront-sandbox-private";
 }
 
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.

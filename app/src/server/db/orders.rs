@@ -514,6 +514,22 @@ pub async fn attempt_by_reference(
     .transpose()
 }
 
+/// What the provider said when the order was marked failed (the ledger row's `kind`).
+pub async fn failure_kind(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query(
+        "SELECT kind FROM payment_events WHERE order_id = $1 AND to_status = 'failed' \
+         AND outcome LIKE 'applied%' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| r.try_get("kind"))
+    .transpose()
+}
+
 pub async fn latest_attempt(
     conn: &mut AnyConnection,
     order_id: i64,

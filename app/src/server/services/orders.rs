@@ -86,6 +86,12 @@ pub async fn view(
     let provider = orders::latest_attempt(&mut conn, order.id)
         .await?
         .map(|a| a.provider);
+    let failure_reason = match (order.status, provider) {
+        (OrderStatus::Failed, Some(id)) => orders::failure_kind(&mut conn, order.id)
+            .await?
+            .and_then(|kind| state.payments.get(id)?.failure_reason(&kind)),
+        _ => None,
+    };
     let refunds = db::admin_orders::refunds(&mut conn, order.id)
         .await?
         .into_iter()
@@ -113,6 +119,7 @@ pub async fn view(
         provider,
         guest_link,
         refunds,
+        failure_reason,
     })
 }
 
