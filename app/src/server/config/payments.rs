@@ -90,6 +90,9 @@ pub mod sandbox_keys {
     pub const PAYPAL_CLIENT_ID: &str = "storefront-sandbox-client";
     pub const PAYPAL_CLIENT_SECRET: &str = "storefront-sandbox-secret";
     pub const PAYPAL_WEBHOOK_ID: &str = "WH-STOREFRONT-SANDBOX";
+    pub const SQUARE_ACCESS_TOKEN: &str = "EAAAstorefront-sandbox-token";
+    pub const SQUARE_LOCATION_ID: &str = "LSTOREFRONTSANDBOX";
+    pub const SQUARE_WEBHOOK_SIGNATURE_KEY: &str = "storefront-square-sandbox-signature-key";
 }
 
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.
