@@ -33,8 +33,8 @@ fi
 # The providers' official Python SDKs (Stripe, PayPal), for the checks that their sandboxes work
 # with them unchanged. (Alipay's check uses its Node SDK, from end2end/package.json.)
 if [ ! -x end2end/.venv/bin/python ] \
-  || ! end2end/.venv/bin/python -c 'import stripe, paypalserversdk' 2>/dev/null; then
+  || ! end2end/.venv/bin/python -c 'import stripe, paypalserversdk, square' 2>/dev/null; then
   [ -x end2end/.venv/bin/python ] || python3 -m venv end2end/.venv
   end2end/.venv/bin/pip install --quiet --disable-pip-version-check \
-    "stripe==16.1.0" "paypal-server-sdk==2.4.0"
+    "stripe==16.1.0" "paypal-server-sdk==2.4.0" "squareup==46.0.0.20260916"
 fi

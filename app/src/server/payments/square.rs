@@ -4,7 +4,7 @@
 //! session id is the Square **order id**: payments and refunds name it (`order_id`), lookups read
 //! `GET /v2/orders/{id}` and then `GET /v2/payments/{id}` for its tender.
 //!
-//! Webhooks (`payment.created`, `payment.updated`, `refund.created`, `refund.updated`) are
+//! Webhooks (`payment.created`, `payment.updated`, `refund.updated`) are
 //! verified with `x-square-hmacsha256-signature` over `SQUARE_WEBHOOK_URL` exactly as configured
 //! plus the raw body. A payment names only its order, so the attempt is found by reading the order
 //! from Square (`reference_id`), and the order id must match the attempt's stored one.
@@ -320,7 +320,11 @@ impl PaymentProvider for Square {
                     payment_id: Some(payment.id.clone()),
                 }))
             }
-            "refund.created" | "refund.updated" => {
+            // `refund.created` is not used: Square does not echo the shop's refund key, and that
+            // event can overtake the answer to the shop's own `POST /v2/refunds`, so it would
+            // read as a refund made in Square's dashboard. The answer (and `lookup_refund`)
+            // covers the shop's refunds; `refund.updated` says how any refund ended.
+            "refund.updated" => {
                 let refund: Refund = serde_json::from_value(event.data.object["refund"].clone())
                     .map_err(|e| WebhookError::NotVerified(format!("not a refund: {e}")))?;
                 let Some(order_id) = refund.order_id.clone() else {
