@@ -17,6 +17,6 @@ mod order_seed;
 mod payment_holes;
 mod payments;
 mod paypal;
-mod square;
 mod refunds;
 mod security;
+mod square;

@@ -23,7 +23,13 @@ fn notification_url() -> String {
 impl Browser {
     /// On the Square checkout page press `action` (`pay`, `decline`, `cancel`) with webhook and
     /// refund test controls; returns where the sandbox sends the browser.
-    async fn on_square_page(&self, page_url: &str, action: &str, webhook: &str, refunds: &str) -> String {
+    async fn on_square_page(
+        &self,
+        page_url: &str,
+        action: &str,
+        webhook: &str,
+        refunds: &str,
+    ) -> String {
         let path = self.local(page_url);
         let page = self.get(&path).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -32,11 +38,19 @@ impl Browser {
             .client
             .post(format!("{}{path}", self.base))
             .header(REFERER, format!("{}{path}", self.base))
-            .form(&[("action", action), ("webhook", webhook), ("refunds", refunds)])
+            .form(&[
+                ("action", action),
+                ("webhook", webhook),
+                ("refunds", refunds),
+            ])
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_redirection(), "sandbox: {}", response.status());
+        assert!(
+            response.status().is_redirection(),
+            "sandbox: {}",
+            response.status()
+        );
         response.headers()[LOCATION].to_str().unwrap().to_string()
     }
 
@@ -81,14 +95,19 @@ impl TestApp {
 
     /// Post a body with these headers to the shop's Square webhook.
     async fn square_post(&self, headers: &[(&'static str, String)], body: &[u8]) -> StatusCode {
-        self.post_webhook("square", "application/json", headers, body.to_vec()).await
+        self.post_webhook("square", "application/json", headers, body.to_vec())
+            .await
     }
 
     /// Sign a body as Square does for the shop's subscription; the header.
     fn square_signed(body: &[u8]) -> Vec<(&'static str, String)> {
         vec![(
             signature::HEADER,
-            signature::sign(sandbox_keys::SQUARE_WEBHOOK_SIGNATURE_KEY, &notification_url(), body),
+            signature::sign(
+                sandbox_keys::SQUARE_WEBHOOK_SIGNATURE_KEY,
+                &notification_url(),
+                body,
+            ),
         )]
     }
 }
@@ -352,26 +371,48 @@ async fn a_square_outage_shows_a_clear_message_and_pay_again_works(backend: Back
     let app = spawn_app_with(backend, &[("SQUARE_API_BASE", base.as_str())]).await;
     let shopper = app.browser();
     shopper.add_to_cart(1, 1).await;
-    let response = shopper.pay_with_key("square", &shopper.checkout_key().await).await;
-    let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;
+    let response = shopper
+        .pay_with_key("square", &shopper.checkout_key().await)
+        .await;
+    let page = shopper
+        .follow(response.headers()[LOCATION].to_str().unwrap())
+        .await;
     let alert = page.alert().expect("an error message");
-    assert!(alert.contains("Square is not answering") && alert.contains("ORD-000001"), "{alert}");
-    assert_eq!(shopper.cart().await.line_quantity(1), Some(1), "the cart is kept");
+    assert!(
+        alert.contains("Square is not answering") && alert.contains("ORD-000001"),
+        "{alert}"
+    );
+    assert_eq!(
+        shopper.cart().await.line_quantity(1),
+        Some(1),
+        "the cart is kept"
+    );
     let square = app.another_instance().await;
     target.send_replace(Some(square.base.trim_start_matches("http://").to_string()));
     let location = shopper.pay("square").await;
     assert!(location.contains("/sandbox/square/checkout/"), "{location}");
     assert_eq!(app.order_count().await, 1, "the same order");
     let (attempt, order_id) = app.attempt_of("ORD-000001").await;
-    assert_eq!(attempt, "ORD-000001-A1", "the same attempt and idempotency key");
+    assert_eq!(
+        attempt, "ORD-000001-A1",
+        "the same attempt and idempotency key"
+    );
     assert!(!order_id.is_empty());
     // Down again: a genuine notification cannot be tied to its attempt yet.
-    let body = payment_event(&order_id, "COMPLETED", 1800, "USD").to_string().into_bytes();
+    let body = payment_event(&order_id, "COMPLETED", 1800, "USD")
+        .to_string()
+        .into_bytes();
     target.send_replace(None);
-    assert_eq!(app.square_post(&TestApp::square_signed(&body), &body).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.square_post(&TestApp::square_signed(&body), &body).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(app.status_of("ORD-000001").await, "awaiting_payment");
     target.send_replace(Some(square.base.trim_start_matches("http://").to_string()));
-    assert_eq!(app.square_post(&TestApp::square_signed(&body), &body).await, StatusCode::OK);
+    assert_eq!(
+        app.square_post(&TestApp::square_signed(&body), &body).await,
+        StatusCode::OK
+    );
     assert_eq!(app.status_of("ORD-000001").await, "paid");
 }
 
@@ -384,19 +425,42 @@ async fn the_square_sandbox_speaks_squares_protocol() {
     let app = crate::helpers::spawn_app(Backend::Sqlite).await;
     let base = format!("{}/sandbox/square", app.base);
     let http = reqwest::Client::new();
-    let unauthorised = http.get(format!("{base}/v2/locations")).send().await.unwrap();
+    let unauthorised = http
+        .get(format!("{base}/v2/locations"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorised.status(), StatusCode::UNAUTHORIZED);
     let e: serde_json::Value = unauthorised.json().await.unwrap();
     assert_eq!(e["errors"][0]["category"], "AUTHENTICATION_ERROR");
-    let locations: serde_json::Value = http.get(format!("{base}/v2/locations")).bearer_auth("any").send().await.unwrap().json().await.unwrap();
-    let location = locations["locations"][0]["id"].as_str().unwrap().to_string();
+    let locations: serde_json::Value = http
+        .get(format!("{base}/v2/locations"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let location = locations["locations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let body = json!({"idempotency_key": "k-1", "quick_pay": {"name": "Tote", "location_id": location,
         "price_money": {"amount": 1500, "currency": "JPY"}},
         "checkout_options": {"redirect_url": format!("{PUBLIC_URL}/done")}});
-    let create = |body: serde_json::Value| http.post(format!("{base}/v2/online-checkout/payment-links")).bearer_auth("any").json(&body).send();
+    let create = |body: serde_json::Value| {
+        http.post(format!("{base}/v2/online-checkout/payment-links"))
+            .bearer_auth("any")
+            .json(&body)
+            .send()
+    };
     let first: serde_json::Value = create(body.clone()).await.unwrap().json().await.unwrap();
     let second: serde_json::Value = create(body.clone()).await.unwrap().json().await.unwrap();
-    assert_eq!(first["payment_link"]["id"], second["payment_link"]["id"], "same key, same link");
+    assert_eq!(
+        first["payment_link"]["id"], second["payment_link"]["id"],
+        "same key, same link"
+    );
     assert_eq!(first["related_resources"]["orders"][0]["state"], "DRAFT");
     let mut changed = body.clone();
     changed["quick_pay"]["price_money"]["amount"] = json!(1600);
@@ -408,26 +472,83 @@ async fn the_square_sandbox_speaks_squares_protocol() {
     assert_eq!(bdt.status(), StatusCode::BAD_REQUEST);
     let elsewhere = create(json!({"quick_pay": {"name": "x", "location_id": location, "price_money": {"amount": 100, "currency": "USD"}},
         "checkout_options": {"redirect_url": "https://evil.example/x"}})).await.unwrap();
-    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST, "only the shop's own origin");
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::BAD_REQUEST,
+        "only the shop's own origin"
+    );
     let id = first["payment_link"]["id"].as_str().unwrap();
     let order_id = first["payment_link"]["order_id"].as_str().unwrap();
-    let got: serde_json::Value = http.get(format!("{base}/v2/online-checkout/payment-links/{id}")).bearer_auth("any").send().await.unwrap().json().await.unwrap();
+    let got: serde_json::Value = http
+        .get(format!("{base}/v2/online-checkout/payment-links/{id}"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["payment_link"], first["payment_link"]);
-    let order: serde_json::Value = http.get(format!("{base}/v2/orders/{order_id}")).bearer_auth("any").send().await.unwrap().json().await.unwrap();
-    assert_eq!(order["order"]["total_money"], json!({"amount": 1500, "currency": "JPY"}));
-    let found: serde_json::Value = http.post(format!("{base}/v2/orders/search")).bearer_auth("any")
-        .json(&json!({"location_ids": [location]})).send().await.unwrap().json().await.unwrap();
+    let order: serde_json::Value = http
+        .get(format!("{base}/v2/orders/{order_id}"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        order["order"]["total_money"],
+        json!({"amount": 1500, "currency": "JPY"})
+    );
+    let found: serde_json::Value = http
+        .post(format!("{base}/v2/orders/search"))
+        .bearer_auth("any")
+        .json(&json!({"location_ids": [location]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found["orders"].as_array().unwrap().len(), 1);
-    let deleted: serde_json::Value = http.delete(format!("{base}/v2/online-checkout/payment-links/{id}")).bearer_auth("any").send().await.unwrap().json().await.unwrap();
+    let deleted: serde_json::Value = http
+        .delete(format!("{base}/v2/online-checkout/payment-links/{id}"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(deleted["deleted_payment_link_id"], id);
     assert_eq!(deleted["cancelled_order_id"], order_id);
-    let gone = http.get(format!("{base}/v2/online-checkout/payment-links/{id}")).bearer_auth("any").send().await.unwrap();
+    let gone = http
+        .get(format!("{base}/v2/online-checkout/payment-links/{id}"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let gone: serde_json::Value = gone.json().await.unwrap();
     assert_eq!(gone["errors"][0]["code"], "NOT_FOUND");
-    let no_key = http.post(format!("{base}/v2/refunds")).bearer_auth("any")
-        .json(&json!({"payment_id": "P", "amount_money": {"amount": 1, "currency": "USD"}})).send().await.unwrap();
+    let no_key = http
+        .post(format!("{base}/v2/refunds"))
+        .bearer_auth("any")
+        .json(&json!({"payment_id": "P", "amount_money": {"amount": 1, "currency": "USD"}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_key.status(), StatusCode::BAD_REQUEST);
-    let payments: serde_json::Value = http.get(format!("{base}/v2/payments")).bearer_auth("any").send().await.unwrap().json().await.unwrap();
+    let payments: serde_json::Value = http
+        .get(format!("{base}/v2/payments"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(payments["payments"].as_array().unwrap().is_empty());
 }

@@ -146,7 +146,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
 }
 
 /// Like Square's sandbox for a test account: any Bearer token.
-fn authenticated(headers: &HeaderMap) -> Result<(), Response> {
+fn authenticated(headers: &HeaderMap) -> Result<(), Box<Response>> {
     let ok = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -155,13 +155,13 @@ fn authenticated(headers: &HeaderMap) -> Result<(), Response> {
     if ok {
         Ok(())
     } else {
-        Err(respond(refusal(
+        Err(Box::new(respond(refusal(
             StatusCode::UNAUTHORIZED,
             "AUTHENTICATION_ERROR",
             "UNAUTHORIZED",
             "This request could not be authorized.",
             None,
-        )))
+        ))))
     }
 }
 
@@ -215,17 +215,17 @@ fn shown(object: &Value) -> Value {
     object
 }
 
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
     authenticated(headers)?;
     serde_json::from_slice::<Value>(body)
         .ok()
         .filter(Value::is_object)
         .ok_or_else(|| {
-            respond(invalid(
+            Box::new(respond(invalid(
                 "INVALID_CONTENT_TYPE",
                 "The request body must be a JSON object.",
                 None,
-            ))
+            )))
         })
 }
 
@@ -503,7 +503,7 @@ async fn create_link(
 ) -> Response {
     let body = match parse_body(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let record = match begin(&state, "payment-link", &body).await {
         Ok(r) => r,
@@ -533,7 +533,7 @@ async fn get_link(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     match load(&state, LINK, &id).await {
         Ok(Some(link)) if link["_deleted"] != json!(true) => {
@@ -551,7 +551,7 @@ async fn delete_link(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let link = match load(&state, LINK, &id).await {
         Ok(Some(link)) if link["_deleted"] != json!(true) => link,
@@ -591,7 +591,7 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     match load(&state, ORDER, &id).await {
         Ok(Some(order)) => Json(json!({"order": shown(&order)})).into_response(),
@@ -609,7 +609,7 @@ async fn search_orders(
 ) -> Response {
     let body = match parse_body(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let locations: Vec<&str> = body["location_ids"]
         .as_array()
@@ -650,7 +650,7 @@ async fn get_payment(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     match load(&state, PAYMENT, &id).await {
         Ok(Some(payment)) => Json(json!({"payment": shown(&payment)})).into_response(),
@@ -661,7 +661,7 @@ async fn get_payment(
 
 async fn list_payments(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     let mut conn = match conn(&state).await {
         Ok(c) => c,
@@ -682,7 +682,7 @@ async fn list_payments(State(state): State<AppState>, headers: HeaderMap) -> Res
 
 async fn locations(headers: HeaderMap) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     Json(json!({"locations": [{
         "id": sandbox_keys::SQUARE_LOCATION_ID, "name": "Storefront sandbox", "status": "ACTIVE",
@@ -919,7 +919,7 @@ async fn create_refund(
 ) -> Response {
     let body = match parse_body(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if body["idempotency_key"].as_str().is_none_or(str::is_empty) {
         return respond(invalid(
@@ -1077,7 +1077,7 @@ async fn get_refund(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = authenticated(&headers) {
-        return r;
+        return *r;
     }
     match load(&state, REFUND, &id).await {
         Ok(Some(refund)) => Json(json!({"refund": shown(&refund)})).into_response(),
