@@ -53,6 +53,7 @@ sdk_check() {
 }
 sdk_check end2end/.venv/bin/python end2end/sdk/stripe_sdk_check.py
 sdk_check end2end/.venv/bin/python end2end/sdk/paypal_sdk_check.py
+sdk_check end2end/.venv/bin/python end2end/sdk/square_sdk_check.py
 sdk_check node end2end/sdk/alipay_sdk_check.mjs
 sdk_check end2end/.venv/bin/python end2end/sdk/braintree_sdk_check.py
 kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true

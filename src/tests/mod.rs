@@ -20,3 +20,4 @@ mod payments;
 mod paypal;
 mod refunds;
 mod security;
+mod square;

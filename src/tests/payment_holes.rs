@@ -482,7 +482,7 @@ async fn the_reconciler_goes_on_past_a_failure_and_skips_unconfigured_providers(
     .await;
     app.exec(&format!(
         "INSERT INTO payment_attempts (order_id, reference, provider, state, provider_session_id, \
-         next_lookup_at, created_at, updated_at) SELECT id, 'ORD-000009-A1', 'square', 'open', 'sq-link-1', 0, 0, 0 \
+         next_lookup_at, created_at, updated_at) SELECT id, 'ORD-000009-A1', 'worldpay', 'open', 'wp-txn-1', 0, 0, 0 \
          FROM orders WHERE reference = '{}'",
         references[0]
     ))
@@ -497,7 +497,7 @@ async fn the_reconciler_goes_on_past_a_failure_and_skips_unconfigured_providers(
         app.number("SELECT lookups FROM payment_attempts WHERE reference = 'ORD-000009-A1'")
             .await,
         0,
-        "Square is not configured here: its attempt is not touched"
+        "a provider this shop does not have (every one of its own is configured in sandbox mode): its attempt is not touched"
     );
 }
 

@@ -14,6 +14,7 @@ pub mod paypal;
 pub mod registry;
 pub mod rejections;
 pub mod sandbox_page;
+pub mod square;
 pub mod sslcommerz;
 pub mod stripe;
 
@@ -414,6 +415,8 @@ pub struct BuildContext {
     pub http: reqwest::Client,
     /// The bare root its calls go to: its real API (or override), or this instance's sandbox.
     pub api_root: String,
+    /// The shop's `PUBLIC_URL` (Square's default notification URL is built from it).
+    pub public_url: String,
     pub captures: Arc<dyn CaptureClaims>,
 }
 
@@ -440,6 +443,7 @@ impl Payments {
                 configured.build(&BuildContext {
                     http: http.clone(),
                     api_root,
+                    public_url: settings.public_url.clone(),
                     captures: captures.clone(),
                 })
             })

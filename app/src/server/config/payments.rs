@@ -93,6 +93,9 @@ pub mod sandbox_keys {
     pub const BRAINTREE_MERCHANT_ID: &str = "storefrontsandbox";
     pub const BRAINTREE_PUBLIC_KEY: &str = "storefront-sandbox-public";
     pub const BRAINTREE_PRIVATE_KEY: &str = "storefront-sandbox-private";
+    pub const SQUARE_ACCESS_TOKEN: &str = "EAAAstorefront-sandbox-token";
+    pub const SQUARE_LOCATION_ID: &str = "LSTOREFRONTSANDBOX";
+    pub const SQUARE_WEBHOOK_SIGNATURE_KEY: &str = "storefront-square-sandbox-signature-key";
 }
 
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.
