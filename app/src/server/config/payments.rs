@@ -90,6 +90,9 @@ pub mod sandbox_keys {
     pub const PAYPAL_CLIENT_ID: &str = "storefront-sandbox-client";
     pub const PAYPAL_CLIENT_SECRET: &str = "storefront-sandbox-secret";
     pub const PAYPAL_WEBHOOK_ID: &str = "WH-STOREFRONT-SANDBOX";
+    pub const AUTHORIZENET_API_LOGIN_ID: &str = "sfSandbox01";
+    pub const AUTHORIZENET_TRANSACTION_KEY: &str = "sfSandboxTxnKey1";
+    pub const AUTHORIZENET_SIGNATURE_KEY: &str = "5A692C1B4895F8E56F73DEC0E4CA2C9D44CBF28B31C9FC197ED2AE06D78B1FA162F6235A1D037536B9397CA2A382DE4B45688CD110D768FB76B638562FEF22EE";
 }
 
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.
