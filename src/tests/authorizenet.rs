@@ -169,6 +169,15 @@ impl TestApp {
         .await
     }
 
+    async fn anet_refund_statuses(&self) -> Vec<String> {
+        sqlx::query_scalar::<_, String>(
+            "SELECT r.status FROM refunds r JOIN orders o ON o.id = r.order_id WHERE o.reference = 'ORD-000002' ORDER BY r.id",
+        )
+        .fetch_all(&self.state.db.pool)
+        .await
+        .unwrap()
+    }
+
     /// Call the sandbox API directly, as an SDK would (JSON).
     async fn anet_api(&self, request: Value) -> Value {
         let bytes = reqwest::Client::new()
@@ -350,7 +359,7 @@ both_backends! {
         app.wait_for("ORD-000002", "paid").await;
         let _ = merchant.anet_refund("ORD-000002", "8.00", "refund-key-4").await;
         assert_eq!(app.status_of("ORD-000002").await, "paid", "nothing refunded");
-        assert_eq!(app.count("SELECT COUNT(*) FROM refunds WHERE status = $1", "failed").await, 1, "the partial refund before settlement failed");
+        assert_eq!(app.anet_refund_statuses().await, vec!["failed".to_string()], "the partial refund before settlement failed");
         let said = merchant.anet_refund("ORD-000002", "18.00", "refund-key-5").await.unwrap();
         assert!(said.contains("18.00"), "{said}");
         assert_eq!(app.status_of("ORD-000002").await, "refunded");
