@@ -230,26 +230,30 @@ async fn hosted_page(
     request: &Value,
 ) -> Result<Response, Response> {
     let tx = &request["transactionRequest"];
-    let invalid = |text: &str| Ok(error(format, reply, "E00003", text));
+    let invalid = |text: &str| error(format, reply, "E00003", text);
     let kind = wire::text(&tx["transactionType"]);
     if kind != "authCaptureTransaction" {
-        return invalid("The sandbox takes transactionType authCaptureTransaction only.");
+        return Ok(invalid(
+            "The sandbox takes transactionType authCaptureTransaction only.",
+        ));
     }
     let Some(amount) = wire::amount_minor(&tx["amount"]).filter(|a| *a > 0) else {
-        return invalid("The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:amount' element is invalid.");
+        return Ok(invalid(
+            "The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:amount' element is invalid.",
+        ));
     };
     let invoice = wire::text(&tx["order"]["invoiceNumber"]);
     if invoice.len() > MAX_INVOICE {
-        return invalid("The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:invoiceNumber' element is invalid - The value is invalid according to its datatype 'String' - The actual length is greater than the MaxLength value.");
+        return Ok(invalid("The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:invoiceNumber' element is invalid - The value is invalid according to its datatype 'String' - The actual length is greater than the MaxLength value."));
     }
     let options = setting(request, "hostedPaymentReturnOptions");
     let shop = state.settings.public_url.as_str();
     for k in ["url", "cancelUrl"] {
         let url = options[k].as_str().unwrap_or("");
         if !url.is_empty() && !is_shop_url(url, shop) {
-            return invalid(&format!(
+            return Ok(invalid(&format!(
                 "hostedPaymentReturnOptions.{k} must be on the shop's own origin ({shop}) in this sandbox."
-            ));
+            )));
         }
     }
     let token = format!(
@@ -560,34 +564,26 @@ async fn create_transaction(
     let kind = wire::text(&tx["transactionType"]);
     let ref_id = wire::text(&tx["refTransId"]);
     let refuse = |code: &str, text: &str| {
-        Ok(transaction_answer(
-            format,
-            reply,
-            "3",
-            "0",
-            &ref_id,
-            "",
-            Some((code, text)),
-        ))
+        transaction_answer(format, reply, "3", "0", &ref_id, "", Some((code, text)))
     };
     if kind != "refundTransaction" && kind != "voidTransaction" {
-        return refuse(
+        return Ok(refuse(
             "3",
             "The sandbox takes refundTransaction and voidTransaction only.",
-        );
+        ));
     }
     for _ in 0..5 {
         let id = format!("{TX}{ref_id}");
         let Some(original) = load(state, &id).await? else {
-            return refuse("16", "The transaction cannot be found.");
+            return Ok(refuse("16", "The transaction cannot be found."));
         };
         let card = wire::text(&original["card"]);
         let status = wire::text(&original["status"]);
         if kind == "voidTransaction" {
             match status.as_str() {
-                "voided" => return refuse("310", "This transaction has already been voided."),
+                "voided" => return Ok(refuse("310", "This transaction has already been voided.")),
                 "capturedPendingSettlement" => {}
-                _ => return refuse("16", "The transaction cannot be found (sandbox: only unsettled transactions can be voided)."),
+                _ => return Ok(refuse("16", "The transaction cannot be found (sandbox: only unsettled transactions can be voided).")),
             }
             let mut voided = original.clone();
             voided["status"] = json!("voided");
@@ -600,10 +596,10 @@ async fn create_transaction(
         }
         // refundTransaction
         if status != "settledSuccessfully" || original["refund_plan"] == "refuse" {
-            return refuse(
+            return Ok(refuse(
                 "54",
                 "The referenced transaction does not meet the criteria for issuing a credit.",
-            );
+            ));
         }
         let given = wire::text(&tx["payment"]["creditCard"]["cardNumber"]);
         let digits: String = card.chars().filter(char::is_ascii_digit).collect();
@@ -613,17 +609,17 @@ async fn create_transaction(
             .collect::<String>()
             != digits
         {
-            return refuse(
+            return Ok(refuse(
                 "54",
                 "The referenced transaction does not meet the criteria for issuing a credit.",
-            );
+            ));
         }
         let Some(amount) = wire::amount_minor(&tx["amount"]).filter(|a| *a > 0) else {
-            return refuse("5", "A valid amount is required.");
+            return Ok(refuse("5", "A valid amount is required."));
         };
         let refunded = original["refunded"].as_i64().unwrap_or(0);
         if refunded + amount > original["amount"].as_i64().unwrap_or(0) {
-            return refuse("55", "The sum of credits against the referenced transaction would exceed original debit amount.");
+            return Ok(refuse("55", "The sum of credits against the referenced transaction would exceed original debit amount."));
         }
         let mut updated = original.clone();
         updated["refunded"] = json!(refunded + amount);
