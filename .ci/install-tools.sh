@@ -30,12 +30,13 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.b
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
-# The providers' official Python SDKs (Stripe, PayPal, Square, Braintree), for the checks that
+# The providers' official Python SDKs (Stripe, PayPal, Square, Braintree, Authorize.Net), for the checks that
 # their sandboxes work with them unchanged. (Alipay's check uses its Node SDK, from
 # end2end/package.json.)
 if [ ! -x end2end/.venv/bin/python ] \
-  || ! end2end/.venv/bin/python -c 'import stripe, paypalserversdk, square, braintree' 2>/dev/null; then
+  || ! end2end/.venv/bin/python -c 'import stripe, paypalserversdk, square, braintree, authorizenet' 2>/dev/null; then
   [ -x end2end/.venv/bin/python ] || python3 -m venv end2end/.venv
   end2end/.venv/bin/pip install --quiet --disable-pip-version-check \
-    "stripe==16.1.0" "paypal-server-sdk==2.4.0" "squareup==46.0.0.20260916" "braintree==4.48.0"
+    "stripe==16.1.0" "paypal-server-sdk==2.4.0" "squareup==46.0.0.20260916" "braintree==4.48.0" \
+    "authorizenet==1.1.6"
 fi

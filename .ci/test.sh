@@ -56,6 +56,7 @@ sdk_check end2end/.venv/bin/python end2end/sdk/paypal_sdk_check.py
 sdk_check end2end/.venv/bin/python end2end/sdk/square_sdk_check.py
 sdk_check node end2end/sdk/alipay_sdk_check.mjs
 sdk_check end2end/.venv/bin/python end2end/sdk/braintree_sdk_check.py
+sdk_check end2end/.venv/bin/python end2end/sdk/authorizenet_sdk_check.py
 kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
 [ "$sdk_failed" = 0 ] || { cat "${sdk_dir}/server.log" >&2; echo "${sdk_failed} SDK check(s) failed" >&2; exit 1; }
 

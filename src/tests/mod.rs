@@ -8,6 +8,7 @@ mod pay;
 mod accounts;
 mod admin_orders;
 mod alipay;
+mod authorizenet;
 mod bench;
 mod braintree;
 mod cart;

@@ -7,6 +7,7 @@
 
 pub mod alipay;
 pub mod attempt;
+pub mod authorizenet;
 pub mod braintree;
 pub mod delivery;
 pub mod http;

@@ -96,6 +96,9 @@ pub mod sandbox_keys {
     pub const SQUARE_ACCESS_TOKEN: &str = "EAAAstorefront-sandbox-token";
     pub const SQUARE_LOCATION_ID: &str = "LSTOREFRONTSANDBOX";
     pub const SQUARE_WEBHOOK_SIGNATURE_KEY: &str = "storefront-square-sandbox-signature-key";
+    pub const AUTHORIZENET_API_LOGIN_ID: &str = "sfSandbox01";
+    pub const AUTHORIZENET_TRANSACTION_KEY: &str = "sfSandboxTxnKey1";
+    pub const AUTHORIZENET_SIGNATURE_KEY: &str = "5A692C1B4895F8E56F73DEC0E4CA2C9D44CBF28B31C9FC197ED2AE06D78B1FA162F6235A1D037536B9397CA2A382DE4B45688CD110D768FB76B638562FEF22EE";
 }
 
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.

@@ -5,7 +5,7 @@
 //! Adding a provider: a folder `payments/<provider>/` with its module (configuration, the trait,
 //! wire types) and `sandbox.rs`, its `ProviderId` in `model::payment`, and one line below.
 
-use super::{alipay, braintree, paypal, square, sslcommerz, stripe};
+use super::{alipay, authorizenet, braintree, paypal, square, sslcommerz, stripe};
 use crate::model::ProviderId;
 use crate::server::config::payments::{Configured, PaymentsMode};
 use crate::server::config::ConfigError;
@@ -31,6 +31,7 @@ pub static PROVIDERS: &[Registration] = &[
     braintree::REGISTRATION,
     square::REGISTRATION,
     alipay::REGISTRATION,
+    authorizenet::REGISTRATION,
     sslcommerz::REGISTRATION,
 ];
 

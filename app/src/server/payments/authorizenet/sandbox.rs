@@ -1,0 +1,908 @@
+//! The Authorize.Net sandbox, mounted at `/sandbox/authorizenet` (providers.md §10):
+//!
+//! - `POST /xml/v1/request.api`: JSON or XML (told apart by the Content-Type or the first byte),
+//!   answered in the same format, every answer starting with the UTF-8 byte-order mark, errors as
+//!   HTTP 200 with `messages.resultCode: "Error"`. Any API login id and transaction key are
+//!   accepted. Requests: `getHostedPaymentPageRequest`, `getTransactionDetailsRequest`,
+//!   `getUnsettledTransactionListRequest`, `getSettledBatchListRequest`,
+//!   `getTransactionListRequest`, `createTransactionRequest` (`refundTransaction`,
+//!   `voidTransaction`).
+//! - `POST /payment/payment` with `token` (valid 15 minutes): the hosted form with **Pay**,
+//!   **Decline** and **Cancel** (plain HTML, no JavaScript needed):
+//!   - **Pay**: a captured transaction (settled at once, or left unsettled: a test control), a
+//!     signed `net.authorize.payment.authcapture.created` webhook to the shop, retried until a
+//!     2xx, then the browser goes to the return URL (`showReceipt: false`) or a receipt with
+//!     **Continue**;
+//!   - **Decline**: a declined transaction (responseCode 2), shown, with **Continue** to the
+//!     return URL;
+//!   - **Cancel**: the cancel URL.
+
+use super::signature;
+use super::wire::{self, Node, BOM};
+use super::{API_PATH, FORM_PATH, MAX_INVOICE};
+use crate::model::{Currency, Money};
+use crate::server::config::payments::sandbox_keys;
+use crate::server::db;
+use crate::server::payments::delivery::{self, DeliveryPlan, Message};
+use crate::server::payments::now_secs;
+use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
+use crate::server::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const PROVIDER: &str = "authorizenet";
+const ACTION_PATH: &str = "/payment/action";
+/// A form token's life (providers.md §8.2).
+const TOKEN_SECS: i64 = 15 * 60;
+const TOKEN: &str = "anet-token:";
+const TX: &str = "anet-tx:";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(API_PATH, post(api))
+        .route(FORM_PATH, post(hosted_form))
+        .route(ACTION_PATH, post(form_action))
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "authorizenet sandbox failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error").into_response()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+/// An answer: `{name}` with these fields, in the request's format, after the byte-order mark.
+fn answer(format: Format, name: &str, fields: Vec<(&str, Node)>) -> Response {
+    let node = Node::obj(fields);
+    let (content_type, text) = match format {
+        Format::Json => ("application/json; charset=utf-8", node.to_json()),
+        Format::Xml => ("application/xml; charset=utf-8", Node::to_xml(name, &node)),
+    };
+    let mut body = BOM.to_vec();
+    body.extend_from_slice(text.as_bytes());
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn messages(ok: bool, code: &str, text: &str) -> Node {
+    Node::obj([
+        ("resultCode", Node::s(if ok { "Ok" } else { "Error" })),
+        (
+            "message",
+            Node::Arr(vec![Node::obj([
+                ("code", Node::s(code)),
+                ("text", Node::s(text)),
+            ])]),
+        ),
+    ])
+}
+
+fn ok_messages() -> Node {
+    messages(true, "I00001", "Successful.")
+}
+
+fn error(format: Format, name: &str, code: &str, text: &str) -> Response {
+    answer(
+        format,
+        name,
+        vec![("messages", messages(false, code, text))],
+    )
+}
+
+fn response_name(request: &str) -> String {
+    format!("{}Response", request.trim_end_matches("Request"))
+}
+
+async fn api(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let raw = wire::strip_bom(&body);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let format = if content_type.contains("xml") || first == Some(b'<') {
+        Format::Xml
+    } else {
+        Format::Json
+    };
+    let parsed = match format {
+        Format::Xml => std::str::from_utf8(raw).ok().and_then(wire::read_xml),
+        Format::Json => serde_json::from_slice::<Value>(raw)
+            .ok()
+            .and_then(|v| match v {
+                Value::Object(map) if map.len() == 1 => map.into_iter().next(),
+                _ => None,
+            }),
+    };
+    let Some((name, request)) = parsed else {
+        return error(
+            format,
+            "ErrorResponse",
+            "E00003",
+            "The request could not be read (sandbox: not one JSON or XML request document).",
+        );
+    };
+    let reply = response_name(&name);
+    let auth = &request["merchantAuthentication"];
+    if wire::text(&auth["name"]).is_empty() || wire::text(&auth["transactionKey"]).is_empty() {
+        return error(
+            format,
+            &reply,
+            "E00007",
+            "User authentication failed due to invalid authentication values.",
+        );
+    }
+    let result = match name.as_str() {
+        "getHostedPaymentPageRequest" => hosted_page(&state, format, &reply, &request).await,
+        "getTransactionDetailsRequest" => details(&state, format, &reply, &request).await,
+        "getUnsettledTransactionListRequest" => {
+            transaction_list(&state, format, &reply, None).await
+        }
+        "getSettledBatchListRequest" => batch_list(&state, format, &reply).await,
+        "getTransactionListRequest" => {
+            let batch = wire::text(&request["batchId"]);
+            transaction_list(&state, format, &reply, Some(batch)).await
+        }
+        "createTransactionRequest" => create_transaction(&state, format, &reply, &request).await,
+        _ => Ok(error(
+            format,
+            &reply,
+            "E00045",
+            "The root node does not reference a valid XML namespace (sandbox: unknown request).",
+        )),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    Ok(db::sandbox::get(&mut conn, id)
+        .await
+        .map_err(internal)?
+        .and_then(|o| serde_json::from_str(&o.data).ok()))
+}
+
+async fn save(state: &AppState, id: &str, old: &Value, new: &Value) -> Result<bool, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    db::sandbox::update(&mut conn, id, 200, &new.to_string(), Some(&old.to_string()))
+        .await
+        .map_err(internal)
+}
+
+async fn insert(state: &AppState, id: &str, data: &Value) -> Result<(), Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    db::sandbox::insert(&mut conn, PROVIDER, id, None, "", 200, &data.to_string())
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+async fn all_transactions(state: &AppState) -> Result<Vec<Value>, Response> {
+    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
+    Ok(db::sandbox::search(&mut conn, PROVIDER, TX, "")
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter_map(|o| serde_json::from_str(&o.data).ok())
+        .collect())
+}
+
+fn dollars(minor: i64) -> String {
+    Money::new(minor, Currency::Usd).to_decimal_string()
+}
+
+fn time_text(secs: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A setting's JSON value from `hostedPaymentSettings.setting[]`.
+fn setting(request: &Value, name: &str) -> Value {
+    wire::list(&request["hostedPaymentSettings"]["setting"])
+        .into_iter()
+        .find(|s| wire::text(&s["settingName"]) == name)
+        .and_then(|s| serde_json::from_str(&wire::text(&s["settingValue"])).ok())
+        .unwrap_or(Value::Null)
+}
+
+async fn hosted_page(
+    state: &AppState,
+    format: Format,
+    reply: &str,
+    request: &Value,
+) -> Result<Response, Response> {
+    let tx = &request["transactionRequest"];
+    let invalid = |text: &str| error(format, reply, "E00003", text);
+    let kind = wire::text(&tx["transactionType"]);
+    if kind != "authCaptureTransaction" {
+        return Ok(invalid(
+            "The sandbox takes transactionType authCaptureTransaction only.",
+        ));
+    }
+    let Some(amount) = wire::amount_minor(&tx["amount"]).filter(|a| *a > 0) else {
+        return Ok(invalid(
+            "The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:amount' element is invalid.",
+        ));
+    };
+    let invoice = wire::text(&tx["order"]["invoiceNumber"]);
+    if invoice.len() > MAX_INVOICE {
+        return Ok(invalid("The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:invoiceNumber' element is invalid - The value is invalid according to its datatype 'String' - The actual length is greater than the MaxLength value."));
+    }
+    let options = setting(request, "hostedPaymentReturnOptions");
+    let shop = state.settings.public_url.as_str();
+    for k in ["url", "cancelUrl"] {
+        let url = options[k].as_str().unwrap_or("");
+        if !url.is_empty() && !is_shop_url(url, shop) {
+            return Ok(invalid(&format!(
+                "hostedPaymentReturnOptions.{k} must be on the shop's own origin ({shop}) in this sandbox."
+            )));
+        }
+    }
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let data = json!({
+        "token": token,
+        "invoice": invoice,
+        "description": wire::text(&tx["order"]["description"]),
+        "email": wire::text(&tx["customer"]["email"]),
+        "amount": amount,
+        "return_url": options["url"].as_str().unwrap_or(""),
+        "cancel_url": options["cancelUrl"].as_str().unwrap_or(""),
+        "show_receipt": options["showReceipt"].as_bool().unwrap_or(true),
+        "created": now_secs(),
+        "used": false,
+    });
+    insert(state, &format!("{TOKEN}{token}"), &data).await?;
+    Ok(answer(
+        format,
+        reply,
+        vec![("messages", ok_messages()), ("token", Node::s(token))],
+    ))
+}
+
+/// A transaction as `getTransactionDetailsResponse.transaction` (the XSD's order).
+fn details_node(t: &Value) -> Node {
+    let s = |k: &str| Node::s(wire::text(&t[k]));
+    let submitted = t["submitted"].as_i64().unwrap_or(0);
+    let mut fields: Vec<(&str, Node)> = vec![("transId", s("transId"))];
+    if !wire::text(&t["refTransId"]).is_empty() {
+        fields.push(("refTransId", s("refTransId")));
+    }
+    fields.extend([
+        (
+            "submitTimeUTC",
+            Node::s(format!("{}Z", time_text(submitted))),
+        ),
+        ("submitTimeLocal", Node::s(time_text(submitted))),
+        ("transactionType", s("type")),
+        ("transactionStatus", s("status")),
+        ("responseCode", s("responseCode")),
+        ("responseReasonCode", s("responseCode")),
+        ("responseReasonDescription", s("reason")),
+    ]);
+    if !wire::text(&t["authCode"]).is_empty() {
+        fields.push(("authCode", s("authCode")));
+    }
+    fields.push(("AVSResponse", Node::s("Y")));
+    if let Some(batch) = t["batchId"].as_str() {
+        fields.push((
+            "batch",
+            Node::obj([
+                ("batchId", Node::s(batch)),
+                (
+                    "settlementTimeUTC",
+                    Node::s(format!("{}Z", time_text(submitted))),
+                ),
+                ("settlementTimeLocal", Node::s(time_text(submitted))),
+                ("settlementState", Node::s("settledSuccessfully")),
+            ]),
+        ));
+    }
+    fields.push((
+        "order",
+        Node::obj([
+            ("invoiceNumber", s("invoice")),
+            ("description", s("description")),
+        ]),
+    ));
+    let amount = dollars(t["amount"].as_i64().unwrap_or(0));
+    let settled = if t["responseCode"] == "1" {
+        amount.clone()
+    } else {
+        "0.00".into()
+    };
+    fields.extend([
+        ("authAmount", Node::s(amount)),
+        ("settleAmount", Node::s(settled)),
+        ("taxExempt", Node::s("false")),
+        (
+            "payment",
+            Node::obj([(
+                "creditCard",
+                Node::obj([
+                    ("cardNumber", s("card")),
+                    ("expirationDate", Node::s("XXXX")),
+                    ("cardType", Node::s("Visa")),
+                ]),
+            )]),
+        ),
+        ("recurringBilling", Node::s("false")),
+        ("product", Node::s("Card Not Present")),
+        ("marketType", Node::s("eCommerce")),
+    ]);
+    Node::obj(fields)
+}
+
+async fn details(
+    state: &AppState,
+    format: Format,
+    reply: &str,
+    request: &Value,
+) -> Result<Response, Response> {
+    let id = wire::text(&request["transId"]);
+    let Some(t) = load(state, &format!("{TX}{id}")).await? else {
+        return Ok(error(
+            format,
+            reply,
+            "E00040",
+            "The record cannot be found.",
+        ));
+    };
+    Ok(answer(
+        format,
+        reply,
+        vec![
+            ("messages", ok_messages()),
+            ("transaction", details_node(&t)),
+        ],
+    ))
+}
+
+fn summary_node(t: &Value) -> Node {
+    let s = |k: &str| Node::s(wire::text(&t[k]));
+    let submitted = t["submitted"].as_i64().unwrap_or(0);
+    let settled = if t["responseCode"] == "1" {
+        dollars(t["amount"].as_i64().unwrap_or(0))
+    } else {
+        "0.00".into()
+    };
+    Node::obj([
+        ("transId", s("transId")),
+        (
+            "submitTimeUTC",
+            Node::s(format!("{}Z", time_text(submitted))),
+        ),
+        ("submitTimeLocal", Node::s(time_text(submitted))),
+        ("transactionStatus", s("status")),
+        ("invoiceNumber", s("invoice")),
+        ("accountType", Node::s("Visa")),
+        ("accountNumber", s("card")),
+        ("settleAmount", Node::s(settled)),
+        ("marketType", Node::s("eCommerce")),
+        ("product", Node::s("Card Not Present")),
+    ])
+}
+
+fn is_settled(t: &Value) -> bool {
+    t["batchId"].is_string()
+}
+
+async fn transaction_list(
+    state: &AppState,
+    format: Format,
+    reply: &str,
+    batch: Option<String>,
+) -> Result<Response, Response> {
+    let list: Vec<Node> = all_transactions(state)
+        .await?
+        .iter()
+        .filter(|t| match &batch {
+            None => !is_settled(t),
+            Some(b) => t["batchId"].as_str() == Some(b.as_str()),
+        })
+        .map(summary_node)
+        .collect();
+    if list.is_empty() {
+        return Ok(answer(
+            format,
+            reply,
+            vec![("messages", messages(true, "I00004", "No records found."))],
+        ));
+    }
+    let transactions = match format {
+        Format::Json => Node::Arr(list),
+        Format::Xml => Node::obj([("transaction", Node::Arr(list))]),
+    };
+    Ok(answer(
+        format,
+        reply,
+        vec![("messages", ok_messages()), ("transactions", transactions)],
+    ))
+}
+
+async fn batch_list(state: &AppState, format: Format, reply: &str) -> Result<Response, Response> {
+    let mut batches: Vec<String> = all_transactions(state)
+        .await?
+        .iter()
+        .filter_map(|t| t["batchId"].as_str().map(str::to_string))
+        .collect();
+    batches.sort();
+    batches.dedup();
+    if batches.is_empty() {
+        return Ok(answer(
+            format,
+            reply,
+            vec![("messages", messages(true, "I00004", "No records found."))],
+        ));
+    }
+    let list: Vec<Node> = batches
+        .into_iter()
+        .map(|b| {
+            Node::obj([
+                ("batchId", Node::s(b)),
+                (
+                    "settlementTimeUTC",
+                    Node::s(format!("{}Z", time_text(now_secs()))),
+                ),
+                ("settlementTimeLocal", Node::s(time_text(now_secs()))),
+                ("settlementState", Node::s("settledSuccessfully")),
+                ("paymentMethod", Node::s("creditCard")),
+            ])
+        })
+        .collect();
+    let batch_list = match format {
+        Format::Json => Node::Arr(list),
+        Format::Xml => Node::obj([("batch", Node::Arr(list))]),
+    };
+    Ok(answer(
+        format,
+        reply,
+        vec![("messages", ok_messages()), ("batchList", batch_list)],
+    ))
+}
+
+fn new_trans_id() -> String {
+    format!(
+        "{}",
+        60_000_000_000u64 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64
+    )
+}
+
+/// `createTransactionResponse` with a transaction response.
+fn transaction_answer(
+    format: Format,
+    reply: &str,
+    code: &str,
+    trans_id: &str,
+    ref_trans_id: &str,
+    card: &str,
+    error: Option<(&str, &str)>,
+) -> Response {
+    let mut tr: Vec<(&str, Node)> = vec![
+        ("responseCode", Node::s(code)),
+        ("authCode", Node::s(if code == "1" { "SBX001" } else { "" })),
+        ("avsResultCode", Node::s("P")),
+        ("cvvResultCode", Node::s("")),
+        ("cavvResultCode", Node::s("")),
+        ("transId", Node::s(trans_id)),
+        ("refTransID", Node::s(ref_trans_id)),
+        ("transHash", Node::s("")),
+        ("testRequest", Node::s("0")),
+        ("accountNumber", Node::s(card)),
+        ("accountType", Node::s("Visa")),
+    ];
+    let top = match error {
+        None => {
+            tr.push((
+                "messages",
+                Node::Arr(vec![Node::obj([
+                    ("code", Node::s("1")),
+                    (
+                        "description",
+                        Node::s("This transaction has been approved."),
+                    ),
+                ])]),
+            ));
+            ok_messages()
+        }
+        Some((error_code, text)) => {
+            let item = Node::obj([
+                ("errorCode", Node::s(error_code)),
+                ("errorText", Node::s(text)),
+            ]);
+            tr.push((
+                "errors",
+                match format {
+                    Format::Json => Node::Arr(vec![item]),
+                    Format::Xml => Node::obj([("error", Node::Arr(vec![item]))]),
+                },
+            ));
+            messages(false, "E00027", "The transaction was unsuccessful.")
+        }
+    };
+    answer(
+        format,
+        reply,
+        vec![
+            (
+                "transactionResponse",
+                Node::Obj(tr.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            ),
+            ("messages", top),
+        ],
+    )
+}
+
+async fn create_transaction(
+    state: &AppState,
+    format: Format,
+    reply: &str,
+    request: &Value,
+) -> Result<Response, Response> {
+    let tx = &request["transactionRequest"];
+    let kind = wire::text(&tx["transactionType"]);
+    let ref_id = wire::text(&tx["refTransId"]);
+    let refuse = |code: &str, text: &str| {
+        transaction_answer(format, reply, "3", "0", &ref_id, "", Some((code, text)))
+    };
+    if kind != "refundTransaction" && kind != "voidTransaction" {
+        return Ok(refuse(
+            "3",
+            "The sandbox takes refundTransaction and voidTransaction only.",
+        ));
+    }
+    for _ in 0..5 {
+        let id = format!("{TX}{ref_id}");
+        let Some(original) = load(state, &id).await? else {
+            return Ok(refuse("16", "The transaction cannot be found."));
+        };
+        let card = wire::text(&original["card"]);
+        let status = wire::text(&original["status"]);
+        if kind == "voidTransaction" {
+            match status.as_str() {
+                "voided" => return Ok(refuse("310", "This transaction has already been voided.")),
+                "capturedPendingSettlement" => {}
+                _ => return Ok(refuse("16", "The transaction cannot be found (sandbox: only unsettled transactions can be voided).")),
+            }
+            let mut voided = original.clone();
+            voided["status"] = json!("voided");
+            if save(state, &id, &original, &voided).await? {
+                return Ok(transaction_answer(
+                    format, reply, "1", &ref_id, &ref_id, &card, None,
+                ));
+            }
+            continue;
+        }
+        // refundTransaction
+        if status != "settledSuccessfully" || original["refund_plan"] == "refuse" {
+            return Ok(refuse(
+                "54",
+                "The referenced transaction does not meet the criteria for issuing a credit.",
+            ));
+        }
+        let given = wire::text(&tx["payment"]["creditCard"]["cardNumber"]);
+        let digits: String = card.chars().filter(char::is_ascii_digit).collect();
+        if given
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            != digits
+        {
+            return Ok(refuse(
+                "54",
+                "The referenced transaction does not meet the criteria for issuing a credit.",
+            ));
+        }
+        let Some(amount) = wire::amount_minor(&tx["amount"]).filter(|a| *a > 0) else {
+            return Ok(refuse("5", "A valid amount is required."));
+        };
+        let refunded = original["refunded"].as_i64().unwrap_or(0);
+        if refunded + amount > original["amount"].as_i64().unwrap_or(0) {
+            return Ok(refuse("55", "The sum of credits against the referenced transaction would exceed original debit amount."));
+        }
+        let mut updated = original.clone();
+        updated["refunded"] = json!(refunded + amount);
+        if !save(state, &id, &original, &updated).await? {
+            continue;
+        }
+        let refund_id = new_trans_id();
+        let refund = json!({
+            "transId": refund_id,
+            "refTransId": ref_id,
+            "type": "refundTransaction",
+            "status": "refundPendingSettlement",
+            "responseCode": "1",
+            "reason": "This transaction has been approved.",
+            "invoice": original["invoice"],
+            "description": original["description"],
+            "amount": amount,
+            "card": card,
+            "submitted": now_secs(),
+        });
+        insert(state, &format!("{TX}{refund_id}"), &refund).await?;
+        return Ok(transaction_answer(
+            format, reply, "1", &refund_id, &ref_id, &card, None,
+        ));
+    }
+    Ok(error(format, reply, "E00053", "Server too busy"))
+}
+
+fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    (
+        status,
+        page(
+            title,
+            &format!(
+                "<main class=\"card\"><h1>{}</h1><p role=\"alert\" data-testid=\"sandbox-error\">{}</p></main>",
+                escape(title),
+                escape(detail)
+            ),
+        ),
+    )
+        .into_response()
+}
+
+/// The token's record, if it is known, unused and not older than 15 minutes.
+async fn open_token(state: &AppState, token: &str) -> Result<Value, Response> {
+    let record = if token.is_empty() || token.len() > 200 {
+        None
+    } else {
+        load(state, &format!("{TOKEN}{token}")).await?
+    };
+    let Some(record) = record else {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid payment form",
+            "This form's token is not known: open the payment again from the shop.",
+        ));
+    };
+    if record["used"] == true {
+        return Err(error_page(
+            StatusCode::GONE,
+            "Payment form already used",
+            "This payment form has been used. Return to the shop to see your order.",
+        ));
+    }
+    if now_secs() - record["created"].as_i64().unwrap_or(0) > TOKEN_SECS {
+        return Err(error_page(StatusCode::GONE, "Payment form expired", "This payment form's token is older than 15 minutes. Return to the shop and choose Pay again."));
+    }
+    Ok(record)
+}
+
+async fn hosted_form(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let token = form.get("token").cloned().unwrap_or_default();
+    let record = match open_token(&state, &token).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let s = |k: &str| escape(record[k].as_str().unwrap_or(""));
+    let body = format!(
+        r#"<main class="card"><h1>Authorize.Net sandbox payment form</h1>
+<p>Storefront sandbox merchant asks for <strong data-testid="sandbox-amount">USD {amount}</strong>.</p>
+<p>Invoice number: <code data-testid="sandbox-reference">{invoice}</code><br>{description}</p>
+<form method="post" action="/sandbox/authorizenet{ACTION_PATH}">
+<input type="hidden" name="token" value="{token}">
+<p><label for="card">Card number</label><br><input id="card" name="card" value="4111111111111111" inputmode="numeric" autocomplete="cc-number"></p>
+<p><label for="expiry">Expiry (MM/YY)</label><br><input id="expiry" name="expiry" value="12/30" autocomplete="cc-exp"></p>
+<p><strong>Pay</strong> charges the test card; <strong>Decline</strong> makes a declined transaction; <strong>Cancel</strong> returns to the shop without paying.</p>
+<button class="pay" name="action" value="pay">Pay</button>
+<button name="action" value="decline">Decline</button>
+<button name="action" value="cancel">Cancel</button>
+{controls}
+<fieldset><legend>Settlement (test control)</legend>
+<label><input type="radio" name="settlement" value="settled" checked> Settled at once (refunds use refundTransaction)</label><br>
+<label><input type="radio" name="settlement" value="unsettled"> Left unsettled (only a void of the whole amount)</label>
+</fieldset>
+<fieldset><legend>Refunds of this payment (test control)</legend>
+<label><input type="radio" name="refunds" value="succeed" checked> Succeed</label><br>
+<label><input type="radio" name="refunds" value="refuse"> Refused (error 54)</label>
+</fieldset>
+</form></main>"#,
+        amount = dollars(record["amount"].as_i64().unwrap_or(0)),
+        invoice = s("invoice"),
+        description = s("description"),
+        token = escape(&token),
+        controls = delivery_controls(),
+    );
+    page("Authorize.Net sandbox payment form", &body).into_response()
+}
+
+/// The webhook Authorize.Net sends for a new transaction, signed with the sandbox Signature Key.
+pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
+    json!({
+        "notificationId": uuid::Uuid::new_v4().to_string(),
+        "eventType": event_type,
+        "eventDate": format!("{}Z", time_text(now_secs())),
+        "webhookId": "5a4d2b7e-0000-4000-8000-000000000001",
+        "payload": {
+            "responseCode": transaction["responseCode"].as_str().unwrap_or("").parse::<i64>().unwrap_or(0),
+            "authCode": transaction["authCode"],
+            "avsResponse": "Y",
+            "authAmount": dollars(transaction["amount"].as_i64().unwrap_or(0)).parse::<f64>().unwrap_or(0.0),
+            "invoiceNumber": transaction["invoice"],
+            "entityName": "transaction",
+            "id": transaction["transId"],
+        }
+    })
+    .to_string()
+}
+
+async fn form_action(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let token = form.get("token").cloned().unwrap_or_default();
+    let record = match open_token(&state, &token).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let return_url = record["return_url"].as_str().unwrap_or("").to_string();
+    let action = form.get("action").map(String::as_str).unwrap_or("");
+    if action == "cancel" {
+        let cancel = record["cancel_url"].as_str().unwrap_or("");
+        return if cancel.is_empty() {
+            error_page(
+                StatusCode::OK,
+                "Payment cancelled",
+                "You left the payment form without paying.",
+            )
+        } else {
+            Redirect::to(cancel).into_response()
+        };
+    }
+    let approved = match action {
+        "pay" => true,
+        "decline" => false,
+        _ => return hosted_form(State(state), Form(form)).await,
+    };
+    let mut used = record.clone();
+    used["used"] = json!(true);
+    match save(&state, &format!("{TOKEN}{token}"), &record, &used).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "Payment form already used",
+                "This payment form has been used.",
+            )
+        }
+        Err(r) => return r,
+    }
+    let digits: String = form
+        .get("card")
+        .map(|c| c.chars().filter(char::is_ascii_digit).collect())
+        .unwrap_or_default();
+    let last4 = if digits.len() >= 4 {
+        digits[digits.len() - 4..].to_string()
+    } else {
+        "1111".into()
+    };
+    let trans_id = new_trans_id();
+    let settled = approved && form.get("settlement").map(String::as_str) != Some("unsettled");
+    let now = now_secs();
+    let mut transaction = json!({
+        "transId": trans_id,
+        "type": "authCaptureTransaction",
+        "status": if !approved { "declined" } else if settled { "settledSuccessfully" } else { "capturedPendingSettlement" },
+        "responseCode": if approved { "1" } else { "2" },
+        "reason": if approved { "This transaction has been approved." } else { "This transaction has been declined." },
+        "authCode": if approved { "SBX001" } else { "" },
+        "invoice": record["invoice"],
+        "description": record["description"],
+        "amount": record["amount"],
+        "card": format!("XXXX{last4}"),
+        "submitted": now,
+        "refunded": 0,
+        "refund_plan": form.get("refunds").map(String::as_str).unwrap_or("succeed"),
+    });
+    if settled {
+        transaction["batchId"] = json!(format!("{}", 10_000_000 + now / 86_400));
+    }
+    if let Err(r) = insert(&state, &format!("{TX}{trans_id}"), &transaction).await {
+        return r;
+    }
+    if approved {
+        let body = webhook_body("net.authorize.payment.authcapture.created", &transaction);
+        let signed = signature::sign(body.as_bytes(), sandbox_keys::AUTHORIZENET_SIGNATURE_KEY);
+        let message = Message {
+            url: format!("{}/webhooks/authorizenet", state.internal_url),
+            content_type: "application/json",
+            headers: vec![("X-ANET-Signature", signed)],
+            body: body.into_bytes(),
+        };
+        let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
+        delivery::spawn(state.http.clone(), vec![message], plan);
+        if record["show_receipt"] == false && !return_url.is_empty() {
+            return Redirect::to(&return_url).into_response();
+        }
+    }
+    let (title, words) = if approved {
+        ("Payment approved", "This transaction has been approved.")
+    } else {
+        (
+            "Payment declined",
+            "This transaction has been declined (response code 2).",
+        )
+    };
+    let next = if return_url.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p><a class=\"button\" href=\"{}\">Continue</a></p>",
+            escape(&return_url)
+        )
+    };
+    page(
+        title,
+        &format!(
+            "<main class=\"card\"><h1>{title}</h1><p role=\"status\" data-testid=\"sandbox-result\">{words}</p><p>Transaction id: <code>{trans_id}</code>, invoice <code>{invoice}</code>, USD {amount}.</p>{next}</main>",
+            invoice = escape(record["invoice"].as_str().unwrap_or("")),
+            amount = dollars(record["amount"].as_i64().unwrap_or(0)),
+        ),
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn authorizenet_sandbox_answers_start_with_the_bom_in_the_requests_format() {
+        for (format, starts) in [(Format::Json, "{\"messages\""), (Format::Xml, "<?xml")] {
+            let response = error(
+                format,
+                "getTransactionDetailsResponse",
+                "E00040",
+                "The record cannot be found.",
+            );
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            assert!(body.starts_with(BOM));
+            let text = std::str::from_utf8(&body[3..]).unwrap();
+            assert!(text.starts_with(starts), "{text}");
+            assert!(text.contains("E00040"));
+        }
+    }
+
+    #[test]
+    fn authorizenet_sandbox_webhooks_verify_with_the_sandbox_key() {
+        let t = json!({"transId": "60001", "responseCode": "1", "amount": 1800, "invoice": "ORD-000001-A1", "authCode": "SBX001"});
+        let body = webhook_body("net.authorize.payment.authcapture.created", &t);
+        let header = signature::sign(body.as_bytes(), sandbox_keys::AUTHORIZENET_SIGNATURE_KEY);
+        assert!(signature::verify(
+            &header,
+            body.as_bytes(),
+            sandbox_keys::AUTHORIZENET_SIGNATURE_KEY
+        )
+        .is_ok());
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["payload"]["id"], "60001");
+        assert_eq!(v["payload"]["entityName"], "transaction");
+    }
+}
