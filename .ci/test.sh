@@ -39,7 +39,7 @@ cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log 
 step "release build (server + WASM)"
 cargo leptos build --release
 
-step "the providers' official SDKs against their sandboxes (Stripe, PayPal: Python; Alipay: Node)"
+step "the providers' official SDKs against their sandboxes (Alipay's in Node, the others in Python)"
 sdk_dir=$(mktemp -d)
 DATABASE_URL="sqlite://${sdk_dir}/shop.db" LEPTOS_SITE_ADDR=127.0.0.1:3150 PUBLIC_URL=http://127.0.0.1:3150 \
   RUST_LOG=warn \

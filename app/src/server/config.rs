@@ -198,6 +198,55 @@ mod tests {
     }
 
     #[test]
+    fn live_mode_refuses_the_sandboxes_published_keys() {
+        use super::payments::sandbox_keys as k;
+        let live = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = vec![
+                ("PAYMENTS_MODE", "live"),
+                ("PUBLIC_URL", "https://shop.example.com"),
+            ];
+            all.extend_from_slice(pairs);
+            settings(&all).map(|_| ()).map_err(|e| e.var)
+        };
+        assert_eq!(
+            live(&[
+                ("SQUARE_ACCESS_TOKEN", "EAAAlive-token-1"),
+                ("SQUARE_LOCATION_ID", "L8Y4Z3LIVE"),
+                (
+                    "SQUARE_WEBHOOK_SIGNATURE_KEY",
+                    k::SQUARE_WEBHOOK_SIGNATURE_KEY
+                ),
+            ]),
+            Err("SQUARE_WEBHOOK_SIGNATURE_KEY")
+        );
+        assert_eq!(
+            live(&[
+                ("BRAINTREE_MERCHANT_ID", "livemerchant"),
+                ("BRAINTREE_PUBLIC_KEY", "livepublic"),
+                ("BRAINTREE_PRIVATE_KEY", k::BRAINTREE_PRIVATE_KEY),
+            ]),
+            Err("BRAINTREE_PRIVATE_KEY")
+        );
+        assert_eq!(
+            live(&[
+                ("AUTHORIZENET_API_LOGIN_ID", "liveLogin1"),
+                ("AUTHORIZENET_TRANSACTION_KEY", "liveTxnKey000001"),
+                ("AUTHORIZENET_SIGNATURE_KEY", k::AUTHORIZENET_SIGNATURE_KEY),
+            ]),
+            Err("AUTHORIZENET_SIGNATURE_KEY")
+        );
+        // The same shapes with keys of one's own start.
+        assert_eq!(
+            live(&[
+                ("SQUARE_ACCESS_TOKEN", "EAAAlive-token-1"),
+                ("SQUARE_LOCATION_ID", "L8Y4Z3LIVE"),
+                ("SQUARE_WEBHOOK_SIGNATURE_KEY", "live-signature-key"),
+            ]),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn defaults_to_sqlite_on_localhost() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);

@@ -101,6 +101,28 @@ pub mod sandbox_keys {
     pub const AUTHORIZENET_SIGNATURE_KEY: &str = "5A692C1B4895F8E56F73DEC0E4CA2C9D44CBF28B31C9FC197ED2AE06D78B1FA162F6235A1D037536B9397CA2A382DE4B45688CD110D768FB76B638562FEF22EE";
 }
 
+/// Why live mode refuses a key: see [`is_sandbox_secret`].
+pub const PUBLISHED_IN_LIVE: &str =
+    "one of the built-in sandbox's published keys, in live mode: use your own from the provider";
+
+/// Whether `value` is one of the built-in sandboxes' fixed secrets. They are published (in the
+/// source, like a provider's test keys), so live mode refuses them: a live shop verifying
+/// webhooks with a published key would take anyone's forged notification as genuine.
+pub fn is_sandbox_secret(value: &str) -> bool {
+    use sandbox_keys::*;
+    [
+        STRIPE_WEBHOOK_SECRET,
+        PAYPAL_CLIENT_SECRET,
+        BRAINTREE_PUBLIC_KEY,
+        BRAINTREE_PRIVATE_KEY,
+        SQUARE_ACCESS_TOKEN,
+        SQUARE_WEBHOOK_SIGNATURE_KEY,
+        AUTHORIZENET_TRANSACTION_KEY,
+        AUTHORIZENET_SIGNATURE_KEY,
+    ]
+    .contains(&value.trim())
+}
+
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.
 pub fn base_url(var: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {

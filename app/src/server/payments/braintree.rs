@@ -373,9 +373,15 @@ impl Braintree {
             .await
         {
             Ok(answer) => answer,
-            Err(e) => {
-                // It may have sold: the next try (or the reconciler) searches first.
+            Err(e @ PaymentError::Refused(_)) => {
+                // Braintree answered and refused: nothing was sold, the next try may sell.
                 self.captures.release(attempt).await?;
+                return Err(e);
+            }
+            Err(e) => {
+                // No answer: it may have sold, and Braintree has no idempotency key. The claim
+                // is kept until it goes stale, so until then every caller only looks the sale up
+                // (the return, the reconciler); after that the next try searches before selling.
                 return Err(e);
             }
         };
