@@ -424,3 +424,31 @@ impl Browser {
         }
     }
 }
+
+/// A TCP port standing for a provider: it drops every connection while the target is `None`, and
+/// forwards connections to the target (`host:port`) otherwise; changing the target drops the
+/// connections open. Tests point a provider's API base at it to take the provider down and back.
+pub async fn switchable_proxy() -> (u16, tokio::sync::watch::Sender<Option<String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (target, watch) = tokio::sync::watch::channel::<Option<String>>(None);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let Some(to) = watch.borrow().clone() else {
+                drop(inbound);
+                continue;
+            };
+            let mut changed = watch.clone();
+            changed.mark_unchanged();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = changed.changed() => {}
+                    }
+                }
+            });
+        }
+    });
+    (port, target)
+}

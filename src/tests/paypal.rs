@@ -454,37 +454,10 @@ both_backends! {
     }
 }
 
-/// A TCP port standing for PayPal: it drops every connection while the target is `None`, and
-/// forwards connections to the target otherwise; changing the target drops the connections open.
-async fn switchable_proxy() -> (u16, tokio::sync::watch::Sender<Option<String>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (target, watch) = tokio::sync::watch::channel::<Option<String>>(None);
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let Some(to) = watch.borrow().clone() else {
-                drop(inbound);
-                continue;
-            };
-            let mut changed = watch.clone();
-            changed.mark_unchanged();
-            tokio::spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = changed.changed() => {}
-                    }
-                }
-            });
-        }
-    });
-    (port, target)
-}
-
 /// PayPal does not answer: a clear message at checkout, the order kept, and Pay again works once
 /// it is back (the same attempt, so the same `PayPal-Request-Id`).
 async fn a_paypal_outage_shows_a_clear_message_and_pay_again_works(backend: Backend) {
-    let (port, target) = switchable_proxy().await;
+    let (port, target) = crate::helpers::switchable_proxy().await;
     let base = format!("http://127.0.0.1:{port}/sandbox/paypal");
     let app = spawn_app_with(backend, &[("PAYPAL_API_BASE", base.as_str())]).await;
     let shopper = app.browser();
@@ -647,7 +620,7 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
 /// The verify API cannot be reached: the webhook is a 503 (PayPal retries) and nothing changes;
 /// once PayPal answers again the same delivery is applied.
 async fn a_webhook_paypal_cannot_confirm_is_a_503_and_changes_nothing(backend: Backend) {
-    let (port, target) = switchable_proxy().await;
+    let (port, target) = crate::helpers::switchable_proxy().await;
     let base = format!("http://127.0.0.1:{port}/sandbox/paypal");
     let app = spawn_app_with(backend, &[("PAYPAL_API_BASE", base.as_str())]).await;
     let paypal = app.another_instance().await;

@@ -335,38 +335,11 @@ both_backends! {
     }
 }
 
-/// A TCP port standing for Square: it drops every connection while the target is `None`, and
-/// forwards connections to the target otherwise.
-async fn switchable_proxy() -> (u16, tokio::sync::watch::Sender<Option<String>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (target, watch) = tokio::sync::watch::channel::<Option<String>>(None);
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let Some(to) = watch.borrow().clone() else {
-                drop(inbound);
-                continue;
-            };
-            let mut changed = watch.clone();
-            changed.mark_unchanged();
-            tokio::spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = changed.changed() => {}
-                    }
-                }
-            });
-        }
-    });
-    (port, target)
-}
-
 /// Square does not answer: a clear message at checkout, the order kept, and Pay again works once
 /// it is back (the same attempt, so the same `idempotency_key`). A notification that cannot be
 /// tied to its attempt meanwhile (the order lookup fails) is a 503, so Square retries it.
 async fn a_square_outage_shows_a_clear_message_and_pay_again_works(backend: Backend) {
-    let (port, target) = switchable_proxy().await;
+    let (port, target) = crate::helpers::switchable_proxy().await;
     let base = format!("http://127.0.0.1:{port}/sandbox/square");
     let app = spawn_app_with(backend, &[("SQUARE_API_BASE", base.as_str())]).await;
     let shopper = app.browser();
