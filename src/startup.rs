@@ -74,6 +74,7 @@ impl Application {
             internal_url: internal_url.into(),
             http: app::server::payments::http_client(),
             webhook_rejections: Arc::default(),
+            background: Arc::default(),
         };
         let router = router(state.clone()).await?;
         app::server::services::reconciler::spawn(state.clone());

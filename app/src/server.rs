@@ -2,6 +2,7 @@
 //! compiled into the browser bundle.
 
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod context;
 pub mod db;

@@ -24,4 +24,6 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Per-address budget of webhook deliveries that fail verification.
     pub webhook_rejections: Arc<super::payments::rejections::RejectionLimiter>,
+    /// The background workers' last runs and the shutdown signal.
+    pub background: Arc<super::background::Background>,
 }

@@ -46,7 +46,13 @@ pub fn spawn(state: AppState) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(TICK).await;
-            match run_once(&state).await {
+            let pass = run_once(&state).await;
+            if pass.is_ok() {
+                state
+                    .background
+                    .record_run(crate::server::background::Worker::Reconciler, now_ms());
+            }
+            match pass {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(done = n, "reconciler pass"),
                 Err(e) => tracing::warn!(error = %e, "reconciler pass failed"),

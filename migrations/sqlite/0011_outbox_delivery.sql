@@ -1,0 +1,9 @@
+-- Delivery state of the outbox (emails): a worker on any instance claims a due row by moving
+-- `claimed_until` forward (a lease), sends it, and marks it sent; a failure counts an attempt,
+-- keeps the error and pushes `next_attempt_at` back; after the last try the row is dead.
+ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN dead_at BIGINT;
+CREATE INDEX outbox_due ON outbox (sent_at, dead_at, next_attempt_at);
