@@ -7,3 +7,6 @@ ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
 ALTER TABLE outbox ADD COLUMN dead_at BIGINT;
 CREATE INDEX outbox_due ON outbox (sent_at, dead_at, next_attempt_at);
+-- The order a message is about (its reference), so the admin can see an order's emails.
+ALTER TABLE outbox ADD COLUMN reference TEXT;
+CREATE INDEX outbox_reference ON outbox (reference);
