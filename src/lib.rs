@@ -4,6 +4,7 @@ pub mod body_limit;
 pub mod csrf;
 pub mod error_links;
 pub mod health;
+pub mod live_stream;
 pub mod order_lists;
 pub mod payment_routes;
 pub mod startup;

@@ -2,6 +2,7 @@
 //! list, and the merchant's CSV export. Each checks who asks before it reads anything; anyone
 //! else gets a 404 and no data.
 
+use crate::live_stream::sse;
 use app::model::OrderListQuery;
 use app::server::auth::ShopSession;
 use app::server::db::order_search;
@@ -11,13 +12,11 @@ use app::server::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
-use std::convert::Infallible;
-use std::time::Duration;
 use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
 use tower_sessions::Session;
 
@@ -38,15 +37,6 @@ fn status_event(status: &app::model::OrderStatusJson) -> Event {
         .event("status")
         .json_data(status)
         .unwrap_or_else(|_| Event::default().comment("unencodable"))
-}
-
-fn sse<S>(events: S) -> Response
-where
-    S: futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
-{
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
 }
 
 /// `GET /events/account/orders`: status changes of the logged-in customer's own orders only.
@@ -74,7 +64,7 @@ async fn history_stream(State(state): State<AppState>, session: Session) -> Resp
             }
         }
     });
-    sse(events)
+    sse(&state, events)
 }
 
 async fn merchant(state: &AppState, session: Session) -> Result<(), Response> {
@@ -98,7 +88,7 @@ async fn admin_stream(State(state): State<AppState>, session: Session) -> Respon
             Err(_) => Event::default().event("resync").data("{}"),
         })
     });
-    sse(events)
+    sse(&state, events)
 }
 
 /// `GET /admin/orders.csv?status=…`: the filtered orders as CSV, streamed.

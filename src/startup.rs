@@ -13,9 +13,11 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::{Key, SameSite};
@@ -41,10 +43,14 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// The background workers, awaited on shutdown so they finish the pass in hand.
+    workers: Vec<JoinHandle<()>>,
 }
 
 /// How long an idle session lives.
 const SESSION_IDLE_DAYS: i64 = 14;
+/// How long a shutdown waits for requests in flight, and then for each background worker.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(25);
 /// How often expired sessions are deleted from the database.
 const EXPIRED_SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -77,11 +83,12 @@ impl Application {
             background: Arc::default(),
         };
         let router = router(state.clone()).await?;
-        app::server::services::reconciler::spawn(state.clone());
+        let workers = vec![app::server::services::reconciler::spawn(state.clone())];
         Ok(Application {
             listener,
             router,
             state,
+            workers,
         })
     }
 
@@ -95,8 +102,31 @@ impl Application {
         &self.state
     }
 
-    /// Serve until Ctrl-C / SIGTERM, finishing requests in flight.
+    /// Serve until Ctrl-C / SIGTERM (or [`Background::stop`](app::server::background::Background::stop)).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serve until `signal` resolves or the instance is told to stop, then shut down in order:
+    /// stop accepting connections, tell the live streams and workers (they end their streams
+    /// with a reconnect hint and finish the pass in hand), let requests in flight — webhooks,
+    /// checkouts — finish (for at most [`DRAIN_LIMIT`]), then wait for the workers.
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let background = self.state.background.clone();
+        let stop = {
+            let background = background.clone();
+            async move {
+                tokio::select! {
+                    _ = signal => {}
+                    _ = background.stopped() => {}
+                }
+                tracing::info!("stopping: no new connections; finishing requests in flight");
+                background.stop();
+            }
+        };
         // No Nagle delay: responses written in several pieces (headers, streamed body) would
         // otherwise wait for the client's delayed ACK, about 40 ms each.
         let listener = self.listener.tap_io(|tcp| {
@@ -104,13 +134,36 @@ impl Application {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(
+        let serve = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        .with_graceful_shutdown(stop)
+        .into_future();
+        let drain_limit = {
+            let background = background.clone();
+            async move {
+                background.stopped().await;
+                tokio::time::sleep(DRAIN_LIMIT).await;
+            }
+        };
+        let served = tokio::select! {
+            served = serve => served,
+            _ = drain_limit => {
+                tracing::warn!(limit = ?DRAIN_LIMIT, "stopping: gave up waiting for requests in flight");
+                Ok(())
+            }
+        };
+        for worker in self.workers {
+            match tokio::time::timeout(DRAIN_LIMIT, worker).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "a background worker failed"),
+                Err(_) => tracing::warn!("stopping: a background worker did not finish in time"),
+            }
+        }
+        tracing::info!("stopped");
+        served
     }
 }
 

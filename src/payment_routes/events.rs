@@ -7,11 +7,10 @@ use app::server::services::orders::{self, Viewer};
 use app::server::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt};
 use std::convert::Infallible;
-use std::time::Duration;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_sessions::Session;
 
@@ -60,7 +59,5 @@ pub async fn order_stream(
         };
         std::future::ready(event)
     });
-    Sse::new(first.chain(later))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    crate::live_stream::sse(&state, first.chain(later))
 }

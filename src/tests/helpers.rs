@@ -42,6 +42,8 @@ pub struct TestApp {
     database_url: String,
     pub state: AppState,
     scratch: Scratch,
+    /// The serving task; it ends once the instance has shut down.
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Runs the same test body on SQLite and on PostgreSQL: `both_backends!(async fn name(app) { … })`.
@@ -128,12 +130,13 @@ async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
     let app = Application::build(settings).await.expect("app starts");
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
         database_url,
         state,
         scratch,
+        server: Some(server),
     }
 }
 
@@ -167,6 +170,21 @@ impl TestApp {
         ]);
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         start(env, Scratch::Shared).await
+    }
+
+    /// Begin the shutdown SIGTERM begins (stop accepting, drain, stop the workers).
+    pub fn begin_stop(&self) {
+        self.state.background.stop();
+    }
+
+    /// Wait until the instance has shut down; returns how serving ended.
+    pub async fn stopped(&mut self) -> std::io::Result<()> {
+        match self.server.take() {
+            Some(server) => server
+                .await
+                .expect("the server task ends without panicking"),
+            None => Ok(()),
+        }
     }
 
     /// A browser logged in as the bootstrap merchant.
@@ -259,6 +277,43 @@ impl Page {
     pub fn alert(&self) -> Option<String> {
         self.capture(r#"role="alert"[^>]*>([^<]+)<"#)
     }
+}
+
+/// A browser (as [`TestApp::browser`]) for a shop at `base`, e.g. behind a proxy. Each request
+/// opens a new connection, so a proxy that balances connections balances requests.
+pub fn browser_at(base: &str) -> Browser {
+    let jar = Arc::new(Jar::default());
+    let client = Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    Browser {
+        base: base.to_string(),
+        client,
+        jar,
+    }
+}
+
+/// A load balancer in front of `backends` (`host:port`): each new connection goes to the next
+/// backend in turn. Returns its address as `http://127.0.0.1:{port}`.
+pub async fn round_robin_proxy(backends: Vec<String>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let to = backends[next % backends.len()].clone();
+            next += 1;
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
 }
 
 /// A cookie-keeping client that posts forms the way a browser with JavaScript off does.

@@ -21,4 +21,5 @@ mod payments;
 mod paypal;
 mod refunds;
 mod security;
+mod shutdown;
 mod square;

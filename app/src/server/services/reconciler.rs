@@ -41,11 +41,15 @@ fn next_due(first_due: i64, done: i64) -> Option<i64> {
         .map(|delay| first_due - FIRST_LOOKUP_MS + delay)
 }
 
-/// Run forever in the background.
-pub fn spawn(state: AppState) {
+/// Run in the background until the instance stops. A pass in progress when the stop comes is
+/// finished (its claims are then settled, not left to time out); no new pass starts.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(TICK).await;
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = state.background.stopped() => break,
+            }
             let pass = run_once(&state).await;
             if pass.is_ok() {
                 state
@@ -58,7 +62,8 @@ pub fn spawn(state: AppState) {
                 Err(e) => tracing::warn!(error = %e, "reconciler pass failed"),
             }
         }
-    });
+        tracing::info!("reconciler stopped");
+    })
 }
 
 /// One pass. Returns how many attempts were looked up or started again, and orders expired.
