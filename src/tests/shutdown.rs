@@ -95,7 +95,7 @@ async fn a_stop_during_a_webhook_burst_loses_nothing(backend: Backend) {
             async move { (i, deliver(&client, &base, event).await) }
         })
         .buffer_unordered(4);
-    let mut acknowledged = vec![false; ORDERS];
+    let mut acknowledged = [false; ORDERS];
     let mut answered = 0;
     while let Some((i, answer)) = answers.next().await {
         acknowledged[i] = answer == Some(200);
