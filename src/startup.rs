@@ -78,6 +78,8 @@ impl Application {
         };
         let router = router(state.clone()).await?;
         app::server::services::reconciler::spawn(state.clone());
+        // It stops by itself on `background.stop()`, releasing its unsent claims.
+        let _outbox_worker = app::server::services::outbox::spawn(state.clone());
         Ok(Application {
             listener,
             router,

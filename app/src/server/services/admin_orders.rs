@@ -308,7 +308,13 @@ pub async fn accept_as_paid(
         .await?
         .unwrap_or(false);
     let note = serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
-    orders::insert_outbox(&mut tx, "order_paid_email", &note).await?;
+    orders::insert_outbox(
+        &mut tx,
+        crate::server::db::outbox::kind::ORDER_PAID,
+        &order.reference,
+        &note,
+    )
+    .await?;
     orders::finish_event(
         &mut tx,
         &attempt.provider,
