@@ -13,7 +13,8 @@ use crate::model::{Currency, Money};
 use crate::server::db::orders::{self, OrderRow};
 use crate::server::db::outbox::{kind, Claimed};
 use crate::server::state::AppState;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use serde::Deserialize;
 use templates::{Letter, OrderFacts};
@@ -63,8 +64,13 @@ pub fn known_kind(k: &str) -> &'static str {
     .unwrap_or("other")
 }
 
-/// Build the message for `row`.
-pub async fn compose(state: &AppState, row: &Claimed) -> Result<Outgoing, ComposeError> {
+/// Build the message for `row`. `eight_bit` (the file transport: no server to ask) lets non-ASCII
+/// text stay as written instead of quoted-printable.
+pub async fn compose(
+    state: &AppState,
+    row: &Claimed,
+    eight_bit: bool,
+) -> Result<Outgoing, ComposeError> {
     use ComposeError::{Permanent, Transient};
     let payload: Payload = serde_json::from_str(&row.payload)
         .map_err(|e| Permanent(format!("unreadable payload: {e}")))?;
@@ -136,12 +142,28 @@ pub async fn compose(state: &AppState, row: &Claimed) -> Result<Outgoing, Compos
         .from(mail.from.clone())
         .to(to)
         .subject(rendered.subject)
-        .multipart(MultiPart::alternative_plain_html(
-            rendered.text,
-            rendered.html,
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, rendered.text, eight_bit))
+                .singlepart(part(ContentType::TEXT_HTML, rendered.html, eight_bit)),
+        )
         .map_err(|e| Permanent(format!("cannot build the message: {e}")))?;
     Ok(Outgoing { message, reference })
+}
+
+/// A body part. Over SMTP lettre picks the encoding (quoted-printable for lines past 76
+/// characters or non-ASCII: safe with any server). In a file (`eight_bit`) the text stays as
+/// written, so the `.eml` reads like the message; the bodies' lines stay far below the 998 that
+/// 8-bit allows.
+fn part(content_type: ContentType, text: String, eight_bit: bool) -> SinglePart {
+    let fits = text.lines().all(|line| line.len() < 990);
+    let body = if eight_bit && fits {
+        let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new(text)
+    };
+    SinglePart::builder().header(content_type).body(body)
 }
 
 /// The order page; a guest order's link carries its key (the form the order page shows a guest).

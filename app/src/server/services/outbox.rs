@@ -150,7 +150,8 @@ async fn deliver(
     let kind = mail::known_kind(&row.kind);
     let attempt = row.attempts + 1;
     let reference = row.reference.as_deref().unwrap_or("");
-    let outcome = match mail::compose(state, row).await {
+    let eight_bit = matches!(mailer, Mailer::Files(_));
+    let outcome = match mail::compose(state, row, eight_bit).await {
         Ok(out) => {
             let name = format!("{}-{}-{}", row.id, kind, out.reference);
             match tokio::time::timeout(SEND_TIMEOUT, mailer.send(&out.message, &name)).await {
