@@ -123,7 +123,14 @@ fn unwrapped(data: &str) -> String {
 /// shopper@example.com).
 async fn paid_order(app: &TestApp, shopper: &Browser) -> String {
     let (reference, attempt, session) = unconfirmed_order(app, shopper).await;
-    let paid = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1800, "usd");
+    let paid = stripe_event(
+        "checkout.session.completed",
+        &attempt,
+        &session,
+        "paid",
+        1800,
+        "usd",
+    );
     assert_eq!(app.stripe_event(&paid).await, StatusCode::OK);
     assert_eq!(app.status_of(&reference).await, "paid");
     reference
@@ -195,7 +202,10 @@ async fn wait_sent(app: &TestApp, reference: &str, kind: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{kind} for {reference} was never sent: {:?}", row(app, reference, kind).await);
+    panic!(
+        "{kind} for {reference} was never sent: {:?}",
+        row(app, reference, kind).await
+    );
 }
 
 async fn one_confirmation_when_two_workers_race(backend: Backend) {
@@ -222,20 +232,36 @@ async fn one_confirmation_when_two_workers_race(backend: Backend) {
     let message = &messages[0];
     assert_eq!(message.to, ["shopper@example.com"]);
     let data = unwrapped(&message.data);
-    assert!(data.contains(&format!("Subject: Order {reference} confirmed")), "{data}");
+    assert!(
+        data.contains(&format!("Subject: Order {reference} confirmed")),
+        "{data}"
+    );
     assert!(data.contains("To: shopper@example.com"), "{data}");
     assert!(data.contains("multipart/alternative"), "{data}");
-    assert!(data.contains("text/plain") && data.contains("text/html"), "{data}");
+    assert!(
+        data.contains("text/plain") && data.contains("text/html"),
+        "{data}"
+    );
     // (Over SMTP the parts are quoted-printable: `=` is written `=3D`.)
-    assert!(data.contains("1 x Canvas Tote Bag at $18.00 =3D $18.00"), "{data}");
+    assert!(
+        data.contains("1 x Canvas Tote Bag at $18.00 =3D $18.00"),
+        "{data}"
+    );
     assert!(data.contains("Total: $18.00"), "{data}");
     // A guest's order: the link carries the guest key, as the order page's own link does.
-    assert!(data.contains(&format!("http://shop.example.test/orders/{reference}?key")), "{data}");
+    assert!(
+        data.contains(&format!("http://shop.example.test/orders/{reference}?key")),
+        "{data}"
+    );
     let (attempts, _, error, sent, dead) = row(&app, &reference, "order_paid_email").await;
     assert_eq!((attempts, error, sent, dead), (1, None, true, false));
     let merchant = app.merchant().await;
     let page = merchant.get(&format!("/admin/orders/{reference}")).await;
-    assert!(page.contains("<h2 id=\"emails-heading\">Emails</h2>"), "{}", page.html);
+    assert!(
+        page.contains("<h2 id=\"emails-heading\">Emails</h2>"),
+        "{}",
+        page.html
+    );
     assert!(page.contains("data-email-status=\"sent\""), "{}", page.html);
     assert!(page.contains("Order confirmation"));
 }
@@ -256,7 +282,10 @@ async fn smtp_down_is_retried_then_dead_and_visible(backend: Backend) {
     let error = error.expect("the failure is kept");
     assert!(!error.is_empty() && !error.contains("Thank you"), "{error}");
     let now = app::server::db::now_ms();
-    assert!(next > now + 20_000, "the next try waits (30 s back-off): {next} vs {now}");
+    assert!(
+        next > now + 20_000,
+        "the next try waits (30 s back-off): {next} vs {now}"
+    );
     // Not due yet: a pass leaves it alone.
     outbox::run_once(&app.state).await.unwrap();
     assert_eq!(row(&app, &reference, kind).await.0, attempts);
@@ -264,12 +293,17 @@ async fn smtp_down_is_retried_then_dead_and_visible(backend: Backend) {
     // Time passes (the back-off is skipped by moving the row's next try into the past).
     let mut last = (attempts, next);
     for _ in 0..(MAX_ATTEMPTS * 3) {
-        app.exec("UPDATE outbox SET next_attempt_at = 0 WHERE dead_at IS NULL").await;
+        app.exec("UPDATE outbox SET next_attempt_at = 0 WHERE dead_at IS NULL")
+            .await;
         let (attempts, next, _, _, dead) = tried_beyond(&app, &reference, kind, last.0).await;
         if dead {
             break;
         }
-        assert!(next > last.1, "the next try moves on: {next} after {}", last.1);
+        assert!(
+            next > last.1,
+            "the next try moves on: {next} after {}",
+            last.1
+        );
         last = (attempts, next);
     }
     let (attempts, _, error, sent, dead) = row(&app, &reference, kind).await;
@@ -285,17 +319,32 @@ async fn smtp_down_is_retried_then_dead_and_visible(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.contains("data-email-status=\"dead\""), "{}", page.html);
     assert!(page.contains("dead (given up)"), "{}", page.html);
-    assert!(page.contains(&format!("<td>{MAX_ATTEMPTS}</td>")), "{}", page.html);
+    assert!(
+        page.contains(&format!("<td>{MAX_ATTEMPTS}</td>")),
+        "{}",
+        page.html
+    );
     let shown = error.unwrap();
-    let shown = shown.split('&').next().unwrap_or(&shown).split('<').next().unwrap_or(&shown);
+    let shown = shown
+        .split('&')
+        .next()
+        .unwrap_or(&shown)
+        .split('<')
+        .next()
+        .unwrap_or(&shown);
     assert!(page.contains(shown), "the last error is shown: {shown}");
     let list = merchant.get("/admin/orders").await;
-    assert!(list.contains("data-testid=\"dead-emails\""), "{}", list.html);
+    assert!(
+        list.contains("data-testid=\"dead-emails\""),
+        "{}",
+        list.html
+    );
     assert!(list.contains("1 email could not be sent"), "{}", list.html);
 }
 
 async fn without_smtp_a_readable_eml_is_written(backend: Backend) {
-    let dir = std::env::temp_dir().join(format!("storefront-eml-{}", uuid::Uuid::new_v4().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("storefront-eml-{}", uuid::Uuid::new_v4().simple()));
     let dir_text = dir.display().to_string();
     let app = spawn_app_with(backend, &[("MAIL_DIR", &dir_text)]).await;
     let shopper = app.browser();
@@ -309,17 +358,32 @@ async fn without_smtp_a_readable_eml_is_written(backend: Backend) {
     assert_eq!(files.len(), 1, "{files:?}");
     let path = &files[0];
     let name = path.file_name().unwrap().to_string_lossy().to_string();
-    assert!(name.ends_with(".eml") && name.contains(&reference), "{name}");
+    assert!(
+        name.ends_with(".eml") && name.contains(&reference),
+        "{name}"
+    );
     let text = unwrapped(&std::fs::read_to_string(path).unwrap());
-    assert!(text.contains(&format!("Subject: Order {reference} confirmed")), "{text}");
+    assert!(
+        text.contains(&format!("Subject: Order {reference} confirmed")),
+        "{text}"
+    );
     assert!(text.contains("To: shopper@example.com"), "{text}");
     assert!(text.contains("From: Storefront <shop@localhost>"), "{text}");
-    assert!(text.contains(&format!("Thank you for your order {reference}.")), "{text}");
+    assert!(
+        text.contains(&format!("Thank you for your order {reference}.")),
+        "{text}"
+    );
     assert!(text.contains("Total: $18.00"), "{text}");
     // Written as it reads: no quoted-printable escapes in the file.
     assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
-    assert!(text.contains("1 x Canvas Tote Bag at $18.00 = $18.00"), "{text}");
-    assert!(text.contains(&format!("http://shop.example.test/orders/{reference}?key=")), "{text}");
+    assert!(
+        text.contains("1 x Canvas Tote Bag at $18.00 = $18.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("http://shop.example.test/orders/{reference}?key=")),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -334,12 +398,26 @@ async fn failed_expired_and_review_send_their_notes(backend: Backend) {
     app.wait_for(&failed, "failed").await;
     // Its session expired unpaid: Expired.
     let (expired, attempt, session) = unconfirmed_order(&app, &shopper).await;
-    let event = stripe_event("checkout.session.expired", &attempt, &session, "unpaid", 1800, "usd");
+    let event = stripe_event(
+        "checkout.session.expired",
+        &attempt,
+        &session,
+        "unpaid",
+        1800,
+        "usd",
+    );
     assert_eq!(app.stripe_event(&event).await, StatusCode::OK);
     app.wait_for(&expired, "expired").await;
     // Paid the wrong amount: Needs review, and the merchant is told why.
     let (review, attempt, session) = unconfirmed_order(&app, &shopper).await;
-    let short = stripe_event("checkout.session.completed", &attempt, &session, "paid", 100, "usd");
+    let short = stripe_event(
+        "checkout.session.completed",
+        &attempt,
+        &session,
+        "paid",
+        100,
+        "usd",
+    );
     assert_eq!(app.stripe_event(&short).await, StatusCode::OK);
     app.wait_for(&review, "needs_review").await;
 
@@ -356,15 +434,29 @@ async fn failed_expired_and_review_send_their_notes(backend: Backend) {
     };
     let note = find(&format!("Payment for order {failed} did not go through"));
     assert_eq!(note.to, ["shopper@example.com"]);
-    assert!(unwrapped(&note.data).contains("http://shop.example.test/cart"), "{}", note.data);
+    assert!(
+        unwrapped(&note.data).contains("http://shop.example.test/cart"),
+        "{}",
+        note.data
+    );
     let note = find(&format!("Order {expired} expired unpaid"));
     assert_eq!(note.to, ["shopper@example.com"]);
-    assert!(unwrapped(&note.data).contains("http://shop.example.test/cart"), "{}", note.data);
+    assert!(
+        unwrapped(&note.data).contains("http://shop.example.test/cart"),
+        "{}",
+        note.data
+    );
     let alert = find(&format!("Order {review} needs review"));
     assert_eq!(alert.to, [ADMIN_EMAIL]);
     let alert = unwrapped(&alert.data);
-    assert!(alert.contains("Why: paid 100 USD, quoted 1800 USD"), "{alert}");
-    assert!(alert.contains(&format!("http://shop.example.test/admin/orders/{review}")), "{alert}");
+    assert!(
+        alert.contains("Why: paid 100 USD, quoted 1800 USD"),
+        "{alert}"
+    );
+    assert!(
+        alert.contains(&format!("http://shop.example.test/admin/orders/{review}")),
+        "{alert}"
+    );
     assert_eq!(messages.len(), 3, "{messages:#?}");
 }
 

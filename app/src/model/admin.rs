@@ -49,11 +49,17 @@ pub struct EmailEntry {
 /// Where an email's delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EmailStatus {
-    Sent { at: i64 },
+    Sent {
+        at: i64,
+    },
     /// Queued; the next try is due at `next_at` (at once when already past).
-    Waiting { next_at: i64 },
+    Waiting {
+        next_at: i64,
+    },
     /// Given up after too many failed tries (or a message that could never be sent).
-    Dead { at: i64 },
+    Dead {
+        at: i64,
+    },
 }
 
 /// One payment attempt as the merchant sees it.

@@ -10,8 +10,8 @@ use super::timeline::{mask_card_numbers, shown_headers, shown_payload};
 use crate::error::AppError;
 use crate::model::{
     AdminAttemptView, AdminOrderView, Currency, CurrentUser, DeliveryEntry, DeliveryOutcome,
-    EmailEntry, EmailStatus, LedgerEntry, Money, OrderStatus, ProviderId, RefundDetails, RefundStatus, RefundView,
-    TimelineItem,
+    EmailEntry, EmailStatus, LedgerEntry, Money, OrderStatus, ProviderId, RefundDetails,
+    RefundStatus, RefundView, TimelineItem,
 };
 use crate::server::context::Ctx;
 use crate::server::db::admin_orders::{self as db, RefundRow};

@@ -105,9 +105,8 @@ pub async fn compose(
         kind::ORDER_FAILED => (Letter::PaymentFailed(facts), payload.email),
         kind::ORDER_EXPIRED => (Letter::Expired(facts), payload.email),
         kind::REFUND => {
-            let amount = refund_amount(&payload, order.currency).ok_or_else(|| {
-                Permanent("refund payload without a readable amount".to_string())
-            })?;
+            let amount = refund_amount(&payload, order.currency)
+                .ok_or_else(|| Permanent("refund payload without a readable amount".to_string()))?;
             (
                 Letter::Refund {
                     order: facts,
@@ -136,7 +135,11 @@ pub async fn compose(
     let to: Mailbox = to
         .parse()
         .map_err(|_| Permanent("the recipient's address is not valid".to_string()))?;
-    let shop = mail.from.name.clone().unwrap_or_else(|| "Storefront".into());
+    let shop = mail
+        .from
+        .name
+        .clone()
+        .unwrap_or_else(|| "Storefront".into());
     let rendered = templates::render(&letter, &shop);
     let message = Message::builder()
         .from(mail.from.clone())

@@ -73,7 +73,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         };
         match &state.settings.mail.smtp {
             Some(smtp) => tracing::info!(server = %smtp.describe(), "emails go out by SMTP"),
-            None => tracing::info!(dir = %state.settings.mail.dir.display(), "no SMTP_URL: emails are written as .eml files"),
+            None => {
+                tracing::info!(dir = %state.settings.mail.dir.display(), "no SMTP_URL: emails are written as .eml files")
+            }
         }
         loop {
             tokio::select! {
@@ -121,11 +123,10 @@ async fn run_with(state: &AppState, mailer: &Mailer) -> ServerResult<Pass> {
     };
     let mut pass = Pass::default();
     let mut unsent = false;
+    let send_ms = i64::try_from(SEND_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
     for row in &claimed {
         // Stopping, or too little lease left to finish a send: leave the rest to a later holder.
-        let send_ms = i64::try_from(SEND_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
-        if state.background.is_stopping() || now_ms().saturating_add(send_ms) >= row.claimed_until
-        {
+        if state.background.is_stopping() || now_ms().saturating_add(send_ms) >= row.claimed_until {
             unsent = true;
             break;
         }
@@ -172,7 +173,13 @@ async fn deliver(
                 tracing::info!(outbox_id = row.id, kind, reference, attempt, "email sent");
                 pass.sent += 1;
             } else {
-                tracing::error!(outbox_id = row.id, kind, reference, attempt, "email sent after its claim was lost");
+                tracing::error!(
+                    outbox_id = row.id,
+                    kind,
+                    reference,
+                    attempt,
+                    "email sent after its claim was lost"
+                );
             }
         }
         Err((error, permanent)) => {
@@ -188,6 +195,13 @@ async fn deliver(
             )
             .await?;
             if !recorded {
+                tracing::warn!(
+                    outbox_id = row.id,
+                    kind,
+                    reference,
+                    attempt,
+                    "email failed after its claim was lost"
+                );
                 return Ok(());
             }
             metrics::counter!("storefront_email_failures_total", "kind" => kind).increment(1);

@@ -75,9 +75,8 @@ enum Part<'a> {
 /// Write `parts` once as plain text and once as HTML, under `shop`'s name.
 fn compose(subject: String, shop: &str, parts: &[Part<'_>]) -> Rendered {
     let mut text = String::new();
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-    );
+    let mut html =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     let _ = write!(html, "<title>{}</title></head><body>\n", escape(&subject));
     for part in parts {
         match part {
@@ -232,12 +231,20 @@ mod tests {
             "Storefront",
         );
         assert_eq!(r.subject, "Order ORD-000042 confirmed");
-        assert!(r.text.contains("2 x Mug at $617.25 = $1,234.50"), "{}", r.text);
+        assert!(
+            r.text.contains("2 x Mug at $617.25 = $1,234.50"),
+            "{}",
+            r.text
+        );
         assert!(r.text.contains("Total: $1,234.50"), "{}", r.text);
-        assert!(r.text.contains("https://shop.example.com/orders/ORD-000042?key=abc&x=1"));
+        assert!(r
+            .text
+            .contains("https://shop.example.com/orders/ORD-000042?key=abc&x=1"));
         assert!(r.html.contains("<td>$1,234.50</td>"), "{}", r.html);
         // The link's `&` is escaped inside the attribute.
-        assert!(r.html.contains("href=\"https://shop.example.com/orders/ORD-000042?key=abc&amp;x=1\""));
+        assert!(r
+            .html
+            .contains("href=\"https://shop.example.com/orders/ORD-000042?key=abc&amp;x=1\""));
         let yen = render(
             &Letter::Confirmation(facts("Tea", Currency::Jpy, 1_500, 1)),
             "Storefront",
@@ -253,9 +260,9 @@ mod tests {
             "Shop <b>",
         );
         assert!(!r.html.contains("<script>"), "{}", r.html);
-        assert!(r.html.contains(
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Co&quot;"
-        ));
+        assert!(r
+            .html
+            .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Co&quot;"));
         assert!(r.html.contains("Shop &lt;b&gt;"));
         assert!(r.text.contains(evil), "plain text stays as written");
         let r = render(
@@ -277,7 +284,11 @@ mod tests {
             Letter::Expired(facts("Mug", Currency::Usd, 100, 1)),
         ] {
             let r = render(&letter, "Storefront");
-            assert!(r.text.contains("https://shop.example.com/cart"), "{}", r.text);
+            assert!(
+                r.text.contains("https://shop.example.com/cart"),
+                "{}",
+                r.text
+            );
             assert!(r.html.contains("href=\"https://shop.example.com/cart\""));
             assert!(r.subject.contains("ORD-000042"));
         }
@@ -288,6 +299,8 @@ mod tests {
             },
             "Storefront",
         );
-        assert!(r.text.contains("We refunded €5.50 of your order ORD-000042 (total €20.00)"));
+        assert!(r
+            .text
+            .contains("We refunded €5.50 of your order ORD-000042 (total €20.00)"));
     }
 }

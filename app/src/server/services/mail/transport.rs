@@ -124,14 +124,20 @@ mod tests {
             smtp_host("smtp://u:p@mail.example.com:587").as_deref(),
             Some("mail.example.com")
         );
-        assert_eq!(smtp_host("smtp://mail.example.com").as_deref(), Some("mail.example.com"));
+        assert_eq!(
+            smtp_host("smtp://mail.example.com").as_deref(),
+            Some("mail.example.com")
+        );
         assert_eq!(smtp_host("smtp://[::1]:25/x").as_deref(), Some("::1"));
         assert_eq!(smtp_host("smtp://").as_deref(), None);
     }
 
     #[test]
     fn names_files_safely_and_keeps_errors_short() {
-        assert_eq!(file_safe("12-refund_email-ORD-000001"), "12-refund_email-ORD-000001");
+        assert_eq!(
+            file_safe("12-refund_email-ORD-000001"),
+            "12-refund_email-ORD-000001"
+        );
         assert_eq!(file_safe("../x y"), "___x_y");
         assert_eq!(short("a\r\nb"), "a  b");
         assert_eq!(short(&"x".repeat(400)).chars().count(), 301);
