@@ -77,7 +77,7 @@ fn compose(subject: String, shop: &str, parts: &[Part<'_>]) -> Rendered {
     let mut text = String::new();
     let mut html =
         String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    let _ = write!(html, "<title>{}</title></head><body>\n", escape(&subject));
+    let _ = writeln!(html, "<title>{}</title></head><body>", escape(&subject));
     for part in parts {
         match part {
             Part::Para(p) => {
