@@ -5,6 +5,7 @@
 
 use crate::helpers::{on_both_backends, spawn_app_with, Backend, Browser, TestApp, ADMIN_EMAIL};
 use crate::pay::{reference_in, stripe_event};
+use app::server::db::outbox as db_outbox;
 use app::server::services::outbox::{self, MAX_ATTEMPTS};
 use reqwest::StatusCode;
 use sqlx::Row as _;
@@ -460,7 +461,51 @@ async fn failed_expired_and_review_send_their_notes(backend: Backend) {
     assert_eq!(messages.len(), 3, "{messages:#?}");
 }
 
+async fn a_stopping_worker_sends_nothing_and_released_claims_go_at_once(backend: Backend) {
+    let smtp = SmtpServer::start(Duration::ZERO).await;
+    let url = smtp.url();
+    let app = spawn_app_with(backend, &[("SMTP_URL", &url)]).await;
+    // Shutting down (before its worker's first tick): this instance sends nothing more.
+    app.state.background.stop();
+    let shopper = app.browser();
+    let reference = paid_order(&app, &shopper).await;
+    assert_eq!(
+        outbox::run_once(&app.state).await.unwrap(),
+        outbox::Pass::default()
+    );
+    let kind = "order_paid_email";
+    assert_eq!(
+        row(&app, &reference, kind).await,
+        (0, 0, None, false, false)
+    );
+
+    // A worker holding the row's lease keeps it from every other worker…
+    let now = app::server::db::now_ms();
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    let held = db_outbox::claim_due(
+        &mut conn,
+        app.state.db.backend,
+        now,
+        now + 600_000,
+        "held",
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(held.len(), 1);
+    let other = app.another_instance_with(&[("SMTP_URL", &url)]).await;
+    assert_eq!(outbox::run_once(&other.state).await.unwrap().sent, 0);
+    assert!(smtp.messages().is_empty());
+    // …until it releases what it did not send (as a stopping worker does): then it goes at once.
+    assert_eq!(db_outbox::release(&mut conn, "held").await.unwrap(), 1);
+    drop(conn);
+    drain(&other).await;
+    wait_sent(&app, &reference, kind).await;
+    assert_eq!(smtp.messages().len(), 1);
+}
+
 on_both_backends!(
+    a_stopping_worker_sends_nothing_and_released_claims_go_at_once,
     one_confirmation_when_two_workers_race,
     smtp_down_is_retried_then_dead_and_visible,
     without_smtp_a_readable_eml_is_written,
