@@ -7,6 +7,7 @@ use crate::helpers::{on_both_backends, spawn_app_with, Backend, Browser, TestApp
 use crate::pay::{reference_in, stripe_event};
 use app::server::db::outbox as db_outbox;
 use app::server::services::outbox::{self, MAX_ATTEMPTS};
+use reqwest::header::{LOCATION, REFERER};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 use std::sync::{Arc, Mutex};
@@ -504,7 +505,79 @@ async fn a_stopping_worker_sends_nothing_and_released_claims_go_at_once(backend:
     assert_eq!(smtp.messages().len(), 1);
 }
 
+async fn a_refund_sends_its_confirmation(backend: Backend) {
+    let smtp = SmtpServer::start(Duration::ZERO).await;
+    let app = spawn_app_with(backend, &[("SMTP_URL", &smtp.url())]).await;
+    let shopper = app.browser();
+    // Paid on the Stripe sandbox's page, whose refunds then succeed.
+    shopper.add_to_cart(1, 1).await;
+    let page_url = shopper.pay("stripe").await;
+    let path = shopper.local(&page_url);
+    let response = shopper
+        .client
+        .post(format!("{}{path}", shopper.base))
+        .header(REFERER, format!("{}{path}", shopper.base))
+        .form(&[
+            ("action", "pay"),
+            ("webhook", "normal"),
+            ("refunds", "succeed"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let reference = reference_in(response.headers()[LOCATION].to_str().unwrap());
+    app.wait_for(&reference, "paid").await;
+    let merchant = app.merchant().await;
+    let response = merchant
+        .client
+        .post(format!("{}/api/admin/refund", merchant.base))
+        .header(
+            REFERER,
+            format!("{}/admin/orders/{reference}", merchant.base),
+        )
+        .form(&[
+            ("reference", reference.as_str()),
+            ("amount", "5.00"),
+            ("reason", "Damaged in transit"),
+            ("key", "mail-test-refund-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    app.wait_for(&reference, "partially_refunded").await;
+    drain(&app).await;
+    wait_sent(&app, &reference, "refund_email").await;
+    let messages = smtp.messages();
+    let refund = messages
+        .iter()
+        .find(|m| {
+            m.data
+                .contains(&format!("Subject: Refund for order {reference}"))
+        })
+        .unwrap_or_else(|| panic!("no refund confirmation: {messages:#?}"));
+    assert_eq!(refund.to, ["shopper@example.com"]);
+    let text = unwrapped(&refund.data);
+    assert!(
+        text.contains(&format!(
+            "We refunded $5.00 of your order {reference} (total $18.00)"
+        )),
+        "{text}"
+    );
+    let page = merchant.get(&format!("/admin/orders/{reference}")).await;
+    assert!(
+        page.contains("Refund confirmation") && page.contains("Order confirmation"),
+        "{}",
+        page.html
+    );
+}
+
 on_both_backends!(
+    a_refund_sends_its_confirmation,
     a_stopping_worker_sends_nothing_and_released_claims_go_at_once,
     one_confirmation_when_two_workers_race,
     smtp_down_is_retried_then_dead_and_visible,
