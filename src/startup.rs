@@ -83,7 +83,12 @@ impl Application {
             background: Arc::default(),
         };
         let router = router(state.clone()).await?;
-        let workers = vec![app::server::services::reconciler::spawn(state.clone())];
+        // Both stop by themselves on `background.stop()`: the reconciler after its pass, the
+        // outbox worker after the message in hand, releasing its unsent claims.
+        let workers = vec![
+            app::server::services::reconciler::spawn(state.clone()),
+            app::server::services::outbox::spawn(state.clone()),
+        ];
         Ok(Application {
             listener,
             router,

@@ -17,8 +17,8 @@ pub mod user;
 pub mod utc;
 
 pub use admin::{
-    AdminAttemptView, AdminOrderView, CurrencySales, DeliveryEntry, DeliveryOutcome, LedgerEntry,
-    ProviderSuccess, SalesReport, TimelineItem,
+    AdminAttemptView, AdminOrderView, CurrencySales, DeliveryEntry, DeliveryOutcome, EmailEntry,
+    EmailStatus, LedgerEntry, ProviderSuccess, SalesReport, TimelineItem,
 };
 pub use cart::{CartLine, CartView};
 pub use email::Email;

@@ -4,6 +4,9 @@
 ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
+-- Which claim holds the lease (a fresh random token per claim): only its holder may mark the row
+-- sent or failed, so a worker whose lease ran out cannot overwrite the next holder's outcome.
+ALTER TABLE outbox ADD COLUMN claim_token TEXT;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
 ALTER TABLE outbox ADD COLUMN dead_at BIGINT;
 CREATE INDEX outbox_due ON outbox (sent_at, dead_at, next_attempt_at);

@@ -40,6 +40,8 @@ enum Scratch {
 pub struct TestApp {
     pub base: String,
     database_url: String,
+    /// Where this shop (and its other instances) write emails without `SMTP_URL`.
+    pub mail_dir: PathBuf,
     pub state: AppState,
     scratch: Scratch,
     /// The serving task; it ends once the instance has shut down.
@@ -93,6 +95,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) -> TestApp {
     storefront::telemetry::init();
     let id = uuid::Uuid::new_v4().simple().to_string();
+    // Emails go to a folder of the test's own, never to the working tree's `data/mail/`.
+    let mail_dir = std::env::temp_dir().join(format!("storefront-mail-{id}"));
     let (database_url, scratch) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("storefront-test-{id}"));
@@ -119,12 +123,14 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) ->
         ("PUBLIC_URL", PUBLIC_URL.to_string()),
         ("ADMIN_EMAIL", ADMIN_EMAIL.to_string()),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("MAIL_DIR", mail_dir.display().to_string()),
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     start(env, scratch).await
 }
 
 async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
+    let mail_dir = PathBuf::from(env.get("MAIL_DIR").cloned().unwrap_or_default());
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
     let database_url = settings.database_url.clone();
     let app = Application::build(settings).await.expect("app starts");
@@ -134,6 +140,7 @@ async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
     TestApp {
         base,
         database_url,
+        mail_dir,
         state,
         scratch,
         server: Some(server),
@@ -167,6 +174,7 @@ impl TestApp {
             ("DATABASE_URL", self.database_url.clone()),
             ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
             ("PUBLIC_URL", PUBLIC_URL.to_string()),
+            ("MAIL_DIR", self.mail_dir.display().to_string()),
         ]);
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         start(env, Scratch::Shared).await
@@ -208,6 +216,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !matches!(self.scratch, Scratch::Shared) {
+            let _ = std::fs::remove_dir_all(&self.mail_dir);
+        }
         match &self.scratch {
             Scratch::Shared => {}
             Scratch::SqliteDir(dir) => {

@@ -14,6 +14,15 @@ pub async fn admin_order(reference: String) -> Result<AdminOrderView, AppError> 
     Ok(admin_orders::view(&ctx.state, reference.trim()).await?)
 }
 
+/// How many emails were given up on after their last try (the order list warns about them).
+#[server(endpoint = "admin/dead_emails")]
+pub async fn dead_emails() -> Result<i64, AppError> {
+    use crate::server::services::admin_orders;
+    let ctx = crate::server::context::ctx().await?;
+    ctx.require_merchant().await?;
+    Ok(admin_orders::dead_emails(&ctx.state).await?)
+}
+
 /// **Accept as paid**: the merchant takes the money of an order under review as its payment.
 #[server(endpoint = "admin/accept_as_paid")]
 pub async fn accept_as_paid(reference: String) -> Result<String, AppError> {

@@ -28,6 +28,38 @@ pub struct AdminOrderView {
     pub review_reason: Option<String>,
     /// Whether any attempt is open at its provider (what **Look up now** asks about).
     pub has_open_attempt: bool,
+    /// The emails about this order (the outbox), oldest first.
+    #[serde(default)]
+    pub emails: Vec<EmailEntry>,
+}
+
+/// One email about an order, as the merchant sees its delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailEntry {
+    /// What the message is, in words ("Order confirmation").
+    pub kind: String,
+    pub created_at: i64,
+    pub status: EmailStatus,
+    /// Tries made so far.
+    pub attempts: i64,
+    /// Why the last try failed (no message body, no credentials).
+    pub last_error: Option<String>,
+}
+
+/// Where an email's delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EmailStatus {
+    Sent {
+        at: i64,
+    },
+    /// Queued; the next try is due at `next_at` (at once when already past).
+    Waiting {
+        next_at: i64,
+    },
+    /// Given up after too many failed tries (or a message that could never be sent).
+    Dead {
+        at: i64,
+    },
 }
 
 /// One payment attempt as the merchant sees it.

@@ -12,7 +12,8 @@ use crate::components::refund_panel::RefundPanel;
 use crate::components::utc_time::UtcTime;
 use crate::error::AppError;
 use crate::model::{
-    AdminAttemptView, AdminOrderView, DeliveryEntry, LedgerEntry, OrderStatus, TimelineItem,
+    AdminAttemptView, AdminOrderView, DeliveryEntry, EmailEntry, EmailStatus, LedgerEntry,
+    OrderStatus, TimelineItem,
 };
 use crate::routes::NotFound;
 use leptos::form::ActionForm;
@@ -135,6 +136,10 @@ fn AdminOrderDetails(
                 </ActionForm>
             })}
         </section>
+        <section aria-labelledby="emails-heading">
+            <h2 id="emails-heading">"Emails"</h2>
+            <EmailTable emails=order.emails.clone() />
+        </section>
         <section aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
             <Timeline items=order.timeline />
@@ -174,6 +179,44 @@ fn AttemptTable(attempts: Vec<AdminAttemptView>) -> impl IntoView {
                     </td>
                 </tr>
             }}).collect_view()}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// The outbox rows of the order: what was sent, what waits for its next try, what was given up.
+#[component]
+fn EmailTable(emails: Vec<EmailEntry>) -> impl IntoView {
+    if emails.is_empty() {
+        return view! { <p>"No email about this order."</p> }.into_any();
+    }
+    view! {
+        <table data-testid="emails">
+            <thead><tr>
+                <th scope="col">"Email"</th><th scope="col">"Queued"</th><th scope="col">"Status"</th>
+                <th scope="col">"Tries"</th><th scope="col">"Last error"</th>
+            </tr></thead>
+            <tbody>{emails.into_iter().map(|e| {
+                let (label, at) = match e.status {
+                    EmailStatus::Sent { at } => ("sent", at),
+                    EmailStatus::Waiting { next_at } => ("waiting, next try", next_at),
+                    EmailStatus::Dead { at } => ("dead (given up)", at),
+                };
+                let class = match e.status {
+                    EmailStatus::Sent { .. } => "sent",
+                    EmailStatus::Waiting { .. } => "waiting",
+                    EmailStatus::Dead { .. } => "dead",
+                };
+                view! {
+                    <tr data-email-status=class>
+                        <th scope="row">{e.kind}</th>
+                        <td><UtcTime ms=e.created_at /></td>
+                        <td>{label} " " <UtcTime ms=at /></td>
+                        <td>{e.attempts}</td>
+                        <td>{e.last_error.unwrap_or_default()}</td>
+                    </tr>
+                }
+            }).collect_view()}</tbody>
         </table>
     }
     .into_any()

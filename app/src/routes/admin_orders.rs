@@ -68,6 +68,7 @@ fn AdminOrders(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
     };
     view! {
         <h1>"Orders"</h1>
+        <DeadEmails />
         <crate::components::sales_chart::SalesChart />
         <FilterForm action=PATH query=query.clone() merchant=true />
         <p class="list-actions">
@@ -79,6 +80,31 @@ fn AdminOrders(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
         <h2>"Order list"</h2>
         {body}
         <Pager path=PATH query older=page.older newer=page.newer />
+    }
+}
+
+/// A warning while some emails were given up on: their orders' pages say which and why.
+#[component]
+fn DeadEmails() -> impl IntoView {
+    let dead = Resource::new(|| (), |_| crate::api::admin_orders::dead_emails());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match dead.await {
+                    Ok(n) if n > 0 => Some(view! {
+                        <p class="alert" role="alert" data-testid="dead-emails">
+                            {if n == 1 {
+                                "1 email could not be sent and was given up.".to_string()
+                            } else {
+                                format!("{n} emails could not be sent and were given up.")
+                            }}
+                            " Each order's page lists its emails with the last error."
+                        </p>
+                    }),
+                    _ => None,
+                }
+            })}
+        </Suspense>
     }
 }
 

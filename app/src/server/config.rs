@@ -4,9 +4,11 @@
 //! line naming the variable and what was expected; secret values never appear in that line or in
 //! `Debug` output.
 
+pub mod mail;
 pub mod payments;
 
 use crate::model::Email;
+pub use mail::MailSettings;
 pub use payments::{Endpoint, PaymentSettings, PaymentsMode};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -26,6 +28,8 @@ pub struct Settings {
     pub admin: Option<AdminAccount>,
     /// `PAYMENTS_MODE` and the providers' credentials.
     pub payments: PaymentSettings,
+    /// `SMTP_URL`, `MAIL_FROM`, `MAIL_DIR` and who gets the merchant's alerts.
+    pub mail: MailSettings,
 }
 
 /// `ADMIN_EMAIL` + `ADMIN_PASSWORD`.
@@ -132,9 +136,11 @@ impl Settings {
         };
 
         let payments = PaymentSettings::from_lookup(&var)?;
+        let mail = MailSettings::from_lookup(&var, admin.as_ref().map(|a| &a.email))?;
 
         Ok(Settings {
             payments,
+            mail,
             database_url,
             site_addr,
             public_url,

@@ -7,6 +7,7 @@ pub mod carts;
 pub mod login_failures;
 pub mod order_search;
 pub mod orders;
+pub mod outbox;
 pub mod products;
 pub mod refunds;
 pub mod registrations;

@@ -829,18 +829,24 @@ pub async fn finish_inbox(
     Ok(())
 }
 
-/// Queue a side effect (an email) to be sent after the transaction commits.
+/// Queue a side effect (an email, `db::outbox::kind`) to be sent after the transaction commits: the
+/// caller's transaction, so the message exists exactly when the state change it reports does.
+/// `reference` is the order it is about (the merchant's order page lists its emails by it).
 pub async fn insert_outbox(
     conn: &mut AnyConnection,
     kind: &str,
+    reference: &str,
     payload: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO outbox (kind, payload, created_at) VALUES ($1, $2, $3)")
-        .bind(kind)
-        .bind(payload)
-        .bind(now_ms())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO outbox (kind, payload, created_at, reference) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(now_ms())
+    .bind(reference)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

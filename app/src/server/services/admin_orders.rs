@@ -10,12 +10,13 @@ use super::timeline::{mask_card_numbers, shown_headers, shown_payload};
 use crate::error::AppError;
 use crate::model::{
     AdminAttemptView, AdminOrderView, Currency, CurrentUser, DeliveryEntry, DeliveryOutcome,
-    LedgerEntry, Money, OrderStatus, ProviderId, RefundDetails, RefundStatus, RefundView,
-    TimelineItem,
+    EmailEntry, EmailStatus, LedgerEntry, Money, OrderStatus, ProviderId, RefundDetails,
+    RefundStatus, RefundView, TimelineItem,
 };
 use crate::server::context::Ctx;
 use crate::server::db::admin_orders::{self as db, RefundRow};
 use crate::server::db::orders::{self, NewEvent, OrderRow};
+use crate::server::db::outbox;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{AttemptRef, Customer, Source};
@@ -136,6 +137,11 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
         .into_iter()
         .map(|r| refund_view(r, true))
         .collect::<ServerResult<Vec<_>>>()?;
+    let emails = outbox::for_reference(&mut conn, &order.reference)
+        .await?
+        .into_iter()
+        .map(email_entry)
+        .collect();
     drop(conn);
 
     let mut timeline: Vec<TimelineItem> = Vec::with_capacity(events.len() + deliveries.len());
@@ -228,7 +234,40 @@ pub async fn view(state: &AppState, reference: &str) -> ServerResult<AdminOrderV
             .flatten(),
         timeline,
         has_open_attempt,
+        emails,
     })
+}
+
+/// An outbox row as the merchant reads it.
+fn email_entry(row: outbox::OutboxEntry) -> EmailEntry {
+    let status = match (row.sent_at, row.dead_at) {
+        (Some(at), _) => EmailStatus::Sent { at },
+        (None, Some(at)) => EmailStatus::Dead { at },
+        (None, None) => EmailStatus::Waiting {
+            next_at: row.next_attempt_at.max(row.created_at),
+        },
+    };
+    let kind = match row.kind.as_str() {
+        outbox::kind::ORDER_PAID => "Order confirmation",
+        outbox::kind::ORDER_FAILED => "Payment failed note",
+        outbox::kind::ORDER_EXPIRED => "Order expired note",
+        outbox::kind::REFUND => "Refund confirmation",
+        outbox::kind::NEEDS_REVIEW => "Merchant alert: needs review",
+        other => other,
+    };
+    EmailEntry {
+        kind: kind.to_string(),
+        created_at: row.created_at,
+        status,
+        attempts: row.attempts,
+        last_error: row.last_error,
+    }
+}
+
+/// How many emails were given up on (the merchant's order list warns while there are any).
+pub async fn dead_emails(state: &AppState) -> ServerResult<i64> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(outbox::dead_count(&mut conn).await?)
 }
 
 /// What **Accept as paid** did.
@@ -308,7 +347,13 @@ pub async fn accept_as_paid(
         .await?
         .unwrap_or(false);
     let note = serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
-    orders::insert_outbox(&mut tx, "order_paid_email", &note).await?;
+    orders::insert_outbox(
+        &mut tx,
+        crate::server::db::outbox::kind::ORDER_PAID,
+        &order.reference,
+        &note,
+    )
+    .await?;
     orders::finish_event(
         &mut tx,
         &attempt.provider,

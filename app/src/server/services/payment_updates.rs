@@ -7,7 +7,7 @@
 
 use crate::model::{OrderStatus, OrderStatusJson, Transition};
 use crate::server::db::orders::{self, AttemptRow, NewEvent, OrderRow};
-use crate::server::db::Db;
+use crate::server::db::{outbox, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
 use crate::server::payments::attempt::AttemptState;
@@ -346,14 +346,23 @@ pub async fn apply_from_inbox(
         if to.releases_stock() {
             orders::release_stock(&mut tx, order.id).await?;
         }
-        let note =
-            serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
-        match to {
-            OrderStatus::Paid => orders::insert_outbox(&mut tx, "order_paid_email", &note).await?,
-            OrderStatus::NeedsReview => {
-                orders::insert_outbox(&mut tx, "order_needs_review", &note).await?
-            }
-            _ => {}
+        // The email that tells of the change, sent by the outbox worker once this commits.
+        let mail = match to {
+            OrderStatus::Paid => Some(outbox::kind::ORDER_PAID),
+            OrderStatus::Failed => Some(outbox::kind::ORDER_FAILED),
+            OrderStatus::Expired => Some(outbox::kind::ORDER_EXPIRED),
+            OrderStatus::NeedsReview => Some(outbox::kind::NEEDS_REVIEW),
+            _ => None,
+        };
+        if let Some(kind) = mail {
+            // The merchant's alert says why (the ledger's note).
+            let note = serde_json::json!({
+                "reference": order.reference,
+                "email": order.email,
+                "note": decision.note,
+            })
+            .to_string();
+            orders::insert_outbox(&mut tx, kind, &order.reference, &note).await?;
         }
     }
     let applied = Applied::Recorded {

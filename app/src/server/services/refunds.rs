@@ -580,7 +580,13 @@ pub async fn apply_report(
                 "currency": refund.currency.code(),
             })
             .to_string();
-            orders::insert_outbox(conn, "refund_email", &note).await?;
+            orders::insert_outbox(
+                conn,
+                crate::server::db::outbox::kind::REFUND,
+                &order.reference,
+                &note,
+            )
+            .await?;
             Ok(ReportApplied {
                 from,
                 to: if changed { to } else { from },
