@@ -41,6 +41,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    readiness: crate::health::Readiness,
 }
 
 /// How long an idle session lives.
@@ -50,6 +51,8 @@ const EXPIRED_SESSION_SWEEP: std::time::Duration = std::time::Duration::from_sec
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        // Installed before anything records, so no early count is lost.
+        crate::metrics::handle();
         let db = Db::connect(&settings.database_url).await?;
         accounts::ensure_admin(&db, &settings)
             .await
@@ -76,12 +79,14 @@ impl Application {
             webhook_rejections: Arc::default(),
             background: Arc::default(),
         };
-        let router = router(state.clone()).await?;
+        let readiness = crate::health::Readiness::default();
+        let router = router(state.clone(), readiness.clone()).await?;
         app::server::services::reconciler::spawn(state.clone());
         Ok(Application {
             listener,
             router,
             state,
+            readiness,
         })
     }
 
@@ -104,6 +109,9 @@ impl Application {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
+        // Migrations ran in `build`; from here requests are answered, so load balancers may send
+        // traffic (`/readyz`).
+        self.readiness.set(true);
         axum::serve(
             listener,
             self.router
@@ -156,7 +164,10 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-async fn router(state: AppState) -> Result<Router, StartupError> {
+async fn router(
+    state: AppState,
+    readiness: crate::health::Readiness,
+) -> Result<Router, StartupError> {
     let routes = route_list();
     let options = state.leptos_options.clone();
     let context_state = state.clone();
@@ -164,6 +175,8 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let mut router = Router::new()
         .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .merge(crate::payment_routes::routes())
         .merge(crate::order_lists::routes());
     // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
@@ -194,7 +207,9 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
         .with_state(state.clone());
     let router = with_sessions(router, &state).await?;
     let error_links = Arc::new(ErrorLinks::from_settings(&state.settings));
+    let trusted = Arc::new(state.settings.operations.trusted_proxies.clone());
     Ok(router
+        .layer(axum::Extension(readiness))
         .layer(axum::middleware::from_fn_with_state(
             error_links,
             crate::error_links::guard,
@@ -204,7 +219,14 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
             crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
             crate::csrf::guard,
         ))
-        .layer(CompressionLayer::new()))
+        .layer(CompressionLayer::new())
+        // Outermost: every request, whatever the layers inside answer, is counted, timed and
+        // logged under its id.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted,
+            crate::request_id::trace_requests,
+        )))
 }
 
 /// Sessions live in the shop's own database, so several instances can share them.

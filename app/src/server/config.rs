@@ -4,9 +4,11 @@
 //! line naming the variable and what was expected; secret values never appear in that line or in
 //! `Debug` output.
 
+pub mod operations;
 pub mod payments;
 
 use crate::model::Email;
+pub use operations::{LogFormat, OperationsSettings, TrustedProxies};
 pub use payments::{Endpoint, PaymentSettings, PaymentsMode};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -26,6 +28,8 @@ pub struct Settings {
     pub admin: Option<AdminAccount>,
     /// `PAYMENTS_MODE` and the providers' credentials.
     pub payments: PaymentSettings,
+    /// `METRICS_TOKEN`, `TRUSTED_PROXIES`, `LOG_FORMAT`.
+    pub operations: OperationsSettings,
 }
 
 /// `ADMIN_EMAIL` + `ADMIN_PASSWORD`.
@@ -132,9 +136,11 @@ impl Settings {
         };
 
         let payments = PaymentSettings::from_lookup(&var)?;
+        let operations = OperationsSettings::from_lookup(&var)?;
 
         Ok(Settings {
             payments,
+            operations,
             database_url,
             site_addr,
             public_url,
