@@ -14,6 +14,7 @@ mod braintree;
 mod cart;
 mod catalogue;
 mod list_scale;
+mod operations;
 mod order_lists;
 mod order_seed;
 mod payment_holes;

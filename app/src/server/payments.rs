@@ -11,6 +11,7 @@ pub mod authorizenet;
 pub mod braintree;
 pub mod delivery;
 pub mod http;
+pub mod logged;
 pub mod paypal;
 pub mod registry;
 pub mod rejections;
@@ -463,12 +464,13 @@ impl Payments {
                         format!("{internal_url}/sandbox/{}", configured.id.as_str())
                     }
                 };
-                configured.build(&BuildContext {
+                let provider = configured.build(&BuildContext {
                     http: http.clone(),
                     api_root,
                     public_url: settings.public_url.clone(),
                     captures: captures.clone(),
-                })
+                });
+                Arc::new(logged::Logged(provider)) as Arc<dyn PaymentProvider>
             })
             .collect();
         Payments { providers }

@@ -86,17 +86,18 @@ impl OperationsSettings {
     pub(super) fn from_lookup(
         var: &impl Fn(&str) -> Option<String>,
     ) -> Result<OperationsSettings, ConfigError> {
-        let metrics_token =
-            match var("METRICS_TOKEN") {
-                Some(t) if t.len() < METRICS_TOKEN_MIN_LEN => return Err(bad(
+        let metrics_token = match var("METRICS_TOKEN") {
+            Some(t) if t.len() < METRICS_TOKEN_MIN_LEN => {
+                return Err(bad(
                     "METRICS_TOKEN",
                     format!(
                         "expected at least {METRICS_TOKEN_MIN_LEN} characters (it guards /metrics)"
                     ),
-                )),
-                Some(t) => Some(SecretString::from(t)),
-                None => None,
-            };
+                ))
+            }
+            Some(t) => Some(SecretString::from(t)),
+            None => None,
+        };
         let trusted_proxies = match var("TRUSTED_PROXIES") {
             Some(list) => TrustedProxies::parse(&list).map_err(|e| bad("TRUSTED_PROXIES", e))?,
             None => TrustedProxies::default(),
