@@ -103,6 +103,7 @@ async fn metrics_are_for_the_merchant_and_the_scraper_only(backend: Backend) {
         "{text}"
     );
     let merchant = app.merchant().await;
+    assert_eq!(merchant.get("/cart").await.status, StatusCode::OK);
     let page = merchant.get("/metrics").await;
     assert_eq!(page.status, StatusCode::OK);
     // Requests are counted by route pattern: pages, server functions, plain routes.
@@ -111,7 +112,7 @@ async fn metrics_are_for_the_merchant_and_the_scraper_only(backend: Backend) {
         sample(
             &text,
             "storefront_http_requests_total",
-            &[("route", "/login"), ("method", "GET"), ("status", "200")]
+            &[("route", "/cart"), ("method", "GET"), ("status", "200")]
         ) >= 1.0,
         "{text}"
     );
@@ -131,7 +132,7 @@ async fn metrics_are_for_the_merchant_and_the_scraper_only(backend: Backend) {
         sample(
             &text,
             "storefront_http_request_duration_seconds_count",
-            &[("route", "/login")]
+            &[("route", "/cart")]
         ) >= 1.0,
         "{text}"
     );
