@@ -45,6 +45,7 @@ pub struct Application {
     state: AppState,
     /// The background workers, awaited on shutdown so they finish the pass in hand.
     workers: Vec<JoinHandle<()>>,
+    readiness: crate::health::Readiness,
 }
 
 /// How long an idle session lives.
@@ -56,6 +57,8 @@ const EXPIRED_SESSION_SWEEP: std::time::Duration = std::time::Duration::from_sec
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        // Installed before anything records, so no early count is lost.
+        crate::metrics::handle();
         let db = Db::connect(&settings.database_url).await?;
         accounts::ensure_admin(&db, &settings)
             .await
@@ -82,7 +85,8 @@ impl Application {
             webhook_rejections: Arc::default(),
             background: Arc::default(),
         };
-        let router = router(state.clone()).await?;
+        let readiness = crate::health::Readiness::default();
+        let router = router(state.clone(), readiness.clone()).await?;
         // Both stop by themselves on `background.stop()`: the reconciler after its pass, the
         // outbox worker after the message in hand, releasing its unsent claims.
         let workers = vec![
@@ -94,6 +98,7 @@ impl Application {
             router,
             state,
             workers,
+            readiness,
         })
     }
 
@@ -139,6 +144,9 @@ impl Application {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
+        // Migrations ran in `build`; from here requests are answered, so load balancers may send
+        // traffic (`/readyz`).
+        self.readiness.set(true);
         let serve = axum::serve(
             listener,
             self.router
@@ -214,7 +222,10 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-async fn router(state: AppState) -> Result<Router, StartupError> {
+async fn router(
+    state: AppState,
+    readiness: crate::health::Readiness,
+) -> Result<Router, StartupError> {
     let routes = route_list();
     let options = state.leptos_options.clone();
     let context_state = state.clone();
@@ -222,6 +233,8 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let mut router = Router::new()
         .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .merge(crate::payment_routes::routes())
         .merge(crate::order_lists::routes());
     // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
@@ -252,7 +265,9 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
         .with_state(state.clone());
     let router = with_sessions(router, &state).await?;
     let error_links = Arc::new(ErrorLinks::from_settings(&state.settings));
+    let trusted = Arc::new(state.settings.operations.trusted_proxies.clone());
     Ok(router
+        .layer(axum::Extension(readiness))
         .layer(axum::middleware::from_fn_with_state(
             error_links,
             crate::error_links::guard,
@@ -262,7 +277,14 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
             crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
             crate::csrf::guard,
         ))
-        .layer(CompressionLayer::new()))
+        .layer(CompressionLayer::new())
+        // Outermost: every request, whatever the layers inside answer, is counted, timed and
+        // logged under its id.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted,
+            crate::request_id::trace_requests,
+        )))
 }
 
 /// Sessions live in the shop's own database, so several instances can share them.

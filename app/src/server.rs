@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod background;
+pub mod client_addr;
 pub mod config;
 pub mod context;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod error_links;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod payments;
 pub mod services;
 pub mod state;

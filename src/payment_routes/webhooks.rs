@@ -7,15 +7,17 @@
 //! is a 200.
 
 use app::model::ProviderId;
+use app::server::client_addr::ClientAddr;
 use app::server::db::{admin_orders, orders};
+use app::server::metrics::{self, WebhookOutcome};
 use app::server::payments::WebhookError;
 use app::server::services::{payment_updates, timeline};
 use app::server::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::time::Instant;
 
 /// The largest webhook body accepted (every provider's events are far smaller).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -39,7 +41,7 @@ fn stored_headers(headers: &HeaderMap) -> String {
 
 pub async fn receive(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Path(provider): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -48,18 +50,24 @@ pub async fn receive(
         return (StatusCode::NOT_FOUND, "unknown provider").into_response();
     };
     let provider = provider.clone();
+    let id = provider.id();
+    // Counted once per delivery, whichever way it leaves.
+    let outcome = |o: WebhookOutcome| metrics::webhook(id, o);
+    let verifying = Instant::now();
     if let Err(e) = provider.check_signature(&headers, &body) {
+        metrics::webhook_verification(id, verifying.elapsed());
+        outcome(WebhookOutcome::Rejected);
         let reason = e.to_string();
         let limiter = &state.webhook_rejections;
-        if limiter.exhausted(peer.ip()) {
+        if limiter.exhausted(client) {
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many unverified webhooks",
             )
                 .into_response();
         }
-        limiter.record_failure(peer.ip());
-        tracing::warn!(provider = provider.id().as_str(), %reason, peer = %peer.ip(), "webhook refused");
+        limiter.record_failure(client);
+        tracing::warn!(provider = provider.id().as_str(), %reason, client = %client, "webhook refused");
         let stored = async {
             let mut conn = state.db.pool.acquire().await?;
             orders::insert_rejected_inbox(
@@ -80,7 +88,8 @@ pub async fn receive(
     }
     // Where the offline check proves nothing (PayPal), an address whose deliveries keep failing
     // the full verification is refused before another is stored or sent to the verify API.
-    if !provider.signature_checked_offline() && state.webhook_rejections.exhausted(peer.ip()) {
+    if !provider.signature_checked_offline() && state.webhook_rejections.exhausted(client) {
+        outcome(WebhookOutcome::Rejected);
         return (
             StatusCode::TOO_MANY_REQUESTS,
             "too many unverified webhooks",
@@ -106,6 +115,7 @@ pub async fn receive(
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(error = %e, "webhook inbox write failed");
+                outcome(WebhookOutcome::Error);
                 return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
             }
         }
@@ -122,19 +132,24 @@ pub async fn receive(
             }
         }
     };
-    let update = match provider.verify_webhook(&headers, &body).await {
+    let verified = provider.verify_webhook(&headers, &body).await;
+    metrics::webhook_verification(id, verifying.elapsed());
+    let update = match verified {
         Ok(Some(update)) => update,
         Ok(None) => {
+            outcome(WebhookOutcome::Ignored);
             finish(None, "ignored".into()).await;
             return (StatusCode::OK, provider.acknowledgement()).into_response();
         }
         Err(WebhookError::NotVerified(reason)) => {
-            state.webhook_rejections.record_failure(peer.ip());
+            outcome(WebhookOutcome::Rejected);
+            state.webhook_rejections.record_failure(client);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook refused");
             finish(None, format!("rejected: {reason}")).await;
             return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
         }
         Err(WebhookError::Unconfirmed(reason)) => {
+            outcome(WebhookOutcome::Error);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook could not be confirmed yet");
             return (StatusCode::SERVICE_UNAVAILABLE, "could not confirm; retry").into_response();
         }
@@ -151,12 +166,24 @@ pub async fn receive(
     match payment_updates::apply_from_inbox(&state.db, &state.events, &update, Some(inbox_id)).await
     {
         Ok(applied) => {
+            outcome(match applied {
+                payment_updates::Applied::Duplicate => WebhookOutcome::Duplicate,
+                payment_updates::Applied::UnknownAttempt
+                | payment_updates::Applied::ForeignSession => WebhookOutcome::Ignored,
+                payment_updates::Applied::Recorded { .. } => WebhookOutcome::Applied,
+            });
+            if let (payment_updates::Applied::Recorded { .. }, Some(at)) =
+                (&applied, provider.event_time_ms(&body))
+            {
+                metrics::webhook_lag(id, at, app::server::db::now_ms());
+            }
             if !matches!(applied, payment_updates::Applied::Recorded { .. }) {
                 finish(Some(update.event_id.clone()), applied.describe()).await;
             }
             (StatusCode::OK, provider.acknowledgement()).into_response()
         }
         Err(e) => {
+            outcome(WebhookOutcome::Error);
             tracing::error!(error = %e, event = %update.event_id, "webhook could not be applied");
             (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response()
         }

@@ -150,10 +150,21 @@ async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
 impl TestApp {
     /// A new browser: its own cookie jar, no JavaScript, redirects not followed automatically.
     pub fn browser(&self) -> Browser {
+        self.browser_with_headers(&[])
+    }
+
+    /// A new browser that sends these headers with every request (e.g. the `X-Forwarded-For` a
+    /// proxy in front of the shop would add).
+    pub fn browser_with_headers(&self, headers: &[(&'static str, &str)]) -> Browser {
         let jar = Arc::new(Jar::default());
+        let mut defaults = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            defaults.insert(*name, value.parse().unwrap());
+        }
         let client = Client::builder()
             .cookie_provider(jar.clone())
             .redirect(redirect::Policy::none())
+            .default_headers(defaults)
             .build()
             .unwrap();
         Browser {

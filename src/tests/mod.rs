@@ -15,6 +15,7 @@ mod cart;
 mod catalogue;
 mod list_scale;
 mod mail;
+mod operations;
 mod order_lists;
 mod order_seed;
 mod payment_holes;

@@ -5,10 +5,12 @@
 //! `Debug` output.
 
 pub mod mail;
+pub mod operations;
 pub mod payments;
 
 use crate::model::Email;
 pub use mail::MailSettings;
+pub use operations::{LogFormat, OperationsSettings, TrustedProxies};
 pub use payments::{Endpoint, PaymentSettings, PaymentsMode};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -30,6 +32,8 @@ pub struct Settings {
     pub payments: PaymentSettings,
     /// `SMTP_URL`, `MAIL_FROM`, `MAIL_DIR` and who gets the merchant's alerts.
     pub mail: MailSettings,
+    /// `METRICS_TOKEN`, `TRUSTED_PROXIES`, `LOG_FORMAT`.
+    pub operations: OperationsSettings,
 }
 
 /// `ADMIN_EMAIL` + `ADMIN_PASSWORD`.
@@ -138,9 +142,12 @@ impl Settings {
         let payments = PaymentSettings::from_lookup(&var)?;
         let mail = MailSettings::from_lookup(&var, admin.as_ref().map(|a| &a.email))?;
 
+        let operations = OperationsSettings::from_lookup(&var)?;
+
         Ok(Settings {
             payments,
             mail,
+            operations,
             database_url,
             site_addr,
             public_url,

@@ -6,9 +6,7 @@ use super::error::{ServerError, ServerResult};
 use super::state::AppState;
 use crate::error::AppError;
 use crate::model::{CurrentUser, Role};
-use axum::extract::ConnectInfo;
 use leptos::prelude::use_context;
-use std::net::SocketAddr;
 
 /// The request's state and session.
 pub struct Ctx {
@@ -53,11 +51,12 @@ pub async fn ctx() -> Result<Ctx, AppError> {
     })
 }
 
-/// The client's address as seen by this server (for log-in throttling and the registration limit).
+/// The client's address (for log-in throttling and the registration limit): the socket peer, or
+/// what a trusted proxy forwarded (`super::client_addr`).
 pub async fn client_ip() -> String {
-    leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+    leptos_axum::extract::<super::client_addr::ClientAddr>()
         .await
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|addr| addr.0.to_string())
         .unwrap_or_else(|_| "unknown".to_string())
 }
 

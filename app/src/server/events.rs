@@ -76,6 +76,12 @@ impl OrderEvents {
         self.sender.subscribe()
     }
 
+    /// How many live streams (Server-Sent Events) of this instance are listening now: each holds
+    /// one subscription for as long as its client stays connected.
+    pub fn listeners(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// Re-broadcast other instances' changes; reconnects after a lost connection.
     async fn listen(self, pool: PgPool) {
         loop {

@@ -11,6 +11,7 @@ pub mod authorizenet;
 pub mod braintree;
 pub mod delivery;
 pub mod http;
+pub mod logged;
 pub mod paypal;
 pub mod registry;
 pub mod rejections;
@@ -390,6 +391,28 @@ pub trait PaymentProvider: Send + Sync {
     fn acknowledgement(&self) -> &'static str {
         "ok"
     }
+
+    /// When the provider says the event in this (verified) webhook body happened, in Unix
+    /// milliseconds, for the webhook-lag metric. `None` where the provider's body carries no
+    /// unambiguous instant (the default).
+    fn event_time_ms(&self, _body: &[u8]) -> Option<i64> {
+        None
+    }
+}
+
+/// The instant in a JSON webhook body's top-level `field`: Unix seconds (Stripe's `created`) or
+/// an RFC 3339 timestamp (PayPal's `create_time`, Square's `created_at`), in Unix milliseconds.
+pub fn json_event_time_ms(body: &[u8], field: &str) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match value.get(field)? {
+        serde_json::Value::Number(n) => n.as_i64().map(|secs| secs.saturating_mul(1000)),
+        serde_json::Value::String(s) => {
+            let at = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()?;
+            i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The configured providers.
@@ -441,12 +464,13 @@ impl Payments {
                         format!("{internal_url}/sandbox/{}", configured.id.as_str())
                     }
                 };
-                configured.build(&BuildContext {
+                let provider = configured.build(&BuildContext {
                     http: http.clone(),
                     api_root,
                     public_url: settings.public_url.clone(),
                     captures: captures.clone(),
-                })
+                });
+                Arc::new(logged::Logged(provider)) as Arc<dyn PaymentProvider>
             })
             .collect();
         Payments { providers }
@@ -481,6 +505,26 @@ pub fn now_secs() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_times_from_json_bodies() {
+        assert_eq!(
+            json_event_time_ms(br#"{"created": 1700000000}"#, "created"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(
+            json_event_time_ms(
+                br#"{"create_time": "2023-11-14T22:13:20.5Z"}"#,
+                "create_time"
+            ),
+            Some(1_700_000_000_500)
+        );
+        assert_eq!(
+            json_event_time_ms(br#"{"created": "soon"}"#, "created"),
+            None
+        );
+        assert_eq!(json_event_time_ms(b"not json", "created"), None);
+    }
 
     #[test]
     fn capabilities_check_currency_and_range() {

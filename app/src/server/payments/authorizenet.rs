@@ -358,6 +358,11 @@ fn transaction_result(answer: &Value) -> Result<(String, String), String> {
 
 #[async_trait::async_trait]
 impl PaymentProvider for AuthorizeNet {
+    /// The event's own `eventDate`, for the webhook-lag metric.
+    fn event_time_ms(&self, body: &[u8]) -> Option<i64> {
+        super::json_event_time_ms(body, "eventDate")
+    }
+
     fn id(&self) -> ProviderId {
         ProviderId::AuthorizeNet
     }

@@ -136,6 +136,7 @@ impl Braintree {
         path: &str,
         body: Option<String>,
     ) -> Result<Answer, PaymentError> {
+        let verb = method.clone();
         let mut request = self
             .http
             .request(method, self.url(path))
@@ -145,12 +146,22 @@ impl Braintree {
         if let Some(body) = body {
             request = request.header("content-type", "application/xml").body(body);
         }
+        let started = std::time::Instant::now();
         let response = request.send().await.map_err(|e| {
             let e = transport_error(e);
-            tracing::warn!(provider = "braintree", error = %e, "provider call failed");
+            tracing::warn!(provider = "braintree", %path, error = %e, "provider request failed");
             e
         })?;
         let status = response.status().as_u16();
+        // Like `http::send`: the operation and attempt come from the `provider_call` span.
+        tracing::info!(
+            provider = "braintree",
+            method = %verb,
+            %path,
+            status,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "provider request"
+        );
         let body = response.bytes().await.map_err(transport_error)?;
         if matches!(status, 200 | 201 | 422) {
             return Ok(Answer { status, body });

@@ -2,6 +2,8 @@
 //! of the answer. A transport failure, a timeout, a 5xx, a 429 or a 409 (a concurrent twin) means
 //! "unavailable": the provider may have acted, so the same call is tried again with the same
 //! idempotency key. Any other 4xx is a refusal. The provider's raw text is logged, never shown.
+//! Each request is logged with its method, path (never the query), status and duration; the
+//! provider, operation and attempt come from the `provider_call` span around it (`logged.rs`).
 
 use super::PaymentError;
 use crate::model::ProviderId;
@@ -41,12 +43,26 @@ pub async fn send(
     request: reqwest::RequestBuilder,
     refusal: impl Fn(&[u8]) -> Option<String>,
 ) -> Result<Reply, PaymentError> {
-    let response = request.send().await.map_err(|e| {
+    let (client, request) = request.build_split();
+    let request = request.map_err(transport_error)?;
+    // The path only: some providers (Alipay) carry signed parameters in the query.
+    let method = request.method().clone();
+    let path = request.url().path().to_string();
+    let started = std::time::Instant::now();
+    let response = client.execute(request).await.map_err(|e| {
         let e = transport_error(e);
-        tracing::warn!(provider = provider.as_str(), error = %e, "provider call failed");
+        tracing::warn!(provider = provider.as_str(), %method, %path, error = %e, "provider request failed");
         e
     })?;
     let status = response.status();
+    tracing::info!(
+        provider = provider.as_str(),
+        %method,
+        %path,
+        status = status.as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "provider request"
+    );
     let body = response.bytes().await.map_err(transport_error)?;
     if status.is_success() {
         return Ok(Reply { status, body });

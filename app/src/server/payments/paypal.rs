@@ -534,6 +534,11 @@ impl Paypal {
 
 #[async_trait::async_trait]
 impl PaymentProvider for Paypal {
+    /// The event's own `create_time`, for the webhook-lag metric.
+    fn event_time_ms(&self, body: &[u8]) -> Option<i64> {
+        super::json_event_time_ms(body, "create_time")
+    }
+
     fn id(&self) -> ProviderId {
         PAYPAL
     }

@@ -240,6 +240,11 @@ impl Square {
 
 #[async_trait::async_trait]
 impl PaymentProvider for Square {
+    /// The event's own `created_at`, for the webhook-lag metric.
+    fn event_time_ms(&self, body: &[u8]) -> Option<i64> {
+        super::json_event_time_ms(body, "created_at")
+    }
+
     fn id(&self) -> ProviderId {
         SQUARE
     }

@@ -227,6 +227,11 @@ fn paid(session: &Session) -> Outcome {
 
 #[async_trait::async_trait]
 impl PaymentProvider for Stripe {
+    /// The event's own `created`, for the webhook-lag metric.
+    fn event_time_ms(&self, body: &[u8]) -> Option<i64> {
+        super::json_event_time_ms(body, "created")
+    }
+
     fn id(&self) -> ProviderId {
         ProviderId::Stripe
     }

@@ -458,6 +458,7 @@ pub async fn start(
             )
             .await?;
             tracing::info!(attempt = %attempt.reference, provider = attempt.provider.as_str(), "payment session opened");
+            crate::server::metrics::payment_started(attempt.provider);
             let opened = orders::attempt_by_reference(&mut conn, &attempt.reference)
                 .await?
                 .ok_or_else(|| ServerError::Internal("attempt vanished".into()))?;

@@ -387,6 +387,7 @@ pub async fn apply_from_inbox(
     match transition {
         Some(Transition::Applied) => {
             tracing::info!(order = %order.reference, event = %update.event_id, from = from.as_str(), to = to.as_str(), "order status changed");
+            crate::server::metrics::payment_finished(attempt.provider, to);
             events.publish(status_json(
                 &order,
                 to,
