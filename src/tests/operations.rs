@@ -265,7 +265,7 @@ async fn webhooks_are_counted_by_outcome(backend: Backend) {
 }
 
 async fn health_reports_the_workers_and_readiness_follows_the_instance(backend: Backend) {
-    let app = crate::helpers::spawn_app(backend).await;
+    let mut app = crate::helpers::spawn_app(backend).await;
     let (status, health) = app.get_json("/healthz").await;
     assert_eq!(status, StatusCode::OK, "{health}");
     assert_eq!(health["database"], "ok");
@@ -288,16 +288,19 @@ async fn health_reports_the_workers_and_readiness_follows_the_instance(backend: 
 
     let (status, ready) = app.get_json("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
-    // Asked to stop (SIGTERM): the load balancer is told to drain this instance.
-    app.state.background.stop();
-    let (status, ready) = app.get_json("/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready["reason"], "stopping");
     // The database gone: neither healthy nor ready.
     app.state.db.pool.close().await;
     let (status, health) = app.get_json("/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(health["database"], "error");
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready["reason"], "database unreachable");
+    // Asked to stop (SIGTERM): it stops accepting connections, so the balancer takes it out
+    // (a request already on an open connection meanwhile reads "stopping").
+    app.begin_stop();
+    app.stopped().await.expect("it shuts down cleanly");
+    assert!(reqwest::get(format!("{}/readyz", app.base)).await.is_err());
 }
 
 async fn request_ids_are_taken_or_made_and_returned(backend: Backend) {
