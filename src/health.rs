@@ -6,8 +6,9 @@
 //!
 //! `/readyz` says whether this instance should get traffic: 503 until it serves (it is only
 //! built after the migrations ran, and marked ready when it starts serving), again from the
-//! moment it is asked to stop (so a load balancer drains it during a graceful shutdown), and
-//! whenever the database does not answer; 200 otherwise.
+//! moment it is asked to stop (SIGTERM; it keeps serving for `SHUTDOWN_DELAY_SECONDS` so a load
+//! balancer takes it out before it refuses connections), and whenever the database does not
+//! answer within 2 s; 200 otherwise.
 
 use app::server::background::Worker;
 use app::server::db::now_ms;
@@ -33,12 +34,23 @@ impl Readiness {
     }
 }
 
+/// A database that does not answer within this long counts as unreachable: a check must answer
+/// before the balancer's own timeout, not wait for the pool's.
+const PING_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn ping(state: &AppState) -> Result<(), String> {
+    match tokio::time::timeout(PING_LIMIT, state.db.ping()).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {PING_LIMIT:?}")),
+    }
+}
+
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let workers = json!({
         "reconciler": last_run(state.background.last_run(Worker::Reconciler)),
         "outbox": last_run(state.background.last_run(Worker::Outbox)),
     });
-    match state.db.ping().await {
+    match ping(&state).await {
         Ok(()) => (
             StatusCode::OK,
             Json(json!({"status": "ok", "database": "ok", "workers": workers})),
@@ -82,13 +94,13 @@ pub async fn readyz(
             Json(json!({"status": "not ready", "reason": reason})),
         )
     };
-    if state.background.is_stopping() {
+    if state.background.is_stop_requested() {
         return refuse("stopping");
     }
     if !readiness.is_set() {
         return refuse("starting");
     }
-    if let Err(e) = state.db.ping().await {
+    if let Err(e) = ping(&state).await {
         tracing::warn!(error = %e, "readiness: database unreachable");
         return refuse("database unreachable");
     }

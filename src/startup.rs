@@ -126,12 +126,23 @@ impl Application {
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let background = self.state.background.clone();
+        let delay = self.state.settings.operations.shutdown_delay;
         let stop = {
             let background = background.clone();
             async move {
                 tokio::select! {
-                    _ = signal => {}
-                    _ = background.stopped() => {}
+                    _ = signal => background.request_stop(),
+                    _ = background.stop_requested() => {}
+                }
+                if !delay.is_zero() && !background.is_stopping() {
+                    tracing::info!(
+                        ?delay,
+                        "stopping: /readyz fails now; serving on while the load balancer notices"
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = background.stopped() => {}
+                    }
                 }
                 tracing::info!("stopping: no new connections; finishing requests in flight");
                 background.stop();
@@ -168,12 +179,14 @@ impl Application {
                 Ok(())
             }
         };
-        for worker in self.workers {
-            match tokio::time::timeout(DRAIN_LIMIT, worker).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "a background worker failed"),
-                Err(_) => tracing::warn!("stopping: a background worker did not finish in time"),
+        let workers = futures_util::future::join_all(self.workers);
+        match tokio::time::timeout(DRAIN_LIMIT, workers).await {
+            Ok(done) => {
+                for e in done.into_iter().filter_map(Result::err) {
+                    tracing::error!(error = %e, "a background worker failed");
+                }
             }
+            Err(_) => tracing::warn!("stopping: the background workers did not finish in time"),
         }
         tracing::info!("stopped");
         served

@@ -13,3 +13,8 @@ CREATE INDEX outbox_due ON outbox (sent_at, dead_at, next_attempt_at);
 -- The order a message is about (its reference), so the admin can see an order's emails.
 ALTER TABLE outbox ADD COLUMN reference TEXT;
 CREATE INDEX outbox_reference ON outbox (reference);
+-- Rows queued before the shop sent email were never sent. Sending old confirmations now would
+-- only confuse their customers, so they are closed as dead, with the reason the admin sees.
+UPDATE outbox SET dead_at = created_at,
+    last_error = 'queued before this shop sent emails; not sent'
+    WHERE sent_at IS NULL;

@@ -191,9 +191,10 @@ impl TestApp {
         start(env, Scratch::Shared).await
     }
 
-    /// Begin the shutdown SIGTERM begins (stop accepting, drain, stop the workers).
+    /// Begin the shutdown SIGTERM begins (readiness fails; after `SHUTDOWN_DELAY_SECONDS`, stop
+    /// accepting, drain, stop the workers).
     pub fn begin_stop(&self) {
-        self.state.background.stop();
+        self.state.background.request_stop();
     }
 
     /// Wait until the instance has shut down; returns how serving ended.

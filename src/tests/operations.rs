@@ -265,7 +265,7 @@ async fn webhooks_are_counted_by_outcome(backend: Backend) {
 }
 
 async fn health_reports_the_workers_and_readiness_follows_the_instance(backend: Backend) {
-    let mut app = crate::helpers::spawn_app(backend).await;
+    let mut app = crate::helpers::spawn_app_with(backend, &[("SHUTDOWN_DELAY_SECONDS", "2")]).await;
     let (status, health) = app.get_json("/healthz").await;
     assert_eq!(status, StatusCode::OK, "{health}");
     assert_eq!(health["database"], "ok");
@@ -296,9 +296,12 @@ async fn health_reports_the_workers_and_readiness_follows_the_instance(backend: 
     let (status, ready) = app.get_json("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready["reason"], "database unreachable");
-    // Asked to stop (SIGTERM): it stops accepting connections, so the balancer takes it out
-    // (a request already on an open connection meanwhile reads "stopping").
+    // Asked to stop (SIGTERM): readiness fails at once while it still serves for
+    // SHUTDOWN_DELAY_SECONDS, so the balancer takes it out; then it stops accepting connections.
     app.begin_stop();
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready["reason"], "stopping");
     app.stopped().await.expect("it shuts down cleanly");
     assert!(reqwest::get(format!("{}/readyz", app.base)).await.is_err());
 }

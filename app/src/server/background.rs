@@ -16,6 +16,10 @@ pub enum Worker {
 pub struct Background {
     reconciler_last_run: AtomicI64,
     outbox_last_run: AtomicI64,
+    /// Asked to stop (SIGTERM): readiness fails from here, while the instance may still serve
+    /// for `SHUTDOWN_DELAY_SECONDS` so a load balancer notices before connections are refused.
+    stop_requested: watch::Sender<bool>,
+    /// Stopping for real: no new connections, streams end, workers finish.
     stopping: watch::Sender<bool>,
 }
 
@@ -24,6 +28,7 @@ impl Default for Background {
         Background {
             reconciler_last_run: AtomicI64::new(0),
             outbox_last_run: AtomicI64::new(0),
+            stop_requested: watch::channel(false).0,
             stopping: watch::channel(false).0,
         }
     }
@@ -50,8 +55,25 @@ impl Background {
         }
     }
 
-    /// Ask every worker and live stream to wind down (SIGTERM).
+    /// Begin a shutdown as SIGTERM does: readiness fails at once; [`Background::stop`] follows
+    /// after the configured delay (the application's serving loop does that).
+    pub fn request_stop(&self) {
+        self.stop_requested.send_replace(true);
+    }
+
+    pub fn is_stop_requested(&self) -> bool {
+        *self.stop_requested.borrow()
+    }
+
+    /// Resolves once a stop was requested (or begun).
+    pub async fn stop_requested(&self) {
+        let mut rx = self.stop_requested.subscribe();
+        let _ = rx.wait_for(|requested| *requested).await;
+    }
+
+    /// Ask every worker and live stream to wind down, now.
     pub fn stop(&self) {
+        self.stop_requested.send_replace(true);
         self.stopping.send_replace(true);
     }
 
@@ -79,6 +101,9 @@ mod tests {
         assert_eq!(b.last_run(Worker::Outbox), Some(42));
         assert_eq!(b.last_run(Worker::Reconciler), None);
         assert!(!b.is_stopping());
+        b.request_stop();
+        b.stop_requested().await;
+        assert!(b.is_stop_requested() && !b.is_stopping());
         b.stop();
         b.stopped().await;
         assert!(b.is_stopping());

@@ -48,9 +48,14 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) 
     client
 }
 
-/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`).
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`)
+/// or in brackets without one (`[::1]`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
+    let bare = hop
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(hop);
+    bare.parse::<IpAddr>()
         .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
         .ok()
         .map(canonical)
@@ -115,6 +120,10 @@ mod tests {
         let h = headers(&["6.6.6.6, 198.51.100.7", "192.168.1.1"]);
         assert_eq!(client_addr(peer, &h, &trusted), ip("198.51.100.7"));
         // Ports and IPv6 are understood; IPv4-mapped addresses are compared as IPv4.
+        assert_eq!(
+            client_addr(peer, &headers(&["[2001:db8::6]"]), &trusted),
+            ip("2001:db8::6")
+        );
         assert_eq!(
             client_addr(peer, &headers(&["[2001:db8::5]:4711"]), &trusted),
             ip("2001:db8::5")

@@ -11,6 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
+/// The longest `SHUTDOWN_DELAY_SECONDS` (a balancer notices within seconds, not minutes).
+const MAX_SHUTDOWN_DELAY_SECONDS: u64 = 120;
+
 /// `Settings.operations`.
 #[derive(Debug, Clone, Default)]
 pub struct OperationsSettings {
@@ -19,6 +22,9 @@ pub struct OperationsSettings {
     /// Proxies (load balancers) whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: TrustedProxies,
     pub log_format: LogFormat,
+    /// `SHUTDOWN_DELAY_SECONDS`: after SIGTERM, how long the instance keeps serving with a failing
+    /// `/readyz` before it stops accepting connections.
+    pub shutdown_delay: std::time::Duration,
 }
 
 /// `LOG_FORMAT`: human-readable lines (default) or one JSON object per line.
@@ -107,10 +113,25 @@ impl OperationsSettings {
                 .ok_or_else(|| bad("LOG_FORMAT", format!("expected text or json, got {v:?}")))?,
             None => LogFormat::Text,
         };
+        let shutdown_delay = match var("SHUTDOWN_DELAY_SECONDS") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if secs <= MAX_SHUTDOWN_DELAY_SECONDS => {
+                    std::time::Duration::from_secs(secs)
+                }
+                _ => return Err(bad(
+                    "SHUTDOWN_DELAY_SECONDS",
+                    format!(
+                        "expected whole seconds from 0 to {MAX_SHUTDOWN_DELAY_SECONDS}, got {v:?}"
+                    ),
+                )),
+            },
+            None => std::time::Duration::ZERO,
+        };
         Ok(OperationsSettings {
             metrics_token,
             trusted_proxies,
             log_format,
+            shutdown_delay,
         })
     }
 

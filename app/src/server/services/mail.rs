@@ -130,7 +130,8 @@ pub async fn compose(
                 merchant.as_str().to_string(),
             )
         }
-        _ => return Err(Permanent(format!("unknown outbox kind {:?}", row.kind))),
+        // Perhaps queued by a newer version during a rolling upgrade: it will know how.
+        _ => return Err(Transient(format!("unknown outbox kind {:?}", row.kind))),
     };
     let to: Mailbox = to
         .parse()

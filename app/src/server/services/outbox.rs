@@ -9,7 +9,8 @@
 //! 12 h); after `MAX_ATTEMPTS` tries the row is dead, which the merchant's pages show.
 //!
 //! On shutdown the message in hand is finished, the pass stops, and the leases of claimed but
-//! unsent rows are released so another instance takes them at once.
+//! unsent rows are released so another instance takes them at once; a database error mid-pass
+//! releases them too.
 
 use super::mail::{self, transport::Mailer, ComposeError};
 use crate::server::background::Worker;
@@ -22,8 +23,13 @@ use std::time::Duration;
 const TICK: Duration = Duration::from_secs(2);
 /// Rows claimed at once.
 const BATCH: i64 = 10;
-/// A send (connect, TLS, the SMTP dialogue, or the file write) that takes longer is a failure.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(45);
+/// Composing and sending one message (connect, TLS, the SMTP dialogue, or the file write) that
+/// takes longer is a failure. Shorter than the shutdown's wait for the workers, so the message in
+/// hand at SIGTERM is finished and recorded before the process exits.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// Recording an outcome is retried this often on a database error: a message sent but not marked
+/// would be sent again once its lease runs out.
+const RECORD_TRIES: u32 = 3;
 /// How long a claim holds its rows: more than `BATCH` sends at their longest.
 const LEASE_MS: i64 = 10 * 60_000;
 /// Delay before the next try, by tries made so far (the last repeats).
@@ -124,20 +130,61 @@ async fn run_with(state: &AppState, mailer: &Mailer) -> ServerResult<Pass> {
     let mut pass = Pass::default();
     let mut unsent = false;
     let send_ms = i64::try_from(SEND_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
+    let mut failure = None;
     for row in &claimed {
         // Stopping, or too little lease left to finish a send: leave the rest to a later holder.
         if state.background.is_stopping() || now_ms().saturating_add(send_ms) >= row.claimed_until {
             unsent = true;
             break;
         }
-        deliver(state, mailer, row, &token, &mut pass).await?;
+        if let Err(e) = deliver(state, mailer, row, &token, &mut pass).await {
+            // The database failed us: hand the rest back rather than hold them for the lease.
+            failure = Some(e);
+            unsent = true;
+            break;
+        }
     }
     if unsent {
-        let mut conn = state.db.pool.acquire().await?;
-        let released = outbox::release(&mut conn, &token).await?;
-        tracing::info!(released, "released unsent outbox claims");
+        let released = retry_db(|| {
+            let pool = state.db.pool.clone();
+            let token = token.clone();
+            async move {
+                let mut conn = pool.acquire().await?;
+                outbox::release(&mut conn, &token).await
+            }
+        })
+        .await;
+        match released {
+            Ok(released) => tracing::info!(released, "released unsent outbox claims"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release outbox claims; their lease runs out")
+            }
+        }
     }
-    Ok(pass)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(pass),
+    }
+}
+
+/// Run a database step, again after a short pause if it fails, up to [`RECORD_TRIES`] times.
+async fn retry_db<T, F, Fut>(mut step: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut tries = 1;
+    loop {
+        match step().await {
+            Ok(done) => return Ok(done),
+            Err(e) if tries < RECORD_TRIES => {
+                tracing::warn!(error = %e, tries, "outbox: database step failed; trying again");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Send one claimed row and record the outcome.
@@ -152,23 +199,35 @@ async fn deliver(
     let attempt = row.attempts + 1;
     let reference = row.reference.as_deref().unwrap_or("");
     let eight_bit = matches!(mailer, Mailer::Files(_));
-    let outcome = match mail::compose(state, row, eight_bit).await {
-        Ok(out) => {
-            let name = format!("{}-{}-{}", row.id, kind, out.reference);
-            match tokio::time::timeout(SEND_TIMEOUT, mailer.send(&out.message, &name)).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err((e, false)),
-                Err(_) => Err((format!("no answer within {SEND_TIMEOUT:?}"), false)),
+    let send = async {
+        match mail::compose(state, row, eight_bit).await {
+            Ok(out) => {
+                let name = format!("{}-{}-{}", row.id, kind, out.reference);
+                mailer
+                    .send(&out.message, &name)
+                    .await
+                    .map_err(|e| (e, false))
             }
+            Err(ComposeError::Transient(e)) => Err((e, false)),
+            Err(ComposeError::Permanent(e)) => Err((e, true)),
         }
-        Err(ComposeError::Transient(e)) => Err((e, false)),
-        Err(ComposeError::Permanent(e)) => Err((e, true)),
+    };
+    let outcome = match tokio::time::timeout(SEND_TIMEOUT, send).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err((format!("no answer within {SEND_TIMEOUT:?}"), false)),
     };
     let now = now_ms();
-    let mut conn = state.db.pool.acquire().await?;
     match outcome {
         Ok(()) => {
-            if outbox::mark_sent(&mut conn, row.id, token, now).await? {
+            let marked = retry_db(|| {
+                let pool = state.db.pool.clone();
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    outbox::mark_sent(&mut conn, row.id, token, now).await
+                }
+            })
+            .await?;
+            if marked {
                 metrics::counter!("storefront_emails_sent_total", "kind" => kind).increment(1);
                 tracing::info!(outbox_id = row.id, kind, reference, attempt, "email sent");
                 pass.sent += 1;
@@ -185,14 +244,22 @@ async fn deliver(
         Err((error, permanent)) => {
             let error = mail::transport::short(&error);
             let dead = permanent || attempt >= MAX_ATTEMPTS;
-            let recorded = outbox::mark_failed(
-                &mut conn,
-                row.id,
-                token,
-                &error,
-                next_attempt_at(now, attempt),
-                dead.then_some(now),
-            )
+            let recorded = retry_db(|| {
+                let pool = state.db.pool.clone();
+                let error = error.clone();
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    outbox::mark_failed(
+                        &mut conn,
+                        row.id,
+                        token,
+                        &error,
+                        next_attempt_at(now, attempt),
+                        dead.then_some(now),
+                    )
+                    .await
+                }
+            })
             .await?;
             if !recorded {
                 tracing::warn!(

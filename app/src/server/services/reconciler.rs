@@ -90,6 +90,10 @@ async fn look_up_due(state: &AppState) -> ServerResult<usize> {
     };
     let mut done = 0;
     for attempt in due {
+        // Stopping: the attempts not yet claimed stay due for another instance.
+        if state.background.is_stopping() {
+            break;
+        }
         let Some(due_at) = attempt.next_lookup_at else {
             continue;
         };

@@ -51,7 +51,9 @@ impl Mailer {
 }
 
 /// lettre reads host, port, TLS mode and credentials from the URL. Its plain `smtp://` never
-/// upgrades; ours asks for STARTTLS whenever the server offers it (an explicit `?tls=` wins).
+/// upgrades; ours asks for STARTTLS whenever the server offers it, and insists on it when there
+/// are credentials to send (else someone on the path could strip the offer and read the password).
+/// An explicit `?tls=` wins.
 fn smtp_transport(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let url = smtp.url.expose_secret();
     let invalid = |_| "SMTP_URL is not a valid smtp:// or smtps:// URL".to_string();
@@ -59,7 +61,12 @@ fn smtp_transport(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Execut
     if url.starts_with("smtp://") && !url.contains("tls=") {
         let host = smtp_host(url).ok_or("SMTP_URL has no host")?;
         let tls = TlsParameters::new(host).map_err(|e| short(&format!("TLS set-up: {e}")))?;
-        builder = builder.tls(Tls::Opportunistic(tls));
+        let authenticated = smtp.credentials.is_some() || has_userinfo(url);
+        builder = builder.tls(if authenticated {
+            Tls::Required(tls)
+        } else {
+            Tls::Opportunistic(tls)
+        });
     }
     if let Some((user, password)) = &smtp.credentials {
         builder = builder.credentials(Credentials::new(
@@ -68,6 +75,13 @@ fn smtp_transport(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Execut
         ));
     }
     Ok(builder.timeout(Some(SMTP_COMMAND_TIMEOUT)).build())
+}
+
+/// Whether `scheme://user[:pass]@host…` carries credentials.
+fn has_userinfo(url: &str) -> bool {
+    url.split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or("").contains('@'))
+        .unwrap_or(false)
 }
 
 /// The host of `smtp://[user:pass@]host[:port][/…][?…]` (bracketed IPv6 kept whole).
