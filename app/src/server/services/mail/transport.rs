@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// lettre's timeout for each SMTP command (connect, each reply). A whole send is bounded by the
 /// worker too (`outbox::SEND_TIMEOUT`), and the claim's lease is far longer than either.
-pub const SMTP_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+pub const SMTP_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A configured way out.
 #[derive(Clone)]
