@@ -6,5 +6,6 @@ pub mod error_links;
 pub mod health;
 pub mod order_lists;
 pub mod payment_routes;
+pub mod security_headers;
 pub mod startup;
 pub mod telemetry;

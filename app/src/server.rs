@@ -5,6 +5,7 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod context;
+pub mod csp;
 pub mod db;
 pub mod error;
 pub mod error_links;

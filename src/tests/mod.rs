@@ -12,6 +12,7 @@ mod authorizenet;
 mod bench;
 mod braintree;
 mod cart;
+mod headers;
 mod catalogue;
 mod list_scale;
 mod order_lists;

@@ -35,6 +35,11 @@ type Builder = dyn Fn(&BuildContext) -> Arc<dyn PaymentProvider> + Send + Sync;
 pub struct Configured {
     pub id: ProviderId,
     pub endpoint: Endpoint,
+    /// The origins this provider sends the shopper's browser to: the hosted page a checkout
+    /// redirects to, or the gateway a form is posted to. Empty for the built-in sandbox (it is on
+    /// the shop's own origin) and for a provider whose page is the shop's own. The shop's
+    /// `form-action` allows exactly these (see `server::csp`).
+    pub browser_origins: Vec<String>,
     /// Built from its credentials (which it holds, and never shows) once the shop knows where it
     /// reaches its sandboxes.
     builder: Arc<Builder>,
@@ -49,8 +54,26 @@ impl Configured {
         Configured {
             id,
             endpoint,
+            browser_origins: Vec::new(),
             builder: Arc::new(builder),
         }
+    }
+
+    /// The origins of these URLs (paths and anything not http(s) are left out: they are the
+    /// shop's own).
+    pub fn sending_browser_to<S: AsRef<str>>(
+        mut self,
+        urls: impl IntoIterator<Item = S>,
+    ) -> Configured {
+        let origins = urls
+            .into_iter()
+            .filter_map(|url| crate::server::csp::origin_of(url.as_ref()));
+        for origin in origins {
+            if !self.browser_origins.contains(&origin) {
+                self.browser_origins.push(origin);
+            }
+        }
+        self
     }
 
     pub fn build(&self, ctx: &BuildContext) -> Arc<dyn PaymentProvider> {
@@ -63,6 +86,7 @@ impl std::fmt::Debug for Configured {
         f.debug_struct("Configured")
             .field("id", &self.id)
             .field("endpoint", &self.endpoint)
+            .field("browser_origins", &self.browser_origins)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +158,24 @@ pub fn base_url(var: &'static str, value: Option<String>) -> Result<Option<Strin
             var,
             "expected a bare http:// or https:// root such as https://api.stripe.com",
         )),
+    }
+}
+
+/// Where a redirecting provider's hosted pages are, for [`Configured::sending_browser_to`]:
+/// nothing for the built-in sandbox (the shop's own origin); the pages of the provider's own
+/// site when the API root is one of its official hosts (`official`: API host, page URLs); else
+/// the override's own origin (a self-hosted sandbox or a test fake serves its pages beside its
+/// API).
+pub fn hosted_pages(endpoint: &Endpoint, official: &[(&str, &[&'static str])]) -> Vec<String> {
+    let Endpoint::Remote(root) = endpoint else {
+        return Vec::new();
+    };
+    let host = crate::server::csp::origin_of(root)
+        .and_then(|o| o.split_once("://").map(|(_, h)| h.to_string()))
+        .unwrap_or_default();
+    match official.iter().find(|(api, _)| *api == host) {
+        Some((_, pages)) => pages.iter().map(|p| p.to_string()).collect(),
+        None => vec![root.clone()],
     }
 }
 
@@ -213,6 +255,11 @@ impl PaymentSettings {
 
     pub fn get(&self, id: ProviderId) -> Option<&Configured> {
         self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// Every origin a configured provider sends the shopper's browser to.
+    pub fn browser_origins(&self) -> impl Iterator<Item = &String> + '_ {
+        self.providers.iter().flat_map(|p| p.browser_origins.iter())
     }
 
     /// The providers whose built-in sandbox this instance serves.

@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 pub const LIVE_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";
 pub const SANDBOX_GATEWAY: &str = "https://openapi-sandbox.dl.alipaydev.com/gateway.do";
+/// Alipay's cashier pages, where the gateway sends the shopper on.
+const LIVE_CASHIER: &str = "https://excashier.alipay.com";
+const SANDBOX_CASHIER: &str = "https://excashier-sandbox.dl.alipaydev.com";
 const LIVE_HOST: &str = "openapi.alipay.com";
 const SANDBOX_HOSTS: [&str; 2] = ["openapi-sandbox.dl.alipaydev.com", "openapi.alipaydev.com"];
 
@@ -133,6 +136,13 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         Endpoint::Remote(g) => g.clone(),
     };
     let sandboxed = endpoint == Endpoint::Sandbox;
+    // The form goes to the gateway, which forwards the shopper to Alipay's cashier.
+    let mut browser_urls = vec![browser_gateway.clone()];
+    match host_of(&browser_gateway) {
+        LIVE_HOST => browser_urls.push(LIVE_CASHIER.to_string()),
+        host if SANDBOX_HOSTS.contains(&host) => browser_urls.push(SANDBOX_CASHIER.to_string()),
+        _ => {}
+    }
     Ok(Some(Configured::new(
         ProviderId::Alipay,
         endpoint,
@@ -153,7 +163,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 alipay_key.clone(),
             ))
         },
-    )))
+    )
+    .sending_browser_to(browser_urls)))
 }
 
 #[cfg(test)]

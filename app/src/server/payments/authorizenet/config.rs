@@ -142,6 +142,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     };
     let transaction_key = SecretString::from(transaction_key);
     let signature_key = SecretString::from(signature_key);
+    // The browser posts the token to the hosted form (a path for the built-in sandbox).
+    let browser_url = form.clone();
     Ok(Some(Configured::new(
         ProviderId::AuthorizeNet,
         endpoint,
@@ -155,7 +157,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 signature_key.clone(),
             ))
         },
-    )))
+    )
+    .sending_browser_to([browser_url])))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use super::Square;
 use crate::model::{Currency, ProviderId};
-use crate::server::config::payments::{
+use crate::server::config::payments::{hosted_pages, 
     base_url, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode, PUBLISHED_IN_LIVE,
 };
 use crate::server::config::{bad, ConfigError, Endpoint};
@@ -150,6 +150,24 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     };
     let token = SecretString::from(token);
     let key = SecretString::from(key);
+    // Square payment links (`square.link/u/…`) and the checkout page they redirect to; Chrome
+    // checks each hop of a redirect that follows a form post.
+    let pages = hosted_pages(
+        &endpoint,
+        &[
+            (
+                "connect.squareup.com",
+                &["https://square.link", "https://checkout.square.site"],
+            ),
+            (
+                "connect.squareupsandbox.com",
+                &[
+                    "https://sandbox.square.link",
+                    "https://sandbox.checkout.square.site",
+                ],
+            ),
+        ],
+    );
     Ok(Some(Configured::new(
         ProviderId::Square,
         endpoint,
@@ -167,7 +185,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 currency,
             ))
         },
-    )))
+    )
+    .sending_browser_to(pages)))
 }
 
 #[cfg(test)]

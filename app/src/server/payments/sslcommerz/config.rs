@@ -5,7 +5,7 @@
 
 use super::Sslcommerz;
 use crate::model::ProviderId;
-use crate::server::config::payments::{base_url, pair, sandbox_keys, Configured, PaymentsMode};
+use crate::server::config::payments::{hosted_pages, base_url, pair, sandbox_keys, Configured, PaymentsMode};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -58,6 +58,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         }
     };
     let password = SecretString::from(password);
+    // SSLCOMMERZ's `GatewayPageURL` is on its API host.
+    let pages = hosted_pages(&endpoint, &[]);
     Ok(Some(Configured::new(
         ProviderId::Sslcommerz,
         endpoint,
@@ -69,7 +71,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 password.clone(),
             ))
         },
-    )))
+    )
+    .sending_browser_to(pages)))
 }
 
 #[cfg(test)]
