@@ -42,8 +42,7 @@ pub struct SecurityHeaders {
 
 impl SecurityHeaders {
     pub fn new(settings: &Settings, leptos: &LeptosOptions) -> SecurityHeaders {
-        let mut policy =
-            ShopPolicy::new(&settings.public_url, settings.payments.browser_origins());
+        let mut policy = ShopPolicy::new(&settings.public_url, settings.payments.browser_origins());
         // `cargo leptos watch` reloads the page through a websocket on its own port.
         if leptos.env == leptos::config::Env::DEV {
             let host = leptos.site_addr.ip();
@@ -58,7 +57,11 @@ impl SecurityHeaders {
     }
 }
 
-pub async fn add(State(config): State<Arc<SecurityHeaders>>, mut request: Request, next: Next) -> Response {
+pub async fn add(
+    State(config): State<Arc<SecurityHeaders>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let nonce = CspNonce::generate();
     let guest_key = carries_guest_key(request.uri().query());
     request.extensions_mut().insert(nonce.clone());
@@ -87,7 +90,11 @@ pub async fn add(State(config): State<Arc<SecurityHeaders>>, mut request: Reques
             // everything rather than serving the page without a policy.
             Err(_) => {
                 tracing::error!("a page's Content-Security-Policy is not a valid header value");
-                set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'");
+                set(
+                    headers,
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'",
+                );
             }
         }
         set(

@@ -193,9 +193,11 @@ async fn router(state: AppState) -> Result<Router, StartupError> {
             },
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            crate::security_headers::provide_leptos_nonce,
-            shell,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            crate::security_headers::provide_leptos_nonce, shell
         ))
         .with_state(state.clone());
     let router = with_sessions(router, &state).await?;

@@ -14,6 +14,7 @@
 
 use app::model::{OrderStatus, ProviderId};
 use app::server::auth::ShopSession;
+use app::server::csp::PageSources;
 use app::server::db::orders as order_rows;
 use app::server::payments::attempt::AttemptState;
 use app::server::payments::sandbox_page::escape;
@@ -25,7 +26,6 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use app::server::csp::PageSources;
 use serde::Deserialize;
 use tower_sessions::Session;
 

@@ -52,8 +52,16 @@ impl Fetched {
     /// The headers every HTML page carries, whatever it is.
     fn assert_page_headers(&self) {
         let script = self.directive("script-src");
-        assert!(!script.contains("'unsafe-inline'"), "{}: {script}", self.path);
-        assert!(script.contains("'wasm-unsafe-eval'"), "{}: {script}", self.path);
+        assert!(
+            !script.contains("'unsafe-inline'"),
+            "{}: {script}",
+            self.path
+        );
+        assert!(
+            script.contains("'wasm-unsafe-eval'"),
+            "{}: {script}",
+            self.path
+        );
         assert_eq!(self.directive("default-src"), "default-src 'self'");
         assert_eq!(self.directive("object-src"), "object-src 'none'");
         assert_eq!(self.directive("base-uri"), "base-uri 'none'");
@@ -63,7 +71,11 @@ impl Fetched {
         assert_eq!(self.header("cross-origin-opener-policy"), "same-origin");
         let permissions = self.header("permissions-policy");
         for feature in ["camera=()", "microphone=()", "geolocation=()", "payment=()"] {
-            assert!(permissions.contains(feature), "{}: {permissions}", self.path);
+            assert!(
+                permissions.contains(feature),
+                "{}: {permissions}",
+                self.path
+            );
         }
         assert!(
             self.headers.get("strict-transport-security").is_none(),
@@ -160,11 +172,21 @@ async fn every_page_has_the_headers_and_its_scripts_carry_a_fresh_nonce() {
         );
         // The hydration script is there, and carries the nonce.
         assert!(
-            page.html
-                .contains(&format!("<script type=\"module\" nonce=\"{}\"", page.nonce())),
+            page.html.contains(&format!(
+                "<script type=\"module\" nonce=\"{}\"",
+                page.nonce()
+            )),
             "{path}: the hydration script with the nonce"
         );
     }
+    // The resources' serialised data travels in inline scripts too (after the hydration
+    // script); they carry the nonce as well.
+    let catalogue = fetch(&shopper, "/").await;
+    let nonced = catalogue
+        .html
+        .matches(&format!("nonce=\"{}\"", catalogue.nonce()))
+        .count();
+    assert!(nonced >= 2, "hydration and resource scripts: {nonced}");
     let first = fetch(&shopper, "/").await.nonce();
     let second = fetch(&shopper, "/").await.nonce();
     assert_ne!(first, second, "a fresh nonce for every response");
@@ -199,7 +221,11 @@ async fn json_streams_and_files_get_no_csp_but_nosniff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hsts_only_when_the_public_url_is_https() {
-    let app = spawn_app_with(Backend::Sqlite, &[("PUBLIC_URL", "https://shop.example.test")]).await;
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("PUBLIC_URL", "https://shop.example.test")],
+    )
+    .await;
     let page = fetch(&app.browser(), "/").await;
     assert_eq!(
         page.header("strict-transport-security"),
@@ -310,7 +336,10 @@ async fn braintree_pages_load_braintree_only_with_real_keys_and_only_there() {
     assert!(page.html.contains("dropin.min.js"), "{}", page.html);
     page.assert_page_headers();
     let script = page.directive("script-src");
-    assert!(script.contains("https://js.braintreegateway.com"), "{script}");
+    assert!(
+        script.contains("https://js.braintreegateway.com"),
+        "{script}"
+    );
     assert_eq!(
         page.directive("frame-src"),
         "frame-src https://assets.braintreegateway.com"
@@ -320,7 +349,11 @@ async fn braintree_pages_load_braintree_only_with_real_keys_and_only_there() {
         .contains("https://api.braintreegateway.com"));
     // Only on that page.
     let catalogue = fetch(&shopper, "/").await;
-    assert!(!catalogue.csp().contains("braintree"), "{}", catalogue.csp());
+    assert!(
+        !catalogue.csp().contains("braintree"),
+        "{}",
+        catalogue.csp()
+    );
 }
 
 both_backends! {

@@ -69,8 +69,7 @@ pub fn origin_of(url: &str) -> Option<String> {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     // No user-info (`https://shop@evil`): a CSP source cannot carry one, and it would mislead.
-    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace)
-    {
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
         return None;
     }
     Some(format!(
@@ -261,7 +260,10 @@ mod tests {
             directive(&header, "form-action"),
             "form-action 'self' https://shop.example.com https://checkout.stripe.com"
         );
-        assert_eq!(directive(&header, "frame-ancestors"), "frame-ancestors 'none'");
+        assert_eq!(
+            directive(&header, "frame-ancestors"),
+            "frame-ancestors 'none'"
+        );
         assert_eq!(directive(&header, "object-src"), "object-src 'none'");
         assert_ne!(CspNonce::generate(), nonce, "a fresh nonce each time");
     }
@@ -271,8 +273,9 @@ mod tests {
         let policy = ShopPolicy::new("http://127.0.0.1:3000", &[]);
         let page = PageSources::hand_written(&["document.forms[0].submit()"], &[]);
         let header = policy.render(&CspNonce::generate(), Some(&page));
-        assert!(directive(&header, "script-src")
-            .contains(&hash_source("document.forms[0].submit()")));
+        assert!(
+            directive(&header, "script-src").contains(&hash_source("document.forms[0].submit()"))
+        );
         assert_eq!(directive(&header, "img-src"), "img-src 'self' data:");
         assert_eq!(directive(&header, "frame-src"), "frame-src 'none'");
         // A known vector: SHA-256 of the empty string.

@@ -386,7 +386,11 @@ pub trait PaymentProvider: Send + Sync {
 
     /// The body of a page of the shop's own for [`NextStep::ShopPage`], and what it loads from
     /// elsewhere.
-    fn shop_page(&self, _attempt_reference: &str, _values: &[(String, String)]) -> Option<ShopPage> {
+    fn shop_page(
+        &self,
+        _attempt_reference: &str,
+        _values: &[(String, String)],
+    ) -> Option<ShopPage> {
         None
     }
 

@@ -301,6 +301,60 @@ mod tests {
     }
 
     #[test]
+    fn browser_origins_come_from_the_settings() {
+        let origins = |pairs: &[(&str, &str)], id: ProviderId| -> Vec<String> {
+            parse(pairs)
+                .unwrap()
+                .get(id)
+                .unwrap()
+                .browser_origins
+                .clone()
+        };
+        // The built-in sandboxes are on the shop's own origin.
+        assert_eq!(parse(&[]).unwrap().browser_origins().count(), 0);
+        assert_eq!(
+            origins(
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_own"),
+                    ("STRIPE_WEBHOOK_SECRET", "whsec_own")
+                ],
+                ProviderId::Stripe
+            ),
+            ["https://checkout.stripe.com"]
+        );
+        // An override serves its own pages.
+        assert_eq!(
+            origins(
+                &[("PAYPAL_API_BASE", "http://127.0.0.1:9/paypal")],
+                ProviderId::Paypal
+            ),
+            ["http://127.0.0.1:9"]
+        );
+        assert_eq!(
+            origins(
+                &[
+                    ("PAYMENTS_MODE", "live"),
+                    ("AUTHORIZENET_API_LOGIN_ID", "liveLogin1"),
+                    ("AUTHORIZENET_TRANSACTION_KEY", "liveTxnKey000001"),
+                    ("AUTHORIZENET_SIGNATURE_KEY", "ABCDEF0123"),
+                ],
+                ProviderId::AuthorizeNet
+            ),
+            ["https://accept.authorize.net"]
+        );
+        // Braintree's page is the shop's own: nothing to post elsewhere.
+        assert!(origins(
+            &[
+                ("BRAINTREE_MERCHANT_ID", "own"),
+                ("BRAINTREE_PUBLIC_KEY", "ownpublic"),
+                ("BRAINTREE_PRIVATE_KEY", "ownprivate"),
+            ],
+            ProviderId::Braintree
+        )
+        .is_empty());
+    }
+
+    #[test]
     fn live_mode_needs_a_provider_and_the_numbers_are_checked() {
         assert_eq!(
             parse(&[("PAYMENTS_MODE", "live")]).unwrap_err().var,

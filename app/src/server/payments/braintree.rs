@@ -29,13 +29,13 @@ use super::{
     PaymentProvider, PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState,
     ShopPage, Source, StartRequest, Started, WebhookError,
 };
-use crate::server::csp::{hash_source, PageSources};
-use std::borrow::Cow;
 use crate::model::{Currency, Money, ProviderId};
+use crate::server::csp::{hash_source, PageSources};
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::sync::Arc;
 use wire::{SaleResult, Transaction};
 

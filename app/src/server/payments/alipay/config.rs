@@ -143,10 +143,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         host if SANDBOX_HOSTS.contains(&host) => browser_urls.push(SANDBOX_CASHIER.to_string()),
         _ => {}
     }
-    Ok(Some(Configured::new(
-        ProviderId::Alipay,
-        endpoint,
-        move |ctx| {
+    Ok(Some(
+        Configured::new(ProviderId::Alipay, endpoint, move |ctx| {
             // For the built-in sandbox the root is `{internal}/sandbox/alipay`; otherwise it is
             // the full gateway URL already.
             let gateway = if sandboxed {
@@ -162,9 +160,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 app_key.clone(),
                 alipay_key.clone(),
             ))
-        },
-    )
-    .sending_browser_to(browser_urls)))
+        })
+        .sending_browser_to(browser_urls),
+    ))
 }
 
 #[cfg(test)]
@@ -250,6 +248,24 @@ GnQuG5T25i+Bc8BiP5oUwVVSxrtDueL9JRLum+5MWHBVTSRkFANNEn4VEj62X1vm
             p.get(ProviderId::Alipay).is_none(),
             "live mode without keys: not offered"
         );
+    }
+
+    #[test]
+    fn the_browser_goes_to_the_gateway_and_its_cashier() {
+        let p = parse(&with_keys(&[])).unwrap();
+        assert_eq!(
+            p.get(ProviderId::Alipay).unwrap().browser_origins,
+            [
+                "https://openapi-sandbox.dl.alipaydev.com",
+                "https://excashier-sandbox.dl.alipaydev.com"
+            ]
+        );
+        let p = parse(&[]).unwrap();
+        assert!(p
+            .get(ProviderId::Alipay)
+            .unwrap()
+            .browser_origins
+            .is_empty());
     }
 
     #[test]

@@ -144,10 +144,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     let signature_key = SecretString::from(signature_key);
     // The browser posts the token to the hosted form (a path for the built-in sandbox).
     let browser_url = form.clone();
-    Ok(Some(Configured::new(
-        ProviderId::AuthorizeNet,
-        endpoint,
-        move |ctx| {
+    Ok(Some(
+        Configured::new(ProviderId::AuthorizeNet, endpoint, move |ctx| {
             Arc::new(AuthorizeNet::new(
                 ctx.http.clone(),
                 format!("{}{API_PATH}", ctx.api_root),
@@ -156,9 +154,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 transaction_key.clone(),
                 signature_key.clone(),
             ))
-        },
-    )
-    .sending_browser_to([browser_url])))
+        })
+        .sending_browser_to([browser_url]),
+    ))
 }
 
 #[cfg(test)]

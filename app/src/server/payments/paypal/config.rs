@@ -5,7 +5,9 @@
 
 use super::Paypal;
 use crate::model::ProviderId;
-use crate::server::config::payments::{hosted_pages, base_url, pair, sandbox_keys, Configured, PaymentsMode};
+use crate::server::config::payments::{
+    base_url, hosted_pages, pair, sandbox_keys, Configured, PaymentsMode,
+};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -82,14 +84,18 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         &[
             ("api-m.paypal.com", &["https://www.paypal.com"]),
             ("api.paypal.com", &["https://www.paypal.com"]),
-            ("api-m.sandbox.paypal.com", &["https://www.sandbox.paypal.com"]),
-            ("api.sandbox.paypal.com", &["https://www.sandbox.paypal.com"]),
+            (
+                "api-m.sandbox.paypal.com",
+                &["https://www.sandbox.paypal.com"],
+            ),
+            (
+                "api.sandbox.paypal.com",
+                &["https://www.sandbox.paypal.com"],
+            ),
         ],
     );
-    Ok(Some(Configured::new(
-        ProviderId::Paypal,
-        endpoint,
-        move |ctx| {
+    Ok(Some(
+        Configured::new(ProviderId::Paypal, endpoint, move |ctx| {
             Arc::new(Paypal::new(
                 ctx.http.clone(),
                 ctx.api_root.clone(),
@@ -98,9 +104,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 webhook_id.clone(),
                 ctx.captures.clone(),
             ))
-        },
-    )
-    .sending_browser_to(pages)))
+        })
+        .sending_browser_to(pages),
+    ))
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@
 
 use super::Square;
 use crate::model::{Currency, ProviderId};
-use crate::server::config::payments::{hosted_pages, 
-    base_url, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode, PUBLISHED_IN_LIVE,
+use crate::server::config::payments::{
+    base_url, hosted_pages, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode,
+    PUBLISHED_IN_LIVE,
 };
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
@@ -168,10 +169,8 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
             ),
         ],
     );
-    Ok(Some(Configured::new(
-        ProviderId::Square,
-        endpoint,
-        move |ctx| {
+    Ok(Some(
+        Configured::new(ProviderId::Square, endpoint, move |ctx| {
             let notification_url = webhook_url
                 .clone()
                 .unwrap_or_else(|| format!("{}/webhooks/square", ctx.public_url));
@@ -184,9 +183,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 notification_url,
                 currency,
             ))
-        },
-    )
-    .sending_browser_to(pages)))
+        })
+        .sending_browser_to(pages),
+    ))
 }
 
 #[cfg(test)]
