@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod order_lists;
 pub mod payment_routes;
 pub mod request_id;
+pub mod security_headers;
 pub mod startup;
 pub mod telemetry;

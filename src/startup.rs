@@ -271,14 +271,26 @@ async fn router(
         .leptos_routes_with_context(
             &state,
             routes,
-            move || leptos::prelude::provide_context(context_state.clone()),
+            move || {
+                leptos::prelude::provide_context(context_state.clone());
+                crate::security_headers::provide_leptos_nonce();
+            },
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            crate::security_headers::provide_leptos_nonce, shell
+        ))
         .with_state(state.clone());
     let router = with_sessions(router, &state).await?;
     let error_links = Arc::new(ErrorLinks::from_settings(&state.settings));
     let trusted = Arc::new(state.settings.operations.trusted_proxies.clone());
+    let security_headers = Arc::new(crate::security_headers::SecurityHeaders::new(
+        &state.settings,
+        &state.leptos_options,
+    ));
     Ok(router
         .layer(axum::Extension(readiness))
         .layer(axum::middleware::from_fn_with_state(
@@ -289,6 +301,10 @@ async fn router(
         .layer(axum::middleware::from_fn_with_state(
             crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
             crate::csrf::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers,
+            crate::security_headers::add,
         ))
         .layer(CompressionLayer::new())
         // Outermost: every request, whatever the layers inside answer, is counted, timed and

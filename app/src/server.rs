@@ -6,6 +6,7 @@ pub mod background;
 pub mod client_addr;
 pub mod config;
 pub mod context;
+pub mod csp;
 pub mod db;
 pub mod error;
 pub mod error_links;

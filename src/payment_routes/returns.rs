@@ -14,6 +14,7 @@
 
 use app::model::{OrderStatus, ProviderId};
 use app::server::auth::ShopSession;
+use app::server::csp::PageSources;
 use app::server::db::orders as order_rows;
 use app::server::payments::attempt::AttemptState;
 use app::server::payments::sandbox_page::escape;
@@ -24,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -185,29 +186,41 @@ pub async fn go_to_provider(
         .next_step
         .as_deref()
         .and_then(|s| serde_json::from_str::<NextStep>(s).ok());
-    let body = match step {
-        Some(NextStep::PostForm { action, fields }) => form_page(&action, &fields),
+    let (body, sources) = match step {
+        Some(NextStep::PostForm { action, fields }) => (
+            form_page(&action, &fields),
+            PageSources::hand_written(&[AUTO_SUBMIT], &[]),
+        ),
         Some(NextStep::ShopPage { values }) => {
             match state
                 .payments
                 .get(provider_id)
                 .and_then(|p| p.shop_page(&attempt.reference, &values))
             {
-                Some(body) => body,
+                Some(page) => {
+                    let mut sources = page.sources;
+                    sources.img.push("data:".into());
+                    (page.body, sources)
+                }
                 None => return StatusCode::NOT_FOUND.into_response(),
             }
         }
         Some(NextStep::Redirect { url }) => return Redirect::to(&url).into_response(),
         None => return order_page(&order.reference, query.key.as_deref()).into_response(),
     };
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Continue to {label}</title><link rel=\"icon\" href=\"data:,\"></head>\
-         <body><main><h1>Continue to {label}</h1>{body}</main></body></html>",
-        label = escape(provider_id.label()),
-    ))
-    .into_response()
+    // This page hands the shopper to a provider: other sites learn nothing of its URL.
+    let sources = sources.same_origin_referrer();
+    (
+        Extension(sources),
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Continue to {label}</title><link rel=\"icon\" href=\"data:,\"></head>\
+             <body><main><h1>Continue to {label}</h1>{body}</main></body></html>",
+            label = escape(provider_id.label()),
+        )),
+    )
+        .into_response()
 }
 
 /// A form posted to the provider: sent at once with JavaScript, a **Continue** button without.
@@ -225,10 +238,13 @@ pub fn form_page(action: &str, fields: &[(String, String)]) -> String {
     format!(
         "<form id=\"provider-form\" method=\"post\" action=\"{}\">{inputs}\
          <p>Taking you to the payment page…</p><button type=\"submit\">Continue</button></form>\
-         <script>document.getElementById('provider-form').submit();</script>",
+         <script>{AUTO_SUBMIT}</script>",
         escape(action)
     )
 }
+
+/// Posts the provider form at once. Fixed text, allowed by its hash in the page's policy.
+const AUTO_SUBMIT: &str = "document.getElementById('provider-form').submit();";
 
 #[cfg(test)]
 mod tests {

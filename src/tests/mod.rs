@@ -13,6 +13,7 @@ mod bench;
 mod braintree;
 mod cart;
 mod catalogue;
+mod headers;
 mod list_scale;
 mod mail;
 mod operations;

@@ -129,6 +129,15 @@ pub enum NextStep {
     ShopPage { values: Vec<(String, String)> },
 }
 
+/// A page of the shop's own that a provider fills in ([`NextStep::ShopPage`]): its body, and
+/// the sources beyond the shop's own origin its Content Security Policy must allow (Braintree's
+/// Drop-in in live mode), on this page only.
+#[derive(Debug, Clone)]
+pub struct ShopPage {
+    pub body: String,
+    pub sources: crate::server::csp::PageSources,
+}
+
 /// The provider's answer to *start*.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
@@ -376,8 +385,13 @@ pub trait PaymentProvider: Send + Sync {
         )))
     }
 
-    /// The body of a page of the shop's own for [`NextStep::ShopPage`].
-    fn shop_page(&self, _attempt_reference: &str, _values: &[(String, String)]) -> Option<String> {
+    /// The body of a page of the shop's own for [`NextStep::ShopPage`], and what it loads from
+    /// elsewhere.
+    fn shop_page(
+        &self,
+        _attempt_reference: &str,
+        _values: &[(String, String)],
+    ) -> Option<ShopPage> {
         None
     }
 

@@ -35,6 +35,11 @@ type Builder = dyn Fn(&BuildContext) -> Arc<dyn PaymentProvider> + Send + Sync;
 pub struct Configured {
     pub id: ProviderId,
     pub endpoint: Endpoint,
+    /// The origins this provider sends the shopper's browser to: the hosted page a checkout
+    /// redirects to, or the gateway a form is posted to. Empty for the built-in sandbox (it is on
+    /// the shop's own origin) and for a provider whose page is the shop's own. The shop's
+    /// `form-action` allows exactly these (see `server::csp`).
+    pub browser_origins: Vec<String>,
     /// Built from its credentials (which it holds, and never shows) once the shop knows where it
     /// reaches its sandboxes.
     builder: Arc<Builder>,
@@ -49,8 +54,26 @@ impl Configured {
         Configured {
             id,
             endpoint,
+            browser_origins: Vec::new(),
             builder: Arc::new(builder),
         }
+    }
+
+    /// The origins of these URLs (paths and anything not http(s) are left out: they are the
+    /// shop's own).
+    pub fn sending_browser_to<S: AsRef<str>>(
+        mut self,
+        urls: impl IntoIterator<Item = S>,
+    ) -> Configured {
+        let origins = urls
+            .into_iter()
+            .filter_map(|url| crate::server::csp::origin_of(url.as_ref()));
+        for origin in origins {
+            if !self.browser_origins.contains(&origin) {
+                self.browser_origins.push(origin);
+            }
+        }
+        self
     }
 
     pub fn build(&self, ctx: &BuildContext) -> Arc<dyn PaymentProvider> {
@@ -63,6 +86,7 @@ impl std::fmt::Debug for Configured {
         f.debug_struct("Configured")
             .field("id", &self.id)
             .field("endpoint", &self.endpoint)
+            .field("browser_origins", &self.browser_origins)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +158,24 @@ pub fn base_url(var: &'static str, value: Option<String>) -> Result<Option<Strin
             var,
             "expected a bare http:// or https:// root such as https://api.stripe.com",
         )),
+    }
+}
+
+/// Where a redirecting provider's hosted pages are, for [`Configured::sending_browser_to`]:
+/// nothing for the built-in sandbox (the shop's own origin); the pages of the provider's own
+/// site when the API root is one of its official hosts (`official`: API host, page URLs); else
+/// the override's own origin (a self-hosted sandbox or a test fake serves its pages beside its
+/// API).
+pub fn hosted_pages(endpoint: &Endpoint, official: &[(&str, &[&'static str])]) -> Vec<String> {
+    let Endpoint::Remote(root) = endpoint else {
+        return Vec::new();
+    };
+    let host = crate::server::csp::origin_of(root)
+        .and_then(|o| o.split_once("://").map(|(_, h)| h.to_string()))
+        .unwrap_or_default();
+    match official.iter().find(|(api, _)| *api == host) {
+        Some((_, pages)) => pages.iter().map(|p| p.to_string()).collect(),
+        None => vec![root.clone()],
     }
 }
 
@@ -215,6 +257,11 @@ impl PaymentSettings {
         self.providers.iter().find(|p| p.id == id)
     }
 
+    /// Every origin a configured provider sends the shopper's browser to.
+    pub fn browser_origins(&self) -> impl Iterator<Item = &String> + '_ {
+        self.providers.iter().flat_map(|p| p.browser_origins.iter())
+    }
+
     /// The providers whose built-in sandbox this instance serves.
     pub fn sandboxed(&self) -> impl Iterator<Item = ProviderId> + '_ {
         self.providers
@@ -251,6 +298,60 @@ mod tests {
         assert_eq!(p.sandboxed().count(), registry::PROVIDERS.len());
         assert_eq!(p.hold_minutes, 60);
         assert_eq!(p.max_open_orders, 5);
+    }
+
+    #[test]
+    fn browser_origins_come_from_the_settings() {
+        let origins = |pairs: &[(&str, &str)], id: ProviderId| -> Vec<String> {
+            parse(pairs)
+                .unwrap()
+                .get(id)
+                .unwrap()
+                .browser_origins
+                .clone()
+        };
+        // The built-in sandboxes are on the shop's own origin.
+        assert_eq!(parse(&[]).unwrap().browser_origins().count(), 0);
+        assert_eq!(
+            origins(
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_own"),
+                    ("STRIPE_WEBHOOK_SECRET", "whsec_own")
+                ],
+                ProviderId::Stripe
+            ),
+            ["https://checkout.stripe.com"]
+        );
+        // An override serves its own pages.
+        assert_eq!(
+            origins(
+                &[("PAYPAL_API_BASE", "http://127.0.0.1:9/paypal")],
+                ProviderId::Paypal
+            ),
+            ["http://127.0.0.1:9"]
+        );
+        assert_eq!(
+            origins(
+                &[
+                    ("PAYMENTS_MODE", "live"),
+                    ("AUTHORIZENET_API_LOGIN_ID", "liveLogin1"),
+                    ("AUTHORIZENET_TRANSACTION_KEY", "liveTxnKey000001"),
+                    ("AUTHORIZENET_SIGNATURE_KEY", "ABCDEF0123"),
+                ],
+                ProviderId::AuthorizeNet
+            ),
+            ["https://accept.authorize.net"]
+        );
+        // Braintree's page is the shop's own: nothing to post elsewhere.
+        assert!(origins(
+            &[
+                ("BRAINTREE_MERCHANT_ID", "own"),
+                ("BRAINTREE_PUBLIC_KEY", "ownpublic"),
+                ("BRAINTREE_PRIVATE_KEY", "ownprivate"),
+            ],
+            ProviderId::Braintree
+        )
+        .is_empty());
     }
 
     #[test]

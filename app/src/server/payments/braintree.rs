@@ -27,13 +27,15 @@ use super::sandbox_page::escape;
 use super::{
     transport_error, AttemptRef, Capabilities, CaptureClaims, NextStep, Outcome, PaymentError,
     PaymentProvider, PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState,
-    Source, StartRequest, Started, WebhookError,
+    ShopPage, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, Money, ProviderId};
+use crate::server::csp::{hash_source, PageSources};
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::sync::Arc;
 use wire::{SaleResult, Transaction};
 
@@ -49,6 +51,31 @@ pub const API_VERSION: &str = "6";
 /// Braintree's Drop-in UI script (loaded from Braintree with real keys only).
 pub const DROPIN_SCRIPT: &str =
     "https://js.braintreegateway.com/web/dropin/1.43.0/js/dropin.min.js";
+/// The page's own script that starts Drop-in and posts its nonce. Fixed text, so the page's
+/// Content Security Policy allows exactly it by hash.
+const DROPIN_START: &str = "(function(){var f=document.getElementById('braintree-form');\
+var c=document.getElementById('braintree-dropin');\
+if(!window.braintree){c.textContent='Braintree\\'s Drop-in could not be loaded.';return;}\
+braintree.dropin.create({authorization:c.dataset.clientToken,container:'#braintree-dropin'},\
+function(err,dropin){if(err){c.textContent='Braintree\\'s Drop-in could not start.';return;}\
+f.addEventListener('submit',function(e){e.preventDefault();\
+dropin.requestPaymentMethod(function(err,p){if(err){return;}\
+document.getElementById('braintree-nonce').value=p.nonce;f.submit();});});});})();";
+/// Braintree's hosts that Drop-in loads from and talks to (its script, the card-field frames,
+/// the client API and its analytics), production and sandbox. Allowed on its page only.
+const DROPIN_SCRIPT_ORIGINS: [&str; 2] = [
+    "https://js.braintreegateway.com",
+    "https://assets.braintreegateway.com",
+];
+const DROPIN_CONNECT_ORIGINS: [&str; 6] = [
+    "https://api.braintreegateway.com",
+    "https://api.sandbox.braintreegateway.com",
+    "https://client-analytics.braintreegateway.com",
+    "https://client-analytics.sandbox.braintreegateway.com",
+    "https://payments.braintree-api.com",
+    "https://payments.sandbox.braintree-api.com",
+];
+const DROPIN_ASSETS: &str = "https://assets.braintreegateway.com";
 /// Test nonces (providers.md §7.9).
 pub const VALID_NONCE: &str = "fake-valid-nonce";
 pub const DECLINED_NONCE: &str = "fake-processor-declined-visa-nonce";
@@ -817,7 +844,7 @@ impl PaymentProvider for Braintree {
         shopper_reason(kind)
     }
 
-    fn shop_page(&self, attempt_reference: &str, values: &[(String, String)]) -> Option<String> {
+    fn shop_page(&self, attempt_reference: &str, values: &[(String, String)]) -> Option<ShopPage> {
         let (amount, currency) = Self::quoted(values)?;
         let return_url = values_get(values, "return_url");
         let cancel_url = values_get(values, "cancel_url");
@@ -845,7 +872,8 @@ impl PaymentProvider for Braintree {
             escape(cancel_url)
         );
         if self.stand_in {
-            return Some(format!(
+            // Nothing of Braintree's is loaded: the shop-wide policy is enough.
+            let body = format!(
                 "{intro}<h2>Card details</h2>\
                  <p>Test mode: Braintree's Drop-in is not loaded. The built-in sandbox's test \
                  Drop-in stands in for it and hands back a test nonce.</p>\
@@ -856,10 +884,14 @@ impl PaymentProvider for Braintree {
                 can = hidden("cancel_url", cancel_url),
                 shown = hidden("shown", values_get(values, "shown")),
                 reference = hidden("reference", attempt_reference),
-            ));
+            );
+            return Some(ShopPage {
+                body,
+                sources: PageSources::default(),
+            });
         }
         let client_token = values_get(values, "client_token");
-        Some(format!(
+        let body = format!(
             "{intro}<h2>Card details</h2>\
              <form id=\"braintree-form\" method=\"post\" action=\"{action}\">{carried}\
              <input type=\"hidden\" id=\"braintree-nonce\" name=\"payment_method_nonce\" value=\"\">\
@@ -868,17 +900,32 @@ impl PaymentProvider for Braintree {
              with Braintree, or go back and choose another payment method.</p></noscript>\
              <button type=\"submit\" class=\"primary\">Pay</button></form>{cancel}\
              <script src=\"{DROPIN_SCRIPT}\"></script>\
-             <script>(function(){{var f=document.getElementById('braintree-form');\
-             var c=document.getElementById('braintree-dropin');\
-             if(!window.braintree){{c.textContent='Braintree\\'s Drop-in could not be loaded.';return;}}\
-             braintree.dropin.create({{authorization:c.dataset.clientToken,container:'#braintree-dropin'}},\
-             function(err,dropin){{if(err){{c.textContent='Braintree\\'s Drop-in could not start.';return;}}\
-             f.addEventListener('submit',function(e){{e.preventDefault();\
-             dropin.requestPaymentMethod(function(err,p){{if(err){{return;}}\
-             document.getElementById('braintree-nonce').value=p.nonce;f.submit();}});}});}});}})();</script>",
+             <script>{DROPIN_START}</script>",
             action = escape(return_url),
             token = escape(client_token),
-        ))
+        );
+        Some(ShopPage {
+            body,
+            sources: dropin_sources(),
+        })
+    }
+}
+
+/// What Drop-in needs beyond the shop's own origin, on its page only: Braintree's script and
+/// stylesheet, its card-field frames and images, and its client API. Drop-in sets inline styles
+/// on the elements it builds, so this page alone allows inline styles (never inline scripts: its
+/// one inline script is allowed by hash).
+fn dropin_sources() -> PageSources {
+    let owned = |list: &[&'static str]| list.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>();
+    let mut script = owned(&DROPIN_SCRIPT_ORIGINS);
+    script.push(hash_source(DROPIN_START).into());
+    PageSources {
+        script,
+        style: owned(&[DROPIN_ASSETS, "'unsafe-inline'"]),
+        img: owned(&[DROPIN_ASSETS, "data:"]),
+        frame: owned(&[DROPIN_ASSETS]),
+        connect: owned(&DROPIN_CONNECT_ORIGINS),
+        referrer: None,
     }
 }
 

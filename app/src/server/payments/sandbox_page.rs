@@ -1,6 +1,8 @@
 //! The plain HTML shared by the sandboxes' hosted pages (no Leptos: they stand for another site).
 
-use axum::response::Html;
+use crate::server::csp::PageSources;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Extension;
 
 /// Escape text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -27,26 +29,41 @@ pub fn is_shop_url(url: &str, public_url: &str) -> bool {
         && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
+/// The sandbox pages' stylesheet, inline so a sandbox needs no files of its own; allowed by its
+/// hash in the pages' Content Security Policy.
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1a1a2e;background:#f4f4fb}
+.banner{background:#ffd84d;padding:.5rem .75rem;border-radius:.4rem;font-weight:600}
+.card{background:#fff;border-radius:.6rem;padding:1.25rem;box-shadow:0 1px 4px #0002;margin-top:1rem}
+button{font-size:1rem;padding:.6rem 1.2rem;margin:.25rem .5rem .25rem 0;border-radius:.4rem;border:1px solid #555;cursor:pointer}
+button.pay{background:#2d6a4f;color:#fff;border-color:#2d6a4f}
+fieldset{margin-top:1rem;border-radius:.4rem} td{padding:.2rem .6rem .2rem 0}
+";
+
 /// A complete page in the sandbox's own look, so nobody mistakes it for the shop.
-pub fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
+pub fn page(title: &str, body: &str) -> Response {
+    page_with_scripts(title, body, &[])
+}
+
+/// [`page`] whose body carries these fixed inline scripts (each exactly as in the body, between
+/// its `<script>` tags): the page's Content Security Policy allows them by hash, and no other.
+pub fn page_with_scripts(title: &str, body: &str, scripts: &[&str]) -> Response {
+    let html = Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="icon" href="data:,">
-<style>
-body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1a1a2e;background:#f4f4fb}}
-.banner{{background:#ffd84d;padding:.5rem .75rem;border-radius:.4rem;font-weight:600}}
-.card{{background:#fff;border-radius:.6rem;padding:1.25rem;box-shadow:0 1px 4px #0002;margin-top:1rem}}
-button{{font-size:1rem;padding:.6rem 1.2rem;margin:.25rem .5rem .25rem 0;border-radius:.4rem;border:1px solid #555;cursor:pointer}}
-button.pay{{background:#2d6a4f;color:#fff;border-color:#2d6a4f}}
-fieldset{{margin-top:1rem;border-radius:.4rem}} td{{padding:.2rem .6rem .2rem 0}}
-</style></head>
+<style>{STYLE}</style></head>
 <body><header><p class="banner" role="note">Sandbox: no real money moves. Test controls are below.</p></header>
 {body}
 </body></html>"#,
         title = escape(title),
-    ))
+    ));
+    (
+        Extension(PageSources::hand_written(scripts, &[STYLE])),
+        html,
+    )
+        .into_response()
 }
 
 /// The test-control fieldset: how the sandbox delivers this payment's webhooks.

@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 pub const LIVE_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";
 pub const SANDBOX_GATEWAY: &str = "https://openapi-sandbox.dl.alipaydev.com/gateway.do";
+/// Alipay's cashier pages, where the gateway sends the shopper on.
+const LIVE_CASHIER: &str = "https://excashier.alipay.com";
+const SANDBOX_CASHIER: &str = "https://excashier-sandbox.dl.alipaydev.com";
 const LIVE_HOST: &str = "openapi.alipay.com";
 const SANDBOX_HOSTS: [&str; 2] = ["openapi-sandbox.dl.alipaydev.com", "openapi.alipaydev.com"];
 
@@ -133,10 +136,15 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         Endpoint::Remote(g) => g.clone(),
     };
     let sandboxed = endpoint == Endpoint::Sandbox;
-    Ok(Some(Configured::new(
-        ProviderId::Alipay,
-        endpoint,
-        move |ctx| {
+    // The form goes to the gateway, which forwards the shopper to Alipay's cashier.
+    let mut browser_urls = vec![browser_gateway.clone()];
+    match host_of(&browser_gateway) {
+        LIVE_HOST => browser_urls.push(LIVE_CASHIER.to_string()),
+        host if SANDBOX_HOSTS.contains(&host) => browser_urls.push(SANDBOX_CASHIER.to_string()),
+        _ => {}
+    }
+    Ok(Some(
+        Configured::new(ProviderId::Alipay, endpoint, move |ctx| {
             // For the built-in sandbox the root is `{internal}/sandbox/alipay`; otherwise it is
             // the full gateway URL already.
             let gateway = if sandboxed {
@@ -152,8 +160,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 app_key.clone(),
                 alipay_key.clone(),
             ))
-        },
-    )))
+        })
+        .sending_browser_to(browser_urls),
+    ))
 }
 
 #[cfg(test)]
@@ -239,6 +248,24 @@ GnQuG5T25i+Bc8BiP5oUwVVSxrtDueL9JRLum+5MWHBVTSRkFANNEn4VEj62X1vm
             p.get(ProviderId::Alipay).is_none(),
             "live mode without keys: not offered"
         );
+    }
+
+    #[test]
+    fn the_browser_goes_to_the_gateway_and_its_cashier() {
+        let p = parse(&with_keys(&[])).unwrap();
+        assert_eq!(
+            p.get(ProviderId::Alipay).unwrap().browser_origins,
+            [
+                "https://openapi-sandbox.dl.alipaydev.com",
+                "https://excashier-sandbox.dl.alipaydev.com"
+            ]
+        );
+        let p = parse(&[]).unwrap();
+        assert!(p
+            .get(ProviderId::Alipay)
+            .unwrap()
+            .browser_origins
+            .is_empty());
     }
 
     #[test]

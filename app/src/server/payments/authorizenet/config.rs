@@ -142,10 +142,10 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     };
     let transaction_key = SecretString::from(transaction_key);
     let signature_key = SecretString::from(signature_key);
-    Ok(Some(Configured::new(
-        ProviderId::AuthorizeNet,
-        endpoint,
-        move |ctx| {
+    // The browser posts the token to the hosted form (a path for the built-in sandbox).
+    let browser_url = form.clone();
+    Ok(Some(
+        Configured::new(ProviderId::AuthorizeNet, endpoint, move |ctx| {
             Arc::new(AuthorizeNet::new(
                 ctx.http.clone(),
                 format!("{}{API_PATH}", ctx.api_root),
@@ -154,8 +154,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 transaction_key.clone(),
                 signature_key.clone(),
             ))
-        },
-    )))
+        })
+        .sending_browser_to([browser_url]),
+    ))
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 
 use super::Paypal;
 use crate::model::ProviderId;
-use crate::server::config::payments::{base_url, pair, sandbox_keys, Configured, PaymentsMode};
+use crate::server::config::payments::{
+    base_url, hosted_pages, pair, sandbox_keys, Configured, PaymentsMode,
+};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -76,10 +78,24 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         }
     };
     let secret = SecretString::from(secret);
-    Ok(Some(Configured::new(
-        ProviderId::Paypal,
-        endpoint,
-        move |ctx| {
+    // PayPal's approval pages, reached by a redirect from the checkout.
+    let pages = hosted_pages(
+        &endpoint,
+        &[
+            ("api-m.paypal.com", &["https://www.paypal.com"]),
+            ("api.paypal.com", &["https://www.paypal.com"]),
+            (
+                "api-m.sandbox.paypal.com",
+                &["https://www.sandbox.paypal.com"],
+            ),
+            (
+                "api.sandbox.paypal.com",
+                &["https://www.sandbox.paypal.com"],
+            ),
+        ],
+    );
+    Ok(Some(
+        Configured::new(ProviderId::Paypal, endpoint, move |ctx| {
             Arc::new(Paypal::new(
                 ctx.http.clone(),
                 ctx.api_root.clone(),
@@ -88,8 +104,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 webhook_id.clone(),
                 ctx.captures.clone(),
             ))
-        },
-    )))
+        })
+        .sending_browser_to(pages),
+    ))
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 use super::Square;
 use crate::model::{Currency, ProviderId};
 use crate::server::config::payments::{
-    base_url, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode, PUBLISHED_IN_LIVE,
+    base_url, hosted_pages, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode,
+    PUBLISHED_IN_LIVE,
 };
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
@@ -150,10 +151,26 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     };
     let token = SecretString::from(token);
     let key = SecretString::from(key);
-    Ok(Some(Configured::new(
-        ProviderId::Square,
-        endpoint,
-        move |ctx| {
+    // Square payment links (`square.link/u/…`) and the checkout page they redirect to; Chrome
+    // checks each hop of a redirect that follows a form post.
+    let pages = hosted_pages(
+        &endpoint,
+        &[
+            (
+                "connect.squareup.com",
+                &["https://square.link", "https://checkout.square.site"],
+            ),
+            (
+                "connect.squareupsandbox.com",
+                &[
+                    "https://sandbox.square.link",
+                    "https://sandbox.checkout.square.site",
+                ],
+            ),
+        ],
+    );
+    Ok(Some(
+        Configured::new(ProviderId::Square, endpoint, move |ctx| {
             let notification_url = webhook_url
                 .clone()
                 .unwrap_or_else(|| format!("{}/webhooks/square", ctx.public_url));
@@ -166,8 +183,9 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
                 notification_url,
                 currency,
             ))
-        },
-    )))
+        })
+        .sending_browser_to(pages),
+    ))
 }
 
 #[cfg(test)]

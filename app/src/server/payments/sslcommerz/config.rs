@@ -5,7 +5,9 @@
 
 use super::Sslcommerz;
 use crate::model::ProviderId;
-use crate::server::config::payments::{base_url, pair, sandbox_keys, Configured, PaymentsMode};
+use crate::server::config::payments::{
+    base_url, hosted_pages, pair, sandbox_keys, Configured, PaymentsMode,
+};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -58,18 +60,19 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         }
     };
     let password = SecretString::from(password);
-    Ok(Some(Configured::new(
-        ProviderId::Sslcommerz,
-        endpoint,
-        move |ctx| {
+    // SSLCOMMERZ's `GatewayPageURL` is on its API host.
+    let pages = hosted_pages(&endpoint, &[]);
+    Ok(Some(
+        Configured::new(ProviderId::Sslcommerz, endpoint, move |ctx| {
             Arc::new(Sslcommerz::new(
                 ctx.http.clone(),
                 ctx.api_root.clone(),
                 store_id.clone(),
                 password.clone(),
             ))
-        },
-    )))
+        })
+        .sending_browser_to(pages),
+    ))
 }
 
 #[cfg(test)]

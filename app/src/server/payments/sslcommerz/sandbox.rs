@@ -9,7 +9,7 @@ use crate::model::{Currency, Money};
 use crate::server::db;
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::sandbox_page::{
-    delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
+    delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls, RefundPlan,
 };
 use crate::server::state::AppState;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
@@ -266,6 +266,9 @@ async fn hosted_page(
     page("SSLCOMMERZ sandbox payment", &body).into_response()
 }
 
+/// Sends the browser back to the shop with SSLCOMMERZ's fields, as SSLCOMMERZ's own page does.
+const AUTO_SUBMIT: &str = "document.getElementById('back').submit()";
+
 /// The fields SSLCOMMERZ posts to the shop (browser and IPN), signed with `verify_sign`.
 fn callback_fields(
     session: &Value,
@@ -426,10 +429,10 @@ async fn hosted_action(
     let html = format!(
         r#"<main class="card"><h1>Returning to the shop…</h1>
 <form id="back" method="post" action="{action}">{inputs}<button class="pay">Continue to the shop</button></form>
-<script>document.getElementById('back').submit()</script></main>"#,
+<script>{AUTO_SUBMIT}</script></main>"#,
         action = escape(action)
     );
-    page("Returning to the shop", &html).into_response()
+    page_with_scripts("Returning to the shop", &html, &[AUTO_SUBMIT])
 }
 
 /// `YYMMDDhhmmss`-style prefix like SSLCOMMERZ's val_ids, from the clock without extra crates.

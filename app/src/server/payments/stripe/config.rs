@@ -4,7 +4,9 @@
 
 use super::Stripe;
 use crate::model::ProviderId;
-use crate::server::config::payments::{base_url, pair, sandbox_keys, Configured, PaymentsMode};
+use crate::server::config::payments::{
+    base_url, hosted_pages, pair, sandbox_keys, Configured, PaymentsMode,
+};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -60,18 +62,22 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
     };
     let key = SecretString::from(key);
     let secret = SecretString::from(secret);
-    Ok(Some(Configured::new(
-        ProviderId::Stripe,
-        endpoint,
-        move |ctx| {
+    // Stripe Checkout's pages, reached by a redirect from the checkout.
+    let pages = hosted_pages(
+        &endpoint,
+        &[("api.stripe.com", &["https://checkout.stripe.com"])],
+    );
+    Ok(Some(
+        Configured::new(ProviderId::Stripe, endpoint, move |ctx| {
             Arc::new(Stripe::new(
                 ctx.http.clone(),
                 ctx.api_root.clone(),
                 key.clone(),
                 secret.clone(),
             ))
-        },
-    )))
+        })
+        .sending_browser_to(pages),
+    ))
 }
 
 #[cfg(test)]
