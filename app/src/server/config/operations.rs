@@ -118,12 +118,14 @@ impl OperationsSettings {
                 Ok(secs) if secs <= MAX_SHUTDOWN_DELAY_SECONDS => {
                     std::time::Duration::from_secs(secs)
                 }
-                _ => return Err(bad(
-                    "SHUTDOWN_DELAY_SECONDS",
-                    format!(
+                _ => {
+                    return Err(bad(
+                        "SHUTDOWN_DELAY_SECONDS",
+                        format!(
                         "expected whole seconds from 0 to {MAX_SHUTDOWN_DELAY_SECONDS}, got {v:?}"
                     ),
-                )),
+                    ))
+                }
             },
             None => std::time::Duration::ZERO,
         };

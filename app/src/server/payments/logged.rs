@@ -111,7 +111,11 @@ impl PaymentProvider for Logged {
         logged(self.id(), "lookup_refund", reference, call).await
     }
 
-    fn shop_page(&self, attempt_reference: &str, values: &[(String, String)]) -> Option<String> {
+    fn shop_page(
+        &self,
+        attempt_reference: &str,
+        values: &[(String, String)],
+    ) -> Option<super::ShopPage> {
         self.0.shop_page(attempt_reference, values)
     }
 
