@@ -82,6 +82,10 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await logIn(page, MERCHANT.email, MERCHANT.password);
   await page.goto('/admin/orders');
   await expect(page.getByRole('heading', { name: 'Orders', level: 1 })).toBeVisible();
+  if (javaScriptEnabled) {
+    // A click before hydration finishes can be lost on a busy machine.
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  }
   await audit(page, javaScriptEnabled);
   await page.getByLabel('Search').fill(reference);
   await page.getByRole('button', { name: 'Filter' }).click();
