@@ -530,3 +530,20 @@ pub async fn switchable_proxy() -> (u16, tokio::sync::watch::Sender<Option<Strin
     });
     (port, target)
 }
+
+/// Read a Server-Sent Events body into `seen` until it contains `needle` (10 s at most).
+pub async fn read_until<S, B>(stream: &mut S, seen: &mut String, needle: &str)
+where
+    S: futures_util::Stream<Item = reqwest::Result<B>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    use futures_util::StreamExt as _;
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !seen.contains(needle) {
+            let chunk = stream.next().await.expect("the stream stays open").unwrap();
+            seen.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{needle:?} within 10 s; the stream said {seen:?}"));
+}

@@ -235,11 +235,7 @@ async fn two_instances_behind_a_load_balancer() {
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = response.bytes_stream();
     let mut seen = String::new();
-    while !seen.contains("awaiting_payment") {
-        seen.push_str(&String::from_utf8_lossy(
-            &stream.next().await.unwrap().unwrap(),
-        ));
-    }
+    crate::helpers::read_until(&mut stream, &mut seen, "awaiting_payment").await;
     let (attempt, session) = a.attempt_of(&reference).await;
     let event = stripe_event(
         "checkout.session.completed",
@@ -250,15 +246,8 @@ async fn two_instances_behind_a_load_balancer() {
         "usd",
     );
     assert_eq!(b.stripe_event(&event).await, StatusCode::OK);
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !seen.contains("\"paid\"") {
-            seen.push_str(&String::from_utf8_lossy(
-                &stream.next().await.unwrap().unwrap(),
-            ));
-        }
-    })
-    .await
-    .expect("instance A's stream reports what instance B applied");
+    // instance A's stream reports what instance B applied
+    crate::helpers::read_until(&mut stream, &mut seen, "\"paid\"").await;
 
     // Three more shoppers leave their payments open; both reconcilers come due at once.
     let mut open = Vec::new();

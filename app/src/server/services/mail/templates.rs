@@ -49,21 +49,8 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// Escape text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The shop's one HTML escaper (element content and attribute values).
+pub use crate::server::payments::sandbox_page::escape;
 
 /// Paragraphs of a message: text, or a link with its label.
 enum Part<'a> {
