@@ -7,6 +7,7 @@ pub mod health;
 pub mod live_stream;
 pub mod metrics;
 pub mod order_lists;
+pub mod page_cache;
 pub mod payment_routes;
 pub mod request_id;
 pub mod security_headers;

@@ -107,6 +107,11 @@ pub async fn add(
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
         );
+        // A page shows the visitor's cart and account: no shared cache may keep it, and the
+        // browser asks again rather than showing a stale price.
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            set(headers, header::CACHE_CONTROL, "private, no-cache");
+        }
     }
     response
 }

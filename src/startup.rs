@@ -71,6 +71,15 @@ impl Application {
             NativePool::Postgres(pool) => OrderEvents::shared(pool.clone()),
             NativePool::Sqlite(_) => OrderEvents::local(),
         };
+        // Until it hears other instances, catalogue pages are rendered without the cache.
+        if !events
+            .wait_until_in_sync(std::time::Duration::from_secs(5))
+            .await
+        {
+            tracing::warn!(
+                "not yet listening for other instances' changes; pages are not cached until then"
+            );
+        }
         let captures = Arc::new(app::server::services::capture_claims::DbCaptureClaims::new(
             db.clone(),
         ));
@@ -283,7 +292,13 @@ async fn router(
         >(
             crate::security_headers::provide_leptos_nonce, shell
         ))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        // Inside the sessions (it reads the visitor's header from the session) and inside the
+        // security headers (it splices in their nonce).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::page_cache::PageCache::new(state.clone()),
+            crate::page_cache::serve,
+        ));
     let router = with_sessions(router, &state).await?;
     let error_links = Arc::new(ErrorLinks::from_settings(&state.settings));
     let trusted = Arc::new(state.settings.operations.trusted_proxies.clone());

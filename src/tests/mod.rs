@@ -19,6 +19,7 @@ mod mail;
 mod operations;
 mod order_lists;
 mod order_seed;
+mod page_cache;
 mod payment_holes;
 mod payments;
 mod paypal;

@@ -8,17 +8,8 @@ use leptos::prelude::*;
 /// the header of every page.
 #[server(endpoint = "header")]
 pub async fn header_data() -> Result<HeaderInfo, AppError> {
-    use crate::server::config::PaymentsMode;
     let ctx = crate::server::context::ctx().await?;
-    let user = ctx.user().await?;
-    let currency = ctx.session.currency().await?;
-    let cart_count = ctx.cart().await?.peek(currency).await?.item_count();
-    Ok(HeaderInfo {
-        user,
-        currency,
-        cart_count,
-        test_mode: ctx.state.settings.payments.mode == PaymentsMode::Sandbox,
-    })
+    Ok(ctx.header_info().await?)
 }
 
 #[server(endpoint = "register")]

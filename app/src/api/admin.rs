@@ -41,6 +41,6 @@ pub async fn update_product(
             _ => return Err(AppError::invalid("Status must be active or hidden.")),
         },
     };
-    catalog::update_product(ctx.db(), edit).await?;
+    catalog::update_product(&ctx.state, edit).await?;
     Ok("Product saved.".to_string())
 }

@@ -28,6 +28,22 @@ impl Ctx {
         Ok(db::users::by_id(&mut conn, id).await?)
     }
 
+    /// What the page header shows this visitor: account, currency, cart count, test mode. The
+    /// page cache keys rendered pages on it, so it must hold everything per-visitor a cacheable
+    /// page shows.
+    pub async fn header_info(&self) -> ServerResult<crate::model::HeaderInfo> {
+        use super::config::PaymentsMode;
+        let user = self.user().await?;
+        let currency = self.session.currency().await?;
+        let cart_count = self.cart().await?.peek(currency).await?.item_count();
+        Ok(crate::model::HeaderInfo {
+            user,
+            currency,
+            cart_count,
+            test_mode: self.state.settings.payments.mode == PaymentsMode::Sandbox,
+        })
+    }
+
     /// The logged-in merchant, or a refusal.
     pub async fn require_merchant(&self) -> ServerResult<CurrentUser> {
         match self.user().await? {

@@ -369,6 +369,8 @@ pub async fn accept_as_paid(
     )
     .await?;
     tx.commit().await?;
+    // The order's stock, given back when it was given up, is taken again.
+    state.events.catalogue_changed();
     tracing::info!(order = %order.reference, merchant = merchant.id, "merchant accepted a payment under review");
     state
         .events

@@ -151,6 +151,16 @@ impl Cart<'_> {
 
     async fn reprice(&self, currency: Currency, record: bool) -> ServerResult<CartView> {
         let items = self.items().await?;
+        if items.is_empty() {
+            // Most visitors: nothing to price, so no database round trip (every page's header
+            // asks).
+            return Ok(CartView {
+                currency,
+                lines: Vec::new(),
+                total: Money::zero(currency),
+                notices: Vec::new(),
+            });
+        }
         let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
         let products: HashMap<i64, PricedProduct> = {
             let mut conn = self.db.pool.acquire().await?;

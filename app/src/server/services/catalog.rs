@@ -5,6 +5,7 @@ use crate::model::{AdminProduct, Currency, Money, ProductCard, ProductDetail};
 use crate::server::db::products::Listing;
 use crate::server::db::{self, Db};
 use crate::server::error::ServerResult;
+use crate::server::state::AppState;
 
 /// The active products priced in `currency`.
 pub async fn list(db: &Db, currency: Currency) -> ServerResult<Vec<ProductCard>> {
@@ -47,8 +48,9 @@ pub struct ProductEdit {
     pub active: bool,
 }
 
-pub async fn update_product(db: &Db, edit: ProductEdit) -> ServerResult<()> {
-    let mut tx = db.pool.begin().await?;
+/// Apply the merchant's edit; cached catalogue pages are dropped once it is committed.
+pub async fn update_product(state: &AppState, edit: ProductEdit) -> ServerResult<()> {
+    let mut tx = state.db.pool.begin().await?;
     if !db::products::set_stock_and_active(&mut tx, edit.product_id, edit.stock, edit.active)
         .await?
     {
@@ -56,5 +58,6 @@ pub async fn update_product(db: &Db, edit: ProductEdit) -> ServerResult<()> {
     }
     db::products::set_price(&mut tx, edit.product_id, edit.price).await?;
     tx.commit().await?;
+    state.events.catalogue_changed();
     Ok(())
 }

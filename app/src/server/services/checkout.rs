@@ -304,6 +304,8 @@ async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRo
     }
     orders::insert_attempt(&mut tx, &order, new.provider).await?;
     tx.commit().await?;
+    // The stock shown in the catalogue went down.
+    state.events.catalogue_changed();
     // The merchant's order list shows new orders live.
     state.events.publish(super::payment_updates::status_json(
         &order,

@@ -388,6 +388,9 @@ pub async fn apply_from_inbox(
         Some(Transition::Applied) => {
             tracing::info!(order = %order.reference, event = %update.event_id, from = from.as_str(), to = to.as_str(), "order status changed");
             crate::server::metrics::payment_finished(attempt.provider, to);
+            if to.releases_stock() {
+                events.catalogue_changed();
+            }
             events.publish(status_json(
                 &order,
                 to,

@@ -1,0 +1,261 @@
+//! The render cache of the catalogue (`/`) and product pages (`/products/{slug}`).
+//!
+//! Every visitor with the same header sees the same bytes on these pages, apart from the CSP nonce:
+//! the product grid or product in the visitor's currency, and a header that shows the account,
+//! currency, cart count and test mode ([`HeaderInfo`]). So the first render of a page for one header
+//! is kept and served again to every request with an equal header, until the catalogue changes:
+//!
+//! - **Per visitor, every request:** the header's facts are read from the session (no database
+//!   round trip for a visitor without an account and an empty cart) and are part of the cache key,
+//!   so no visitor is ever served another visitor's header. The nonce is spliced in fresh.
+//! - **Exact invalidation:** each entry remembers the catalogue version it was rendered at
+//!   ([`OrderEvents::catalogue_version`]). Every price, stock or visibility change, here or on
+//!   another instance sharing PostgreSQL (`NOTIFY`), bumps that version, so the next request renders
+//!   anew. A page is stored only if the version and the visitor's header were the same before and
+//!   after its render, so a change during a render is never kept. While another instance's changes
+//!   could go unseen (the listener reconnecting), nothing is served from or stored in the cache.
+//! - **Only plain page views:** GET without a query string (a no-JavaScript form error comes back
+//!   as `?__err=…`) and only a `200 text/html` answer is kept.
+//!
+//! Checkout re-prices from the database whatever a page showed.
+
+use app::model::HeaderInfo;
+use app::server::auth::ShopSession;
+use app::server::context::Ctx;
+use app::server::csp::CspNonce;
+use app::server::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// At most this many rendered pages (each about 20 KB); when full, older versions go first, then
+/// everything. Visitors without an account share one entry per page and currency.
+const MAX_ENTRIES: usize = 512;
+/// A rendered page larger than this is served but not kept.
+const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
+/// The cache and what it needs to compute a visitor's header.
+pub struct PageCache {
+    state: AppState,
+    entries: RwLock<HashMap<String, Arc<Entry>>>,
+}
+
+/// One rendered page: its bytes split where the nonce was, and its headers.
+struct Entry {
+    version: u64,
+    parts: Vec<Bytes>,
+    headers: HeaderMap,
+}
+
+impl PageCache {
+    pub fn new(state: AppState) -> Arc<PageCache> {
+        Arc::new(PageCache {
+            state,
+            entries: RwLock::new(HashMap::new()),
+        })
+    }
+
+    fn get(&self, key: &str, version: u64) -> Option<Arc<Entry>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|entry| entry.version == version)
+            .cloned()
+    }
+
+    fn put(&self, key: String, entry: Entry) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            let current = entry.version;
+            entries.retain(|_, e| e.version == current);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Arc::new(entry));
+    }
+
+    /// How many pages are kept now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The middleware: serve from the cache, or render and keep.
+pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: Next) -> Response {
+    if !cacheable(&request) {
+        return next.run(request).await;
+    }
+    let (Some(nonce), Some(session)) = (
+        request.extensions().get::<CspNonce>().cloned(),
+        request
+            .extensions()
+            .get::<tower_sessions::Session>()
+            .cloned(),
+    ) else {
+        return next.run(request).await;
+    };
+    let ctx = Ctx {
+        state: cache.state.clone(),
+        session: ShopSession(session),
+    };
+    let path = request.uri().path().to_string();
+    let Some((key, version)) = lookup_key(&cache, &ctx, &path).await else {
+        return next.run(request).await;
+    };
+    if let Some(entry) = cache.get(&key, version) {
+        metrics::counter!("storefront_page_cache_total", "result" => "hit").increment(1);
+        return entry.response(&nonce);
+    }
+    metrics::counter!("storefront_page_cache_total", "result" => "miss").increment(1);
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK || !is_html(response.headers()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a rendered page");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    // Keep it only if nothing it shows changed while it was rendered.
+    let unchanged = lookup_key(&cache, &ctx, &path)
+        .await
+        .is_some_and(|after| after == (key.clone(), version));
+    if unchanged {
+        cache.put(
+            key,
+            Entry::new(version, &bytes, nonce.as_str(), &parts.headers),
+        );
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A plain view of the catalogue or of one product.
+fn cacheable(request: &Request) -> bool {
+    if request.method() != Method::GET || request.uri().query().is_some() {
+        return false;
+    }
+    let path = request.uri().path();
+    path == "/"
+        || path
+            .strip_prefix("/products/")
+            .is_some_and(|slug| !slug.is_empty() && !slug.contains('/'))
+}
+
+/// The cache key (path and header) and the catalogue version, or `None` when the page must be
+/// rendered without the cache (version unknown, or the session could not be read).
+async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String, u64)> {
+    let version = cache.state.events.catalogue_version()?;
+    let header: HeaderInfo = match ctx.header_info().await {
+        Ok(header) => header,
+        Err(e) => {
+            tracing::debug!(error = %e, "page cache: no header for this visitor");
+            return None;
+        }
+    };
+    let header = serde_json::to_string(&header).ok()?;
+    Some((format!("{path}\n{header}"), version))
+}
+
+impl Entry {
+    fn new(version: u64, page: &Bytes, nonce: &str, headers: &HeaderMap) -> Entry {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        let text = page.as_ref();
+        let needle = nonce.as_bytes();
+        let mut i = 0;
+        while !needle.is_empty() && i + needle.len() <= text.len() {
+            if &text[i..i + needle.len()] == needle {
+                parts.push(page.slice(start..i));
+                i += needle.len();
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        parts.push(page.slice(start..));
+        let mut kept = headers.clone();
+        kept.remove(header::SET_COOKIE);
+        kept.remove(header::CONTENT_LENGTH);
+        Entry {
+            version,
+            parts,
+            headers: kept,
+        }
+    }
+
+    /// The page with this request's nonce.
+    fn response(&self, nonce: &CspNonce) -> Response {
+        let nonce = nonce.as_str().as_bytes();
+        let length = self.parts.iter().map(Bytes::len).sum::<usize>()
+            + nonce.len() * self.parts.len().saturating_sub(1);
+        let mut body = Vec::with_capacity(length);
+        for (i, part) in self.parts.iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(nonce);
+            }
+            body.extend_from_slice(part);
+        }
+        let mut response = Response::new(Body::from(body));
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nonce_is_spliced_where_it_was() {
+        let page = Bytes::from_static(b"<script nonce=\"N0NCE\">a</script><p>N0NCE</p>end");
+        let entry = Entry::new(1, &page, "N0NCE", &HeaderMap::new());
+        assert_eq!(entry.parts.len(), 3);
+        let nonce = CspNonce::generate();
+        let body = entry
+            .parts
+            .iter()
+            .map(|p| String::from_utf8_lossy(p))
+            .collect::<Vec<_>>();
+        assert_eq!(body.join(nonce.as_str()), page_with(nonce.as_str()));
+    }
+
+    fn page_with(nonce: &str) -> String {
+        format!("<script nonce=\"{nonce}\">a</script><p>{nonce}</p>end")
+    }
+
+    #[test]
+    fn only_plain_page_views_are_cacheable() {
+        let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+        assert!(cacheable(&get("/")));
+        assert!(cacheable(&get("/products/mug")));
+        assert!(!cacheable(&get("/?__err=x")));
+        assert!(!cacheable(&get("/products/")));
+        assert!(!cacheable(&get("/products/a/b")));
+        assert!(!cacheable(&get("/cart")));
+        let post = Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .body(Body::empty())
+            .unwrap();
+        assert!(!cacheable(&post));
+    }
+}
