@@ -104,17 +104,8 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) ->
             (url, Scratch::SqliteDir(dir))
         }
         Backend::Postgres => {
-            let name = format!("sf_test_{id}");
-            let admin = postgres_admin_url();
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-                .await
-                .expect("PostgreSQL must be reachable at TEST_POSTGRES_URL (default 127.0.0.1:5432/test)");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
-            (format!("{base}/{name}"), Scratch::PostgresDb(name))
+            let (url, name) = create_postgres_database(&id).await;
+            (url, Scratch::PostgresDb(name))
         }
     };
     let mut env: HashMap<&str, String> = HashMap::from([
@@ -127,6 +118,33 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) ->
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     start(env, scratch).await
+}
+
+/// A new empty PostgreSQL database for a test: its URL and its name (for
+/// [`drop_postgres_database`]).
+pub(crate) async fn create_postgres_database(id: &str) -> (String, String) {
+    let name = format!("sf_test_{id}");
+    let admin = postgres_admin_url();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("PostgreSQL must be reachable at TEST_POSTGRES_URL (default 127.0.0.1:5432/test)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+/// Drop a database made by [`create_postgres_database`], whoever is still connected.
+pub(crate) async fn drop_postgres_database(name: &str) {
+    if let Ok(mut conn) =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
 }
 
 async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
@@ -247,16 +265,7 @@ impl Drop for TestApp {
                         .unwrap();
                     rt.block_on(async move {
                         pool.close().await;
-                        if let Ok(mut conn) =
-                            <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url())
-                                .await
-                        {
-                            let _ = sqlx::query(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .execute(&mut conn)
-                            .await;
-                        }
+                        drop_postgres_database(&name).await;
                     });
                 })
                 .join();

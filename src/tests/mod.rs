@@ -13,6 +13,7 @@ mod bench;
 mod braintree;
 mod cart;
 mod catalogue;
+mod crash;
 mod headers;
 mod list_scale;
 mod mail;

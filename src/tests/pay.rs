@@ -227,6 +227,25 @@ pub fn reference_in(url: &str) -> String {
         .expect("order reference")
 }
 
+/// The latest attempt of an order in this database: its reference and the provider's session id
+/// (for a shop that runs in another process, e.g. the real binary).
+pub async fn attempt_in(db: &sqlx::AnyPool, reference: &str) -> (String, String) {
+    let row = sqlx::query(
+        "SELECT a.reference, a.provider_session_id FROM payment_attempts a \
+         JOIN orders o ON o.id = a.order_id WHERE o.reference = $1 ORDER BY a.id DESC LIMIT 1",
+    )
+    .bind(reference)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    (
+        row.try_get(0).unwrap(),
+        row.try_get::<Option<String>, _>(1)
+            .unwrap()
+            .unwrap_or_default(),
+    )
+}
+
 impl TestApp {
     async fn scalar(&self, sql: &str, reference: &str) -> i64 {
         sqlx::query(sql)
@@ -326,20 +345,7 @@ impl TestApp {
 
     /// The latest attempt of an order: (reference, provider session id).
     pub async fn attempt_of(&self, reference: &str) -> (String, String) {
-        let row = sqlx::query(
-            "SELECT a.reference, a.provider_session_id FROM payment_attempts a \
-             JOIN orders o ON o.id = a.order_id WHERE o.reference = $1 ORDER BY a.id DESC LIMIT 1",
-        )
-        .bind(reference)
-        .fetch_one(&self.state.db.pool)
-        .await
-        .unwrap();
-        (
-            row.try_get(0).unwrap(),
-            row.try_get::<Option<String>, _>(1)
-                .unwrap()
-                .unwrap_or_default(),
-        )
+        attempt_in(&self.state.db.pool, reference).await
     }
 
     /// Post a Stripe event to the shop, signed like Stripe with the sandbox's webhook secret.

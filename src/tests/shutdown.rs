@@ -4,10 +4,10 @@
 //! load balancer share sessions, live status and the reconciler's work.
 
 use crate::helpers::{
-    browser_at, on_both_backends, round_robin_proxy, spawn_app, spawn_app_with, Backend, TestApp,
-    ADMIN_EMAIL, ADMIN_PASSWORD, PUBLIC_URL,
+    browser_at, on_both_backends, round_robin_proxy, spawn_app, spawn_app_with, Backend, Browser,
+    TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, PUBLIC_URL,
 };
-use crate::pay::{reference_in, stripe_event};
+use crate::pay::{attempt_in, reference_in, stripe_event};
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::stripe::signature;
 use futures_util::stream::{self, StreamExt};
@@ -17,11 +17,18 @@ use std::time::Duration;
 
 /// An order awaiting payment at the Stripe sandbox, with the event that would pay it.
 async fn awaiting_stripe(app: &TestApp) -> (String, serde_json::Value) {
-    let shopper = app.browser();
+    awaiting_stripe_at(&app.browser(), &app.state.db.pool).await
+}
+
+/// [`awaiting_stripe`] by `shopper` at a shop whose database is `db` (e.g. the real binary).
+pub(crate) async fn awaiting_stripe_at(
+    shopper: &Browser,
+    db: &sqlx::AnyPool,
+) -> (String, serde_json::Value) {
     shopper.add_to_cart(2, 1).await;
     let page = shopper.pay("stripe").await;
     let reference = reference_in(&shopper.on_stripe_page(&page, "pay", "never").await);
-    let (attempt, session) = app.attempt_of(&reference).await;
+    let (attempt, session) = attempt_in(db, &reference).await;
     let event = stripe_event(
         "checkout.session.completed",
         &attempt,
@@ -34,7 +41,11 @@ async fn awaiting_stripe(app: &TestApp) -> (String, serde_json::Value) {
 }
 
 /// Deliver a signed Stripe event like Stripe does; `None` when no answer came (refused, reset).
-async fn deliver(client: &reqwest::Client, base: &str, event: &serde_json::Value) -> Option<u16> {
+pub(crate) async fn deliver(
+    client: &reqwest::Client,
+    base: &str,
+    event: &serde_json::Value,
+) -> Option<u16> {
     let body = event.to_string();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -52,10 +63,10 @@ async fn deliver(client: &reqwest::Client, base: &str, event: &serde_json::Value
     Some(response.status().as_u16())
 }
 
-async fn status_of(app: &TestApp, reference: &str) -> String {
+pub(crate) async fn status_of(db: &sqlx::AnyPool, reference: &str) -> String {
     sqlx::query("SELECT status FROM orders WHERE reference = $1")
         .bind(reference)
-        .fetch_one(&app.state.db.pool)
+        .fetch_one(db)
         .await
         .unwrap()
         .try_get::<String, _>(0)
@@ -63,13 +74,13 @@ async fn status_of(app: &TestApp, reference: &str) -> String {
 }
 
 /// Ledger events that paid this order (exactly one, however often the event came).
-async fn paid_events(app: &TestApp, reference: &str) -> i64 {
+pub(crate) async fn paid_events(db: &sqlx::AnyPool, reference: &str) -> i64 {
     sqlx::query(
         "SELECT COUNT(*) FROM payment_events e JOIN orders o ON o.id = e.order_id \
          WHERE o.reference = $1 AND e.to_status = 'paid' AND e.outcome LIKE 'applied:%'",
     )
     .bind(reference)
-    .fetch_one(&app.state.db.pool)
+    .fetch_one(db)
     .await
     .unwrap()
     .try_get::<i64, _>(0)
@@ -111,7 +122,7 @@ async fn a_stop_during_a_webhook_burst_loses_nothing(backend: Backend) {
     for (i, (reference, _)) in orders.iter().enumerate() {
         if acknowledged[i] {
             assert_eq!(
-                status_of(&app, reference).await,
+                status_of(&app.state.db.pool, reference).await,
                 "paid",
                 "{reference}: its webhook was acknowledged, so it was applied before the stop ended"
             );
@@ -121,8 +132,12 @@ async fn a_stop_during_a_webhook_burst_loses_nothing(backend: Backend) {
     let next = app.another_instance().await;
     for (reference, event) in &orders {
         assert_eq!(deliver(&client, &next.base, event).await, Some(200));
-        assert_eq!(status_of(&next, reference).await, "paid");
-        assert_eq!(paid_events(&next, reference).await, 1, "{reference}");
+        assert_eq!(status_of(&next.state.db.pool, reference).await, "paid");
+        assert_eq!(
+            paid_events(&next.state.db.pool, reference).await,
+            1,
+            "{reference}"
+        );
     }
 }
 
