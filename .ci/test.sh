@@ -37,7 +37,7 @@ cargo test --workspace 2>&1 | tee target/cargo-test.log
 cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
 
 step "release build (server + WASM)"
-cargo leptos build --release
+cargo leptos build --release --precompress
 
 step "the providers' official SDKs against their sandboxes (Alipay's in Node, the others in Python)"
 sdk_dir=$(mktemp -d)

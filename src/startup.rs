@@ -227,6 +227,7 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
                 .parse::<u32>()
                 .unwrap_or(3001),
         )
+        .hash_files(hashed_assets())
         .env(
             match env("LEPTOS_ENV", "PROD").to_ascii_uppercase().as_str() {
                 "DEV" => leptos::config::Env::DEV,
@@ -234,6 +235,42 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
             },
         )
         .build()
+}
+
+/// Whether the built assets have content-hashed names: `LEPTOS_HASH_FILES` when set (cargo-leptos
+/// sets it), else whether cargo-leptos left its `hash.txt` beside this binary (a release build
+/// started directly, as `.ci/serve.sh` and the benchmarks do). Test binaries have none.
+fn hashed_assets() -> bool {
+    if let Ok(value) = std::env::var("LEPTOS_HASH_FILES") {
+        return value.trim() == "true";
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|file| file.is_file())
+}
+
+/// The built assets (`/pkg`): gzip or brotli files made at build time (`--precompress`) are sent
+/// to browsers that accept them. With hashed names a file's URL changes with its content, so
+/// browsers and CDNs may keep it for a year without asking again; without (development builds)
+/// they must ask every time.
+fn static_assets<S: Clone + Send + Sync + 'static>(
+    dir: std::path::PathBuf,
+    hashed: bool,
+) -> Router<S> {
+    use axum::http::{header::CACHE_CONTROL, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let policy = if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static(policy),
+        ))
 }
 
 /// The app's route list, generated once per process. Generating it briefly switches off resource
@@ -272,9 +309,9 @@ async fn router(
     let router = router
         // Built assets and images straight from disk; everything else goes to the app, whose
         // fallback also serves the remaining files of the site root (favicon, robots.txt).
-        .nest_service(
+        .nest(
             &format!("/{}", options.site_pkg_dir),
-            ServeDir::new(pkg_dir),
+            static_assets(pkg_dir, options.hash_files),
         )
         .nest_service("/images", ServeDir::new(site_root.join("images")))
         .leptos_routes_with_context(
