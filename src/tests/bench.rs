@@ -194,3 +194,35 @@ async fn reference_key(app: &TestApp, reference: &str) -> String {
         .try_get(0)
         .unwrap()
 }
+
+/// The render of one catalogue page in isolation (design.md §7's catalogue row without the cache):
+/// the catalogue version is bumped before each request, so every one of them renders the page.
+/// Run with `cargo test --release --test integration bench_catalogue_render -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run on demand with --ignored --nocapture"]
+async fn bench_catalogue_render() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let visitor = app.browser();
+    let mut rendered = Vec::new();
+    let mut cached = Vec::new();
+    for round in 0..220 {
+        app.state.events.catalogue_changed();
+        let started = Instant::now();
+        let page = visitor.get("/").await;
+        let render = started.elapsed();
+        let started = Instant::now();
+        let again = visitor.get("/").await;
+        let hit = started.elapsed();
+        assert!(page.contains("$18.00") && again.contains("$18.00"));
+        // The first rounds warm up the pools.
+        if round >= 20 {
+            rendered.push(render);
+            cached.push(hit);
+        }
+    }
+    report(
+        "catalogue page, rendered (cache bypassed), over HTTP",
+        rendered,
+    );
+    report("catalogue page, from the render cache, over HTTP", cached);
+}
