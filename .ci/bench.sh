@@ -109,7 +109,8 @@ kill $pid; wait $pid 2>/dev/null || true
 
 if [ "${BENCH_PAYMENTS:-1}" != 0 ]; then
   out=$(RUST_LOG=warn cargo test --release --test integration bench_ -- --ignored --nocapture --test-threads 1 2>/dev/null)
-  echo "$out" | grep -E '^(checkout|verified|SQLite|PostgreSQL|webhook|catalogue page)' >"$data/payments.txt" || true
+  # A test's first line follows cargo's "test … " on the same line: match anywhere.
+  echo "$out" | grep -oE '(checkout \(|verified|SQLite single|webhook ->|catalogue page).*' >"$data/payments.txt" || true
   rate() { sed -E 's/.* = ([0-9.]+) per second.*/\1/' <<<"$1"; }
   p99() { sed -E 's/.*p99=([0-9.]+) ms.*/\1/' <<<"$1"; }
   while IFS= read -r line; do
