@@ -78,15 +78,6 @@ impl PageCache {
         }
         entries.insert(key, Arc::new(entry));
     }
-
-    /// How many pages are kept now (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The middleware: serve from the cache, or render and keep.
@@ -132,11 +123,11 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
     let unchanged = lookup_key(&cache, &ctx, &path)
         .await
         .is_some_and(|after| after == (key.clone(), version));
-    if unchanged {
-        cache.put(
-            key,
-            Entry::new(version, &bytes, nonce.as_str(), &parts.headers),
-        );
+    if let Some(entry) = unchanged
+        .then(|| Entry::new(version, &bytes, nonce.as_str(), &parts.headers))
+        .flatten()
+    {
+        cache.put(key, entry);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -169,30 +160,26 @@ async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String,
 }
 
 impl Entry {
-    fn new(version: u64, page: &Bytes, nonce: &str, headers: &HeaderMap) -> Entry {
+    /// `None` when the page is not UTF-8 or has no nonce to replace (then it is not kept).
+    fn new(version: u64, page: &Bytes, nonce: &str, headers: &HeaderMap) -> Option<Entry> {
+        let text = std::str::from_utf8(page)
+            .ok()
+            .filter(|_| !nonce.is_empty())?;
         let mut parts = Vec::new();
         let mut start = 0;
-        let text = page.as_ref();
-        let needle = nonce.as_bytes();
-        let mut i = 0;
-        while !needle.is_empty() && i + needle.len() <= text.len() {
-            if &text[i..i + needle.len()] == needle {
-                parts.push(page.slice(start..i));
-                i += needle.len();
-                start = i;
-            } else {
-                i += 1;
-            }
+        for (at, _) in text.match_indices(nonce) {
+            parts.push(page.slice(start..at));
+            start = at + nonce.len();
         }
         parts.push(page.slice(start..));
         let mut kept = headers.clone();
         kept.remove(header::SET_COOKIE);
         kept.remove(header::CONTENT_LENGTH);
-        Entry {
+        Some(Entry {
             version,
             parts,
             headers: kept,
-        }
+        })
     }
 
     /// The page with this request's nonce.
@@ -227,7 +214,7 @@ mod tests {
     #[test]
     fn the_nonce_is_spliced_where_it_was() {
         let page = Bytes::from_static(b"<script nonce=\"N0NCE\">a</script><p>N0NCE</p>end");
-        let entry = Entry::new(1, &page, "N0NCE", &HeaderMap::new());
+        let entry = Entry::new(1, &page, "N0NCE", &HeaderMap::new()).unwrap();
         assert_eq!(entry.parts.len(), 3);
         let nonce = CspNonce::generate();
         let body = entry

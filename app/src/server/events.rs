@@ -100,18 +100,8 @@ impl OrderEvents {
                 instance: self.instance.to_string(),
                 status: status.clone(),
             };
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let payload = serde_json::to_string(&note).unwrap_or_default();
-                let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANNEL)
-                    .bind(payload)
-                    .execute(&pool)
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "could not notify other instances");
-                }
-            });
+            let payload = serde_json::to_string(&note).unwrap_or_default();
+            notify(pool, CHANNEL, payload);
         }
         let _ = self.sender.send(status);
     }
@@ -121,18 +111,7 @@ impl OrderEvents {
     pub fn catalogue_changed(&self) {
         self.catalogue.bump();
         if let Some(pool) = &self.postgres {
-            let pool = pool.clone();
-            let instance = self.instance.to_string();
-            tokio::spawn(async move {
-                let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CATALOGUE_CHANNEL)
-                    .bind(instance)
-                    .execute(&pool)
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "could not tell other instances of a catalogue change");
-                }
-            });
+            notify(pool, CATALOGUE_CHANNEL, self.instance.to_string());
         }
     }
 
@@ -199,4 +178,20 @@ impl OrderEvents {
         }
         Ok(())
     }
+}
+
+/// Send `payload` to every instance listening on `channel`, in the background: a failure only
+/// costs the other instances this one change (logged).
+fn notify(pool: &PgPool, channel: &'static str, payload: String) {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, channel, "could not notify other instances");
+        }
+    });
 }
