@@ -35,8 +35,10 @@ use std::sync::{Arc, RwLock};
 /// At most this many rendered pages (each about 20 KB); when full, older versions go first, then
 /// everything. Visitors without an account share one entry per page and currency.
 const MAX_ENTRIES: usize = 512;
-/// A rendered page larger than this is served but not kept.
-const MAX_PAGE_BYTES: usize = 1024 * 1024;
+/// The most of a rendered page read into memory (the shop's pages are about 20 KB; a catalogue of
+/// thousands of products stays under it). A larger page is answered 500 and logged, since its body
+/// was read in part.
+const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The cache and what it needs to compute a visitor's header.
 pub struct PageCache {
