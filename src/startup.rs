@@ -1,5 +1,6 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
+use app::server::auth::session::GatedStore;
 use app::server::config::Settings;
 use app::server::db::{Db, NativePool};
 use app::server::error_links::ErrorLinks;
@@ -385,7 +386,7 @@ async fn with_sessions(router: Router, state: &AppState) -> Result<Router, Start
                     tracing::error!(error = %e, "expired-session sweeper stopped");
                 }
             });
-            let layer = SessionManagerLayer::new(store)
+            let layer = SessionManagerLayer::new(GatedStore::new(store, state.db.gate.clone()))
                 .with_name("storefront_session")
                 .with_same_site(SameSite::Lax)
                 .with_http_only(true)

@@ -1,14 +1,17 @@
 //! `POST /webhooks/{provider}` (design.md §4.3): a body over [`MAX_BODY`] is a 413; the cheap
 //! offline signature check comes first, and a delivery that fails it is a 400 with only the first
 //! [`KEPT_OF_REJECTED`] bytes stored (pruned after a week), or a 429 unread once its address has
-//! sent too many. A signed delivery goes to the inbox whole, is verified fully (validation APIs),
+//! sent too many. A signed delivery is kept whole in the inbox, verified fully (validation APIs),
 //! applied (deduplicated, locked, compared, transitioned) and acknowledged the way the provider
-//! expects. A failure on our side is a 5xx so the provider retries; an event we have no use for
+//! expects. Where verification calls the provider's API the delivery is stored first; where it
+//! needs nothing but the delivery (Stripe, Alipay, Braintree) the delivery is stored by the same
+//! commit that applies it, one commit instead of two. Either way nothing is acknowledged before it
+//! is stored. A failure on our side is a 5xx so the provider retries; an event we have no use for
 //! is a 200.
 
 use app::model::ProviderId;
 use app::server::client_addr::ClientAddr;
-use app::server::db::{admin_orders, orders};
+use app::server::db::{admin_orders, orders, Db};
 use app::server::metrics::{self, WebhookOutcome};
 use app::server::payments::WebhookError;
 use app::server::services::{payment_updates, timeline};
@@ -69,7 +72,7 @@ pub async fn receive(
         limiter.record_failure(client);
         tracing::warn!(provider = provider.id().as_str(), %reason, client = %client, "webhook refused");
         let stored = async {
-            let mut conn = state.db.pool.acquire().await?;
+            let mut conn = state.db.write().await?;
             orders::insert_rejected_inbox(
                 &mut conn,
                 provider.id().as_str(),
@@ -99,36 +102,29 @@ pub async fn receive(
     // The attempt the body names, so the order's timeline lists this delivery whatever becomes
     // of it; replaced by the verified statement's attempt below if that differs.
     let claimed = timeline::claimed_reference(&body);
-    let inbox_id = {
+    let kept_headers = stored_headers(&headers);
+    let received = orders::NewInbox {
+        provider: id.as_str(),
+        headers: &kept_headers,
+        body: &body,
+        attempt_reference: claimed.as_deref(),
+        received_at: app::server::db::now_ms(),
+    };
+    // A delivery whose verification calls the provider is stored first; one verified offline is
+    // stored by the commit that applies it (or records why not), and acknowledged after it.
+    let inbox_id = if provider.verifies_offline() {
+        None
+    } else {
         let stored = async {
-            let mut conn = state.db.pool.acquire().await?;
-            orders::insert_inbox(
-                &mut conn,
-                provider.id().as_str(),
-                &stored_headers(&headers),
-                &body,
-                claimed.as_deref(),
-            )
-            .await
+            let mut conn = state.db.write().await?;
+            orders::insert_inbox(&mut conn, &received).await
         };
         match stored.await {
-            Ok(id) => id,
+            Ok(id) => Some(id),
             Err(e) => {
                 tracing::error!(error = %e, "webhook inbox write failed");
                 outcome(WebhookOutcome::Error);
                 return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
-            }
-        }
-    };
-    let finish = |event_id: Option<String>, outcome: String| {
-        let db = state.db.clone();
-        async move {
-            let done = async {
-                let mut conn = db.pool.acquire().await?;
-                orders::finish_inbox(&mut conn, inbox_id, event_id.as_deref(), &outcome).await
-            };
-            if let Err(e) = done.await {
-                tracing::error!(error = %e, inbox_id, "could not record the webhook's outcome");
             }
         }
     };
@@ -138,33 +134,47 @@ pub async fn receive(
         Ok(Some(update)) => update,
         Ok(None) => {
             outcome(WebhookOutcome::Ignored);
-            finish(None, "ignored".into()).await;
+            record(&state.db, inbox_id, &received, None, Some("ignored")).await;
             return (StatusCode::OK, provider.acknowledgement()).into_response();
         }
         Err(WebhookError::NotVerified(reason)) => {
             outcome(WebhookOutcome::Rejected);
             state.webhook_rejections.record_failure(client);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook refused");
-            finish(None, format!("rejected: {reason}")).await;
+            let outcome = format!("rejected: {reason}");
+            record(&state.db, inbox_id, &received, None, Some(&outcome)).await;
             return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
         }
         Err(WebhookError::Unconfirmed(reason)) => {
             outcome(WebhookOutcome::Error);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook could not be confirmed yet");
+            if inbox_id.is_none() {
+                record(&state.db, None, &received, None, None).await;
+            }
             return (StatusCode::SERVICE_UNAVAILABLE, "could not confirm; retry").into_response();
         }
     };
-    if claimed.as_deref() != Some(update.attempt_reference.as_str()) {
+    if let Some(inbox_id) =
+        inbox_id.filter(|_| claimed.as_deref() != Some(update.attempt_reference.as_str()))
+    {
         let linked = async {
-            let mut conn = state.db.pool.acquire().await?;
+            let mut conn = state.db.write().await?;
             admin_orders::link_inbox(&mut conn, inbox_id, &update.attempt_reference).await
         };
         if let Err(e) = linked.await {
             tracing::warn!(error = %e, inbox_id, "could not link a webhook to its attempt");
         }
     }
-    match payment_updates::apply_from_inbox(&state.db, &state.events, &update, Some(inbox_id)).await
-    {
+    // Listed under the attempt the verified statement is about.
+    let received = orders::NewInbox {
+        attempt_reference: Some(&update.attempt_reference),
+        ..received
+    };
+    let inbox = match inbox_id {
+        Some(id) => payment_updates::Inbox::Stored(id),
+        None => payment_updates::Inbox::Received(received),
+    };
+    match payment_updates::apply_from_inbox(&state.db, &state.events, &update, Some(inbox)).await {
         Ok(applied) => {
             outcome(match applied {
                 payment_updates::Applied::Duplicate => WebhookOutcome::Duplicate,
@@ -178,14 +188,50 @@ pub async fn receive(
                 metrics::webhook_lag(id, at, app::server::db::now_ms());
             }
             if !matches!(applied, payment_updates::Applied::Recorded { .. }) {
-                finish(Some(update.event_id.clone()), applied.describe()).await;
+                let outcome = applied.describe();
+                record(
+                    &state.db,
+                    inbox_id,
+                    &received,
+                    Some(&update.event_id),
+                    Some(&outcome),
+                )
+                .await;
             }
             (StatusCode::OK, provider.acknowledgement()).into_response()
         }
         Err(e) => {
             outcome(WebhookOutcome::Error);
             tracing::error!(error = %e, event = %update.event_id, "webhook could not be applied");
+            if inbox_id.is_none() {
+                record(&state.db, None, &received, None, None).await;
+            }
             (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response()
         }
+    }
+}
+
+/// Close a delivery's inbox row (`row`) with its outcome, storing it first if it is not stored yet.
+/// Without an outcome, a delivery not stored yet is stored open, as one whose handling failed.
+async fn record(
+    db: &Db,
+    row: Option<i64>,
+    received: &orders::NewInbox<'_>,
+    event_id: Option<&str>,
+    outcome: Option<&str>,
+) {
+    let done = async {
+        let mut tx = db.begin_write().await?;
+        let row = match row {
+            Some(row) => row,
+            None => orders::insert_inbox(&mut tx, received).await?,
+        };
+        if let Some(outcome) = outcome {
+            orders::finish_inbox(&mut tx, row, event_id, outcome).await?;
+        }
+        tx.commit().await
+    };
+    if let Err(e) = done.await {
+        tracing::error!(error = %e, inbox_id = ?row, "could not record the webhook's outcome");
     }
 }

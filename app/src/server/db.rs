@@ -13,12 +13,14 @@ pub mod refunds;
 pub mod registrations;
 pub mod sandbox;
 pub mod users;
+pub mod write;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{AnyPool, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
+use write::{WriteConn, WriteGate, WriteTx};
 
 /// The SQL dialect in use, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     pub native: NativePool,
+    /// Writers queue here on SQLite ([`write`]).
+    pub gate: WriteGate,
 }
 
 /// The row type every query returns.
@@ -81,6 +85,7 @@ impl Db {
                 pool,
                 backend: Backend::Sqlite,
                 native: NativePool::Sqlite(native),
+                gate: WriteGate::sqlite(),
             }
         } else {
             // Sessions, plus one connection held by the live-status listener.
@@ -96,6 +101,7 @@ impl Db {
                 pool,
                 backend: Backend::Postgres,
                 native: NativePool::Postgres(native),
+                gate: WriteGate::none(),
             }
         };
         db.migrate().await?;
@@ -116,6 +122,19 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Begin a transaction that writes, after waiting this writer's turn on SQLite ([`write`]).
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = self.gate.turn().await;
+        Ok(WriteTx::new(self.pool.begin().await?, turn))
+    }
+
+    /// A connection for statements that write on their own, after waiting this writer's turn on
+    /// SQLite ([`write`]).
+    pub async fn write(&self) -> Result<WriteConn, sqlx::Error> {
+        let turn = self.gate.turn().await;
+        Ok(WriteConn::new(self.pool.acquire().await?, turn))
     }
 
     /// Liveness check for `/healthz`.

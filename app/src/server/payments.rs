@@ -337,6 +337,14 @@ pub trait PaymentProvider: Send + Sync {
         true
     }
 
+    /// Whether [`Self::verify_webhook`] needs nothing but the delivery itself (no call to the
+    /// provider's API). Then the webhook route stores the delivery in the same commit that applies
+    /// it; otherwise it is stored first, so a delivery whose verification is slow or fails is kept.
+    /// Either way it is acknowledged only after that commit.
+    fn verifies_offline(&self) -> bool {
+        false
+    }
+
     /// Verify a webhook fully (signature, and where the provider wants it its validation API).
     /// `Ok(None)` means a genuine event the shop has no use for.
     async fn verify_webhook(

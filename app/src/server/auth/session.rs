@@ -2,10 +2,12 @@
 
 use crate::model::Currency;
 use crate::server::db::carts::StoredItem;
+use crate::server::db::write::WriteGate;
 use crate::server::db::{Db, NativePool};
 use crate::server::error::{ServerError, ServerResult};
 use std::str::FromStr;
-use tower_sessions::session::Id;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
 use tower_sessions::{Session, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
@@ -155,4 +157,41 @@ async fn end_matching(
         }
     }
     Ok(ended)
+}
+
+/// The session store behind the shop's write gate ([`crate::server::db::write`]): on SQLite a
+/// session's save waits its turn among the shop's other writers instead of sleeping in SQLite's
+/// busy handler; loads go straight through. On PostgreSQL the gate is open and this is the store.
+#[derive(Debug, Clone)]
+pub struct GatedStore<S> {
+    store: S,
+    gate: WriteGate,
+}
+
+impl<S> GatedStore<S> {
+    pub fn new(store: S, gate: WriteGate) -> Self {
+        GatedStore { store, gate }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: SessionStore + Clone> SessionStore for GatedStore<S> {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let _turn = self.gate.turn().await;
+        self.store.create(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let _turn = self.gate.turn().await;
+        self.store.save(record).await
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.store.load(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let _turn = self.gate.turn().await;
+        self.store.delete(id).await
+    }
 }

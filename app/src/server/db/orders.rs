@@ -745,25 +745,33 @@ pub async fn finish_event(
     Ok(())
 }
 
-/// Store a webhook as received, before anything else looks at it. `attempt_reference` is the
-/// attempt its body names, if any (unverified until the statement is; the order's timeline lists
-/// it).
+/// A webhook delivery as received: what its inbox row keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct NewInbox<'a> {
+    pub provider: &'a str,
+    /// The kept headers, as a JSON object.
+    pub headers: &'a str,
+    pub body: &'a [u8],
+    /// The attempt the body names, if any (unverified until the statement is; the order's
+    /// timeline lists it).
+    pub attempt_reference: Option<&'a str>,
+    pub received_at: i64,
+}
+
+/// Store a webhook as received, before or together with what is done with it.
 pub async fn insert_inbox(
     conn: &mut AnyConnection,
-    provider: &str,
-    headers: &str,
-    body: &[u8],
-    attempt_reference: Option<&str>,
+    new: &NewInbox<'_>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
         "INSERT INTO webhook_inbox (provider, headers, body, received_at, attempt_reference) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
-    .bind(provider)
-    .bind(headers)
-    .bind(body.to_vec())
-    .bind(now_ms())
-    .bind(attempt_reference)
+    .bind(new.provider)
+    .bind(new.headers)
+    .bind(new.body.to_vec())
+    .bind(new.received_at)
+    .bind(new.attempt_reference)
     .fetch_one(conn)
     .await?
     .try_get("id")

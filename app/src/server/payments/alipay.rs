@@ -349,6 +349,11 @@ impl PaymentProvider for Alipay {
         self.signed_fields(body).map(|_| ())
     }
 
+    /// Verified by the RSA2 signature over the notify's parameters alone.
+    fn verifies_offline(&self) -> bool {
+        true
+    }
+
     async fn verify_webhook(
         &self,
         _headers: &HeaderMap,

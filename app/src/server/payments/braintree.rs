@@ -584,6 +584,11 @@ impl PaymentProvider for Braintree {
         .map_err(WebhookError::NotVerified)
     }
 
+    /// Verified by the HMAC over the `bt_payload` alone.
+    fn verifies_offline(&self) -> bool {
+        true
+    }
+
     async fn verify_webhook(
         &self,
         headers: &HeaderMap,

@@ -67,6 +67,10 @@ impl PaymentProvider for Logged {
         self.0.signature_checked_offline()
     }
 
+    fn verifies_offline(&self) -> bool {
+        self.0.verifies_offline()
+    }
+
     async fn verify_webhook(
         &self,
         headers: &HeaderMap,

@@ -274,6 +274,11 @@ impl PaymentProvider for Stripe {
         .map_err(|e| WebhookError::NotVerified(e.to_string()))
     }
 
+    /// Verified by the `Stripe-Signature` HMAC over the body alone.
+    fn verifies_offline(&self) -> bool {
+        true
+    }
+
     async fn verify_webhook(
         &self,
         headers: &HeaderMap,

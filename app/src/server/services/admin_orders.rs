@@ -291,7 +291,7 @@ pub async fn accept_as_paid(
     reference: &str,
 ) -> ServerResult<Accepted> {
     let order_id = order(state, reference).await?.id;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let order = orders::lock(&mut tx, order_id)
         .await?
         .ok_or_else(|| ServerError::Internal(format!("order {order_id} vanished")))?;

@@ -27,7 +27,7 @@ fn unavailable(e: sqlx::Error) -> PaymentError {
 #[async_trait::async_trait]
 impl CaptureClaims for DbCaptureClaims {
     async fn claim(&self, attempt_reference: &str, session_id: &str) -> Result<bool, PaymentError> {
-        let mut conn = self.db.pool.acquire().await.map_err(unavailable)?;
+        let mut conn = self.db.write().await.map_err(unavailable)?;
         db::orders::claim_capture(
             &mut conn,
             attempt_reference,
@@ -39,7 +39,7 @@ impl CaptureClaims for DbCaptureClaims {
     }
 
     async fn release(&self, attempt_reference: &str) -> Result<(), PaymentError> {
-        let mut conn = self.db.pool.acquire().await.map_err(unavailable)?;
+        let mut conn = self.db.write().await.map_err(unavailable)?;
         db::orders::release_capture(&mut conn, attempt_reference)
             .await
             .map_err(unavailable)

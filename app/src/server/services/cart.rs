@@ -53,7 +53,7 @@ impl Cart<'_> {
                 self.session.set_guest_cart(&items).await
             }
             Owner::Customer(user_id) => {
-                let mut tx = self.db.pool.begin().await?;
+                let mut tx = self.db.begin_write().await?;
                 for id in removed {
                     db::carts::remove(&mut tx, user_id, *id).await?;
                 }
@@ -273,7 +273,7 @@ pub async fn merge_guest_cart(db: &Db, session: &ShopSession, user_id: i64) -> S
     if guest.is_empty() {
         return Ok(());
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let saved: HashMap<i64, StoredItem> = db::carts::items(&mut tx, user_id)
         .await?
         .into_iter()

@@ -50,7 +50,7 @@ pub struct ProductEdit {
 
 /// Apply the merchant's edit; cached catalogue pages are dropped once it is committed.
 pub async fn update_product(state: &AppState, edit: ProductEdit) -> ServerResult<()> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     if !db::products::set_stock_and_active(&mut tx, edit.product_id, edit.stock, edit.active)
         .await?
     {

@@ -150,6 +150,9 @@ pub async fn place_order(
     let user_id = session.user_id().await?;
     let currency = session.currency().await?;
     let cart = cart_of(state, session, user_id).view(currency).await?;
+    // A new order comes with its first attempt already claimed (one commit): this request opens
+    // the provider session itself. An order found again goes through `pay`.
+    let mut claimed = None;
     let order = if cart.is_empty() {
         // A twin of a Pay that already went through (it emptied the cart): the same order.
         let mut conn = state.db.pool.acquire().await?;
@@ -187,7 +190,9 @@ pub async fn place_order(
                     cart: &cart,
                     provider: provider_id,
                 };
-                create(state, &new).await?
+                let (order, attempt) = create(state, &new).await?;
+                claimed = attempt;
+                order
             }
         }
     };
@@ -205,11 +210,14 @@ pub async fn place_order(
         session.rotate_checkout_key().await?;
         return Ok(format!("/orders/{}", order.reference));
     }
-    let url = pay(state, &order).await?;
+    let url = match claimed {
+        Some(attempt) => started(state, &order, &attempt).await?,
+        None => pay(state, &order).await?,
+    };
     // The order is on its way to the provider: the cart is done, the next checkout is new.
     match user_id {
         Some(id) => {
-            let mut conn = state.db.pool.acquire().await?;
+            let mut conn = state.db.write().await?;
             db::carts::clear(&mut conn, id).await?;
         }
         None => session.set_guest_cart(&[]).await?,
@@ -250,14 +258,18 @@ struct NewCheckout<'a> {
     provider: ProviderId,
 }
 
-/// Create the order, its lines (reserving stock) and its first attempt in one transaction.
-async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRow> {
+/// Create the order, its lines (reserving stock) and its first attempt, claimed for this request,
+/// in one transaction. The attempt is `None` when a twin request created the order first.
+async fn create(
+    state: &AppState,
+    new: &NewCheckout<'_>,
+) -> ServerResult<(OrderRow, Option<AttemptRow>)> {
     let guest_token = uuid::Uuid::new_v4().simple().to_string();
     let address =
         serde_json::to_string(new.customer).map_err(|e| ServerError::Internal(e.to_string()))?;
     let hold_until = now_ms() + state.settings.payments.hold_minutes * 60_000;
     let cart = new.cart;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let inserted = orders::insert(
         &mut tx,
         &NewOrder {
@@ -278,9 +290,10 @@ async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRo
         // A twin request created it first.
         drop(tx);
         let mut conn = state.db.pool.acquire().await?;
-        return orders::by_key(&mut conn, new.bound_key)
+        let order = orders::by_key(&mut conn, new.bound_key)
             .await?
-            .ok_or_else(|| ServerError::Internal("order vanished after a key conflict".into()));
+            .ok_or_else(|| ServerError::Internal("order vanished after a key conflict".into()))?;
+        return Ok((order, None));
     };
     for line in &cart.lines {
         if !orders::reserve_stock(&mut tx, line.product_id, line.quantity).await? {
@@ -302,7 +315,15 @@ async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRo
         )
         .await?;
     }
-    orders::insert_attempt(&mut tx, &order, new.provider).await?;
+    let attempt = orders::insert_attempt(&mut tx, &order, new.provider).await?;
+    // Claimed as `pay` would: if this request dies before the provider answers, a twin or the
+    // reconciler takes the attempt over once the claim is stale.
+    if !orders::claim_attempt(&mut tx, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await? {
+        return Err(ServerError::Internal(format!(
+            "{}: a new attempt could not be claimed",
+            attempt.reference
+        )));
+    }
     tx.commit().await?;
     // The stock shown in the catalogue went down.
     state.events.catalogue_changed();
@@ -313,7 +334,7 @@ async fn create(state: &AppState, new: &NewCheckout<'_>) -> ServerResult<OrderRo
         Some(new.provider.as_str().to_string()),
     ));
     tracing::info!(order = %order.reference, total = %cart.total, "order placed");
-    Ok(order)
+    Ok((order, Some(attempt)))
 }
 
 /// Where the browser goes for an open attempt.
@@ -336,7 +357,7 @@ fn next_url(state: &AppState, attempt: &AttemptRow) -> Option<String> {
 async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_TWIN;
     loop {
-        let mut conn = state.db.pool.acquire().await?;
+        let mut conn = state.db.write().await?;
         let latest = orders::latest_attempt(&mut conn, order.id)
             .await?
             .ok_or_else(|| ServerError::Internal(format!("{} has no attempt", order.reference)))?;
@@ -360,19 +381,7 @@ async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
                 if orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await?
                 {
                     drop(conn);
-                    return start(state, order, &attempt).await.map_err(|e| match e {
-                        StartError::Provider(e) => {
-                            let advice = format!(
-                                "Your order {} is kept: press Pay to try again.",
-                                order.reference
-                            );
-                            ServerError::invalid(format!(
-                                "{} {advice}",
-                                e.shopper_message(attempt.provider)
-                            ))
-                        }
-                        StartError::Server(e) => e,
-                    });
+                    return started(state, order, &attempt).await;
                 }
             }
             // Paid, failed, cancelled…: the order page says what happened.
@@ -392,6 +401,20 @@ async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// [`start`] for the shopper at checkout: a provider's refusal or silence becomes advice.
+async fn started(state: &AppState, order: &OrderRow, attempt: &AttemptRow) -> ServerResult<String> {
+    start(state, order, attempt).await.map_err(|e| match e {
+        StartError::Provider(e) => {
+            let advice = format!(
+                "Your order {} is kept: press Pay to try again.",
+                order.reference
+            );
+            ServerError::invalid(format!("{} {advice}", e.shopper_message(attempt.provider)))
+        }
+        StartError::Server(e) => e,
+    })
 }
 
 /// Why [`start`] did not open a session.
@@ -445,7 +468,7 @@ pub async fn start(
         hold_until: order.hold_until.unwrap_or_else(now_ms) / 1000,
     };
     let result = provider.start(&request).await;
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.write().await?;
     match result {
         Ok(started) => {
             let first_lookup = now_ms() + super::reconciler::FIRST_LOOKUP_MS;

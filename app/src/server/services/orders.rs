@@ -218,7 +218,7 @@ pub async fn cancel(
     // Decided under the order's lock, like every payment update: a payment landing at the same
     // moment is applied entirely before or entirely after this.
     let began = {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let locked = orders::lock(&mut tx, order.id).await?;
         let latest = orders::latest_attempt(&mut tx, order.id).await?;
         let open = locked.is_some_and(|o| o.status == OrderStatus::AwaitingPayment)
@@ -252,7 +252,7 @@ pub async fn cancel(
         // The provider did not close the session (SSLCOMMERZ has no such call; a PayPal order
         // the shopper approved is about to be captured): nothing changes, and the attempt is
         // open again, so the return, the webhook and the reconciler settle it as before.
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         orders::lock(&mut tx, order.id).await?;
         if orders::latest_attempt(&mut tx, order.id)
             .await?

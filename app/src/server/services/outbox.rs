@@ -116,7 +116,7 @@ async fn run_with(state: &AppState, mailer: &Mailer) -> ServerResult<Pass> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     let now = now_ms();
     let claimed = {
-        let mut conn = state.db.pool.acquire().await?;
+        let mut conn = state.db.write().await?;
         outbox::claim_due(
             &mut conn,
             state.db.backend,
@@ -146,10 +146,10 @@ async fn run_with(state: &AppState, mailer: &Mailer) -> ServerResult<Pass> {
     }
     if unsent {
         let released = retry_db(|| {
-            let pool = state.db.pool.clone();
+            let db = state.db.clone();
             let token = token.clone();
             async move {
-                let mut conn = pool.acquire().await?;
+                let mut conn = db.write().await?;
                 outbox::release(&mut conn, &token).await
             }
         })
@@ -220,9 +220,9 @@ async fn deliver(
     match outcome {
         Ok(()) => {
             let marked = retry_db(|| {
-                let pool = state.db.pool.clone();
+                let db = state.db.clone();
                 async move {
-                    let mut conn = pool.acquire().await?;
+                    let mut conn = db.write().await?;
                     outbox::mark_sent(&mut conn, row.id, token, now).await
                 }
             })
@@ -245,10 +245,10 @@ async fn deliver(
             let error = mail::transport::short(&error);
             let dead = permanent || attempt >= MAX_ATTEMPTS;
             let recorded = retry_db(|| {
-                let pool = state.db.pool.clone();
+                let db = state.db.clone();
                 let error = error.clone();
                 async move {
-                    let mut conn = pool.acquire().await?;
+                    let mut conn = db.write().await?;
                     outbox::mark_failed(
                         &mut conn,
                         row.id,

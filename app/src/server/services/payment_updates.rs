@@ -6,13 +6,14 @@
 //! listeners told after the commit.
 
 use crate::model::{OrderStatus, OrderStatusJson, Transition};
-use crate::server::db::orders::{self, AttemptRow, NewEvent, OrderRow};
+use crate::server::db::orders::{self, AttemptRow, NewEvent, NewInbox, OrderRow};
 use crate::server::db::{outbox, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{Outcome, PaymentUpdate, Source};
 use crate::server::services::refunds;
+use sqlx::AnyConnection;
 
 /// What applying an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,13 +212,23 @@ pub async fn apply(db: &Db, events: &OrderEvents, update: &PaymentUpdate) -> Ser
     apply_from_inbox(db, events, update, None).await
 }
 
-/// [`apply`] for a webhook whose inbox row is closed in the same transaction when it is recorded
-/// (a duplicate or an ignored statement leaves closing it to the caller).
+/// The inbox row of a webhook being applied.
+#[derive(Debug, Clone, Copy)]
+pub enum Inbox<'a> {
+    /// Stored before verification (its id).
+    Stored(i64),
+    /// Verified offline and not stored yet: stored by the same commit that records it.
+    Received(NewInbox<'a>),
+}
+
+/// [`apply`] for a webhook whose inbox row is closed (or stored and closed) in the same
+/// transaction when the statement is recorded. A duplicate or an ignored statement commits
+/// nothing: closing or storing the row is then left to the caller.
 pub async fn apply_from_inbox(
     db: &Db,
     events: &OrderEvents,
     update: &PaymentUpdate,
-    inbox_id: Option<i64>,
+    inbox: Option<Inbox<'_>>,
 ) -> ServerResult<Applied> {
     let (amount, currency) = match &update.outcome {
         Outcome::Paid {
@@ -241,7 +252,7 @@ pub async fn apply_from_inbox(
     let Some(order_id) = order_id else {
         return Ok(Applied::UnknownAttempt);
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // The order's lock is the first statement: every writer of this order queues here (a second
     // delivery of the same event waits for the first to commit), then the ledger refuses it.
     let order = orders::lock(&mut tx, order_id)
@@ -295,9 +306,7 @@ pub async fn apply_from_inbox(
             &recorded.describe(),
         )
         .await?;
-        if let Some(id) = inbox_id {
-            orders::finish_inbox(&mut tx, id, Some(&update.event_id), &recorded.describe()).await?;
-        }
+        close_inbox(&mut tx, inbox, update, &recorded.describe()).await?;
         tx.commit().await?;
         applied.publish_to(events, &order, &attempt);
         return Ok(recorded);
@@ -380,9 +389,7 @@ pub async fn apply_from_inbox(
         &applied.describe(),
     )
     .await?;
-    if let Some(id) = inbox_id {
-        orders::finish_inbox(&mut tx, id, Some(&update.event_id), &applied.describe()).await?;
-    }
+    close_inbox(&mut tx, inbox, update, &applied.describe()).await?;
     tx.commit().await?;
     match transition {
         Some(Transition::Applied) => {
@@ -411,6 +418,21 @@ pub async fn apply_from_inbox(
         }
     }
     Ok(applied)
+}
+
+/// Close the webhook's inbox row with what was recorded, storing it first if it is not yet.
+async fn close_inbox(
+    conn: &mut AnyConnection,
+    inbox: Option<Inbox<'_>>,
+    update: &PaymentUpdate,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    let id = match inbox {
+        None => return Ok(()),
+        Some(Inbox::Stored(id)) => id,
+        Some(Inbox::Received(new)) => orders::insert_inbox(conn, &new).await?,
+    };
+    orders::finish_inbox(conn, id, Some(&update.event_id), outcome).await
 }
 
 #[cfg(test)]

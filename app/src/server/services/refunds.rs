@@ -140,7 +140,7 @@ pub async fn refund(
             .id
     };
     let (refund, attempt) = {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let order = orders::lock(&mut tx, order_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -383,7 +383,7 @@ async fn record_answer(
         amount_minor: refund.amount_minor,
         currency: refund.currency.code().to_string(),
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let order = orders::lock(&mut tx, refund.order_id)
         .await?
         .ok_or_else(|| ServerError::Internal("refund's order vanished".into()))?;

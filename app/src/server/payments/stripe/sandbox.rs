@@ -288,10 +288,12 @@ async fn create_session(
         Ok(p) => p,
         Err(refused) => return *refused,
     };
-    let Ok(mut conn) = state.db.pool.acquire().await else {
+    // The key's claim, the session and the stored reply in one commit: a twin with the same key
+    // waits for it and gets the reply, and a failure leaves no claim behind.
+    let Ok(mut tx) = state.db.begin_write().await else {
         return internal("no database connection");
     };
-    let record_id = match begin_idempotent(&mut conn, &headers, &body).await {
+    let record_id = match begin_idempotent(&mut tx, &headers, &body).await {
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
@@ -300,7 +302,7 @@ async fn create_session(
             let id = session["id"].as_str().unwrap_or_default().to_string();
             let stored = session.to_string();
             if let Err(e) =
-                db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &stored).await
+                db::sandbox::insert(&mut tx, PROVIDER, &id, None, "", 200, &stored).await
             {
                 return internal(e);
             }
@@ -308,7 +310,11 @@ async fn create_session(
         }
         Err(refused) => refused,
     };
-    finish_idempotent(&mut conn, record_id, status, body).await
+    let reply = finish_idempotent(&mut tx, record_id, status, body).await;
+    match tx.commit().await {
+        Ok(()) => reply,
+        Err(e) => internal(e),
+    }
 }
 
 /// Claim an `Idempotency-Key` before acting: `Ok(record)` to go on (and then
