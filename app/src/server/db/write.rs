@@ -96,3 +96,44 @@ impl DerefMut for WriteConn {
         &mut self.conn
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn one_writer_at_a_time_in_the_order_they_came() {
+        let gate = WriteGate::sqlite();
+        let first = gate.turn().await;
+        assert!(first.is_some());
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for i in 0..3 {
+            let (gate, order) = (gate.clone(), order.clone());
+            waiting.push(tokio::spawn(async move {
+                let _turn = gate.turn().await;
+                order.lock().unwrap().push(i);
+            }));
+            // Each queues before the next one is spawned.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nobody writes while a turn is held"
+        );
+        drop(first);
+        for w in waiting {
+            w.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn postgresql_writers_do_not_queue() {
+        let gate = WriteGate::none();
+        let first = gate.turn().await;
+        let second = tokio::time::timeout(Duration::from_secs(1), gate.turn()).await;
+        assert!(first.is_none() && matches!(second, Ok(None)));
+    }
+}
