@@ -68,7 +68,22 @@ async fn checkouts(app: &TestApp, rounds: usize, latencies: &mut Vec<Duration>) 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run on demand with --ignored --nocapture"]
 async fn bench_checkout_and_webhooks() {
-    let app = spawn_app(Backend::Sqlite).await;
+    checkout_and_webhooks(Backend::Sqlite).await;
+}
+
+/// The same on PostgreSQL, with webhook → browser also across two instances sharing it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run on demand with --ignored --nocapture"]
+async fn bench_checkout_and_webhooks_postgres() {
+    checkout_and_webhooks(Backend::Postgres).await;
+}
+
+async fn checkout_and_webhooks(backend: Backend) {
+    let name = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    let app = spawn_app(backend).await;
     app.exec("UPDATE products SET stock = 1000000 WHERE id = 25")
         .await;
 
@@ -80,7 +95,7 @@ async fn bench_checkout_and_webhooks() {
     let references = checkouts(&app, ROUNDS, &mut latencies).await;
     report(
         &format!(
-            "checkout (re-price, order, Stripe sandbox session), {SHOPPERS} concurrent shoppers"
+            "checkout (re-price, order, Stripe sandbox session), {SHOPPERS} concurrent shoppers, {name}"
         ),
         latencies,
     );
@@ -109,17 +124,25 @@ async fn bench_checkout_and_webhooks() {
         assert_eq!(app.status_of(reference).await, "paid", "nothing lost");
     }
     println!(
-        "verified webhooks on SQLite: {} in {:.2} s = {:.0} per second (16 in flight)",
+        "verified webhooks on {name}: {} in {:.2} s = {:.0} per second (16 in flight)",
         events.len(),
         elapsed.as_secs_f64(),
         events.len() as f64 / elapsed.as_secs_f64()
     );
 
     // The database's own single-row commit rate on the same file, with the same concurrency.
-    app.exec("CREATE TABLE bench_commits (id INTEGER PRIMARY KEY, note TEXT NOT NULL)")
-        .await;
-    // Through the shop's own write gate, as its writers go: one writer at a time, none sleeping
-    // in SQLite's busy handler, so this is the best rate the file gives the shop's driver.
+    app.exec(match backend {
+        Backend::Sqlite => {
+            "CREATE TABLE bench_commits (id INTEGER PRIMARY KEY, note TEXT NOT NULL)"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE bench_commits (id BIGSERIAL PRIMARY KEY, note TEXT NOT NULL)"
+        }
+    })
+    .await;
+    // Through the shop's own write gate, as its writers go (on SQLite one writer at a time, none
+    // sleeping in SQLite's busy handler: the best rate the file gives the shop's driver; on
+    // PostgreSQL the gate is open).
     let db = app.state.db.clone();
     let commits = 1000;
     let started = Instant::now();
@@ -139,14 +162,43 @@ async fn bench_checkout_and_webhooks() {
     .await;
     let elapsed = started.elapsed();
     println!(
-        "SQLite single-row commits on the same file: {commits} in {:.2} s = {:.0} per second (16 in flight)",
+        "{name} single-row commits on the same database: {commits} in {:.2} s = {:.0} per second (16 in flight)",
         elapsed.as_secs_f64(),
         commits as f64 / elapsed.as_secs_f64()
     );
 
-    // Webhook → browser: time from posting a webhook to its status arriving on the order's stream.
+    // Webhook → browser: time from posting a webhook to its status arriving on the order's stream,
+    // the webhook sent to the instance serving the stream, or (PostgreSQL) to another one.
+    // Orders are numbered in the order placed: the warm-up's (the first SHOPPERS) and the last
+    // round's (the burst above paid ORD-(SHOPPERS+1) to ORD-(ROUNDS*SHOPPERS)) are still unpaid.
+    let unpaid = |from: usize| -> Vec<String> {
+        (from..from + SHOPPERS)
+            .map(|id| format!("ORD-{id:06}"))
+            .collect()
+    };
+    report(
+        &format!("webhook -> browser live status (SSE), one instance, {name}"),
+        webhook_to_browser(&app, &app, &unpaid(1)).await,
+    );
+    if matches!(backend, Backend::Postgres) {
+        let other = app.another_instance().await;
+        report(
+            "webhook -> browser live status (SSE), two instances, PostgreSQL",
+            webhook_to_browser(&app, &other, &unpaid(ROUNDS * SHOPPERS + 1)).await,
+        );
+    }
+}
+
+/// For each order: open its status stream on `watched`, post its paid webhook to `receiver`, and
+/// time until the stream says paid.
+async fn webhook_to_browser(
+    watched: &TestApp,
+    receiver: &TestApp,
+    references: &[String],
+) -> Vec<Duration> {
+    let app = watched;
     let mut delays = Vec::new();
-    for reference in references.iter().take(SHOPPERS) {
+    for reference in references {
         let owner = app.browser();
         let key = reference_key(&app, reference).await;
         let response = owner
@@ -172,7 +224,7 @@ async fn bench_checkout_and_webhooks() {
             "usd",
         );
         let started = Instant::now();
-        let post = app.stripe_event(&event);
+        let post = receiver.stripe_event(&event);
         let wait = async {
             while !seen.contains("\"paid\"") {
                 seen.push_str(&String::from_utf8_lossy(
@@ -184,7 +236,7 @@ async fn bench_checkout_and_webhooks() {
         let (_, delay) = tokio::join!(post, wait);
         delays.push(delay);
     }
-    report("webhook -> browser live status (SSE), one instance", delays);
+    delays
 }
 
 async fn reference_key(app: &TestApp, reference: &str) -> String {
