@@ -221,15 +221,17 @@ async fn record(
     outcome: Option<&str>,
 ) {
     let done = async {
-        let mut tx = db.begin_write().await?;
-        let row = match row {
-            Some(row) => row,
-            None => orders::insert_inbox(&mut tx, received).await?,
-        };
-        if let Some(outcome) = outcome {
-            orders::finish_inbox(&mut tx, row, event_id, outcome).await?;
+        let mut conn = db.write().await?;
+        match (row, outcome) {
+            (Some(row), Some(outcome)) => {
+                orders::finish_inbox(&mut conn, row, event_id, outcome).await
+            }
+            (Some(_), None) => Ok(()),
+            (None, Some(outcome)) => {
+                orders::insert_closed_inbox(&mut conn, received, event_id, outcome).await
+            }
+            (None, None) => orders::insert_inbox(&mut conn, received).await.map(|_| ()),
         }
-        tx.commit().await
     };
     if let Err(e) = done.await {
         tracing::error!(error = %e, inbox_id = ?row, "could not record the webhook's outcome");

@@ -400,18 +400,25 @@ fn attempt(r: &super::Row) -> Result<AttemptRow, sqlx::Error> {
 pub async fn set_captured(
     conn: &mut AnyConnection,
     id: i64,
+    state: Option<AttemptState>,
     amount_minor: i64,
     currency: &str,
     payment_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    // A new state clears the error and moves `updated_at`, as `set_attempt_state` does.
     sqlx::query(
         "UPDATE payment_attempts SET captured_minor = $1, captured_currency = $2, \
-         provider_payment_id = COALESCE($3, provider_payment_id) WHERE id = $4",
+         provider_payment_id = COALESCE($3, provider_payment_id), \
+         state = COALESCE($5, state), \
+         error = CASE WHEN $5 IS NULL THEN error ELSE NULL END, \
+         updated_at = CASE WHEN $5 IS NULL THEN updated_at ELSE $6 END WHERE id = $4",
     )
     .bind(amount_minor)
     .bind(currency)
     .bind(payment_id)
     .bind(id)
+    .bind(state.map(AttemptState::as_str))
+    .bind(now_ms())
     .execute(conn)
     .await?;
     Ok(())
@@ -775,6 +782,31 @@ pub async fn insert_inbox(
     .fetch_one(conn)
     .await?
     .try_get("id")
+}
+
+/// Store a webhook with what became of it, in one statement (a delivery verified offline is stored
+/// by the commit that handles it).
+pub async fn insert_closed_inbox(
+    conn: &mut AnyConnection,
+    new: &NewInbox<'_>,
+    event_id: Option<&str>,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_inbox (provider, headers, body, received_at, attempt_reference, \
+         event_id, outcome, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new.provider)
+    .bind(new.headers)
+    .bind(new.body.to_vec())
+    .bind(new.received_at)
+    .bind(new.attempt_reference)
+    .bind(event_id)
+    .bind(outcome)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Store a webhook that failed its signature check: only the first `keep` bytes of the body, with

@@ -321,32 +321,34 @@ pub async fn apply_from_inbox(
         (Some(t), Some(Transition::Applied)) => t,
         _ => from,
     };
-    if let Some(state) = decision.attempt.filter(|s| *s != attempt.state) {
-        orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
-    }
-    if let Outcome::Paid {
-        amount_minor,
-        currency,
-        ..
-    } = &update.outcome
-    {
-        match decision.attempt {
-            // The money this attempt received: what refunds draw on.
-            Some(AttemptState::Paid | AttemptState::NeedsReview) => {
-                let currency = currency.to_ascii_uppercase();
-                orders::set_captured(
-                    &mut tx,
-                    attempt.id,
-                    *amount_minor,
-                    &currency,
-                    update.payment_id.as_deref(),
-                )
-                .await?
+    let new_state = decision.attempt.filter(|s| *s != attempt.state);
+    match (&update.outcome, decision.attempt) {
+        // The money this attempt received (what refunds draw on), with its new state.
+        (
+            Outcome::Paid {
+                amount_minor,
+                currency,
+                ..
+            },
+            Some(AttemptState::Paid | AttemptState::NeedsReview),
+        ) => {
+            let currency = currency.to_ascii_uppercase();
+            orders::set_captured(
+                &mut tx,
+                attempt.id,
+                new_state,
+                *amount_minor,
+                &currency,
+                update.payment_id.as_deref(),
+            )
+            .await?
+        }
+        (outcome, _) => {
+            if let Some(state) = new_state {
+                orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
             }
-            _ => {
-                if let Some(id) = &update.payment_id {
-                    orders::set_payment_id(&mut tx, attempt.id, id).await?;
-                }
+            if let (Outcome::Paid { .. }, Some(id)) = (outcome, &update.payment_id) {
+                orders::set_payment_id(&mut tx, attempt.id, id).await?;
             }
         }
     }
@@ -427,12 +429,15 @@ async fn close_inbox(
     update: &PaymentUpdate,
     outcome: &str,
 ) -> Result<(), sqlx::Error> {
-    let id = match inbox {
-        None => return Ok(()),
-        Some(Inbox::Stored(id)) => id,
-        Some(Inbox::Received(new)) => orders::insert_inbox(conn, &new).await?,
-    };
-    orders::finish_inbox(conn, id, Some(&update.event_id), outcome).await
+    match inbox {
+        None => Ok(()),
+        Some(Inbox::Stored(id)) => {
+            orders::finish_inbox(conn, id, Some(&update.event_id), outcome).await
+        }
+        Some(Inbox::Received(new)) => {
+            orders::insert_closed_inbox(conn, &new, Some(&update.event_id), outcome).await
+        }
+    }
 }
 
 #[cfg(test)]
