@@ -65,12 +65,16 @@ impl Db {
                 }
             }
             // The native pool opens the file first, so it exists in WAL mode before `Any` connects.
+            // A connection to a local file does not go stale: no ping before each use (sqlx's
+            // default), which cost a round trip to the connection's worker thread per acquire.
             let native = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             let pool = AnyPoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         sqlx::query("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
