@@ -34,7 +34,7 @@ impl TestApp {
         self.one(sql).await
     }
 
-    async fn number(&self, sql: &str) -> i64 {
+    pub(crate) async fn number(&self, sql: &str) -> i64 {
         self.one(sql).await
     }
 
@@ -57,7 +57,7 @@ impl TestApp {
         .await
     }
 
-    async fn run_reconciler(&self) -> usize {
+    pub(crate) async fn run_reconciler(&self) -> usize {
         app::server::services::reconciler::run_once(&self.state)
             .await
             .expect("a reconciler pass")

@@ -387,6 +387,30 @@ async fn a_square_outage_shows_a_clear_message_and_pay_again_works(backend: Back
         StatusCode::OK
     );
     assert_eq!(app.status_of("ORD-000001").await, "paid");
+    // The delivery Square could not confirm was stored and never finished (Square sent it again,
+    // and that one was applied). Ten minutes on, the reconciler closes it as unfinished, so the
+    // timeline does not show it pending forever; a fresh one is left alone.
+    let open = "SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL";
+    assert_eq!(app.number(open).await, 1);
+    app.run_reconciler().await;
+    assert_eq!(app.number(open).await, 1, "a fresh delivery is left alone");
+    app.exec(
+        "UPDATE webhook_inbox SET received_at = received_at - 600001 WHERE processed_at IS NULL",
+    )
+    .await;
+    app.run_reconciler().await;
+    assert_eq!(app.number(open).await, 0);
+    assert_eq!(
+        app.number("SELECT COUNT(*) FROM webhook_inbox WHERE outcome LIKE 'unfinished:%'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.number("SELECT COUNT(*) FROM webhook_inbox WHERE outcome LIKE 'applied:%'")
+            .await,
+        1,
+        "the delivery that was finished keeps its outcome"
+    );
 }
 
 crate::helpers::on_both_backends!(a_square_outage_shows_a_clear_message_and_pay_again_works);

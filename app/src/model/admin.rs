@@ -139,6 +139,9 @@ pub enum DeliveryOutcome {
     Ignored,
     /// Not finished yet (the provider is asked to retry).
     Pending,
+    /// Never finished: the shop stopped (or failed) while handling it, and the provider sends it
+    /// again; closed by the reconciler once it is clearly abandoned.
+    Unfinished,
 }
 
 impl DeliveryOutcome {
@@ -150,6 +153,7 @@ impl DeliveryOutcome {
             Some(o) if o.starts_with("duplicate") => DeliveryOutcome::Duplicate,
             Some(o) if o.starts_with("rejected") => DeliveryOutcome::Rejected,
             Some(o) if o.starts_with("ignored") => DeliveryOutcome::Ignored,
+            Some(o) if o.starts_with("unfinished") => DeliveryOutcome::Unfinished,
             Some(_) => DeliveryOutcome::Recorded,
         }
     }
@@ -162,6 +166,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::Rejected => "rejected",
             DeliveryOutcome::Ignored => "ignored",
             DeliveryOutcome::Pending => "pending",
+            DeliveryOutcome::Unfinished => "unfinished",
         }
     }
 }
@@ -257,6 +262,12 @@ mod tests {
             DeliveryOutcome::Recorded
         );
         assert_eq!(DeliveryOutcome::of(None), DeliveryOutcome::Pending);
+        assert_eq!(
+            DeliveryOutcome::of(Some(
+                "unfinished: the shop stopped before it finished; the provider sends it again"
+            )),
+            DeliveryOutcome::Unfinished
+        );
     }
 
     #[test]

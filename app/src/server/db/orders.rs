@@ -837,6 +837,29 @@ pub async fn insert_rejected_inbox(
     Ok(())
 }
 
+/// Close the deliveries received before `before` that never got an outcome: the process handling
+/// each stopped (or failed) before it finished, and the provider, never acknowledged, sends it
+/// again. Returns how many.
+pub async fn close_abandoned_inbox(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_inbox SET outcome = $1, processed_at = $2 \
+         WHERE processed_at IS NULL AND received_at < $3",
+    )
+    .bind(ABANDONED_OUTCOME)
+    .bind(now_ms())
+    .bind(before)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The outcome of a delivery [`close_abandoned_inbox`] closed.
+pub const ABANDONED_OUTCOME: &str =
+    "unfinished: the shop stopped before it finished; the provider sends it again";
+
 /// Delete rejected deliveries received before `before`; accepted ones are kept whole.
 pub async fn prune_rejected_inbox(
     conn: &mut AnyConnection,

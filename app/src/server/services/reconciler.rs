@@ -32,6 +32,9 @@ const BATCH: i64 = 50;
 const CLAIM_TIMEOUT_MS: i64 = 30_000;
 /// Rejected webhook deliveries are kept this long.
 const KEEP_REJECTED_MS: i64 = 7 * 86_400_000;
+/// A delivery with no outcome after this long is abandoned: handling one takes seconds at most
+/// (the provider calls of its verification time out well before).
+const ABANDONED_AFTER_MS: i64 = 10 * 60_000;
 
 /// When the lookup after `done` earlier ones is due, counted from the first one's due time.
 fn next_due(first_due: i64, done: i64) -> Option<i64> {
@@ -73,11 +76,21 @@ pub async fn run_once(state: &AppState) -> ServerResult<usize> {
     done += expire_overdue(state).await?;
     done += super::refunds::reconcile_pending(state, BATCH).await?;
     let pruned = {
-        let mut conn = state.db.pool.acquire().await?;
+        let mut conn = state.db.write().await?;
         orders::prune_rejected_inbox(&mut conn, now_ms() - KEEP_REJECTED_MS).await?
     };
     if pruned > 0 {
         tracing::info!(pruned, "deleted old rejected webhook deliveries");
+    }
+    let abandoned = {
+        let mut conn = state.db.write().await?;
+        orders::close_abandoned_inbox(&mut conn, now_ms() - ABANDONED_AFTER_MS).await?
+    };
+    if abandoned > 0 {
+        tracing::warn!(
+            abandoned,
+            "closed webhook deliveries left unfinished (a stop or a failure while handling them)"
+        );
     }
     Ok(done)
 }
