@@ -200,7 +200,7 @@ async fn webhook_to_browser(
     let mut delays = Vec::new();
     for reference in references {
         let owner = app.browser();
-        let key = reference_key(&app, reference).await;
+        let key = reference_key(app, reference).await;
         let response = owner
             .client
             .get(format!("{}/events/orders/{reference}?key={key}", app.base))
