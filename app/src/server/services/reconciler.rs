@@ -129,7 +129,7 @@ async fn look_up_due(state: &AppState) -> ServerResult<usize> {
             }
         };
         let claimed = {
-            let mut conn = state.db.pool.acquire().await?;
+            let mut conn = state.db.write().await?;
             orders::claim_lookup(&mut conn, attempt.id, due_at, next).await?
         };
         if !claimed {
@@ -162,7 +162,7 @@ async fn reconcile(state: &AppState, attempt: &orders::AttemptRow) -> ServerResu
         }
         AttemptState::Unanswered | AttemptState::Starting => {
             let (order, claimed) = {
-                let mut conn = state.db.pool.acquire().await?;
+                let mut conn = state.db.write().await?;
                 let order = orders::by_id(&mut conn, attempt.order_id).await?;
                 let claimed =
                     orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS)
