@@ -857,7 +857,7 @@ pub async fn close_abandoned_inbox(
 }
 
 /// The outcome of a delivery [`close_abandoned_inbox`] closed.
-pub const ABANDONED_OUTCOME: &str =
+const ABANDONED_OUTCOME: &str =
     "unfinished: the shop stopped before it finished; the provider sends it again";
 
 /// Delete rejected deliveries received before `before`; accepted ones are kept whole.

@@ -43,55 +43,38 @@ impl WriteGate {
     }
 }
 
-/// A transaction that writes, holding the writer's turn until it commits or is dropped.
-pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+/// A connection or transaction that writes, holding the writer's turn until it is dropped (or,
+/// for a transaction, commits).
+pub struct Writer<C> {
+    conn: C,
     _turn: Turn,
+}
+
+/// A transaction that writes ([`super::Db::begin_write`]).
+pub type WriteTx = Writer<Transaction<'static, Any>>;
+/// A connection for single-statement writes ([`super::Db::write`]).
+pub type WriteConn = Writer<PoolConnection<Any>>;
+
+impl<C> Writer<C> {
+    pub(super) fn new(conn: C, turn: Turn) -> Writer<C> {
+        Writer { conn, _turn: turn }
+    }
 }
 
 impl WriteTx {
-    pub(super) fn new(tx: Transaction<'static, Any>, turn: Turn) -> WriteTx {
-        WriteTx { tx, _turn: turn }
-    }
-
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        self.conn.commit().await
     }
 }
 
-impl Deref for WriteTx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
-}
-
-/// A connection for single-statement writes, holding the writer's turn until dropped.
-pub struct WriteConn {
-    conn: PoolConnection<Any>,
-    _turn: Turn,
-}
-
-impl WriteConn {
-    pub(super) fn new(conn: PoolConnection<Any>, turn: Turn) -> WriteConn {
-        WriteConn { conn, _turn: turn }
-    }
-}
-
-impl Deref for WriteConn {
+impl<C: Deref<Target = AnyConnection>> Deref for Writer<C> {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         &self.conn
     }
 }
 
-impl DerefMut for WriteConn {
+impl<C: DerefMut<Target = AnyConnection>> DerefMut for Writer<C> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.conn
     }

@@ -311,6 +311,10 @@ async fn create_session(
         Err(refused) => refused,
     };
     let reply = finish_idempotent(&mut tx, record_id, status, body).await;
+    if reply.status().is_server_error() {
+        // The reply could not be stored: rolled back, claim and all, so a retry starts afresh.
+        return reply;
+    }
     match tx.commit().await {
         Ok(()) => reply,
         Err(e) => internal(e),
