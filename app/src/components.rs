@@ -2,6 +2,7 @@
 
 pub mod feedback;
 pub mod layout;
+pub mod live;
 pub mod order_list;
 pub mod product_tile;
 pub mod refund_list;

@@ -1,5 +1,9 @@
 //! The storefront app: pages and server functions. Built with `ssr` into the server binary and with
 //! `hydrate` into the browser bundle.
+//!
+//! Leptos islands: every page renders on the server and works as plain HTML forms and links; only
+//! the `#[island]` components (Add to cart, the header's cart count, live order statuses, the Pay
+//! button's progress) hydrate in the browser, so the bundle carries only their code.
 
 pub mod api;
 pub mod components;
@@ -31,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -59,12 +63,6 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Frame() -> impl IntoView {
     provide_shop_actions();
-    // Effects run only in the browser: this marks the page as hydrated (end-to-end tests wait for it).
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header />
@@ -96,10 +94,20 @@ pub fn set_not_found_status() {
     server::http::set_status(axum::http::StatusCode::NOT_FOUND);
 }
 
-/// Browser entry point: attach to the server-rendered page.
+/// Browser entry point, called before the page's islands hydrate (Leptos' island script walks the
+/// page right after). Marks the page as hydrated once that walk is done: it runs in microtasks,
+/// before this zero-delay timer (end-to-end tests wait for the mark before they click).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
+    set_timeout(
+        || {
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

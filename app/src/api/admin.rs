@@ -26,8 +26,9 @@ pub async fn update_product(
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
     let currency = ctx.session.currency().await?;
+    let edit_id = crate::server::context::parse_id(&product_id)?;
     let edit = ProductEdit {
-        product_id: crate::server::context::parse_id(&product_id)?,
+        product_id: edit_id,
         price: Money::parse_decimal(&price, currency).map_err(AppError::invalid)?,
         stock: stock
             .trim()
@@ -42,5 +43,7 @@ pub async fn update_product(
         },
     };
     catalog::update_product(&ctx.state, edit).await?;
+    // Back to the list, which says so (the form is a plain POST: the page is drawn again).
+    leptos_axum::redirect(&format!("/admin/products?saved={}", edit_id));
     Ok("Product saved.".to_string())
 }

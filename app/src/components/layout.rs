@@ -128,7 +128,7 @@ fn HeaderNav(header: HeaderInfo) -> impl IntoView {
     view! {
         <nav aria-label="Main">
             <a href="/">"Shop"</a>
-            <a href="/cart">"Cart" <span class="cart-count">{format!("({count})")}</span></a>
+            <a href="/cart">"Cart" <CartCount count /></a>
             {account}
         </nav>
         <CurrencyPicker current=header.currency />
@@ -152,4 +152,13 @@ fn CurrencyPicker(current: Currency) -> impl IntoView {
             <button type="submit">"Change"</button>
         </ActionForm>
     }
+}
+
+/// The header's `(n)` after Cart: what the server counted, then what Add to cart on this page
+/// reports.
+#[island]
+fn CartCount(count: i64) -> impl IntoView {
+    let added = super::live::shared().map(|s| s.cart_count);
+    let shown = move || added.as_ref().and_then(|a| a.get()).unwrap_or(count);
+    view! { <span class="cart-count">{move || format!("({})", shown())}</span> }
 }

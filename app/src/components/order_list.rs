@@ -109,36 +109,38 @@ pub fn items_text(items: &[ListedItem]) -> String {
 /// Seconds between reloads without JavaScript while an order is awaiting payment.
 pub const NO_JS_REFRESH_SECS: u32 = 5;
 
-/// With JavaScript on, follow a list's Server-Sent Events (one stream for the page) and hand each
-/// status change to `on_status`.
-#[allow(unused_variables)]
-pub fn follow_stream(
-    url: &'static str,
-    on_status: impl Fn(crate::model::OrderStatusJson) + 'static,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        use send_wrapper::SendWrapper;
-        use wasm_bindgen::closure::Closure;
-        use wasm_bindgen::JsCast;
-        let Ok(source) = web_sys::EventSource::new(url) else {
-            return;
-        };
-        let source = SendWrapper::new(source);
-        let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-            move |event: web_sys::MessageEvent| {
-                let Some(text) = event.data().as_string() else {
-                    return;
-                };
-                if let Ok(status) = serde_json::from_str::<crate::model::OrderStatusJson>(&text) {
-                    on_status(status);
-                }
-            },
-        );
-        let _ =
-            source.add_event_listener_with_callback("status", listener.as_ref().unchecked_ref());
-        listener.forget();
-        on_cleanup(move || source.close());
+/// An order's status in a list: with JavaScript it follows the page's one live stream.
+#[island]
+pub fn LiveStatus(stream: String, reference: String, status: OrderStatus) -> impl IntoView {
+    let live = super::live::shared().map(|s| s.statuses);
+    if live.is_some() {
+        super::live::follow_list(&stream);
+    }
+    move || {
+        live.as_ref()
+            .and_then(|l| l.with(|m| m.get(&reference).copied()))
+            .unwrap_or(status)
+            .label()
+    }
+}
+
+/// With JavaScript, a note that the list changed since the page was drawn (a new order or a new
+/// status on the page's stream), with a link that draws it again with the same filters.
+#[island]
+pub fn ListChanged(stream: String, refresh: String) -> impl IntoView {
+    let changed = RwSignal::new(false);
+    let opened = super::live::follow(&stream, move |_| changed.set(true));
+    on_cleanup(move || {
+        if let Some(s) = opened {
+            s.close();
+        }
+    });
+    view! {
+        <p class="status" role="status">
+            {move || changed.get().then(|| view! {
+                "Orders changed since this list was drawn. " <a href=refresh.clone()>"Show the changes"</a>
+            })}
+        </p>
     }
 }
 

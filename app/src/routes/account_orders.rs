@@ -5,7 +5,7 @@
 
 use crate::api::order_lists::account_orders;
 use crate::components::order_list::{
-    follow_stream, items_text, use_list_query, FilterForm, Pager, NO_JS_REFRESH_SECS,
+    items_text, use_list_query, FilterForm, LiveStatus, Pager, NO_JS_REFRESH_SECS,
 };
 use crate::error::AppError;
 use crate::model::order_list::encode_component;
@@ -15,24 +15,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
-use std::collections::HashMap;
 
 const PATH: &str = "/account/orders";
+/// The customer's orders' live statuses.
+const STREAM: &str = "/events/account/orders";
 
 #[component]
 pub fn AccountOrdersPage() -> impl IntoView {
     let query = use_list_query();
     let orders = Resource::new(move || query.get(), account_orders);
     let location = use_location();
-    // Live statuses by reference, from the page's one stream.
-    let live = RwSignal::new(HashMap::<String, OrderStatus>::new());
-    Effect::new(move |_| {
-        follow_stream("/events/account/orders", move |s| {
-            live.update(|m| {
-                m.insert(s.reference, s.status);
-            })
-        })
-    });
     view! {
         <Title text="Your orders" />
         <h1>"Your orders"</h1>
@@ -40,7 +32,7 @@ pub fn AccountOrdersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let q = query.get_untracked();
                 match orders.await {
-                    Ok(page) => view! { <History page query=q live /> }.into_any(),
+                    Ok(page) => view! { <History page query=q /> }.into_any(),
                     Err(AppError::Unauthorized) => {
                         let search = location.search.get_untracked();
                         let search = search.trim_start_matches('?');
@@ -60,11 +52,7 @@ pub fn AccountOrdersPage() -> impl IntoView {
 }
 
 #[component]
-fn History(
-    page: OrderListPage,
-    query: OrderListQuery,
-    live: RwSignal<HashMap<String, OrderStatus>>,
-) -> impl IntoView {
+fn History(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
     let awaiting = page
         .orders
         .iter()
@@ -89,7 +77,7 @@ fn History(
                     <th scope="col">"Payment method"</th><th scope="col">"Status"</th>
                 </tr></thead>
                 <tbody>
-                    {page.orders.into_iter().map(|o| view! { <HistoryRow order=o live /> }).collect_view()}
+                    {page.orders.into_iter().map(|o| view! { <HistoryRow order=o /> }).collect_view()}
                 </tbody>
             </table>
         }
@@ -106,14 +94,7 @@ fn History(
 }
 
 #[component]
-fn HistoryRow(order: ListedOrder, live: RwSignal<HashMap<String, OrderStatus>>) -> impl IntoView {
-    let reference = order.reference.clone();
-    let initial = order.status;
-    let status = move || {
-        live.with(|m| m.get(&reference).copied())
-            .unwrap_or(initial)
-            .label()
-    };
+fn HistoryRow(order: ListedOrder) -> impl IntoView {
     view! {
         <tr>
             <th scope="row"><a href=format!("/orders/{}", order.reference)>{order.reference.clone()}</a></th>
@@ -121,7 +102,9 @@ fn HistoryRow(order: ListedOrder, live: RwSignal<HashMap<String, OrderStatus>>) 
             <td>{items_text(&order.items)}</td>
             <td class="money">{order.total.to_string()}</td>
             <td>{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
-            <td data-testid="order-status" data-reference=order.reference.clone() aria-live="polite">{status}</td>
+            <td data-testid="order-status" data-reference=order.reference.clone() aria-live="polite">
+                <LiveStatus stream=STREAM.to_string() reference=order.reference.clone() status=order.status />
+            </td>
         </tr>
     }
 }

@@ -1,11 +1,12 @@
 //! `/admin/orders`: every order for merchants. The history's filters plus Currency, a search that
 //! also finds a customer's email or a provider's id, 50 a page, totals per currency for the
-//! filtered set, an Export CSV link with the same filters, and live updates (new orders and status
-//! changes re-read the list) from `/events/admin/orders`; without JavaScript a Refresh link.
+//! filtered set, an Export CSV link with the same filters, and a Refresh link; with JavaScript, a
+//! note when the list changed (a new order or status on `/events/admin/orders`) links to the
+//! refreshed list, so a search being typed is never wiped by a reload.
 //! Anyone but a merchant gets the 404 page and no data.
 
 use crate::api::order_lists::admin_orders;
-use crate::components::order_list::{follow_stream, items_text, use_list_query, FilterForm, Pager};
+use crate::components::order_list::{items_text, use_list_query, FilterForm, ListChanged, Pager};
 use crate::error::AppError;
 use crate::model::utc::format_minute_utc;
 use crate::model::{CurrencyTotal, ListedOrder, OrderListPage, OrderListQuery};
@@ -18,15 +19,7 @@ const PATH: &str = "/admin/orders";
 #[component]
 pub fn AdminOrdersPage() -> impl IntoView {
     let query = use_list_query();
-    // Bumped by the live stream: the list is read again with the same filters.
-    let changes = RwSignal::new(0usize);
-    let orders = Resource::new(
-        move || (query.get(), changes.get()),
-        |(query, _)| admin_orders(query),
-    );
-    Effect::new(move |_| {
-        follow_stream("/events/admin/orders", move |_| changes.update(|n| *n += 1))
-    });
+    let orders = Resource::new(move || query.get(), admin_orders);
     view! {
         <Title text="Orders" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -74,8 +67,9 @@ fn AdminOrders(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
         <p class="list-actions">
             <a href=csv download="orders.csv">"Export CSV"</a>
             " "
-            <a href=refresh>"Refresh"</a>
+            <a href=refresh.clone()>"Refresh"</a>
         </p>
+        <ListChanged stream="/events/admin/orders".to_string() refresh />
         <Totals totals=page.totals />
         <h2>"Order list"</h2>
         {body}

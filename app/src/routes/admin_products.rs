@@ -8,16 +8,21 @@ use crate::model::AdminProduct;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn AdminProductsPage() -> impl IntoView {
     let actions = use_shop_actions();
     let products = Resource::new(move || actions.version(), |_| admin_products());
+    // Set by a successful Save, which comes back here (`?saved=<id>`), unless it was refused.
+    let query = use_query_map().get_untracked();
+    let saved = (query.get("saved").is_some() && query.get("__err").is_none())
+        .then(|| "Product saved.".to_string());
     view! {
         <Title text="Manage products" />
         <h1>"Manage products"</h1>
         <Alert message=Signal::derive(move || error_text(actions.update_product.value().get())) />
-        <Status message=Signal::derive(move || actions.update_product.value().get().and_then(|r| r.ok())) />
+        <Status message=Signal::stored(saved) />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match products.await {

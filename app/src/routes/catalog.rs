@@ -1,20 +1,20 @@
 //! `/`: the product grid.
 
 use crate::api::catalog::list_products;
-use crate::components::feedback::{error_text, Alert, Status};
+use crate::components::feedback::{error_text, Alert};
 use crate::components::layout::use_shop_actions;
-use crate::components::product_tile::ProductTile;
+use crate::components::product_tile::{CartNotice, ProductTile};
 use leptos::prelude::*;
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
     let actions = use_shop_actions();
     let products = Resource::new(move || actions.version(), |_| list_products());
-    let added = move || actions.add_to_cart.value().get().and_then(|r| r.ok());
     view! {
         <h1>"Shop"</h1>
+        // A refused Add to cart sent without JavaScript comes back here with its error.
         <Alert message=Signal::derive(move || error_text(actions.add_to_cart.value().get())) />
-        <Status message=Signal::derive(added) />
+        <CartNotice />
         <Transition fallback=|| view! { <p>"Loading products…"</p> }>
             {move || Suspend::new(async move {
                 match products.await {

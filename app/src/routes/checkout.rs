@@ -2,7 +2,8 @@
 //! choice (only providers that can take the cart's currency and total) and **Pay**.
 //!
 //! The form is a plain POST to the `place_order` server function, with JavaScript on or off: the
-//! answer is a redirect to the provider's page, which is a full navigation either way.
+//! answer is a redirect to the provider's page, which is a full navigation either way. With
+//! JavaScript, the Pay button (an island) says that the shopper is on the way.
 
 use crate::api::checkout::get_checkout;
 use crate::api::PlaceOrder;
@@ -40,7 +41,6 @@ fn CheckoutForm(view: CheckoutView) -> impl IntoView {
     // Only to read an error sent back to this page (`?__err=…`) after a refused Pay.
     let place = ServerAction::<PlaceOrder>::new();
     let error = Signal::derive(move || error_text(place.value().get()));
-    let sending = RwSignal::new(false);
     let CheckoutView {
         cart,
         providers,
@@ -69,8 +69,7 @@ fn CheckoutForm(view: CheckoutView) -> impl IntoView {
         </ul>
         <p class="summary-total">"Total: " <strong data-testid="checkout-total">{cart.total.to_string()}</strong></p>
         <Alert message=error />
-        <form method="post" action=place_order_path class="payment-form"
-            on:submit=move |_| sending.set(true)>
+        <form method="post" action=place_order_path class="payment-form">
             <input type="hidden" name="checkout_key" value=checkout_key />
             <h2>"Contact and delivery"</h2>
             <p class="field">
@@ -104,9 +103,29 @@ fn CheckoutForm(view: CheckoutView) -> impl IntoView {
                 })}
             </fieldset>
             <p class="hint">"You pay on the provider's secure page; card details never reach this shop."</p>
-            <button type="submit" class="primary" disabled=no_method>"Pay"</button>
-            <p class="status" role="status">{move || sending.get().then_some("Sending you to the payment page…")}</p>
+            <PayButton disabled=no_method />
         </form>
         <p><A href="/cart">"Back to the cart"</A></p>
+    }
+}
+
+/// **Pay**, and a status that the shopper is being sent to the payment page once the form is valid
+/// and on its way (announced politely; the page itself then navigates).
+#[island]
+fn PayButton(disabled: bool) -> impl IntoView {
+    let sending = RwSignal::new(false);
+    let button = NodeRef::<leptos::html::Button>::new();
+    let on_click = move |_| {
+        let valid = button
+            .get_untracked()
+            .and_then(|b| b.form())
+            .is_some_and(|form| form.check_validity());
+        if valid {
+            sending.set(true);
+        }
+    };
+    view! {
+        <button type="submit" class="primary" disabled=disabled node_ref=button on:click=on_click>"Pay"</button>
+        <p class="status" role="status">{move || sending.get().then_some("Sending you to the payment page…")}</p>
     }
 }

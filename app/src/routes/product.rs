@@ -1,12 +1,12 @@
 //! `/products/{slug}`: one product with a quantity to add.
 
 use crate::api::catalog::get_product;
-use crate::components::feedback::{error_text, Alert, Status};
+use crate::components::feedback::{error_text, Alert};
 use crate::components::layout::use_shop_actions;
+use crate::components::product_tile::{AddToCartForm, CartNotice};
 use crate::error::AppError;
 use crate::model::{ProductDetail, Quantity};
 use crate::routes::NotFound;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -55,15 +55,8 @@ fn ProductView(detail: ProductDetail) -> impl IntoView {
                     {if sold_out { "Out of stock".to_string() } else { format!("{} in stock", card.stock) }}
                 </p>
                 <Alert message=Signal::derive(move || error_text(actions.add_to_cart.value().get())) />
-                <Status message=Signal::derive(move || actions.add_to_cart.value().get().and_then(|r| r.ok())) />
-                <ActionForm action=actions.add_to_cart attr:class="add-form">
-                    <input type="hidden" name="product_id" value=card.id.to_string() />
-                    <label for="quantity">"Quantity"</label>
-                    <input id="quantity" name="quantity" type="number" inputmode="numeric" min="1" max=max.to_string() value="1" required />
-                    <button type="submit" disabled=move || sold_out || actions.add_to_cart.pending().get()>
-                        "Add to cart"
-                    </button>
-                </ActionForm>
+                <CartNotice />
+                <AddToCartForm product_id=card.id describedby=None sold_out quantity_max=Some(max) />
                 <p><a href="/">"Back to the shop"</a></p>
             </div>
         </article>
