@@ -102,6 +102,7 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await page.getByLabel('Amount').fill('10.00');
   await page.getByLabel('Reason').fill('One bag arrived torn');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Refunded $10.00.' })).toBeVisible();
   await expect(page.getByTestId('admin-order-status')).toHaveText('Partially refunded');
   await expect(page.getByTestId('refunds')).toContainText('One bag arrived torn');
   await expect(page.getByLabel('Amount')).toHaveValue('26.00');

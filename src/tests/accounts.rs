@@ -130,9 +130,11 @@ both_backends! {
         assert!(page.contains("aria-label=\"Price of Canvas Tote Bag\""));
         let page = merchant.edit_product(1, "19.99", 40, "active").await;
         assert_eq!(page.alert(), None);
+        assert_eq!(page.status().as_deref(), Some("Product saved."), "{}", page.html);
         assert!(app.browser().get("/").await.contains("$19.99"));
         let page = merchant.edit_product(1, "19.999", 40, "active").await;
         assert_eq!(page.alert().as_deref(), Some("USD amounts have at most 2 digits after the decimal point."));
+        assert_eq!(page.status(), None, "a refused save says nothing was saved");
     }
 
     async fn parallel_guesses_never_pass_the_limit(app) {

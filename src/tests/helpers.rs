@@ -309,6 +309,11 @@ impl Page {
     pub fn alert(&self) -> Option<String> {
         self.capture(r#"role="alert"[^>]*>([^<]+)<"#)
     }
+
+    /// The text of the page's first non-empty polite status, if one is shown.
+    pub fn status(&self) -> Option<String> {
+        self.capture(r#"role="status"[^>]*>([^<]+)<"#)
+    }
 }
 
 /// A browser (as [`TestApp::browser`]) for a shop at `base`, e.g. behind a proxy. Each request

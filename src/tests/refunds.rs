@@ -318,8 +318,15 @@ both_backends! {
             ])
             .await;
         assert!(done.status().is_redirection());
+        // Another order's page does not take the refund's message; this order's page shows it,
+        // once.
+        let other = app.browser().pay_stripe_with_refunds(&app, 1, "succeed").await;
+        let page = merchant.get(&format!("/admin/orders/{other}")).await;
+        assert_eq!(page.status(), None, "{}", page.html);
         let page = merchant.get(&from).await;
         assert!(page.contains("Changed their mind") && page.contains("Nothing is left to refund"), "{}", page.html);
+        assert_eq!(page.status().as_deref(), Some("Refunded $18.00."), "{}", page.html);
+        assert_eq!(merchant.get(&from).await.status(), None);
         assert_eq!(app.status_of(&reference).await, "refunded");
     }
 

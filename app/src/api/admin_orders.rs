@@ -30,15 +30,15 @@ pub async fn accept_as_paid(reference: String) -> Result<String, AppError> {
     let ctx = crate::server::context::ctx().await?;
     let merchant = admin_orders::merchant_only(&ctx).await?;
     let reference = reference.trim();
-    Ok(
-        match admin_orders::accept_as_paid(&ctx.state, &merchant, reference).await? {
-            Accepted::Now { stock_short: false } => format!("Order {reference} is now paid."),
-            Accepted::Now { stock_short: true } => format!(
-                "Order {reference} is now paid. Some of its products are out of stock: check before shipping."
-            ),
-            Accepted::Already => format!("Order {reference} was already accepted as paid."),
-        },
-    )
+    let message = match admin_orders::accept_as_paid(&ctx.state, &merchant, reference).await? {
+        Accepted::Now { stock_short: false } => format!("Order {reference} is now paid."),
+        Accepted::Now { stock_short: true } => format!(
+            "Order {reference} is now paid. Some of its products are out of stock: check before shipping."
+        ),
+        Accepted::Already => format!("Order {reference} was already accepted as paid."),
+    };
+    ctx.session.set_notice(reference, &message).await?;
+    Ok(message)
 }
 
 /// **Look up now**: ask the provider about each open attempt and apply its answer.
@@ -47,7 +47,18 @@ pub async fn look_up_now(reference: String) -> Result<String, AppError> {
     use crate::server::services::admin_orders;
     let ctx = crate::server::context::ctx().await?;
     admin_orders::merchant_only(&ctx).await?;
-    Ok(admin_orders::look_up_now(&ctx.state, reference.trim()).await?)
+    let message = admin_orders::look_up_now(&ctx.state, reference.trim()).await?;
+    ctx.session.set_notice(reference.trim(), &message).await?;
+    Ok(message)
+}
+
+/// What Accept as paid, Look up now or Refund said, for the order's page drawn after it (once).
+#[server(endpoint = "admin/notice")]
+pub async fn take_admin_notice(reference: String) -> Result<Option<String>, AppError> {
+    use crate::server::services::admin_orders;
+    let ctx = crate::server::context::ctx().await?;
+    admin_orders::merchant_only(&ctx).await?;
+    Ok(ctx.session.take_notice(reference.trim()).await?)
 }
 
 /// The sales chart's figures for the last 30 days.

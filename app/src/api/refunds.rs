@@ -26,6 +26,9 @@ pub async fn refund_order(
         },
     )
     .await?;
+    ctx.session
+        .set_notice(reference.trim(), &done.message)
+        .await?;
     Ok(done.message)
 }
 

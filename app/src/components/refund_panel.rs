@@ -4,12 +4,12 @@
 //! form is drawn again with a new key and the new amount left.
 
 use crate::api::refunds::{refund_form, RefundOrder};
-use crate::components::feedback::{error_text, Alert, Status};
+use crate::components::feedback::{error_text, Alert};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-/// `refund` is created by the page, so the page's own data (refund list, status) reloads after a
-/// refund too.
+/// `refund` is created by the page, which reads a refused refund's error from it; what a refund
+/// did is the page's notice, drawn after the form comes back.
 #[component]
 pub fn RefundPanel(reference: String, refund: ServerAction<RefundOrder>) -> impl IntoView {
     let form_reference = reference.clone();
@@ -17,12 +17,10 @@ pub fn RefundPanel(reference: String, refund: ServerAction<RefundOrder>) -> impl
         move || (reference.clone(), refund.version().get()),
         |(reference, _)| refund_form(reference),
     );
-    let done = Signal::derive(move || refund.value().get().and_then(|r| r.ok()));
     view! {
         <div class="refund-panel">
             <h3>"Refund"</h3>
             <Alert message=Signal::derive(move || error_text(refund.value().get())) />
-            <Status message=done />
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     let reference = form_reference.clone();

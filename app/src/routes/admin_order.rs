@@ -4,7 +4,7 @@
 //! paid**; with an open attempt, **Look up now**. Merchants only: the server function refuses
 //! anyone else with a 403 and no data.
 
-use crate::api::admin_orders::{admin_order, AcceptAsPaid, LookUpNow};
+use crate::api::admin_orders::{admin_order, take_admin_notice, AcceptAsPaid, LookUpNow};
 use crate::api::refunds::RefundOrder;
 use crate::components::feedback::{error_text, Alert, Status};
 use crate::components::refund_list::RefundTable;
@@ -37,11 +37,14 @@ pub fn AdminOrderPage() -> impl IntoView {
         },
         |(reference, _)| admin_order(reference),
     );
+    // What the form sent from this page said (the page is drawn again after each).
+    let notice = Resource::new(reference, take_admin_notice);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let notice = notice.await.ok().flatten();
                 match order.await {
-                    Ok(order) => view! { <AdminOrderDetails order accept look_up refund /> }.into_any(),
+                    Ok(order) => view! { <AdminOrderDetails order notice accept look_up refund /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(AppError::Unauthorized) => view! {
                         <Title text="Not allowed" />
@@ -62,6 +65,7 @@ pub fn AdminOrderPage() -> impl IntoView {
 #[component]
 fn AdminOrderDetails(
     order: AdminOrderView,
+    notice: Option<String>,
     accept: ServerAction<AcceptAsPaid>,
     look_up: ServerAction<LookUpNow>,
     refund: ServerAction<RefundOrder>,
@@ -74,9 +78,7 @@ fn AdminOrderDetails(
         <p><a href="/admin/orders">"All orders"</a></p>
         <Alert message=Signal::derive(move || error_text(accept.value().get())) />
         <Alert message=Signal::derive(move || error_text(look_up.value().get())) />
-        <Status message=Signal::derive(move || {
-            accept.value().get().and_then(|r| r.ok()).or_else(|| look_up.value().get().and_then(|r| r.ok()))
-        }) />
+        <Status message=Signal::stored(notice) />
         <section aria-labelledby="summary-heading">
             <h2 id="summary-heading">"Summary"</h2>
             <dl class="order-summary">

@@ -16,6 +16,7 @@ const CURRENCY: &str = "currency";
 const GUEST_CART: &str = "guest_cart";
 const CHECKOUT_KEY: &str = "checkout_key";
 const PLACED_ORDERS: &str = "placed_orders";
+const NOTICE: &str = "notice";
 /// How many of its own orders a session remembers (older ones stay reachable by their link).
 const PLACED_ORDERS_KEPT: usize = 20;
 
@@ -100,6 +101,24 @@ impl ShopSession {
             self.0.insert(PLACED_ORDERS, placed).await?;
         }
         Ok(())
+    }
+
+    /// Leave a message for the next drawing of the page about `about` (an order's reference), after
+    /// a form on it was sent: a plain POST comes back to the page, which shows it once.
+    pub async fn set_notice(&self, about: &str, message: &str) -> ServerResult<()> {
+        self.0.insert(NOTICE, (about, message)).await?;
+        Ok(())
+    }
+
+    /// Take the message left for `about`, if any; a message about another page stays.
+    pub async fn take_notice(&self, about: &str) -> ServerResult<Option<String>> {
+        match self.0.get::<(String, String)>(NOTICE).await? {
+            Some((left_for, message)) if left_for == about => {
+                self.0.remove::<(String, String)>(NOTICE).await?;
+                Ok(Some(message))
+            }
+            _ => Ok(None),
+        }
     }
 
     pub async fn placed_orders(&self) -> ServerResult<Vec<String>> {
