@@ -1,7 +1,8 @@
 import { test, expect, Page } from '@playwright/test';
 
-// Runs twice: once with JavaScript on (the page must hydrate and forms must not reload it) and once
-// with JavaScript off (every form is a plain post and redirect).
+// Runs twice: once with JavaScript on (the page's islands hydrate and Add to cart must not reload
+// it; the other forms are plain posts in both modes) and once with JavaScript off (every form is a
+// plain post and redirect).
 
 function card(page: Page, name: string) {
   return page.locator('article.product-card').filter({ has: page.getByRole('heading', { name }) });
