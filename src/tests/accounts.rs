@@ -121,6 +121,8 @@ both_backends! {
         customer.register("cust@example.com", "customer-pass").await.unwrap();
         let page = customer.edit_product(1, "1.00", 5, "active").await;
         assert_eq!(page.alert().as_deref(), Some("You do not have permission to do that."));
+        let page = customer.submit("/admin/products", "/api/admin/notice", &[("page", "/admin/products")]).await;
+        assert_eq!(page.alert().as_deref(), Some("You do not have permission to do that."), "merchants' notices are theirs");
         assert!(customer.get("/").await.contains("$18.00"), "price unchanged");
 
         let merchant = app.browser();

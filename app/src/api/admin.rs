@@ -4,6 +4,19 @@ use crate::error::AppError;
 use crate::model::AdminProduct;
 use leptos::prelude::*;
 
+/// The notice key of the products page (an order's admin page uses the order's reference).
+pub const PRODUCTS_PAGE: &str = "/admin/products";
+
+/// What the last form sent from a merchant page said, for that page drawn after it (once): the
+/// products page ([`PRODUCTS_PAGE`]) or an order's page (its reference: Accept as paid, Look up
+/// now, Refund). The forms are plain POSTs that come back to the page.
+#[server(endpoint = "admin/notice")]
+pub async fn take_admin_notice(page: String) -> Result<Option<String>, AppError> {
+    let ctx = crate::server::context::ctx().await?;
+    ctx.require_merchant().await?;
+    Ok(ctx.session.take_notice(page.trim()).await?)
+}
+
 #[server(endpoint = "admin/products")]
 pub async fn admin_products() -> Result<Vec<AdminProduct>, AppError> {
     use crate::server::services::catalog;
@@ -26,9 +39,8 @@ pub async fn update_product(
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
     let currency = ctx.session.currency().await?;
-    let edit_id = crate::server::context::parse_id(&product_id)?;
     let edit = ProductEdit {
-        product_id: edit_id,
+        product_id: crate::server::context::parse_id(&product_id)?,
         price: Money::parse_decimal(&price, currency).map_err(AppError::invalid)?,
         stock: stock
             .trim()
@@ -43,7 +55,8 @@ pub async fn update_product(
         },
     };
     catalog::update_product(&ctx.state, edit).await?;
-    // Back to the list, which says so (the form is a plain POST: the page is drawn again).
-    leptos_axum::redirect(&format!("/admin/products?saved={}", edit_id));
-    Ok("Product saved.".to_string())
+    let message = "Product saved.";
+    // The plain POST comes back to the list, which says so.
+    ctx.session.set_notice(PRODUCTS_PAGE, message).await?;
+    Ok(message.to_string())
 }

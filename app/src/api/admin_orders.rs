@@ -47,18 +47,10 @@ pub async fn look_up_now(reference: String) -> Result<String, AppError> {
     use crate::server::services::admin_orders;
     let ctx = crate::server::context::ctx().await?;
     admin_orders::merchant_only(&ctx).await?;
-    let message = admin_orders::look_up_now(&ctx.state, reference.trim()).await?;
-    ctx.session.set_notice(reference.trim(), &message).await?;
+    let reference = reference.trim();
+    let message = admin_orders::look_up_now(&ctx.state, reference).await?;
+    ctx.session.set_notice(reference, &message).await?;
     Ok(message)
-}
-
-/// What Accept as paid, Look up now or Refund said, for the order's page drawn after it (once).
-#[server(endpoint = "admin/notice")]
-pub async fn take_admin_notice(reference: String) -> Result<Option<String>, AppError> {
-    use crate::server::services::admin_orders;
-    let ctx = crate::server::context::ctx().await?;
-    admin_orders::merchant_only(&ctx).await?;
-    Ok(ctx.session.take_notice(reference.trim()).await?)
 }
 
 /// The sales chart's figures for the last 30 days.

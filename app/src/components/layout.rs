@@ -11,7 +11,8 @@ use leptos::prelude::*;
 use leptos::server::ServerActionError;
 use leptos_router::hooks::use_query_map;
 
-/// One action per form kind, created once so every page sees the same versions and errors.
+/// One action per form kind, created once per page render (on the server: pages do not hydrate),
+/// so a form posted without JavaScript finds its error when it comes back (`?__err=…`).
 #[derive(Clone, Copy)]
 pub struct ShopActions {
     pub add_to_cart: ServerAction<AddToCart>,
@@ -23,22 +24,6 @@ pub struct ShopActions {
     pub register: ServerAction<Register>,
     pub update_product: ServerAction<UpdateProduct>,
     pub try_again: ServerAction<TryAgain>,
-}
-
-impl ShopActions {
-    /// Changes whenever something that affects the cart, prices or the account happened, so the
-    /// resources keyed on it load again.
-    pub fn version(&self) -> usize {
-        self.add_to_cart.version().get()
-            + self.update_line.version().get()
-            + self.remove_line.version().get()
-            + self.set_currency.version().get()
-            + self.log_in.version().get()
-            + self.log_out.version().get()
-            + self.register.version().get()
-            + self.update_product.version().get()
-            + self.try_again.version().get()
-    }
 }
 
 /// Create the shared actions. Must run inside the `<Router>`: a form posted with JavaScript off comes
@@ -72,7 +57,7 @@ pub fn use_shop_actions() -> ShopActions {
 #[component]
 pub fn Header() -> impl IntoView {
     let actions = use_shop_actions();
-    let info = Resource::new(move || actions.version(), |_| header_data());
+    let info = Resource::new(|| (), |_| header_data());
     let currency_error = Signal::derive(move || error_text(actions.set_currency.value().get()));
     view! {
         <Alert message=currency_error />

@@ -57,7 +57,7 @@ pub fn follow_list(url: &str) {
 }
 
 /// Follow one Server-Sent Events stream of order statuses (`event: status`, JSON data) and hand
-/// each status to `on_status`; `stop` closes it. A stream that cannot open is left alone: the page
+/// each status to `on_status`; [`Stream::close`] ends it. A stream that cannot open is left alone: the page
 /// then shows what the server rendered, as it does without JavaScript.
 #[allow(unused_variables)]
 pub fn follow(url: &str, on_status: impl Fn(OrderStatusJson) + 'static) -> Option<Stream> {

@@ -13,10 +13,7 @@ use leptos::prelude::*;
 #[component]
 pub fn RefundPanel(reference: String, refund: ServerAction<RefundOrder>) -> impl IntoView {
     let form_reference = reference.clone();
-    let data = Resource::new(
-        move || (reference.clone(), refund.version().get()),
-        |(reference, _)| refund_form(reference),
-    );
+    let data = Resource::new(move || reference.clone(), refund_form);
     view! {
         <div class="refund-panel">
             <h3>"Refund"</h3>

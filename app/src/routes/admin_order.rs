@@ -4,7 +4,8 @@
 //! paid**; with an open attempt, **Look up now**. Merchants only: the server function refuses
 //! anyone else with a 403 and no data.
 
-use crate::api::admin_orders::{admin_order, take_admin_notice, AcceptAsPaid, LookUpNow};
+use crate::api::admin::take_admin_notice;
+use crate::api::admin_orders::{admin_order, AcceptAsPaid, LookUpNow};
 use crate::api::refunds::RefundOrder;
 use crate::components::feedback::{error_text, Alert, Status};
 use crate::components::refund_list::RefundTable;
@@ -28,15 +29,7 @@ pub fn AdminOrderPage() -> impl IntoView {
     let accept = ServerAction::<AcceptAsPaid>::new();
     let look_up = ServerAction::<LookUpNow>::new();
     let refund = ServerAction::<RefundOrder>::new();
-    let order = Resource::new(
-        move || {
-            (
-                reference(),
-                accept.version().get() + look_up.version().get() + refund.version().get(),
-            )
-        },
-        |(reference, _)| admin_order(reference),
-    );
+    let order = Resource::new(reference, admin_order);
     // What the form sent from this page said (the page is drawn again after each).
     let notice = Resource::new(reference, take_admin_notice);
     view! {

@@ -1,6 +1,6 @@
 //! `/admin/products`: the merchant's price, stock and status edits.
 
-use crate::api::admin::admin_products;
+use crate::api::admin::{admin_products, take_admin_notice, PRODUCTS_PAGE};
 use crate::components::feedback::{error_text, Alert, Status};
 use crate::components::layout::{use_shop_actions, ShopActions};
 use crate::error::AppError;
@@ -8,24 +8,21 @@ use crate::model::AdminProduct;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn AdminProductsPage() -> impl IntoView {
     let actions = use_shop_actions();
-    let products = Resource::new(move || actions.version(), |_| admin_products());
-    // Set by a successful Save, which comes back here (`?saved=<id>`), unless it was refused.
-    let query = use_query_map().get_untracked();
-    let saved = (query.get("saved").is_some() && query.get("__err").is_none())
-        .then(|| "Product saved.".to_string());
+    let products = Resource::new(|| (), |_| admin_products());
+    // What a Save sent from this page said (the page is drawn again after it).
+    let notice = Resource::new(|| PRODUCTS_PAGE.to_string(), take_admin_notice);
     view! {
         <Title text="Manage products" />
         <h1>"Manage products"</h1>
         <Alert message=Signal::derive(move || error_text(actions.update_product.value().get())) />
-        <Status message=Signal::stored(saved) />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match products.await {
+                let notice = notice.await.ok().flatten();
+                let body = match products.await {
                     Ok(list) => view! {
                         <p class="hint">"Prices are in the currency picked in the header."</p>
                         <table class="admin-products">
@@ -42,7 +39,8 @@ pub fn AdminProductsPage() -> impl IntoView {
                     }
                     .into_any(),
                     Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
-                }
+                };
+                view! { <Status message=Signal::stored(notice) /> {body} }
             })}
         </Transition>
     }

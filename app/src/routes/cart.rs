@@ -11,7 +11,7 @@ use leptos_meta::Title;
 #[component]
 pub fn CartPage() -> impl IntoView {
     let actions = use_shop_actions();
-    let cart = Resource::new(move || actions.version(), |_| get_cart());
+    let cart = Resource::new(|| (), |_| get_cart());
     let error = Signal::derive(move || {
         error_text(actions.update_line.value().get())
             .or_else(|| error_text(actions.remove_line.value().get()))

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 #[component]
 pub fn CatalogPage() -> impl IntoView {
     let actions = use_shop_actions();
-    let products = Resource::new(move || actions.version(), |_| list_products());
+    let products = Resource::new(|| (), |_| list_products());
     view! {
         <h1>"Shop"</h1>
         // A refused Add to cart sent without JavaScript comes back here with its error.

@@ -136,14 +136,16 @@ fn PaymentStatus(
             .unwrap_or_default();
         let url = format!("/events/orders/{reference}{query}");
         let (again, key_again) = (reference.clone(), key.clone());
+        // Set once the stream is open, so a settled status can close it.
         let stream = StoredValue::new(None::<crate::components::live::Stream>);
+        let close = move || stream.with_value(|s| s.iter().for_each(|s| s.close()));
         let opened = crate::components::live::follow(&url, move |s| {
             if s.status == live.get_untracked() {
                 return;
             }
             live.set(s.status);
             if s.status.is_settled() {
-                stream.with_value(|s| s.as_ref().map(|s| s.close()));
+                close();
                 let (reference, key) = (again.clone(), key_again.clone());
                 leptos::task::spawn_local(async move {
                     if let Ok(order) = get_order(reference, key).await {
@@ -152,12 +154,8 @@ fn PaymentStatus(
                 });
             }
         });
-        stream.set_value(opened.clone());
-        on_cleanup(move || {
-            if let Some(s) = opened {
-                s.close();
-            }
-        });
+        stream.set_value(opened);
+        on_cleanup(close);
     }
     let try_again_path = <crate::api::TryAgain as leptos::server_fn::ServerFn>::PATH;
     let retry_reference = reference.clone();

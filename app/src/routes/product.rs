@@ -13,16 +13,10 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn ProductPage() -> impl IntoView {
-    let actions = use_shop_actions();
     let params = use_params_map();
     let product = Resource::new(
-        move || {
-            (
-                params.read().get("slug").unwrap_or_default(),
-                actions.version(),
-            )
-        },
-        |(slug, _)| get_product(slug),
+        move || params.read().get("slug").unwrap_or_default(),
+        get_product,
     );
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
