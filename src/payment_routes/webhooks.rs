@@ -71,10 +71,9 @@ pub async fn receive(
         }
         limiter.record_failure(client);
         tracing::warn!(provider = provider.id().as_str(), %reason, client = %client, "webhook refused");
-        let stored = async {
-            let mut conn = state.db.write().await?;
+        let stored = state.db.committed(async |conn| {
             orders::insert_rejected_inbox(
-                &mut conn,
+                conn,
                 provider.id().as_str(),
                 &stored_headers(&headers),
                 &body,
@@ -83,7 +82,7 @@ pub async fn receive(
                 timeline::claimed_reference(&body).as_deref(),
             )
             .await
-        };
+        });
         if let Err(e) = stored.await {
             tracing::error!(error = %e, "could not record a rejected webhook");
         }
@@ -115,10 +114,9 @@ pub async fn receive(
     let inbox_id = if provider.verifies_offline() {
         None
     } else {
-        let stored = async {
-            let mut conn = state.db.write().await?;
-            orders::insert_inbox(&mut conn, &received).await
-        };
+        let stored = state
+            .db
+            .committed(async |conn| orders::insert_inbox(conn, &received).await);
         match stored.await {
             Ok(id) => Some(id),
             Err(e) => {
@@ -157,10 +155,9 @@ pub async fn receive(
     if let Some(inbox_id) =
         inbox_id.filter(|_| claimed.as_deref() != Some(update.attempt_reference.as_str()))
     {
-        let linked = async {
-            let mut conn = state.db.write().await?;
-            admin_orders::link_inbox(&mut conn, inbox_id, &update.attempt_reference).await
-        };
+        let linked = state.db.committed(async |conn| {
+            admin_orders::link_inbox(conn, inbox_id, &update.attempt_reference).await
+        });
         if let Err(e) = linked.await {
             tracing::warn!(error = %e, inbox_id, "could not link a webhook to its attempt");
         }
@@ -220,19 +217,14 @@ async fn record(
     event_id: Option<&str>,
     outcome: Option<&str>,
 ) {
-    let done = async {
-        let mut conn = db.write().await?;
-        match (row, outcome) {
-            (Some(row), Some(outcome)) => {
-                orders::finish_inbox(&mut conn, row, event_id, outcome).await
-            }
-            (Some(_), None) => Ok(()),
-            (None, Some(outcome)) => {
-                orders::insert_closed_inbox(&mut conn, received, event_id, outcome).await
-            }
-            (None, None) => orders::insert_inbox(&mut conn, received).await.map(|_| ()),
+    let done = db.committed(async |conn| match (row, outcome) {
+        (Some(row), Some(outcome)) => orders::finish_inbox(conn, row, event_id, outcome).await,
+        (Some(_), None) => Ok(()),
+        (None, Some(outcome)) => {
+            orders::insert_closed_inbox(conn, received, event_id, outcome).await
         }
-    };
+        (None, None) => orders::insert_inbox(conn, received).await.map(|_| ()),
+    });
     if let Err(e) = done.await {
         tracing::error!(error = %e, inbox_id = ?row, "could not record the webhook's outcome");
     }

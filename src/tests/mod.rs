@@ -14,6 +14,7 @@ mod braintree;
 mod cart;
 mod catalogue;
 mod crash;
+mod group_commit;
 mod headers;
 mod list_scale;
 mod mail;

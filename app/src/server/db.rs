@@ -128,10 +128,23 @@ impl Db {
         Ok(())
     }
 
-    /// Begin a transaction that writes, after waiting this writer's turn on SQLite ([`write`]).
+    /// Begin a transaction that writes, after waiting this writer's turn on SQLite, where it joins
+    /// the group commit ([`write`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let turn = self.gate.turn().await;
-        Ok(WriteTx::new(self.pool.begin().await?, turn))
+        self.gate.begin(&self.pool).await
+    }
+
+    /// Run `work` in a write transaction ([`Db::begin_write`]) and commit it: on SQLite it joins
+    /// the group commit, where a statement on its own connection ([`Db::write`]) would first commit
+    /// the group. Returns once committed.
+    pub async fn committed<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::AnyConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 
     /// A connection for statements that write on their own, after waiting this writer's turn on

@@ -235,13 +235,18 @@ pub async fn by_reference(
 /// Lock an order for the rest of the transaction and read it. The lock is a write (a no-op
 /// update), so it is the same on both databases: PostgreSQL holds the row until commit, SQLite
 /// takes its single write lock. Made the first statement of a transaction, it makes every
-/// writer of one order queue behind the others, with no read-then-upgrade in between.
+/// writer of one order queue behind the others, with no read-then-upgrade in between. One
+/// statement: the row comes back from the update itself (`RETURNING`, after any wait for the lock).
 pub async fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query("UPDATE orders SET updated_at = updated_at WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    by_id(conn, id).await
+    sqlx::query(&format!(
+        "UPDATE orders SET updated_at = updated_at WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(order)
+    .transpose()
 }
 
 pub async fn set_status(
@@ -535,6 +540,26 @@ pub async fn failure_kind(
     .await?
     .map(|r| r.try_get("kind"))
     .transpose()
+}
+
+/// An attempt by its reference, and whether it is its order's latest (one statement, for the
+/// webhook's transaction).
+pub async fn attempt_and_if_latest(
+    conn: &mut AnyConnection,
+    reference: &str,
+) -> Result<Option<(AttemptRow, bool)>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS}, (SELECT MAX(l.id) FROM payment_attempts l \
+         WHERE l.order_id = payment_attempts.order_id) AS latest_id \
+         FROM payment_attempts WHERE reference = $1"
+    ))
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let found = attempt(&row)?;
+    let latest = row.try_get::<Option<i64>, _>("latest_id")? == Some(found.id);
+    Ok(Some((found, latest)))
 }
 
 pub async fn latest_attempt(

@@ -217,8 +217,10 @@ pub async fn place_order(
     // The order is on its way to the provider: the cart is done, the next checkout is new.
     match user_id {
         Some(id) => {
-            let mut conn = state.db.write().await?;
-            db::carts::clear(&mut conn, id).await?;
+            state
+                .db
+                .committed(async |conn| db::carts::clear(conn, id).await)
+                .await?
         }
         None => session.set_guest_cart(&[]).await?,
     }
@@ -468,7 +470,7 @@ pub async fn start(
         hold_until: order.hold_until.unwrap_or_else(now_ms) / 1000,
     };
     let result = provider.start(&request).await;
-    let mut conn = state.db.write().await?;
+    let mut conn = state.db.begin_write().await?;
     match result {
         Ok(started) => {
             let first_lookup = now_ms() + super::reconciler::FIRST_LOOKUP_MS;
@@ -487,6 +489,7 @@ pub async fn start(
             let opened = orders::attempt_by_reference(&mut conn, &attempt.reference)
                 .await?
                 .ok_or_else(|| ServerError::Internal("attempt vanished".into()))?;
+            conn.commit().await?;
             Ok(next_url(state, &opened).unwrap_or_else(|| format!("/orders/{}", order.reference)))
         }
         Err(e) => {
@@ -506,6 +509,7 @@ pub async fn start(
                 )
                 .await?;
             }
+            conn.commit().await?;
             tracing::warn!(attempt = %attempt.reference, provider = attempt.provider.as_str(), error = %e, "could not open a payment session");
             Err(StartError::Provider(e))
         }

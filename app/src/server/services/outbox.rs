@@ -115,18 +115,13 @@ async fn run_with(state: &AppState, mailer: &Mailer) -> ServerResult<Pass> {
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
     let now = now_ms();
-    let claimed = {
-        let mut conn = state.db.write().await?;
-        outbox::claim_due(
-            &mut conn,
-            state.db.backend,
-            now,
-            now + LEASE_MS,
-            &token,
-            BATCH,
-        )
-        .await?
-    };
+    let backend = state.db.backend;
+    let claimed = state
+        .db
+        .committed(async |conn| {
+            outbox::claim_due(conn, backend, now, now + LEASE_MS, &token, BATCH).await
+        })
+        .await?;
     let mut pass = Pass::default();
     let mut unsent = false;
     let send_ms = i64::try_from(SEND_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
@@ -149,8 +144,8 @@ async fn run_with(state: &AppState, mailer: &Mailer) -> ServerResult<Pass> {
             let db = state.db.clone();
             let token = token.clone();
             async move {
-                let mut conn = db.write().await?;
-                outbox::release(&mut conn, &token).await
+                db.committed(async |conn| outbox::release(conn, &token).await)
+                    .await
             }
         })
         .await;
@@ -222,8 +217,8 @@ async fn deliver(
             let marked = retry_db(|| {
                 let db = state.db.clone();
                 async move {
-                    let mut conn = db.write().await?;
-                    outbox::mark_sent(&mut conn, row.id, token, now).await
+                    db.committed(async |conn| outbox::mark_sent(conn, row.id, token, now).await)
+                        .await
                 }
             })
             .await?;
@@ -248,15 +243,17 @@ async fn deliver(
                 let db = state.db.clone();
                 let error = error.clone();
                 async move {
-                    let mut conn = db.write().await?;
-                    outbox::mark_failed(
-                        &mut conn,
-                        row.id,
-                        token,
-                        &error,
-                        next_attempt_at(now, attempt),
-                        dead.then_some(now),
-                    )
+                    db.committed(async |conn| {
+                        outbox::mark_failed(
+                            conn,
+                            row.id,
+                            token,
+                            &error,
+                            next_attempt_at(now, attempt),
+                            dead.then_some(now),
+                        )
+                        .await
+                    })
                     .await
                 }
             })

@@ -277,7 +277,7 @@ pub async fn apply_from_inbox(
     }
     // Read under the order's lock: every decision about an attempt's outcome (an update, the
     // shopper's cancel) is taken under it.
-    let attempt = orders::attempt_by_reference(&mut tx, &update.attempt_reference)
+    let (attempt, current) = orders::attempt_and_if_latest(&mut tx, &update.attempt_reference)
         .await?
         .ok_or_else(|| {
             ServerError::Internal(format!("attempt {} vanished", update.attempt_reference))
@@ -311,9 +311,6 @@ pub async fn apply_from_inbox(
         applied.publish_to(events, &order, &attempt);
         return Ok(recorded);
     }
-    let current = orders::latest_attempt(&mut tx, order.id)
-        .await?
-        .is_some_and(|latest| latest.id == attempt.id);
     let from = order.status;
     let decision = decide(&update.outcome, update.source, &order, &attempt, current);
     let transition = decision.order.map(|t| from.transition(t));
