@@ -52,7 +52,7 @@ struct Gate {
 
 /// The open group transaction and the writers whose work is in it.
 #[derive(Debug, Default)]
-pub struct Group {
+struct Group {
     tx: Option<Transaction<'static, Any>>,
     opened: Option<Instant>,
     /// Writers whose savepoint is released, waiting for the group's `COMMIT`.

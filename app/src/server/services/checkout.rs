@@ -470,14 +470,14 @@ pub async fn start(
         hold_until: order.hold_until.unwrap_or_else(now_ms) / 1000,
     };
     let result = provider.start(&request).await;
-    let mut conn = state.db.begin_write().await?;
+    let mut tx = state.db.begin_write().await?;
     match result {
         Ok(started) => {
             let first_lookup = now_ms() + super::reconciler::FIRST_LOOKUP_MS;
             let step = serde_json::to_string(&started.next)
                 .map_err(|e| ServerError::Internal(e.to_string()))?;
             orders::attempt_started(
-                &mut conn,
+                &mut tx,
                 attempt.id,
                 &started.session_id,
                 &step,
@@ -486,10 +486,10 @@ pub async fn start(
             .await?;
             tracing::info!(attempt = %attempt.reference, provider = attempt.provider.as_str(), "payment session opened");
             crate::server::metrics::payment_started(attempt.provider);
-            let opened = orders::attempt_by_reference(&mut conn, &attempt.reference)
+            let opened = orders::attempt_by_reference(&mut tx, &attempt.reference)
                 .await?
                 .ok_or_else(|| ServerError::Internal("attempt vanished".into()))?;
-            conn.commit().await?;
+            tx.commit().await?;
             Ok(next_url(state, &opened).unwrap_or_else(|| format!("/orders/{}", order.reference)))
         }
         Err(e) => {
@@ -497,19 +497,18 @@ pub async fn start(
                 PaymentError::Unavailable(_) => (AttemptState::Unanswered, true),
                 PaymentError::Refused(_) => (AttemptState::Refused, false),
             };
-            orders::set_attempt_state(&mut conn, attempt.id, state_now, Some(&e.to_string()))
-                .await?;
+            orders::set_attempt_state(&mut tx, attempt.id, state_now, Some(&e.to_string())).await?;
             if retry {
                 // The provider may have opened the session: the reconciler asks again with the
                 // same key if the shopper does not.
                 orders::schedule_lookup(
-                    &mut conn,
+                    &mut tx,
                     attempt.id,
                     now_ms() + super::reconciler::FIRST_LOOKUP_MS,
                 )
                 .await?;
             }
-            conn.commit().await?;
+            tx.commit().await?;
             tracing::warn!(attempt = %attempt.reference, provider = attempt.provider.as_str(), error = %e, "could not open a payment session");
             Err(StartError::Provider(e))
         }
