@@ -16,8 +16,9 @@ const PLACEHOLDER_ORIGIN: &str = "http://shop.invalid";
 
 pub async fn guard(State(links): State<Arc<ErrorLinks>>, request: Request, next: Next) -> Response {
     if request.uri().path().starts_with("/api/") {
+        let path = request.uri().path().to_string();
         let mut response = next.run(request).await;
-        sign_location(&links, &mut response);
+        sign_location(&links, &path, &mut response);
         return response;
     }
     if matches!(*request.method(), Method::GET | Method::HEAD) {
@@ -34,11 +35,14 @@ pub async fn guard(State(links): State<Arc<ErrorLinks>>, request: Request, next:
     next.run(request).await
 }
 
-/// Sign the error a redirect's `Location` carries, if any. The server-function layer appends
-/// `__path` and `__err` to the page's own URL, which may still hold an earlier error (a second
-/// refusal posted from an error page): only the last pair is the new one, so earlier pairs and any
-/// old signature are dropped.
-fn sign_location(links: &ErrorLinks, response: &mut Response) {
+/// Sign the error a redirect's `Location` carries, if the server-function layer's error path put
+/// it there: that path marks its response with the `serverfnerror` header naming the function, and
+/// appends `__path` (the same function) and `__err` to the page's own URL, which may still hold an
+/// earlier error (a second refusal posted from an error page). Only the last pair is the new one,
+/// so earlier pairs and any old signature are dropped. Any other redirect (a success going to
+/// `next`, say) never gets a signature, whatever its URL holds: its error parameters came from the
+/// request. Either way the `Location` never starts with `//` (another host to a browser).
+fn sign_location(links: &ErrorLinks, function: &str, response: &mut Response) {
     let Some(location) = response
         .headers()
         .get(header::LOCATION)
@@ -46,13 +50,25 @@ fn sign_location(links: &ErrorLinks, response: &mut Response) {
     else {
         return;
     };
+    let from_error_path = response
+        .headers()
+        .get(SERVER_FN_ERROR_HEADER)
+        .is_some_and(|v| v.as_bytes() == function.as_bytes());
+    let relative = location.starts_with('/');
     if !location.contains(ERROR_PARAM)
         && !location.contains(PATH_PARAM)
         && !location.contains(SIGNATURE_PARAM)
     {
+        if relative {
+            let safe = same_host(location);
+            if safe != location {
+                if let Ok(value) = HeaderValue::from_str(&safe) {
+                    response.headers_mut().insert(header::LOCATION, value);
+                }
+            }
+        }
         return;
     }
-    let relative = location.starts_with('/');
     let Ok(mut url) = Url::parse(PLACEHOLDER_ORIGIN).and_then(|base| base.join(location)) else {
         return;
     };
@@ -67,7 +83,9 @@ fn sign_location(links: &ErrorLinks, response: &mut Response) {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let error = last(PATH_PARAM).zip(last(ERROR_PARAM));
+    let error = last(PATH_PARAM)
+        .zip(last(ERROR_PARAM))
+        .filter(|(path, _)| from_error_path && path == function);
     let mut kept: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| ![PATH_PARAM, ERROR_PARAM, SIGNATURE_PARAM].contains(&k.as_str()))
@@ -88,6 +106,19 @@ fn sign_location(links: &ErrorLinks, response: &mut Response) {
     if let Ok(value) = HeaderValue::from_str(&signed) {
         response.headers_mut().insert(header::LOCATION, value);
     }
+}
+
+/// The response header server functions' error path sets (server_fn's `SERVER_FN_ERROR_HEADER`).
+const SERVER_FN_ERROR_HEADER: &str = "serverfnerror";
+
+/// A relative `Location` as a path on this host: leading `/` and `\` runs (which a browser reads
+/// as `//host`) become one `/`.
+fn same_host(location: &str) -> String {
+    let rest = location.trim_start_matches(['/', '\\']);
+    if rest.len() + 1 == location.len() {
+        return location.to_string();
+    }
+    format!("/{rest}")
 }
 
 /// For a page request whose error is not validly signed: the same path and query without the
@@ -122,10 +153,17 @@ fn unsigned_error_removed(links: &ErrorLinks, request: &Request) -> Option<Strin
             return None;
         }
     }
-    let kept = pairs
-        .into_iter()
+    let kept: Vec<(String, String)> = pairs
+        .iter()
         .filter(|(k, _)| !contract.contains(&k.as_str()))
+        .cloned()
         .collect();
+    // Only a parameter *named* `__err` or `__path` is the contract's; a value that merely contains
+    // the text (`?q=__path`) is the page's own business, and removing nothing would redirect to
+    // the same URL for ever.
+    if kept.len() == pairs.len() {
+        return None;
+    }
     set_query(&mut url, kept, None);
     Some(path_and_query(&url))
 }
@@ -142,9 +180,11 @@ fn set_query(url: &mut Url, pairs: Vec<(String, String)>, signature: Option<Stri
     }
 }
 
+/// The URL's path and query, as a `Location` on this host (never `//…`).
 fn path_and_query(url: &Url) -> String {
+    let path = same_host(url.path());
     match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
+        Some(q) => format!("{path}?{q}"),
+        None => path,
     }
 }

@@ -1,7 +1,9 @@
-//! `POST /webhooks/{provider}` (design.md §4.3): a body over [`MAX_BODY`] is a 413; the cheap
-//! offline signature check comes first, and a delivery that fails it is a 400 with only the first
-//! [`KEPT_OF_REJECTED`] bytes stored (pruned after a week), or a 429 unread once its address has
-//! sent too many. A signed delivery is kept whole in the inbox, verified fully (validation APIs),
+//! `POST /webhooks/{provider}`: a body over [`MAX_BODY`] is a 413; the cheap offline signature
+//! check comes first, and a delivery that fails it is a 400 with only the first
+//! [`KEPT_OF_UNVERIFIED`] bytes and an allow-list of headers stored (pruned after a week), or a 429
+//! unread once its address has sent too many. A delivery whose verification calls the provider's
+//! API (PayPal) is charged to its sender before it is stored, and only a prefix of its body is kept
+//! until it is verified. A signed delivery is kept whole in the inbox, verified fully (validation APIs),
 //! applied (deduplicated, locked, compared, transitioned) and acknowledged the way the provider
 //! expects. Where verification calls the provider's API the delivery is stored first; where it
 //! needs nothing but the delivery (Stripe, Alipay, Braintree) the delivery is stored by the same
@@ -24,19 +26,41 @@ use std::time::Instant;
 
 /// The largest webhook body accepted (every provider's events are far smaller).
 pub const MAX_BODY: usize = 256 * 1024;
-/// How much of a delivery that fails its signature check is kept, for diagnosis.
-const KEPT_OF_REJECTED: usize = 2048;
+/// How much of a delivery that is not verified is kept: of one that fails its signature check, for
+/// diagnosis; of one stored before its verification (PayPal's), until it is verified.
+pub const KEPT_OF_UNVERIFIED: usize = 512;
+/// The headers kept with a delivery (what tells who sent it and how it was signed); anything else,
+/// credentials and cookies included, is never stored.
+const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "user-agent",
+    "stripe-signature",
+    "paypal-transmission-id",
+    "paypal-transmission-time",
+    "paypal-transmission-sig",
+    "paypal-cert-url",
+    "paypal-auth-algo",
+    "paypal-auth-version",
+    "x-square-hmacsha256-signature",
+    "square-version",
+    "x-anet-signature",
+    "x-request-id",
+];
+/// Each kept header's value is cut to this many bytes (a PayPal signature is 344).
+pub const KEPT_OF_HEADER: usize = 512;
 
-/// Headers kept with the raw body (credentials and cookies are never stored).
+/// The kept headers (see [`KEPT_HEADERS`]), each cut short, as a JSON object.
 fn stored_headers(headers: &HeaderMap) -> String {
-    let kept: serde_json::Map<String, serde_json::Value> = headers
+    let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
         .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                serde_json::Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            )
+        .filter_map(|name| {
+            let value = headers.get(*name)?.as_bytes();
+            let cut = &value[..value.len().min(KEPT_OF_HEADER)];
+            Some((
+                name.to_string(),
+                serde_json::Value::from(String::from_utf8_lossy(cut).into_owned()),
+            ))
         })
         .collect();
     serde_json::Value::Object(kept).to_string()
@@ -57,19 +81,15 @@ pub async fn receive(
     // Counted once per delivery, whichever way it leaves.
     let outcome = |o: WebhookOutcome| metrics::webhook(id, o);
     let verifying = Instant::now();
+    let limiter = &state.webhook_rejections;
     if let Err(e) = provider.check_signature(&headers, &body) {
         metrics::webhook_verification(id, verifying.elapsed());
         outcome(WebhookOutcome::Rejected);
-        let reason = e.to_string();
-        let limiter = &state.webhook_rejections;
-        if limiter.exhausted(client) {
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many unverified webhooks",
-            )
-                .into_response();
+        // Counted before anything is stored, so concurrent forgeries cannot all slip in.
+        if !limiter.charge(client) {
+            return too_many();
         }
-        limiter.record_failure(client);
+        let reason = e.to_string();
         tracing::warn!(provider = provider.id().as_str(), %reason, client = %client, "webhook refused");
         let stored = state.db.committed(async |conn| {
             orders::insert_rejected_inbox(
@@ -77,7 +97,7 @@ pub async fn receive(
                 provider.id().as_str(),
                 &stored_headers(&headers),
                 &body,
-                KEPT_OF_REJECTED,
+                KEPT_OF_UNVERIFIED,
                 &format!("rejected: {reason}"),
                 timeline::claimed_reference(&body).as_deref(),
             )
@@ -88,19 +108,27 @@ pub async fn receive(
         }
         return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
     }
-    // Where the offline check proves nothing (PayPal), an address whose deliveries keep failing
-    // the full verification is refused before another is stored or sent to the verify API.
-    if !provider.signature_checked_offline() && state.webhook_rejections.exhausted(client) {
+    // Where the offline check proves nothing (PayPal), the delivery is charged to its sender before
+    // it is stored or sent to the verify API, and the charge given back once it is verified: an
+    // address that keeps sending forgeries costs the verify API at most the budget's calls.
+    let charged = !provider.signature_checked_offline();
+    if charged && !limiter.charge(client) {
         outcome(WebhookOutcome::Rejected);
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many unverified webhooks",
-        )
-            .into_response();
+        return too_many();
     }
+    let refund = || {
+        if charged {
+            limiter.refund(client);
+        }
+    };
     // The attempt the body names, so the order's timeline lists this delivery whatever becomes
-    // of it; replaced by the verified statement's attempt below if that differs.
-    let claimed = timeline::claimed_reference(&body);
+    // of it; replaced by the verified statement's attempt below if that differs. Only where the
+    // signature was checked: an unverified delivery is listed under no order.
+    let claimed = if charged {
+        None
+    } else {
+        timeline::claimed_reference(&body)
+    };
     let kept_headers = stored_headers(&headers);
     let received = orders::NewInbox {
         provider: id.as_str(),
@@ -109,17 +137,23 @@ pub async fn receive(
         attempt_reference: claimed.as_deref(),
         received_at: app::server::db::now_ms(),
     };
-    // A delivery whose verification calls the provider is stored first; one verified offline is
-    // stored by the commit that applies it (or records why not), and acknowledged after it.
+    // A delivery whose verification calls the provider is stored first (only a prefix of its body
+    // until it is verified); one verified offline is stored by the commit that applies it (or
+    // records why not), and acknowledged after it.
     let inbox_id = if provider.verifies_offline() {
         None
     } else {
+        let unverified = orders::NewInbox {
+            body: &body[..body.len().min(KEPT_OF_UNVERIFIED)],
+            ..received
+        };
         let stored = state
             .db
-            .committed(async |conn| orders::insert_inbox(conn, &received).await);
+            .committed(async |conn| orders::insert_inbox(conn, &unverified).await);
         match stored.await {
             Ok(id) => Some(id),
             Err(e) => {
+                refund();
                 tracing::error!(error = %e, "webhook inbox write failed");
                 outcome(WebhookOutcome::Error);
                 return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
@@ -129,21 +163,27 @@ pub async fn receive(
     let verified = provider.verify_webhook(&headers, &body).await;
     metrics::webhook_verification(id, verifying.elapsed());
     let update = match verified {
-        Ok(Some(update)) => update,
+        Ok(Some(update)) => {
+            refund();
+            update
+        }
         Ok(None) => {
+            refund();
             outcome(WebhookOutcome::Ignored);
             record(&state.db, inbox_id, &received, None, Some("ignored")).await;
             return (StatusCode::OK, provider.acknowledgement()).into_response();
         }
         Err(WebhookError::NotVerified(reason)) => {
+            // The charge stays: this was a failed delivery.
             outcome(WebhookOutcome::Rejected);
-            state.webhook_rejections.record_failure(client);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook refused");
             let outcome = format!("rejected: {reason}");
             record(&state.db, inbox_id, &received, None, Some(&outcome)).await;
             return (StatusCode::BAD_REQUEST, "webhook not verified").into_response();
         }
         Err(WebhookError::Unconfirmed(reason)) => {
+            // Not the sender's fault (the provider did not answer): no charge.
+            refund();
             outcome(WebhookOutcome::Error);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook could not be confirmed yet");
             if inbox_id.is_none() {
@@ -152,14 +192,15 @@ pub async fn receive(
             return (StatusCode::SERVICE_UNAVAILABLE, "could not confirm; retry").into_response();
         }
     };
-    if let Some(inbox_id) =
-        inbox_id.filter(|_| claimed.as_deref() != Some(update.attempt_reference.as_str()))
-    {
-        let linked = state.db.committed(async |conn| {
-            admin_orders::link_inbox(conn, inbox_id, &update.attempt_reference).await
+    if let Some(inbox_id) = inbox_id {
+        // Verified: its whole body is kept now, listed under the attempt it is about.
+        let kept = state.db.committed(async |conn| {
+            admin_orders::verified_inbox(conn, inbox_id, &body, &update.attempt_reference).await
         });
-        if let Err(e) = linked.await {
-            tracing::warn!(error = %e, inbox_id, "could not link a webhook to its attempt");
+        if let Err(e) = kept.await {
+            tracing::error!(error = %e, inbox_id, "could not keep a verified webhook");
+            outcome(WebhookOutcome::Error);
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
         }
     }
     // Listed under the attempt the verified statement is about.
@@ -206,6 +247,15 @@ pub async fn receive(
             (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response()
         }
     }
+}
+
+fn too_many() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, "60")],
+        "too many unverified webhooks",
+    )
+        .into_response()
 }
 
 /// Close a delivery's inbox row (`row`) with its outcome, storing it first if it is not stored yet.

@@ -35,7 +35,8 @@ pub async fn log_in(
     let ctx = context::ctx().await?;
     let ip = context::client_ip().await;
     accounts::log_in(ctx.db(), &ctx.session, &email, password, &ip).await?;
-    leptos_axum::redirect(next.as_deref().and_then(safe_next).unwrap_or("/account"));
+    let next = next.as_deref().and_then(safe_next);
+    leptos_axum::redirect(next.as_deref().unwrap_or("/account"));
     Ok(())
 }
 

@@ -73,14 +73,44 @@ pub fn encode_component(text: &str) -> String {
     out
 }
 
-/// Where to go after logging in: a path on this site (one leading `/`, never `//` or `/\`, which
-/// browsers read as another host), else `None`.
-pub fn safe_next(next: &str) -> Option<&str> {
-    let local = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(char::is_control);
-    local.then_some(next)
+/// Where to go after logging in: `next` resolved as a browser would (dot segments, `%2e` among
+/// them, removed) and kept only if the result is a path on this site: one leading `/`, never `//`
+/// or `/\` (which browsers read as another host), no backslash or control character anywhere.
+/// Returns the resolved path (with its query), else `None`.
+pub fn safe_next(next: &str) -> Option<String> {
+    if !next.starts_with('/') || next.contains('\\') || next.chars().any(char::is_control) {
+        return None;
+    }
+    let (path, rest) = match next.find(['?', '#']) {
+        Some(i) => next.split_at(i),
+        None => (next, ""),
+    };
+    let resolved = remove_dot_segments(path);
+    let local = resolved.starts_with('/') && !resolved.starts_with("//");
+    local.then(|| format!("{resolved}{rest}"))
+}
+
+/// RFC 3986 §5.2.4 on an absolute path, reading `%2e` as `.` the way browsers do.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, segment) in segments.iter().enumerate() {
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        match dots.as_str() {
+            "." | ".." => {
+                if dots == ".." {
+                    out.pop();
+                }
+                // A dot segment at the end leaves the path ending in `/`.
+                if i == last {
+                    out.push("");
+                }
+            }
+            _ => out.push(segment),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 /// One product of a listed order.
@@ -147,9 +177,12 @@ mod tests {
     #[test]
     fn next_is_a_local_path_only() {
         assert_eq!(
-            safe_next("/account/orders?status=paid"),
+            safe_next("/account/orders?status=paid").as_deref(),
             Some("/account/orders?status=paid")
         );
+        assert_eq!(safe_next("/a/./b/../c").as_deref(), Some("/a/c"));
+        assert_eq!(safe_next("/a/..").as_deref(), Some("/"));
+        assert_eq!(safe_next("/..").as_deref(), Some("/"));
         for bad in [
             "//evil.example",
             "https://evil.example",
@@ -157,6 +190,11 @@ mod tests {
             "evil",
             "",
             "/a\nb",
+            // Resolved, these start with `//`: another host to a browser.
+            "/.//evil.example?__sig=x",
+            "/%2e//evil.example",
+            "/%2E%2E//evil.example",
+            "/a/..//evil.example",
         ] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }

@@ -67,12 +67,13 @@ pub async fn ctx() -> Result<Ctx, AppError> {
     })
 }
 
-/// The client's address (for log-in throttling and the registration limit): the socket peer, or
-/// what a trusted proxy forwarded (`super::client_addr`).
+/// The client's address as per-address limits count it (log-in throttling, the registration
+/// limit, unpaid orders): the socket peer, or what a trusted proxy forwarded
+/// (`super::client_addr`), an IPv6 client by its /64.
 pub async fn client_ip() -> String {
     leptos_axum::extract::<super::client_addr::ClientAddr>()
         .await
-        .map(|addr| addr.0.to_string())
+        .map(|addr| super::client_addr::limit_key(addr.0).to_string())
         .unwrap_or_else(|_| "unknown".to_string())
 }
 

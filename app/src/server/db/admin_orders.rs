@@ -107,8 +107,10 @@ pub struct DeliveryRow {
     pub outcome: Option<String>,
 }
 
-/// Deliveries about these attempts, oldest first, at most `limit` (a flood of forged ones naming
-/// an order cannot make its page unbounded).
+/// Deliveries about these attempts, at most `limit`: every delivery that passed verification (or
+/// is still being handled) first, oldest first, then the newest of those rejected, newest first.
+/// Forged deliveries naming an order can neither make its page unbounded nor push the genuine
+/// ones off it.
 pub async fn deliveries(
     conn: &mut AnyConnection,
     attempt_references: &[String],
@@ -117,10 +119,29 @@ pub async fn deliveries(
     if attempt_references.is_empty() {
         return Ok(Vec::new());
     }
+    let mut rows = deliveries_where(conn, attempt_references, false, limit).await?;
+    let left = limit - rows.len() as i64;
+    if left > 0 {
+        rows.extend(deliveries_where(conn, attempt_references, true, left).await?);
+    }
+    Ok(rows)
+}
+
+async fn deliveries_where(
+    conn: &mut AnyConnection,
+    attempt_references: &[String],
+    rejected: bool,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
     let n = attempt_references.len();
+    let (filter, order) = if rejected {
+        ("outcome LIKE 'rejected%'", "id DESC")
+    } else {
+        ("(outcome IS NULL OR outcome NOT LIKE 'rejected%')", "id")
+    };
     let sql = format!(
         "SELECT provider, attempt_reference, event_id, headers, body, received_at, outcome \
-         FROM webhook_inbox WHERE attempt_reference IN ({}) ORDER BY id LIMIT ${}",
+         FROM webhook_inbox WHERE attempt_reference IN ({}) AND {filter} ORDER BY {order} LIMIT ${}",
         placeholders(1, n),
         n + 1
     );
@@ -146,13 +167,16 @@ pub async fn deliveries(
         .collect()
 }
 
-/// Say which attempt a delivery is about, once its statement is verified.
-pub async fn link_inbox(
+/// Once a delivery stored before its verification (only a prefix of its body) is verified: keep
+/// its whole body and say which attempt it is about.
+pub async fn verified_inbox(
     conn: &mut AnyConnection,
     inbox_id: i64,
+    body: &[u8],
     attempt_reference: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_inbox SET attempt_reference = $1 WHERE id = $2")
+    sqlx::query("UPDATE webhook_inbox SET body = $1, attempt_reference = $2 WHERE id = $3")
+        .bind(body.to_vec())
         .bind(attempt_reference)
         .bind(inbox_id)
         .execute(conn)

@@ -1,4 +1,5 @@
-//! Log-in attempts, counted per email and per client address to slow down guessing.
+//! Log-in attempts, counted per (email, client address) and per client address to slow down
+//! guessing without letting a stranger lock an account's owner out from elsewhere.
 //!
 //! An attempt is written *before* its password is checked, so parallel guesses see each other: the
 //! n-th attempt to be written counts at least n rows and is refused once that passes the limit.
@@ -31,9 +32,10 @@ pub async fn record(
     row.try_get("id")
 }
 
-/// Attempts since `since_ms` for this email and for this address, and the oldest of them.
+/// Attempts since `since_ms` for this email from this address, and for any email from this
+/// address, and the oldest of them.
 pub struct RecentFailures {
-    pub for_email: i64,
+    pub for_email_here: i64,
     pub for_ip: i64,
     pub oldest_ms: Option<i64>,
 }
@@ -46,9 +48,9 @@ pub async fn recent(
 ) -> Result<RecentFailures, sqlx::Error> {
     let row = sqlx::query(
         "SELECT \
-           (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at_ms >= $3) AS for_email, \
+           (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND ip = $2 AND at_ms >= $3) AS for_email_here, \
            (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at_ms >= $3) AS for_ip, \
-           (SELECT MIN(at_ms) FROM login_failures WHERE (email = $1 OR ip = $2) AND at_ms >= $3) AS oldest",
+           (SELECT MIN(at_ms) FROM login_failures WHERE ip = $2 AND at_ms >= $3) AS oldest",
     )
     .bind(email)
     .bind(ip)
@@ -56,7 +58,7 @@ pub async fn recent(
     .fetch_one(conn)
     .await?;
     Ok(RecentFailures {
-        for_email: row.try_get("for_email")?,
+        for_email_here: row.try_get("for_email_here")?,
         for_ip: row.try_get("for_ip")?,
         oldest_ms: row.try_get("oldest")?,
     })

@@ -847,9 +847,15 @@ pub async fn insert_rejected_inbox(
     attempt_reference: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
+    // Listed under the attempt the body names only if that attempt exists and has fewer than
+    // MAX_REJECTED_PER_ATTEMPT rejected deliveries already: a forger can neither make rows for
+    // orders that do not exist yet nor bury an order's timeline.
     sqlx::query(
         "INSERT INTO webhook_inbox (provider, headers, body, received_at, processed_at, outcome, \
-         attempt_reference) VALUES ($1, $2, $3, $4, $4, $5, $6)",
+         attempt_reference) VALUES ($1, $2, $3, $4, $4, $5, \
+         (SELECT a.reference FROM payment_attempts a WHERE a.reference = $6 \
+          AND (SELECT COUNT(*) FROM webhook_inbox w WHERE w.attempt_reference = $6 \
+               AND w.outcome LIKE 'rejected%') < $7))",
     )
     .bind(provider)
     .bind(headers)
@@ -857,10 +863,14 @@ pub async fn insert_rejected_inbox(
     .bind(now)
     .bind(outcome)
     .bind(attempt_reference)
+    .bind(MAX_REJECTED_PER_ATTEMPT)
     .execute(conn)
     .await?;
     Ok(())
 }
+
+/// Rejected deliveries listed under one attempt at most (the rest are kept unattached).
+pub const MAX_REJECTED_PER_ATTEMPT: i64 = 20;
 
 /// Close the deliveries received before `before` that never got an outcome: the process handling
 /// each stopped (or failed) before it finished, and the provider, never acknowledged, sends it

@@ -39,6 +39,9 @@ pub const MAX_GROUP: usize = 32;
 /// for later writers' work.
 pub const MAX_GROUP_AGE: Duration = Duration::from_millis(4);
 
+/// What a member of a group learns: the outcome of the `COMMIT` that carried its savepoint.
+type Outcome = Result<(), String>;
+
 /// The queue of writers, shared by every clone of the [`super::Db`]; `None` on PostgreSQL.
 #[derive(Debug, Clone, Default)]
 pub struct WriteGate(Option<Gate>);
@@ -50,15 +53,22 @@ struct Gate {
     waiting: Arc<AtomicUsize>,
 }
 
-/// The open group transaction and the writers whose work is in it.
+/// The state behind the gate's lock.
 #[derive(Debug, Default)]
 struct Group {
-    tx: Option<Transaction<'static, Any>>,
-    opened: Option<Instant>,
-    /// Writers whose savepoint is released, waiting for the group's `COMMIT`.
-    members: Vec<oneshot::Sender<Result<(), String>>>,
+    open: Option<OpenGroup>,
     /// A writer's savepoint is open (its holder is working, or dropped it without committing).
     savepoint_open: bool,
+}
+
+/// One open group transaction and the writers whose released savepoints it carries. The two are
+/// only ever taken together, so a member is told the outcome of its own group's `COMMIT` and of
+/// no other.
+#[derive(Debug)]
+struct OpenGroup {
+    tx: Transaction<'static, Any>,
+    opened: Instant,
+    members: Vec<oneshot::Sender<Outcome>>,
 }
 
 /// A writer's place at the front of the queue, released when dropped.
@@ -95,7 +105,8 @@ impl WriteGate {
     /// their own: an open group is committed first.
     pub async fn turn(&self) -> Turn {
         let gate = self.0.as_ref()?.clone();
-        // In a task of its own, so a caller that gives up cannot cut the group's commit short.
+        // Every step on the group runs in a task of its own, so a caller that gives up (its
+        // request dropped) cannot cut a `COMMIT` or a rollback short.
         let settled = tokio::spawn(async move {
             let mut held = gate.queue().await;
             held.group.settle().await;
@@ -110,25 +121,14 @@ impl WriteGate {
         let Some(gate) = &self.0 else {
             return Ok(WriteTx(Inner::Alone(pool.begin().await?)));
         };
-        let mut held = gate.queue().await;
-        let group = &mut *held.group;
-        if group.savepoint_open {
-            // A writer before this one dropped its transaction: undo its work, keep the others'.
-            if let Err(e) = group.undo_savepoint().await {
-                group.fail(&e).await;
-                return Err(e);
-            }
-        }
-        if group.tx.is_none() {
-            group.tx = Some(pool.begin().await?);
-            group.opened = Some(Instant::now());
-        }
-        let conn: &mut AnyConnection = group.tx.as_mut().expect("opened above");
-        if let Err(e) = sqlx::query("SAVEPOINT writer").execute(conn).await {
-            group.fail(&e).await;
-            return Err(e);
-        }
-        group.savepoint_open = true;
+        let (gate, pool) = (gate.clone(), pool.clone());
+        // In a task of its own (see `turn`): undoing a dropped writer's savepoint or opening the
+        // group must not stop half way because this caller went away.
+        let entered = tokio::spawn(async move {
+            let mut held = gate.queue().await;
+            held.group.enter(&pool).await.map(|()| held)
+        });
+        let held = entered.await.expect("entering the group does not panic")?;
         Ok(WriteTx(Inner::Group(held)))
     }
 }
@@ -185,39 +185,66 @@ impl Drop for Waiting<'_> {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if self.group.tx.is_some() && self.gate.waiting.load(Ordering::SeqCst) == 0 {
+        if self.group.open.is_some() && self.gate.waiting.load(Ordering::SeqCst) == 0 {
             self.gate.flush_later();
         }
     }
 }
 
 impl Group {
-    /// Roll back the open savepoint of a writer that dropped its transaction.
-    async fn undo_savepoint(&mut self) -> Result<(), sqlx::Error> {
-        let conn: &mut AnyConnection = self.tx.as_mut().expect("a savepoint is in a group");
-        sqlx::query("ROLLBACK TO SAVEPOINT writer")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("RELEASE SAVEPOINT writer")
-            .execute(&mut *conn)
-            .await?;
-        self.savepoint_open = false;
+    /// Make room for a new writer's savepoint: undo a dropped writer's, open the group if none is
+    /// open (`BEGIN IMMEDIATE`: the write lock is taken at once, so no statement in the group
+    /// meets a busy database half way), then open the savepoint.
+    async fn enter(&mut self, pool: &AnyPool) -> Result<(), sqlx::Error> {
+        self.undo_dropped_savepoint().await;
+        if self.open.is_none() {
+            self.open = Some(OpenGroup {
+                tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+                opened: Instant::now(),
+                members: Vec::new(),
+            });
+        }
+        let open = self.open.as_mut().expect("opened above");
+        if let Err(e) = sqlx::query("SAVEPOINT writer").execute(&mut *open.tx).await {
+            // The group's transaction no longer works: roll it back and tell its members.
+            self.abort(&e).await;
+            return Err(e);
+        }
+        self.savepoint_open = true;
         Ok(())
     }
 
-    /// Commit the open group (after undoing a dropped writer's savepoint) and tell its members.
-    async fn settle(&mut self) {
-        if self.tx.is_none() {
+    /// Roll back the open savepoint of a writer that dropped its transaction, keeping the
+    /// others' work. Should that fail, the transaction is broken, and the group is rolled back.
+    async fn undo_dropped_savepoint(&mut self) {
+        if !self.savepoint_open {
             return;
         }
-        if self.savepoint_open {
-            if let Err(e) = self.undo_savepoint().await {
-                return self.fail(&e).await;
-            }
+        self.savepoint_open = false;
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let undone = async {
+            sqlx::query("ROLLBACK TO SAVEPOINT writer")
+                .execute(&mut *open.tx)
+                .await?;
+            sqlx::query("RELEASE SAVEPOINT writer")
+                .execute(&mut *open.tx)
+                .await
+        };
+        if let Err(e) = undone.await {
+            self.abort(&e).await;
         }
-        let tx = self.tx.take().expect("checked above");
-        self.opened = None;
-        let members = std::mem::take(&mut self.members);
+    }
+
+    /// Commit the open group (after undoing a dropped writer's savepoint) and tell each of its
+    /// members the outcome.
+    async fn settle(&mut self) {
+        self.undo_dropped_savepoint().await;
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let OpenGroup { tx, members, .. } = open;
         let result = if members.is_empty() {
             tx.rollback().await
         } else {
@@ -226,21 +253,24 @@ impl Group {
         if let Err(e) = &result {
             tracing::error!(error = %e, writers = members.len(), "a group commit failed");
         }
+        let outcome = result.map_err(|e| format!("the group's COMMIT failed: {e}"));
         for member in members {
-            let _ = member.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            let _ = member.send(outcome.clone());
         }
     }
 
-    /// Roll the whole group back and tell its members why.
-    async fn fail(&mut self, error: &sqlx::Error) {
-        tracing::error!(%error, writers = self.members.len(), "a group transaction was rolled back");
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.rollback().await;
-        }
-        self.opened = None;
+    /// Roll the whole group back (its transaction no longer works) and tell its members why.
+    async fn abort(&mut self, error: &sqlx::Error) {
         self.savepoint_open = false;
-        for member in std::mem::take(&mut self.members) {
-            let _ = member.send(Err(format!("the group commit was rolled back: {error}")));
+        let Some(OpenGroup { tx, members, .. }) = self.open.take() else {
+            return;
+        };
+        tracing::error!(%error, writers = members.len(), "a group transaction was rolled back");
+        let _ = tx.rollback().await;
+        for member in members {
+            let _ = member.send(Err(format!(
+                "the group transaction was rolled back: {error}"
+            )));
         }
     }
 }
@@ -255,7 +285,8 @@ enum Inner {
 }
 
 impl WriteTx {
-    /// Commit this writer's work; returns once it is durable (on SQLite, once its group commits).
+    /// Commit this writer's work; returns once it is durable (on SQLite, once its group commits),
+    /// with the outcome of the `COMMIT` that carried it.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let held = match self.0 {
             Inner::Alone(tx) => return tx.commit().await,
@@ -267,8 +298,10 @@ impl WriteTx {
         tokio::spawn(held.finish(done));
         match committed.await {
             Ok(result) => result.map_err(sqlx::Error::Protocol),
+            // Only when the runtime stops while the group commits (the process is ending).
             Err(_) => Err(sqlx::Error::Protocol(
-                "the group commit was abandoned".into(),
+                "the process stopped before the group's COMMIT finished; its outcome is unknown"
+                    .into(),
             )),
         }
     }
@@ -276,21 +309,26 @@ impl WriteTx {
 
 impl Held {
     /// Release a writer's savepoint and commit the group, or hand it on to a queued writer.
-    async fn finish(mut self, done: oneshot::Sender<Result<(), String>>) {
+    async fn finish(mut self, done: oneshot::Sender<Outcome>) {
         let group = &mut *self.group;
-        let conn: &mut AnyConnection = group.tx.as_mut().expect("a writer is in a group");
-        if let Err(e) = sqlx::query("RELEASE SAVEPOINT writer").execute(conn).await {
-            // The savepoint stays open, and is rolled back as a dropped writer's.
+        let Some(open) = group.open.as_mut() else {
+            // Only if the group was rolled back while this writer was in it, which cannot happen
+            // while it holds the lock; answered rather than assumed.
+            let _ = done.send(Err("the group transaction was rolled back".into()));
+            return;
+        };
+        if let Err(e) = sqlx::query("RELEASE SAVEPOINT writer")
+            .execute(&mut *open.tx)
+            .await
+        {
+            // This writer's work is not in the group; the savepoint is undone as a dropped one's.
             let _ = done.send(Err(e.to_string()));
             return;
         }
         group.savepoint_open = false;
-        group.members.push(done);
-        let young = group
-            .opened
-            .is_some_and(|opened| opened.elapsed() < MAX_GROUP_AGE);
-        let handed_on = young
-            && group.members.len() < MAX_GROUP
+        open.members.push(done);
+        let handed_on = open.opened.elapsed() < MAX_GROUP_AGE
+            && open.members.len() < MAX_GROUP
             && self.gate.waiting.load(Ordering::SeqCst) > 0;
         if !handed_on {
             group.settle().await;
@@ -303,7 +341,7 @@ impl Deref for WriteTx {
     fn deref(&self) -> &AnyConnection {
         match &self.0 {
             Inner::Alone(tx) => tx,
-            Inner::Group(held) => held.group.tx.as_ref().expect("a writer is in a group"),
+            Inner::Group(held) => &held.group.open.as_ref().expect("a writer is in a group").tx,
         }
     }
 }
@@ -312,7 +350,7 @@ impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match &mut self.0 {
             Inner::Alone(tx) => tx,
-            Inner::Group(held) => held.group.tx.as_mut().expect("a writer is in a group"),
+            Inner::Group(held) => &mut held.group.open.as_mut().expect("a writer is in a group").tx,
         }
     }
 }

@@ -11,9 +11,12 @@ use secrecy::ExposeSecret;
 
 /// Failed log-ins are counted over this window.
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// Failures for one email within the window before further attempts are refused.
+/// Failures for one email from one client address within the window before further attempts from
+/// that address are refused. Counted per (account, address), so a stranger guessing elsewhere
+/// cannot lock the owner of an account (the merchant's included) out.
 pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
-/// Failures from one client address within the window before further attempts are refused.
+/// Failures from one client address (an IPv6 client's whole /64), for any emails, within the window
+/// before further attempts are refused.
 pub const MAX_FAILURES_PER_IP: i64 = 30;
 
 /// Registrations are counted per client address over this window.
@@ -44,12 +47,17 @@ pub async fn register(
     let now = now_ms();
     let since = now - REGISTRATION_WINDOW_MS;
     let counting = THROTTLE_COUNTING.lock().await;
-    let mut conn = db.pool.acquire().await?;
-    let attempt = db::registrations::record(&mut conn, client_ip, now, since).await?;
-    let recent = db::registrations::recent(&mut conn, client_ip, since).await?;
+    let (attempt, recent) = db
+        .committed(async |conn| {
+            let attempt = db::registrations::record(conn, client_ip, now, since).await?;
+            let recent = db::registrations::recent(conn, client_ip, since).await?;
+            Ok((attempt, recent))
+        })
+        .await?;
     drop(counting);
     if recent.count > MAX_REGISTRATIONS_PER_IP {
-        db::registrations::forget(&mut conn, attempt).await?;
+        db.committed(async |conn| db::registrations::forget(conn, attempt).await)
+            .await?;
         tracing::warn!(
             ip = client_ip,
             "registration refused: too many from this address"
@@ -61,15 +69,13 @@ pub async fn register(
         ))
         .into());
     }
-    drop(conn);
     let hash = password::hash(new_password).await?;
-    let mut conn = db.pool.acquire().await?;
-    let id = db::users::insert(&mut conn, &email, &hash, Role::Customer)
+    let id = db
+        .committed(async |conn| db::users::insert(conn, &email, &hash, Role::Customer).await)
         .await?
         .ok_or_else(|| {
             ServerError::invalid("An account with this email already exists. Log in instead.")
         })?;
-    drop(conn);
     session.log_in(id).await?;
     merge_guest_cart(db, session, id).await?;
     Ok(CurrentUser {
@@ -95,13 +101,18 @@ pub async fn log_in(
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
     let counting = THROTTLE_COUNTING.lock().await;
-    let mut conn = db.pool.acquire().await?;
-    let attempt =
-        db::login_failures::record(&mut conn, email.as_str(), client_ip, now, since).await?;
-    let recent = db::login_failures::recent(&mut conn, email.as_str(), client_ip, since).await?;
+    let (attempt, recent) = db
+        .committed(async |conn| {
+            let attempt =
+                db::login_failures::record(conn, email.as_str(), client_ip, now, since).await?;
+            let recent = db::login_failures::recent(conn, email.as_str(), client_ip, since).await?;
+            Ok((attempt, recent))
+        })
+        .await?;
     drop(counting);
-    if recent.for_email > MAX_FAILURES_PER_EMAIL || recent.for_ip > MAX_FAILURES_PER_IP {
-        db::login_failures::forget(&mut conn, attempt).await?;
+    if recent.for_email_here > MAX_FAILURES_PER_EMAIL || recent.for_ip > MAX_FAILURES_PER_IP {
+        db.committed(async |conn| db::login_failures::forget(conn, attempt).await)
+            .await?;
         tracing::warn!(email = %email, ip = client_ip, "log-in refused: too many failures");
         let wait = wait_minutes(recent.oldest_ms, THROTTLE_WINDOW_MS, now);
         return Err(AppError::TooManyAttempts(format!(
@@ -110,8 +121,10 @@ pub async fn log_in(
         ))
         .into());
     }
-    let account = db::users::by_email(&mut conn, &email).await?;
-    drop(conn);
+    let account = {
+        let mut conn = db.pool.acquire().await?;
+        db::users::by_email(&mut conn, &email).await?
+    };
     let stored = account.as_ref().map(|a| a.password_hash.clone());
     // A wrong password leaves the attempt's row in place: it is the recorded failure.
     if !password::verify(pw, stored).await? {
@@ -120,9 +133,8 @@ pub async fn log_in(
     let user = account
         .map(|a| a.user)
         .ok_or_else(|| ServerError::invalid(WRONG_CREDENTIALS))?;
-    let mut conn = db.pool.acquire().await?;
-    db::login_failures::clear(&mut conn, email.as_str(), since).await?;
-    drop(conn);
+    db.committed(async |conn| db::login_failures::clear(conn, email.as_str(), since).await)
+        .await?;
     session.log_in(user.id).await?;
     merge_guest_cart(db, session, user.id).await?;
     Ok(user)
@@ -151,10 +163,13 @@ pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
     let pw = Password::parse(admin.password.expose_secret().to_string())
         .map_err(ServerError::invalid)?;
     let hash = password::hash(pw).await?;
-    let mut conn = db.pool.acquire().await?;
-    let before = db::users::by_email(&mut conn, &admin.email).await?;
-    db::users::upsert(&mut conn, &admin.email, &hash, Role::Merchant).await?;
-    drop(conn);
+    let before = db
+        .committed(async |conn| {
+            let before = db::users::by_email(conn, &admin.email).await?;
+            db::users::upsert(conn, &admin.email, &hash, Role::Merchant).await?;
+            Ok(before)
+        })
+        .await?;
     if let Some(customer) = before.filter(|a| a.user.role == Role::Customer) {
         let ended = session::end_all_for(db, customer.user.id).await?;
         tracing::warn!(

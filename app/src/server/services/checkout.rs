@@ -289,12 +289,14 @@ async fn create(
     )
     .await?;
     let Some(order) = inserted else {
-        // A twin request created it first.
-        drop(tx);
-        let mut conn = state.db.pool.acquire().await?;
-        let order = orders::by_key(&mut conn, new.bound_key)
+        // A twin request created it first. Read it through this transaction: on SQLite the twin's
+        // work may still be in the open group, where a reader on another connection cannot see
+        // it yet. Committing this (empty) transaction then waits for the COMMIT that carries the
+        // twin's order, so it is durable before this request goes on with it.
+        let order = orders::by_key(&mut tx, new.bound_key)
             .await?
             .ok_or_else(|| ServerError::Internal("order vanished after a key conflict".into()))?;
+        tx.commit().await?;
         return Ok((order, None));
     };
     for line in &cart.lines {

@@ -305,8 +305,10 @@ async fn call_provider(
             } else {
                 (unanswered_message(refund), unanswered_message(refund))
             };
-            let mut conn = state.db.pool.acquire().await?;
-            rows::touch(&mut conn, refund.id, Some(&note)).await?;
+            state
+                .db
+                .committed(async |conn| rows::touch(conn, refund.id, Some(&note)).await)
+                .await?;
             Ok(RefundDone {
                 message,
                 refund: reload(state, refund.id).await?,
@@ -607,11 +609,12 @@ pub async fn reconcile_pending(state: &AppState, limit: i64) -> ServerResult<usi
     let mut done = 0;
     for refund in pending {
         // Move it to the back of the queue first, so another instance does not take it too.
-        {
-            let mut conn = state.db.pool.acquire().await?;
-            if !rows::claim(&mut conn, refund.id, refund.updated_at).await? {
-                continue;
-            }
+        let claimed = state
+            .db
+            .committed(async |conn| rows::claim(conn, refund.id, refund.updated_at).await)
+            .await?;
+        if !claimed {
+            continue;
         }
         done += 1;
         if let Err(e) = recheck(state, &refund).await {
@@ -635,8 +638,11 @@ pub async fn recheck(state: &AppState, refund: &RefundRow) -> ServerResult<()> {
         // Never answered: the same request again, under the same key, where the provider
         // recognises it; elsewhere a person checks the provider's dashboard.
         if !retry_is_safe(state, &attempt) {
-            let mut conn = state.db.pool.acquire().await?;
-            rows::touch(&mut conn, refund.id, Some(&unanswered_message(refund))).await?;
+            let note = unanswered_message(refund);
+            state
+                .db
+                .committed(async |conn| rows::touch(conn, refund.id, Some(&note)).await)
+                .await?;
             return Ok(());
         }
         return call_provider(state, refund, &attempt).await.map(|_| ());
