@@ -3,23 +3,60 @@
 //! after a moment — to another instance behind the load balancer — instead of the shutdown
 //! waiting forever on a stream that never ends.
 
+use app::server::limits::{StreamLimits, StreamSlot};
 use app::server::state::AppState;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::time::Duration;
+use tower_sessions::Session;
 
 /// How often an idle stream sends a comment, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser waits before reconnecting after the instance said goodbye.
 pub const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 
-/// `events` as a Server-Sent Events response that ends, with a reconnect hint, on shutdown.
-pub fn sse<S>(state: &AppState, events: S) -> Response
+/// How long a browser refused a stream (too many open) waits before it tries again.
+const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(30);
+
+/// A place for one more stream for this session and client address, or the 429 that says there
+/// are too many open (per session, per address or on this instance; `app::server::limits`). The
+/// refusal carries `Retry-After` and, for an `EventSource`, a `retry:` line.
+pub fn admit(state: &AppState, session: &Session, client: IpAddr) -> Result<StreamSlot, Response> {
+    let session = session.id().map(|id| id.to_string());
+    StreamLimits::open(&state.limits, session, client).ok_or_else(|| {
+        tracing::warn!(client = %client, "live stream refused: too many open");
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                (header::CONTENT_TYPE, "text/event-stream".to_string()),
+                (
+                    header::RETRY_AFTER,
+                    RETRY_REFUSED_AFTER.as_secs().to_string(),
+                ),
+            ],
+            format!(
+                "retry: {}\n: too many live streams are open; try again later\n\n",
+                RETRY_REFUSED_AFTER.as_millis()
+            ),
+        )
+            .into_response()
+    })
+}
+
+/// `events` as a Server-Sent Events response that ends, with a reconnect hint, on shutdown; the
+/// stream's place (`slot`) is given back when it ends.
+pub fn sse<S>(state: &AppState, slot: StreamSlot, events: S) -> Response
 where
     S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
 {
+    let events = events.map(move |event| {
+        let _held = &slot;
+        event
+    });
     let background = state.background.clone();
     let stopping = async move { background.stopped().await };
     let goodbye = stream::once(async {

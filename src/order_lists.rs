@@ -2,10 +2,10 @@
 //! list, and the merchant's CSV export. Each checks who asks before it reads anything; anyone
 //! else gets a 404 and no data.
 
-use crate::live_stream::sse;
+use crate::live_stream::{admit, sse};
 use app::model::OrderListQuery;
 use app::server::auth::ShopSession;
-use app::server::db::order_search;
+use app::server::client_addr::ClientAddr;
 use app::server::services::order_export;
 use app::server::services::order_search::{filter, is_merchant, Lister};
 use app::server::state::AppState;
@@ -39,32 +39,32 @@ fn status_event(status: &app::model::OrderStatusJson) -> Event {
         .unwrap_or_else(|_| Event::default().comment("unencodable"))
 }
 
-/// `GET /events/account/orders`: status changes of the logged-in customer's own orders only.
-async fn history_stream(State(state): State<AppState>, session: Session) -> Response {
+/// `GET /events/account/orders`: status changes of the logged-in customer's own orders only. Each
+/// change carries its order's owner, so a shop-wide event costs each open stream a comparison, not
+/// a query.
+async fn history_stream(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    session: Session,
+) -> Response {
     let changes = BroadcastStream::new(state.events.subscribe());
-    let user_id = match ShopSession(session).user_id().await {
+    let user_id = match ShopSession(session.clone()).user_id().await {
         Ok(Some(id)) => id,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return failed(e),
     };
-    let db = state.db.clone();
+    let slot = match admit(&state, &session, client) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     let events = changes.filter_map(move |message| {
-        let db = db.clone();
-        async move {
-            match message {
-                Ok(status) => {
-                    let mut conn = db.pool.acquire().await.ok()?;
-                    let owner = order_search::owner_of(&mut conn, &status.reference)
-                        .await
-                        .ok()??;
-                    (owner == Some(user_id)).then(|| Ok(status_event(&status)))
-                }
-                // Fell behind: the page may re-read.
-                Err(_) => Some(Ok(Event::default().event("resync").data("{}"))),
-            }
-        }
+        std::future::ready(match message {
+            Ok(status) => (status.owner == Some(user_id)).then(|| Ok(status_event(&status))),
+            // Fell behind: the page may re-read.
+            Err(_) => Some(Ok(Event::default().event("resync").data("{}"))),
+        })
     });
-    sse(&state, events)
+    sse(&state, slot, events)
 }
 
 async fn merchant(state: &AppState, session: Session) -> Result<(), Response> {
@@ -77,18 +77,26 @@ async fn merchant(state: &AppState, session: Session) -> Result<(), Response> {
 }
 
 /// `GET /events/admin/orders`: every new order and status change, for merchants.
-async fn admin_stream(State(state): State<AppState>, session: Session) -> Response {
+async fn admin_stream(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    session: Session,
+) -> Response {
     let changes = BroadcastStream::new(state.events.subscribe());
-    if let Err(refused) = merchant(&state, session).await {
+    if let Err(refused) = merchant(&state, session.clone()).await {
         return refused;
     }
+    let slot = match admit(&state, &session, client) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     let events = changes.map(|message| {
         Ok(match message {
             Ok(status) => status_event(&status),
             Err(_) => Event::default().event("resync").data("{}"),
         })
     });
-    sse(&state, events)
+    sse(&state, slot, events)
 }
 
 /// `GET /admin/orders.csv?status=…`: the filtered orders as CSV, streamed.

@@ -93,6 +93,7 @@ impl Application {
             internal_url: internal_url.into(),
             http: app::server::payments::http_client(),
             webhook_rejections: Arc::default(),
+            limits: Arc::default(),
             background: Arc::default(),
         };
         let readiness = crate::health::Readiness::default();

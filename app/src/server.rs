@@ -12,6 +12,7 @@ pub mod error;
 pub mod error_links;
 pub mod events;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod payments;
 pub mod services;

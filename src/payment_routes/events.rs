@@ -3,6 +3,7 @@
 
 use super::status::KeyQuery;
 use app::server::auth::ShopSession;
+use app::server::client_addr::ClientAddr;
 use app::server::services::orders::{self, Viewer};
 use app::server::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -16,10 +17,15 @@ use tower_sessions::Session;
 
 pub async fn order_stream(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     Path(reference): Path<String>,
     Query(query): Query<KeyQuery>,
 ) -> Response {
+    let slot = match crate::live_stream::admit(&state, &session, client) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     // Listen before reading, so a change between the two is not missed.
     let changes = BroadcastStream::new(state.events.subscribe());
     let session = ShopSession(session);
@@ -59,5 +65,5 @@ pub async fn order_stream(
         };
         std::future::ready(event)
     });
-    crate::live_stream::sse(&state, first.chain(later))
+    crate::live_stream::sse(&state, slot, first.chain(later))
 }

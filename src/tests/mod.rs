@@ -29,3 +29,4 @@ mod refunds;
 mod security;
 mod shutdown;
 mod square;
+mod stress;

@@ -247,7 +247,7 @@ pub async fn attempt_in(db: &sqlx::AnyPool, reference: &str) -> (String, String)
 }
 
 impl TestApp {
-    async fn scalar(&self, sql: &str, reference: &str) -> i64 {
+    pub async fn scalar(&self, sql: &str, reference: &str) -> i64 {
         sqlx::query(sql)
             .bind(reference)
             .fetch_one(&self.state.db.pool)

@@ -31,7 +31,9 @@ pub async fn place_order(
     use crate::server::payments::Customer;
     use crate::server::services::checkout::{self, CheckoutForm};
     let ctx = crate::server::context::ctx().await?;
+    let client_key = crate::server::context::client_ip().await;
     let form = CheckoutForm {
+        client_key,
         checkout_key,
         provider: provider.unwrap_or_default(),
         customer: Customer {
@@ -44,7 +46,15 @@ pub async fn place_order(
             phone: phone.unwrap_or_default(),
         },
     };
-    let url = checkout::place_order(&ctx.state, &ctx.session, form).await?;
+    // In a task of its own: a Pay whose request is cut off (a double click, a dropped connection)
+    // still finishes what it began, so its twin or a retry finds the provider session opened
+    // rather than an attempt claimed by a request that no longer exists.
+    let (state, session) = (ctx.state.clone(), ctx.session.clone());
+    let placed =
+        tokio::spawn(async move { checkout::place_order(&state, &session, form).await }).await;
+    let url = placed.map_err(|e| {
+        crate::server::error::ServerError::Internal(format!("the checkout task failed: {e}"))
+    })??;
     leptos_axum::redirect(&url);
     Ok(())
 }

@@ -15,17 +15,22 @@ pub async fn refund_order(
     use crate::server::services::refunds::{self, RefundForm};
     let ctx = crate::server::context::ctx().await?;
     let merchant = ctx.require_merchant().await?;
-    let done = refunds::refund(
-        &ctx.state,
-        &merchant,
-        &reference,
-        &RefundForm {
+    // In a task of its own: a press whose request is cut off (a double click, a dropped
+    // connection) still records the provider's answer, so the next press with the form's key
+    // tells the outcome instead of finding the refund stuck mid-way until the reconciler asks.
+    let state = ctx.state.clone();
+    let refund_reference = reference.clone();
+    let refunding = tokio::spawn(async move {
+        let form = RefundForm {
             amount: &amount,
             reason: &reason,
             key: &key,
-        },
-    )
-    .await?;
+        };
+        refunds::refund(&state, &merchant, &refund_reference, &form).await
+    });
+    let done = refunding.await.map_err(|e| {
+        crate::server::error::ServerError::Internal(format!("the refund task failed: {e}"))
+    })??;
     ctx.session
         .set_notice(reference.trim(), &done.message)
         .await?;

@@ -104,6 +104,10 @@ pub struct OrderStatusJson {
     pub amount_minor: i64,
     pub currency: String,
     pub provider: Option<String>,
+    /// The customer account the order belongs to (none for a guest's): for the server's live
+    /// streams to pick a customer's own orders without a query. Never in the JSON sent out.
+    #[serde(skip)]
+    pub owner: Option<i64>,
 }
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ impl CatalogueVersion {
 struct Notification {
     instance: String,
     status: OrderStatusJson,
+    /// The status's owner (not part of its JSON).
+    #[serde(default)]
+    owner: Option<i64>,
 }
 
 impl OrderEvents {
@@ -99,6 +102,7 @@ impl OrderEvents {
             let note = Notification {
                 instance: self.instance.to_string(),
                 status: status.clone(),
+                owner: status.owner,
             };
             let payload = serde_json::to_string(&note).unwrap_or_default();
             notify(pool, CHANNEL, payload);
@@ -173,7 +177,11 @@ impl OrderEvents {
                 continue;
             };
             if *note.instance != *self.instance {
-                let _ = self.sender.send(note.status);
+                let status = OrderStatusJson {
+                    owner: note.owner,
+                    ..note.status
+                };
+                let _ = self.sender.send(status);
             }
         }
         Ok(())

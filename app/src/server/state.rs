@@ -24,6 +24,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Per-address budget of webhook deliveries that fail verification.
     pub webhook_rejections: Arc<super::payments::rejections::RejectionLimiter>,
+    /// Provider lookups from return links and open live streams, limited per instance.
+    pub limits: Arc<super::limits::Limits>,
     /// The background workers' last runs and the shutdown signal.
     pub background: Arc<super::background::Background>,
 }

@@ -100,10 +100,17 @@ pub struct PaymentSettings {
     pub hold_minutes: i64,
     /// `MAX_OPEN_ORDERS_PER_SESSION`: unpaid orders one shopper may have at once.
     pub max_open_orders: i64,
+    /// `MAX_OPEN_ORDERS_PER_ADDRESS`: unpaid orders placed from one client address (an IPv6
+    /// client's /64) at once, however many sessions it uses.
+    pub max_open_orders_per_address: i64,
+    /// `MAX_UNPAID_UNITS_PER_PRODUCT`: how many of one product an unpaid order may hold.
+    pub max_unpaid_units: i64,
 }
 
 pub const DEFAULT_HOLD_MINUTES: i64 = 60;
 pub const DEFAULT_MAX_OPEN_ORDERS: i64 = 5;
+pub const DEFAULT_MAX_OPEN_ORDERS_PER_ADDRESS: i64 = 20;
+pub const DEFAULT_MAX_UNPAID_UNITS: i64 = 10;
 
 /// The fixed keys the sandboxes accept and sign with (like a provider's published test keys).
 pub mod sandbox_keys {
@@ -250,6 +257,18 @@ impl PaymentSettings {
                 DEFAULT_MAX_OPEN_ORDERS,
                 1..=100,
             )?,
+            max_open_orders_per_address: whole_number(
+                env,
+                "MAX_OPEN_ORDERS_PER_ADDRESS",
+                DEFAULT_MAX_OPEN_ORDERS_PER_ADDRESS,
+                1..=10_000,
+            )?,
+            max_unpaid_units: whole_number(
+                env,
+                "MAX_UNPAID_UNITS_PER_PRODUCT",
+                DEFAULT_MAX_UNPAID_UNITS,
+                1..=99,
+            )?,
         })
     }
 
@@ -298,6 +317,8 @@ mod tests {
         assert_eq!(p.sandboxed().count(), registry::PROVIDERS.len());
         assert_eq!(p.hold_minutes, 60);
         assert_eq!(p.max_open_orders, 5);
+        assert_eq!(p.max_open_orders_per_address, 20);
+        assert_eq!(p.max_unpaid_units, 10);
     }
 
     #[test]

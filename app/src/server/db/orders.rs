@@ -95,6 +95,8 @@ pub struct NewOrder<'a> {
     pub address: &'a str,
     pub currency: &'a str,
     pub total_minor: i64,
+    /// The client address it was placed from, as per-address limits count it.
+    pub client_key: Option<&'a str>,
 }
 
 /// Insert an order unless one with this idempotency key exists; its reference is `ORD-{id:06}`.
@@ -105,8 +107,8 @@ pub async fn insert(
     let now = now_ms();
     let id: Option<i64> = sqlx::query(
         "INSERT INTO orders (idempotency_key, user_id, guest_token, email, name, address, currency, \
-         total_minor, status, created_at, updated_at, checkout_key, hold_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'awaiting_payment', $9, $9, $10, $11) \
+         total_minor, status, created_at, updated_at, checkout_key, hold_until, client_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'awaiting_payment', $9, $9, $10, $11, $12) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(new.idempotency_key)
@@ -120,6 +122,7 @@ pub async fn insert(
     .bind(now)
     .bind(new.checkout_key)
     .bind(new.hold_until)
+    .bind(new.client_key)
     .fetch_optional(&mut *conn)
     .await?
     .map(|r| r.try_get("id"))
@@ -185,6 +188,20 @@ pub async fn latest_by_checkout_key(
 }
 
 /// How many of these orders still wait for payment.
+/// Unpaid orders placed from this client address (an address's key, see `client_addr::limit_key`).
+pub async fn count_awaiting_from(
+    conn: &mut AnyConnection,
+    client_key: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM orders WHERE client_key = $1 AND status = 'awaiting_payment'",
+    )
+    .bind(client_key)
+    .fetch_one(conn)
+    .await?
+    .try_get("n")
+}
+
 pub async fn count_awaiting(
     conn: &mut AnyConnection,
     references: &[String],

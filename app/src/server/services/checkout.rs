@@ -30,6 +30,8 @@ pub struct CheckoutForm {
     pub checkout_key: String,
     pub provider: String,
     pub customer: Customer,
+    /// Who presses Pay, as per-address limits count it (`context::client_ip`).
+    pub client_key: String,
 }
 
 fn field(value: &str, label: &str, max: usize) -> ServerResult<String> {
@@ -189,6 +191,7 @@ pub async fn place_order(
                     customer: &customer,
                     cart: &cart,
                     provider: provider_id,
+                    client_key: &form.client_key,
                 };
                 let (order, attempt) = create(state, &new).await?;
                 claimed = attempt;
@@ -258,6 +261,8 @@ struct NewCheckout<'a> {
     customer: &'a Customer,
     cart: &'a CartView,
     provider: ProviderId,
+    /// The client address as per-address limits count it.
+    client_key: &'a str,
 }
 
 /// Create the order, its lines (reserving stock) and its first attempt, claimed for this request,
@@ -271,7 +276,33 @@ async fn create(
         serde_json::to_string(new.customer).map_err(|e| ServerError::Internal(e.to_string()))?;
     let hold_until = now_ms() + state.settings.payments.hold_minutes * 60_000;
     let cart = new.cart;
+    let max_units = state.settings.payments.max_unpaid_units;
+    if let Some(line) = cart.lines.iter().find(|l| l.quantity > max_units) {
+        return Err(ServerError::invalid(format!(
+            "An order can hold at most {max_units} of {} until it is paid. Please lower the \
+             quantity in your cart.",
+            line.name
+        )));
+    }
     let mut tx = state.db.begin_write().await?;
+    // Counted in the transaction that adds the order, so simultaneous Pays from one address
+    // (fresh sessions each) cannot all slip under the limit; on PostgreSQL they take turns on the
+    // address's advisory lock, on SQLite the write gate already serialises them.
+    if state.db.backend == crate::server::db::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind(new.client_key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let open_here = orders::count_awaiting_from(&mut tx, new.client_key).await?;
+    let max_here = state.settings.payments.max_open_orders_per_address;
+    if open_here >= max_here {
+        return Err(ServerError::invalid(format!(
+            "Too many unpaid orders were placed from your network ({open_here}). Please pay or \
+             cancel one of them first (unpaid orders are released after {} minutes).",
+            state.settings.payments.hold_minutes
+        )));
+    }
     let inserted = orders::insert(
         &mut tx,
         &NewOrder {
@@ -285,6 +316,7 @@ async fn create(
             address: &address,
             currency: cart.currency.code(),
             total_minor: cart.total.minor,
+            client_key: Some(new.client_key),
         },
     )
     .await?;

@@ -181,6 +181,16 @@ async fn try_returned(
     let Some(session_id) = attempt.provider_session_id.as_deref() else {
         return Ok(());
     };
+    // Anyone may open a return link, again and again: one lookup per attempt at a time, and none
+    // sooner than a few seconds after the last; the rest show the stored state (the order page
+    // follows the status live).
+    let Some(_slot) = state.limits.lookups.begin(&attempt.reference) else {
+        tracing::debug!(
+            order = reference,
+            "return lookup skipped: one was made just now"
+        );
+        return Ok(());
+    };
     let at = AttemptRef {
         reference: &attempt.reference,
         session_id: Some(session_id),

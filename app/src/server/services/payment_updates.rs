@@ -205,6 +205,7 @@ pub fn status_json(
         amount_minor: order.total_minor,
         currency: order.currency.code().to_string(),
         provider,
+        owner: order.user_id,
     }
 }
 
