@@ -15,6 +15,7 @@ mod cart;
 mod catalogue;
 mod crash;
 mod group_commit;
+mod hardening;
 mod headers;
 mod list_scale;
 mod mail;

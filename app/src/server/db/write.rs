@@ -119,7 +119,14 @@ impl WriteGate {
     /// writer's turn; on PostgreSQL a transaction of its own.
     pub async fn begin(&self, pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
         let Some(gate) = &self.0 else {
-            return Ok(WriteTx(Inner::Alone(pool.begin().await?)));
+            // In a task of its own: sqlx does not undo a `BEGIN` cut off in flight (its guard only
+            // rolls back a transaction it has counted), so a request dropped at that moment would
+            // put the connection back in the pool inside a transaction nobody knows of, and the
+            // next statements on it would never commit.
+            let pool = pool.clone();
+            let begun = tokio::spawn(async move { pool.begin().await }).await;
+            let tx = begun.map_err(|e| sqlx::Error::Protocol(format!("BEGIN: {e}")))??;
+            return Ok(WriteTx(Inner::Alone(tx)));
         };
         let (gate, pool) = (gate.clone(), pool.clone());
         // In a task of its own (see `turn`): undoing a dropped writer's savepoint or opening the
@@ -289,7 +296,12 @@ impl WriteTx {
     /// with the outcome of the `COMMIT` that carried it.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let held = match self.0 {
-            Inner::Alone(tx) => return tx.commit().await,
+            Inner::Alone(tx) => {
+                // Also in a task of its own: a `COMMIT` cut off after it was sent still commits,
+                // and sqlx would then roll back a transaction that is no longer there.
+                let committed = tokio::spawn(tx.commit()).await;
+                return committed.map_err(|e| sqlx::Error::Protocol(format!("COMMIT: {e}")))?;
+            }
             Inner::Group(held) => held,
         };
         let (done, committed) = oneshot::channel();
