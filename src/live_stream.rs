@@ -22,29 +22,36 @@ pub const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 /// How long a browser refused a stream (too many open) waits before it tries again.
 const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(30);
 
-/// A place for one more stream for this session and client address, or the 429 that says there
-/// are too many open (per session, per address or on this instance; `app::server::limits`). The
-/// refusal carries `Retry-After` and, for an `EventSource`, a `retry:` line.
-pub fn admit(state: &AppState, session: &Session, client: IpAddr) -> Result<StreamSlot, Response> {
+/// A place for one more stream for this session and client address, or `None` when too many
+/// are open (per session, per address or on this instance; `app::server::limits`): answer
+/// [`too_many`] then.
+pub fn admit(state: &AppState, session: &Session, client: IpAddr) -> Option<StreamSlot> {
     let session = session.id().map(|id| id.to_string());
-    StreamLimits::open(&state.limits, session, client).ok_or_else(|| {
+    let slot = StreamLimits::open(&state.limits, session, client);
+    if slot.is_none() {
         tracing::warn!(client = %client, "live stream refused: too many open");
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [
-                (header::CONTENT_TYPE, "text/event-stream".to_string()),
-                (
-                    header::RETRY_AFTER,
-                    RETRY_REFUSED_AFTER.as_secs().to_string(),
-                ),
-            ],
-            format!(
-                "retry: {}\n: too many live streams are open; try again later\n\n",
-                RETRY_REFUSED_AFTER.as_millis()
+    }
+    slot
+}
+
+/// The 429 for a stream refused by [`admit`], with `Retry-After` and, for an `EventSource`, a
+/// `retry:` line.
+pub fn too_many() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::CONTENT_TYPE, "text/event-stream".to_string()),
+            (
+                header::RETRY_AFTER,
+                RETRY_REFUSED_AFTER.as_secs().to_string(),
             ),
-        )
-            .into_response()
-    })
+        ],
+        format!(
+            "retry: {}\n: too many live streams are open; try again later\n\n",
+            RETRY_REFUSED_AFTER.as_millis()
+        ),
+    )
+        .into_response()
 }
 
 /// `events` as a Server-Sent Events response that ends, with a reconnect hint, on shutdown; the

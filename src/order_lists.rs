@@ -53,9 +53,8 @@ async fn history_stream(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return failed(e),
     };
-    let slot = match admit(&state, &session, client) {
-        Ok(slot) => slot,
-        Err(refused) => return refused,
+    let Some(slot) = admit(&state, &session, client) else {
+        return crate::live_stream::too_many();
     };
     let events = changes.filter_map(move |message| {
         std::future::ready(match message {
@@ -86,9 +85,8 @@ async fn admin_stream(
     if let Err(refused) = merchant(&state, session.clone()).await {
         return refused;
     }
-    let slot = match admit(&state, &session, client) {
-        Ok(slot) => slot,
-        Err(refused) => return refused,
+    let Some(slot) = admit(&state, &session, client) else {
+        return crate::live_stream::too_many();
     };
     let events = changes.map(|message| {
         Ok(match message {

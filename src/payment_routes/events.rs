@@ -22,9 +22,8 @@ pub async fn order_stream(
     Path(reference): Path<String>,
     Query(query): Query<KeyQuery>,
 ) -> Response {
-    let slot = match crate::live_stream::admit(&state, &session, client) {
-        Ok(slot) => slot,
-        Err(refused) => return refused,
+    let Some(slot) = crate::live_stream::admit(&state, &session, client) else {
+        return crate::live_stream::too_many();
     };
     // Listen before reading, so a change between the two is not missed.
     let changes = BroadcastStream::new(state.events.subscribe());

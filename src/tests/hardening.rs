@@ -121,7 +121,7 @@ both_backends! {
         let paid = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1800, "usd");
         assert_eq!(app.stripe_event(&paid).await, StatusCode::OK);
         let mut conn = app.state.db.pool.acquire().await.unwrap();
-        let listed = app::server::db::admin_orders::deliveries(&mut conn, &[attempt.clone()], 5)
+        let listed = app::server::db::admin_orders::deliveries(&mut conn, std::slice::from_ref(&attempt), 5)
             .await
             .unwrap();
         assert_eq!(listed.len(), 5);
