@@ -381,7 +381,7 @@ async fn with_sessions(router: Router, state: &AppState) -> Result<Router, Start
                 .migrate()
                 .await
                 .map_err(|e| StartupError::Sessions(e.to_string()))?;
-            let sweeper = store.clone();
+            let sweeper = GatedStore::new(store.clone(), state.db.gate.clone());
             tokio::spawn(async move {
                 if let Err(e) = sweeper.continuously_delete_expired(EXPIRED_SESSION_SWEEP).await {
                     tracing::error!(error = %e, "expired-session sweeper stopped");

@@ -144,3 +144,74 @@ async fn a_committed_writer_is_not_left_waiting_when_the_next_one_gives_up() {
         assert!(rows.contains(&format!("kept {round}")), "{rows:?}");
     }
 }
+
+#[tokio::test]
+async fn a_writer_meeting_a_twins_row_in_the_open_group_reads_it_through_its_own_transaction() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.exec("CREATE TABLE keyed_rows (k TEXT PRIMARY KEY, note TEXT NOT NULL)")
+        .await;
+    let db = app.state.db.clone();
+    let mut first = db.begin_write().await.unwrap();
+    sqlx::query("INSERT INTO keyed_rows (k, note) VALUES ('key', 'the first')")
+        .execute(&mut *first)
+        .await
+        .unwrap();
+    let (twin_in, twin_inside) = tokio::sync::oneshot::channel::<()>();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let twin = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_write().await.unwrap();
+            twin_in.send(()).unwrap();
+            wait.await.unwrap();
+            let inserted = sqlx::query(
+                "INSERT INTO keyed_rows (k, note) VALUES ('key', 'twin') ON CONFLICT DO NOTHING",
+            )
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(
+                inserted.rows_affected(),
+                0,
+                "the key is taken by the group's first writer"
+            );
+            // Another connection cannot see the row yet: the group has not committed.
+            let outside: Option<String> =
+                sqlx::query_scalar("SELECT note FROM keyed_rows WHERE k = 'key'")
+                    .fetch_optional(&db.pool)
+                    .await
+                    .unwrap();
+            // Through its own transaction it can.
+            let inside: Option<String> =
+                sqlx::query_scalar("SELECT note FROM keyed_rows WHERE k = 'key'")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .unwrap();
+            // Committing waits for the COMMIT that carries the first writer's row.
+            tx.commit().await.unwrap();
+            let after: Option<String> =
+                sqlx::query_scalar("SELECT note FROM keyed_rows WHERE k = 'key'")
+                    .fetch_optional(&db.pool)
+                    .await
+                    .unwrap();
+            (outside, inside, after)
+        }
+    });
+    until_queued(&db, 1).await;
+    // The twin is queued: the first writer's commit hands the group on to it.
+    let first_commit = tokio::spawn(first.commit());
+    twin_inside.await.unwrap();
+    go.send(()).unwrap();
+    let (outside, inside, after) = twin.await.unwrap();
+    first_commit.await.unwrap().unwrap();
+    assert_eq!(
+        outside, None,
+        "invisible outside the group before its COMMIT"
+    );
+    assert_eq!(inside.as_deref(), Some("the first"));
+    assert_eq!(
+        after.as_deref(),
+        Some("the first"),
+        "durable once the twin's commit returned"
+    );
+}

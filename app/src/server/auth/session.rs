@@ -214,3 +214,13 @@ impl<S: SessionStore + Clone> SessionStore for GatedStore<S> {
         self.store.delete(id).await
     }
 }
+
+/// The hourly sweep of expired sessions takes its turn at the gate too, so on SQLite its DELETE
+/// never holds the file's write lock while the shop's writers sleep in SQLite's busy handler.
+#[async_trait::async_trait]
+impl<S: tower_sessions::ExpiredDeletion + Clone> tower_sessions::ExpiredDeletion for GatedStore<S> {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        let _turn = self.gate.turn().await;
+        self.store.delete_expired().await
+    }
+}
