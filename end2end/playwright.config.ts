@@ -46,6 +46,9 @@ export default defineConfig({
       RUST_LOG: 'warn',
       ADMIN_EMAIL: 'merchant@example.com',
       ADMIN_PASSWORD: 'merchant-password-1',
+      // Every browser of the run is one client address (127.0.0.1) placing orders it leaves unpaid
+      // (cancelled, abandoned) on purpose: the per-address cap is for strangers, not this run.
+      MAX_OPEN_ORDERS_PER_ADDRESS: '10000',
     },
   },
 });

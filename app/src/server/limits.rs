@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 pub const LOOKUP_INTERVAL: Duration = Duration::from_secs(3);
 /// Open live-status streams one session may hold (tabs of one browser).
 pub const STREAMS_PER_SESSION: usize = 8;
-/// Open live-status streams from one client address (an IPv6 client's /64).
-pub const STREAMS_PER_ADDRESS: usize = 32;
+/// Open live-status streams from one client address (an IPv6 client's /64): room for an office
+/// or a campus behind one address.
+pub const STREAMS_PER_ADDRESS: usize = 100;
 /// Open live-status streams on this instance in all.
-pub const STREAMS_IN_ALL: usize = 2_000;
+pub const STREAMS_IN_ALL: usize = 5_000;
 /// Past this many remembered attempts, those looked up long ago are forgotten.
 const TRACKED: usize = 10_000;
 
