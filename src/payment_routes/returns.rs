@@ -64,12 +64,13 @@ async fn come_back(
     provider: &str,
     reference: &str,
     params: Vec<(String, String)>,
+    posted: bool,
 ) -> Redirect {
     let (Some(provider), Some(reference)) = (ProviderId::parse(provider), checked(reference))
     else {
         return Redirect::to("/");
     };
-    orders::returned(state, provider, reference, &params).await;
+    orders::returned(state, provider, reference, &params, posted).await;
     order_page(reference, None)
 }
 
@@ -81,7 +82,7 @@ pub async fn provider_return(
     RawQuery(query): RawQuery,
 ) -> Redirect {
     let params = pairs(query.unwrap_or_default().as_bytes());
-    come_back(&state, &provider, &reference, params).await
+    come_back(&state, &provider, &reference, params, false).await
 }
 
 /// A POST return (SSLCOMMERZ's success / fail / cancel form, posted from its own site).
@@ -93,7 +94,7 @@ pub async fn provider_return_post(
 ) -> Redirect {
     let mut params = pairs(query.unwrap_or_default().as_bytes());
     params.extend(pairs(&body));
-    come_back(&state, &provider, &reference, params).await
+    come_back(&state, &provider, &reference, params, true).await
 }
 
 #[derive(Deserialize)]

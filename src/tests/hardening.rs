@@ -191,14 +191,14 @@ both_backends! {
         let reference = reference_in(&back);
         let (attempt, _) = app.attempt_of(&reference).await;
         // The lookup slot is taken, as by a lookup in flight: every hit reads the stored state.
-        let slot = app.state.limits.lookups.begin(&attempt).expect("free");
+        let slot = app.state.limits.lookups.begin(&attempt, true).expect("free");
         let stranger = app.browser();
         let back_path = stranger.local(&back);
         let hits = join_all((0..20).map(|_| stranger.get(&back_path))).await;
         assert!(hits.iter().all(|p| p.status == StatusCode::SEE_OTHER), "each hit shows the order");
         assert_eq!(app.status_of(&reference).await, "awaiting_payment", "no provider call was made");
         drop(slot);
-        assert!(app.state.limits.lookups.begin(&attempt).is_none(), "and none again at once");
+        assert!(app.state.limits.lookups.begin(&attempt, true).is_none(), "and none again at once");
     }
 
     async fn live_streams_are_capped_per_session(app) {

@@ -27,9 +27,11 @@ pub struct Limits {
     pub streams: StreamLimits,
 }
 
-/// At most one provider lookup per attempt in flight, and none sooner than [`LOOKUP_INTERVAL`]
-/// after the last one began: a return link opened again and again reads the stored state instead
-/// of calling the provider each time.
+/// At most one provider lookup per attempt in flight, and, for return links (GET), none sooner
+/// than [`LOOKUP_INTERVAL`] after the last one began: a return link opened again and again reads
+/// the stored state instead of calling the provider each time. A posted return (a provider's form
+/// post, Braintree's card nonce from the shop's own page) carries what the shopper just did, so it
+/// waits only for a lookup in flight, never for the interval.
 #[derive(Debug, Default)]
 pub struct LookupThrottle {
     started: Mutex<HashMap<String, (Instant, bool)>>,
@@ -43,14 +45,15 @@ pub struct LookupSlot<'a> {
 }
 
 impl LookupThrottle {
-    /// A slot for a lookup of this attempt now, or `None` if one is in flight or began too lately.
-    pub fn begin(&self, attempt: &str) -> Option<LookupSlot<'_>> {
+    /// A slot for a lookup of this attempt now, or `None` if one is in flight or (when `spaced`)
+    /// one began less than [`LOOKUP_INTERVAL`] ago.
+    pub fn begin(&self, attempt: &str, spaced: bool) -> Option<LookupSlot<'_>> {
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
         if started.len() >= TRACKED {
             started.retain(|_, (at, busy)| *busy || at.elapsed() < LOOKUP_INTERVAL);
         }
         if let Some((at, busy)) = started.get(attempt) {
-            if *busy || at.elapsed() < LOOKUP_INTERVAL {
+            if *busy || (spaced && at.elapsed() < LOOKUP_INTERVAL) {
                 return None;
             }
         }
@@ -165,11 +168,25 @@ mod tests {
     #[test]
     fn one_lookup_per_attempt_at_a_time_and_not_too_often() {
         let throttle = LookupThrottle::default();
-        let slot = throttle.begin("ATT-1").expect("the first lookup");
-        assert!(throttle.begin("ATT-1").is_none(), "one in flight");
-        assert!(throttle.begin("ATT-2").is_some(), "other attempts are free");
+        let slot = throttle.begin("ATT-1", true).expect("the first lookup");
+        assert!(throttle.begin("ATT-1", true).is_none(), "one in flight");
+        assert!(
+            throttle.begin("ATT-1", false).is_none(),
+            "one in flight, posted or not"
+        );
+        assert!(
+            throttle.begin("ATT-2", true).is_some(),
+            "other attempts are free"
+        );
         drop(slot);
-        assert!(throttle.begin("ATT-1").is_none(), "too soon after the last");
+        assert!(
+            throttle.begin("ATT-1", true).is_none(),
+            "too soon after the last"
+        );
+        assert!(
+            throttle.begin("ATT-1", false).is_some(),
+            "a posted return only waits for one in flight"
+        );
     }
 
     #[test]

@@ -1,5 +1,14 @@
 //! State of the built-in provider sandboxes: their sessions and their idempotency records.
+//!
+//! The sandboxes write like the rest of the shop, through the write gate ([`super::write`]): a
+//! statement on a plain pool connection would meet SQLite's busy handler and stall the gated
+//! writers. [`insert`], [`update`], [`delete`] and [`claim`] run on a write transaction's
+//! connection; [`insert_committed`], [`update_committed`] and [`delete_committed`] are each a write
+//! transaction of their own ([`Db::committed`]). A sandbox never holds one across a call that
+//! waits on a request, a sleep or a webhook delivery (the shop's webhook handlers write too).
+//! Reads ([`get`], [`by_key`], [`search`]) may run on any connection.
 
+use super::Db;
 use sqlx::{AnyConnection, Row as _};
 
 /// One stored sandbox object (a session, or the replayable response of an idempotent request).
@@ -18,6 +27,75 @@ fn object(r: &super::Row) -> Result<SandboxObject, sqlx::Error> {
         status_code: r.try_get("status_code")?,
         data: r.try_get("data")?,
     })
+}
+
+/// [`insert`] in a write transaction of its own, committed when it returns.
+pub async fn insert_committed(
+    db: &Db,
+    provider: &str,
+    id: &str,
+    idempotency_key: Option<&str>,
+    fingerprint: &str,
+    status_code: i64,
+    data: &str,
+) -> Result<bool, sqlx::Error> {
+    db.committed(async |conn| {
+        insert(
+            conn,
+            provider,
+            id,
+            idempotency_key,
+            fingerprint,
+            status_code,
+            data,
+        )
+        .await
+    })
+    .await
+}
+
+/// [`update`] in a write transaction of its own, committed when it returns.
+pub async fn update_committed(
+    db: &Db,
+    id: &str,
+    status_code: i64,
+    data: &str,
+    expect: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    db.committed(async |conn| update(conn, id, status_code, data, expect).await)
+        .await
+}
+
+/// [`delete`] in a write transaction of its own, committed when it returns.
+pub async fn delete_committed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    db.committed(async |conn| delete(conn, id).await).await
+}
+
+/// What [`claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key was free: its record (status code 0, no data, until the reply is stored) is now
+    /// this request's.
+    Claimed,
+    /// Another request holds the key: its record (status code 0 while it is in progress), or
+    /// `None` should it have gone meanwhile.
+    Taken(Option<SandboxObject>),
+}
+
+/// Claim an idempotency key: insert its record (status code 0), or read back the one that holds
+/// the key, through the same connection (on SQLite a twin's record may still be in the open
+/// group, where no other connection sees it). Run it inside a write transaction.
+pub async fn claim(
+    conn: &mut AnyConnection,
+    provider: &str,
+    record_id: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Claim, sqlx::Error> {
+    if insert(conn, provider, record_id, Some(key), fingerprint, 0, "").await? {
+        return Ok(Claim::Claimed);
+    }
+    Ok(Claim::Taken(by_key(conn, provider, key).await?))
 }
 
 /// Insert unless an object with this id, or this provider and idempotency key, exists. True if inserted.
@@ -102,6 +180,15 @@ pub async fn update(
         }
     };
     Ok(done.rows_affected() == 1)
+}
+
+/// Remove an object (an idempotency record whose request failed, so that a retry acts again).
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sandbox_objects WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Objects of one provider whose data contains `needle` (the sandboxes' "search by reference").

@@ -160,8 +160,9 @@ pub async fn returned(
     provider: ProviderId,
     reference: &str,
     params: &[(String, String)],
+    posted: bool,
 ) {
-    if let Err(e) = try_returned(state, provider, reference, params).await {
+    if let Err(e) = try_returned(state, provider, reference, params, posted).await {
         tracing::warn!(order = reference, error = %e, "status lookup after the return failed");
     }
 }
@@ -171,6 +172,7 @@ async fn try_returned(
     provider_id: ProviderId,
     reference: &str,
     params: &[(String, String)],
+    posted: bool,
 ) -> ServerResult<()> {
     let Some(provider) = state.payments.get(provider_id) else {
         return Ok(());
@@ -181,10 +183,10 @@ async fn try_returned(
     let Some(session_id) = attempt.provider_session_id.as_deref() else {
         return Ok(());
     };
-    // Anyone may open a return link, again and again: one lookup per attempt at a time, and none
-    // sooner than a few seconds after the last; the rest show the stored state (the order page
-    // follows the status live).
-    let Some(_slot) = state.limits.lookups.begin(&attempt.reference) else {
+    // Anyone may open a return link, again and again: one lookup per attempt at a time, and (for a
+    // link, not a posted return) none sooner than a few seconds after the last; the rest show the
+    // stored state (the order page follows the status live).
+    let Some(_slot) = state.limits.lookups.begin(&attempt.reference, !posted) else {
         tracing::debug!(
             order = reference,
             "return lookup skipped: one was made just now"

@@ -251,13 +251,12 @@ async fn find(state: &AppState, app_id: &str, biz: &Value) -> Result<Option<Valu
 
 /// Store a changed trade if nobody changed it meanwhile.
 async fn save(state: &AppState, old: &Value, new: &Value) -> Result<bool, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
     let id = trade_id(
         old["app_id"].as_str().unwrap_or(""),
         old["out_trade_no"].as_str().unwrap_or(""),
     );
-    db::sandbox::update(
-        &mut conn,
+    db::sandbox::update_committed(
+        &state.db,
         &id,
         200,
         &new.to_string(),
@@ -357,14 +356,17 @@ async fn page_pay(
         "status": "WAIT_BUYER_PAY",
         "refunds": [],
     });
-    {
-        let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-        db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &trade.to_string())
-            .await
-            .map_err(internal)?;
-    }
     // The same out_trade_no again: the same trade, if nothing differs (ACQ.CONTEXT_INCONSISTENT).
-    let Some(stored) = load(state, &id).await? else {
+    // Read back in the insert's transaction: the trade the insert met, this request's or a twin's.
+    let stored = state
+        .db
+        .committed(async |conn| {
+            db::sandbox::insert(conn, PROVIDER, &id, None, "", 200, &trade.to_string()).await?;
+            db::sandbox::get(conn, &id).await
+        })
+        .await
+        .map_err(internal)?;
+    let Some(stored) = stored.and_then(|o| serde_json::from_str::<Value>(&o.data).ok()) else {
         return Err(internal("trade vanished"));
     };
     if fen(&stored, "total_amount") != amount || stored["subject"] != subject {

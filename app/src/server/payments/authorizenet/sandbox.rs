@@ -172,15 +172,13 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
 }
 
 async fn save(state: &AppState, id: &str, old: &Value, new: &Value) -> Result<bool, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    db::sandbox::update(&mut conn, id, 200, &new.to_string(), Some(&old.to_string()))
+    db::sandbox::update_committed(&state.db, id, 200, &new.to_string(), Some(&old.to_string()))
         .await
         .map_err(internal)
 }
 
 async fn insert(state: &AppState, id: &str, data: &Value) -> Result<(), Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    db::sandbox::insert(&mut conn, PROVIDER, id, None, "", 200, &data.to_string())
+    db::sandbox::insert_committed(&state.db, PROVIDER, id, None, "", 200, &data.to_string())
         .await
         .map_err(internal)?;
     Ok(())

@@ -220,10 +220,9 @@ async fn load(state: &AppState, id: &str) -> Result<Option<(Stored, String)>, Re
 }
 
 async fn insert(state: &AppState, tx: &Stored) -> Result<(), Response> {
-    let mut conn = conn(state).await?;
     let data = serde_json::to_string(tx).map_err(internal)?;
-    db::sandbox::insert(
-        &mut conn,
+    db::sandbox::insert_committed(
+        &state.db,
         PROVIDER,
         &format!("{TRANSACTION}{}", tx.id),
         None,
@@ -238,10 +237,9 @@ async fn insert(state: &AppState, tx: &Stored) -> Result<(), Response> {
 
 /// Save a changed transaction if nobody changed it meanwhile.
 async fn save(state: &AppState, before: &str, after: &Stored) -> Result<bool, Response> {
-    let mut conn = conn(state).await?;
     let data = serde_json::to_string(after).map_err(internal)?;
-    db::sandbox::update(
-        &mut conn,
+    db::sandbox::update_committed(
+        &state.db,
         &format!("{TRANSACTION}{}", after.id),
         200,
         &data,

@@ -24,6 +24,7 @@
 
 use crate::server::config::payments::sandbox_keys;
 use crate::server::db;
+use crate::server::db::sandbox::Claim;
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::sandbox_page::{
     delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
@@ -248,13 +249,9 @@ async fn token(
             .into_response();
     }
     let access_token = format!("A21AA{}", uuid::Uuid::new_v4().simple());
-    let mut conn = match conn(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let record = json!({"client_id": client_id}).to_string();
-    if let Err(e) = db::sandbox::insert(
-        &mut conn,
+    if let Err(e) = db::sandbox::insert_committed(
+        &state.db,
         PROVIDER,
         &format!("{TOKEN}{access_token}"),
         None,
@@ -277,10 +274,11 @@ async fn token(
     .into_response()
 }
 
-/// Claim a `PayPal-Request-Id` (scoped to `scope`) before acting: `Ok(record)` to go on (then
-/// [`finish`]), or PayPal's answer to a repeat (the stored reply) or a concurrent twin (409).
+/// Claim a `PayPal-Request-Id` (scoped to `scope`) before acting, in a write transaction of its
+/// own: `Ok(record)` to go on (then [`finish`]), or PayPal's answer to a repeat (the stored reply)
+/// or a concurrent twin (409).
 async fn begin(
-    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
     scope: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -295,10 +293,16 @@ async fn begin(
     let key = format!("{scope}|{request_id}");
     let fingerprint = hex::encode(Sha256::digest(body));
     let record_id = format!("pp-idem:{}", hex::encode(Sha256::digest(&key)));
-    match db::sandbox::insert(conn, PROVIDER, &record_id, Some(&key), &fingerprint, 0, "").await {
-        Ok(true) => Ok(Some(record_id)),
-        Ok(false) => Err(match db::sandbox::by_key(conn, PROVIDER, &key).await {
-            Ok(Some(record)) if record.status_code == 0 => error(
+    let claimed = state
+        .db
+        .committed(async |conn| {
+            db::sandbox::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await
+        })
+        .await;
+    match claimed {
+        Ok(Claim::Claimed) => Ok(Some(record_id)),
+        Ok(Claim::Taken(found)) => Err(match found {
+            Some(record) if record.status_code == 0 => error(
                 StatusCode::CONFLICT,
                 "RESOURCE_CONFLICT",
                 "The server has detected a conflict while processing this request.",
@@ -307,14 +311,13 @@ async fn begin(
                     "A previous request with this PayPal-Request-Id is still in progress.",
                 )),
             ),
-            Ok(Some(record)) => {
+            Some(record) => {
                 let status =
                     StatusCode::from_u16(record.status_code as u16).unwrap_or(StatusCode::OK);
                 let body: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
                 (status, Json(body)).into_response()
             }
-            Ok(None) => internal("idempotency record vanished"),
-            Err(e) => internal(e),
+            None => internal("idempotency record vanished"),
         }),
         Err(e) => Err(internal(e)),
     }
@@ -322,7 +325,7 @@ async fn begin(
 
 /// Store the reply under the claimed request id (a refusal too, like PayPal) and send it.
 async fn finish(
-    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
     record_id: Option<String>,
     status: StatusCode,
     body: Value,
@@ -330,12 +333,9 @@ async fn finish(
     if let Some(record_id) = &record_id {
         if status.is_server_error() {
             // Not kept: the next try acts again.
-            let _ = sqlx::query("DELETE FROM sandbox_objects WHERE id = $1")
-                .bind(record_id)
-                .execute(&mut *conn)
-                .await;
-        } else if let Err(e) = db::sandbox::update(
-            conn,
+            let _ = db::sandbox::delete_committed(&state.db, record_id).await;
+        } else if let Err(e) = db::sandbox::update_committed(
+            &state.db,
             record_id,
             i64::from(status.as_u16()),
             &body.to_string(),
@@ -628,10 +628,9 @@ async fn load_order(state: &AppState, id: &str) -> Result<Option<Value>, Respons
 
 /// Save a changed order if nobody changed it meanwhile; false if they did.
 async fn save_order(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
-    let mut conn = conn(state).await?;
     let id = format!("{ORDER}{}", after["id"].as_str().unwrap_or_default());
-    db::sandbox::update(
-        &mut conn,
+    db::sandbox::update_committed(
+        &state.db,
         &id,
         200,
         &after.to_string(),
@@ -658,19 +657,15 @@ async fn create_order(
             )
         }
     };
-    let mut conn = match conn(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let record = match begin(&mut conn, "orders", &headers, &body).await {
+    let record = match begin(&state, "orders", &headers, &body).await {
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
     let (status, reply) = match build_order(&state, &parsed) {
         Ok(order) => {
             let id = order["id"].as_str().unwrap_or_default().to_string();
-            if let Err(e) = db::sandbox::insert(
-                &mut conn,
+            if let Err(e) = db::sandbox::insert_committed(
+                &state.db,
                 PROVIDER,
                 &format!("{ORDER}{id}"),
                 None,
@@ -686,7 +681,7 @@ async fn create_order(
         }
         Err(refused) => refused,
     };
-    finish(&mut conn, record, status, reply).await
+    finish(&state, record, status, reply).await
 }
 
 async fn get_order(
@@ -715,12 +710,8 @@ async fn capture_order(
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
-    let mut conn = match conn(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let counted = db::sandbox::insert(
-        &mut conn,
+    let counted = db::sandbox::insert_committed(
+        &state.db,
         PROVIDER,
         &format!("{CAPTURE_CALL}{}", uuid::Uuid::new_v4().simple()),
         None,
@@ -732,7 +723,7 @@ async fn capture_order(
     if let Err(e) = counted {
         return internal(e);
     }
-    let record = match begin(&mut conn, &format!("capture:{id}"), &headers, &body).await {
+    let record = match begin(&state, &format!("capture:{id}"), &headers, &body).await {
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
@@ -753,7 +744,7 @@ async fn capture_order(
             )
         }
     };
-    finish(&mut conn, record, status, reply).await
+    finish(&state, record, status, reply).await
 }
 
 async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value, Response> {
@@ -902,11 +893,7 @@ async fn refund_capture(
             }
         }
     };
-    let mut conn = match conn(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let record = match begin(&mut conn, "refunds", &headers, &body).await {
+    let record = match begin(&state, "refunds", &headers, &body).await {
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
@@ -923,7 +910,7 @@ async fn refund_capture(
             )
         }
     };
-    finish(&mut conn, record, status, reply).await
+    finish(&state, record, status, reply).await
 }
 
 async fn make_refund(
@@ -1020,20 +1007,17 @@ async fn make_refund(
                 refund[field] = json!(v);
             }
         }
-        {
-            let mut conn = conn(state).await?;
-            db::sandbox::insert(
-                &mut conn,
-                PROVIDER,
-                &format!("{REFUND}{refund_id}"),
-                None,
-                "",
-                200,
-                &refund.to_string(),
-            )
-            .await
-            .map_err(internal)?;
-        }
+        db::sandbox::insert_committed(
+            &state.db,
+            PROVIDER,
+            &format!("{REFUND}{refund_id}"),
+            None,
+            "",
+            200,
+            &refund.to_string(),
+        )
+        .await
+        .map_err(internal)?;
         if plan == RefundPlan::Fail {
             send_events(
                 state,
@@ -1087,16 +1071,14 @@ async fn fail_refund_later(state: AppState, refund: Value, order_id: Value, amou
             break;
         }
     }
-    if let Ok(mut conn) = state.db.pool.acquire().await {
-        let _ = db::sandbox::update(
-            &mut conn,
-            &format!("{REFUND}{id}"),
-            200,
-            &failed.to_string(),
-            Some(&refund.to_string()),
-        )
-        .await;
-    }
+    let _ = db::sandbox::update_committed(
+        &state.db,
+        &format!("{REFUND}{id}"),
+        200,
+        &failed.to_string(),
+        Some(&refund.to_string()),
+    )
+    .await;
     send_events(
         &state,
         &[("PAYMENT.REFUND.FAILED", "refund", failed)],
@@ -1174,9 +1156,8 @@ pub async fn transmit(state: &AppState, body: &[u8]) -> Result<Transmission, sql
         "webhook_id": webhook_id,
         "event": String::from_utf8_lossy(body),
     });
-    let mut conn = state.db.pool.acquire().await?;
-    db::sandbox::insert(
-        &mut conn,
+    db::sandbox::insert_committed(
+        &state.db,
         PROVIDER,
         &format!("{TRANSMISSION}{}", transmission.id),
         None,

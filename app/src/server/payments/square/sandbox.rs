@@ -26,6 +26,7 @@
 use super::signature;
 use crate::server::config::payments::sandbox_keys;
 use crate::server::db;
+use crate::server::db::sandbox::Claim;
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::sandbox_page::{
     delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
@@ -178,9 +179,8 @@ async fn load(state: &AppState, prefix: &str, id: &str) -> Result<Option<Value>,
 }
 
 async fn insert(state: &AppState, prefix: &str, object: &Value) -> Result<(), Response> {
-    let mut conn = conn(state).await?;
     let id = format!("{prefix}{}", object["id"].as_str().unwrap_or_default());
-    db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &object.to_string())
+    db::sandbox::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &object.to_string())
         .await
         .map_err(internal)?;
     Ok(())
@@ -193,10 +193,9 @@ async fn save(
     before: &Value,
     after: &Value,
 ) -> Result<bool, Response> {
-    let mut conn = conn(state).await?;
     let id = format!("{prefix}{}", after["id"].as_str().unwrap_or_default());
-    db::sandbox::update(
-        &mut conn,
+    db::sandbox::update_committed(
+        &state.db,
         &id,
         200,
         &after.to_string(),
@@ -229,9 +228,10 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> 
         })
 }
 
-/// Claim the body's `idempotency_key` for `scope` before acting: `Ok(record)` to go on (then
-/// [`finish`]), or Square's answer to a repeat (the first reply), to the same key with another
-/// body (`IDEMPOTENCY_KEY_REUSED`) or to a twin still in progress (409).
+/// Claim the body's `idempotency_key` for `scope` before acting, in a write transaction of its
+/// own: `Ok(record)` to go on (then [`finish`]), or Square's answer to a repeat (the first reply),
+/// to the same key with another body (`IDEMPOTENCY_KEY_REUSED`) or to a twin still in progress
+/// (409).
 async fn begin(state: &AppState, scope: &str, body: &Value) -> Result<Option<String>, Response> {
     let Some(key) = body["idempotency_key"].as_str().filter(|k| !k.is_empty()) else {
         return Ok(None);
@@ -243,64 +243,51 @@ async fn begin(state: &AppState, scope: &str, body: &Value) -> Result<Option<Str
             Some("idempotency_key"),
         )));
     }
-    let mut conn = conn(state).await?;
     let scoped = format!("{scope}|{key}");
     let fingerprint = hex::encode(Sha256::digest(body.to_string()));
     let record_id = format!("sq-idem:{}", hex::encode(Sha256::digest(&scoped)));
-    match db::sandbox::insert(
-        &mut conn,
-        PROVIDER,
-        &record_id,
-        Some(&scoped),
-        &fingerprint,
-        0,
-        "",
-    )
-    .await
-    {
-        Ok(true) => Ok(Some(record_id)),
-        Ok(false) => Err(
-            match db::sandbox::by_key(&mut conn, PROVIDER, &scoped).await {
-                Ok(Some(record)) if record.fingerprint != fingerprint => respond(invalid(
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "The idempotency key can only be retried with the same request data.",
-                    Some("idempotency_key"),
-                )),
-                Ok(Some(record)) if record.status_code == 0 => respond(refusal(
-                    StatusCode::CONFLICT,
-                    "INVALID_REQUEST_ERROR",
-                    "CONFLICT",
-                    "Another request with this idempotency key is in progress.",
-                    None,
-                )),
-                Ok(Some(record)) => {
-                    let status =
-                        StatusCode::from_u16(record.status_code as u16).unwrap_or(StatusCode::OK);
-                    let body: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
-                    (status, Json(body)).into_response()
-                }
-                Ok(None) => internal("idempotency record vanished"),
-                Err(e) => internal(e),
-            },
-        ),
+    let claimed = state
+        .db
+        .committed(async |conn| {
+            db::sandbox::claim(conn, PROVIDER, &record_id, &scoped, &fingerprint).await
+        })
+        .await;
+    match claimed {
+        Ok(Claim::Claimed) => Ok(Some(record_id)),
+        Ok(Claim::Taken(found)) => Err(match found {
+            Some(record) if record.fingerprint != fingerprint => respond(invalid(
+                "IDEMPOTENCY_KEY_REUSED",
+                "The idempotency key can only be retried with the same request data.",
+                Some("idempotency_key"),
+            )),
+            Some(record) if record.status_code == 0 => respond(refusal(
+                StatusCode::CONFLICT,
+                "INVALID_REQUEST_ERROR",
+                "CONFLICT",
+                "Another request with this idempotency key is in progress.",
+                None,
+            )),
+            Some(record) => {
+                let status =
+                    StatusCode::from_u16(record.status_code as u16).unwrap_or(StatusCode::OK);
+                let body: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
+                (status, Json(body)).into_response()
+            }
+            None => internal("idempotency record vanished"),
+        }),
         Err(e) => Err(internal(e)),
     }
 }
 
 async fn finish(state: &AppState, record_id: Option<String>, (status, body): Refusal) -> Response {
     if let Some(record_id) = &record_id {
-        let Ok(mut conn) = state.db.pool.acquire().await else {
-            return internal("no database connection");
-        };
         let saved = if status.is_server_error() {
-            sqlx::query("DELETE FROM sandbox_objects WHERE id = $1")
-                .bind(record_id)
-                .execute(&mut *conn)
+            db::sandbox::delete_committed(&state.db, record_id)
                 .await
-                .map(|_| true)
+                .map(|()| true)
         } else {
-            db::sandbox::update(
-                &mut conn,
+            db::sandbox::update_committed(
+                &state.db,
                 record_id,
                 i64::from(status.as_u16()),
                 &body.to_string(),

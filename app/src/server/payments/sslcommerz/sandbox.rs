@@ -160,11 +160,8 @@ async fn init_session(State(state): State<AppState>, request: Request) -> Respon
         "status": "PENDING",
         "transactions": [],
     });
-    let Ok(mut conn) = state.db.pool.acquire().await else {
-        return internal("no database connection");
-    };
-    if let Err(e) = db::sandbox::insert(
-        &mut conn,
+    if let Err(e) = db::sandbox::insert_committed(
+        &state.db,
         PROVIDER,
         &object_id(&session_key),
         None,
@@ -378,23 +375,18 @@ async fn hosted_action(
     if let Some(list) = updated["transactions"].as_array_mut() {
         list.push(Value::Object(transaction));
     }
+    match db::sandbox::update_committed(
+        &state.db,
+        &object_id(&key),
+        200,
+        &updated.to_string(),
+        Some(&session.to_string()),
+    )
+    .await
     {
-        let Ok(mut conn) = state.db.pool.acquire().await else {
-            return internal("no database connection");
-        };
-        match db::sandbox::update(
-            &mut conn,
-            &object_id(&key),
-            200,
-            &updated.to_string(),
-            Some(&session.to_string()),
-        )
-        .await
-        {
-            Ok(true) => {}
-            Ok(false) => return hosted_page(State(state), Query(query)).await,
-            Err(e) => return internal(e),
-        }
+        Ok(true) => {}
+        Ok(false) => return hosted_page(State(state), Query(query)).await,
+        Err(e) => return internal(e),
     }
     let body = serde_urlencoded::to_string(&fields)
         .unwrap_or_default()
@@ -510,13 +502,10 @@ async fn validation(
         let first = !list[index]["validated"].as_bool().unwrap_or(false);
         updated["transactions"][index]["validated"] = json!(true);
         if first {
-            let Ok(mut conn) = state.db.pool.acquire().await else {
-                return internal("no database connection");
-            };
             let key = session["sessionkey"].as_str().unwrap_or("");
+            let data = updated.to_string();
             if let Err(e) =
-                db::sandbox::update(&mut conn, &object_id(key), 200, &updated.to_string(), None)
-                    .await
+                db::sandbox::update_committed(&state.db, &object_id(key), 200, &data, None).await
             {
                 return internal(e);
             }
@@ -687,12 +676,9 @@ async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> 
             "initiated_on": chrono_free_date(),
         }));
         updated["refunds"] = Value::Array(list);
-        let Ok(mut conn) = state.db.pool.acquire().await else {
-            return internal("no database connection");
-        };
         let key = session["sessionkey"].as_str().unwrap_or("");
-        match db::sandbox::update(
-            &mut conn,
+        match db::sandbox::update_committed(
+            &state.db,
             &object_id(key),
             200,
             &updated.to_string(),

@@ -7,6 +7,7 @@
 use super::signature;
 use super::API_VERSION;
 use crate::server::config::payments::sandbox_keys;
+use crate::server::db::sandbox::Claim;
 use crate::server::db::{self, now_ms};
 use crate::server::payments::delivery::{self, DeliveryPlan, Message};
 use crate::server::payments::now_secs;
@@ -293,7 +294,7 @@ async fn create_session(
     let Ok(mut tx) = state.db.begin_write().await else {
         return internal("no database connection");
     };
-    let record_id = match begin_idempotent(&mut tx, &headers, &body).await {
+    let record_id = match begin_idempotent(&state, Some(&mut *tx), &headers, &body).await {
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
@@ -310,7 +311,7 @@ async fn create_session(
         }
         Err(refused) => refused,
     };
-    let reply = finish_idempotent(&mut tx, record_id, status, body).await;
+    let reply = finish_idempotent(&state, Some(&mut *tx), record_id, status, body).await;
     if reply.status().is_server_error() {
         // The reply could not be stored: rolled back, claim and all, so a retry starts afresh.
         return reply;
@@ -323,9 +324,11 @@ async fn create_session(
 
 /// Claim an `Idempotency-Key` before acting: `Ok(record)` to go on (and then
 /// [`finish_idempotent`]), or the answer Stripe gives a repeat (the stored reply), a changed
-/// request (`idempotency_error`) or a concurrent twin (409).
+/// request (`idempotency_error`) or a concurrent twin (409). The claim is written in `tx`, to
+/// commit with the request's work, or without one in a write transaction of its own.
 async fn begin_idempotent(
-    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
+    tx: Option<&mut sqlx::AnyConnection>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Option<String>, Response> {
@@ -338,45 +341,50 @@ async fn begin_idempotent(
     };
     let fingerprint = hex::encode(Sha256::digest(body));
     let record_id = format!("idem:{}", hex::encode(Sha256::digest(&key)));
-    match db::sandbox::insert(conn, PROVIDER, &record_id, Some(&key), &fingerprint, 0, "").await {
-        Ok(true) => Ok(Some(record_id)),
-        Ok(false) => Err(match db::sandbox::by_key(conn, PROVIDER, &key).await {
-            Ok(Some(record)) if record.fingerprint != fingerprint => error(
+    let claim = async |conn: &mut sqlx::AnyConnection| {
+        db::sandbox::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await
+    };
+    let claimed = match tx {
+        Some(conn) => claim(conn).await,
+        None => state.db.committed(claim).await,
+    };
+    match claimed {
+        Ok(Claim::Claimed) => Ok(Some(record_id)),
+        Ok(Claim::Taken(found)) => Err(match found {
+            Some(record) if record.fingerprint != fingerprint => error(
                 StatusCode::BAD_REQUEST,
                 "idempotency_error",
                 "Keys for idempotent requests can only be used with the same parameters they were first used with.",
                 None,
             ),
-            Ok(Some(record)) if record.status_code == 0 => error(
+            Some(record) if record.status_code == 0 => error(
                 StatusCode::CONFLICT,
                 "idempotency_error",
                 "There is currently another in-progress request using this Idempotent Key.",
                 None,
             ),
-            Ok(Some(record)) => replay(&record.data, record.status_code),
-            Ok(None) => internal("idempotency record vanished"),
-            Err(e) => internal(e),
+            Some(record) => replay(&record.data, record.status_code),
+            None => internal("idempotency record vanished"),
         }),
         Err(e) => Err(internal(e)),
     }
 }
 
-/// Store the reply under the claimed key (if any) and send it.
+/// Store the reply under the claimed key (if any) and send it: in `tx`, or without one in a write
+/// transaction of its own.
 async fn finish_idempotent(
-    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
+    tx: Option<&mut sqlx::AnyConnection>,
     record_id: Option<String>,
     status: StatusCode,
     body: Value,
 ) -> Response {
     if let Some(record_id) = &record_id {
-        let saved = db::sandbox::update(
-            conn,
-            record_id,
-            i64::from(status.as_u16()),
-            &body.to_string(),
-            None,
-        )
-        .await;
+        let (code, data) = (i64::from(status.as_u16()), body.to_string());
+        let saved = match tx {
+            Some(conn) => db::sandbox::update(conn, record_id, code, &data, None).await,
+            None => db::sandbox::update_committed(&state.db, record_id, code, &data, None).await,
+        };
         if let Err(e) = saved {
             return internal(e);
         }
@@ -411,10 +419,9 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
 
 /// Save a changed session if nobody changed it meanwhile; false if they did.
 async fn save(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
     let id = after["id"].as_str().unwrap_or_default();
-    db::sandbox::update(
-        &mut conn,
+    db::sandbox::update_committed(
+        &state.db,
         id,
         200,
         &after.to_string(),
@@ -700,10 +707,9 @@ async fn create_refund(
     {
         return invalid(&format!("Received unknown parameter: {key}"), Some(key));
     }
-    let Ok(mut conn) = state.db.pool.acquire().await else {
-        return internal("no database connection");
-    };
-    let record_id = match begin_idempotent(&mut conn, &headers, &body).await {
+    // The claim and the stored reply are writes of their own: the refund commits its own way,
+    // and no write transaction is held while the refund's events go out.
+    let record_id = match begin_idempotent(&state, None, &headers, &body).await {
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
@@ -711,7 +717,7 @@ async fn create_refund(
         Ok(refund) => (StatusCode::OK, refund),
         Err((status, reply)) => (status, reply),
     };
-    finish_idempotent(&mut conn, record_id, status, reply).await
+    finish_idempotent(&state, None, record_id, status, reply).await
 }
 
 fn refund_error(kind: &str, code: &str, message: &str, param: Option<&str>) -> Refusal {
@@ -835,17 +841,9 @@ async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Val
             "failure_reason": null,
         });
         let id = refund["id"].as_str().unwrap_or_default().to_string();
-        {
-            let mut conn = state
-                .db
-                .pool
-                .acquire()
-                .await
-                .map_err(|e| server_error(&e))?;
-            db::sandbox::insert(&mut conn, PROVIDER, &id, None, "", 200, &refund.to_string())
-                .await
-                .map_err(|e| server_error(&e))?;
-        }
+        db::sandbox::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &refund.to_string())
+            .await
+            .map_err(|e| server_error(&e))?;
         let charge_object = json!({
             "id": charge,
             "object": "charge",
@@ -897,16 +895,14 @@ async fn fail_refund_later(state: AppState, refund: Value, session_id: Value) {
             break;
         }
     }
-    if let Ok(mut conn) = state.db.pool.acquire().await {
-        let _ = db::sandbox::update(
-            &mut conn,
-            &id,
-            200,
-            &failed.to_string(),
-            Some(&refund.to_string()),
-        )
-        .await;
-    }
+    let _ = db::sandbox::update_committed(
+        &state.db,
+        &id,
+        200,
+        &failed.to_string(),
+        Some(&refund.to_string()),
+    )
+    .await;
     send_objects(&state, &[("refund.updated", &failed)], DeliveryPlan::Normal);
 }
 
