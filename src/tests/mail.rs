@@ -7,7 +7,7 @@ use crate::helpers::{on_both_backends, spawn_app_with, Backend, Browser, TestApp
 use crate::pay::{reference_in, stripe_event};
 use app::server::db::outbox as db_outbox;
 use app::server::services::outbox::{self, MAX_ATTEMPTS};
-use reqwest::header::{LOCATION, REFERER};
+use reqwest::header::REFERER;
 use reqwest::StatusCode;
 use sqlx::Row as _;
 use std::sync::{Arc, Mutex};
@@ -519,20 +519,10 @@ async fn a_refund_sends_its_confirmation(backend: Backend) {
     // Paid on the Stripe sandbox's page, whose refunds then succeed.
     shopper.add_to_cart(1, 1).await;
     let page_url = shopper.pay("stripe").await;
-    let path = shopper.local(&page_url);
-    let response = shopper
-        .client
-        .post(format!("{}{path}", shopper.base))
-        .header(REFERER, format!("{}{path}", shopper.base))
-        .form(&[
-            ("action", "pay"),
-            ("webhook", "normal"),
-            ("refunds", "succeed"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let reference = reference_in(response.headers()[LOCATION].to_str().unwrap());
+    let back = shopper
+        .pay_on_stripe_page(&page_url, "normal", "succeed")
+        .await;
+    let reference = reference_in(&back);
     app.wait_for(&reference, "paid").await;
     let merchant = app.merchant().await;
     let response = merchant

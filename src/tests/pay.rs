@@ -134,6 +134,30 @@ impl Browser {
         response.headers()[LOCATION].to_str().unwrap().to_string()
     }
 
+    /// On the Stripe sandbox page press Pay with a webhook and a refunds test control (`succeed`,
+    /// `fail`, `refuse`); returns where the sandbox sends the browser back to.
+    pub async fn pay_on_stripe_page(&self, page_url: &str, webhook: &str, refunds: &str) -> String {
+        let path = self.local(page_url);
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(REFERER, format!("{}{path}", self.base))
+            .form(&[
+                ("action", "pay"),
+                ("webhook", webhook),
+                ("refunds", refunds),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "sandbox: {}",
+            response.status()
+        );
+        response.headers()[LOCATION].to_str().unwrap().to_string()
+    }
+
     /// Follow redirects (from a provider return) until a page.
     pub async fn follow(&self, url: &str) -> Page {
         let mut path = self.local(url);

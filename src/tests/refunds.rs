@@ -16,21 +16,7 @@ impl Browser {
     async fn pay_stripe_with_refunds(&self, app: &TestApp, quantity: i64, refunds: &str) -> String {
         self.add_to_cart(1, quantity).await;
         let page_url = self.pay("stripe").await;
-        let path = self.local(&page_url);
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(REFERER, format!("{}{path}", self.base))
-            .form(&[
-                ("action", "pay"),
-                ("webhook", "normal"),
-                ("refunds", refunds),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_redirection());
-        let back = response.headers()[LOCATION].to_str().unwrap().to_string();
+        let back = self.pay_on_stripe_page(&page_url, "normal", refunds).await;
         let reference = reference_in(&back);
         app.wait_for(&reference, "paid").await;
         reference

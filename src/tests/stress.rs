@@ -77,20 +77,10 @@ async fn round(app: Arc<TestApp>, merchant: Arc<Browser>) {
     assert!(location.contains("/c/pay/cs_test_"), "{location}");
 
     // Paid on the provider's page, with no webhook from the sandbox: the test sends its own.
-    let path = shopper.local(&location);
     let back = shopper
-        .client
-        .post(format!("{}{path}", shopper.base))
-        .header(REFERER, format!("{}{path}", shopper.base))
-        .form(&[
-            ("action", "pay"),
-            ("webhook", "never"),
-            ("refunds", "succeed"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let reference = reference_in(back.headers()[LOCATION].to_str().unwrap());
+        .pay_on_stripe_page(&location, "never", "succeed")
+        .await;
+    let reference = reference_in(&back);
     let (attempt, session) = app.attempt_of(&reference).await;
     let paid = stripe_event(
         "checkout.session.completed",
