@@ -20,11 +20,21 @@
 //! savepoint rolled back and leaves the others' work alone. Alone (no one queued), a writer commits
 //! at once, as before. Reads outside the group see its work only once it is committed.
 //!
+//! **Cancellation.** Every step on the group itself (undoing a dropped writer's savepoint, opening
+//! it with `BEGIN IMMEDIATE`, the savepoint, releasing and handing on, `COMMIT`, rollback) runs in a
+//! task of its own, so a request cut off at any await cannot stop one half way; only a writer's own
+//! statements run in its task. A group's transaction and its members are taken together, so each
+//! member is told the outcome of the `COMMIT` that carried its savepoint, and of no other.
+//!
+//! **Reading what a twin wrote.** Another connection does not see the open group's rows. A writer
+//! that meets a twin's row (a UNIQUE conflict) reads it through its own transaction, which does,
+//! and commits to wait for the `COMMIT` that carries it.
+//!
 //! Rules: take the turn ([`super::Db::begin_write`], [`super::Db::write`], [`WriteGate::turn`])
 //! without holding another connection or turn (it is not re-entrant), and never across a call to a
 //! provider. [`WriteGate::turn`] (statements on their own connection, the session store) commits an
-//! open group first. A writer outside the gate (the session store's expired-session sweep, say) is
-//! still correct: it meets SQLite's busy handler as before.
+//! open group first. Every writer of the shop goes through the gate; one that did not would still be
+//! correct (it meets SQLite's busy handler) but would stall the gated writers.
 
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use std::ops::{Deref, DerefMut};
