@@ -125,7 +125,9 @@ fn same_host(location: &str) -> String {
 /// error parameters. `None` when there is nothing to remove.
 fn unsigned_error_removed(links: &ErrorLinks, request: &Request) -> Option<String> {
     let query = request.uri().query()?;
-    if !query.contains(ERROR_PARAM) && !query.contains(PATH_PARAM) {
+    // The page reads the *decoded* query (`%5F%5Ferr` is `__err` to it), so only a query that can
+    // spell neither name, even percent-encoded, is let through unparsed.
+    if !query.contains(ERROR_PARAM) && !query.contains(PATH_PARAM) && !query.contains('%') {
         return None;
     }
     let mut url = Url::parse(PLACEHOLDER_ORIGIN)

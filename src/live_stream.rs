@@ -5,7 +5,7 @@
 
 use app::server::limits::{StreamLimits, StreamSlot};
 use app::server::state::AppState;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -34,11 +34,26 @@ pub fn admit(state: &AppState, session: &Session, client: IpAddr) -> Option<Stre
     slot
 }
 
-/// The 429 for a stream refused by [`admit`], with `Retry-After` and, for an `EventSource`, a
-/// `retry:` line.
-pub fn too_many() -> Response {
+/// The answer to a stream refused by [`admit`]. A browser's `EventSource` (it asks for
+/// `text/event-stream`) treats any status but 200 as final and would never come back, so it gets a
+/// 200 that says only `retry:` and ends: it reconnects after [`RETRY_REFUSED_AFTER`]. Anything else
+/// gets a plain 429 with `Retry-After`.
+pub fn too_many(headers: &HeaderMap) -> Response {
+    let event_source = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let body = format!(
+        "retry: {}\n: too many live streams are open; try again later\n\n",
+        RETRY_REFUSED_AFTER.as_millis()
+    );
+    let status = if event_source {
+        StatusCode::OK
+    } else {
+        StatusCode::TOO_MANY_REQUESTS
+    };
     (
-        StatusCode::TOO_MANY_REQUESTS,
+        status,
         [
             (header::CONTENT_TYPE, "text/event-stream".to_string()),
             (
@@ -46,10 +61,7 @@ pub fn too_many() -> Response {
                 RETRY_REFUSED_AFTER.as_secs().to_string(),
             ),
         ],
-        format!(
-            "retry: {}\n: too many live streams are open; try again later\n\n",
-            RETRY_REFUSED_AFTER.as_millis()
-        ),
+        body,
     )
         .into_response()
 }

@@ -45,6 +45,7 @@ fn status_event(status: &app::model::OrderStatusJson) -> Event {
 async fn history_stream(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     session: Session,
 ) -> Response {
     let changes = BroadcastStream::new(state.events.subscribe());
@@ -54,7 +55,7 @@ async fn history_stream(
         Err(e) => return failed(e),
     };
     let Some(slot) = admit(&state, &session, client) else {
-        return crate::live_stream::too_many();
+        return crate::live_stream::too_many(&headers);
     };
     let events = changes.filter_map(move |message| {
         std::future::ready(match message {
@@ -79,6 +80,7 @@ async fn merchant(state: &AppState, session: Session) -> Result<(), Response> {
 async fn admin_stream(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     session: Session,
 ) -> Response {
     let changes = BroadcastStream::new(state.events.subscribe());
@@ -86,7 +88,7 @@ async fn admin_stream(
         return refused;
     }
     let Some(slot) = admit(&state, &session, client) else {
-        return crate::live_stream::too_many();
+        return crate::live_stream::too_many(&headers);
     };
     let events = changes.map(|message| {
         Ok(match message {

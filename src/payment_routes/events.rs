@@ -18,12 +18,13 @@ use tower_sessions::Session;
 pub async fn order_stream(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     session: Session,
     Path(reference): Path<String>,
     Query(query): Query<KeyQuery>,
 ) -> Response {
     let Some(slot) = crate::live_stream::admit(&state, &session, client) else {
-        return crate::live_stream::too_many();
+        return crate::live_stream::too_many(&headers);
     };
     // Listen before reading, so a change between the two is not missed.
     let changes = BroadcastStream::new(state.events.subscribe());

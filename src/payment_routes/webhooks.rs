@@ -15,6 +15,7 @@ use app::model::ProviderId;
 use app::server::client_addr::ClientAddr;
 use app::server::db::{admin_orders, orders, Db};
 use app::server::metrics::{self, WebhookOutcome};
+use app::server::payments::rejections::RejectionLimiter;
 use app::server::payments::WebhookError;
 use app::server::services::{payment_updates, timeline};
 use app::server::state::AppState;
@@ -112,15 +113,20 @@ pub async fn receive(
     // it is stored or sent to the verify API, and the charge given back once it is verified: an
     // address that keeps sending forgeries costs the verify API at most the budget's calls.
     let charged = !provider.signature_checked_offline();
-    if charged && !limiter.charge(client) {
-        outcome(WebhookOutcome::Rejected);
-        return too_many();
-    }
-    let refund = || {
-        if charged {
-            limiter.refund(client);
+    // Given back when this handler ends, however it ends (a provider that gives up waiting drops
+    // the request), unless the delivery turned out forged.
+    let mut charge = None;
+    if charged {
+        if !limiter.charge(client) {
+            outcome(WebhookOutcome::Rejected);
+            return too_many();
         }
-    };
+        charge = Some(Charge {
+            limiter,
+            client,
+            forged: false,
+        });
+    }
     // The attempt the body names, so the order's timeline lists this delivery whatever becomes
     // of it; replaced by the verified statement's attempt below if that differs. Only where the
     // signature was checked: an unverified delivery is listed under no order.
@@ -137,14 +143,19 @@ pub async fn receive(
         attempt_reference: claimed.as_deref(),
         received_at: app::server::db::now_ms(),
     };
-    // A delivery whose verification calls the provider is stored first (only a prefix of its body
-    // until it is verified); one verified offline is stored by the commit that applies it (or
-    // records why not), and acknowledged after it.
+    // A delivery whose verification calls the provider is stored first (where its signature
+    // proved nothing, only a prefix of its body until it is verified); one verified offline is
+    // stored by the commit that applies it (or records why not), and acknowledged after it.
     let inbox_id = if provider.verifies_offline() {
         None
     } else {
+        let kept = if charged {
+            &body[..body.len().min(KEPT_OF_UNVERIFIED)]
+        } else {
+            &body[..]
+        };
         let unverified = orders::NewInbox {
-            body: &body[..body.len().min(KEPT_OF_UNVERIFIED)],
+            body: kept,
             ..received
         };
         let stored = state
@@ -153,7 +164,6 @@ pub async fn receive(
         match stored.await {
             Ok(id) => Some(id),
             Err(e) => {
-                refund();
                 tracing::error!(error = %e, "webhook inbox write failed");
                 outcome(WebhookOutcome::Error);
                 return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
@@ -163,18 +173,26 @@ pub async fn receive(
     let verified = provider.verify_webhook(&headers, &body).await;
     metrics::webhook_verification(id, verifying.elapsed());
     let update = match verified {
-        Ok(Some(update)) => {
-            refund();
-            update
-        }
+        Ok(Some(update)) => update,
         Ok(None) => {
-            refund();
             outcome(WebhookOutcome::Ignored);
+            if let Some(inbox_id) = inbox_id.filter(|_| charged) {
+                // Verified, of no use to the shop: its whole body is kept all the same.
+                let kept = state.db.committed(async |conn| {
+                    admin_orders::verified_inbox(conn, inbox_id, &body, None).await
+                });
+                if let Err(e) = kept.await {
+                    tracing::warn!(error = %e, inbox_id, "could not keep an ignored webhook's body");
+                }
+            }
             record(&state.db, inbox_id, &received, None, Some("ignored")).await;
             return (StatusCode::OK, provider.acknowledgement()).into_response();
         }
         Err(WebhookError::NotVerified(reason)) => {
             // The charge stays: this was a failed delivery.
+            if let Some(charge) = charge.as_mut() {
+                charge.forged = true;
+            }
             outcome(WebhookOutcome::Rejected);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook refused");
             let outcome = format!("rejected: {reason}");
@@ -183,7 +201,6 @@ pub async fn receive(
         }
         Err(WebhookError::Unconfirmed(reason)) => {
             // Not the sender's fault (the provider did not answer): no charge.
-            refund();
             outcome(WebhookOutcome::Error);
             tracing::warn!(provider = provider.id().as_str(), %reason, "webhook could not be confirmed yet");
             if inbox_id.is_none() {
@@ -194,8 +211,9 @@ pub async fn receive(
     };
     if let Some(inbox_id) = inbox_id {
         // Verified: its whole body is kept now, listed under the attempt it is about.
+        let about = Some(update.attempt_reference.as_str());
         let kept = state.db.committed(async |conn| {
-            admin_orders::verified_inbox(conn, inbox_id, &body, &update.attempt_reference).await
+            admin_orders::verified_inbox(conn, inbox_id, &body, about).await
         });
         if let Err(e) = kept.await {
             tracing::error!(error = %e, inbox_id, "could not keep a verified webhook");
@@ -245,6 +263,22 @@ pub async fn receive(
                 record(&state.db, None, &received, None, None).await;
             }
             (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response()
+        }
+    }
+}
+
+/// A delivery's charge against its sender's budget ([`RejectionLimiter`]), given back on drop unless
+/// the delivery turned out forged.
+struct Charge<'a> {
+    limiter: &'a RejectionLimiter,
+    client: std::net::IpAddr,
+    forged: bool,
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        if !self.forged {
+            self.limiter.refund(self.client);
         }
     }
 }

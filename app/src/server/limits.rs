@@ -35,7 +35,13 @@ pub struct Limits {
 #[derive(Debug, Default)]
 pub struct LookupThrottle {
     started: Mutex<HashMap<String, (Instant, bool)>>,
+    /// Woken whenever a lookup ends, for posted returns waiting their turn.
+    ended: tokio::sync::Notify,
 }
+
+/// The longest a posted return waits for a lookup in flight before it gives up (and shows the
+/// stored state, like a link).
+pub const POSTED_RETURN_WAIT: Duration = Duration::from_secs(15);
 
 /// A lookup's place; the attempt is free again ([`LOOKUP_INTERVAL`] after it began) once dropped.
 #[derive(Debug)]
@@ -63,6 +69,24 @@ impl LookupThrottle {
             attempt: attempt.to_string(),
         })
     }
+
+    /// A slot for a posted return (what the shopper just did: it must not be dropped): waits for a
+    /// lookup in flight to end, never for the interval; `None` after [`POSTED_RETURN_WAIT`].
+    pub async fn begin_posted(&self, attempt: &str) -> Option<LookupSlot<'_>> {
+        let deadline = tokio::time::Instant::now() + POSTED_RETURN_WAIT;
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            // Registered before trying, so an end between the try and the wait is not missed.
+            ended.as_mut().enable();
+            if let Some(slot) = self.begin(attempt, false) {
+                return Some(slot);
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return None;
+            }
+        }
+    }
 }
 
 impl Drop for LookupSlot<'_> {
@@ -75,6 +99,8 @@ impl Drop for LookupSlot<'_> {
         if let Some((_, busy)) = started.get_mut(&self.attempt) {
             *busy = false;
         }
+        drop(started);
+        self.throttle.ended.notify_waiters();
     }
 }
 
@@ -187,6 +213,23 @@ mod tests {
             throttle.begin("ATT-1", false).is_some(),
             "a posted return only waits for one in flight"
         );
+    }
+
+    #[tokio::test]
+    async fn a_posted_return_waits_for_the_lookup_in_flight_instead_of_being_dropped() {
+        let throttle = std::sync::Arc::new(LookupThrottle::default());
+        let slot = throttle.begin("ATT-1", true).expect("a link's lookup");
+        let waiting = tokio::spawn({
+            let throttle = throttle.clone();
+            async move { throttle.begin_posted("ATT-1").await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "it waits while the lookup is in flight"
+        );
+        drop(slot);
+        assert!(waiting.await.unwrap(), "then it goes, interval or not");
     }
 
     #[test]

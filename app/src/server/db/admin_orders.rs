@@ -167,20 +167,23 @@ async fn deliveries_where(
         .collect()
 }
 
-/// Once a delivery stored before its verification (only a prefix of its body) is verified: keep
-/// its whole body and say which attempt it is about.
+/// Once a delivery stored before its verification (perhaps only a prefix of its body) is verified:
+/// keep its whole body and say which attempt it is about, if any.
 pub async fn verified_inbox(
     conn: &mut AnyConnection,
     inbox_id: i64,
     body: &[u8],
-    attempt_reference: &str,
+    attempt_reference: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_inbox SET body = $1, attempt_reference = $2 WHERE id = $3")
-        .bind(body.to_vec())
-        .bind(attempt_reference)
-        .bind(inbox_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE webhook_inbox SET body = $1, \
+         attempt_reference = COALESCE($2, attempt_reference) WHERE id = $3",
+    )
+    .bind(body.to_vec())
+    .bind(attempt_reference)
+    .bind(inbox_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

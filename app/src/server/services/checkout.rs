@@ -285,24 +285,6 @@ async fn create(
         )));
     }
     let mut tx = state.db.begin_write().await?;
-    // Counted in the transaction that adds the order, so simultaneous Pays from one address
-    // (fresh sessions each) cannot all slip under the limit; on PostgreSQL they take turns on the
-    // address's advisory lock, on SQLite the write gate already serialises them.
-    if state.db.backend == crate::server::db::Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-            .bind(new.client_key)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let open_here = orders::count_awaiting_from(&mut tx, new.client_key).await?;
-    let max_here = state.settings.payments.max_open_orders_per_address;
-    if open_here >= max_here {
-        return Err(ServerError::invalid(format!(
-            "Too many unpaid orders were placed from your network ({open_here}). Please pay or \
-             cancel one of them first (unpaid orders are released after {} minutes).",
-            state.settings.payments.hold_minutes
-        )));
-    }
     let inserted = orders::insert(
         &mut tx,
         &NewOrder {
@@ -331,6 +313,7 @@ async fn create(
         tx.commit().await?;
         return Ok((order, None));
     };
+    refuse_too_many_from_address(state, &mut tx, new.client_key).await?;
     for line in &cart.lines {
         if !orders::reserve_stock(&mut tx, line.product_id, line.quantity).await? {
             return Err(ServerError::invalid(format!(
@@ -371,6 +354,35 @@ async fn create(
     ));
     tracing::info!(order = %order.reference, total = %cart.total, "order placed");
     Ok((order, Some(attempt)))
+}
+
+/// Refuse a new order once its client address holds too many unpaid ones. Counted in the
+/// transaction that adds the order, after the order (a twin of an order already placed never gets
+/// here), so simultaneous Pays from one address (fresh sessions each) cannot all slip under the
+/// limit: on PostgreSQL they take turns on the address's advisory lock, on SQLite the write gate
+/// already serialises them. The refusal drops the transaction, and the order with it.
+async fn refuse_too_many_from_address(
+    state: &AppState,
+    tx: &mut crate::server::db::write::WriteTx,
+    client_key: &str,
+) -> ServerResult<()> {
+    if state.db.backend == crate::server::db::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind(client_key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    // This order is among them.
+    let open_here = orders::count_awaiting_from(tx, client_key).await? - 1;
+    let max_here = state.settings.payments.max_open_orders_per_address;
+    if open_here >= max_here {
+        return Err(ServerError::invalid(format!(
+            "Too many unpaid orders were placed from your network ({open_here}). Please pay or \
+             cancel one of them first (unpaid orders are released after {} minutes).",
+            state.settings.payments.hold_minutes
+        )));
+    }
+    Ok(())
 }
 
 /// Where the browser goes for an open attempt.

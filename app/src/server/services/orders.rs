@@ -186,7 +186,13 @@ async fn try_returned(
     // Anyone may open a return link, again and again: one lookup per attempt at a time, and (for a
     // link, not a posted return) none sooner than a few seconds after the last; the rest show the
     // stored state (the order page follows the status live).
-    let Some(_slot) = state.limits.lookups.begin(&attempt.reference, !posted) else {
+    let lookups = &state.limits.lookups;
+    let slot = if posted {
+        lookups.begin_posted(&attempt.reference).await
+    } else {
+        lookups.begin(&attempt.reference, true)
+    };
+    let Some(_slot) = slot else {
         tracing::debug!(
             order = reference,
             "return lookup skipped: one was made just now"
