@@ -166,6 +166,11 @@ both_backends! {
             let page = shopper.get(path).await;
             assert_eq!(page.status, StatusCode::OK, "{path}");
         }
+        // Percent-encoded names are the same names to the page: still redirected without them.
+        let encoded = "/cart?%5F%5Fpath=%2Fapi%2Fupdate_cart_line&%5F%5Ferr=eyJJbnZhbGlkIjoiQ2FsbCB1cyJ9";
+        let response = shopper.client.get(format!("{}{encoded}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{encoded}");
+        assert_eq!(response.headers()[LOCATION], "/cart");
         shopper.register("ola@example.com", "correct horse battery").await.unwrap();
         let page = shopper.get("/account/orders?search=__path").await;
         assert_eq!(page.status, StatusCode::OK);
