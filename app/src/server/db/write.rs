@@ -13,7 +13,7 @@
 //! webhooks or checkouts was bound by fsyncs. So a transaction begun with [`super::Db::begin_write`]
 //! joins the *group*: one open transaction on one connection, in which each writer's work is a
 //! savepoint. [`WriteTx::commit`] releases the writer's savepoint and, when another writer is already
-//! queued (and the group is younger than [`MAX_GROUP_AGE`] and smaller than [`MAX_GROUP`]), hands
+//! queued (and its first writer committed less than [`MAX_GROUP_AGE`] ago, and it has fewer than [`MAX_GROUP`] writers), hands
 //! the group on to it; the last one commits for all. Either way `commit` returns only once the
 //! group's `COMMIT` has succeeded, with that result, so nothing is acknowledged before it is on disk
 //! (the kill -9 tests hold). A writer that drops its transaction without committing has its
@@ -45,8 +45,10 @@ use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 /// The most writers committed by one group commit.
 pub const MAX_GROUP: usize = 32;
-/// How long a group may stay open while writers keep queueing: the most a writer's commit waits
-/// for later writers' work.
+/// How long a group is handed on to queued writers after its first writer committed (released its
+/// savepoint): the most that writer's commit waits for later writers to join. Counted from that
+/// first release, not from the group's opening, so a writer that worked a long time inside the
+/// group still gets the writers that queued behind it.
 pub const MAX_GROUP_AGE: Duration = Duration::from_millis(4);
 
 /// What a member of a group learns: the outcome of the `COMMIT` that carried its savepoint.
@@ -77,7 +79,8 @@ struct Group {
 #[derive(Debug)]
 struct OpenGroup {
     tx: Transaction<'static, Any>,
-    opened: Instant,
+    /// When its first writer released its savepoint (and began waiting for the `COMMIT`).
+    first_release: Option<Instant>,
     members: Vec<oneshot::Sender<Outcome>>,
 }
 
@@ -217,7 +220,7 @@ impl Group {
         if self.open.is_none() {
             self.open = Some(OpenGroup {
                 tx: pool.begin_with("BEGIN IMMEDIATE").await?,
-                opened: Instant::now(),
+                first_release: None,
                 members: Vec::new(),
             });
         }
@@ -349,7 +352,8 @@ impl Held {
         }
         group.savepoint_open = false;
         open.members.push(done);
-        let handed_on = open.opened.elapsed() < MAX_GROUP_AGE
+        let waited_since = *open.first_release.get_or_insert_with(Instant::now);
+        let handed_on = waited_since.elapsed() < MAX_GROUP_AGE
             && open.members.len() < MAX_GROUP
             && self.gate.waiting.load(Ordering::SeqCst) > 0;
         if !handed_on {
