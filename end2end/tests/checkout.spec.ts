@@ -27,10 +27,11 @@ async function fillCheckout(page: Page, method: string) {
   await methods.getByRole('radio', { name: method }).check();
 }
 
-/** The order reference behind the sandbox page's attempt reference (ORD-000001-A1 → ORD-000001). */
+/** The order reference behind the sandbox page's attempt reference (ORD-000001-A1-K7QX2M →
+ * ORD-000001). */
 async function orderReference(page: Page) {
   const attempt = await page.getByTestId('sandbox-reference').innerText();
-  return attempt.replace(/-A\d+$/, '');
+  return attempt.replace(/-A\d+(-[0-9A-Z]+)?$/, '');
 }
 
 function watchConsole(page: Page, problems: string[]) {

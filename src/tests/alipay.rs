@@ -233,7 +233,7 @@ both_backends! {
         assert_eq!(form.field("notify_url"), "http://shop.example.test/webhooks/alipay");
         assert_eq!(form.field("return_url"), "http://shop.example.test/payments/alipay/return/ORD-000001");
         let biz: serde_json::Value = serde_json::from_str(form.field("biz_content")).unwrap();
-        assert_eq!(biz["out_trade_no"], "ORD_000001_A1");
+        assert_eq!(biz["out_trade_no"], sign::out_trade_no(&app.attempt_ref("ORD-000001", 1)));
         assert_eq!(biz["total_amount"], "129.00");
         assert_eq!(biz["product_code"], "FAST_INSTANT_TRADE_PAY");
         assert!(!form.fields.iter().any(|(_, v)| v.contains("PRIVATE KEY")), "no key in the page");
@@ -272,7 +272,7 @@ both_backends! {
         assert_eq!(response.status(), StatusCode::OK);
         let declined = response.text().await.unwrap();
         assert!(declined.contains("role=\"alert\"") && declined.contains("Payment declined"), "{declined}");
-        assert_eq!(app.alipay_trade("ORD-000001-A1").await, Outcome::Pending);
+        assert_eq!(app.alipay_trade(&app.attempt_ref("ORD-000001", 1)).await, Outcome::Pending);
         assert_eq!(app.status_of("ORD-000001").await, "awaiting_payment");
         // The go page's form again opens the same trade; Pay now succeeds.
         let again = shopper.open_cashier(&form).await;
@@ -289,13 +289,13 @@ both_backends! {
         assert_eq!(back, "http://shop.example.test/payments/alipay/return/ORD-000001");
         let page = shopper.follow(&back).await;
         assert_eq!(page.order_status().as_deref(), Some("Awaiting payment"), "{}", page.html);
-        assert_eq!(app.alipay_trade("ORD-000001-A1").await, Outcome::Pending);
+        assert_eq!(app.alipay_trade(&app.attempt_ref("ORD-000001", 1)).await, Outcome::Pending);
         let response = shopper
             .post_form("/orders/ORD-000001", "/payments/alipay/cancel/ORD-000001", &[("key", "")])
             .await;
         assert_eq!(response.headers()[LOCATION].to_str().unwrap(), "/orders/ORD-000001");
         assert_eq!(app.status_of("ORD-000001").await, "cancelled");
-        assert_eq!(app.alipay_trade("ORD-000001-A1").await, Outcome::Cancelled, "closed at the gateway");
+        assert_eq!(app.alipay_trade(&app.attempt_ref("ORD-000001", 1)).await, Outcome::Cancelled, "closed at the gateway");
         let (status, html) = shopper.post_gateway(&form).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "a closed trade cannot be paid: {html}");
         assert!(html.contains("ACQ.TRADE_HAS_CLOSE"));
@@ -322,7 +322,7 @@ both_backends! {
     async fn five_identical_notifies_at_once_apply_once_and_a_replay_is_a_duplicate(app) {
         let shopper = app.browser();
         shopper.alipay_form().await;
-        let body = signed_body(notify("ORD-000001-A1", "TRADE_SUCCESS", "129.00", "n-1"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        let body = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_SUCCESS", "129.00", "n-1"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         let sends = (0..5).map(|_| app.alipay_notify(body.clone()));
         for (status, text) in futures_util::future::join_all(sends).await {
             assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
@@ -339,15 +339,15 @@ both_backends! {
         let shopper = app.browser();
         shopper.alipay_form().await;
         // Signed with the app's key, not Alipay's.
-        let forged = signed_body(notify("ORD-000001-A1", "TRADE_SUCCESS", "129.00", "n-1"), keys::SANDBOX_APP_PRIVATE_KEY);
+        let forged = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_SUCCESS", "129.00", "n-1"), keys::SANDBOX_APP_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(forged).await.0, StatusCode::BAD_REQUEST);
         // Genuine, then the amount changed.
-        let genuine = signed_body(notify("ORD-000001-A1", "TRADE_SUCCESS", "0.01", "n-2"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        let genuine = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_SUCCESS", "0.01", "n-2"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         let tampered = genuine.replace("total_amount=0.01", "total_amount=129.00");
         assert_ne!(tampered, genuine);
         assert_eq!(app.alipay_notify(tampered).await.0, StatusCode::BAD_REQUEST);
         // Signed by Alipay, for another app.
-        let mut foreign = notify("ORD-000001-A1", "TRADE_SUCCESS", "129.00", "n-3");
+        let mut foreign = notify(&app.attempt_ref("ORD-000001", 1), "TRADE_SUCCESS", "129.00", "n-3");
         foreign.insert("app_id".into(), "2021000000009999".into());
         let foreign = signed_body(foreign, keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(foreign).await.0, StatusCode::BAD_REQUEST);
@@ -358,7 +358,7 @@ both_backends! {
     async fn a_notify_for_another_amount_needs_review(app) {
         let shopper = app.browser();
         shopper.alipay_form().await;
-        let body = signed_body(notify("ORD-000001-A1", "TRADE_SUCCESS", "1.29", "n-1"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        let body = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_SUCCESS", "1.29", "n-1"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(body).await, (StatusCode::OK, "success".to_string()));
         assert_eq!(app.status_of("ORD-000001").await, "needs_review");
     }
@@ -366,11 +366,11 @@ both_backends! {
     async fn wait_buyer_pay_is_acknowledged_and_trade_closed_cancels(app) {
         let shopper = app.browser();
         shopper.alipay_form().await;
-        let waiting = signed_body(notify("ORD-000001-A1", "WAIT_BUYER_PAY", "129.00", "n-1"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        let waiting = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "WAIT_BUYER_PAY", "129.00", "n-1"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(waiting).await, (StatusCode::OK, "success".to_string()));
         assert_eq!(app.status_of("ORD-000001").await, "awaiting_payment");
         assert_eq!(app.ledger_rows("ORD-000001").await, 0);
-        let closed = signed_body(notify("ORD-000001-A1", "TRADE_CLOSED", "129.00", "n-2"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        let closed = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_CLOSED", "129.00", "n-2"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(closed).await, (StatusCode::OK, "success".to_string()));
         assert_eq!(app.status_of("ORD-000001").await, "cancelled");
     }
@@ -422,9 +422,9 @@ both_backends! {
         app.exec("UPDATE orders SET hold_until = 1").await;
         assert_eq!(app::server::services::reconciler::run_once(&app.state).await.unwrap(), 1);
         assert_eq!(app.status_of("ORD-000001").await, "expired");
-        assert_eq!(app.alipay_trade("ORD-000001-A1").await, Outcome::Cancelled, "closed at the gateway");
+        assert_eq!(app.alipay_trade(&app.attempt_ref("ORD-000001", 1)).await, Outcome::Cancelled, "closed at the gateway");
         // Money that still arrives goes to a person.
-        let late = signed_body(notify("ORD-000001-A1", "TRADE_SUCCESS", "129.00", "n-late"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
+        let late = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_SUCCESS", "129.00", "n-late"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(late).await, (StatusCode::OK, "success".to_string()));
         assert_eq!(app.status_of("ORD-000001").await, "needs_review");
     }
@@ -504,7 +504,10 @@ async fn the_gateway_down_is_a_clear_message_and_pay_again_works_once_it_is_back
     switch.up.store(true, Ordering::SeqCst);
     let go = shopper.pay("alipay").await;
     assert!(
-        go.ends_with("/payments/alipay/go/ORD-000001-A1"),
+        go.ends_with(&format!(
+            "/payments/alipay/go/{}",
+            app.attempt_ref("ORD-000001", 1)
+        )),
         "the same attempt: {go}"
     );
     let form = shopper.gateway_form(&go).await;

@@ -8,7 +8,7 @@
 use crate::helpers::{both_backends, on_both_backends, spawn_app_with, Backend, Browser, TestApp};
 use app::model::ProviderId;
 use app::server::config::payments::sandbox_keys;
-use app::server::payments::authorizenet::{signature, wire};
+use app::server::payments::authorizenet::{self, signature, wire};
 use app::server::payments::{AttemptRef, Outcome};
 use axum::extract::State;
 use regex_lite::Regex;
@@ -229,7 +229,7 @@ both_backends! {
         assert_eq!(form.action, "/sandbox/authorizenet/payment/payment");
         assert!(form.token.len() >= 32);
         let page = shopper.open_hosted_form(&form).await;
-        assert!(page.contains("USD 18.00") && page.contains("ORD-000001-A1"), "{page}");
+        assert!(page.contains("USD 18.00") && page.contains(authorizenet::invoice_number(&app.attempt_ref("ORD-000001", 1))), "{page}");
         assert!(page.contains(">Pay<") && page.contains(">Decline<") && page.contains(">Cancel<"));
         assert!(page.contains("<label for=\"card\">"), "labelled fields");
         // No webhook (test control): the return's lookup finds it paid.
@@ -267,7 +267,7 @@ both_backends! {
         let back = Regex::new(r#"href="([^"]+)">Continue</a>"#).unwrap().captures(&html).map(|c| unescape(&c[1])).unwrap();
         let page = shopper.follow(&back).await;
         assert_eq!(page.order_status().as_deref(), Some("Failed"), "{}", page.html);
-        assert_eq!(app.anet_lookup("ORD-000001-A1").await.0, Outcome::Failed);
+        assert_eq!(app.anet_lookup(&app.attempt_ref("ORD-000001", 1)).await.0, Outcome::Failed);
     }
 
     async fn authorizenet_cancel_returns_to_the_shops_cancel_url(app) {
@@ -278,14 +278,14 @@ both_backends! {
         assert_eq!(back, "http://shop.example.test/payments/authorizenet/cancel/ORD-000001");
         let page = shopper.follow(&back).await;
         assert_eq!(page.order_status().as_deref(), Some("Awaiting payment"), "{}", page.html);
-        assert_eq!(app.anet_lookup("ORD-000001-A1").await.0, Outcome::Pending);
+        assert_eq!(app.anet_lookup(&app.attempt_ref("ORD-000001", 1)).await.0, Outcome::Pending);
     }
 
     async fn authorizenet_five_identical_webhooks_apply_once_and_a_replay_is_a_duplicate(app) {
         let shopper = app.browser();
         let form = shopper.anet_form().await;
         shopper.on_hosted_form(&form, "pay", "never", "settled").await;
-        let (_, trans_id) = app.anet_lookup("ORD-000001-A1").await;
+        let (_, trans_id) = app.anet_lookup(&app.attempt_ref("ORD-000001", 1)).await;
         let body = event(&trans_id.unwrap(), "n-1");
         let sends = (0..5).map(|_| app.anet_webhook(&body, signed(&body)));
         for status in futures_util::future::join_all(sends).await {
@@ -306,7 +306,7 @@ both_backends! {
         let shopper = app.browser();
         let form = shopper.anet_form().await;
         shopper.on_hosted_form(&form, "pay", "never", "settled").await;
-        let (_, trans_id) = app.anet_lookup("ORD-000001-A1").await;
+        let (_, trans_id) = app.anet_lookup(&app.attempt_ref("ORD-000001", 1)).await;
         let trans_id = trans_id.unwrap();
         let body = event(&trans_id, "n-1");
         let forged = Some(signature::sign(body.as_bytes(), "0123456789ABCDEF"));
@@ -328,7 +328,7 @@ both_backends! {
         // Someone pays $1.00 against the same invoice number (a token made directly at the API).
         let answer = app.anet_api(json!({"getHostedPaymentPageRequest": {
             "merchantAuthentication": {"name": "any", "transactionKey": "any"},
-            "transactionRequest": {"transactionType": "authCaptureTransaction", "amount": "1.00", "order": {"invoiceNumber": "ORD-000001-A1"}},
+            "transactionRequest": {"transactionType": "authCaptureTransaction", "amount": "1.00", "order": {"invoiceNumber": authorizenet::invoice_number(&app.attempt_ref("ORD-000001", 1))}},
             "hostedPaymentSettings": {"setting": [{"settingName": "hostedPaymentReturnOptions", "settingValue": "{\"showReceipt\":false}"}]}
         }})).await;
         let token = answer["token"].as_str().unwrap().to_string();
@@ -363,7 +363,7 @@ both_backends! {
         let said = merchant.anet_refund("ORD-000002", "18.00", "refund-key-5").await.unwrap();
         assert!(said.contains("18.00"), "{said}");
         assert_eq!(app.status_of("ORD-000002").await, "refunded");
-        assert_eq!(app.anet_lookup("ORD-000002-A1").await.0, Outcome::Cancelled, "voided at Authorize.Net");
+        assert_eq!(app.anet_lookup(&app.attempt_ref("ORD-000002", 1)).await.0, Outcome::Cancelled, "voided at Authorize.Net");
     }
 }
 
@@ -473,7 +473,10 @@ async fn authorizenet_down_is_a_clear_message_and_pay_again_works_once_it_is_bac
     switch.up.store(true, Ordering::SeqCst);
     let go = shopper.pay("authorizenet").await;
     assert!(
-        go.ends_with("/payments/authorizenet/go/ORD-000001-A1"),
+        go.ends_with(&format!(
+            "/payments/authorizenet/go/{}",
+            app.attempt_ref("ORD-000001", 1)
+        )),
         "the same attempt: {go}"
     );
     let form = shopper.token_form(&go).await;

@@ -193,6 +193,11 @@ impl TestApp {
     }
 
     /// A second instance of the shop on the same database (as behind a load balancer).
+    /// The reference of attempt `n` of `order` in this installation (`ORD-000001-A1-K7QX2M`).
+    pub fn attempt_ref(&self, order: &str, n: i64) -> String {
+        app::server::payments::reference::attempt_reference(order, n, &self.state.db.installation)
+    }
+
     pub async fn another_instance(&self) -> TestApp {
         self.another_instance_with(&[]).await
     }

@@ -17,6 +17,7 @@ mod crash;
 mod group_commit;
 mod hardening;
 mod headers;
+mod installations;
 mod list_scale;
 mod mail;
 mod operations;

@@ -4,6 +4,7 @@
 
 pub mod admin_orders;
 pub mod carts;
+pub mod installation;
 pub mod login_failures;
 pub mod order_search;
 pub mod orders;
@@ -44,6 +45,8 @@ pub struct Db {
     pub native: NativePool,
     /// Writers queue here on SQLite ([`write`]).
     pub gate: WriteGate,
+    /// This installation's tag, part of every reference sent to a provider ([`installation`]).
+    pub installation: std::sync::Arc<str>,
 }
 
 /// The row type every query returns.
@@ -53,7 +56,7 @@ impl Db {
     /// Connect, creating the SQLite file (and its folder) if needed, then run the migrations.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let db = if url.starts_with("sqlite:") {
+        let mut db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -90,6 +93,7 @@ impl Db {
                 backend: Backend::Sqlite,
                 native: NativePool::Sqlite(native),
                 gate: WriteGate::sqlite(),
+                installation: "".into(),
             }
         } else {
             // Sessions, plus one connection held by the live-status listener.
@@ -106,9 +110,11 @@ impl Db {
                 backend: Backend::Postgres,
                 native: NativePool::Postgres(native),
                 gate: WriteGate::none(),
+                installation: "".into(),
             }
         };
         db.migrate().await?;
+        db.installation = installation::tag(&db).await?.into();
         Ok(db)
     }
 

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod http;
 pub mod logged;
 pub mod paypal;
+pub mod reference;
 pub mod registry;
 pub mod rejections;
 pub mod sandbox_page;
@@ -101,7 +102,8 @@ impl ShopUrls {
 #[derive(Debug, Clone)]
 pub struct StartRequest {
     pub order_reference: String,
-    /// `ORD-000123-A1`: the merchant reference and the idempotency key of the create call.
+    /// `ORD-000123-A1-K7QX2M` (see [`reference`]): the merchant reference and the idempotency key
+    /// of the create call.
     pub attempt_reference: String,
     pub total: Money,
     pub lines: Vec<QuoteLine>,

@@ -7,6 +7,7 @@
 use super::now_ms;
 use crate::model::{Currency, Money, OrderStatus, ProviderId};
 use crate::server::payments::attempt::AttemptState;
+use crate::server::payments::reference;
 use sqlx::{AnyConnection, Row as _};
 
 #[derive(Debug, Clone)]
@@ -423,8 +424,7 @@ pub async fn set_captured(
     conn: &mut AnyConnection,
     id: i64,
     state: Option<AttemptState>,
-    amount_minor: i64,
-    currency: &str,
+    captured: Money,
     payment_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     // A new state clears the error and moves `updated_at`, as `set_attempt_state` does.
@@ -435,8 +435,8 @@ pub async fn set_captured(
          error = CASE WHEN $5 IS NULL THEN error ELSE NULL END, \
          updated_at = CASE WHEN $5 IS NULL THEN updated_at ELSE $6 END WHERE id = $4",
     )
-    .bind(amount_minor)
-    .bind(currency)
+    .bind(captured.minor)
+    .bind(captured.currency.code())
     .bind(payment_id)
     .bind(id)
     .bind(state.map(AttemptState::as_str))
@@ -494,18 +494,19 @@ pub async fn attempts_of(
     rows.iter().map(attempt).collect()
 }
 
-/// Add attempt number n+1 (`ORD-000123-A{n+1}`) in state `new`.
+/// Add attempt number n+1 (`ORD-000123-A{n+1}-{installation}`) in state `new`.
 pub async fn insert_attempt(
     conn: &mut AnyConnection,
     order: &OrderRow,
     provider: ProviderId,
+    installation: &str,
 ) -> Result<AttemptRow, sqlx::Error> {
     let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payment_attempts WHERE order_id = $1")
         .bind(order.id)
         .fetch_one(&mut *conn)
         .await?
         .try_get("n")?;
-    let reference = format!("{}-A{}", order.reference, count + 1);
+    let reference = reference::attempt_reference(&order.reference, count + 1, installation);
     let now = now_ms();
     sqlx::query(
         "INSERT INTO payment_attempts (order_id, reference, provider, state, created_at, updated_at) \

@@ -4,8 +4,9 @@
 //! number through the unsettled list and the last days' settled batches; refunds with
 //! `refundTransaction` (settled) or `voidTransaction` (unsettled, whole amount).
 //!
-//! The attempt reference `ORD-000123-A1` is the transaction's `order.invoiceNumber` (at most 20
-//! characters) and the session id the shop stores. The account settles in one currency: this
+//! The attempt reference `ORD-000123-A1-K7QX2M`, without its `ORD-`, is the transaction's
+//! `order.invoiceNumber` (at most 20 characters, see [`invoice_number`]) and the session id the
+//! shop stores. The account settles in one currency: this
 //! module takes USD only.
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod signature;
 pub mod wire;
 
 use super::http;
+use super::reference;
 use super::registry::Registration;
 use super::{
     AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
@@ -37,6 +39,27 @@ pub const API_PATH: &str = "/xml/v1/request.api";
 pub const FORM_PATH: &str = "/payment/payment";
 /// Authorize.Net's limit on `order.invoiceNumber`.
 pub const MAX_INVOICE: usize = 20;
+/// The invoice number an attempt goes by: its reference, less the `ORD-` of a reference with an
+/// installation tag (`000123-A1-K7QX2M`), so that orders up to 9,999,999 with up to 99 attempts
+/// fit the 20 characters. Attempts made before tags keep their whole reference.
+pub fn invoice_number(attempt_reference: &str) -> &str {
+    match reference::tag_of(attempt_reference) {
+        Some(_) => attempt_reference
+            .strip_prefix("ORD-")
+            .unwrap_or(attempt_reference),
+        None => attempt_reference,
+    }
+}
+
+/// The attempt reference an invoice number stands for ([`invoice_number`] undone).
+fn attempt_reference_of(invoice: &str) -> String {
+    if reference::tag_of(invoice).is_some() && !invoice.starts_with("ORD-") {
+        format!("ORD-{invoice}")
+    } else {
+        invoice.to_string()
+    }
+}
+
 /// How far back a lookup searches settled batches.
 const SETTLED_DAYS: i64 = 2;
 
@@ -309,7 +332,7 @@ impl AuthorizeNet {
 
     /// The payment to refund: the stored transaction id, else the invoice's paid transaction.
     async fn paid_transaction(&self, request: &RefundRequest<'_>) -> Result<Value, PaymentError> {
-        let invoice = request.attempt.reference;
+        let invoice = invoice_number(request.attempt.reference);
         let transaction = match request.payment_id {
             Some(id) => self.details(id).await?,
             None => self
@@ -372,7 +395,7 @@ impl PaymentProvider for AuthorizeNet {
     }
 
     async fn start(&self, request: &StartRequest) -> Result<Started, PaymentError> {
-        let invoice = request.attempt_reference.as_str();
+        let invoice = invoice_number(&request.attempt_reference);
         if invoice.len() > MAX_INVOICE {
             return Err(PaymentError::Refused(format!(
                 "invoice number {invoice} is longer than Authorize.Net's {MAX_INVOICE} characters"
@@ -522,7 +545,7 @@ impl PaymentProvider for AuthorizeNet {
         }
         let status = wire::text(&transaction["transactionStatus"]);
         Ok(Some(Self::update(
-            &invoice,
+            &attempt_reference_of(&invoice),
             format!("notification:{notification_id}"),
             Source::Webhook,
             format!("{event_type} ({status})"),
@@ -533,13 +556,13 @@ impl PaymentProvider for AuthorizeNet {
     }
 
     async fn lookup(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
-        let invoice = attempt.reference;
+        let invoice = invoice_number(attempt.reference);
         let payments = self.payments_for(invoice).await?;
         let best = payments.iter().max_by_key(|t| weight(&outcome_of(t)));
         let Some(transaction) = best else {
             // The shopper has not paid (or not yet opened the form).
             return Ok(Self::update(
-                invoice,
+                attempt.reference,
                 format!("lookup:{invoice}:none"),
                 Source::Lookup,
                 "no transaction for the invoice".into(),
@@ -551,7 +574,7 @@ impl PaymentProvider for AuthorizeNet {
         let trans_id = wire::text(&transaction["transId"]);
         let status = wire::text(&transaction["transactionStatus"]);
         Ok(Self::update(
-            invoice,
+            attempt.reference,
             format!("lookup:{trans_id}:{status}"),
             Source::Lookup,
             format!("transaction details: {status}"),
@@ -588,7 +611,10 @@ impl PaymentProvider for AuthorizeNet {
                     ("refTransId", Node::s(trans_id.clone())),
                     (
                         "order",
-                        Node::obj([("invoiceNumber", Node::s(request.attempt.reference))]),
+                        Node::obj([(
+                            "invoiceNumber",
+                            Node::s(invoice_number(request.attempt.reference)),
+                        )]),
                     ),
                 ]);
                 ("refund", vec![("transactionRequest", tx)], None)
@@ -655,7 +681,7 @@ impl PaymentProvider for AuthorizeNet {
                 payload: "{}".into(),
             });
         };
-        if wire::text(&t["order"]["invoiceNumber"]) != attempt.reference && !void {
+        if wire::text(&t["order"]["invoiceNumber"]) != invoice_number(attempt.reference) && !void {
             return Err(PaymentError::Refused(
                 "the refund belongs to another invoice".into(),
             ));
@@ -720,7 +746,19 @@ mod tests {
         assert!(CAPABILITIES.accepts(Money::new(1800, Currency::Usd)));
         assert!(!CAPABILITIES.accepts(Money::new(1800, Currency::Eur)));
         assert!(!CAPABILITIES.idempotent_refunds);
-        assert!("ORD-000123-A1".len() <= MAX_INVOICE);
+    }
+
+    #[test]
+    fn authorizenet_invoice_numbers_fit_and_map_back() {
+        let tagged = reference::attempt_reference("ORD-9999999", 99, "K7QX2M");
+        let invoice = invoice_number(&tagged);
+        assert_eq!(invoice, "9999999-A99-K7QX2M");
+        assert!(invoice.len() <= MAX_INVOICE, "{invoice}");
+        assert_eq!(attempt_reference_of(invoice), tagged);
+        // Attempts made before installation tags go by their whole reference, both ways.
+        assert_eq!(invoice_number("ORD-000123-A1"), "ORD-000123-A1");
+        assert_eq!(attempt_reference_of("ORD-000123-A1"), "ORD-000123-A1");
+        assert_eq!(attempt_reference_of(&tagged), tagged);
     }
 
     #[test]

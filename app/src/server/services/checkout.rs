@@ -334,7 +334,8 @@ async fn create(
         )
         .await?;
     }
-    let attempt = orders::insert_attempt(&mut tx, &order, new.provider).await?;
+    let attempt =
+        orders::insert_attempt(&mut tx, &order, new.provider, &state.db.installation).await?;
     // Claimed as `pay` would: if this request dies before the provider answers, a twin or the
     // reconciler takes the attempt over once the claim is stale.
     if !orders::claim_attempt(&mut tx, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await? {
@@ -411,7 +412,9 @@ async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
             .ok_or_else(|| ServerError::Internal(format!("{} has no attempt", order.reference)))?;
         let attempt = if latest.state == AttemptState::Refused {
             // The provider said no to that one: a new attempt (a twin may make it first).
-            match orders::insert_attempt(&mut conn, order, latest.provider).await {
+            match orders::insert_attempt(&mut conn, order, latest.provider, &state.db.installation)
+                .await
+            {
                 Ok(a) => a,
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
                 Err(e) => return Err(e.into()),

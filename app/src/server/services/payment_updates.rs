@@ -5,7 +5,7 @@
 //! attempt's own state, the monotonic transition, stock released or the email queued, and live
 //! listeners told after the commit.
 
-use crate::model::{OrderStatus, OrderStatusJson, Transition};
+use crate::model::{Currency, Money, OrderStatus, OrderStatusJson, Transition};
 use crate::server::db::orders::{self, AttemptRow, NewEvent, NewInbox, OrderRow};
 use crate::server::db::{outbox, Db};
 use crate::server::error::{ServerError, ServerResult};
@@ -137,8 +137,15 @@ fn decide(
                     order.status.as_str()
                 ));
             }
+            if currency.trim().parse::<Currency>().is_err() {
+                // Kept as the provider wrote it in the ledger; never stored as the captured
+                // currency, which every later read of the attempt must understand.
+                return review(format!(
+                    "paid {amount_minor} in a currency this shop does not know ({currency:?})"
+                ));
+            }
             if *amount_minor != order.total_minor
-                || !currency.eq_ignore_ascii_case(order.currency.code())
+                || !currency.trim().eq_ignore_ascii_case(order.currency.code())
             {
                 return review(format!(
                     "paid {amount_minor} {currency}, quoted {} {}",
@@ -329,18 +336,28 @@ pub async fn apply_from_inbox(
                 ..
             },
             Some(AttemptState::Paid | AttemptState::NeedsReview),
-        ) => {
-            let currency = currency.to_ascii_uppercase();
-            orders::set_captured(
-                &mut tx,
-                attempt.id,
-                new_state,
-                *amount_minor,
-                &currency,
-                update.payment_id.as_deref(),
-            )
-            .await?
-        }
+        ) => match currency.trim().parse::<Currency>() {
+            Ok(currency) => {
+                orders::set_captured(
+                    &mut tx,
+                    attempt.id,
+                    new_state,
+                    Money::new(*amount_minor, currency),
+                    update.payment_id.as_deref(),
+                )
+                .await?
+            }
+            // Held for review with nothing captured on record: the ledger row keeps the raw
+            // value, and a refund of it is for a person in the provider's dashboard.
+            Err(_) => {
+                if let Some(state) = new_state {
+                    orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
+                }
+                if let Some(id) = &update.payment_id {
+                    orders::set_payment_id(&mut tx, attempt.id, id).await?;
+                }
+            }
+        },
         (outcome, _) => {
             if let Some(state) = new_state {
                 orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;

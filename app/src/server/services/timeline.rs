@@ -152,9 +152,10 @@ pub fn mask_card_numbers(text: &str) -> String {
     out.into_iter().collect()
 }
 
-/// The attempt reference a raw webhook body names (`ORD-000123-A1`, or Alipay's `ORD_000123_A1`),
-/// written the shop's way. Unverified: only used to list a delivery on that order's timeline.
+/// The attempt reference a raw webhook body names (`ORD-000123-A1-K7QX2M`, or Alipay's
+/// `ORD_000123_A1_K7QX2M`; older attempts have no tag), written the shop's way. Unverified: only used to list a delivery on that order's timeline.
 pub fn claimed_reference(body: &[u8]) -> Option<String> {
+    use crate::server::payments::reference;
     let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
     let bytes = text.as_bytes();
     let digits_from = |at: usize| {
@@ -187,7 +188,21 @@ pub fn claimed_reference(body: &[u8]) -> Option<String> {
             continue;
         }
         let attempt = &text[at..at + attempt_digits];
-        return Some(format!("ORD-{order}-A{attempt}"));
+        at += attempt_digits;
+        // The installation tag, on attempts made since there is one.
+        let tag_len = reference::TAG_LEN;
+        let tag = text
+            .get(at + 1..at + 1 + tag_len)
+            .filter(|tag| bytes.get(at) == Some(&sep) && reference::is_tag(tag))
+            .filter(|_| {
+                !bytes
+                    .get(at + 1 + tag_len)
+                    .is_some_and(|b| b.is_ascii_alphanumeric())
+            });
+        return Some(match tag {
+            Some(tag) => format!("ORD-{order}-A{attempt}-{tag}"),
+            None => format!("ORD-{order}-A{attempt}"),
+        });
     }
     None
 }
@@ -272,6 +287,19 @@ mod tests {
             Some("ORD-000003-A1")
         );
         assert_eq!(claimed_reference(b"ORD-000003_A1 nothing"), None);
+        assert_eq!(
+            claimed_reference(br#"{"invoice_id":"ORD-000004-A2-K7QX2M"}"#).as_deref(),
+            Some("ORD-000004-A2-K7QX2M")
+        );
+        assert_eq!(
+            claimed_reference(b"out_trade_no=ORD_000004_A2_K7QX2M&x=1").as_deref(),
+            Some("ORD-000004-A2-K7QX2M")
+        );
+        assert_eq!(
+            claimed_reference(b"ORD-000004-A2-K7QX2MM").as_deref(),
+            Some("ORD-000004-A2"),
+            "not a tag"
+        );
         assert_eq!(claimed_reference(b""), None);
     }
 }

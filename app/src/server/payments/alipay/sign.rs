@@ -190,17 +190,32 @@ pub fn signed_response<'a>(raw: &'a str, key: &str) -> Option<(&'a str, Option<S
     Some((text, sign))
 }
 
-/// `ORD-000123-A1` as Alipay's `out_trade_no` allows it (letters, digits, `_`): `ORD_000123_A1`.
+/// `ORD-000123-A1-K7QX2M` as Alipay's `out_trade_no` allows it (letters, digits, `_`):
+/// `ORD_000123_A1_K7QX2M`.
 pub fn out_trade_no(attempt_reference: &str) -> String {
     attempt_reference.replace('-', "_")
 }
 
-/// `ORD_000123_A1` back to the shop's `ORD-000123-A1`; `None` for anything else.
+/// `ORD_000123_A1_K7QX2M` (or, made before installation tags, `ORD_000123_A1`) back to the
+/// shop's attempt reference; `None` for anything else.
 pub fn attempt_reference(out_trade_no: &str) -> Option<String> {
     let rest = out_trade_no.strip_prefix("ORD_")?;
     let (order, attempt) = rest.split_once("_A")?;
+    let (attempt, tag) = match attempt.split_once('_') {
+        Some((attempt, tag)) => (attempt, Some(tag)),
+        None => (attempt, None),
+    };
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    (digits(order) && digits(attempt)).then(|| format!("ORD-{order}-A{attempt}"))
+    if !(digits(order) && digits(attempt)) {
+        return None;
+    }
+    match tag {
+        None => Some(format!("ORD-{order}-A{attempt}")),
+        Some(tag) if crate::server::payments::reference::is_tag(tag) => {
+            Some(format!("ORD-{order}-A{attempt}-{tag}"))
+        }
+        Some(_) => None,
+    }
 }
 
 /// A CNY amount as Alipay writes it: yuan with two decimals (`"88.00"`), from the shop's one
@@ -371,8 +386,16 @@ SAc0QCFtdBP2zdgtBhRayPSu
             attempt_reference("ORD_000123_A12").as_deref(),
             Some("ORD-000123-A12")
         );
+        assert_eq!(out_trade_no("ORD-000123-A2-K7QX2M"), "ORD_000123_A2_K7QX2M");
+        assert_eq!(
+            attempt_reference("ORD_000123_A2_K7QX2M").as_deref(),
+            Some("ORD-000123-A2-K7QX2M")
+        );
         for bad in [
             "ORD-000123-A1",
+            "ORD_000123_A1_",
+            "ORD_000123_A1_k7qx2m",
+            "ORD_000123_A1_K7QX2M_X",
             "ORD_000123",
             "ORD__A1",
             "ORD_12_A",
