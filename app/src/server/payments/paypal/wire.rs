@@ -324,6 +324,7 @@ mod tests {
             },
             urls: ShopUrls::new("https://shop.example", ProviderId::Paypal, "ORD-000007"),
             hold_until: 0,
+            attempt_created: 0,
         }
     }
 
