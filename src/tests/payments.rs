@@ -230,6 +230,75 @@ both_backends! {
         assert_ne!(failed, cancelled);
     }
 
+    async fn an_sslcommerz_ipn_whose_verify_key_names_fields_it_did_not_post_pays(app) {
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let gateway = shopper.pay("sslcommerz").await;
+        let (action, fields) = shopper.on_sslcommerz_page(&gateway, "pay", "normal").await;
+        // Like SSLCOMMERZ, the sandbox names its empty passthrough fields in verify_key without
+        // posting them.
+        let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let verify_key = field("verify_key").expect("verify_key");
+        assert!(verify_key.split(',').any(|k| k == "value_b"), "{verify_key}");
+        assert_eq!(field("value_b"), None);
+        // The IPN alone (the shopper does not come back) pays the order.
+        app.wait_for(&reference_in(&action), "paid").await;
+    }
+
+    async fn an_ipn_about_an_earlier_sslcommerz_try_is_acknowledged(app) {
+        use app::server::config::payments::sandbox_keys;
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let first = shopper.pay("sslcommerz").await;
+        let reference = app.latest_order().await;
+        let (attempt, _) = app.attempt_of(&reference).await;
+        // A second try on the same transaction at SSLCOMMERZ.
+        let ipn_url = format!("{}/webhooks/sslcommerz", crate::helpers::PUBLIC_URL);
+        let form: Vec<(&str, String)> = crate::pay::sslcommerz_session_fields(&ipn_url)
+            .into_iter()
+            .map(|(k, v)| match k {
+                "store_id" => (k, sandbox_keys::SSLCOMMERZ_STORE_ID.to_string()),
+                "store_passwd" => (k, sandbox_keys::SSLCOMMERZ_STORE_PASSWORD.to_string()),
+                "tran_id" => (k, attempt.clone()),
+                "total_amount" => (k, "2160.00".to_string()),
+                _ => (k, v),
+            })
+            .collect();
+        let session: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/sandbox/sslcommerz/gwprocess/v4/api.php", app.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let second = session["GatewayPageURL"].as_str().expect("a second session").to_string();
+        // The first try is declined (its IPN held back), then the second is cancelled.
+        let (_, declined) = shopper.on_sslcommerz_page(&first, "decline", "never").await;
+        shopper.on_sslcommerz_page(&second, "cancel", "never").await;
+        // The first try's IPN arrives now: genuine, but not the latest try. It is acknowledged
+        // (each time SSLCOMMERZ sends it), not refused for ever, and decides nothing.
+        let body = serde_urlencoded::to_string(&declined).unwrap();
+        for _ in 0..2 {
+            let status = app
+                .post_webhook("sslcommerz", "application/x-www-form-urlencoded", &[], body.clone().into_bytes())
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        // An IPN for a try SSLCOMMERZ does not list is still refused.
+        let forged: Vec<(String, String)> = declined
+            .iter()
+            .filter(|(k, _)| k != "verify_sign" && k != "verify_key")
+            .map(|(k, v)| (k.clone(), if k == "bank_tran_id" { "SBXunknown".to_string() } else { v.clone() }))
+            .collect();
+        let fields: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(app.sslcommerz_ipn(&fields).await, StatusCode::BAD_REQUEST);
+    }
+
     async fn an_ipn_the_validation_api_disowns_is_not_paid(app) {
         let shopper = app.browser();
         shopper.set_currency("BDT").await;

@@ -394,6 +394,30 @@ both_backends! {
         assert_eq!(app.refund_rows(&reference).await, vec![(1800, "succeeded".to_string())]);
         assert_eq!(app.status_of(&reference).await, "refunded");
     }
+
+    async fn sslcommerz_refunds_send_a_short_refund_trans_id_of_their_own(app) {
+        // The longest keys the refund form takes, alike in their first 99 characters: each
+        // refund still gets its own refund_trans_id within SSLCOMMERZ's 30 characters.
+        let reference = app.browser().pay_sslcommerz(&app, "pay", "paid").await;
+        let merchant = app.merchant().await;
+        let (first, second) = ("A".repeat(100), format!("{}B", "A".repeat(99)));
+        assert_eq!(merchant.refund(&reference, "1000.00", &first).await.unwrap(), "Refunded ৳1,000.00.");
+        assert_eq!(merchant.refund(&reference, "1160.00", &second).await.unwrap(), "Refunded ৳1,160.00.");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        let sessions: Vec<String> = sqlx::query("SELECT data FROM sandbox_objects WHERE id LIKE 'sslcz:%' AND data LIKE '%refund_trans_id%'")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get(0).unwrap())
+            .collect();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        let session: serde_json::Value = serde_json::from_str(&sessions[0]).unwrap();
+        let ids: Vec<&str> = session["refunds"].as_array().unwrap().iter().map(|r| r["refund_trans_id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        assert!(ids.iter().all(|id| !id.is_empty() && id.len() <= 30), "{ids:?}");
+    }
 }
 
 /// A Stripe stand-in in front of another shop's Stripe sandbox: it passes every call on, but
