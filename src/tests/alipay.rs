@@ -97,6 +97,18 @@ impl Browser {
 
     /// Press a cashier button with a notify test control.
     async fn on_cashier(&self, cashier: &str, action: &str, webhook: &str) -> reqwest::Response {
+        self.on_cashier_with_refunds(cashier, action, webhook, "succeed")
+            .await
+    }
+
+    /// The same, with the refunds test control (`succeed`, `later`, `refuse`).
+    async fn on_cashier_with_refunds(
+        &self,
+        cashier: &str,
+        action: &str,
+        webhook: &str,
+        refunds: &str,
+    ) -> reqwest::Response {
         let trade = Regex::new(r#"name="trade" value="([^"]+)""#)
             .unwrap()
             .captures(cashier)
@@ -108,7 +120,7 @@ impl Browser {
                 ("trade", trade.as_str()),
                 ("action", action),
                 ("webhook", webhook),
-                ("refunds", "succeed"),
+                ("refunds", refunds),
             ])
             .send()
             .await
@@ -373,6 +385,43 @@ both_backends! {
         let closed = signed_body(notify(&app.attempt_ref("ORD-000001", 1), "TRADE_CLOSED", "129.00", "n-2"), keys::SANDBOX_ALIPAY_PRIVATE_KEY);
         assert_eq!(app.alipay_notify(closed).await, (StatusCode::OK, "success".to_string()));
         assert_eq!(app.status_of("ORD-000001").await, "cancelled");
+    }
+
+    async fn an_alipay_refund_is_made_only_once_money_moved(app) {
+        let shopper = app.browser();
+        let form = shopper.alipay_form().await;
+        let cashier = shopper.open_cashier(&form).await;
+        shopper.on_cashier_with_refunds(&cashier, "pay", "normal", "later").await;
+        app.wait_for("ORD-000001", "paid").await;
+        let merchant = app.merchant().await;
+        // Alipay accepts the refund (10000) but moves no money yet (fund_change N): pending.
+        let said = merchant.alipay_refund("ORD-000001", "129.00", "refund-key-later").await.unwrap();
+        assert!(said.contains("pending at Alipay"), "{said}");
+        assert_eq!(app.status_of("ORD-000001").await, "paid");
+        assert_eq!(app.alipay_refund_rows("ORD-000001").await, vec![(12900, "pending".to_string())]);
+        let look_up = || merchant.submit("/admin/orders/ORD-000001", "/api/admin/look_up_now", &[("reference", "ORD-000001")]);
+        // The first refund query finds no status yet: still pending, never failed.
+        look_up().await;
+        assert_eq!(app.alipay_refund_rows("ORD-000001").await, vec![(12900, "pending".to_string())]);
+        // The next one finds REFUND_SUCCESS.
+        look_up().await;
+        assert_eq!(app.alipay_refund_rows("ORD-000001").await, vec![(12900, "succeeded".to_string())]);
+        assert_eq!(app.status_of("ORD-000001").await, "refunded");
+    }
+
+    async fn product_names_with_characters_alipay_refuses_still_pay(app) {
+        app.exec("UPDATE products SET name = 'Tote / Bag & Co = 1' WHERE id = 1").await;
+        let shopper = app.browser();
+        let form = shopper.alipay_form().await;
+        let subject = serde_json::from_str::<serde_json::Value>(form.field("biz_content")).unwrap()["subject"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!subject.contains(['/', '=', '&']), "{subject}");
+        assert!(subject.contains("Tote"), "{subject}");
+        let cashier = shopper.open_cashier(&form).await;
+        shopper.on_cashier(&cashier, "pay", "normal").await;
+        app.wait_for("ORD-000001", "paid").await;
     }
 
     async fn refunds_from_the_admin_page_go_through_trade_refund(app) {

@@ -230,6 +230,75 @@ both_backends! {
         assert_ne!(failed, cancelled);
     }
 
+    async fn an_sslcommerz_ipn_whose_verify_key_names_fields_it_did_not_post_pays(app) {
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let gateway = shopper.pay("sslcommerz").await;
+        let (action, fields) = shopper.on_sslcommerz_page(&gateway, "pay", "normal").await;
+        // Like SSLCOMMERZ, the sandbox names its empty passthrough fields in verify_key without
+        // posting them.
+        let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let verify_key = field("verify_key").expect("verify_key");
+        assert!(verify_key.split(',').any(|k| k == "value_b"), "{verify_key}");
+        assert_eq!(field("value_b"), None);
+        // The IPN alone (the shopper does not come back) pays the order.
+        app.wait_for(&reference_in(&action), "paid").await;
+    }
+
+    async fn an_ipn_about_an_earlier_sslcommerz_try_is_acknowledged(app) {
+        use app::server::config::payments::sandbox_keys;
+        let shopper = app.browser();
+        shopper.set_currency("BDT").await;
+        shopper.add_to_cart(1, 1).await;
+        let first = shopper.pay("sslcommerz").await;
+        let reference = app.latest_order().await;
+        let (attempt, _) = app.attempt_of(&reference).await;
+        // A second try on the same transaction at SSLCOMMERZ.
+        let ipn_url = format!("{}/webhooks/sslcommerz", crate::helpers::PUBLIC_URL);
+        let form: Vec<(&str, String)> = crate::pay::sslcommerz_session_fields(&ipn_url)
+            .into_iter()
+            .map(|(k, v)| match k {
+                "store_id" => (k, sandbox_keys::SSLCOMMERZ_STORE_ID.to_string()),
+                "store_passwd" => (k, sandbox_keys::SSLCOMMERZ_STORE_PASSWORD.to_string()),
+                "tran_id" => (k, attempt.clone()),
+                "total_amount" => (k, "2160.00".to_string()),
+                _ => (k, v),
+            })
+            .collect();
+        let session: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/sandbox/sslcommerz/gwprocess/v4/api.php", app.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let second = session["GatewayPageURL"].as_str().expect("a second session").to_string();
+        // The first try is declined (its IPN held back), then the second is cancelled.
+        let (_, declined) = shopper.on_sslcommerz_page(&first, "decline", "never").await;
+        shopper.on_sslcommerz_page(&second, "cancel", "never").await;
+        // The first try's IPN arrives now: genuine, but not the latest try. It is acknowledged
+        // (each time SSLCOMMERZ sends it), not refused for ever, and decides nothing.
+        let body = serde_urlencoded::to_string(&declined).unwrap();
+        for _ in 0..2 {
+            let status = app
+                .post_webhook("sslcommerz", "application/x-www-form-urlencoded", &[], body.clone().into_bytes())
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        // An IPN for a try SSLCOMMERZ does not list is still refused.
+        let forged: Vec<(String, String)> = declined
+            .iter()
+            .filter(|(k, _)| k != "verify_sign" && k != "verify_key")
+            .map(|(k, v)| (k.clone(), if k == "bank_tran_id" { "SBXunknown".to_string() } else { v.clone() }))
+            .collect();
+        let fields: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(app.sslcommerz_ipn(&fields).await, StatusCode::BAD_REQUEST);
+    }
+
     async fn an_ipn_the_validation_api_disowns_is_not_paid(app) {
         let shopper = app.browser();
         shopper.set_currency("BDT").await;
@@ -577,3 +646,147 @@ async fn a_sandbox_exists_only_while_its_provider_uses_it() {
     .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }
+
+/// A Stripe stand-in in front of another shop's Stripe sandbox: it passes every call on, keeps
+/// each session create's body, and answers the first create with a gateway timeout after a
+/// second (the session was made; its answer is lost).
+struct TimingOutStripe {
+    target: String,
+    creates: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+}
+
+async fn timing_out_stripe_call(
+    axum::extract::State(proxy): axum::extract::State<std::sync::Arc<TimingOutStripe>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut request = reqwest::Client::new()
+        .request(method.clone(), format!("{}{path}", proxy.target))
+        .body(body.clone());
+    for name in [
+        "authorization",
+        "idempotency-key",
+        "content-type",
+        "stripe-version",
+    ] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    if method == axum::http::Method::POST && uri.path() == "/v1/checkout/sessions" {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let first = {
+            let mut creates = proxy.creates.lock().unwrap();
+            creates.push((key, body.to_vec()));
+            creates.len() == 1
+        };
+        if first {
+            // The gateway gives up after a while: the retry comes in a later second.
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            return (axum::http::StatusCode::GATEWAY_TIMEOUT, "upstream timeout").into_response();
+        }
+    }
+    (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        [("content-type", "application/json")],
+        text,
+    )
+        .into_response()
+}
+
+/// A session whose answer was lost is asked for again under the same `Idempotency-Key` with
+/// byte-identical parameters (its `expires_at` counted from the attempt, not from the call), so
+/// Stripe answers with the same session instead of `idempotency_error`. The hold is shorter than
+/// Stripe's 30-minute floor, where `expires_at` is not simply the order's hold.
+async fn a_stripe_session_asked_for_again_later_is_the_same_session(backend: Backend) {
+    let provider = crate::helpers::spawn_app(backend).await;
+    let proxy = std::sync::Arc::new(TimingOutStripe {
+        target: format!("{}/sandbox/stripe", provider.base),
+        creates: std::sync::Mutex::new(Vec::new()),
+    });
+    let router = axum::Router::new()
+        .fallback(timing_out_stripe_call)
+        .with_state(proxy.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = spawn_app_with(
+        backend,
+        &[("STRIPE_API_BASE", &proxy_url), ("ORDER_HOLD_MINUTES", "5")],
+    )
+    .await;
+    let shopper = app.browser();
+    shopper.add_to_cart(1, 1).await;
+    let refused = shopper
+        .pay_with_key("stripe", &shopper.checkout_key().await)
+        .await;
+    let location = refused.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(
+        location.contains("__err"),
+        "the lost answer is an error: {location}"
+    );
+    // Pay again: the same attempt, the same key, the same parameters, the same session.
+    let page = shopper.pay("stripe").await;
+    assert!(page.contains("/c/pay/cs_test_"), "{page}");
+    let creates = proxy.creates.lock().unwrap().clone();
+    assert_eq!(creates.len(), 2);
+    assert_eq!(creates[0].0, creates[1].0, "the same Idempotency-Key");
+    assert_eq!(
+        String::from_utf8_lossy(&creates[0].1),
+        String::from_utf8_lossy(&creates[1].1),
+        "the same parameters"
+    );
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE 'cs_%'")
+            .fetch_one(&provider.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(sessions, 1, "Stripe made one session");
+}
+
+crate::helpers::on_both_backends!(a_stripe_session_asked_for_again_later_is_the_same_session);
+
+/// The Stripe sandbox, like Stripe, remembers what each `Idempotency-Key` was first used with: the
+/// same key with other parameters is a 400 `idempotency_error`, the same parameters a replay.
+async fn the_stripe_sandbox_refuses_a_key_reused_with_other_parameters(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let create = |expires_at: i64| {
+        let now = app::server::payments::now_secs();
+        reqwest::Client::new()
+            .post(format!("{}/sandbox/stripe/v1/checkout/sessions", app.base))
+            .bearer_auth(app::server::config::payments::sandbox_keys::STRIPE_SECRET_KEY)
+            .header("Idempotency-Key", "ORD-000099-A1")
+            .form(&[
+                ("mode", "payment".to_string()),
+                ("success_url", format!("{}/s", crate::helpers::PUBLIC_URL)),
+                ("line_items[0][price_data][currency]", "usd".into()),
+                ("line_items[0][price_data][unit_amount]", "1800".into()),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    "Tote".into(),
+                ),
+                ("line_items[0][quantity]", "1".into()),
+                ("expires_at", (now + expires_at).to_string()),
+            ])
+            .send()
+    };
+    let first = create(3600).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let later = create(3601).await.unwrap();
+    assert_eq!(later.status(), StatusCode::BAD_REQUEST);
+    let error: serde_json::Value = later.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "idempotency_error", "{error}");
+}
+
+crate::helpers::on_both_backends!(the_stripe_sandbox_refuses_a_key_reused_with_other_parameters);

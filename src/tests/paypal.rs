@@ -49,6 +49,17 @@ impl Browser {
 
     /// Press Refund on the admin page as its JavaScript does: the status and the answer's text.
     async fn paypal_refund(&self, reference: &str, amount: &str) -> (StatusCode, String) {
+        let key = format!("refund-{}", uuid::Uuid::new_v4().simple());
+        self.paypal_refund_with_key(reference, amount, &key).await
+    }
+
+    /// The same, with the refund form's key.
+    async fn paypal_refund_with_key(
+        &self,
+        reference: &str,
+        amount: &str,
+        key: &str,
+    ) -> (StatusCode, String) {
         let response = self
             .client
             .post(format!("{}/api/admin/refund", self.base))
@@ -57,7 +68,7 @@ impl Browser {
                 ("reference", reference),
                 ("amount", amount),
                 ("reason", "Damaged in transit"),
-                ("key", &format!("refund-{}", uuid::Uuid::new_v4().simple())),
+                ("key", key),
             ])
             .send()
             .await
@@ -97,6 +108,32 @@ impl TestApp {
             &format!("%{order_id}%"),
         )
         .await
+    }
+
+    /// The refunds the PayPal sandbox made, as its API shows them.
+    async fn paypal_sandbox_refunds(&self) -> Vec<serde_json::Value> {
+        sqlx::query("SELECT data FROM sandbox_objects WHERE id LIKE 'pp-refund:%'")
+            .fetch_all(&self.state.db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str(&r.try_get::<String, _>(0).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// An access token from the sandbox, as a PayPal client gets one.
+    async fn paypal_token(&self) -> String {
+        let token: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/sandbox/paypal/v1/oauth2/token", self.base))
+            .basic_auth("any-id", Some("any-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        token["access_token"].as_str().unwrap().to_string()
     }
 
     /// Access tokens the sandbox issued.
@@ -429,6 +466,75 @@ both_backends! {
         assert_eq!(app.paypal_tokens().await, 1, "one renewal");
         let (_, order_id) = app.attempt_of(&reference).await;
         assert_eq!(app.capture_calls(&order_id).await, 1);
+    }
+
+    async fn the_rest_of_a_partly_refunded_paypal_capture_can_be_refunded(app) {
+        let shopper = app.browser();
+        let page = shopper.start_paypal(2).await;
+        let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "succeed").await);
+        app.wait_for(&reference, "paid").await;
+        let merchant = app.merchant().await;
+        // The longest key the refund form takes, then an ordinary one.
+        let first = "K".repeat(100);
+        let second = format!("refund-{}", uuid::Uuid::new_v4().simple());
+        let (status, said) = merchant.paypal_refund_with_key(&reference, "10.00", &first).await;
+        assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");
+        let (status, said) = merchant.paypal_refund_with_key(&reference, "26.00", &second).await;
+        assert!(status.is_success() && said.contains("Refunded $26.00."), "{status} {said}");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        // At PayPal: each refund carries the shop's key as custom_id and an invoice_id of its own
+        // that names the attempt.
+        let (attempt, _) = app.attempt_of(&reference).await;
+        let refunds = app.paypal_sandbox_refunds().await;
+        assert_eq!(refunds.len(), 2, "{refunds:?}");
+        let with_key = |key: &str| refunds.iter().find(|r| r["custom_id"] == key).cloned().unwrap_or_else(|| panic!("no refund with custom_id {key}: {refunds:?}"));
+        let (a, b) = (with_key(&first), with_key(&second));
+        assert_ne!(a["invoice_id"], b["invoice_id"]);
+        for refund in [&a, &b] {
+            let invoice = refund["invoice_id"].as_str().unwrap();
+            assert!(invoice.starts_with(&attempt) && invoice.len() <= 127, "{invoice}");
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM refunds WHERE status = $1", "succeeded").await, 2);
+    }
+
+    async fn the_paypal_sandbox_refuses_a_reused_refund_invoice_id_but_replays_a_request_id(app) {
+        let shopper = app.browser();
+        let page = shopper.start_paypal(2).await;
+        let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "succeed").await);
+        app.wait_for(&reference, "paid").await;
+        let capture: String = sqlx::query(
+            "SELECT a.provider_payment_id FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE o.reference = $1",
+        )
+        .bind(&reference)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+        let bearer = app.paypal_token().await;
+        let refund = |request_id: &'static str, invoice: &'static str| {
+            reqwest::Client::new()
+                .post(format!("{}/sandbox/paypal/v2/payments/captures/{capture}/refund", app.base))
+                .bearer_auth(&bearer)
+                .header("PayPal-Request-Id", request_id)
+                .json(&json!({"amount": {"currency_code": "USD", "value": "1.00"}, "invoice_id": invoice}))
+                .send()
+        };
+        let first = refund("req-a", "INV-REUSED").await.unwrap();
+        assert_eq!(first.status(), StatusCode::CREATED);
+        let first: serde_json::Value = first.json().await.unwrap();
+        let reused = refund("req-b", "INV-REUSED").await.unwrap();
+        assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let reused: serde_json::Value = reused.json().await.unwrap();
+        assert_eq!(reused["details"][0]["issue"], "DUPLICATE_INVOICE_ID");
+        // The same request again is answered with the first refund, not refused.
+        let again = refund("req-a", "INV-REUSED").await.unwrap();
+        assert!(again.status().is_success(), "{}", again.status());
+        let again: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(again["id"], first["id"]);
+        let other = refund("req-c", "INV-OTHER").await.unwrap();
+        assert_eq!(other.status(), StatusCode::CREATED);
+        assert_eq!(app.paypal_sandbox_refunds().await.len(), 2);
     }
 
     async fn a_refund_from_the_admin_page_goes_through_paypal(app) {

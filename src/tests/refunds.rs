@@ -142,7 +142,8 @@ both_backends! {
         assert_eq!(app.status_of(&reference).await, "refunded");
         assert_eq!(app.refunded_minor(&reference).await, 3600);
         assert_eq!(app.refund_rows(&reference).await, vec![(3600, "succeeded".to_string())]);
-        // The refund's webhooks (refund.created, charge.refunded) arrive and change nothing more.
+        // The refund's webhooks (refund.created, and charge.refunded, which the shop ignores)
+        // arrive and change nothing more.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.refunded_minor(&reference).await, 3600);
         let page = shopper.get(&format!("/orders/{reference}")).await;
@@ -364,6 +365,58 @@ both_backends! {
         assert_eq!(merchant.refund(&reference, "1160", &key()).await.unwrap(), "Refunded ৳1,160.00.");
         assert_eq!(app.status_of(&reference).await, "refunded");
         assert_eq!(app.refunded_minor(&reference).await, 216_000);
+    }
+
+    async fn stripe_refunds_are_read_from_refund_events_not_a_charges_refund_list(app) {
+        // charge.refunded is not a refund statement: since API 2022-11-15 its charge lists no
+        // refunds, and a list one carries (an older API version) is not read. refund.* is.
+        let reference = app.browser().pay_stripe_with_refunds(&app, 1, "succeed").await;
+        let (attempt, _) = app.attempt_of(&reference).await;
+        let refund = |id: &str| serde_json::json!({
+            "id": id, "object": "refund", "amount": 1800, "currency": "usd", "status": "succeeded",
+            "payment_intent": "pi_test_1", "metadata": {"attempt": attempt, "refund_key": "dashboard-key-1"},
+        });
+        let event = |kind: &str, object: serde_json::Value| serde_json::json!({
+            "id": format!("evt_test_{}", uuid::Uuid::new_v4().simple()), "object": "event",
+            "api_version": "2026-10-28.endive", "created": 1_700_000_000, "livemode": false,
+            "type": kind, "data": {"object": object},
+        });
+        let charge = serde_json::json!({
+            "id": "ch_test_1", "object": "charge", "payment_intent": "pi_test_1", "amount": 1800,
+            "amount_refunded": 1800, "currency": "usd", "refunded": true,
+            "refunds": {"object": "list", "data": [refund("re_test_listed")]},
+        });
+        assert_eq!(app.stripe_event(&event("charge.refunded", charge)).await, StatusCode::OK);
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert!(app.refund_rows(&reference).await.is_empty());
+        // The same refund as its own event (a refund made in Stripe's dashboard) is recorded.
+        assert_eq!(app.stripe_event(&event("charge.refund.updated", refund("re_test_listed"))).await, StatusCode::OK);
+        assert_eq!(app.refund_rows(&reference).await, vec![(1800, "succeeded".to_string())]);
+        assert_eq!(app.status_of(&reference).await, "refunded");
+    }
+
+    async fn sslcommerz_refunds_send_a_short_refund_trans_id_of_their_own(app) {
+        // The longest keys the refund form takes, alike in their first 99 characters: each
+        // refund still gets its own refund_trans_id within SSLCOMMERZ's 30 characters.
+        let reference = app.browser().pay_sslcommerz(&app, "pay", "paid").await;
+        let merchant = app.merchant().await;
+        let (first, second) = ("A".repeat(100), format!("{}B", "A".repeat(99)));
+        assert_eq!(merchant.refund(&reference, "1000.00", &first).await.unwrap(), "Refunded ৳1,000.00.");
+        assert_eq!(merchant.refund(&reference, "1160.00", &second).await.unwrap(), "Refunded ৳1,160.00.");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        let sessions: Vec<String> = sqlx::query("SELECT data FROM sandbox_objects WHERE id LIKE 'sslcz:%' AND data LIKE '%refund_trans_id%'")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get(0).unwrap())
+            .collect();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        let session: serde_json::Value = serde_json::from_str(&sessions[0]).unwrap();
+        let ids: Vec<&str> = session["refunds"].as_array().unwrap().iter().map(|r| r["refund_trans_id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        assert!(ids.iter().all(|id| !id.is_empty() && id.len() <= 30), "{ids:?}");
     }
 }
 

@@ -112,6 +112,11 @@ pub struct StartRequest {
     /// When the order stops holding its stock (seconds since the epoch); providers whose sessions
     /// can expire are asked to expire them then (Stripe `expires_at`).
     pub hold_until: i64,
+    /// When the attempt was made (seconds since the epoch). Time limits a provider needs beyond
+    /// the hold are counted from it, never from the moment of the call: a retry of the same
+    /// attempt must send the same parameters (Stripe refuses a repeated `Idempotency-Key` with
+    /// others).
+    pub attempt_created: i64,
 }
 
 /// How the browser gets to the provider (design.md §4).

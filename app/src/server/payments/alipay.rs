@@ -89,6 +89,32 @@ impl Answer {
     }
 }
 
+/// The trade's `subject`: the order and its lines, without the characters Alipay does not allow
+/// in it (`/`, `=`, `&`) or any control character, at most 250 characters.
+fn subject(request: &StartRequest) -> String {
+    let clean = |text: &str| -> String {
+        let kept: String = text
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '=' | '&') || c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        kept.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let names: Vec<String> = request.lines.iter().map(|l| clean(&l.name)).collect();
+    let order = clean(&request.order_reference);
+    let subject = format!("{order} {}", names.join(", "));
+    if subject.chars().count() > 250 {
+        format!("{order} ({} items)", names.len())
+    } else {
+        subject
+    }
+}
+
 /// What a trade status means for the order.
 fn outcome_of(status: &str, total_amount: &str, currency: &str) -> Outcome {
     match status {
@@ -272,10 +298,18 @@ impl Alipay {
         Ok(fields)
     }
 
+    /// `alipay.trade.refund` answering `10000` only accepted the request: money moved when it
+    /// says `fund_change = Y`. Otherwise (`N`: a repeat of a refund made before, or one Alipay has
+    /// not settled yet) the refund stays pending until `alipay.trade.fastpay.refund.query`
+    /// confirms it.
     fn refund_outcome(answer: &Answer, out_request_no: &str) -> RefundOutcome {
         RefundOutcome {
             refund_id: out_request_no.to_string(),
-            state: RefundState::Succeeded,
+            state: if answer.field("fund_change") == "Y" {
+                RefundState::Succeeded
+            } else {
+                RefundState::Pending
+            },
             payload: answer.raw.clone(),
         }
     }
@@ -313,11 +347,7 @@ impl PaymentProvider for Alipay {
                 )))
             }
         }
-        let names: Vec<&str> = request.lines.iter().map(|l| l.name.as_str()).collect();
-        let mut subject = format!("{} {}", request.order_reference, names.join(", "));
-        if subject.chars().count() > 250 {
-            subject = format!("{} ({} items)", request.order_reference, names.len());
-        }
+        let subject = subject(request);
         let mut biz = json!({
             "out_trade_no": &out_trade_no,
             "product_code": "FAST_INSTANT_TRADE_PAY",
@@ -506,13 +536,12 @@ impl PaymentProvider for Alipay {
         if answer.code() != "10000" {
             return Err(PaymentError::Refused(answer.describe()));
         }
-        let state = match (answer.field("refund_status"), answer.field("refund_amount")) {
-            ("REFUND_SUCCESS", _) => RefundState::Succeeded,
-            // Older answers carry no refund_status: an amount means it was made.
-            ("", amount) if !amount.is_empty() => RefundState::Succeeded,
-            // Alipay does not know this request: the refund was never made.
-            ("", _) => RefundState::Failed("Alipay has no refund with this request number".into()),
-            (other, _) => RefundState::Failed(format!("refund status {other}")),
+        // Only REFUND_SUCCESS confirms a refund. An answer without it (asked before Alipay has
+        // settled the refund, or a status this code does not know) keeps the refund pending,
+        // its amount held, never failed: a refund the shop asked for may still be made.
+        let state = match answer.field("refund_status") {
+            "REFUND_SUCCESS" => RefundState::Succeeded,
+            _ => RefundState::Pending,
         };
         Ok(RefundOutcome {
             refund_id: refund_id.to_string(),
@@ -557,6 +586,36 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_subject_has_no_characters_alipay_refuses() {
+        use crate::model::Money;
+        use crate::server::payments::{Customer, QuoteLine, ShopUrls};
+        let line = |name: &str| QuoteLine {
+            name: name.into(),
+            quantity: 1,
+            unit: Money::new(100, Currency::Cny),
+        };
+        let request = StartRequest {
+            order_reference: "ORD-000007".into(),
+            attempt_reference: "ORD-000007-A1".into(),
+            total: Money::new(200, Currency::Cny),
+            lines: vec![line("Tea & cups / 2=1"), line("Mug\u{7}\nbig")],
+            customer: Customer {
+                email: "a@b.co".into(),
+                name: "A".into(),
+                address: "x".into(),
+                city: "y".into(),
+                postcode: "1".into(),
+                country: "CN".into(),
+                phone: String::new(),
+            },
+            urls: ShopUrls::new("http://shop.test", ProviderId::Alipay, "ORD-000007"),
+            hold_until: 0,
+            attempt_created: 0,
+        };
+        assert_eq!(subject(&request), "ORD-000007 Tea cups 2 1, Mug big");
     }
 
     #[test]

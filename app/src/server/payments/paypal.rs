@@ -647,7 +647,14 @@ impl PaymentProvider for Paypal {
             "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.REFUND.PENDING" | "PAYMENT.REFUND.FAILED" => {
                 let refund: Refund = serde_json::from_value(event.resource.clone())
                     .map_err(|e| WebhookError::NotVerified(format!("not a refund: {e}")))?;
-                let Some(attempt) = refund.invoice_id.clone() else {
+                // The refund's invoice_id starts with the attempt; the shop's refund key (its
+                // `custom_id`) says which of the attempt's refunds this is.
+                let Some(attempt) = refund
+                    .invoice_id
+                    .as_deref()
+                    .and_then(wire::attempt_of_invoice)
+                    .map(str::to_string)
+                else {
                     return Ok(None);
                 };
                 let money = refund.amount.as_ref();
@@ -746,13 +753,27 @@ impl PaymentProvider for Paypal {
             request.reason,
         )
         .to_string();
+        // `PayPal-Request-Id` = the refund's key: a retry of the same refund (same key, same
+        // body) is answered with the first refund for 45 days.
         let reply = self
             .call(|t| {
                 self.json_request(reqwest::Method::POST, &path, t)
                     .header("PayPal-Request-Id", request.idempotency_key)
                     .body(body.clone())
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                if has_issue(&e, "DUPLICATE_INVOICE_ID") {
+                    // This refund's invoice_id is its own (derived from its key): PayPal has
+                    // seen it, so this refund was made before. Never a refusal that would free
+                    // the amount for a second refund; it stays pending for a person to check.
+                    PaymentError::Unavailable(format!(
+                        "PayPal says this refund was already made (DUPLICATE_INVOICE_ID): {e}"
+                    ))
+                } else {
+                    e
+                }
+            })?;
         let refund: Refund = http::json(PAYPAL, &reply)?;
         Ok(refund_outcome(
             &refund,

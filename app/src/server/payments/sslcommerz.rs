@@ -16,6 +16,7 @@ use crate::model::{Currency, Money, ProviderId};
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub const REGISTRATION: Registration = Registration {
@@ -139,6 +140,18 @@ struct QueryResponse {
     api_connect: String,
     #[serde(default)]
     element: Vec<Transaction>,
+}
+
+/// The longest `refund_trans_id` SSLCOMMERZ takes.
+pub const REFUND_TRANS_ID_MAX: usize = 30;
+
+/// The `refund_trans_id` of a refund: `R` and the first 29 hex digits of the SHA-256 of the shop's
+/// refund key (up to 100 characters, more than SSLCOMMERZ's 30). Distinct keys give distinct ids
+/// (a cut of the key itself would not: two keys may share their first 30 characters), and a retry
+/// of the same refund sends the same id.
+pub fn refund_trans_id(refund_key: &str) -> String {
+    let digest = hex::encode(Sha256::digest(refund_key.as_bytes()));
+    format!("R{}", &digest[..REFUND_TRANS_ID_MAX - 1])
 }
 
 /// An amount as SSLCOMMERZ writes it (`"100.00"`, sometimes more zeros) in minor units.
@@ -322,6 +335,25 @@ impl Sslcommerz {
         })
     }
 
+    /// Whether the transaction query lists the try an IPN is about, other than as the latest: the
+    /// same status and, where both carry them, the same `bank_tran_id` and `val_id`.
+    fn is_earlier_try(transactions: &[Transaction], ipn: &BTreeMap<String, String>) -> bool {
+        let field = |k: &str| ipn.get(k).map(String::as_str).unwrap_or("");
+        let same =
+            |mine: &str, theirs: &str| mine.is_empty() || theirs.is_empty() || mine == theirs;
+        let Some((_, earlier)) = transactions.split_last() else {
+            return false;
+        };
+        earlier.iter().any(|t| {
+            t.status == field("status")
+                && same(field("val_id"), &t.val_id)
+                && same(
+                    field("bank_tran_id"),
+                    t.bank_tran_id.as_deref().unwrap_or(""),
+                )
+        })
+    }
+
     /// What the provider's query says about a `tran_id`: paid wins, then the latest state; every
     /// status is named, and one this code does not know is held.
     fn outcome_of(transactions: &[Transaction]) -> (Outcome, String) {
@@ -456,6 +488,12 @@ impl PaymentProvider for Sslcommerz {
         let (outcome, said) = Self::outcome_of(&transactions);
         if outcome == Outcome::Pending || said != status && !matches!(outcome, Outcome::Paid { .. })
         {
+            if Self::is_earlier_try(&transactions, &fields) {
+                // A genuine IPN about a try the shopper made before the latest one (a declined
+                // card, then another try): acknowledged, or SSLCOMMERZ would re-send it for ever.
+                // The latest try speaks for the payment (its own IPN, the return, the lookups).
+                return Ok(None);
+            }
             return Err(WebhookError::NotVerified(format!(
                 "IPN says {status:?} but the transaction query says {said:?}"
             )));
@@ -497,7 +535,9 @@ impl PaymentProvider for Sslcommerz {
         let amount = request.amount.to_decimal_string();
         let remarks: String = request.reason.chars().take(255).collect();
         // `refe_id` carries the shop's key: the sandbox (and, per the node SDK, the provider)
-        // treats a repeat with the same id as the same refund.
+        // treats a repeat with the same id as the same refund. `refund_trans_id` is the
+        // refund's own id at SSLCOMMERZ (unique, at most 30 characters), derived from the key.
+        let refund_trans_id = refund_trans_id(request.idempotency_key);
         let (answer, raw) = self
             .get_json::<RefundAnswer>(
                 QUERY_PATH,
@@ -506,6 +546,7 @@ impl PaymentProvider for Sslcommerz {
                     ("refund_amount", amount.as_str()),
                     ("refund_remarks", remarks.as_str()),
                     ("refe_id", request.idempotency_key),
+                    ("refund_trans_id", refund_trans_id.as_str()),
                 ],
             )
             .await?;
@@ -605,6 +646,46 @@ mod tests {
             Sslcommerz::paid(&tx("VALID", Some("1"))),
             Outcome::Paid { flagged: Some(reason), .. } if reason.contains("risk level 1")
         ));
+    }
+
+    #[test]
+    fn refund_trans_ids_are_short_distinct_and_stable() {
+        let long = "A".repeat(100);
+        let other = format!("{}B", "A".repeat(99));
+        let id = refund_trans_id(&long);
+        assert_eq!(id.len(), REFUND_TRANS_ID_MAX);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        assert_eq!(id, refund_trans_id(&long), "a retry sends the same id");
+        assert_ne!(
+            id,
+            refund_trans_id(&other),
+            "keys sharing 30 characters differ"
+        );
+    }
+
+    #[test]
+    fn an_ipn_about_an_earlier_try_is_recognised() {
+        let ipn = |status: &str, bank: &str| -> BTreeMap<String, String> {
+            [("status", status), ("bank_tran_id", bank), ("val_id", "")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut declined = tx("FAILED", None);
+        declined.bank_tran_id = Some("B1".into());
+        let mut cancelled = tx("CANCELLED", None);
+        cancelled.bank_tran_id = Some("B2".into());
+        let tries = [declined, cancelled];
+        assert!(Sslcommerz::is_earlier_try(&tries, &ipn("FAILED", "B1")));
+        assert!(
+            !Sslcommerz::is_earlier_try(&tries, &ipn("FAILED", "B9")),
+            "not a try it knows"
+        );
+        assert!(
+            !Sslcommerz::is_earlier_try(&tries, &ipn("CANCELLED", "B2")),
+            "the latest"
+        );
+        assert!(!Sslcommerz::is_earlier_try(&[], &ipn("FAILED", "B1")));
     }
 
     #[test]

@@ -291,17 +291,15 @@ impl PaymentProvider for Stripe {
         let object = &event.data.object;
         match object["object"].as_str() {
             Some("checkout.session") => {}
-            Some("refund") if event.kind.starts_with("refund.") => {
+            // `refund.created` / `refund.updated` / `refund.failed` and `charge.refund.updated`
+            // carry the refund itself, with the shop's key in its metadata. `charge.refunded`
+            // is not used: its charge has listed no refunds since API version 2022-11-15.
+            Some("refund")
+                if event.kind.starts_with("refund.") || event.kind == "charge.refund.updated" =>
+            {
                 let refund: Refund = serde_json::from_value(object.clone())
                     .map_err(|e| WebhookError::NotVerified(format!("not a refund: {e}")))?;
                 return Ok(refund_update(&event, &refund, payload()));
-            }
-            // A charge's refunds, newest first, where the event carries them.
-            Some("charge") if event.kind == "charge.refunded" => {
-                let newest = object["refunds"]["data"]
-                    .get(0)
-                    .and_then(|r| serde_json::from_value::<Refund>(r.clone()).ok());
-                return Ok(newest.and_then(|r| refund_update(&event, &r, payload())));
             }
             _ => return Ok(None),
         }

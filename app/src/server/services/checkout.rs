@@ -516,7 +516,9 @@ pub async fn start(
             attempt.provider,
             &order.reference,
         ),
-        hold_until: order.hold_until.unwrap_or_else(now_ms) / 1000,
+        // Both from what is stored, never from the clock: a retry sends the same request.
+        hold_until: order.hold_until.unwrap_or(attempt.created_at) / 1000,
+        attempt_created: attempt.created_at / 1000,
     };
     let result = provider.start(&request).await;
     let mut tx = state.db.begin_write().await?;

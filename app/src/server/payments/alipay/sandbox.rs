@@ -16,6 +16,10 @@
 //!     `WAIT_BUYER_PAY`: the cashier shows the error and the shopper may pay again or leave.
 //!   - **Cancel**: back to the shop's `return_url` without paying; the trade stays open until the
 //!     shop closes it (`alipay.trade.close`) or its `time_expire` passes.
+//! - As at Alipay: a `subject` with `/`, `=`, `&` or a control character is refused; an
+//!   `out_trade_no` used before with other parameters is `ACQ.CONTEXT_INCONSISTENT`; a refund
+//!   answers `fund_change` Y only when money moved (N for a repeat of the same `out_request_no`,
+//!   or for a refund the cashier's test control leaves to settle later).
 
 use super::keys;
 use super::sign::{self, PrivateKey, PublicKey};
@@ -332,6 +336,14 @@ async fn page_pay(
             "ACQ.INVALID_PARAMETER: subject is required (at most 256 characters)",
         ));
     }
+    if subject
+        .chars()
+        .any(|c| matches!(c, '/' | '=' | '&') || c.is_control())
+    {
+        return Err(bad(
+            "ACQ.INVALID_PARAMETER: subject must not contain special characters such as /, = or &",
+        ));
+    }
     let shop = state.settings.public_url.as_str();
     for k in ["notify_url", "return_url"] {
         let url = params.get(k).map(String::as_str).unwrap_or("");
@@ -387,6 +399,7 @@ async fn page_pay(
 fn refund_controls() -> &'static str {
     r#"<fieldset><legend>Refunds of this payment (test control)</legend>
 <label><input type="radio" name="refunds" value="succeed" checked> Succeed</label><br>
+<label><input type="radio" name="refunds" value="later"> Accepted, settled later (<code>fund_change</code> N; the first refund query finds no status)</label><br>
 <label><input type="radio" name="refunds" value="refuse"> Refused (ACQ.TRADE_NOT_ALLOW_REFUND)</label>
 </fieldset>"#
 }
@@ -753,6 +766,8 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
         if amount > total - taken {
             return Ok(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
         }
+        // Settled at once (money moved: fund_change Y), or accepted to settle later (N).
+        let later = trade["refund_plan"] == "later";
         let mut updated = trade.clone();
         let mut list = refunds.clone();
         list.push(json!({
@@ -760,6 +775,7 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
             "amount": amount,
             "reason": biz["refund_reason"].as_str().unwrap_or(""),
             "gmt_refund_pay": sign::beijing_time(now_secs()),
+            "settled": !later,
         }));
         updated["refunds"] = Value::Array(list);
         if taken + amount == total {
@@ -767,7 +783,8 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
             updated["status"] = json!("TRADE_CLOSED");
         }
         if save(state, &trade, &updated).await? {
-            return Ok(signed(M, answer("Y", taken + amount)));
+            let fund_change = if later { "N" } else { "Y" };
+            return Ok(signed(M, answer(fund_change, taken + amount)));
         }
     }
     Ok(api_error(
@@ -779,17 +796,37 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
     ))
 }
 
+/// `alipay.trade.fastpay.refund.query`: `REFUND_SUCCESS` with the amount for a settled refund;
+/// no status for one Alipay does not know or has not settled. A refund accepted to settle later
+/// settles at the query after the first one that found it unsettled.
 async fn refund_query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
     const M: &str = "alipay.trade.fastpay.refund.query";
-    let Some(trade) = find(state, app_id, biz).await? else {
-        return Ok(not_exist(M));
-    };
     let request_no = biz["out_request_no"].as_str().unwrap_or("");
-    let found = trade["refunds"].as_array().and_then(|l| {
-        l.iter()
-            .find(|r| r["out_request_no"] == request_no)
-            .cloned()
-    });
+    let mut found = None;
+    let mut trade = Value::Null;
+    for _ in 0..5 {
+        let Some(current) = find(state, app_id, biz).await? else {
+            return Ok(not_exist(M));
+        };
+        trade = current;
+        let Some(index) = trade["refunds"]
+            .as_array()
+            .and_then(|l| l.iter().position(|r| r["out_request_no"] == request_no))
+        else {
+            break;
+        };
+        let refund = &trade["refunds"][index];
+        if refund["settled"] != false {
+            found = Some(refund.clone());
+            break;
+        }
+        // Not settled yet: this query finds no status; the next one finds it settled.
+        let mut updated = trade.clone();
+        updated["refunds"][index]["settled"] = json!(true);
+        if save(state, &trade, &updated).await? {
+            break;
+        }
+    }
     let mut answer = json!({
         "code": "10000", "msg": "Success",
         "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],

@@ -15,6 +15,9 @@
 //!   "INSTRUMENT_DECLINED"}`, also honoured on any capture). No capture exists, so no capture
 //!   webhook is sent.
 //! - **Cancel**: the browser goes to `cancel_url?token={id}`; the order stays as it was.
+//! - Refunds: like PayPal, a refund whose `invoice_id` an earlier refund used (on any capture) is
+//!   refused with 422 `DUPLICATE_INVOICE_ID`; a repeat with the same `PayPal-Request-Id` is
+//!   answered with the first refund before that check.
 //!
 //! Webhooks carry `PAYPAL-TRANSMISSION-ID/TIME/SIG`, `PAYPAL-CERT-URL` and `PAYPAL-AUTH-ALGO`
 //! and are retried until acknowledged. The sandbox keeps each transmission it sent; its
@@ -43,6 +46,8 @@ use std::collections::HashMap;
 const PROVIDER: &str = "paypal";
 const ORDER: &str = "pp-order:";
 const REFUND: &str = "pp-refund:";
+/// One row per refund `invoice_id` used (PayPal allows each once).
+const REFUND_INVOICE: &str = "pp-refund-invoice:";
 const TOKEN: &str = "pp-token:";
 const TRANSMISSION: &str = "pp-tx:";
 /// One row per capture call received (tests count them).
@@ -969,6 +974,37 @@ async fn make_refund(
                 "The refund amount must be less than or equal to the capture amount that has not yet been refunded.",
             ));
         }
+        for field in ["invoice_id", "custom_id"] {
+            if request[field]
+                .as_str()
+                .is_some_and(|v| v.is_empty() || v.chars().count() > 127)
+            {
+                return Err(invalid(
+                    "INVALID_STRING_LENGTH",
+                    &format!("The value of /{field} must be 1 to 127 characters."),
+                ));
+            }
+        }
+        // PayPal refuses a refund whose invoice_id an earlier refund used, on any capture of
+        // the account. Claimed before the refund is recorded, given back if that is retried.
+        let invoice = request["invoice_id"].as_str().filter(|v| !v.is_empty());
+        let invoice_claim = match invoice {
+            Some(invoice) => {
+                let id = format!("{REFUND_INVOICE}{}", hex::encode(Sha256::digest(invoice)));
+                let fresh =
+                    db::sandbox::insert_committed(&state.db, PROVIDER, &id, None, "", 200, invoice)
+                        .await
+                        .map_err(internal)?;
+                if !fresh {
+                    return Err(unprocessable(
+                        "DUPLICATE_INVOICE_ID",
+                        "Invoice ID was previously used to refund a capture.",
+                    ));
+                }
+                Some(id)
+            }
+            None => None,
+        };
         let mut after = order.clone();
         after[REFUNDED_KEY] = json!(refunded + amount);
         after["purchase_units"][0]["payments"]["captures"][0]["status"] =
@@ -978,6 +1014,11 @@ async fn make_refund(
                 "PARTIALLY_REFUNDED"
             });
         if !save_order(state, &order, &after).await? {
+            if let Some(id) = &invoice_claim {
+                db::sandbox::delete_committed(&state.db, id)
+                    .await
+                    .map_err(internal)?;
+            }
             continue;
         }
         let refund_id = new_id();

@@ -6,6 +6,7 @@ use super::super::StartRequest;
 use crate::model::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// `{"currency_code":"USD","value":"10.00"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,12 +254,13 @@ pub fn create_order_body(request: &StartRequest) -> Value {
     })
 }
 
-/// The body of a refund: the amount, the attempt as `invoice_id`, the shop's refund key as
-/// `custom_id` (PayPal echoes both in refund events), and the reason for the buyer.
+/// The body of a refund: the amount, the shop's refund key as `custom_id` (PayPal echoes it in
+/// the refund's events and lookups, which is how they are matched), an `invoice_id` of this refund
+/// alone ([`refund_invoice_id`]) and the reason for the buyer.
 pub fn refund_body(amount: Money, attempt: &str, refund_key: &str, reason: &str) -> Value {
     let mut body = json!({
         "amount": Amount::of(amount),
-        "invoice_id": attempt,
+        "invoice_id": refund_invoice_id(attempt, refund_key),
         "custom_id": refund_key,
     });
     let note: String = reason.chars().take(255).collect();
@@ -266,6 +268,27 @@ pub fn refund_body(amount: Money, attempt: &str, refund_key: &str, reason: &str)
         body["note_to_payer"] = json!(note);
     }
     body
+}
+
+/// What separates the attempt from the refund's own part in a refund's `invoice_id`. Attempt
+/// references never contain it.
+const INVOICE_SEPARATOR: char = '/';
+
+/// The `invoice_id` of one refund: the attempt, then a digest of the refund's key. PayPal refuses a
+/// refund whose `invoice_id` an earlier refund used (`DUPLICATE_INVOICE_ID`), so the attempt alone
+/// would stop every refund after the first; the key's digest makes each refund's own, and the same
+/// for a retry of the same refund. It stays far under PayPal's 127 characters whatever the key's
+/// length, and the attempt it starts with is how a refund event finds its payment.
+pub fn refund_invoice_id(attempt: &str, refund_key: &str) -> String {
+    let digest = hex::encode(Sha256::digest(refund_key.as_bytes()));
+    format!("{attempt}{INVOICE_SEPARATOR}R{}", &digest[..20])
+}
+
+/// The attempt an `invoice_id` names: a refund's ([`refund_invoice_id`]) or an order's (the
+/// attempt itself).
+pub fn attempt_of_invoice(invoice_id: &str) -> Option<&str> {
+    let attempt = invoice_id.split(INVOICE_SEPARATOR).next()?;
+    (!attempt.is_empty()).then_some(attempt)
 }
 
 /// A path segment as PayPal ids are written (letters, digits, `-`, `_`); anything else is refused
@@ -324,6 +347,7 @@ mod tests {
             },
             urls: ShopUrls::new("https://shop.example", ProviderId::Paypal, "ORD-000007"),
             hold_until: 0,
+            attempt_created: 0,
         }
     }
 
@@ -408,6 +432,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(error.issues(), vec!["INSTRUMENT_DECLINED"]);
+    }
+
+    #[test]
+    fn each_refund_has_an_invoice_id_of_its_own_that_names_its_attempt() {
+        let long_key = "k".repeat(100);
+        let first = refund_body(
+            Money::new(1000, Currency::Usd),
+            "ORD-000007-A1-K7QX2M",
+            &long_key,
+            "",
+        );
+        let second = refund_body(
+            Money::new(2600, Currency::Usd),
+            "ORD-000007-A1-K7QX2M",
+            "another-key",
+            "",
+        );
+        assert_eq!(first["custom_id"], long_key.as_str());
+        assert_ne!(first["invoice_id"], second["invoice_id"]);
+        let invoice = first["invoice_id"].as_str().unwrap();
+        assert!(invoice.len() <= 127, "{invoice}");
+        assert_eq!(attempt_of_invoice(invoice), Some("ORD-000007-A1-K7QX2M"));
+        // A retry of the same refund sends the same body.
+        assert_eq!(
+            first,
+            refund_body(
+                Money::new(1000, Currency::Usd),
+                "ORD-000007-A1-K7QX2M",
+                &long_key,
+                ""
+            )
+        );
+        // An order's invoice_id is the attempt itself.
+        assert_eq!(attempt_of_invoice("ORD-000007-A1"), Some("ORD-000007-A1"));
+        assert_eq!(attempt_of_invoice(""), None);
     }
 
     #[test]

@@ -253,6 +253,7 @@ mod tests {
             },
             urls: ShopUrls::new("https://shop.example", ProviderId::Square, "ORD-000042"),
             hold_until: 0,
+            attempt_created: 0,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The SSLCOMMERZ sandbox, mounted at `/sandbox/sslcommerz` (providers.md §10): the session API
 //! (`/gwprocess/v4/api.php`), a hosted page with **Pay**, **Decline** and **Cancel** that posts the
 //! shopper back to success / fail / cancel URLs and sends a signed IPN (retried until a 2xx), and
-//! the validation and transaction-query APIs (GET or POST; VALID first, then VALIDATED).
+//! the validation and transaction-query APIs (GET or POST; VALID first, then VALIDATED), and the
+//! refund API on the same endpoint (`refund_trans_id` required: at most 30 characters, one refund
+//! each). As at SSLCOMMERZ, `verify_key` names every callback field, but empty ones are not posted.
 
 use super::verify_sign::{password_md5, sign_with_password_md5};
 use super::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
@@ -327,7 +329,9 @@ fn callback_fields(
     if status == "FAILED" {
         put("error", "Declined by the sandbox (test control)".into());
     }
+    // Like SSLCOMMERZ, `verify_key` names every field, but empty ones are not posted.
     let verify_key = f.keys().cloned().collect::<Vec<_>>().join(",");
+    f.retain(|_, v| !v.is_empty());
     let sign = sign_with_password_md5(
         &f,
         &verify_key,
@@ -638,6 +642,29 @@ async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> 
                 .into_response();
             }
         }
+        // `refund_trans_id`: the refund's own id, required, at most 30 characters, one refund
+        // each (the same id again on the same payment is that refund).
+        let trans_id = params.get("refund_trans_id").cloned().unwrap_or_default();
+        if trans_id.is_empty() {
+            return refund_failed("refund_trans_id is required");
+        }
+        if trans_id.chars().count() > 30 {
+            return refund_failed("refund_trans_id must be at most 30 characters");
+        }
+        if let Some(same) = refunds
+            .iter()
+            .find(|r| r["refund_trans_id"] == trans_id.as_str())
+        {
+            return Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
+                "trans_id": session["tran_id"], "refund_ref_id": same["refund_ref_id"],
+                "status": "success", "errorReason": ""}))
+            .into_response();
+        }
+        match refund_trans_id_used(state, params, &trans_id).await {
+            Ok(false) => {}
+            Ok(true) => return refund_failed("Duplicate refund_trans_id"),
+            Err(r) => return r,
+        }
         let plan = RefundPlan::parse(transaction[REFUND_PLAN_KEY].as_str());
         if plan == RefundPlan::Refuse {
             return refund_failed(
@@ -670,6 +697,7 @@ async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> 
         list.push(json!({
             "refund_ref_id": refund_ref_id,
             "refe_id": refe_id,
+            "refund_trans_id": trans_id,
             "amount": amount,
             "remarks": params.get("refund_remarks").cloned().unwrap_or_default(),
             "status": if plan == RefundPlan::Fail { "cancelled" } else { "refunded" },
@@ -698,6 +726,22 @@ async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> 
     }
     Json(json!({"APIConnect": "FAILED", "status": "failed", "errorReason": "busy, try again"}))
         .into_response()
+}
+
+/// Whether a refund of any of the store's payments already has this `refund_trans_id`.
+async fn refund_trans_id_used(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    trans_id: &str,
+) -> Result<bool, Response> {
+    let sessions = sessions_matching(state, params, trans_id)
+        .await?
+        .unwrap_or_default();
+    Ok(sessions.iter().any(|s| {
+        s["refunds"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|r| r["refund_trans_id"] == trans_id))
+    }))
 }
 
 /// Where a refund stands: `refunded`, or `cancelled` when the payment's refunds fail.

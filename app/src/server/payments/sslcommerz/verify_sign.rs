@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifySignError {
-    #[error("post has no verify_key or verify_sign, or verify_key names a missing field")]
+    #[error("post has no verify_key or verify_sign, or verify_key names none of its fields")]
     Malformed,
     #[error("verify_sign does not match the fields")]
     Mismatch,
@@ -33,13 +33,17 @@ fn signed_string_with_hash(
     passwd_hash: &str,
 ) -> Result<String, VerifySignError> {
     let mut signed = BTreeMap::new();
+    // A name whose field was not posted is skipped, as SSLCOMMERZ's own libraries do (SSLCOMMERZ
+    // lists fields it leaves out when empty, such as `value_b`). The signature then covers the
+    // fields that came; the validation API stays the real check.
     for key in verify_key
         .split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
     {
-        let value = fields.get(key).ok_or(VerifySignError::Malformed)?;
-        signed.insert(key, value.as_str());
+        if let Some(value) = fields.get(key) {
+            signed.insert(key, value.as_str());
+        }
     }
     if signed.is_empty() {
         return Err(VerifySignError::Malformed);
@@ -159,10 +163,36 @@ mod tests {
     }
 
     #[test]
+    fn a_named_field_that_was_not_posted_is_skipped() {
+        // SSLCOMMERZ names `value_b` in verify_key but does not post it when it is empty.
+        let mut fields = post();
+        fields.remove("verify_sign");
+        let verify_key = format!("{VERIFY_KEY},value_b");
+        let sign = sign(&fields, &verify_key, "testbox").unwrap();
+        assert_eq!(
+            sign, "7bb0a73aae0944a248e040e21c58a08d",
+            "the same string is hashed"
+        );
+        fields.insert("verify_key".into(), verify_key);
+        fields.insert("verify_sign".into(), sign);
+        assert_eq!(verify(&fields, "testbox"), Ok(()));
+        // Skipping is no way around the signature: a posted field it covers cannot change.
+        fields.insert("amount".into(), "1.00".into());
+        assert_eq!(verify(&fields, "testbox"), Err(VerifySignError::Mismatch));
+    }
+
+    #[test]
     fn refuses_posts_missing_what_is_signed() {
+        // A signed field left out changes the hashed string: the signature no longer matches.
         let mut missing = post();
         missing.remove("val_id");
-        assert_eq!(verify(&missing, "testbox"), Err(VerifySignError::Malformed));
+        assert_eq!(verify(&missing, "testbox"), Err(VerifySignError::Mismatch));
+        let mut none_posted = post();
+        none_posted.insert("verify_key".into(), "value_c,value_d".into());
+        assert_eq!(
+            verify(&none_posted, "testbox"),
+            Err(VerifySignError::Malformed)
+        );
         let mut unsigned = post();
         unsigned.remove("verify_sign");
         assert_eq!(

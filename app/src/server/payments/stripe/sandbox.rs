@@ -852,7 +852,8 @@ async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Val
             "amount_refunded": refunded + amount,
             "currency": currency,
             "refunded": refunded + amount == total,
-            "refunds": {"object": "list", "data": [refund.clone()]},
+            // Since API version 2022-11-15 a charge lists no refunds (`refunds` is only there
+            // when expanded, which an event never is).
         });
         send_objects(
             state,

@@ -109,14 +109,7 @@ pub fn create_session_form(request: &StartRequest) -> String {
             ),
         ),
         ("cancel_url".into(), request.urls.cancel_url.clone()),
-        // Stripe takes 30 min to 24 h; a shorter hold is closed by the shop itself.
-        (
-            "expires_at".into(),
-            request
-                .hold_until
-                .max(super::super::now_secs() + 30 * 60 + 60)
-                .to_string(),
-        ),
+        ("expires_at".into(), expires_at(request).to_string()),
         ("metadata[order]".into(), order.clone()),
         ("payment_intent_data[metadata][order]".into(), order.clone()),
     ];
@@ -132,6 +125,18 @@ pub fn create_session_form(request: &StartRequest) -> String {
         fields.push((item("[quantity]"), line.quantity.to_string()));
     }
     serde_urlencoded::to_string(&fields).expect("string pairs always encode")
+}
+
+/// The session's `expires_at`: the order's hold, within what Stripe takes (30 minutes to 24 hours
+/// after the session is made; a shorter hold is closed by the shop itself). Counted from the
+/// attempt's creation, never from now: a retry of the same attempt sends byte-identical parameters
+/// under the same `Idempotency-Key`, or Stripe answers `idempotency_error`.
+pub fn expires_at(request: &StartRequest) -> i64 {
+    let made = request.attempt_created;
+    request
+        .hold_until
+        .max(made + 30 * 60 + 60)
+        .min(made + 24 * 60 * 60)
 }
 
 /// An id placed in a URL path; Stripe ids are `[A-Za-z0-9_]`, anything else is dropped.
@@ -173,6 +178,7 @@ mod tests {
                 "ORD-000007",
             ),
             hold_until: crate::server::payments::now_secs() + 3600,
+            attempt_created: crate::server::payments::now_secs(),
         };
         let form = create_session_form(&request);
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&form).unwrap();
@@ -197,6 +203,43 @@ mod tests {
         assert_eq!(
             get("success_url"),
             Some("http://shop.test/payments/stripe/return/ORD-000007?session_id={CHECKOUT_SESSION_ID}")
+        );
+    }
+
+    #[test]
+    fn expires_at_depends_on_the_attempt_not_on_when_it_is_sent() {
+        let made = 1_700_000_000;
+        let request = |hold_until: i64| StartRequest {
+            order_reference: "ORD-000007".into(),
+            attempt_reference: "ORD-000007-A1".into(),
+            total: Money::new(1800, Currency::Usd),
+            lines: vec![],
+            customer: Customer {
+                email: "a@b.co".into(),
+                name: "A".into(),
+                address: "x".into(),
+                city: "y".into(),
+                postcode: "1".into(),
+                country: "US".into(),
+                phone: String::new(),
+            },
+            urls: crate::server::payments::ShopUrls::new(
+                "http://shop.test",
+                crate::model::ProviderId::Stripe,
+                "ORD-000007",
+            ),
+            hold_until,
+            attempt_created: made,
+        };
+        // A 5-minute hold (long past now): Stripe's floor after the attempt, whenever it is sent.
+        assert_eq!(expires_at(&request(made + 300)), made + 31 * 60);
+        assert_eq!(expires_at(&request(made + 3600)), made + 3600);
+        assert_eq!(expires_at(&request(made + 90_000)), made + 86_400);
+        let form = create_session_form(&request(made + 300));
+        assert_eq!(form, create_session_form(&request(made + 300)));
+        assert!(
+            form.contains(&format!("expires_at={}", made + 31 * 60)),
+            "{form}"
         );
     }
 
