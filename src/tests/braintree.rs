@@ -719,7 +719,7 @@ both_backends! {
         app.exec("UPDATE payment_attempts SET next_lookup_at = 0").await;
         app::server::services::reconciler::run_once(&app.state).await.unwrap();
         assert_eq!(app.status_of(&reference).await, "awaiting_payment");
-        assert_eq!(app.ledger_rows(&reference).await, 0);
+        assert_eq!(app.transitions(&reference).await, 0);
         // The shopper's own nonce sells: their sales are not taken for an earlier one of ours.
         let (form, _) = shopper.open_dropin(&page).await;
         shopper.post_nonce(&form, "fake-valid-nonce").await;
