@@ -235,7 +235,9 @@ pub async fn receive(
             outcome(match applied {
                 payment_updates::Applied::Duplicate => WebhookOutcome::Duplicate,
                 payment_updates::Applied::UnknownAttempt
-                | payment_updates::Applied::ForeignSession => WebhookOutcome::Ignored,
+                | payment_updates::Applied::ForeignSession
+                | payment_updates::Applied::ForeignPayment
+                | payment_updates::Applied::PaymentInFlight => WebhookOutcome::Ignored,
                 payment_updates::Applied::Recorded { .. } => WebhookOutcome::Applied,
             });
             if let (payment_updates::Applied::Recorded { .. }, Some(at)) =

@@ -5,7 +5,7 @@
 //! an outage; refunds and voids from the admin page; the reconciler. Product 1 (Canvas Tote) is
 //! $18.00, stock 40.
 
-use crate::helpers::{both_backends, spawn_app_with, Backend, Browser, TestApp};
+use crate::helpers::{both_backends, gate, spawn_app_with, Backend, Browser, Hold, TestApp};
 use crate::pay::reference_in;
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::braintree::sandbox;
@@ -155,13 +155,27 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Sales the sandbox made for an attempt (every `transaction.sale` call that got that far).
+    /// Sales the sandbox made for an attempt (every `transaction.sale` call that got that far),
+    /// under the shop's `order_id` (the reference tagged with the attempt's session).
     async fn sales(&self, attempt: &str) -> i64 {
         self.bt_count(
             "SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE 'bt-tx:%' AND data LIKE $1 AND data LIKE '%\"kind\":\"sale\"%'",
-            &format!("%\"order_id\":\"{attempt}\"%"),
+            &format!("%\"order_id\":\"{attempt}/%"),
         )
         .await
+    }
+
+    /// The `order_id` this shop gives the attempt's sale: its reference tagged with its session.
+    async fn order_id_of(&self, attempt: &str) -> String {
+        let session: String =
+            sqlx::query("SELECT provider_session_id FROM payment_attempts WHERE reference = $1")
+                .bind(attempt)
+                .fetch_one(&self.state.db.pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+        format!("{attempt}/{session}")
     }
 
     /// Post a Braintree notification form to the shop.
@@ -189,23 +203,24 @@ impl TestApp {
     }
 }
 
-/// A `transaction_settled` notification about a sale for `attempt`.
-fn settled_xml(attempt: &str, amount: &str, currency: &str) -> String {
+/// A `transaction_settled` notification about a sale under `order_id`.
+fn settled_xml(order_id: &str, amount: &str, currency: &str) -> String {
     let tx = wire::transaction_node(&wire::Transaction {
         id: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..7]),
         status: "settled".into(),
         kind: "sale".into(),
         amount: amount.into(),
         currency: Some(currency.into()),
-        order_id: Some(attempt.into()),
+        order_id: Some(order_id.into()),
         ..wire::Transaction::default()
     });
     sandbox::notification_xml("transaction_settled", &tx)
 }
 
-/// A sale straight at the sandbox's API (as if the shop's own call had lost its answer).
-async fn direct_sale(app: &TestApp, attempt: &str, nonce: &str) -> reqwest::Response {
-    let body = wire::sale_body("18.00", nonce, attempt, None);
+/// A sale straight at the sandbox's API under `order_id` (as if the shop's own call had lost its
+/// answer, or as another shop on the same account would make it).
+async fn direct_sale(app: &TestApp, order_id: &str, nonce: &str) -> reqwest::Response {
+    let body = wire::sale_body("18.00", nonce, order_id, None);
     reqwest::Client::new()
         .post(format!(
             "{}/sandbox/braintree/merchants/{}/transactions",
@@ -323,7 +338,8 @@ both_backends! {
         let attempt = go.rsplit('/').next().unwrap().to_string();
         let reference = reference_in(&attempt);
         let (form, _) = shopper.open_dropin(&page).await;
-        assert_eq!(direct_sale(&app, &attempt, "fake-valid-nonce").await.status(), StatusCode::CREATED);
+        let ours = app.order_id_of(&attempt).await;
+        assert_eq!(direct_sale(&app, &ours, "fake-valid-nonce").await.status(), StatusCode::CREATED);
         shopper.post_nonce(&form, "fake-valid-nonce").await;
         assert_eq!(app.status_of(&reference).await, "paid");
         assert_eq!(app.sales(&attempt).await, 1, "the search found the earlier sale");
@@ -339,7 +355,8 @@ both_backends! {
         app.exec("UPDATE payment_attempts SET next_lookup_at = next_lookup_at - 30000").await;
         assert_eq!(reconcile().await.unwrap(), 1);
         assert_eq!(app.status_of(&reference).await, "awaiting_payment", "no sale yet");
-        assert_eq!(direct_sale(&app, &attempt, "fake-valid-nonce").await.status(), StatusCode::CREATED);
+        let ours = app.order_id_of(&attempt).await;
+        assert_eq!(direct_sale(&app, &ours, "fake-valid-nonce").await.status(), StatusCode::CREATED);
         app.exec("UPDATE payment_attempts SET next_lookup_at = 0").await;
         reconcile().await.unwrap();
         assert_eq!(app.status_of(&reference).await, "paid");
@@ -350,7 +367,7 @@ both_backends! {
         let (go, _) = shopper.start_braintree(1).await;
         let attempt = go.rsplit('/').next().unwrap().to_string();
         let reference = reference_in(&attempt);
-        let body = sandbox::signed_form(&settled_xml(&attempt, "18.00", "USD"));
+        let body = sandbox::signed_form(&settled_xml(&app.order_id_of(&attempt).await, "18.00", "USD"));
         let posts = (0..5).map(|_| app.bt_post(body.clone()));
         for status in futures_util::future::join_all(posts).await {
             assert!(status.is_success(), "{status}");
@@ -370,9 +387,10 @@ both_backends! {
         let (go, _) = shopper.start_braintree(1).await;
         let attempt = go.rsplit('/').next().unwrap().to_string();
         let reference = reference_in(&attempt);
-        let genuine: Vec<(String, String)> = serde_urlencoded::from_str(&sandbox::signed_form(&settled_xml(&attempt, "18.00", "USD"))).unwrap();
+        let ours = app.order_id_of(&attempt).await;
+        let genuine: Vec<(String, String)> = serde_urlencoded::from_str(&sandbox::signed_form(&settled_xml(&ours, "18.00", "USD"))).unwrap();
         let (signature, payload) = (genuine[0].1.clone(), genuine[1].1.clone());
-        let other = wire::encode_payload(&settled_xml(&attempt, "18.00", "USD"));
+        let other = wire::encode_payload(&settled_xml(&ours, "18.00", "USD"));
         let forged_sig = wire::bt_signature(sandbox_keys::BRAINTREE_PUBLIC_KEY, "not-the-private-key", other.as_bytes());
         let form = |pairs: &[(&str, &str)]| serde_urlencoded::to_string(pairs).unwrap();
         for body in [
@@ -396,7 +414,8 @@ both_backends! {
             let (go, _) = shopper.start_braintree(1).await;
             let attempt = go.rsplit('/').next().unwrap().to_string();
             let reference = reference_in(&attempt);
-            let status = app.bt_post(sandbox::signed_form(&settled_xml(&attempt, amount, currency))).await;
+            let ours = app.order_id_of(&attempt).await;
+            let status = app.bt_post(sandbox::signed_form(&settled_xml(&ours, amount, currency))).await;
             assert!(status.is_success(), "{status}");
             assert_eq!(app.status_of(&reference).await, "needs_review", "{amount} {currency}");
         }
@@ -643,4 +662,271 @@ async fn the_braintree_sandbox_speaks_the_gateways_xml() {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+/// A credit (refund) notice under `order_id`, refunding the sale `refunded`.
+fn credit_xml(order_id: &str, refunded: &str, id: &str) -> String {
+    let tx = wire::transaction_node(&wire::Transaction {
+        id: id.into(),
+        status: "settled".into(),
+        kind: "credit".into(),
+        amount: "18.00".into(),
+        currency: Some("USD".into()),
+        order_id: Some(order_id.into()),
+        refunded_transaction_id: Some(refunded.into()),
+        ..wire::Transaction::default()
+    });
+    sandbox::notification_xml("transaction_settled", &tx)
+}
+
+impl TestApp {
+    async fn bt_refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
+        sqlx::query(
+            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
+             WHERE o.reference = $1 ORDER BY r.id",
+        )
+        .bind(reference)
+        .fetch_all(&self.state.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
+        .collect()
+    }
+
+    async fn attempt_text(&self, attempt: &str, column: &str) -> String {
+        sqlx::query(&format!(
+            "SELECT {column} FROM payment_attempts WHERE reference = $1"
+        ))
+        .bind(attempt)
+        .fetch_one(&self.state.db.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+    }
+}
+
+both_backends! {
+    async fn sales_another_shop_made_under_the_same_reference_change_nothing_here(app) {
+        // Another shop on the same Braintree account has its own ORD-000001-A1: its sales carry
+        // the same reference, but not this shop's session.
+        let shopper = app.browser();
+        let (go, page) = shopper.start_braintree(1).await;
+        let attempt = go.rsplit('/').next().unwrap().to_string();
+        let reference = reference_in(&attempt);
+        for theirs in [attempt.clone(), format!("{attempt}/bt_someone_else")] {
+            assert_eq!(direct_sale(&app, &theirs, "fake-valid-nonce").await.status(), StatusCode::CREATED);
+            // Their settlement notice reaches this shop too: acknowledged, and ignored.
+            let notice = sandbox::signed_form(&settled_xml(&theirs, "18.00", "USD"));
+            assert!(app.bt_post(notice).await.is_success());
+        }
+        // Nor does the reconciler's search take their sales for this shop's.
+        app.exec("UPDATE payment_attempts SET next_lookup_at = 0").await;
+        app::server::services::reconciler::run_once(&app.state).await.unwrap();
+        assert_eq!(app.status_of(&reference).await, "awaiting_payment");
+        assert_eq!(app.transitions(&reference).await, 0);
+        // The shopper's own nonce sells: their sales are not taken for an earlier one of ours.
+        let (form, _) = shopper.open_dropin(&page).await;
+        shopper.post_nonce(&form, "fake-valid-nonce").await;
+        assert_eq!(app.status_of(&reference).await, "paid");
+        let ours = app.order_id_of(&attempt).await;
+        let sold = app
+            .bt_count("SELECT COUNT(*) FROM sandbox_objects WHERE data LIKE $1", &format!("%\"order_id\":\"{ours}\"%"))
+            .await;
+        assert_eq!(sold, 1, "one sale of this shop's own");
+    }
+
+    async fn a_refund_notice_about_another_shops_sale_records_nothing(app) {
+        let shopper = app.browser();
+        let (reference, _) = shopper.pay_with_braintree(1, "fake-valid-nonce").await;
+        let (attempt, _) = app.attempt_of(&reference).await;
+        // A credit of another shop's sale under the same reference, with or without a key.
+        for theirs in [attempt.clone(), format!("{attempt}/refund-theirs-0001")] {
+            let notice = sandbox::signed_form(&credit_xml(&theirs, "tforeign1", &format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..7])));
+            assert!(app.bt_post(notice).await.is_success(), "acknowledged");
+        }
+        assert_eq!(app.bt_refund_rows(&reference).await, vec![], "no refund recorded");
+        assert_eq!(app.status_of(&reference).await, "paid");
+        // A credit of this shop's own sale made in Braintree's control panel is recorded.
+        let sale = app.attempt_text(&attempt, "provider_payment_id").await;
+        let notice = sandbox::signed_form(&credit_xml(&attempt, &sale, "cpanel01"));
+        assert!(app.bt_post(notice).await.is_success());
+        assert_eq!(app.bt_refund_rows(&reference).await, vec![(1800, "succeeded".to_string())]);
+        assert_eq!(app.status_of(&reference).await, "refunded");
+    }
+
+    async fn an_order_paid_twice_is_not_refunded_while_one_payment_stands(app) {
+        let shopper = app.browser();
+        let (reference, _) = shopper.pay_with_braintree(1, "fake-valid-nonce").await;
+        // The shopper paid a second time, through a second attempt (a possible double charge the
+        // shop put in front of a person).
+        let second = format!("{reference}-A2");
+        let sold = direct_sale(&app, &format!("{second}/bt_second"), "fake-valid-nonce").await;
+        let wire::SaleResult::Accepted(tx) = wire::sale_result(&sold.bytes().await.unwrap()).unwrap() else {
+            panic!("the second sale is accepted")
+        };
+        app.exec(&format!(
+            "INSERT INTO payment_attempts (order_id, reference, provider, state, provider_session_id, \
+             provider_payment_id, captured_minor, captured_currency, created_at, updated_at) \
+             SELECT id, '{second}', 'braintree', 'needs_review', 'bt_second', '{}', 1800, 'USD', 0, 0 \
+             FROM orders WHERE reference = '{reference}'",
+            tx.id
+        ))
+        .await;
+        app.exec(&format!("UPDATE orders SET status = 'needs_review' WHERE reference = '{reference}'")).await;
+        let merchant = app.merchant().await;
+        // The second payment given back: the first still stands.
+        let (status, said) = merchant.braintree_refund(&reference, "18.00").await;
+        assert!(status.is_success() && said.contains("Refunded $18.00."), "{status} {said}");
+        assert_eq!(app.status_of(&reference).await, "partially_refunded");
+        // The first can be given back too; then the order is refunded.
+        let (status, said) = merchant.braintree_refund(&reference, "18.00").await;
+        assert!(status.is_success() && said.contains("Refunded $18.00."), "{status} {said}");
+        assert_eq!(app.status_of(&reference).await, "refunded");
+        let (status, said) = merchant.braintree_refund(&reference, "1.00").await;
+        assert!(!status.is_success(), "nothing is left: {status} {said}");
+    }
+}
+
+/// The shopper presses Cancel order, and the hold runs out, while the shop's `transaction.sale` is
+/// on its way to Braintree: the order is neither cancelled nor expired under it (the money would be
+/// taken for a dead order); the sale then pays it.
+async fn a_cancel_or_an_expiry_waits_for_a_sale_in_flight(backend: Backend) {
+    let (port, forward_to, mut held) =
+        gate(reqwest::Method::POST, "/transactions", Hold::Request).await;
+    let base = format!("http://127.0.0.1:{port}/sandbox/braintree");
+    let app = spawn_app_with(backend, &[("BRAINTREE_API_BASE", base.as_str())]).await;
+    // Braintree: the sandbox of another instance on the same database.
+    let braintree = app.another_instance().await;
+    forward_to(&braintree.base);
+    let shopper = app.browser();
+    let (go, page) = shopper.start_braintree(1).await;
+    let attempt = go.rsplit('/').next().unwrap().to_string();
+    let reference = reference_in(&attempt);
+    let form = nonce_form(&page, &reference);
+    let paying = shopper.post_nonce(&form, "fake-valid-nonce");
+    let meanwhile = async {
+        let sale = held
+            .recv()
+            .await
+            .expect("the sale is on its way to Braintree");
+        let action = format!("/payments/braintree/cancel/{reference}");
+        let cancel = shopper
+            .post_form(&format!("/orders/{reference}"), &action, &[("key", "")])
+            .await;
+        let told = cancel.headers()[LOCATION].to_str().unwrap().to_string();
+        let after_cancel = app.status_of(&reference).await;
+        app.exec("UPDATE orders SET hold_until = 1").await;
+        app::server::services::reconciler::run_once(&app.state)
+            .await
+            .unwrap();
+        let after_expiry = app.status_of(&reference).await;
+        sale.release.send(()).unwrap();
+        (told, after_cancel, after_expiry)
+    };
+    let (back, (told, after_cancel, after_expiry)) = tokio::join!(paying, meanwhile);
+    assert!(
+        told.ends_with("?cancel=failed"),
+        "the cancel says it cannot be done yet: {told}"
+    );
+    assert_eq!(
+        after_cancel, "awaiting_payment",
+        "not cancelled under the sale"
+    );
+    assert_eq!(
+        after_expiry, "awaiting_payment",
+        "not expired under the sale"
+    );
+    assert_eq!(back, format!("/orders/{reference}"));
+    assert_eq!(
+        app.status_of(&reference).await,
+        "paid",
+        "the sale pays the order"
+    );
+    assert_eq!(app.sales(&attempt).await, 1);
+    assert_eq!(
+        app.stock_of(1).await,
+        39,
+        "the stock stays with the paid order"
+    );
+}
+
+crate::helpers::on_both_backends!(a_cancel_or_an_expiry_waits_for_a_sale_in_flight);
+
+/// Braintree's notice of a refund arrives before the answer to the shop's refund call: it settles
+/// the shop's own refund (its key is in the credit's `order_id`), never a second one.
+async fn a_refund_notice_before_the_answer_settles_the_shops_own_refund(backend: Backend) {
+    let (port, forward_to, mut held) = gate(reqwest::Method::POST, "/refund", Hold::Answer).await;
+    let base = format!("http://127.0.0.1:{port}/sandbox/braintree");
+    let app = spawn_app_with(backend, &[("BRAINTREE_API_BASE", base.as_str())]).await;
+    // Braintree: the sandbox of another instance on the same database.
+    let braintree = app.another_instance().await;
+    forward_to(&braintree.base);
+    let shopper = app.browser();
+    let (_, page) = shopper.start_braintree(1).await;
+    let reference = app.latest_order().await;
+    let back = shopper
+        .post_nonce(&nonce_form(&page, &reference), "fake-valid-nonce")
+        .await;
+    assert_eq!(back, format!("/orders/{reference}"));
+    assert_eq!(app.status_of(&reference).await, "paid");
+    // Settled, so the refund is a `transaction.refund` (a credit), not a void.
+    app.exec("UPDATE sandbox_objects SET data = REPLACE(data, '\"status\":\"submitted_for_settlement\"', '\"status\":\"settled\"') WHERE id LIKE 'bt-tx:%'").await;
+    let merchant = app.merchant().await;
+    let refunding = merchant.braintree_refund(&reference, "18.00");
+    let overtaking = async {
+        let answer = held.recv().await.expect("the refund reaches Braintree");
+        let wire::SaleResult::Accepted(credit) = wire::sale_result(answer.body.as_bytes()).unwrap()
+        else {
+            panic!("the refund is accepted: {}", answer.body)
+        };
+        let notice = sandbox::signed_form(&sandbox::notification_xml(
+            "transaction_settled",
+            &wire::transaction_node(&wire::Transaction {
+                status: "settled".into(),
+                ..credit
+            }),
+        ));
+        let acknowledged = app.bt_post(notice).await;
+        let rows = app.bt_refund_rows(&reference).await;
+        let status = app.status_of(&reference).await;
+        answer.release.send(()).unwrap();
+        (acknowledged, rows, status)
+    };
+    let ((code, said), (acknowledged, rows, status)) = tokio::join!(refunding, overtaking);
+    assert!(acknowledged.is_success());
+    assert_eq!(
+        rows,
+        vec![(1800, "succeeded".to_string())],
+        "the notice settled the shop's own refund"
+    );
+    assert_eq!(status, "refunded");
+    assert!(
+        code.is_success() && said.contains("Refunded $18.00."),
+        "{code} {said}"
+    );
+    assert_eq!(
+        app.bt_refund_rows(&reference).await,
+        vec![(1800, "succeeded".to_string())]
+    );
+    assert_eq!(app.status_of(&reference).await, "refunded");
+}
+
+crate::helpers::on_both_backends!(a_refund_notice_before_the_answer_settles_the_shops_own_refund);
+
+/// The stand-in Drop-in's nonce form without opening it (when this shop does not serve the
+/// sandbox): the shop page's own fields, posted to the return URL.
+fn nonce_form(shop_page: &str, reference: &str) -> HtmlForm {
+    let to_dropin = forms(shop_page)
+        .into_iter()
+        .find(|f| f.action == "/sandbox/braintree/dropin")
+        .expect("the stand-in form");
+    let mut fields = to_dropin.fields;
+    fields.retain(|(k, _)| matches!(k.as_str(), "form_token" | "amount" | "currency"));
+    HtmlForm {
+        method: "post".into(),
+        action: format!("/payments/braintree/return/{reference}"),
+        fields,
+    }
 }

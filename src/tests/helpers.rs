@@ -566,3 +566,107 @@ where
     .await
     .unwrap_or_else(|_| panic!("{needle:?} within 10 s; the stream said {seen:?}"));
 }
+
+/// When a [`gate`] holds the call it was armed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Before the provider sees it: the call is in flight and nothing happened yet.
+    Request,
+    /// After the provider acted, before its answer reaches the shop.
+    Answer,
+}
+
+/// A call a [`gate`] holds: its request body (or, held at [`Hold::Answer`], the provider's
+/// answer), and the switch that lets it go on.
+pub struct Held {
+    pub body: String,
+    pub release: tokio::sync::oneshot::Sender<()>,
+}
+
+struct GateInner {
+    target: std::sync::Mutex<String>,
+    method: reqwest::Method,
+    path_ends: &'static str,
+    hold: Hold,
+    armed: std::sync::atomic::AtomicBool,
+    held: tokio::sync::mpsc::UnboundedSender<Held>,
+    http: Client,
+}
+
+/// A provider's API behind an HTTP forwarder that holds the first `method` call whose path ends
+/// with `path_ends` (as a slow provider or a slow network would), until the test lets it go:
+/// every other call passes straight on. Returns its port, the setter of the address it forwards
+/// to (`http://host:port`, set once the shop behind it runs) and the held calls as they come.
+pub async fn gate(
+    method: reqwest::Method,
+    path_ends: &'static str,
+    hold: Hold,
+) -> (
+    u16,
+    Arc<dyn Fn(&str) + Send + Sync>,
+    tokio::sync::mpsc::UnboundedReceiver<Held>,
+) {
+    let (held, calls) = tokio::sync::mpsc::unbounded_channel();
+    let inner = Arc::new(GateInner {
+        target: std::sync::Mutex::new(String::new()),
+        method,
+        path_ends,
+        hold,
+        armed: std::sync::atomic::AtomicBool::new(true),
+        held,
+        http: Client::new(),
+    });
+    let router = axum::Router::new()
+        .fallback(forward)
+        .with_state(inner.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let set = move |to: &str| *inner.target.lock().unwrap() = to.to_string();
+    (port, Arc::new(set), calls)
+}
+
+async fn forward(
+    axum::extract::State(gate): axum::extract::State<Arc<GateInner>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let chosen = method.as_str() == gate.method.as_str()
+        && uri.path().ends_with(gate.path_ends)
+        && gate.armed.swap(false, std::sync::atomic::Ordering::SeqCst);
+    let wait = |body: String| {
+        let (release, released) = tokio::sync::oneshot::channel();
+        gate.held.send(Held { body, release }).unwrap();
+        released
+    };
+    if chosen && gate.hold == Hold::Request {
+        let _ = wait(String::from_utf8_lossy(&body).into_owned()).await;
+    }
+    let target = gate.target.lock().unwrap().clone();
+    let mut request = gate.http.request(
+        reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+        format!("{target}{path}"),
+    );
+    for (name, value) in &headers {
+        if name.as_str() != "host" && name.as_str() != "content-length" {
+            request = request.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = request.body(body.to_vec()).send().await.unwrap();
+    let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let text = answer.text().await.unwrap();
+    if chosen && gate.hold == Hold::Answer {
+        let _ = wait(text.clone()).await;
+    }
+    (status, [("content-type", content_type)], text).into_response()
+}

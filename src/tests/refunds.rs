@@ -566,3 +566,54 @@ async fn a_refund_whose_answer_was_lost_is_made_once(backend: crate::helpers::Ba
 }
 
 crate::helpers::on_both_backends!(a_refund_whose_answer_was_lost_is_made_once);
+
+/// A Stripe `refund.updated` naming `attempt` in its metadata, about a succeeded refund of
+/// `payment_intent` that the shop never asked for.
+fn refund_notice(attempt: &str, payment_intent: &str) -> serde_json::Value {
+    let refund_id = format!("re_test_{}", uuid::Uuid::new_v4().simple());
+    serde_json::json!({
+        "id": format!("evt_test_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": 1_700_000_000,
+        "livemode": false,
+        "type": "refund.updated",
+        "data": {"object": {
+            "id": refund_id,
+            "object": "refund",
+            "status": "succeeded",
+            "amount": 1800,
+            "currency": "usd",
+            "payment_intent": payment_intent,
+            "metadata": {"attempt": attempt},
+        }},
+    })
+}
+
+both_backends! {
+    async fn a_refund_notice_about_another_shops_payment_records_nothing(app) {
+        // Another shop on the same Stripe account has its own ORD-000001-A1 and refunds its
+        // payment: Stripe sends the notice here too.
+        let shopper = app.browser();
+        let reference = shopper.pay_stripe_with_refunds(&app, 1, "succeed").await;
+        let (attempt, _) = app.attempt_of(&reference).await;
+        let theirs = refund_notice(&attempt, "pi_someone_else");
+        assert_eq!(app.stripe_event(&theirs).await, StatusCode::OK, "acknowledged");
+        assert_eq!(app.refund_rows(&reference).await, vec![], "no refund recorded");
+        assert_eq!(app.status_of(&reference).await, "paid");
+        assert_eq!(app.refunded_minor(&reference).await, 0);
+        let outcomes = app.inbox_outcomes().await;
+        assert!(outcomes.last().is_some_and(|o| o.contains("another payment")), "{outcomes:?}");
+        // A refund of this shop's own payment made in Stripe's dashboard is recorded.
+        let ours: String = sqlx::query("SELECT provider_payment_id FROM payment_attempts WHERE reference = $1")
+            .bind(&attempt)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(app.stripe_event(&refund_notice(&attempt, &ours)).await, StatusCode::OK);
+        assert_eq!(app.refund_rows(&reference).await, vec![(1800, "succeeded".to_string())]);
+        assert_eq!(app.status_of(&reference).await, "refunded");
+    }
+}

@@ -550,3 +550,90 @@ async fn the_square_sandbox_speaks_squares_protocol() {
         .unwrap();
     assert!(payments["payments"].as_array().unwrap().is_empty());
 }
+
+/// Square's `refund.updated` (COMPLETED) arrives before the answer to the shop's `POST
+/// /v2/refunds`. Square does not echo the shop's key, so the notice names an unknown refund of the
+/// attempt's payment: it settles the shop's own refund still waiting for its answer (the only one
+/// of that amount), never a second "dashboard" refund.
+async fn a_square_refund_notice_before_the_answer_settles_the_shops_own_refund(backend: Backend) {
+    let (port, forward_to, mut held) = crate::helpers::gate(
+        reqwest::Method::POST,
+        "/v2/refunds",
+        crate::helpers::Hold::Answer,
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{port}/sandbox/square");
+    let app = spawn_app_with(backend, &[("SQUARE_API_BASE", base.as_str())]).await;
+    // Square: the sandbox of another instance on the same database.
+    let square = app.another_instance().await;
+    forward_to(&square.base);
+    let shopper = app.browser();
+    let page = shopper.start_square(1).await;
+    let on_square = square.browser();
+    let reference = reference_in(
+        &on_square
+            .on_square_page(&page, "pay", "normal", "succeed")
+            .await,
+    );
+    app.wait_for(&reference, "paid").await;
+    let merchant = app.merchant().await;
+    let refunding = merchant.square_refund(&reference, "18.00");
+    let overtaking = async {
+        let answer = held.recv().await.expect("the refund reaches Square");
+        let mut refund: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        let mut done = refund["refund"].take();
+        done["status"] = json!("COMPLETED");
+        let body = json!({
+            "merchant_id": "MLSTOREFRONTSANDBOX",
+            "type": "refund.updated",
+            "event_id": uuid::Uuid::new_v4().to_string(),
+            "created_at": "2026-01-01T00:00:00Z",
+            "data": {"type": "refund", "id": done["id"], "object": {"refund": done}},
+        })
+        .to_string();
+        let acknowledged = app
+            .square_post(&TestApp::square_signed(body.as_bytes()), body.as_bytes())
+            .await;
+        let rows = app.square_refund_rows(&reference).await;
+        let status = app.status_of(&reference).await;
+        answer.release.send(()).unwrap();
+        (acknowledged, rows, status)
+    };
+    let ((code, said), (acknowledged, rows, status)) = tokio::join!(refunding, overtaking);
+    assert!(acknowledged.is_success(), "{acknowledged}");
+    assert_eq!(
+        rows,
+        vec![(1800, "succeeded".to_string())],
+        "the notice settled the shop's own refund"
+    );
+    assert_eq!(status, "refunded");
+    assert!(
+        code.is_success() && said.contains("Refunded $18.00."),
+        "{code} {said}"
+    );
+    assert_eq!(
+        app.square_refund_rows(&reference).await,
+        vec![(1800, "succeeded".to_string())]
+    );
+    assert_eq!(app.status_of(&reference).await, "refunded");
+}
+
+crate::helpers::on_both_backends!(
+    a_square_refund_notice_before_the_answer_settles_the_shops_own_refund
+);
+
+impl TestApp {
+    async fn square_refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
+        sqlx::query(
+            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
+             WHERE o.reference = $1 ORDER BY r.id",
+        )
+        .bind(reference)
+        .fetch_all(&self.state.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
+        .collect()
+    }
+}

@@ -463,22 +463,33 @@ pub async fn set_payment_id(
     Ok(())
 }
 
-/// The order's attempt whose payment was received (paid, or under review), newest first.
-pub async fn captured_attempt(
+/// The order's attempts whose payment was received (paid, or under review), newest first: one,
+/// or more when the shopper paid twice.
+pub async fn captured_attempts(
     conn: &mut AnyConnection,
     order_id: i64,
-) -> Result<Option<AttemptRow>, sqlx::Error> {
-    sqlx::query(&format!(
+) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
         "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE order_id = $1 \
          AND state IN ('paid', 'needs_review') AND captured_minor IS NOT NULL \
-         ORDER BY id DESC LIMIT 1"
+         ORDER BY id DESC"
     ))
     .bind(order_id)
-    .fetch_optional(conn)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(attempt).collect()
+}
+
+/// What every payment received for an order captured together, in minor units.
+pub async fn captured_total(conn: &mut AnyConnection, order_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "SELECT CAST(COALESCE(SUM(captured_minor), 0) AS BIGINT) AS n FROM payment_attempts \
+         WHERE order_id = $1 AND state IN ('paid', 'needs_review') AND captured_minor IS NOT NULL",
+    )
+    .bind(order_id)
+    .fetch_one(conn)
     .await?
-    .as_ref()
-    .map(attempt)
-    .transpose()
+    .try_get("n")
 }
 
 pub async fn attempts_of(
@@ -983,6 +994,26 @@ pub async fn claim_capture(
     .bind(now_ms())
     .bind(reference)
     .bind(session_id)
+    .bind(stale_before)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether no payment is being taken on the attempt right now (no capture claim newer than
+/// `stale_before`). True also holds the attempt's row until the transaction ends: a claim needs
+/// the attempt `open`, so once the caller moves the attempt on in the same transaction no claim
+/// can follow, and a claim being made at this moment is waited for and then seen (false).
+pub async fn no_capture_in_flight(
+    conn: &mut AnyConnection,
+    attempt_id: i64,
+    stale_before: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payment_attempts SET capture_claimed_at = capture_claimed_at WHERE id = $1 \
+         AND (capture_claimed_at IS NULL OR capture_claimed_at < $2)",
+    )
+    .bind(attempt_id)
     .bind(stale_before)
     .execute(conn)
     .await?;

@@ -152,6 +152,26 @@ pub async fn by_provider_id(
     .transpose()
 }
 
+/// The shop's own pending refunds of an attempt that the provider has not named yet (no provider
+/// id; a refund recorded from the provider always has one), of exactly this amount: what a provider's notice about one of them, overtaking the answer
+/// to the refund call, can be matched with.
+pub async fn unnamed_pending(
+    conn: &mut AnyConnection,
+    attempt_id: i64,
+    amount: Money,
+) -> Result<Vec<RefundRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM refunds WHERE attempt_id = $1 AND status = 'pending' \
+         AND provider_refund_id IS NULL AND amount_minor = $2 AND currency = $3 ORDER BY id"
+    ))
+    .bind(attempt_id)
+    .bind(amount.minor)
+    .bind(amount.currency.code())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(row).collect()
+}
+
 /// An order's refunds, oldest first.
 pub async fn for_order(
     conn: &mut AnyConnection,

@@ -2,8 +2,15 @@
 //! answers with a page of the shop's own ([`NextStep::ShopPage`]) whose form carries
 //! `payment_method_nonce` to the return URL: Braintree's Drop-in fills it in with real keys, the
 //! built-in sandbox's stand-in Drop-in page (`/sandbox/braintree/dropin`) with a test nonce.
-//! The return then makes `transaction.sale` (`order_id` = the attempt reference, the quoted
-//! amount, `options.submit_for_settlement = true`).
+//! The return then makes `transaction.sale` (the quoted amount, `options.submit_for_settlement =
+//! true`, `order_id` = the attempt reference tagged with the attempt's session,
+//! `ORD-000123-A1/bt_…`: see [`wire::tagged_order_id`]).
+//!
+//! **Only this shop's transactions.** Another shop on the same Braintree account can have the same
+//! reference. Searches are on the tagged `order_id`, and a notice about a sale must carry the
+//! attempt's session (checked against the stored one like any provider session), so their sales
+//! never pay or fail an order here. Refunds carry the refund's key the same way
+//! (`ORD-000123-A1/{key}`), and a refund notice counts only for the attempt's own sale.
 //!
 //! **Sell once, for the owner only.** The page's form carries a token (HMAC-SHA256 of the attempt
 //! and its session under the private key) that only the attempt's owner sees on the owner-only
@@ -330,6 +337,20 @@ impl Braintree {
         Ok((sales, String::from_utf8_lossy(&answer.body).into_owned()))
     }
 
+    /// The attempt and session a sale in a notification was made for, from its tagged `order_id`.
+    /// A sale without the shop's tag is not one this shop made (another shop on the account with
+    /// the same reference, or one made by hand): `None`, and the notice is acknowledged and ignored.
+    fn sale_owner(tx: &Transaction) -> Option<(String, String)> {
+        let order_id = tx.order_id.as_deref()?;
+        match wire::split_order_id(order_id) {
+            (reference, Some(session)) => Some((reference.to_string(), session.to_string())),
+            (_, None) => {
+                tracing::warn!(transaction = %tx.id, "a Braintree notice about a sale without the shop's tag was ignored");
+                None
+            }
+        }
+    }
+
     /// The most telling sale: a captured one, else the latest.
     fn best(sales: &[Transaction]) -> Option<&Transaction> {
         sales
@@ -338,8 +359,16 @@ impl Braintree {
             .or_else(|| sales.last())
     }
 
+    /// The attempt's sale, found by its tagged `order_id` (only this shop's session matches).
     async fn look_up(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
-        let (sales, payload) = self.search(attempt.reference).await?;
+        let (sales, payload) = match attempt.session_id {
+            Some(session) => {
+                self.search(&wire::tagged_order_id(attempt.reference, session))
+                    .await?
+            }
+            // No session, no page: nothing can have been sold for the attempt.
+            None => (Vec::new(), String::new()),
+        };
         Ok(match Self::best(&sales) {
             Some(tx) => self.update(
                 attempt.reference,
@@ -381,8 +410,9 @@ impl Braintree {
             update.kind = format!("{}; sale claimed by another caller", update.kind);
             return Ok(update);
         }
+        let order_id = wire::tagged_order_id(attempt, session);
         // A sale made before whose answer was lost (the claim of a caller that died went stale).
-        let earlier = match self.search(attempt).await {
+        let earlier = match self.search(&order_id).await {
             Ok((sales, payload)) => Self::best(&sales).cloned().map(|tx| (tx, payload)),
             Err(e) => {
                 self.captures.release(attempt).await?;
@@ -403,7 +433,7 @@ impl Braintree {
         let body = wire::sale_body(
             &amount.to_decimal_string(),
             nonce,
-            attempt,
+            &order_id,
             self.merchant_account_id.as_deref(),
         );
         let answer = match self
@@ -620,13 +650,13 @@ impl PaymentProvider for Braintree {
             let Some((dispute_id, tx)) = notification.dispute else {
                 return Ok(None);
             };
-            let Some(attempt) = tx.order_id.clone() else {
+            let Some((attempt, session)) = Self::sale_owner(&tx) else {
                 return Ok(None);
             };
             return Ok(Some(PaymentUpdate {
                 provider: BRAINTREE,
                 attempt_reference: attempt,
-                session_id: None,
+                session_id: Some(session),
                 event_id,
                 source: Source::Webhook,
                 kind: format!("{kind} (dispute {dispute_id})"),
@@ -642,11 +672,26 @@ impl PaymentProvider for Braintree {
             // `check` and kinds about other things: acknowledged, nothing to apply.
             return Ok(None);
         };
-        let Some(attempt) = tx.order_id.clone() else {
+        let Some(order_id) = tx.order_id.clone() else {
             return Ok(None);
         };
+        let (reference, own_id) = wire::split_order_id(&order_id);
+        let mut attempt = reference.to_string();
+        // A sale names the attempt's session; a credit the refund's key, and the sale it refunds
+        // (which must be the attempt's captured payment, see `services::refunds`).
+        let mut session_id = None;
         let outcome = match (kind.as_str(), tx.kind.as_str()) {
-            ("transaction_settled", "sale") => self.outcome(&tx),
+            ("transaction_settled", "sale") | ("transaction_settlement_declined", "sale") => {
+                let Some((owner, session)) = Self::sale_owner(&tx) else {
+                    return Ok(None);
+                };
+                (attempt, session_id) = (owner, Some(session));
+                if kind == "transaction_settled" {
+                    self.outcome(&tx)
+                } else {
+                    Outcome::Unrecognised(format!("settlement declined for transaction {}", tx.id))
+                }
+            }
             ("transaction_settled", "credit") | ("transaction_settlement_declined", "credit") => {
                 let currency = tx
                     .currency
@@ -659,7 +704,7 @@ impl PaymentProvider for Braintree {
                     .map_or(-1, |m| m.minor);
                 Outcome::Refund(RefundReport {
                     refund_id: tx.id.clone(),
-                    refund_key: None,
+                    refund_key: own_id.map(str::to_string),
                     state: if kind == "transaction_settled" {
                         RefundState::Succeeded
                     } else {
@@ -668,9 +713,6 @@ impl PaymentProvider for Braintree {
                     amount_minor,
                     currency,
                 })
-            }
-            ("transaction_settlement_declined", _) => {
-                Outcome::Unrecognised(format!("settlement declined for transaction {}", tx.id))
             }
             _ => return Ok(None),
         };
@@ -682,7 +724,7 @@ impl PaymentProvider for Braintree {
         Ok(Some(PaymentUpdate {
             provider: BRAINTREE,
             attempt_reference: attempt,
-            session_id: None,
+            session_id,
             event_id,
             source: Source::Webhook,
             kind,
@@ -733,7 +775,9 @@ impl PaymentProvider for Braintree {
     }
 
     /// Nothing exists at Braintree before the sale, and the attempt is already `cancelling`, so
-    /// no sale can claim it any more: an attempt without a sale is cancelled.
+    /// no sale can claim it any more: an attempt without a sale is cancelled. (A sale claimed just
+    /// before is still running then: the shop's cancel refuses while its claim stands, see
+    /// `services::orders::cancel`.)
     async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
         let mut update = self.look_up(attempt).await?;
         if update.outcome == Outcome::Pending {
@@ -746,10 +790,12 @@ impl PaymentProvider for Braintree {
     }
 
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {
-        let tx_id = match request.payment_id {
-            Some(id) => id.to_string(),
-            None => {
-                let (sales, _) = self.search(request.attempt.reference).await?;
+        let tx_id = match (request.payment_id, request.attempt.session_id) {
+            (Some(id), _) => id.to_string(),
+            (None, None) => return Err(PaymentError::Refused("no sale to refund".into())),
+            (None, Some(session)) => {
+                let order_id = wire::tagged_order_id(request.attempt.reference, session);
+                let (sales, _) = self.search(&order_id).await?;
                 sales
                     .iter()
                     .find(|t| t.is_captured())
@@ -764,9 +810,11 @@ impl PaymentProvider for Braintree {
             .call(
                 reqwest::Method::POST,
                 &format!("/transactions/{id}/refund"),
+                // The credit's `order_id` carries the refund's key, so its notice names the
+                // shop's refund even before this call's answer does.
                 Some(wire::refund_body(
                     &request.amount.to_decimal_string(),
-                    request.attempt.reference,
+                    &wire::tagged_order_id(request.attempt.reference, request.idempotency_key),
                 )),
             )
             .await?;

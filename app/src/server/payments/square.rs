@@ -325,10 +325,11 @@ impl PaymentProvider for Square {
                     payment_id: Some(payment.id.clone()),
                 }))
             }
-            // `refund.created` is not used: Square does not echo the shop's refund key, and that
-            // event can overtake the answer to the shop's own `POST /v2/refunds`, so it would
-            // read as a refund made in Square's dashboard. The answer (and `lookup_refund`)
-            // covers the shop's refunds; `refund.updated` says how any refund ended.
+            // `refund.created` is not used: the answer to the shop's own `POST /v2/refunds` (and
+            // `lookup_refund`) covers the shop's refunds, and `refund.updated` says how any refund
+            // ended. Square does not echo the shop's refund key, so a `refund.updated` that
+            // overtakes that answer is matched with the shop's pending refund of the same amount
+            // (`services::refunds`), never recorded as a second refund.
             "refund.updated" => {
                 let refund: Refund = serde_json::from_value(event.data.object["refund"].clone())
                     .map_err(|e| WebhookError::NotVerified(format!("not a refund: {e}")))?;

@@ -7,10 +7,11 @@ use crate::model::{
 };
 use crate::server::auth::ShopSession;
 use crate::server::db::orders::{self, AttemptRow, OrderRow};
-use crate::server::db::{self, Db};
+use crate::server::db::{self, now_ms, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{AttemptRef, Outcome};
+use crate::server::services::capture_claims::STALE_AFTER_MS;
 use crate::server::state::AppState;
 use subtle::ConstantTimeEq;
 
@@ -242,6 +243,17 @@ pub async fn cancel(
         let open = locked.is_some_and(|o| o.status == OrderStatus::AwaitingPayment)
             && latest.is_some_and(|a| a.id == attempt.id && a.state == AttemptState::Open);
         if open {
+            // A capture (PayPal) or a sale (Braintree) claimed a moment ago may be taking the
+            // money: cancelling under it would charge a cancelled order. Once the attempt is
+            // `cancelling` no new claim can be made.
+            let stale_before = now_ms() - STALE_AFTER_MS;
+            if !orders::no_capture_in_flight(&mut tx, attempt.id, stale_before).await? {
+                return Err(ServerError::invalid(format!(
+                    "{} is taking the payment for order {} right now, so it cannot be cancelled yet. Reload the page in a minute to see how it ended.",
+                    provider_id.label(),
+                    order.reference
+                )));
+            }
             orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Cancelling, None).await?;
             tx.commit().await?;
         }

@@ -7,11 +7,12 @@
 
 use crate::model::{Currency, Money, OrderStatus, OrderStatusJson, Transition};
 use crate::server::db::orders::{self, AttemptRow, NewEvent, NewInbox, OrderRow};
-use crate::server::db::{outbox, Db};
+use crate::server::db::{now_ms, outbox, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{Outcome, PaymentUpdate, Source};
+use crate::server::services::capture_claims::STALE_AFTER_MS;
 use crate::server::services::refunds;
 use sqlx::AnyConnection;
 
@@ -25,6 +26,12 @@ pub enum Applied {
     /// The attempt exists but the provider's session id differs from the stored one: a signed
     /// statement about someone else's session (another shop on the same account). Ignored.
     ForeignSession,
+    /// A refund notice about another payment than the attempt's captured one (and no refund the
+    /// shop knows): another shop's on the same account. Ignored.
+    ForeignPayment,
+    /// The shop's expiry of an attempt whose payment is being taken right now (a capture or a
+    /// sale in flight): nothing is changed; the expiry is tried again later.
+    PaymentInFlight,
     /// Recorded in the ledger; `transition` says whether the order moved.
     Recorded {
         from: OrderStatus,
@@ -42,6 +49,8 @@ impl Applied {
             Applied::Duplicate => "duplicate".into(),
             Applied::UnknownAttempt => "ignored: unknown attempt".into(),
             Applied::ForeignSession => "ignored: another session than the attempt's".into(),
+            Applied::ForeignPayment => "ignored: another payment than the attempt's".into(),
+            Applied::PaymentInFlight => "deferred: a payment is being taken".into(),
             Applied::Recorded {
                 from,
                 to,
@@ -298,6 +307,14 @@ pub async fn apply_from_inbox(
         }
     }
     if let Outcome::Refund(report) = &update.outcome {
+        let ours =
+            refunds::concerns_attempt(&mut tx, &attempt, update.payment_id.as_deref(), report)
+                .await?;
+        if !ours {
+            // Rolled back, like a foreign session: no ledger row, no refund recorded.
+            tracing::warn!(attempt = %attempt.reference, event = %update.event_id, "a refund notice about another payment than the attempt's was ignored");
+            return Ok(Applied::ForeignPayment);
+        }
         let applied = refunds::apply_report(&mut tx, &order, &attempt, report).await?;
         let recorded = Applied::Recorded {
             from: applied.from,
@@ -321,6 +338,15 @@ pub async fn apply_from_inbox(
     }
     let from = order.status;
     let decision = decide(&update.outcome, update.source, &order, &attempt, current);
+    if update.source == Source::Expiry
+        && decision.attempt == Some(AttemptState::Expired)
+        && !orders::no_capture_in_flight(&mut tx, attempt.id, now_ms() - STALE_AFTER_MS).await?
+    {
+        // A capture (PayPal) or a sale (Braintree) claimed a moment ago may take the money: the
+        // order must not expire under it. Rolled back; the reconciler tries again later.
+        tracing::info!(attempt = %attempt.reference, "expiry deferred: a payment is being taken");
+        return Ok(Applied::PaymentInFlight);
+    }
     let transition = decision.order.map(|t| from.transition(t));
     let to = match (decision.order, transition) {
         (Some(t), Some(Transition::Applied)) => t,

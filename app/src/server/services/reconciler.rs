@@ -5,7 +5,8 @@
 //! - attempts whose provider never answered *start* (a timeout: it may have opened the session)
 //!   are started again with the same idempotency key until the provider answers;
 //! - unpaid orders whose hold (`ORDER_HOLD_MINUTES`) ran out are expired: their sessions closed
-//!   where the provider allows it, a last lookup made, the stock released;
+//!   where the provider allows it, a last lookup made, the stock released (not while a capture or
+//!   a sale claimed a moment ago may still take the money: then a later pass expires it);
 //! - pending refunds are asked about again (looked up, or asked for again with the same key when
 //!   the provider never answered);
 //! - rejected webhook deliveries older than a week are deleted.
@@ -267,7 +268,8 @@ pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
     };
     let applied = payment_updates::apply(&state.db, &state.events, &update).await?;
     tracing::info!(order = %order.reference, outcome = %applied.describe(), "unpaid order's hold ran out");
-    Ok(true)
+    // A payment being taken right now: the next pass looks again.
+    Ok(applied != payment_updates::Applied::PaymentInFlight)
 }
 
 /// The first due time, given the due time of lookup number `lookups` (0-based).

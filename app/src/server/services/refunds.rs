@@ -70,13 +70,25 @@ async fn refundable_in(
     conn: &mut AnyConnection,
     order: &OrderRow,
 ) -> ServerResult<Option<Refundable>> {
-    let Some(attempt) = orders::captured_attempt(conn, order.id).await? else {
+    // An order paid twice has two payments to refund: the newest one with something left.
+    let mut chosen = None;
+    for attempt in orders::captured_attempts(conn, order.id).await? {
+        let Some(captured) = attempt.captured else {
+            continue;
+        };
+        let committed = rows::committed_minor(conn, attempt.id).await?;
+        let left = captured.minor - committed;
+        let newest = chosen.is_none();
+        if newest || left > 0 {
+            chosen = Some((attempt, captured, committed));
+        }
+        if left > 0 {
+            break;
+        }
+    }
+    let Some((attempt, captured, committed)) = chosen else {
         return Ok(None);
     };
-    let Some(captured) = attempt.captured else {
-        return Ok(None);
-    };
-    let committed = rows::committed_minor(conn, attempt.id).await?;
     let caps = state
         .payments
         .get(attempt.provider)
@@ -476,15 +488,20 @@ pub async fn apply_report(
         changed: false,
         note,
     };
-    let mut known = None;
-    if !report.refund_id.is_empty() {
-        known = rows::by_provider_id(conn, attempt.provider, &report.refund_id).await?;
-    }
-    if known.is_none() {
-        if let Some(key) = &report.refund_key {
-            known = rows::by_key(conn, key).await?;
-        }
-    }
+    let known = match known_refund(conn, attempt, report).await? {
+        Some(refund) => Some(refund),
+        None => match unanswered_own(conn, attempt, report).await? {
+            Unanswered::One(refund) => Some(refund),
+            Unanswered::Several(n) => {
+                return Ok(unchanged(format!(
+                    "refund {} matches {n} of the shop's refunds still waiting for an answer; \
+                     their answers settle them",
+                    report.refund_id
+                )))
+            }
+            Unanswered::None => None,
+        },
+    };
     let refund = match known {
         Some(refund) => refund,
         None => {
@@ -562,10 +579,12 @@ pub async fn apply_report(
                 )));
             }
             let refunded = rows::add_refunded(conn, order.id, refund.amount_minor).await?;
-            let captured = attempt
-                .captured
-                .map(|m| m.minor)
-                .unwrap_or(order.total_minor);
+            // Every payment the order received counts: an order paid twice is not refunded
+            // while one of its payments stands.
+            let captured = match orders::captured_total(conn, order.id).await? {
+                0 => order.total_minor,
+                total => total,
+            };
             let to = if refunded >= captured {
                 OrderStatus::Refunded
             } else {
@@ -597,6 +616,78 @@ pub async fn apply_report(
             })
         }
     }
+}
+
+/// The refund a report is about, where the shop has it: by the provider's id for it, else by
+/// the shop's key the provider echoes.
+async fn known_refund(
+    conn: &mut AnyConnection,
+    attempt: &AttemptRow,
+    report: &RefundReport,
+) -> ServerResult<Option<RefundRow>> {
+    if !report.refund_id.is_empty() {
+        if let Some(refund) =
+            rows::by_provider_id(conn, attempt.provider, &report.refund_id).await?
+        {
+            return Ok(Some(refund));
+        }
+    }
+    match &report.refund_key {
+        Some(key) => Ok(rows::by_key(conn, key).await?),
+        None => Ok(None),
+    }
+}
+
+/// What a report that names neither a known refund id nor a key may be: one of the shop's own
+/// refunds whose call has not been answered yet (its notice overtook the answer).
+enum Unanswered {
+    None,
+    One(RefundRow),
+    Several(usize),
+}
+
+/// A provider that does not echo the shop's key (Square) can report one of the shop's refunds
+/// before the refund call's answer names it. The report is matched with the attempt's pending
+/// refund of the same amount that no provider id names yet, when there is exactly one: each
+/// provider refund id then stays on one row, so nothing is counted twice. With several such
+/// refunds the report is left to their answers (each names its own id).
+async fn unanswered_own(
+    conn: &mut AnyConnection,
+    attempt: &AttemptRow,
+    report: &RefundReport,
+) -> ServerResult<Unanswered> {
+    if report.refund_key.is_some() || report.refund_id.is_empty() {
+        return Ok(Unanswered::None);
+    }
+    let Ok(currency) = report.currency.to_ascii_uppercase().parse() else {
+        return Ok(Unanswered::None);
+    };
+    let amount = Money::new(report.amount_minor, currency);
+    let mut found = rows::unnamed_pending(conn, attempt.id, amount).await?;
+    Ok(match found.len() {
+        0 => Unanswered::None,
+        1 => Unanswered::One(found.remove(0)),
+        n => Unanswered::Several(n),
+    })
+}
+
+/// Whether a provider's refund notice is about this attempt's payment, as the shop stored it: it
+/// names one of the attempt's refunds the shop knows (by the provider's id or the shop's key), or
+/// the payment it refunds is the attempt's captured payment. A notice naming the same reference
+/// but another payment (another shop on the same provider account) is not.
+pub async fn concerns_attempt(
+    conn: &mut AnyConnection,
+    attempt: &AttemptRow,
+    refunded_payment: Option<&str>,
+    report: &RefundReport,
+) -> ServerResult<bool> {
+    if let Some(refund) = known_refund(conn, attempt, report).await? {
+        return Ok(refund.attempt_id == attempt.id);
+    }
+    Ok(matches!(
+        (attempt.provider_payment_id.as_deref(), refunded_payment),
+        (Some(stored), Some(named)) if stored == named
+    ))
 }
 
 /// Ask providers about pending refunds: those the provider answered are looked up, those it never

@@ -160,6 +160,24 @@ pub fn sale_body(
         .document()
 }
 
+/// The `order_id` the shop gives a transaction: the attempt's reference and, after a `/`, the
+/// shop's own id of what the transaction is for (the attempt's session for a sale, the refund's
+/// key for a refund). Braintree echoes it in searches and notifications, so a transaction another
+/// shop on the same account made under the same reference (with a session of its own) is told
+/// apart from this shop's. References never contain a `/`.
+pub fn tagged_order_id(reference: &str, own_id: &str) -> String {
+    format!("{reference}/{own_id}")
+}
+
+/// An `order_id` read back: the reference, and the shop's own id after the `/` if there is one.
+pub fn split_order_id(order_id: &str) -> (&str, Option<&str>) {
+    match order_id.split_once('/') {
+        Some((reference, own)) if !own.is_empty() => (reference, Some(own)),
+        Some((reference, _)) => (reference, None),
+        None => (order_id, None),
+    }
+}
+
 /// A transaction search on `order_id` (`advanced_search_ids`; with `ids`, `advanced_search`).
 pub fn search_body(order_id: &str, ids: Option<&[String]>) -> String {
     let mut search =
@@ -332,6 +350,18 @@ pub fn transaction_node(tx: &Transaction) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_ids_carry_the_shops_own_id() {
+        let tagged = tagged_order_id("ORD-000001-A1-K7QX2M", "bt_0123");
+        assert_eq!(tagged, "ORD-000001-A1-K7QX2M/bt_0123");
+        assert_eq!(
+            split_order_id(&tagged),
+            ("ORD-000001-A1-K7QX2M", Some("bt_0123"))
+        );
+        assert_eq!(split_order_id("ORD-000001-A1"), ("ORD-000001-A1", None));
+        assert_eq!(split_order_id("ORD-000001-A1/"), ("ORD-000001-A1", None));
+    }
 
     #[test]
     fn the_section_9_vector_formula() {
