@@ -372,9 +372,16 @@ both_backends! {
         // refunds, and a list one carries (an older API version) is not read. refund.* is.
         let reference = app.browser().pay_stripe_with_refunds(&app, 1, "succeed").await;
         let (attempt, _) = app.attempt_of(&reference).await;
+        let intent: String = sqlx::query("SELECT provider_payment_id FROM payment_attempts WHERE reference = $1")
+            .bind(&attempt)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
         let refund = |id: &str| serde_json::json!({
             "id": id, "object": "refund", "amount": 1800, "currency": "usd", "status": "succeeded",
-            "payment_intent": "pi_test_1", "metadata": {"attempt": attempt, "refund_key": "dashboard-key-1"},
+            "payment_intent": intent, "metadata": {"attempt": attempt, "refund_key": "dashboard-key-1"},
         });
         let event = |kind: &str, object: serde_json::Value| serde_json::json!({
             "id": format!("evt_test_{}", uuid::Uuid::new_v4().simple()), "object": "event",
@@ -382,7 +389,7 @@ both_backends! {
             "type": kind, "data": {"object": object},
         });
         let charge = serde_json::json!({
-            "id": "ch_test_1", "object": "charge", "payment_intent": "pi_test_1", "amount": 1800,
+            "id": "ch_test_1", "object": "charge", "payment_intent": intent, "amount": 1800,
             "amount_refunded": 1800, "currency": "usd", "refunded": true,
             "refunds": {"object": "list", "data": [refund("re_test_listed")]},
         });
