@@ -20,6 +20,7 @@ mod headers;
 mod installations;
 mod list_scale;
 mod mail;
+mod openapi;
 mod operations;
 mod order_lists;
 mod order_seed;
