@@ -33,13 +33,13 @@ async function payOnCheckout(page: Page, email: string) {
 
 async function throughTheShopPage(page: Page, javaScriptEnabled: boolean | undefined) {
   await expect(page.getByRole('heading', { level: 1, name: 'Continue to Braintree' })).toBeVisible();
-  await expect(page).toHaveURL(/\/payments\/braintree\/go\/ORD-\d+-A\d+$/);
+  await expect(page).toHaveURL(/\/payments\/braintree\/go\/ORD-\d+-A\d+-[0-9A-Z]{6}$/);
   await expect(page.getByTestId('braintree-amount')).toHaveText('$18.00');
   await audit(page, javaScriptEnabled);
   await page.getByRole('button', { name: 'Continue to the test Drop-in' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Braintree sandbox Drop-in' })).toBeVisible();
   await expect(page.getByTestId('sandbox-amount')).toHaveText('$18.00');
-  await expect(page.getByTestId('sandbox-reference')).toHaveText(/^ORD-\d+-A\d+$/);
+  await expect(page.getByTestId('sandbox-reference')).toHaveText(/^ORD-\d+-A\d+-[0-9A-Z]{6}$/);
   await audit(page, javaScriptEnabled);
 }
 

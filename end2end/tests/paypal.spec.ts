@@ -27,7 +27,7 @@ test('PayPal in USD ends Paid; the approval page passes axe', async ({ page, jav
   await expect(page.getByRole('heading', { level: 1, name: 'PayPal sandbox checkout' })).toBeVisible();
   await expect(page).toHaveURL(/\/sandbox\/paypal\/checkoutnow\?token=[A-Z0-9]{17}$/);
   await expect(page.getByTestId('sandbox-amount')).toHaveText('$18.00');
-  await expect(page.getByTestId('sandbox-reference')).toHaveText(/^ORD-\d+-A1$/);
+  await expect(page.getByTestId('sandbox-reference')).toHaveText(/^ORD-\d+-A1-[0-9A-Z]{6}$/);
   await audit(page, javaScriptEnabled);
 
   await page.getByRole('button', { name: 'Pay', exact: true }).click();
