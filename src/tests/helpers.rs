@@ -647,11 +647,35 @@ async fn forward(
         let _ = wait(String::from_utf8_lossy(&body).into_owned()).await;
     }
     let target = gate.target.lock().unwrap().clone();
-    let mut request = gate.http.request(
+    let (status, content_type, answer) = pass_on(
+        &gate.http,
+        &format!("{target}{path}"),
+        &method,
+        &headers,
+        body,
+    )
+    .await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    if chosen && gate.hold == Hold::Answer {
+        let _ = wait(text.clone()).await;
+    }
+    (status, [("content-type", content_type)], text).into_response()
+}
+
+/// Send a request a test forwarder received on to `url` (without its `host` and
+/// `content-length`): the answer's status, content type and body.
+pub async fn pass_on(
+    http: &Client,
+    url: &str,
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, String, axum::body::Bytes) {
+    let mut request = http.request(
         reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
-        format!("{target}{path}"),
+        url,
     );
-    for (name, value) in &headers {
+    for (name, value) in headers {
         if name.as_str() != "host" && name.as_str() != "content-length" {
             request = request.header(name.as_str(), value.as_bytes());
         }
@@ -664,9 +688,5 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_string();
-    let text = answer.text().await.unwrap();
-    if chosen && gate.hold == Hold::Answer {
-        let _ = wait(text.clone()).await;
-    }
-    (status, [("content-type", content_type)], text).into_response()
+    (status, content_type, answer.bytes().await.unwrap())
 }

@@ -85,24 +85,9 @@ async fn record_and_forward(
     });
     let target = recorder.target.lock().unwrap().clone();
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = recorder.http.request(
-        reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
-        format!("{target}{path_and_query}"),
-    );
-    for (name, value) in &headers {
-        if name.as_str() != "host" && name.as_str() != "content-length" {
-            request = request.header(name.as_str(), value.as_bytes());
-        }
-    }
-    let answer = request.body(body.to_vec()).send().await.unwrap();
-    let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
-    let content_type = answer
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_string();
-    let text = answer.bytes().await.unwrap();
+    let url = format!("{target}{path_and_query}");
+    let (status, content_type, text) =
+        crate::helpers::pass_on(&recorder.http, &url, &method, &headers, body).await;
     (status, [("content-type", content_type)], text).into_response()
 }
 
