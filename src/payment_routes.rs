@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/payments/{provider}/cancel/{reference}",
-            get(returns::provider_return).post(returns::cancel_order),
+            get(returns::provider_cancel).post(returns::cancel_order),
         )
         .route(
             "/payments/{provider}/go/{attempt}",

@@ -17,5 +17,5 @@ pub use admin_orders::{AcceptAsPaid, AdminOrder, GetSalesReport, LookUpNow};
 pub use cart::{AddToCart, RemoveFromCart, UpdateCartLine};
 pub use catalog::SetCurrency;
 pub use checkout::PlaceOrder;
-pub use orders::TryAgain;
+pub use orders::{BackToCart, TryAgain};
 pub use refunds::RefundOrder;

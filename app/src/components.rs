@@ -1,6 +1,7 @@
 //! Reusable pieces of the pages.
 
 pub mod feedback;
+pub mod field;
 pub mod layout;
 pub mod live;
 pub mod order_list;

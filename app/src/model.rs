@@ -4,7 +4,9 @@
 
 pub mod admin;
 pub mod cart;
+pub mod country;
 pub mod email;
+pub mod form;
 pub mod money;
 pub mod order;
 pub mod order_list;
@@ -22,11 +24,15 @@ pub use admin::{
 };
 pub use cart::{CartLine, CartView};
 pub use email::Email;
+pub use form::{FieldErrors, FieldState, FormEcho};
 pub use money::{Currency, Money};
 pub use order::{OrderStatus, Transition};
 pub use order_list::{CurrencyTotal, ListedItem, ListedOrder, OrderListPage, OrderListQuery};
 pub use password::Password;
-pub use payment::{CheckoutView, OrderLineView, OrderStatusJson, OrderView, ProviderId};
+pub use payment::{
+    CheckoutDetails, CheckoutView, OrderLineView, OrderStatusJson, OrderView, PaymentChoice,
+    ProviderId,
+};
 pub use product::{AdminProduct, ProductCard, ProductDetail};
 pub use quantity::Quantity;
 pub use refund::{RefundDetails, RefundFormData, RefundOffer, RefundStatus, RefundView};

@@ -65,24 +65,44 @@ async fn come_back(
     reference: &str,
     params: Vec<(String, String)>,
     posted: bool,
+    flags: &[(&str, &str)],
 ) -> Redirect {
     let (Some(provider), Some(reference)) = (ProviderId::parse(provider), checked(reference))
     else {
         return Redirect::to("/");
     };
     orders::returned(state, provider, reference, &params, posted).await;
-    order_page(reference, None)
+    order_page_with(reference, None, flags)
 }
 
-/// A GET return (Stripe's `success_url`, PayPal's `return_url`…), and the provider's cancel link,
-/// which likewise only asks the provider and changes nothing by itself.
+/// A GET return (Stripe's `success_url`, PayPal's `return_url`…).
 pub async fn provider_return(
     State(state): State<AppState>,
     Path((provider, reference)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Redirect {
     let params = pairs(query.unwrap_or_default().as_bytes());
-    come_back(&state, &provider, &reference, params, false).await
+    come_back(&state, &provider, &reference, params, false, &[]).await
+}
+
+/// The provider's cancel link: it likewise only asks the provider and changes nothing by itself,
+/// and the order page, still awaiting payment, then says the shopper left the payment page and
+/// offers **Resume payment** and **Back to cart** (`?left=1`).
+pub async fn provider_cancel(
+    State(state): State<AppState>,
+    Path((provider, reference)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Redirect {
+    let params = pairs(query.unwrap_or_default().as_bytes());
+    come_back(
+        &state,
+        &provider,
+        &reference,
+        params,
+        false,
+        &[("left", "1")],
+    )
+    .await
 }
 
 /// A POST return (SSLCOMMERZ's success / fail / cancel form, posted from its own site).
@@ -94,7 +114,7 @@ pub async fn provider_return_post(
 ) -> Redirect {
     let mut params = pairs(query.unwrap_or_default().as_bytes());
     params.extend(pairs(&body));
-    come_back(&state, &provider, &reference, params, true).await
+    come_back(&state, &provider, &reference, params, true, &[]).await
 }
 
 #[derive(Deserialize)]

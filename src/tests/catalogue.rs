@@ -70,7 +70,7 @@ both_backends! {
     }
 }
 
-const TEST_MODE: &str = r#"<p role="note" class="test-mode">Test mode: payments use the built-in sandboxes; no real money is taken.</p>"#;
+const TEST_MODE: &str = r#"<p role="note" class="test-mode">Test mode: no real money is taken<span class="wide-only"> (payments go to the built-in sandboxes)</span>.</p>"#;
 
 /// Sandbox mode (the default) says so on every page, inside the header; live mode does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,7 @@ mod payments;
 mod paypal;
 mod refunds;
 mod security;
+mod shop_pages;
 mod shutdown;
 mod square;
 mod stress;

@@ -240,6 +240,11 @@ impl Page {
     pub fn order_status(&self) -> Option<String> {
         self.capture(r#"data-testid="order-status"[^>]*>([^<]+)<"#)
     }
+
+    /// Whether the checkout offers `provider` (its radio under Payment method).
+    pub fn offers(&self, provider: &str) -> bool {
+        self.contains(&format!(r#"id="provider-{provider}""#))
+    }
 }
 
 /// The reference in an order page URL.

@@ -14,7 +14,7 @@ both_backends! {
         let shopper = app.browser();
         shopper.add_to_cart(1, 2).await;
         let checkout = shopper.get("/checkout").await;
-        assert!(checkout.contains(">Stripe<") && !checkout.contains(">SSLCOMMERZ<"), "USD offers Stripe only");
+        assert!(checkout.offers("stripe") && !checkout.offers("sslcommerz"), "USD offers Stripe only");
         let stripe_page = shopper.pay("stripe").await;
         assert!(stripe_page.contains("/sandbox/stripe/c/pay/cs_test_"), "{stripe_page}");
         assert_eq!(app.stock_of(1).await, 38, "stock is reserved when the attempt starts");
@@ -200,7 +200,7 @@ both_backends! {
         shopper.set_currency("BDT").await;
         shopper.add_to_cart(1, 1).await;
         let checkout = shopper.get("/checkout").await;
-        assert!(checkout.contains(">SSLCOMMERZ<") && !checkout.contains(">Stripe<"), "BDT offers SSLCOMMERZ only");
+        assert!(checkout.offers("sslcommerz") && !checkout.offers("stripe"), "BDT offers SSLCOMMERZ only");
         let gateway = shopper.pay("sslcommerz").await;
         assert!(gateway.contains("/sandbox/sslcommerz/gwprocess/v4/gw.php?Q=pay&SESSIONKEY="), "{gateway}");
         let (action, fields) = shopper.on_sslcommerz_page(&gateway, "pay", "normal").await;
@@ -429,7 +429,7 @@ both_backends! {
         let response = shopper
             .post_form("/checkout", "/api/place_order", &[
                 ("checkout_key", key.as_str()), ("email", "not-an-email"), ("name", "A"), ("address", "B"),
-                ("city", "C"), ("postcode", "1"), ("country", "D"), ("provider", "stripe"),
+                ("city", "C"), ("postcode", "1"), ("country", "Bangladesh"), ("provider", "stripe"),
             ])
             .await;
         let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;
@@ -437,7 +437,7 @@ both_backends! {
         let response = shopper
             .post_form("/checkout", "/api/place_order", &[
                 ("checkout_key", key.as_str()), ("email", "a@b.co"), ("name", "A"), ("address", "B"),
-                ("city", "C"), ("postcode", "1"), ("country", "D"), ("provider", "sslcommerz"),
+                ("city", "C"), ("postcode", "1"), ("country", "Bangladesh"), ("provider", "sslcommerz"),
             ])
             .await;
         let page = shopper.follow(response.headers()[LOCATION].to_str().unwrap()).await;

@@ -63,11 +63,11 @@ pub fn Header() -> impl IntoView {
         <Alert message=currency_error />
         <header class="site-header">
             <a href="/" class="brand">"Storefront"</a>
-            <Transition fallback=|| view! { <nav aria-label="Main"><a href="/cart">"Cart"</a></nav> }>
+            <Transition fallback=|| view! { <a href="/cart" class="cart-link">"Cart"</a> }>
                 {move || Suspend::new(async move {
                     match info.await {
                         Ok(header) => view! { <HeaderNav header /> }.into_any(),
-                        Err(_) => view! { <nav aria-label="Main"><a href="/cart">"Cart"</a></nav> }.into_any(),
+                        Err(_) => view! { <a href="/cart" class="cart-link">"Cart"</a> }.into_any(),
                     }
                 })}
             </Transition>
@@ -82,7 +82,8 @@ fn HeaderNav(header: HeaderInfo) -> impl IntoView {
     let test_mode = header.test_mode.then(|| {
         view! {
             <p role="note" class="test-mode">
-                "Test mode: payments use the built-in sandboxes; no real money is taken."
+                "Test mode: no real money is taken"
+                <span class="wide-only">" (payments go to the built-in sandboxes)"</span>"."
             </p>
         }
     });
@@ -110,13 +111,20 @@ fn HeaderNav(header: HeaderInfo) -> impl IntoView {
         }
         .into_any(),
     };
+    // On a phone the Cart link stays in sight and the rest folds behind Menu: a <details> whose
+    // open state shows the menu beside it (`style/main.css`), so it works without JavaScript.
     view! {
-        <nav aria-label="Main">
-            <a href="/">"Shop"</a>
-            <a href="/cart">"Cart" <CartCount count /></a>
-            {account}
-        </nav>
-        <CurrencyPicker current=header.currency />
+        <a href="/cart" class="cart-link">"Cart" <CartCount count /></a>
+        <details class="menu-toggle">
+            <summary>"Menu"</summary>
+        </details>
+        <div class="menu">
+            <nav aria-label="Main">
+                <a href="/">"Shop"</a>
+                {account}
+            </nav>
+            <CurrencyPicker current=header.currency />
+        </div>
         {test_mode}
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The shop renders every page on the server; only its `#[island]` components hydrate, each on its
 //! own (Leptos islands: the browser downloads just their code). Islands that must agree (Add to
-//! cart, the header's cart count and the page's notice; a list's status cells) meet here. This state
+//! cart and the header's cart count; a list's status cells) meet here. This state
 //! exists only in the browser, one copy per page: on the server [`shared`] is `None` and every
 //! island renders from its props, so no visitor's state can reach another's page.
 
@@ -15,8 +15,8 @@ use std::collections::HashMap;
 pub struct Shared {
     /// The cart's item count once something was added on this page (the header shows it).
     pub cart_count: ArcRwSignal<Option<i64>>,
-    /// What the last Add to cart said: its message, or the error's text.
-    pub notice: ArcRwSignal<Option<Result<String, String>>>,
+    /// The product of the last Add to cart on this page: only its form shows its answer.
+    pub last_added: ArcRwSignal<Option<i64>>,
     /// Order statuses by reference, from the page's list stream.
     pub statuses: ArcRwSignal<HashMap<String, OrderStatus>>,
 }

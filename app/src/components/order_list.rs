@@ -116,12 +116,13 @@ pub fn LiveStatus(stream: String, reference: String, status: OrderStatus) -> imp
     if live.is_some() {
         super::live::follow_list(&stream);
     }
-    move || {
+    let current = move || {
         live.as_ref()
             .and_then(|l| l.with(|m| m.get(&reference).copied()))
             .unwrap_or(status)
-            .label()
-    }
+    };
+    let shown = current.clone();
+    view! { <span class=move || current().badge_class()>{move || shown().label()}</span> }
 }
 
 /// With JavaScript, a note that the list changed since the page was drawn (a new order or a new

@@ -1,14 +1,21 @@
 //! A product in the catalogue grid, and the Add to cart form it shares with the product page.
 
-use super::feedback::{Alert, Status};
 use super::live;
 use crate::api::AddToCart;
 use crate::model::ProductCard;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+/// The anchor of a product's card in the catalogue (`/#product-7`), where a no-JavaScript Add to
+/// cart comes back to.
+pub fn card_anchor(product_id: i64) -> String {
+    format!("product-{product_id}")
+}
+
+/// `note`: what adding this product just said, when the page came back from a no-JavaScript Add to
+/// cart.
 #[component]
-pub fn ProductTile(product: ProductCard) -> impl IntoView {
+pub fn ProductTile(product: ProductCard, note: Option<String>) -> impl IntoView {
     let href = format!("/products/{}", product.slug);
     let name_id = format!("product-{}-name", product.id);
     let sold_out = product.stock <= 0;
@@ -18,20 +25,22 @@ pub fn ProductTile(product: ProductCard) -> impl IntoView {
         _ => None,
     };
     view! {
-        <article class="product-card">
+        <article class="product-card" id=card_anchor(product.id)>
             <a href=href.clone() class="product-link">
                 <img src=product.image alt="" width="320" height="240" loading="lazy" />
                 <h2 id=name_id.clone()>{product.name}</h2>
             </a>
             <p class="price">{product.price.to_string()}</p>
             {stock_note.map(|n| view! { <p class="stock-note">{n}</p> })}
-            <AddToCartForm product_id=product.id describedby=Some(name_id) sold_out quantity_max=None />
+            <AddToCartForm product_id=product.id describedby=Some(name_id) sold_out quantity_max=None note />
         </article>
     }
 }
 
-/// **Add to cart**. With JavaScript the form is sent in place: the page's [`CartNotice`] says what
-/// happened and the header's count follows. Without it, a plain POST that comes back to the page.
+/// **Add to cart**. With JavaScript the form is sent in place: the focus stays on the button, the
+/// header's count follows, and a small cart note (fixed at the bottom of the window, so nothing on
+/// the page moves) says what happened, with **View cart** and **Checkout**. Without JavaScript it
+/// is a plain POST that comes back to this product with the same note (`note`).
 /// `quantity_max`: a labelled Quantity field up to this many (the product page); else one item.
 #[island]
 pub fn AddToCartForm(
@@ -39,25 +48,44 @@ pub fn AddToCartForm(
     describedby: Option<String>,
     sold_out: bool,
     quantity_max: Option<i64>,
+    note: Option<String>,
 ) -> impl IntoView {
     let action = ServerAction::<AddToCart>::new();
-    Effect::new(move |_| {
-        let (Some(result), Some(shared)) = (action.value().get(), live::shared()) else {
-            return;
-        };
-        match result {
-            Ok(message) => {
-                shared.notice.set(Some(Ok(message)));
-                let count = shared.cart_count;
+    let shared = live::shared();
+    let last_added = shared.as_ref().map(|s| s.last_added.clone());
+    if let Some(shared) = shared {
+        Effect::new(move |_| {
+            let Some(result) = action.value().get() else {
+                return;
+            };
+            shared.last_added.set(Some(product_id));
+            if result.is_ok() {
+                let count = shared.cart_count.clone();
                 leptos::task::spawn_local(async move {
                     if let Ok(header) = crate::api::account::header_data().await {
                         count.set(Some(header.cart_count));
                     }
                 });
             }
-            Err(e) => shared.notice.set(Some(Err(e.to_string()))),
+        });
+    }
+    // What this form shows: its own last answer while it was the last one used on the page, else
+    // what the server rendered.
+    let answer = move || {
+        let mine = last_added
+            .as_ref()
+            .is_none_or(|l| l.get().is_none_or(|id| id == product_id));
+        match action.value().get() {
+            Some(result) if mine => Some(result.map_err(|e| e.to_string())),
+            Some(_) => None,
+            None => note.clone().map(Ok),
         }
-    });
+    };
+    let success = {
+        let answer = answer.clone();
+        move || answer().and_then(Result::ok)
+    };
+    let failure = move || answer().and_then(Result::err);
     let quantity = match quantity_max {
         Some(max) => view! {
             <label for="quantity">"Quantity"</label>
@@ -66,37 +94,36 @@ pub fn AddToCartForm(
         .into_any(),
         None => view! { <input type="hidden" name="quantity" value="1" /> }.into_any(),
     };
+    // A second press while the first is on its way is ignored (the button keeps the focus: a
+    // disabled button would lose it).
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if action.pending().get_untracked() {
+            ev.prevent_default();
+        }
+    };
     view! {
-        <ActionForm action attr:class=quantity_max.map(|_| "add-form")>
+        <ActionForm action attr:class=quantity_max.map_or("add-form", |_| "add-form with-quantity")>
             <input type="hidden" name="product_id" value=product_id.to_string() />
             {quantity}
             <button
                 type="submit"
                 aria-describedby=describedby
-                disabled=move || sold_out || action.pending().get()
+                disabled=sold_out
+                aria-disabled=move || action.pending().get().then_some("true")
+                on:click=on_click
             >
                 "Add to cart"
             </button>
         </ActionForm>
-    }
-}
-
-/// The page's answer to Add to cart with JavaScript: a polite status, or an alert. (Without
-/// JavaScript the page comes back and the server renders an error, if any.)
-#[island]
-pub fn CartNotice() -> impl IntoView {
-    let notice = live::shared().map(|s| s.notice);
-    let read = move |ok: bool| {
-        let notice = notice.clone();
-        Signal::derive(move || {
-            notice
-                .as_ref()
-                .and_then(|n| n.get())
-                .and_then(|r| if ok { r.ok() } else { r.err() })
-        })
-    };
-    view! {
-        <Alert message=read(false) />
-        <Status message=read(true) />
+        <p class="alert add-error" role="alert">{failure}</p>
+        <div class="cart-note" role="status">
+            {move || success().map(|message| view! {
+                <p>{message}</p>
+                <p class="cart-note-links">
+                    <a href="/cart">"View cart"</a>
+                    <a href="/checkout" class="button primary">"Checkout"</a>
+                </p>
+            })}
+        </div>
     }
 }

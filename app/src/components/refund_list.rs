@@ -12,7 +12,7 @@ pub fn RefundTable(refunds: Vec<RefundView>) -> impl IntoView {
         return view! { <p data-testid="no-refunds">"No refunds yet."</p> }.into_any();
     }
     view! {
-        <table class="refunds" data-testid="refunds">
+        <table class="refunds stack" data-testid="refunds">
             <caption class="visually-hidden">"Refunds of this order"</caption>
             <thead><tr>
                 <th scope="col">"Amount"</th><th scope="col">"Reason"</th><th scope="col">"Status"</th>
@@ -25,12 +25,12 @@ pub fn RefundTable(refunds: Vec<RefundView>) -> impl IntoView {
                 });
                 view! {
                     <tr>
-                        <td>{r.amount.to_string()}</td>
-                        <td>{details.reason}</td>
-                        <td>{r.status.label()}</td>
-                        <td><UtcTime ms=r.created_at /></td>
-                        <td>{details.provider_refund_id.unwrap_or_else(|| "—".into())}</td>
-                        <td>{details.failure.unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="Amount">{r.amount.to_string()}</td>
+                        <td data-label="Reason">{details.reason}</td>
+                        <td data-label="Status">{r.status.label()}</td>
+                        <td data-label="Requested"><UtcTime ms=r.created_at /></td>
+                        <td data-label="Provider's refund id" class="ref">{details.provider_refund_id.unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="Failure">{details.failure.unwrap_or_else(|| "—".into())}</td>
                     </tr>
                 }
             }).collect_view()}</tbody>
@@ -46,15 +46,15 @@ pub fn CustomerRefunds(refunds: Vec<RefundView>) -> impl IntoView {
         view! {
             <section aria-labelledby="refunds-heading">
                 <h2 id="refunds-heading">"Refunds"</h2>
-                <table class="refunds" data-testid="refunds">
+                <table class="refunds stack" data-testid="refunds">
                     <thead><tr>
                         <th scope="col">"Amount"</th><th scope="col">"Status"</th><th scope="col">"Date"</th>
                     </tr></thead>
                     <tbody>{refunds.into_iter().map(|r| view! {
                         <tr>
-                            <td>{r.amount.to_string()}</td>
-                            <td>{r.status.label()}</td>
-                            <td><UtcTime ms=r.created_at /></td>
+                            <td data-label="Amount">{r.amount.to_string()}</td>
+                            <td data-label="Status">{r.status.label()}</td>
+                            <td data-label="Date"><UtcTime ms=r.created_at /></td>
                         </tr>
                     }).collect_view()}</tbody>
                 </table>

@@ -73,6 +73,20 @@ impl OrderStatus {
         }
     }
 
+    /// The classes of the status's badge: every status its own colour and mark (`style/main.css`).
+    pub fn badge_class(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "badge badge-awaiting_payment",
+            OrderStatus::Paid => "badge badge-paid",
+            OrderStatus::Failed => "badge badge-failed",
+            OrderStatus::Cancelled => "badge badge-cancelled",
+            OrderStatus::Expired => "badge badge-expired",
+            OrderStatus::NeedsReview => "badge badge-needs_review",
+            OrderStatus::PartiallyRefunded => "badge badge-partially_refunded",
+            OrderStatus::Refunded => "badge badge-refunded",
+        }
+    }
+
     /// No further payment change can happen (refunds aside).
     pub fn is_settled(self) -> bool {
         self != OrderStatus::AwaitingPayment

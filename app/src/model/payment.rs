@@ -56,15 +56,102 @@ impl ProviderId {
     pub fn parse(s: &str) -> Option<ProviderId> {
         ProviderId::ALL.into_iter().find(|p| p.as_str() == s)
     }
+
+    /// A processor whose hosted page takes cards (the shopper picks "Card", not the company).
+    pub fn is_card_processor(self) -> bool {
+        matches!(
+            self,
+            ProviderId::Stripe
+                | ProviderId::Square
+                | ProviderId::Braintree
+                | ProviderId::AuthorizeNet
+        )
+    }
+
+    /// What the shopper pays with, as the checkout's choice names it.
+    pub fn method_label(self) -> &'static str {
+        match self {
+            ProviderId::Paypal => "PayPal",
+            ProviderId::Alipay => "Alipay",
+            ProviderId::Sslcommerz => "SSLCOMMERZ: bKash, Nagad, cards",
+            _ => "Card",
+        }
+    }
 }
 
-/// What the checkout page needs: the re-priced cart, the providers that can take its currency,
-/// a pre-filled email for customers, and the form's idempotency key.
+/// One choice under Payment method: what the shopper pays with and, for cards, who processes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentChoice {
+    pub provider: ProviderId,
+    /// "Card", "PayPal", "SSLCOMMERZ: bKash, Nagad, cards"; "Card (Square)" when several card
+    /// processors are offered side by side.
+    pub label: String,
+    /// A line under the label: where the shopper goes to pay.
+    pub hint: String,
+}
+
+impl PaymentChoice {
+    /// The choices for these providers, in their order. Card processors read "Card" when only one is
+    /// offered, and "Card (Stripe)" when several are.
+    pub fn for_providers(providers: &[ProviderId]) -> Vec<PaymentChoice> {
+        let card_processors = providers.iter().filter(|p| p.is_card_processor()).count();
+        providers
+            .iter()
+            .map(|&provider| {
+                let label = if provider.is_card_processor() && card_processors > 1 {
+                    format!("Card ({})", provider.label())
+                } else {
+                    provider.method_label().to_string()
+                };
+                let hint = match provider {
+                    ProviderId::Paypal => "You log in to PayPal to pay.".to_string(),
+                    ProviderId::Alipay => {
+                        "You pay in the Alipay app or on Alipay's page.".to_string()
+                    }
+                    ProviderId::Sslcommerz => {
+                        "bKash, Nagad, Rocket, cards and internet banking, on SSLCOMMERZ's page."
+                            .to_string()
+                    }
+                    card => format!(
+                        "Visa, Mastercard, American Express; on {}'s secure page.",
+                        card.label()
+                    ),
+                };
+                PaymentChoice {
+                    provider,
+                    label,
+                    hint,
+                }
+            })
+            .collect()
+    }
+}
+
+/// What the shopper typed at checkout, kept in their session so a refused or abandoned payment, a
+/// Try again or a Back to cart finds the form filled in. `provider` is the method last chosen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutDetails {
+    pub email: String,
+    pub name: String,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+    pub country: String,
+    pub phone: String,
+    pub provider: String,
+}
+
+/// What the checkout page needs: the re-priced cart, the payment methods that can take it, the
+/// form's values and errors, and the form's idempotency key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckoutView {
     pub cart: CartView,
-    pub providers: Vec<ProviderId>,
-    pub email: Option<String>,
+    /// The payment methods that can take this cart, in display order.
+    pub methods: Vec<PaymentChoice>,
+    /// The form's values: what the shopper typed last, or their account's email.
+    pub details: CheckoutDetails,
+    /// Why the last Pay was refused, field by field (once, right after the refusal).
+    pub errors: super::form::FieldErrors,
     pub checkout_key: String,
 }
 
@@ -94,6 +181,10 @@ pub struct OrderView {
     /// may read (Braintree's processor decline).
     #[serde(default)]
     pub failure_reason: Option<String>,
+    /// While the order awaits payment and its attempt is still open at the provider: the link
+    /// that takes the shopper back to the payment page (**Resume payment**).
+    #[serde(default)]
+    pub resume_url: Option<String>,
 }
 
 /// `GET /api/orders/{reference}/status` and the live-status stream.

@@ -70,7 +70,7 @@ fn History(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
         .into_any()
     } else {
         view! {
-            <table class="order-list">
+            <table class="order-list stack">
                 <thead><tr>
                     <th scope="col">"Reference"</th><th scope="col">"Date"</th>
                     <th scope="col">"Items"</th><th scope="col">"Total"</th>
@@ -98,11 +98,11 @@ fn HistoryRow(order: ListedOrder) -> impl IntoView {
     view! {
         <tr>
             <th scope="row"><a href=format!("/orders/{}", order.reference)>{order.reference.clone()}</a></th>
-            <td>{format_minute_utc(order.created_at)}</td>
-            <td>{items_text(&order.items)}</td>
-            <td class="money">{order.total.to_string()}</td>
-            <td>{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
-            <td data-testid="order-status" data-reference=order.reference.clone() aria-live="polite">
+            <td data-label="Date">{format_minute_utc(order.created_at)}</td>
+            <td data-label="Items">{items_text(&order.items)}</td>
+            <td data-label="Total" class="money">{order.total.to_string()}</td>
+            <td data-label="Payment method">{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
+            <td data-label="Status" data-testid="order-status" data-reference=order.reference.clone() aria-live="polite">
                 <LiveStatus stream=STREAM.to_string() reference=order.reference.clone() status=order.status />
             </td>
         </tr>

@@ -75,7 +75,7 @@ fn AdminOrderDetails(
         <section aria-labelledby="summary-heading">
             <h2 id="summary-heading">"Summary"</h2>
             <dl class="order-summary">
-                <dt>"Status"</dt><dd data-testid="admin-order-status">{order.status.label()}</dd>
+                <dt>"Status"</dt><dd><span class=order.status.badge_class() data-testid="admin-order-status">{order.status.label()}</span></dd>
                 <dt>"Placed"</dt><dd><UtcTime ms=order.created_at /></dd>
                 <dt>"Total (quoted)"</dt><dd data-testid="admin-order-total">{order.total.to_string()}</dd>
                 <dt>"Refunded"</dt><dd>{order.refunded.to_string()}</dd>
@@ -107,15 +107,15 @@ fn AdminOrderDetails(
         </section>
         <section aria-labelledby="lines-heading">
             <h2 id="lines-heading">"Lines"</h2>
-            <table>
+            <table class="stack">
                 <thead><tr>
                     <th scope="col">"Product"</th><th scope="col">"Quantity"</th>
                     <th scope="col">"Unit price"</th><th scope="col">"Line total"</th>
                 </tr></thead>
                 <tbody>{order.lines.iter().map(|l| view! {
                     <tr>
-                        <th scope="row">{l.name.clone()}</th><td>{l.quantity}</td>
-                        <td>{l.unit_price.to_string()}</td><td>{l.line_total.to_string()}</td>
+                        <th scope="row">{l.name.clone()}</th><td data-label="Quantity">{l.quantity}</td>
+                        <td data-label="Unit price">{l.unit_price.to_string()}</td><td data-label="Line total">{l.line_total.to_string()}</td>
                     </tr>
                 }).collect_view()}</tbody>
                 <tfoot><tr><th scope="row" colspan="3">"Total"</th><td>{order.total.to_string()}</td></tr></tfoot>
@@ -148,7 +148,7 @@ fn AttemptTable(attempts: Vec<AdminAttemptView>) -> impl IntoView {
         return view! { <p>"No payment was started."</p> }.into_any();
     }
     view! {
-        <table data-testid="attempts">
+        <table class="stack" data-testid="attempts">
             <thead><tr>
                 <th scope="col">"Attempt"</th><th scope="col">"Provider"</th>
                 <th scope="col">"Provider's ids"</th><th scope="col">"State"</th>
@@ -159,15 +159,15 @@ fn AttemptTable(attempts: Vec<AdminAttemptView>) -> impl IntoView {
                 let live = a.live;
                 view! {
                 <tr>
-                    <th scope="row">{a.reference}</th>
-                    <td>{a.provider.label()}</td>
-                    <td>
+                    <th scope="row" class="ref">{a.reference}</th>
+                    <td data-label="Provider">{a.provider.label()}</td>
+                    <td data-label="Provider's ids" class="ids">
                         {a.session_id.map(|s| view! { "Session " <code>{s}</code> })}
                         {a.payment_id.map(|p| view! { <br /> "Payment " <code>{p}</code> })}
                     </td>
-                    <td>{a.state}</td>
-                    <td><UtcTime ms=a.created_at /></td>
-                    <td>
+                    <td data-label="State">{a.state}</td>
+                    <td data-label="Created"><UtcTime ms=a.created_at /></td>
+                    <td data-label="Lookups">
                         {a.lookups} " scheduled"
                         {a.last_lookup_at.map(|at| view! { <br /> "last answer " <UtcTime ms=at /> })}
                         {a.next_lookup_at.filter(|_| live).map(|at| view! { <br /> "next " <UtcTime ms=at /> })}
@@ -186,7 +186,7 @@ fn EmailTable(emails: Vec<EmailEntry>) -> impl IntoView {
         return view! { <p>"No email about this order."</p> }.into_any();
     }
     view! {
-        <table data-testid="emails">
+        <table class="stack" data-testid="emails">
             <thead><tr>
                 <th scope="col">"Email"</th><th scope="col">"Queued"</th><th scope="col">"Status"</th>
                 <th scope="col">"Tries"</th><th scope="col">"Last error"</th>
@@ -205,10 +205,10 @@ fn EmailTable(emails: Vec<EmailEntry>) -> impl IntoView {
                 view! {
                     <tr data-email-status=class>
                         <th scope="row">{e.kind}</th>
-                        <td><UtcTime ms=e.created_at /></td>
-                        <td>{label} " " <UtcTime ms=at /></td>
-                        <td>{e.attempts}</td>
-                        <td>{e.last_error.unwrap_or_default()}</td>
+                        <td data-label="Queued"><UtcTime ms=e.created_at /></td>
+                        <td data-label="Status">{label} " " <UtcTime ms=at /></td>
+                        <td data-label="Tries">{e.attempts}</td>
+                        <td data-label="Last error">{e.last_error.unwrap_or_default()}</td>
                     </tr>
                 }
             }).collect_view()}</tbody>

@@ -47,7 +47,7 @@ fn AdminOrders(page: OrderListPage, query: OrderListQuery) -> impl IntoView {
         view! { <p class="empty-state">"No orders match these filters."</p> }.into_any()
     } else {
         view! {
-            <table class="order-list admin-orders">
+            <table class="order-list admin-orders stack">
                 <thead><tr>
                     <th scope="col">"Reference"</th><th scope="col">"Date"</th>
                     <th scope="col">"Customer"</th><th scope="col">"Items"</th>
@@ -107,7 +107,7 @@ fn Totals(totals: Vec<CurrencyTotal>) -> impl IntoView {
     (!totals.is_empty()).then(|| {
         view! {
             <h2>"Totals"</h2>
-            <table class="order-totals">
+            <table class="order-totals stack">
                 <thead><tr>
                     <th scope="col">"Currency"</th><th scope="col">"Orders"</th>
                     <th scope="col">"Total"</th><th scope="col">"Refunded"</th>
@@ -116,9 +116,9 @@ fn Totals(totals: Vec<CurrencyTotal>) -> impl IntoView {
                     {totals.into_iter().map(|t| view! {
                         <tr>
                             <th scope="row">{t.total.currency.code()}</th>
-                            <td>{t.orders}</td>
-                            <td class="money" data-testid=format!("total-{}", t.total.currency.code())>{t.total.to_string()}</td>
-                            <td class="money">{t.refunded.to_string()}</td>
+                            <td data-label="Orders">{t.orders}</td>
+                            <td data-label="Total" class="money" data-testid=format!("total-{}", t.total.currency.code())>{t.total.to_string()}</td>
+                            <td data-label="Refunded" class="money">{t.refunded.to_string()}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -133,13 +133,13 @@ fn AdminRow(order: ListedOrder) -> impl IntoView {
     view! {
         <tr>
             <th scope="row"><a href=format!("/admin/orders/{}", order.reference)>{order.reference.clone()}</a></th>
-            <td>{format_minute_utc(order.created_at)}</td>
-            <td>{name} <br /> <span class="email">{email}</span></td>
-            <td>{items_text(&order.items)}</td>
-            <td class="money">{order.total.to_string()}</td>
-            <td class="money">{order.refunded.to_string()}</td>
-            <td>{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
-            <td data-testid="order-status">{order.status.label()}</td>
+            <td data-label="Date">{format_minute_utc(order.created_at)}</td>
+            <td data-label="Customer">{name} <br /> <span class="email">{email}</span></td>
+            <td data-label="Items">{items_text(&order.items)}</td>
+            <td data-label="Total" class="money">{order.total.to_string()}</td>
+            <td data-label="Refunded" class="money">{order.refunded.to_string()}</td>
+            <td data-label="Payment method">{order.provider.map(|p| p.label()).unwrap_or("—")}</td>
+            <td data-label="Status"><span class=order.status.badge_class() data-testid="order-status">{order.status.label()}</span></td>
         </tr>
     }
 }

@@ -25,10 +25,10 @@ pub fn AdminProductsPage() -> impl IntoView {
                 let body = match products.await {
                     Ok(list) => view! {
                         <p class="hint">"Prices are in the currency picked in the header."</p>
-                        <table class="admin-products">
+                        <table class="admin-products stack">
                             <thead><tr>
                                 <th scope="col">"Product"</th><th scope="col">"Price"</th>
-                                <th scope="col">"Stock"</th><th scope="col">"Status"</th><th scope="col"></th>
+                                <th scope="col">"Stock"</th><th scope="col">"Status"</th><th scope="col">"Save"</th>
                             </tr></thead>
                             <tbody>{list.into_iter().map(|p| view! { <AdminRow product=p actions /> }).collect_view()}</tbody>
                         </table>
@@ -57,15 +57,15 @@ fn AdminRow(product: AdminProduct, actions: ShopActions) -> impl IntoView {
     view! {
         <tr>
             <th scope="row">{product.name.clone()}</th>
-            <td><input form=form_id.clone() name="price" inputmode="decimal" value=price aria-label=label("Price") required /></td>
-            <td><input form=form_id.clone() name="stock" type="number" min="0" value=product.stock.to_string() aria-label=label("Stock") required /></td>
-            <td>
+            <td data-label="Price"><input form=form_id.clone() name="price" inputmode="decimal" value=price aria-label=label("Price") required /></td>
+            <td data-label="Stock"><input form=form_id.clone() name="stock" type="number" min="0" value=product.stock.to_string() aria-label=label("Stock") required /></td>
+            <td data-label="Status">
                 <select form=form_id.clone() name="status" aria-label=label("Status")>
                     <option value="active" selected=product.active>"On sale"</option>
                     <option value="hidden" selected=!product.active>"Hidden"</option>
                 </select>
             </td>
-            <td>
+            <td class="row-actions">
                 <ActionForm action=actions.update_product attr:id=form_id>
                     <input type="hidden" name="product_id" value=product.id.to_string() />
                     <button type="submit">"Save"</button>

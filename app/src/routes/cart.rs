@@ -49,7 +49,7 @@ fn CartContents(cart: CartView, actions: ShopActions) -> impl IntoView {
     }
     view! {
         {notices}
-        <table class="cart">
+        <table class="cart stack">
             <caption class="visually-hidden">"Items in your cart"</caption>
             <thead>
                 <tr>
@@ -67,7 +67,7 @@ fn CartContents(cart: CartView, actions: ShopActions) -> impl IntoView {
                 <tr>
                     <th scope="row" colspan="3">"Total"</th>
                     <td class="cart-total" data-testid="cart-total">{cart.total.to_string()}</td>
-                    <td></td>
+                    <td class="empty-cell"></td>
                 </tr>
             </tfoot>
         </table>
@@ -89,8 +89,8 @@ fn CartRow(line: CartLine, actions: ShopActions) -> impl IntoView {
             <th scope="row" id=name_id.clone()>
                 <a href=format!("/products/{}", line.slug)>{line.name}</a>
             </th>
-            <td>{line.unit_price.to_string()}</td>
-            <td>
+            <td data-label="Price">{line.unit_price.to_string()}</td>
+            <td data-label="Quantity">
                 <ActionForm action=actions.update_line attr:class="inline">
                     <input type="hidden" name="product_id" value=line.product_id.to_string() />
                     <label for=input_id.clone() class="visually-hidden-label">"Quantity"</label>
@@ -99,8 +99,8 @@ fn CartRow(line: CartLine, actions: ShopActions) -> impl IntoView {
                     <button type="submit">"Update"</button>
                 </ActionForm>
             </td>
-            <td class="line-total">{line.line_total.to_string()}</td>
-            <td>
+            <td data-label="Total" class="line-total">{line.line_total.to_string()}</td>
+            <td class="row-actions">
                 <ActionForm action=actions.remove_line attr:class="inline">
                     <input type="hidden" name="product_id" value=line.product_id.to_string() />
                     <button type="submit" aria-describedby=remove_describedby.clone()>"Remove"</button>

@@ -8,7 +8,8 @@
 use crate::api::checkout::get_checkout;
 use crate::api::PlaceOrder;
 use crate::components::feedback::{error_text, Alert};
-use crate::model::CheckoutView;
+use crate::components::field::{CountryField, FieldMessage, Kind, TextField};
+use crate::model::{CheckoutView, FieldState};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -41,76 +42,86 @@ fn CheckoutForm(view: CheckoutView) -> impl IntoView {
     let error = Signal::derive(move || error_text(place.value().get()));
     let CheckoutView {
         cart,
-        providers,
-        email,
+        methods,
+        details,
+        errors,
         checkout_key,
     } = view;
-    let first = providers.first().copied();
-    let no_method = providers.is_empty();
+    let chosen = methods
+        .iter()
+        .find(|m| m.provider.as_str() == details.provider)
+        .or(methods.first())
+        .map(|m| m.provider);
+    let no_method = methods.is_empty();
     let currency = cart.currency;
+    let total = cart.total;
     let place_order_path = <PlaceOrder as leptos::server_fn::ServerFn>::PATH;
-    let field = |id: &'static str, label: &'static str, autocomplete: &'static str| {
-        view! {
-            <p class="field">
-                <label for=id>{label}</label>
-                <input id=id name=id type="text" autocomplete=autocomplete required />
-            </p>
-        }
+    let method_state = FieldState::of(&errors, "provider", None);
+    let method_has_error = method_state.message.is_some();
+    let method_describedby = method_state.describedby.clone();
+    let text = |name: &'static str, label: &'static str, kind: Kind, value: String| {
+        view! { <TextField name label kind value errors=errors.clone() /> }
     };
     view! {
-        <h2>"Order summary"</h2>
-        <ul class="summary">
-            {cart.notices.into_iter().map(|n| view! { <li class="notice" role="status">{n}</li> }).collect_view()}
-            {cart.lines.into_iter().map(|l| view! {
-                <li>{format!("{} × {}", l.quantity, l.name)} " " <span>{l.line_total.to_string()}</span></li>
-            }).collect_view()}
-        </ul>
-        <p class="summary-total">"Total: " <strong data-testid="checkout-total">{cart.total.to_string()}</strong></p>
         <Alert message=error />
-        <form method="post" action=place_order_path class="payment-form">
-            <input type="hidden" name="checkout_key" value=checkout_key />
-            <h2>"Contact and delivery"</h2>
-            <p class="field">
-                <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required value=email.unwrap_or_default() />
-            </p>
-            {field("name", "Name", "name")}
-            {field("address", "Address", "street-address")}
-            {field("city", "City", "address-level2")}
-            {field("postcode", "Postcode", "postal-code")}
-            {field("country", "Country", "country-name")}
-            <p class="field">
-                <label for="phone">"Phone (optional)"</label>
-                <input id="phone" name="phone" type="tel" autocomplete="tel" />
-            </p>
-            <fieldset class="payment-methods">
-                <legend>"Payment method"</legend>
-                {providers.into_iter().map(|p| {
-                    let id = format!("provider-{}", p.as_str());
-                    view! {
-                        <p>
-                            <input type="radio" name="provider" id=id.clone() value=p.as_str() checked=Some(p) == first required />
-                            <label for=id>{p.label()}</label>
+        <div class="checkout-layout">
+            <aside class="checkout-summary" aria-labelledby="summary-heading">
+                <h2 id="summary-heading">"Order summary"</h2>
+                <ul class="summary">
+                    {cart.notices.into_iter().map(|n| view! { <li class="notice" role="status">{n}</li> }).collect_view()}
+                    {cart.lines.into_iter().map(|l| view! {
+                        <li><span>{format!("{} × {}", l.quantity, l.name)}</span> " " <span class="money">{l.line_total.to_string()}</span></li>
+                    }).collect_view()}
+                </ul>
+                <p class="summary-total">"Total " <strong data-testid="checkout-total">{total.to_string()}</strong></p>
+                <p><A href="/cart">"Change the cart"</A></p>
+            </aside>
+            <form method="post" action=place_order_path class="payment-form">
+                <input type="hidden" name="checkout_key" value=checkout_key />
+                <h2>"Contact and delivery"</h2>
+                {text("email", "Email", Kind { input_type: "email", ..Kind::text("email", 254) }, details.email)}
+                {text("name", "Name", Kind::text("name", 100), details.name)}
+                {text("address", "Address", Kind::text("street-address", 200), details.address)}
+                {text("city", "City", Kind::text("address-level2", 60), details.city)}
+                {text("postcode", "Postcode", Kind::text("postal-code", 20), details.postcode)}
+                <CountryField value=details.country errors=errors.clone() />
+                {text("phone", "Phone (optional)", Kind { input_type: "tel", required: false, ..Kind::text("tel", 20) }, details.phone)}
+                <fieldset
+                    class="payment-methods"
+                    class:has-error=method_has_error
+                    aria-describedby=method_describedby
+                >
+                    <legend>"Payment method"</legend>
+                    {methods.into_iter().map(|m| {
+                        let id = format!("provider-{}", m.provider.as_str());
+                        let hint_id = format!("{id}-hint");
+                        view! {
+                            <div class="payment-choice">
+                                <input type="radio" name="provider" id=id.clone() value=m.provider.as_str()
+                                    checked=Some(m.provider) == chosen required aria-describedby=hint_id.clone() />
+                                <label for=id>{m.label}</label>
+                                <span class="hint" id=hint_id>{m.hint}</span>
+                            </div>
+                        }
+                    }).collect_view()}
+                    {no_method.then(|| view! {
+                        <p class="notice" role="status">
+                            {format!("No payment method can take this order in {currency}. Try another currency.")}
                         </p>
-                    }
-                }).collect_view()}
-                {no_method.then(|| view! {
-                    <p class="notice" role="status">
-                        {format!("No payment method can take this order in {currency}. Try another currency.")}
-                    </p>
-                })}
-            </fieldset>
-            <p class="hint">"You pay on the provider's secure page; card details never reach this shop."</p>
-            <PayButton disabled=no_method />
-        </form>
-        <p><A href="/cart">"Back to the cart"</A></p>
+                    })}
+                    <FieldMessage state=method_state />
+                </fieldset>
+                <p class="hint">"You pay on the provider's secure page; card details never reach this shop."</p>
+                <PayButton label=format!("Pay {total}") disabled=no_method />
+            </form>
+        </div>
     }
 }
 
-/// **Pay**, and a status that the shopper is being sent to the payment page once the form is valid
+/// **Pay $82.00**, and a status that the shopper is being sent to the payment page once the form is valid
 /// and on its way (announced politely; the page itself then navigates).
 #[island]
-fn PayButton(disabled: bool) -> impl IntoView {
+fn PayButton(label: String, disabled: bool) -> impl IntoView {
     let sending = RwSignal::new(false);
     let button = NodeRef::<leptos::html::Button>::new();
     let on_click = move |_| {
@@ -123,7 +134,7 @@ fn PayButton(disabled: bool) -> impl IntoView {
         }
     };
     view! {
-        <button type="submit" class="primary" disabled=disabled node_ref=button on:click=on_click>"Pay"</button>
+        <button type="submit" class="primary" disabled=disabled node_ref=button on:click=on_click>{label}</button>
         <p class="status" role="status">{move || sending.get().then_some("Sending you to the payment page…")}</p>
     }
 }

@@ -26,6 +26,8 @@ pub fn OrderPage() -> impl IntoView {
     // Set by the cancel route when the provider could not close the payment; only this flag
     // travels, the words are the page's own.
     let cancel_failed = move || query.read().get("cancel").as_deref() == Some("failed");
+    // Set by the provider's cancel link: the shopper left the payment page.
+    let left = move || query.read().get("left").as_deref() == Some("1");
     let order = Resource::new(
         move || (reference(), key()),
         |(reference, key)| get_order(reference, key),
@@ -34,23 +36,12 @@ pub fn OrderPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match order.await {
-                    Ok(order) => view! { <OrderDetails order key=key() cancel_failed=cancel_failed() /> }.into_any(),
+                    Ok(order) => view! { <OrderDetails order key=key() cancel_failed=cancel_failed() left=left() /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
         </Transition>
-    }
-}
-
-fn status_class(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Paid => "order-status paid",
-        OrderStatus::AwaitingPayment => "order-status waiting",
-        OrderStatus::NeedsReview | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => {
-            "order-status review"
-        }
-        _ => "order-status failed",
     }
 }
 
@@ -72,20 +63,30 @@ fn explanation(status: OrderStatus) -> &'static str {
 }
 
 #[component]
-fn OrderDetails(order: OrderView, key: Option<String>, cancel_failed: bool) -> impl IntoView {
-    // A Try again refused without JavaScript comes back here with its error.
+fn OrderDetails(
+    order: OrderView,
+    key: Option<String>,
+    cancel_failed: bool,
+    left: bool,
+) -> impl IntoView {
+    // A Try again or Back to cart refused without JavaScript comes back here with its error.
     let try_again = crate::components::layout::use_shop_actions().try_again;
-    let retry_error = error_text(try_again.value().get_untracked());
+    let back_to_cart = ServerAction::<crate::api::BackToCart>::new();
+    let retry_error = error_text(try_again.value().get_untracked())
+        .or_else(|| error_text(back_to_cart.value().get_untracked()));
     let provider = order.provider.map(|p| p.label()).unwrap_or("—");
     // A cancel changes the order: a POST behind the CSRF guard, never a link.
     let cancel_action = order
         .provider
         .map(|p| format!("/payments/{}/cancel/{}", p.as_str(), order.reference));
     let awaiting = order.status == OrderStatus::AwaitingPayment;
+    // Only a shopper who left the payment page is offered it again; without a way back (the
+    // attempt closed) the page just waits for the provider's word.
+    let left = left && awaiting && order.resume_url.is_some();
     view! {
         <Title text=format!("Order {}", order.reference) />
         <h1>"Order " {order.reference.clone()}</h1>
-        {awaiting.then(|| view! {
+        {(awaiting && !left).then(|| view! {
             <noscript inner_html=format!(r#"<meta http-equiv="refresh" content="{NO_JS_REFRESH_SECS}">"#) />
         })}
         <PaymentStatus
@@ -96,6 +97,8 @@ fn OrderDetails(order: OrderView, key: Option<String>, cancel_failed: bool) -> i
             cancel_action
             cancel_failed
             retry_error
+            left
+            resume_url=order.resume_url.clone()
         />
         <h2>"Your order"</h2>
         <ul class="summary">
@@ -126,6 +129,8 @@ fn PaymentStatus(
     cancel_action: Option<String>,
     cancel_failed: bool,
     retry_error: Option<String>,
+    left: bool,
+    resume_url: Option<String>,
 ) -> impl IntoView {
     let live = RwSignal::new(status);
     let reason = RwSignal::new(failure_reason);
@@ -158,16 +163,33 @@ fn PaymentStatus(
         on_cleanup(close);
     }
     let try_again_path = <crate::api::TryAgain as leptos::server_fn::ServerFn>::PATH;
+    let back_path = <crate::api::BackToCart as leptos::server_fn::ServerFn>::PATH;
+    let left_here = move || left && live.get() == OrderStatus::AwaitingPayment;
+    let (back_reference, back_key) = (reference.clone(), key.clone().unwrap_or_default());
     let retry_reference = reference.clone();
     let retry_key = key.clone().unwrap_or_default();
     let cancel_key = key.unwrap_or_default();
     view! {
         <section aria-labelledby="status-heading" class="order-status-box">
             <h2 id="status-heading">"Payment status"</h2>
-            <p class=move || status_class(live.get()) data-testid="order-status" role="status" aria-live="polite">
+            <p class=move || format!("order-status {}", live.get().badge_class()) data-testid="order-status" role="status" aria-live="polite">
                 {move || live.get().label()}
             </p>
-            <p>{move || explanation(live.get())}</p>
+            <p>{move || if left_here() {
+                "You left the payment page before paying. Nothing has been charged."
+            } else {
+                explanation(live.get())
+            }}</p>
+            {move || left_here().then(|| view! {
+                <p class="actions">
+                    <a class="button primary" href=resume_url.clone()>"Resume payment"</a>
+                    <form method="post" action=back_path class="inline">
+                        <input type="hidden" name="reference" value=back_reference.clone() />
+                        <input type="hidden" name="key" value=back_key.clone() />
+                        <button type="submit">"Back to cart"</button>
+                    </form>
+                </p>
+            })}
             {move || reason.get().map(|reason| view! {
                 <p data-testid="failure-reason">{reason}</p>
             })}

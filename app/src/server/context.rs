@@ -77,6 +77,37 @@ pub async fn client_ip() -> String {
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// For a server function sent by a plain HTML form (JavaScript off: the browser asks for HTML),
+/// the path of the page the form was on, from `Referer` (query and fragment dropped; only a path
+/// on this site). `None` when a script sent it, or the page is unknown.
+pub fn plain_form_referer_path() -> Option<String> {
+    use axum::http::header::{ACCEPT, REFERER};
+    let parts = use_context::<axum::http::request::Parts>()?;
+    let accepts_html = parts
+        .headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !accepts_html {
+        return None;
+    }
+    let referer = parts.headers.get(REFERER)?.to_str().ok()?;
+    let path = match referer.find("://") {
+        Some(scheme_end) => {
+            let rest = &referer[scheme_end + 3..];
+            &rest[rest.find('/')?..]
+        }
+        None => referer,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let safe = path.starts_with('/')
+        && !path.starts_with("//")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c));
+    safe.then(|| path.to_string())
+}
+
 impl Ctx {
     /// This request's cart: the account's when logged in, else the session's.
     pub async fn cart(&self) -> ServerResult<super::services::cart::Cart<'_>> {

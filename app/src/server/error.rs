@@ -1,6 +1,7 @@
 //! Server-side errors, mapped once into the user-safe [`AppError`].
 
 use crate::error::AppError;
+use crate::model::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -13,6 +14,9 @@ pub enum ServerError {
     Session(#[from] tower_sessions::session::Error),
     #[error("{0}")]
     Internal(String),
+    /// A form refused field by field; the page shows each message next to its field.
+    #[error("{}", .0.summary())]
+    Fields(FieldErrors),
 }
 
 impl ServerError {
@@ -25,6 +29,7 @@ impl From<ServerError> for AppError {
     fn from(error: ServerError) -> Self {
         match error {
             ServerError::User(e) => e,
+            ServerError::Fields(errors) => AppError::Invalid(errors.summary()),
             other => {
                 tracing::error!(error = %other, "request failed");
                 AppError::Internal

@@ -448,6 +448,8 @@ pub fn json_event_time_ms(body: &[u8], field: &str) -> Option<i64> {
 #[derive(Clone)]
 pub struct Payments {
     providers: Vec<Arc<dyn PaymentProvider>>,
+    /// `CARD_PROVIDERS`: the card processors in order of preference; empty offers them all.
+    card_preference: Vec<ProviderId>,
 }
 
 /// A once-only claim on an attempt's capture, shared by every instance on the database, for
@@ -502,7 +504,10 @@ impl Payments {
                 Arc::new(logged::Logged(provider)) as Arc<dyn PaymentProvider>
             })
             .collect();
-        Payments { providers }
+        Payments {
+            providers,
+            card_preference: settings.payments.card_providers.clone(),
+        }
     }
 
     pub fn get(&self, id: ProviderId) -> Option<&Arc<dyn PaymentProvider>> {
@@ -514,15 +519,31 @@ impl Payments {
         self.providers.iter().map(|p| p.id()).collect()
     }
 
-    /// The providers that can take a payment of `total`, in display order.
+    /// The providers that can take a payment of `total`, in display order: cards first (the
+    /// merchant's preferred processor that can take it, or every one when no preference is set),
+    /// then PayPal, Alipay and SSLCOMMERZ.
     pub fn offered_for(&self, total: Money) -> Vec<ProviderId> {
-        ProviderId::ALL
+        let accepts = |id: ProviderId| {
+            self.get(id)
+                .is_some_and(|p| p.capabilities().accepts(total))
+        };
+        let cards: Vec<ProviderId> = if self.card_preference.is_empty() {
+            ProviderId::ALL
+                .into_iter()
+                .filter(|id| id.is_card_processor() && accepts(*id))
+                .collect()
+        } else {
+            self.card_preference
+                .iter()
+                .copied()
+                .find(|id| accepts(*id))
+                .into_iter()
+                .collect()
+        };
+        let others = ProviderId::ALL
             .into_iter()
-            .filter(|id| {
-                self.get(*id)
-                    .is_some_and(|p| p.capabilities().accepts(total))
-            })
-            .collect()
+            .filter(|id| !id.is_card_processor() && accepts(*id));
+        cards.into_iter().chain(others).collect()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The shop's view of a tower-sessions session: who is logged in, the chosen currency and a guest's cart.
 
-use crate::model::Currency;
+use crate::model::{CheckoutDetails, Currency, FormEcho};
 use crate::server::db::carts::StoredItem;
 use crate::server::db::write::WriteGate;
 use crate::server::db::{Db, NativePool};
@@ -17,6 +17,8 @@ const GUEST_CART: &str = "guest_cart";
 const CHECKOUT_KEY: &str = "checkout_key";
 const PLACED_ORDERS: &str = "placed_orders";
 const NOTICE: &str = "notice";
+const CHECKOUT_DETAILS: &str = "checkout_details";
+const FORM_ECHO: &str = "form_echo";
 /// How many of its own orders a session remembers (older ones stay reachable by their link).
 const PLACED_ORDERS_KEPT: usize = 20;
 
@@ -116,6 +118,60 @@ impl ShopSession {
             Some((left_for, message)) if left_for == about => {
                 self.0.remove::<(String, String)>(NOTICE).await?;
                 Ok(Some(message))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What the shopper last typed at checkout (kept for the next checkout, a Try again or a Back
+    /// to cart).
+    pub async fn checkout_details(&self) -> ServerResult<Option<CheckoutDetails>> {
+        Ok(self.0.get::<CheckoutDetails>(CHECKOUT_DETAILS).await?)
+    }
+
+    pub async fn set_checkout_details(&self, details: &CheckoutDetails) -> ServerResult<()> {
+        self.0.insert(CHECKOUT_DETAILS, details).await?;
+        Ok(())
+    }
+
+    /// Keep a refused form's values and errors for the next drawing of its page (`form` names it:
+    /// "login", "register", "checkout").
+    pub async fn set_form_echo(&self, form: &str, echo: &FormEcho) -> ServerResult<()> {
+        self.0.insert(FORM_ECHO, (form, echo)).await?;
+        Ok(())
+    }
+
+    /// After `form` was refused: keep what was typed (`values`, never a password) and, when the
+    /// refusal was field by field, each field's message, for the page the browser comes back to.
+    /// Returns the refusal to answer with.
+    pub async fn keep_refused_form(
+        &self,
+        form: &str,
+        values: &[(&str, &str)],
+        refusal: ServerError,
+    ) -> ServerError {
+        let echo = FormEcho {
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.chars().take(300).collect()))
+                .collect(),
+            errors: match &refusal {
+                ServerError::Fields(errors) => errors.clone(),
+                _ => Default::default(),
+            },
+        };
+        if let Err(e) = self.set_form_echo(form, &echo).await {
+            tracing::warn!(error = %e, form, "could not keep a refused form's values");
+        }
+        refusal
+    }
+
+    /// Take what a refused `form` left, if any; what another form left stays.
+    pub async fn take_form_echo(&self, form: &str) -> ServerResult<Option<FormEcho>> {
+        match self.0.get::<(String, FormEcho)>(FORM_ECHO).await? {
+            Some((left_for, echo)) if left_for == form => {
+                self.0.remove::<(String, FormEcho)>(FORM_ECHO).await?;
+                Ok(Some(echo))
             }
             _ => Ok(None),
         }

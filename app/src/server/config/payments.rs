@@ -105,6 +105,10 @@ pub struct PaymentSettings {
     pub max_open_orders_per_address: i64,
     /// `MAX_UNPAID_UNITS_PER_PRODUCT`: how many of one product an unpaid order may hold.
     pub max_unpaid_units: i64,
+    /// `CARD_PROVIDERS`: which configured card processors take cards, in order of preference (for
+    /// each order, the first that can take its currency and total is the checkout's one "Card").
+    /// Empty: every configured card processor is offered, each named.
+    pub card_providers: Vec<ProviderId>,
 }
 
 pub const DEFAULT_HOLD_MINUTES: i64 = 60;
@@ -226,6 +230,39 @@ fn whole_number(
     }
 }
 
+/// `CARD_PROVIDERS=square,stripe`: card processors that are configured, each once.
+fn card_providers(env: Env<'_>, configured: &[Configured]) -> Result<Vec<ProviderId>, ConfigError> {
+    const VAR: &str = "CARD_PROVIDERS";
+    let Some(list) = env(VAR) else {
+        return Ok(Vec::new());
+    };
+    let mut chosen = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let id = ProviderId::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+            bad(
+                VAR,
+                format!("{name:?} is not a provider (stripe, square, braintree, authorizenet)"),
+            )
+        })?;
+        if !id.is_card_processor() {
+            return Err(bad(
+                VAR,
+                format!("{name} does not take cards on its own page"),
+            ));
+        }
+        if !configured.iter().any(|c| c.id == id) {
+            return Err(bad(
+                VAR,
+                format!("{name} is not configured (no credentials)"),
+            ));
+        }
+        if !chosen.contains(&id) {
+            chosen.push(id);
+        }
+    }
+    Ok(chosen)
+}
+
 impl PaymentSettings {
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
         let mode = match env("PAYMENTS_MODE").as_deref() {
@@ -245,9 +282,11 @@ impl PaymentSettings {
                 "live mode needs at least one provider's credentials (e.g. STRIPE_SECRET_KEY)",
             ));
         }
+        let card_providers = card_providers(env, &providers)?;
         Ok(PaymentSettings {
             mode,
             providers,
+            card_providers,
             // Stripe sessions expire 30 min to 24 h after creation; a shorter hold still works
             // (the shop expires the session itself), a longer one could not be matched.
             hold_minutes: whole_number(env, "ORDER_HOLD_MINUTES", DEFAULT_HOLD_MINUTES, 1..=1440)?,

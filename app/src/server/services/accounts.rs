@@ -2,7 +2,7 @@
 
 use super::cart::merge_guest_cart;
 use crate::error::AppError;
-use crate::model::{CurrentUser, Email, Password, Role};
+use crate::model::{CurrentUser, Email, FieldErrors, Password, Role};
 use crate::server::auth::{password, session, ShopSession};
 use crate::server::config::Settings;
 use crate::server::db::{self, now_ms, Db};
@@ -32,6 +32,13 @@ const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 /// a burst lets through exactly the limit rather than refusing some that would have fit.
 static THROTTLE_COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A refusal about one field of the form.
+fn field_error(field: &str, message: impl std::fmt::Display) -> ServerError {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message.to_string());
+    ServerError::Fields(errors)
+}
+
 /// Create a customer account and log it in (keeping the guest cart). Well-formed attempts are
 /// counted per client address before the (expensive) hash; past [`MAX_REGISTRATIONS_PER_IP`] in
 /// an hour they are refused with the time to wait.
@@ -42,8 +49,13 @@ pub async fn register(
     new_password: String,
     client_ip: &str,
 ) -> ServerResult<CurrentUser> {
-    let email = Email::parse(email).map_err(ServerError::invalid)?;
-    let new_password = Password::parse(new_password).map_err(ServerError::invalid)?;
+    let mut errors = FieldErrors::new();
+    let email = Email::parse(email).map_err(|e| errors.add("email", e.to_string()));
+    let new_password =
+        Password::parse(new_password).map_err(|e| errors.add("password", e.to_string()));
+    let (Ok(email), Ok(new_password)) = (email, new_password) else {
+        return Err(ServerError::Fields(errors));
+    };
     let now = now_ms();
     let since = now - REGISTRATION_WINDOW_MS;
     let counting = THROTTLE_COUNTING.lock().await;
@@ -74,7 +86,10 @@ pub async fn register(
         .committed(async |conn| db::users::insert(conn, &email, &hash, Role::Customer).await)
         .await?
         .ok_or_else(|| {
-            ServerError::invalid("An account with this email already exists. Log in instead.")
+            field_error(
+                "email",
+                "An account with this email already exists. Log in instead.",
+            )
         })?;
     session.log_in(id).await?;
     merge_guest_cart(db, session, id).await?;
@@ -97,7 +112,7 @@ pub async fn log_in(
     pw: String,
     client_ip: &str,
 ) -> ServerResult<CurrentUser> {
-    let email = Email::parse(email).map_err(ServerError::invalid)?;
+    let email = Email::parse(email).map_err(|e| field_error("email", e))?;
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
     let counting = THROTTLE_COUNTING.lock().await;
@@ -128,11 +143,11 @@ pub async fn log_in(
     let stored = account.as_ref().map(|a| a.password_hash.clone());
     // A wrong password leaves the attempt's row in place: it is the recorded failure.
     if !password::verify(pw, stored).await? {
-        return Err(ServerError::invalid(WRONG_CREDENTIALS));
+        return Err(field_error("password", WRONG_CREDENTIALS));
     }
     let user = account
         .map(|a| a.user)
-        .ok_or_else(|| ServerError::invalid(WRONG_CREDENTIALS))?;
+        .ok_or_else(|| field_error("password", WRONG_CREDENTIALS))?;
     db.committed(async |conn| db::login_failures::clear(conn, email.as_str(), since).await)
         .await?;
     session.log_in(user.id).await?;

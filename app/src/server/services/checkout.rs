@@ -6,7 +6,10 @@
 //! provider for an attempt (a claim in the database), the others wait for its answer.
 
 use super::cart::{Cart, Owner};
-use crate::model::{CartView, CheckoutView, Email, Money, OrderStatus, ProviderId};
+use crate::model::{
+    country, CartView, CheckoutDetails, CheckoutView, Email, FieldErrors, Money, OrderStatus,
+    PaymentChoice, ProviderId,
+};
 use crate::server::auth::ShopSession;
 use crate::server::db::orders::{self, AttemptRow, LineRow, NewOrder, OrderRow};
 use crate::server::db::{self, now_ms};
@@ -24,6 +27,9 @@ const CLAIM_TIMEOUT_MS: i64 = 30_000;
 /// How long a twin request waits for the claimant's answer.
 const WAIT_FOR_TWIN: Duration = Duration::from_secs(15);
 
+/// The name the checkout form's refusals are kept under in the session.
+pub const CHECKOUT_FORM: &str = "checkout";
+
 /// The checkout form as posted.
 #[derive(Debug, Clone)]
 pub struct CheckoutForm {
@@ -34,41 +40,105 @@ pub struct CheckoutForm {
     pub client_key: String,
 }
 
-fn field(value: &str, label: &str, max: usize) -> ServerResult<String> {
+/// A required text field, trimmed; its problem is noted under `name`.
+fn field(errors: &mut FieldErrors, name: &str, value: &str, label: &str, max: usize) -> String {
     let value = value.trim();
     if value.is_empty() {
-        return Err(ServerError::invalid(format!("Please enter your {label}.")));
+        errors.add(name, format!("Please enter your {label}."));
+    } else if value.chars().count() > max {
+        errors.add(
+            name,
+            format!("Your {label} is too long (at most {max} characters)."),
+        );
     }
-    if value.chars().count() > max {
-        return Err(ServerError::invalid(format!(
-            "Your {label} is too long (at most {max} characters)."
-        )));
-    }
-    Ok(value.to_string())
+    value.to_string()
 }
 
-/// Check and tidy what the shopper typed.
+/// Check and tidy what the shopper typed; every field's problem at once, in the form's order.
 fn validated(form: &CheckoutForm) -> ServerResult<Customer> {
     let c = &form.customer;
-    let email = Email::parse(&c.email).map_err(ServerError::invalid)?;
+    let mut errors = FieldErrors::new();
+    let email = match Email::parse(&c.email) {
+        Ok(email) => email.as_str().to_string(),
+        Err(e) => {
+            errors.add("email", e.to_string());
+            String::new()
+        }
+    };
+    let name = field(&mut errors, "name", &c.name, "name", 100);
+    let address = field(&mut errors, "address", &c.address, "address", 200);
+    let city = field(&mut errors, "city", &c.city, "city", 60);
+    let postcode = field(&mut errors, "postcode", &c.postcode, "postcode", 20);
+    let country = match country::find(&c.country) {
+        Some((name, _)) => name.to_string(),
+        None if c.country.trim().is_empty() => {
+            errors.add("country", "Please choose your country.");
+            String::new()
+        }
+        None => {
+            errors.add("country", "Please choose your country from the list.");
+            String::new()
+        }
+    };
     let phone = c.phone.trim();
     if phone.chars().count() > 20
         || !phone
             .chars()
             .all(|ch| ch.is_ascii_digit() || " +-()".contains(ch))
     {
-        return Err(ServerError::invalid(
-            "Enter the phone number with digits, spaces, + - ( ) only.",
-        ));
+        errors.add(
+            "phone",
+            "Enter the phone number with digits, spaces, + - ( ) only (at most 20).",
+        );
     }
-    Ok(Customer {
-        email: email.as_str().to_string(),
-        name: field(&c.name, "name", 100)?,
-        address: field(&c.address, "address", 200)?,
-        city: field(&c.city, "city", 60)?,
-        postcode: field(&c.postcode, "postcode", 20)?,
-        country: field(&c.country, "country", 60)?,
-        phone: phone.to_string(),
+    if ProviderId::parse(&form.provider).is_none() {
+        errors.add("provider", "Please choose a payment method.");
+    }
+    errors
+        .or_ok(Customer {
+            email,
+            name,
+            address,
+            city,
+            postcode,
+            country,
+            phone: phone.to_string(),
+        })
+        .map_err(ServerError::Fields)
+}
+
+/// The form as typed, to fill it in again; each value cut to a length no field allows, so a
+/// session never holds more than a few kilobytes of it.
+pub fn details_of(form: &CheckoutForm) -> CheckoutDetails {
+    let keep = |s: &str| s.chars().take(300).collect::<String>();
+    let c = &form.customer;
+    CheckoutDetails {
+        email: keep(&c.email),
+        name: keep(&c.name),
+        address: keep(&c.address),
+        city: keep(&c.city),
+        postcode: keep(&c.postcode),
+        country: keep(&c.country),
+        phone: keep(&c.phone),
+        provider: keep(&form.provider),
+    }
+}
+
+/// The details an order was placed with, to fill the checkout in again (Try again).
+pub fn details_of_order(order: &OrderRow) -> Option<CheckoutDetails> {
+    let customer: Customer = serde_json::from_str(&order.address).ok()?;
+    Some(CheckoutDetails {
+        email: customer.email,
+        name: customer.name,
+        address: customer.address,
+        city: customer.city,
+        postcode: customer.postcode,
+        country: customer.country,
+        phone: customer.phone,
+        provider: order
+            .provider
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
     })
 }
 
@@ -92,10 +162,23 @@ pub async fn view(state: &AppState, session: &ShopSession) -> ServerResult<Check
         }
         None => None,
     };
+    let details = match session.checkout_details().await? {
+        Some(details) => details,
+        None => CheckoutDetails {
+            email: email.unwrap_or_default(),
+            ..CheckoutDetails::default()
+        },
+    };
+    let errors = session
+        .take_form_echo(CHECKOUT_FORM)
+        .await?
+        .map(|echo| echo.errors)
+        .unwrap_or_default();
     Ok(CheckoutView {
-        providers: state.payments.offered_for(cart.total),
+        methods: PaymentChoice::for_providers(&state.payments.offered_for(cart.total)),
         cart,
-        email,
+        details,
+        errors,
         checkout_key: session.checkout_key().await?,
     })
 }
@@ -168,7 +251,12 @@ pub async fn place_order(
                 cart.notices.join(" ")
             )));
         }
-        if !provider.capabilities().accepts(cart.total) {
+        if !provider.capabilities().accepts(cart.total)
+            || !state
+                .payments
+                .offered_for(cart.total)
+                .contains(&provider_id)
+        {
             return Err(ServerError::invalid(format!(
                 "{} cannot take a payment of {}. Please choose another payment method.",
                 provider_id.label(),

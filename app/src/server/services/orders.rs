@@ -84,9 +84,16 @@ pub async fn view(
 ) -> ServerResult<OrderView> {
     let mut conn = state.db.pool.acquire().await?;
     let lines = line_views(&mut conn, order).await?;
-    let provider = orders::latest_attempt(&mut conn, order.id)
-        .await?
-        .map(|a| a.provider);
+    let latest = orders::latest_attempt(&mut conn, order.id).await?;
+    let provider = latest.as_ref().map(|a| a.provider);
+    let resume_url = latest
+        .as_ref()
+        .filter(|a| {
+            order.status == OrderStatus::AwaitingPayment
+                && a.state == AttemptState::Open
+                && a.next_step.is_some()
+        })
+        .map(|a| resume_link(a, viewer.key));
     let failure_reason = match (order.status, provider) {
         (OrderStatus::Failed, Some(id)) => orders::failure_kind(&mut conn, order.id)
             .await?
@@ -121,7 +128,22 @@ pub async fn view(
         guest_link,
         refunds,
         failure_reason,
+        resume_url,
     })
+}
+
+/// The way back to an open attempt's payment page: the shop's hand-off page, which sends the
+/// browser on to the provider (or back to the order once the attempt can no longer be paid).
+fn resume_link(attempt: &AttemptRow, key: Option<&str>) -> String {
+    let path = format!(
+        "/payments/{}/go/{}",
+        attempt.provider.as_str(),
+        attempt.reference
+    );
+    match key.filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric())) {
+        Some(key) => format!("{path}?key={key}"),
+        None => path,
+    }
 }
 
 /// `GET /api/orders/{reference}/status` and the first message of the live stream.
