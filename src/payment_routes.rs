@@ -3,6 +3,7 @@
 //! JSON. Every route names the provider by its path segment; none names a provider in code.
 
 mod events;
+mod handoff_page;
 mod returns;
 mod status;
 mod webhooks;

@@ -309,13 +309,14 @@ async fn router(
         }
     }
     let router = router
-        // Built assets and images straight from disk; everything else goes to the app, whose
+        // Built assets, images and fonts straight from disk; everything else goes to the app, whose
         // fallback also serves the remaining files of the site root (favicon, robots.txt).
         .nest(
             &format!("/{}", options.site_pkg_dir),
             static_assets(pkg_dir, options.hash_files),
         )
         .nest_service("/images", ServeDir::new(site_root.join("images")))
+        .nest_service("/fonts", ServeDir::new(site_root.join("fonts")))
         .leptos_routes_with_context(
             &state,
             routes,

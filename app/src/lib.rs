@@ -35,13 +35,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options islands=true />
+                <IslandScripts options />
                 <MetaTags />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Leptos' island scripts, kept inert in a `<template>` until a script of the page (so only with
+/// JavaScript on) puts them into the document: with JavaScript off the browser downloads neither
+/// the bundle nor its WebAssembly (a `<link rel="preload">` in the page would fetch them anyway).
+#[component]
+fn IslandScripts(options: LeptosOptions) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    view! {
+        <template id="island-scripts">
+            <HydrationScripts options islands=true />
+        </template>
+        <script nonce=nonce>
+            "document.head.append(document.getElementById('island-scripts').content.cloneNode(true));"
+        </script>
     }
 }
 

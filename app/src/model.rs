@@ -35,5 +35,7 @@ pub use payment::{
 };
 pub use product::{AdminProduct, ProductCard, ProductDetail};
 pub use quantity::Quantity;
-pub use refund::{RefundDetails, RefundFormData, RefundOffer, RefundStatus, RefundView};
+pub use refund::{
+    RefundConfirmation, RefundDetails, RefundFormData, RefundOffer, RefundStatus, RefundView,
+};
 pub use user::{CurrentUser, HeaderInfo, Role};

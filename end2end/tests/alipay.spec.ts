@@ -27,7 +27,7 @@ async function checkoutWith(page: Page, method: string) {
   await page.getByLabel('Address').fill('88 Nanjing Road');
   await page.getByLabel('City').fill('Shanghai');
   await page.getByLabel('Postcode').fill('200001');
-  await page.getByLabel('Country').fill('China');
+  await page.getByLabel('Country').selectOption('China');
   const methods = page.getByRole('group', { name: 'Payment method' });
   await expect(methods.getByRole('radio', { name: 'Stripe' })).toHaveCount(1);
   await methods.getByRole('radio', { name: method }).check();

@@ -27,7 +27,7 @@ async function checkoutWith(page: Page, method: string) {
   await page.getByLabel('Address').fill('1 Market Street');
   await page.getByLabel('City').fill('San Francisco');
   await page.getByLabel('Postcode').fill('94105');
-  await page.getByLabel('Country').fill('United States');
+  await page.getByLabel('Country').selectOption('United States');
   const methods = page.getByRole('group', { name: 'Payment method' });
   await methods.getByRole('radio', { name: method }).check();
   await page.getByRole('button', { name: 'Pay' }).click();

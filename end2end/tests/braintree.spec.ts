@@ -26,7 +26,7 @@ async function payOnCheckout(page: Page, email: string) {
   await page.getByLabel('Address').fill('12 Rua Augusta');
   await page.getByLabel('City').fill('Lisbon');
   await page.getByLabel('Postcode').fill('1100-048');
-  await page.getByLabel('Country').fill('Portugal');
+  await page.getByLabel('Country').selectOption('Portugal');
   await page.getByRole('group', { name: 'Payment method' }).getByRole('radio', { name: 'Braintree' }).check();
   await page.getByRole('button', { name: 'Pay' }).click();
 }

@@ -101,7 +101,7 @@ test('a merchant changes a price and the shop shows it', async ({ page }, testIn
   await page.getByRole('link', { name: 'Manage products' }).first().click();
   await page.getByLabel(`Price of ${product}`).fill('12.34');
   await page.getByRole('row').filter({ hasText: product }).getByRole('button', { name: 'Save' }).click();
-  await expect(page.getByRole('status')).toHaveText('Product saved.');
+  await expect(page.getByRole('status')).toHaveText(new RegExp(`^Saved ${product}: \\$12\\.34, \\d+ in stock, on sale\\.$`));
   await expect(page.getByLabel(`Price of ${product}`)).toHaveValue('12.34');
   await page.goto('/');
   await expect(card(page, product).locator('.price')).toHaveText('$12.34');

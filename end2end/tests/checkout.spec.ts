@@ -22,7 +22,7 @@ async function fillCheckout(page: Page, method: string) {
   await page.getByLabel('Address').fill('House 12, Road 5');
   await page.getByLabel('City').fill('Dhaka');
   await page.getByLabel('Postcode').fill('1207');
-  await page.getByLabel('Country').fill('Bangladesh');
+  await page.getByLabel('Country').selectOption('Bangladesh');
   const methods = page.getByRole('group', { name: 'Payment method' });
   await methods.getByRole('radio', { name: method }).check();
 }

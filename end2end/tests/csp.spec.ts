@@ -47,7 +47,7 @@ async function checkoutWith(page: Page, method: string) {
   await page.getByLabel('Address').fill('12 St James Square');
   await page.getByLabel('City').fill('London');
   await page.getByLabel('Postcode').fill('SW1Y 4JH');
-  await page.getByLabel('Country').fill('United Kingdom');
+  await page.getByLabel('Country').selectOption('United Kingdom');
   await page.getByRole('group', { name: 'Payment method' }).getByRole('radio', { name: method }).check();
   await page.getByRole('button', { name: 'Pay' }).click();
 }

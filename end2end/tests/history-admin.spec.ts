@@ -43,7 +43,7 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await page.getByLabel('Address').fill('88 Nanjing Road');
   await page.getByLabel('City').fill('Shanghai');
   await page.getByLabel('Postcode').fill('200001');
-  await page.getByLabel('Country').fill('China');
+  await page.getByLabel('Country').selectOption('China');
   await page.getByRole('group', { name: 'Payment method' }).getByRole('radio', { name: 'Stripe' }).check();
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.getByRole('heading', { name: 'Stripe sandbox checkout' })).toBeVisible();
@@ -97,16 +97,28 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await expect(page.getByTestId('timeline')).toContainText('checkout.session.completed');
   await audit(page, javaScriptEnabled);
 
-  // Part of it, then the rest (the form is drawn again with what is left).
-  await expect(page.getByLabel('Amount')).toHaveValue('36.00');
+  // The timeline speaks plainly; the raw ledger is folded under Technical details.
+  await expect(page.getByTestId('timeline')).toContainText('Paid by Stripe webhook');
+  await expect(page.getByTestId('timeline').locator('pre').first()).toBeHidden();
+
+  // Part of it, then the rest (the form is drawn again with what is left). The amount starts
+  // empty, and Refund asks to confirm it in words before anything is refunded.
+  await expect(page.getByLabel('Amount')).toHaveValue('');
+  await expect(page.getByText('$36.00 can still be refunded')).toBeVisible();
   await page.getByLabel('Amount').fill('10.00');
   await page.getByLabel('Reason').fill('One bag arrived torn');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();
+  await expect(page.getByTestId('confirm-refund')).toContainText('Refund $10.00 to the customer?');
+  await expect(page.getByTestId('admin-order-status')).toHaveText('Paid');
+  await audit(page, javaScriptEnabled);
+  await page.getByRole('button', { name: 'Refund $10.00' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Refunded $10.00.' })).toBeVisible();
   await expect(page.getByTestId('admin-order-status')).toHaveText('Partially refunded');
   await expect(page.getByTestId('refunds')).toContainText('One bag arrived torn');
-  await expect(page.getByLabel('Amount')).toHaveValue('26.00');
+  await expect(page.getByLabel('Amount')).toHaveValue('');
+  await page.getByLabel('Amount').fill('26.00');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();
+  await page.getByRole('button', { name: 'Refund $26.00' }).click();
   await expect(page.getByTestId('admin-order-status')).toHaveText('Refunded');
   await expect(page.getByText('Nothing is left to refund on this order.')).toBeVisible();
   await audit(page, javaScriptEnabled);

@@ -20,7 +20,7 @@ test('leaving the provider keeps the order; Cancel order cancels it; the page pa
   await page.getByLabel('Address').fill('88 Nanjing Road');
   await page.getByLabel('City').fill('Shanghai');
   await page.getByLabel('Postcode').fill('200001');
-  await page.getByLabel('Country').fill('China');
+  await page.getByLabel('Country').selectOption('China');
   await page.getByRole('group', { name: 'Payment method' }).getByRole('radio', { name: 'Stripe' }).check();
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.getByRole('heading', { name: 'Stripe sandbox checkout' })).toBeVisible();

@@ -20,7 +20,7 @@ test('PayPal in USD ends Paid; the approval page passes axe', async ({ page, jav
   await page.getByLabel('Address').fill('12 Rua Augusta');
   await page.getByLabel('City').fill('Lisbon');
   await page.getByLabel('Postcode').fill('1100-048');
-  await page.getByLabel('Country').fill('Portugal');
+  await page.getByLabel('Country').selectOption('Portugal');
   await page.getByRole('group', { name: 'Payment method' }).getByRole('radio', { name: 'PayPal' }).check();
   await page.getByRole('button', { name: 'Pay' }).click();
 

@@ -20,7 +20,7 @@ test('Square in USD ends Paid; the checkout page passes axe', async ({ page, jav
   await page.getByLabel('Address').fill('500 Market Street');
   await page.getByLabel('City').fill('San Francisco');
   await page.getByLabel('Postcode').fill('94105');
-  await page.getByLabel('Country').fill('United States');
+  await page.getByLabel('Country').selectOption('United States');
   await page.getByRole('group', { name: 'Payment method' }).getByRole('radio', { name: 'Square' }).check();
   await page.getByRole('button', { name: 'Pay' }).click();
 

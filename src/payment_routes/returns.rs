@@ -12,6 +12,7 @@
 //!   posts to them, the page that carries it (auto-submitted with JavaScript, **Continue**
 //!   without), for the attempt's owner only.
 
+use super::handoff_page;
 use app::model::{OrderStatus, ProviderId};
 use app::server::auth::ShopSession;
 use app::server::csp::PageSources;
@@ -231,14 +232,25 @@ pub async fn go_to_provider(
     };
     // This page hands the shopper to a provider: other sites learn nothing of its URL.
     let sources = sources.same_origin_referrer();
+    let lines = match state.db.pool.acquire().await {
+        Ok(mut conn) => orders::line_views(&mut conn, &order)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let summary = handoff_page::Summary {
+        reference: &order.reference,
+        lines: &lines,
+        total: order.total(),
+    };
+    let title = format!("Continue to {}", provider_id.label());
     (
         Extension(sources),
-        Html(format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>Continue to {label}</title><link rel=\"icon\" href=\"data:,\"></head>\
-             <body><main><h1>Continue to {label}</h1>{body}</main></body></html>",
-            label = escape(provider_id.label()),
+        Html(handoff_page::page(
+            &state.leptos_options,
+            &title,
+            &summary,
+            &body,
         )),
     )
         .into_response()

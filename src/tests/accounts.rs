@@ -132,7 +132,7 @@ both_backends! {
         assert!(page.contains("aria-label=\"Price of Canvas Tote Bag\""));
         let page = merchant.edit_product(1, "19.99", 40, "active").await;
         assert_eq!(page.alert(), None);
-        assert_eq!(page.status().as_deref(), Some("Product saved."), "{}", page.html);
+        assert_eq!(page.status().as_deref(), Some("Saved Canvas Tote Bag: $19.99, 40 in stock, on sale."), "{}", page.html);
         assert!(app.browser().get("/").await.contains("$19.99"));
         let page = merchant.edit_product(1, "19.999", 40, "active").await;
         assert_eq!(page.alert().as_deref(), Some("USD amounts have at most 2 digits after the decimal point."));

@@ -162,14 +162,17 @@ both_backends! {
         assert_eq!(timeline.matches("data-source=\"webhook\"").count(), 1, "one ledger row");
         assert!(timeline.contains("checkout.session.completed"));
         assert!(timeline.contains("Awaiting payment → Paid"), "{timeline}");
-        assert!(timeline.contains("reported <span class=\"amount\">$18.00</span>"), "{timeline}");
+        assert!(timeline.contains("<span class=\"amount\">$18.00 reported</span>"), "{timeline}");
+        // In plain words first; the raw ledger and deliveries folded under Technical details.
+        assert!(timeline.contains(">Paid by Stripe webhook</strong>"), "{timeline}");
+        assert!(timeline.contains(">Stripe webhook received: applied</strong>"), "{timeline}");
         assert!(timeline.contains("rejected: "), "the rejection's reason is shown");
         // The ledger row comes after the delivery that carried it.
         let delivery = timeline.find("data-outcome=\"applied\"").unwrap();
         let event = timeline.find("data-source=\"webhook\"").unwrap();
         assert!(delivery < event);
         // Payloads sit behind <details>, masked; signatures are redacted.
-        assert!(timeline.contains("<details><summary>Raw delivery</summary>"), "{timeline}");
+        assert!(timeline.contains(r#"<details class="technical"><summary>Technical details</summary>"#), "{timeline}");
         assert!(timeline.contains("************4242") && !timeline.contains("4242424242424242"));
         assert!(timeline.contains("**** **** **** 5556") && !timeline.contains("4000 0566 5566 5556"));
         assert!(timeline.contains("stripe-signature: [redacted]"));
@@ -256,7 +259,7 @@ both_backends! {
         let from = format!("/admin/orders/{reference}");
         let page = merchant.get(&from).await;
         assert!(page.contains(">Look up now</button>"), "{}", page.html);
-        assert!(page.contains("<td>open at the provider</td>"), "{}", page.html);
+        assert!(page.contains(r#"<td data-label="State">open at the provider</td>"#), "{}", page.html);
         assert_eq!(app.status_of(&reference).await, "awaiting_payment");
         let page = merchant.submit(&from, "/api/admin/look_up_now", &[("reference", &reference)]).await;
         assert_eq!(page.alert(), None, "{}", page.html);
@@ -264,7 +267,7 @@ both_backends! {
         assert_eq!(count(&app, "SELECT COUNT(*) FROM payment_events WHERE source = 'lookup'").await, 1);
         assert!(page.contains("data-source=\"lookup\""));
         assert!(!page.contains(">Look up now</button>"), "nothing open is left to ask about");
-        assert!(page.contains("<td>paid</td>"), "the attempt is paid");
+        assert!(page.contains(r#"<td data-label="State">paid</td>"#), "the attempt is paid");
     }
 
     async fn the_order_pages_show_refunds(app) {

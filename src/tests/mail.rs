@@ -322,7 +322,7 @@ async fn smtp_down_is_retried_then_dead_and_visible(backend: Backend) {
     assert!(page.contains("data-email-status=\"dead\""), "{}", page.html);
     assert!(page.contains("dead (given up)"), "{}", page.html);
     assert!(
-        page.contains(&format!("<td>{MAX_ATTEMPTS}</td>")),
+        page.contains(&format!(r#"<td data-label="Tries">{MAX_ATTEMPTS}</td>"#)),
         "{}",
         page.html
     );

@@ -284,6 +284,7 @@ both_backends! {
                 ("amount", "99"),
                 ("reason", ""),
                 ("key", &key()),
+                ("step", "review"),
             ])
             .await;
         assert!(response.status().is_redirection());
@@ -292,10 +293,30 @@ both_backends! {
         let page = merchant.get(&merchant.local(&location)).await;
         assert_eq!(page.alert().as_deref(), Some("At most $18.00 can be refunded."), "{}", page.html);
         assert_eq!(app.refund_rows(&reference).await, vec![]);
-        // The form on the page: Amount pre-filled with what is left, a key, Reason, Refund.
-        assert!(page.contains(r#"name="amount""#) && page.contains(r#"value="18.00""#), "{}", page.html);
+        // The form on the page: Amount empty (what is left shown beside it), a key, Reason,
+        // Refund, which first asks to confirm the amount.
+        assert!(page.contains(r#"name="amount""#) && page.contains(r#"placeholder="18.00""#), "{}", page.html);
+        assert!(page.contains("$18.00 can still be refunded") && page.contains(r#"name="step" value="review""#));
         assert!(page.contains(">Refund</button>"));
         let form_key = page.capture(r#"name="key" value="([0-9a-f]{32})""#).expect("a form key");
+        let review = merchant
+            .submit(&from, "/api/admin/refund", &[
+                ("reference", reference.as_str()),
+                ("amount", "18"),
+                ("reason", "Changed their mind"),
+                ("key", &form_key),
+                ("step", "review"),
+            ])
+            .await;
+        assert!(review.contains("Refund $18.00 to the customer?"), "{}", review.html);
+        assert!(review.contains(">Refund $18.00</button>") && review.contains(r#"name="amount" value="18.00""#));
+        assert_eq!(app.refund_rows(&reference).await, vec![], "nothing is refunded before the confirmation");
+        assert_eq!(
+            review.capture(r#"name="key" value="([0-9a-f]{32})""#).as_deref(),
+            Some(form_key.as_str()),
+            "the confirmation carries the form's key"
+        );
+        assert!(!merchant.get(&from).await.contains("to the customer?"), "asked once; a reload shows the form");
         let done = merchant
             .post_form(&from, "/api/admin/refund", &[
                 ("reference", reference.as_str()),
@@ -322,7 +343,7 @@ both_backends! {
         let reference = app.browser().pay_sslcommerz(&app, "risky", "needs_review").await;
         let merchant = app.merchant().await;
         let page = merchant.get(&format!("/admin/orders/{reference}")).await;
-        assert!(page.contains("Accept as paid") && page.contains(r#"value="2160.00""#), "{}", page.html);
+        assert!(page.contains("Accept as paid") && page.contains(r#"placeholder="2160.00""#), "{}", page.html);
         assert_eq!(merchant.refund(&reference, "2160.00", &key()).await.unwrap(), "Refunded ৳2,160.00.");
         assert_eq!(app.status_of(&reference).await, "refunded");
     }

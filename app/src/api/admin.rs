@@ -54,9 +54,8 @@ pub async fn update_product(
             _ => return Err(AppError::invalid("Status must be active or hidden.")),
         },
     };
-    catalog::update_product(&ctx.state, edit).await?;
-    let message = "Product saved.";
+    let message = catalog::update_product(&ctx.state, edit).await?;
     // The plain POST comes back to the list, which says so.
-    ctx.session.set_notice(PRODUCTS_PAGE, message).await?;
-    Ok(message.to_string())
+    ctx.session.set_notice(PRODUCTS_PAGE, &message).await?;
+    Ok(message)
 }

@@ -9,9 +9,12 @@ use crate::model::utc::day_label;
 use crate::model::{CurrencySales, Money, SalesReport};
 use leptos::prelude::*;
 
-/// Drawing area of one chart, in SVG user units.
+/// Drawing area of the bars, in SVG user units, and the margins around it for the axes' labels.
 const WIDTH: i64 = 300;
 const HEIGHT: i64 = 100;
+const LEFT: i64 = 70;
+const TOP: i64 = 8;
+const BOTTOM: i64 = 22;
 
 /// One bar: its slot from the left and its height (0..=[`HEIGHT`]).
 fn bar_height(value: i64, max: i64) -> i64 {
@@ -22,18 +25,21 @@ fn bar_height(value: i64, max: i64) -> i64 {
     (i128::from(value) * i128::from(HEIGHT) / i128::from(max)).max(1) as i64
 }
 
-/// The SVG of one currency's net sales per day.
+/// The SVG of one currency's net sales per day: bars over a dated x axis (first, middle and last
+/// day) and a y axis marked 0, half and the best day's amount.
 pub fn sales_svg(report: &SalesReport, sales: &CurrencySales) -> String {
     let code = sales.currency.code();
     let max = sales.per_day.iter().map(|(_, v)| *v).max().unwrap_or(0);
     let slot = WIDTH / report.days.max(1);
     let last_day = report.first_day + report.days - 1;
+    let baseline = TOP + HEIGHT;
     let mut svg = format!(
-        r#"<svg role="img" aria-labelledby="sales-{code}-title" viewBox="0 0 {WIDTH} {h}" class="chart" preserveAspectRatio="none"><title id="sales-{code}-title">Net sales in {code} per day from {} to {}: {} in total</title>"#,
+        r#"<svg role="img" aria-labelledby="sales-{code}-title" viewBox="0 0 {w} {h}" class="chart"><title id="sales-{code}-title">Net sales in {code} per day from {} to {}: {} in total</title><g transform="translate({LEFT} {TOP})">"#,
         day_label(report.first_day),
         day_label(last_day),
         sales.total,
-        h = HEIGHT + 1,
+        w = LEFT + WIDTH + 4,
+        h = TOP + HEIGHT + BOTTOM,
     );
     for (day, value) in &sales.per_day {
         let index = day - report.first_day;
@@ -50,9 +56,39 @@ pub fn sales_svg(report: &SalesReport, sales: &CurrencySales) -> String {
             Money::new(*value, sales.currency),
         ));
     }
+    svg.push_str("</g>");
+    // The y axis: 0, half and the best day, each with a faint grid line.
+    for (value, y) in [(0, baseline), (max / 2, TOP + HEIGHT / 2), (max, TOP)] {
+        if value == 0 && y != baseline {
+            continue;
+        }
+        svg.push_str(&format!(
+            r#"<line x1="{LEFT}" y1="{y}" x2="{x2}" y2="{y}" class="grid"/><text x="{lx}" y="{ty}" class="label" text-anchor="end">{}</text>"#,
+            Money::new(value, sales.currency),
+            x2 = LEFT + WIDTH,
+            lx = LEFT - 4,
+            ty = y + 3,
+        ));
+    }
     svg.push_str(&format!(
-        r#"<line x1="0" y1="{HEIGHT}" x2="{WIDTH}" y2="{HEIGHT}" class="axis"/></svg>"#
+        r#"<line x1="{LEFT}" y1="{baseline}" x2="{x2}" y2="{baseline}" class="axis"/><line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{baseline}" class="axis"/>"#,
+        x2 = LEFT + WIDTH,
     ));
+    // The x axis: the first, middle and last day.
+    let middle = report.days / 2;
+    for (index, anchor) in [(0, "start"), (middle, "middle"), (report.days - 1, "end")] {
+        let x = match anchor {
+            "start" => LEFT,
+            "end" => LEFT + WIDTH,
+            _ => LEFT + index * slot + slot / 2,
+        };
+        svg.push_str(&format!(
+            r#"<text x="{x}" y="{}" class="label" text-anchor="{anchor}">{}</text>"#,
+            baseline + 14,
+            day_label(report.first_day + index),
+        ));
+    }
+    svg.push_str("</svg>");
     svg
 }
 
@@ -162,21 +198,27 @@ pub fn SalesFigures(report: SalesReport) -> impl IntoView {
         } else {
             view! { <div class="charts">{charts}</div> }.into_any()
         }}
+        <details class="figures">
+        <summary>"Net sales per day as a table"</summary>
         <table class="chart-figures compact" data-testid="sales-figures">
-            <caption>"Net sales per day"</caption>
+            <caption class="visually-hidden">"Net sales per day"</caption>
             <thead><tr><th scope="col">"Day"</th><th scope="col">"Currency"</th><th scope="col">"Net sales"</th></tr></thead>
             <tbody>{rows}</tbody>
             <tfoot>{totals}</tfoot>
         </table>
+        </details>
         <figure class="chart-figure" inner_html=success></figure>
+        <details class="figures">
+        <summary>"Payment success per provider as a table"</summary>
         <table class="chart-figures compact" data-testid="success-figures">
-            <caption>"Payment success per provider (paid ÷ attempts that reached an end)"</caption>
+            <caption class="visually-hidden">"Payment success per provider (paid ÷ attempts that reached an end)"</caption>
             <thead><tr>
                 <th scope="col">"Provider"</th><th scope="col">"Paid"</th>
                 <th scope="col">"Ended"</th><th scope="col">"Success rate"</th>
             </tr></thead>
             <tbody>{providers}</tbody>
         </table>
+        </details>
     }
 }
 
@@ -246,6 +288,17 @@ mod tests {
         );
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains(r#"<rect x="1" y="50" width="8" height="50" class="bar"><title>2024-10-04: $18.00</title>"#), "{svg}");
+        // Axes: the best day's amount, half of it and zero; the first, middle and last day.
+        for label in [
+            "$36.00</text>",
+            "$18.00</text>",
+            "$0.00</text>",
+            ">2024-10-04</text>",
+            ">2024-10-19</text>",
+            ">2024-11-02</text>",
+        ] {
+            assert!(svg.contains(label), "{label}: {svg}");
+        }
         assert!(
             svg.contains(r#"<rect x="291" y="0" width="8" height="100""#),
             "{svg}"

@@ -78,7 +78,18 @@ pub struct RefundOffer {
     pub left: Money,
     /// Whether less than the whole amount may be refunded.
     pub partial: bool,
+    /// Who captured the payment (and so refunds it).
+    pub provider: super::ProviderId,
     /// The form's idempotency key: a second press of this form is the same refund.
+    pub key: String,
+}
+
+/// A refund checked and waiting for the merchant's **Refund $5.00** (the form's second step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundConfirmation {
+    pub amount: Money,
+    pub reason: String,
+    /// The form's idempotency key, carried on to the refund.
     pub key: String,
 }
 

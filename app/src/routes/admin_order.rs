@@ -6,7 +6,7 @@
 
 use crate::api::admin::take_admin_notice;
 use crate::api::admin_orders::{admin_order, AcceptAsPaid, LookUpNow};
-use crate::api::refunds::RefundOrder;
+use crate::api::refunds::{refund_confirmation, RefundOrder};
 use crate::components::feedback::{error_text, Alert, Status};
 use crate::components::refund_list::RefundTable;
 use crate::components::refund_panel::RefundPanel;
@@ -14,7 +14,7 @@ use crate::components::utc_time::UtcTime;
 use crate::error::AppError;
 use crate::model::{
     AdminAttemptView, AdminOrderView, DeliveryEntry, EmailEntry, EmailStatus, LedgerEntry,
-    OrderStatus, TimelineItem,
+    OrderStatus, RefundConfirmation, TimelineItem,
 };
 use crate::routes::NotFound;
 use leptos::form::ActionForm;
@@ -32,12 +32,16 @@ pub fn AdminOrderPage() -> impl IntoView {
     let order = Resource::new(reference, admin_order);
     // What the form sent from this page said (the page is drawn again after each).
     let notice = Resource::new(reference, take_admin_notice);
+    // A refund waiting for the merchant's confirmation. Taken once, so read here, at the top of the
+    // page: a resource made inside the Suspend below could be made (and asked) twice.
+    let asked = Resource::new(reference, refund_confirmation);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let notice = notice.await.ok().flatten();
+                let asked = asked.await.ok().flatten();
                 match order.await {
-                    Ok(order) => view! { <AdminOrderDetails order notice accept look_up refund /> }.into_any(),
+                    Ok(order) => view! { <AdminOrderDetails order notice asked accept look_up refund /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(AppError::Unauthorized) => view! {
                         <Title text="Not allowed" />
@@ -59,6 +63,7 @@ pub fn AdminOrderPage() -> impl IntoView {
 fn AdminOrderDetails(
     order: AdminOrderView,
     notice: Option<String>,
+    asked: Option<RefundConfirmation>,
     accept: ServerAction<AcceptAsPaid>,
     look_up: ServerAction<LookUpNow>,
     refund: ServerAction<RefundOrder>,
@@ -103,7 +108,7 @@ fn AdminOrderDetails(
         <section aria-labelledby="refund-heading" data-testid="refund-section">
             <h2 id="refund-heading">"Refunds"</h2>
             <RefundTable refunds=order.refunds.clone() />
-            <RefundPanel reference=reference.clone() refund />
+            <RefundPanel reference=reference.clone() asked refund />
         </section>
         <section aria-labelledby="lines-heading">
             <h2 id="lines-heading">"Lines"</h2>
@@ -233,8 +238,35 @@ fn Timeline(items: Vec<TimelineItem>) -> impl IntoView {
     .into_any()
 }
 
+/// What a ledger entry did, in a sentence: "Paid by Stripe webhook", "Cancelled by the shopper",
+/// "Stripe webhook: no change (Paid)".
+pub fn event_headline(event: &LedgerEntry) -> String {
+    let provider = event.provider.label();
+    let by = match event.source.as_str() {
+        "webhook" => format!("{provider} webhook"),
+        "lookup" => format!("asking {provider}"),
+        "cancel" => "the shopper's cancel".to_string(),
+        "expiry" => "the hold running out".to_string(),
+        "refund" => format!("a {provider} refund"),
+        "merchant" => "the merchant".to_string(),
+        other => other.to_string(),
+    };
+    match (event.from_status, event.to_status) {
+        (Some(from), Some(to)) if from != to => format!("{} by {by}", to.label()),
+        (_, Some(to)) => {
+            let mut by = by;
+            if let Some(first) = by.get(..1) {
+                by.replace_range(..1, &first.to_uppercase());
+            }
+            format!("{by}: no change ({})", to.label())
+        }
+        _ => format!("Recorded from {by}"),
+    }
+}
+
 #[component]
 fn EventItem(event: LedgerEntry) -> impl IntoView {
+    let headline = event_headline(&event);
     let change = match (event.from_status, event.to_status) {
         (Some(from), Some(to)) if from != to => format!("{} → {}", from.label(), to.label()),
         (_, Some(to)) => format!("stays {}", to.label()),
@@ -243,13 +275,16 @@ fn EventItem(event: LedgerEntry) -> impl IntoView {
     view! {
         <li class="event" data-source=event.source.clone()>
             <UtcTime ms=event.at />
-            " " <strong>{format!("Ledger · {}", event.source)}</strong>
-            " · " {event.provider.label()} " " <code>{event.kind}</code>
-            " · " {event.attempt}
-            {event.amount.map(|a| view! { " · reported " <span class="amount">{a}</span> })}
-            <br /> <span class="change">{change}</span> " — " <span class="outcome">{event.outcome}</span>
-            <details>
-                <summary>{format!("Payload of {}", event.event_id)}</summary>
+            " " <strong class="headline">{headline}</strong>
+            {event.amount.map(|a| view! { " · " <span class="amount">{format!("{a} reported")}</span> })}
+            <details class="technical">
+                <summary>"Technical details"</summary>
+                <p>
+                    "Ledger · " {event.source.clone()} " · " {event.provider.label()} " " <code>{event.kind}</code>
+                    " · " <span class="ref">{event.attempt}</span>
+                    <br /> <span class="change">{change}</span> " — " <span class="outcome">{event.outcome}</span>
+                </p>
+                <p>{format!("Payload of {}", event.event_id)}</p>
                 <pre>{event.payload}</pre>
             </details>
         </li>
@@ -259,15 +294,19 @@ fn EventItem(event: LedgerEntry) -> impl IntoView {
 #[component]
 fn DeliveryItem(delivery: DeliveryEntry) -> impl IntoView {
     let outcome = delivery.outcome.label();
+    let provider = crate::model::ProviderId::parse(&delivery.provider)
+        .map_or_else(|| delivery.provider.clone(), |p| p.label().to_string());
     view! {
         <li class="delivery" data-outcome=outcome>
             <UtcTime ms=delivery.at />
-            " " <strong>{format!("Webhook received · {outcome}")}</strong>
-            " · " {delivery.provider} " · " {delivery.attempt}
-            {delivery.event_id.map(|id| view! { " · " <code>{id}</code> })}
+            " " <strong class="headline">{format!("{provider} webhook received: {outcome}")}</strong>
             <br /> <span class="outcome">{delivery.detail}</span>
-            <details>
-                <summary>"Raw delivery"</summary>
+            <details class="technical">
+                <summary>"Technical details"</summary>
+                <p>
+                    {delivery.provider} " · " <span class="ref">{delivery.attempt}</span>
+                    {delivery.event_id.map(|id| view! { " · " <code>{id}</code> })}
+                </p>
                 <pre class="headers">{delivery.headers}</pre>
                 <pre>{delivery.payload}</pre>
             </details>

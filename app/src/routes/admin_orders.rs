@@ -106,18 +106,22 @@ fn DeadEmails() -> impl IntoView {
 fn Totals(totals: Vec<CurrencyTotal>) -> impl IntoView {
     (!totals.is_empty()).then(|| {
         view! {
-            <h2>"Totals"</h2>
-            <table class="order-totals stack">
+            <h2>"Totals of the orders listed"</h2>
+            <p class="hint" id="totals-hint">
+                "Every order that matches the filters, whatever its status: choose Status "
+                <em>"Paid"</em>" to count paid orders only. Refunded is what refunds gave back."
+            </p>
+            <table class="order-totals stack" aria-describedby="totals-hint">
                 <thead><tr>
                     <th scope="col">"Currency"</th><th scope="col">"Orders"</th>
-                    <th scope="col">"Total"</th><th scope="col">"Refunded"</th>
+                    <th scope="col">"Order totals"</th><th scope="col">"Refunded"</th>
                 </tr></thead>
                 <tbody>
                     {totals.into_iter().map(|t| view! {
                         <tr>
                             <th scope="row">{t.total.currency.code()}</th>
                             <td data-label="Orders">{t.orders}</td>
-                            <td data-label="Total" class="money" data-testid=format!("total-{}", t.total.currency.code())>{t.total.to_string()}</td>
+                            <td data-label="Order totals" class="money" data-testid=format!("total-{}", t.total.currency.code())>{t.total.to_string()}</td>
                             <td data-label="Refunded" class="money">{t.refunded.to_string()}</td>
                         </tr>
                     }).collect_view()}

@@ -1,6 +1,6 @@
 //! The shop's view of a tower-sessions session: who is logged in, the chosen currency and a guest's cart.
 
-use crate::model::{CheckoutDetails, Currency, FormEcho};
+use crate::model::{CheckoutDetails, Currency, FormEcho, RefundConfirmation};
 use crate::server::db::carts::StoredItem;
 use crate::server::db::write::WriteGate;
 use crate::server::db::{Db, NativePool};
@@ -19,6 +19,7 @@ const PLACED_ORDERS: &str = "placed_orders";
 const NOTICE: &str = "notice";
 const CHECKOUT_DETAILS: &str = "checkout_details";
 const FORM_ECHO: &str = "form_echo";
+const REFUND_CONFIRMATION: &str = "refund_confirmation";
 /// How many of its own orders a session remembers (older ones stay reachable by their link).
 const PLACED_ORDERS_KEPT: usize = 20;
 
@@ -172,6 +173,38 @@ impl ShopSession {
             Some((left_for, echo)) if left_for == form => {
                 self.0.remove::<(String, FormEcho)>(FORM_ECHO).await?;
                 Ok(Some(echo))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A refund checked for `reference` and waiting for the merchant to confirm it.
+    pub async fn set_refund_confirmation(
+        &self,
+        reference: &str,
+        confirmation: &RefundConfirmation,
+    ) -> ServerResult<()> {
+        self.0
+            .insert(REFUND_CONFIRMATION, (reference, confirmation))
+            .await?;
+        Ok(())
+    }
+
+    /// Take the refund waiting for confirmation on `reference`, if any.
+    pub async fn take_refund_confirmation(
+        &self,
+        reference: &str,
+    ) -> ServerResult<Option<RefundConfirmation>> {
+        match self
+            .0
+            .get::<(String, RefundConfirmation)>(REFUND_CONFIRMATION)
+            .await?
+        {
+            Some((left_for, confirmation)) if left_for == reference => {
+                self.0
+                    .remove::<(String, RefundConfirmation)>(REFUND_CONFIRMATION)
+                    .await?;
+                Ok(Some(confirmation))
             }
             _ => Ok(None),
         }

@@ -49,7 +49,8 @@ pub struct ProductEdit {
 }
 
 /// Apply the merchant's edit; cached catalogue pages are dropped once it is committed.
-pub async fn update_product(state: &AppState, edit: ProductEdit) -> ServerResult<()> {
+/// Returns what the merchant reads after saving: "Saved Ceramic Mug: $14.00, 40 in stock, on sale."
+pub async fn update_product(state: &AppState, edit: ProductEdit) -> ServerResult<String> {
     let mut tx = state.db.begin_write().await?;
     if !db::products::set_stock_and_active(&mut tx, edit.product_id, edit.stock, edit.active)
         .await?
@@ -57,7 +58,18 @@ pub async fn update_product(state: &AppState, edit: ProductEdit) -> ServerResult
         return Err(AppError::NotFound.into());
     }
     db::products::set_price(&mut tx, edit.product_id, edit.price).await?;
+    let name = db::products::by_ids(&mut tx, &[edit.product_id], edit.price.currency)
+        .await?
+        .into_iter()
+        .next()
+        .map(|p| p.name)
+        .unwrap_or_else(|| format!("product {}", edit.product_id));
     tx.commit().await?;
     state.events.catalogue_changed();
-    Ok(())
+    Ok(format!(
+        "Saved {name}: {}, {} in stock, {}.",
+        edit.price,
+        edit.stock,
+        if edit.active { "on sale" } else { "hidden" }
+    ))
 }

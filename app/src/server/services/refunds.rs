@@ -210,30 +210,7 @@ pub async fn refund(
                     "Refunds through {label} are not built yet; refund it in {label}'s own dashboard."
                 )));
             }
-            let amount =
-                Money::parse_decimal(form.amount, can.captured.currency).map_err(|_| {
-                    ServerError::invalid(format!(
-                        "Enter the amount in {} as a number, like {}.",
-                        can.captured.currency.code(),
-                        can.left.to_decimal_string()
-                    ))
-                })?;
-            if amount.minor <= 0 {
-                return Err(ServerError::invalid("The amount must be more than zero."));
-            }
-            if amount.minor > can.left.minor {
-                return Err(ServerError::invalid(if can.left.minor == 0 {
-                    "Nothing is left to refund on this order.".to_string()
-                } else {
-                    format!("At most {} can be refunded.", can.left)
-                }));
-            }
-            if !can.partial && amount != can.captured {
-                return Err(ServerError::invalid(format!(
-                    "{label} refunds only the whole amount ({}).",
-                    can.captured
-                )));
-            }
+            let amount = checked_amount(form.amount, can.captured, can.left, can.partial, label)?;
             let refund = rows::insert(
                 &mut tx,
                 &NewRefund {
@@ -797,10 +774,62 @@ pub async fn form_data(state: &AppState, reference: &str) -> ServerResult<Refund
             captured: can.captured,
             left: can.left,
             partial: can.partial,
+            provider: can.attempt.provider,
             key: uuid::Uuid::new_v4().simple().to_string(),
         }),
         unavailable: None,
     })
+}
+
+/// The amount the merchant typed, if a refund of it may be asked for: a number in the order's
+/// currency, more than zero, at most what is left, and the whole amount where the provider refunds
+/// only that.
+fn checked_amount(
+    text: &str,
+    captured: Money,
+    left: Money,
+    partial: bool,
+    label: &str,
+) -> ServerResult<Money> {
+    let amount = Money::parse_decimal(text, captured.currency).map_err(|_| {
+        ServerError::invalid(format!(
+            "Enter the amount in {} as a number, like {}.",
+            captured.currency.code(),
+            left.to_decimal_string()
+        ))
+    })?;
+    if amount.minor <= 0 {
+        return Err(ServerError::invalid("The amount must be more than zero."));
+    }
+    if amount.minor > left.minor {
+        return Err(ServerError::invalid(if left.minor == 0 {
+            "Nothing is left to refund on this order.".to_string()
+        } else {
+            format!("At most {left} can be refunded.")
+        }));
+    }
+    if !partial && amount != captured {
+        return Err(ServerError::invalid(format!(
+            "{label} refunds only the whole amount ({captured})."
+        )));
+    }
+    Ok(amount)
+}
+
+/// Before a refund is asked for: the amount the merchant typed, checked by the same rules as
+/// [`refund`], for the confirmation that names it.
+pub async fn preview(state: &AppState, reference: &str, amount: &str) -> ServerResult<Money> {
+    let data = form_data(state, reference).await?;
+    let offer = data
+        .offer
+        .ok_or_else(|| ServerError::invalid(data.unavailable.unwrap_or_default()))?;
+    checked_amount(
+        amount,
+        offer.captured,
+        offer.left,
+        offer.partial,
+        offer.provider.label(),
+    )
 }
 
 /// The order's pending refunds.
