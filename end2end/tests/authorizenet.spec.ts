@@ -78,6 +78,8 @@ test('Authorize.Net: Cancel returns to the shop with the order still awaiting pa
   await checkoutWith(page, 'Authorize.Net');
   const reference = await toHostedForm(page, javaScriptEnabled);
   await page.getByRole('button', { name: 'Cancel', exact: true }).click();
-  await expect(page).toHaveURL(new RegExp(`/orders/${reference}$`));
+  await expect(page).toHaveURL(new RegExp(`/orders/${reference}\\?left=1$`));
   await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  await expect(page.getByText('You left the payment page before paying.')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Resume payment' })).toBeVisible();
 });

@@ -98,7 +98,7 @@ test('history, admin list, timeline, two refunds and the CSV', async ({ page, ja
   await audit(page, javaScriptEnabled);
 
   // The timeline speaks plainly; the raw ledger is folded under Technical details.
-  await expect(page.getByTestId('timeline')).toContainText('Paid by Stripe webhook');
+  await expect(page.getByTestId('timeline')).toContainText(/Paid by (Stripe webhook|asking Stripe)/);
   await expect(page.getByTestId('timeline').locator('pre').first()).toBeHidden();
 
   // Part of it, then the rest (the form is drawn again with what is left). The amount starts

@@ -27,8 +27,9 @@ test('leaving the provider keeps the order; Cancel order cancels it; the page pa
 
   // Back to the shop from the provider's page: the order still waits.
   await page.getByRole('button', { name: 'Cancel', exact: true }).click();
-  await expect(page).toHaveURL(/\/orders\/ORD-\d+$/);
+  await expect(page).toHaveURL(/\/orders\/ORD-\d+\?left=1$/);
   await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  await expect(page.getByText('You left the payment page before paying.')).toBeVisible();
   if (javaScriptEnabled) {
     await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   }

@@ -89,7 +89,7 @@ for (const size of WIDTHS) {
       await audit(page, javaScriptEnabled);
       await shot(page, 'added-to-cart', `${size.name}-${testInfo.project.name}`);
       await note.getByRole('link', { name: 'View cart' }).click();
-      await expect(page.getByRole('heading', { name: 'Your cart', level: 1 })).toBeVisible();
+      await expect(page.getByRole('heading', { name: 'Cart', level: 1 })).toBeVisible();
       await fitsTheWindow(page);
       await audit(page, javaScriptEnabled);
       await shot(page, 'cart', `${size.name}-${testInfo.project.name}`);

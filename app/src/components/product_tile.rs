@@ -75,10 +75,12 @@ pub fn AddToCartForm(
         let mine = last_added
             .as_ref()
             .is_none_or(|l| l.get().is_none_or(|id| id == product_id));
+        // Only an answer to a press on this page: a refusal sent back in the URL (no JavaScript)
+        // would reach every form's action, and the page shows it once, above.
+        let pressed_here = action.version().get() > 0;
         match action.value().get() {
-            Some(result) if mine => Some(result.map_err(|e| e.to_string())),
-            Some(_) => None,
-            None => note.clone().map(Ok),
+            Some(result) if mine && pressed_here => Some(result.map_err(|e| e.to_string())),
+            _ => note.clone().map(Ok),
         }
     };
     let success = {

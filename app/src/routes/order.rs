@@ -181,14 +181,14 @@ fn PaymentStatus(
                 explanation(live.get())
             }}</p>
             {move || left_here().then(|| view! {
-                <p class="actions">
+                <div class="actions">
                     <a class="button primary" href=resume_url.clone()>"Resume payment"</a>
                     <form method="post" action=back_path class="inline">
                         <input type="hidden" name="reference" value=back_reference.clone() />
                         <input type="hidden" name="key" value=back_key.clone() />
                         <button type="submit">"Back to cart"</button>
                     </form>
-                </p>
+                </div>
             })}
             {move || reason.get().map(|reason| view! {
                 <p data-testid="failure-reason">{reason}</p>
