@@ -115,10 +115,19 @@ impl ShopSession {
 
     /// Take the message left for `about`, if any; a message about another page stays.
     pub async fn take_notice(&self, about: &str) -> ServerResult<Option<String>> {
-        match self.0.get::<(String, String)>(NOTICE).await? {
-            Some((left_for, message)) if left_for == about => {
-                self.0.remove::<(String, String)>(NOTICE).await?;
-                Ok(Some(message))
+        self.take_left_for(NOTICE, about).await
+    }
+
+    /// Take what is kept under `key` for `about` (a page, a form, an order), if it is for that;
+    /// what was left for another stays.
+    async fn take_left_for<T>(&self, key: &str, about: &str) -> ServerResult<Option<T>>
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize,
+    {
+        match self.0.get::<(String, T)>(key).await? {
+            Some((left_for, value)) if left_for == about => {
+                self.0.remove::<(String, T)>(key).await?;
+                Ok(Some(value))
             }
             _ => Ok(None),
         }
@@ -169,13 +178,7 @@ impl ShopSession {
 
     /// Take what a refused `form` left, if any; what another form left stays.
     pub async fn take_form_echo(&self, form: &str) -> ServerResult<Option<FormEcho>> {
-        match self.0.get::<(String, FormEcho)>(FORM_ECHO).await? {
-            Some((left_for, echo)) if left_for == form => {
-                self.0.remove::<(String, FormEcho)>(FORM_ECHO).await?;
-                Ok(Some(echo))
-            }
-            _ => Ok(None),
-        }
+        self.take_left_for(FORM_ECHO, form).await
     }
 
     /// A refund checked for `reference` and waiting for the merchant to confirm it.
@@ -195,19 +198,7 @@ impl ShopSession {
         &self,
         reference: &str,
     ) -> ServerResult<Option<RefundConfirmation>> {
-        match self
-            .0
-            .get::<(String, RefundConfirmation)>(REFUND_CONFIRMATION)
-            .await?
-        {
-            Some((left_for, confirmation)) if left_for == reference => {
-                self.0
-                    .remove::<(String, RefundConfirmation)>(REFUND_CONFIRMATION)
-                    .await?;
-                Ok(Some(confirmation))
-            }
-            _ => Ok(None),
-        }
+        self.take_left_for(REFUND_CONFIRMATION, reference).await
     }
 
     pub async fn placed_orders(&self) -> ServerResult<Vec<String>> {
