@@ -251,3 +251,43 @@ test('the taka and yen signs come from a font that has them', async ({ page, jav
   });
   expect(loaded.join(' ')).toContain('U+9F3');
 });
+
+test.describe('at 360 px, the narrowest phone', () => {
+  test.use({ viewport: { width: 360, height: 740 } });
+
+  test('no page scrolls sideways', async ({ page }) => {
+    const pages = ['/', '/products/ceramic-mug', '/login', '/register', '/account/orders'];
+    for (const path of pages) {
+      await page.goto(path);
+      await fitsTheWindow(page);
+    }
+    await page.goto('/');
+    await card(page, 'Ceramic Mug').getByRole('button', { name: 'Add to cart' }).click();
+    await expect(page.getByRole('link', { name: /Cart/ }).first()).not.toContainText('(0)');
+    for (const path of ['/cart', '/checkout']) {
+      await page.goto(path);
+      await fitsTheWindow(page);
+    }
+    await page.goto('/login');
+    await page.getByLabel('Email').fill('merchant@example.com');
+    await page.getByLabel('Password').fill('merchant-password-1');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect(page.getByText('(merchant)')).toBeAttached();
+    for (const path of ['/admin/orders', '/admin/products', '/account/orders']) {
+      await page.goto(path);
+      await fitsTheWindow(page);
+    }
+    // An order's merchant page, with its attempts, emails and timeline, when the run has one.
+    await page.goto('/admin/orders');
+    const first = page.locator('table.order-list th[scope="row"] a').first();
+    if (await first.count()) {
+      await first.click();
+      await expect(page.getByRole('heading', { name: /^Order ORD-/, level: 1 })).toBeVisible();
+      await fitsTheWindow(page);
+      // Its customer's order page too.
+      const reference = (await page.getByRole('heading', { level: 1 }).innerText()).replace('Order ', '');
+      await page.goto(`/orders/${reference}`);
+      await fitsTheWindow(page);
+    }
+  });
+});

@@ -146,6 +146,11 @@ both_backends! {
             .await;
         assert_eq!(cart.line_quantity(1), Some(2), "{}", cart.html);
         assert_eq!(app.status_of(&reference).await, "cancelled");
+        // A second press (a double click) puts nothing back twice.
+        let again = shopper
+            .submit(&format!("/orders/{reference}?left=1"), "/api/back_to_cart", &[("reference", reference.as_str()), ("key", "")])
+            .await;
+        assert_eq!(again.line_quantity(1), Some(2), "{}", again.html);
         let checkout = shopper.get("/checkout").await;
         assert!(field_tag(&checkout, "name").contains(r#"value="Rahim Uddin""#));
         assert!(checkout.contains(r#"<option value="Bangladesh" selected>"#), "{}", checkout.html);
@@ -175,6 +180,11 @@ both_backends! {
         assert!(field_tag(&checkout, "address").contains(r#"value="House 12, Road 5""#));
         assert!(field_tag(&checkout, "phone").contains(r#"value="+880 1700 000000""#));
         assert!(checkout.contains(r#"<option value="Bangladesh" selected>"#));
+        assert_eq!(elsewhere.cart().await.line_quantity(1), Some(1));
+        // Pressed twice: still the order's one.
+        elsewhere
+            .submit(&link, "/api/try_again", &[("reference", reference.as_str()), ("key", key.as_str())])
+            .await;
         assert_eq!(elsewhere.cart().await.line_quantity(1), Some(1));
     }
 

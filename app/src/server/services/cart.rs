@@ -109,6 +109,28 @@ impl Cart<'_> {
         Ok(format!("Added {} to your cart.", product.name))
     }
 
+    /// Make the cart hold at least `quantity` of a product (an order's line put back): what is
+    /// already there counts, so putting the same order back twice (a double click on Try again)
+    /// does not double it.
+    pub async fn put_back(
+        &self,
+        product_id: i64,
+        quantity: Quantity,
+        currency: Currency,
+    ) -> ServerResult<()> {
+        let existing = self
+            .items()
+            .await?
+            .into_iter()
+            .find(|i| i.product_id == product_id)
+            .map_or(0, |i| i.quantity);
+        match Quantity::try_from(quantity.get() - existing) {
+            Ok(missing) => self.add(product_id, missing, currency).await.map(|_| ()),
+            // Already there (or more).
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Set the quantity of a line already in the cart.
     pub async fn update(
         &self,

@@ -348,7 +348,7 @@ pub async fn refill_cart(
         let Ok(quantity) = crate::model::Quantity::parse(&line.quantity.to_string()) else {
             continue;
         };
-        match cart.add(line.product_id, quantity, currency).await {
+        match cart.put_back(line.product_id, quantity, currency).await {
             Ok(_) => added += 1,
             Err(ServerError::User(e)) => {
                 tracing::info!(order = %order.reference, reason = %e, "line not put back")
