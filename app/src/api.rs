@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admin_orders;
 pub mod cart;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod checkout;
 pub mod order_lists;
 pub mod orders;

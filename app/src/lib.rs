@@ -20,8 +20,9 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountOrdersPage, AccountPage, AdminOrderPage, AdminOrdersPage, AdminProductsPage, CartPage,
-    CatalogPage, CheckoutPage, LoginPage, NotFound, OrderPage, ProductPage, RegisterPage,
+    AccountOrdersPage, AccountPage, AdminCategoriesPage, AdminOrderPage, AdminOrdersPage,
+    AdminProductEditPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage,
+    NotFound, OrderPage, ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.
@@ -93,6 +94,9 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/new") view=AdminProductEditPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/:id/edit") view=AdminProductEditPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/categories") view=AdminCategoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders/:reference") view=AdminOrderPage ssr=SsrMode::Async />
                     <Route path=path!("/account/orders") view=AccountOrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async />
@@ -107,7 +111,7 @@ fn Frame() -> impl IntoView {
 /// Marks the server-rendered response 404; nothing happens in the browser.
 pub fn set_not_found_status() {
     #[cfg(feature = "ssr")]
-    server::http::set_status(axum::http::StatusCode::NOT_FOUND);
+    server::http::set_not_found();
 }
 
 /// Browser entry point, called before the page's islands hydrate (Leptos' island script walks the

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod cart;
+pub mod catalog_admin;
 pub mod country;
 pub mod email;
 pub mod form;
@@ -23,6 +24,7 @@ pub use admin::{
     EmailStatus, LedgerEntry, ProviderSuccess, SalesReport, TimelineItem,
 };
 pub use cart::{CartLine, CartView};
+pub use catalog_admin::{price_field, CategoriesPage, Category, ProductEditor, ProductValues};
 pub use email::Email;
 pub use form::{FieldErrors, FieldState, FormEcho};
 pub use money::{Currency, Money};

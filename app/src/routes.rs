@@ -2,8 +2,10 @@
 
 mod account;
 mod account_orders;
+mod admin_categories;
 mod admin_order;
 mod admin_orders;
+mod admin_product_edit;
 mod admin_products;
 mod cart;
 mod catalog;
@@ -16,8 +18,10 @@ mod register;
 
 pub use account::AccountPage;
 pub use account_orders::AccountOrdersPage;
+pub use admin_categories::AdminCategoriesPage;
 pub use admin_order::AdminOrderPage;
 pub use admin_orders::AdminOrdersPage;
+pub use admin_product_edit::AdminProductEditPage;
 pub use admin_products::AdminProductsPage;
 pub use cart::CartPage;
 pub use catalog::CatalogPage;

@@ -12,6 +12,7 @@ mod authorizenet;
 mod bench;
 mod braintree;
 mod cart;
+mod catalog_admin;
 mod catalogue;
 mod crash;
 mod group_commit;

@@ -13,7 +13,7 @@ pub async fn list_products() -> Result<Vec<ProductCard>, AppError> {
     Ok(catalog::list(ctx.db(), currency).await?)
 }
 
-/// One product page; an unknown or withdrawn product answers 404.
+/// One product page; an unknown or withdrawn product answers 404, a renamed one's old slug 301.
 #[server(endpoint = "product")]
 pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
     use crate::server::{context::ctx, http::set_status, services::catalog};
@@ -24,7 +24,15 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
         result,
         Err(crate::server::error::ServerError::User(AppError::NotFound))
     ) {
-        set_status(axum::http::StatusCode::NOT_FOUND);
+        // A renamed product's old address leads to its new one, for good (301).
+        let renamed =
+            crate::server::services::catalog_admin::renamed(&ctx.state, slug.trim()).await?;
+        if let Some(current) = renamed {
+            leptos_axum::redirect(&format!("/products/{current}"));
+            set_status(axum::http::StatusCode::MOVED_PERMANENTLY);
+        } else {
+            set_status(axum::http::StatusCode::NOT_FOUND);
+        }
     }
     Ok(result?)
 }

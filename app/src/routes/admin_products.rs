@@ -1,4 +1,6 @@
-//! `/admin/products`: the merchant's price, stock and status edits.
+//! `/admin/products`: the merchant's product list: quick price, stock and status edits in place,
+//! **New product**, **Edit** (every field) and **Remove** (archived when it has orders) per row,
+//! and the way to the categories.
 
 use crate::api::admin::{admin_products, take_admin_notice, PRODUCTS_PAGE};
 use crate::components::feedback::{error_text, Alert, Status};
@@ -24,11 +26,15 @@ pub fn AdminProductsPage() -> impl IntoView {
                 let notice = notice.await.ok().flatten();
                 let body = match products.await {
                     Ok(list) => view! {
+                        <p class="list-actions">
+                            <a href="/admin/products/new" class="button primary">"New product"</a>
+                            <a href="/admin/categories">"Categories"</a>
+                        </p>
                         <p class="hint">"Prices are in the currency picked in the header."</p>
                         <table class="admin-products stack">
                             <thead><tr>
                                 <th scope="col">"Product"</th><th scope="col">"Price"</th>
-                                <th scope="col">"Stock"</th><th scope="col">"Status"</th><th scope="col">"Save"</th>
+                                <th scope="col">"Stock"</th><th scope="col">"Status"</th><th scope="col">"Actions"</th>
                             </tr></thead>
                             <tbody>{list.into_iter().map(|p| view! { <AdminRow product=p actions /> }).collect_view()}</tbody>
                         </table>
@@ -54,6 +60,9 @@ fn AdminRow(product: AdminProduct, actions: ShopActions) -> impl IntoView {
         .map(|p| p.to_decimal_string())
         .unwrap_or_default();
     let label = |what: &str| format!("{what} of {}", product.name);
+    let act = |what: &str| format!("{what} {}", product.name);
+    let remove_path =
+        <crate::api::catalog_admin::RemoveProduct as leptos::server_fn::ServerFn>::PATH;
     view! {
         <tr>
             <th scope="row">{product.name.clone()}</th>
@@ -70,6 +79,11 @@ fn AdminRow(product: AdminProduct, actions: ShopActions) -> impl IntoView {
                     <input type="hidden" name="product_id" value=product.id.to_string() />
                     <button type="submit">"Save"</button>
                 </ActionForm>
+                <a href=format!("/admin/products/{}/edit", product.id) aria-label=act("Edit")>"Edit"</a>
+                <form method="post" action=remove_path class="inline">
+                    <input type="hidden" name="product_id" value=product.id.to_string() />
+                    <button type="submit" aria-label=act("Remove")>"Remove"</button>
+                </form>
             </td>
         </tr>
     }

@@ -4,6 +4,7 @@
 
 pub mod admin_orders;
 pub mod carts;
+pub mod catalog_admin;
 pub mod installation;
 pub mod login_failures;
 pub mod order_search;

@@ -5,6 +5,7 @@ pub mod admin_orders;
 pub mod capture_claims;
 pub mod cart;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod checkout;
 pub mod mail;
 pub mod order_export;

@@ -61,7 +61,7 @@ fn from_row(row: &Row, currency: Currency) -> Result<PricedProduct, sqlx::Error>
 pub enum Listing {
     /// Active products with a price in the currency: the shop's grid.
     ForSale,
-    /// Every product, active or not: the merchant's list.
+    /// Every product not archived, on sale or hidden: the merchant's list.
     All,
 }
 
@@ -73,7 +73,7 @@ pub async fn list(
 ) -> Result<Vec<PricedProduct>, sqlx::Error> {
     let filter = match listing {
         Listing::ForSale => "WHERE p.active = 1 AND pp.amount_minor IS NOT NULL",
-        Listing::All => "",
+        Listing::All => "WHERE p.archived = 0",
     };
     let sql = format!("{SELECT_PRICED} {filter} ORDER BY p.position, p.id");
     let rows = sqlx::query(&sql)

@@ -1,0 +1,142 @@
+//! `/admin/products/new` and `/admin/products/{id}/edit`: the product form. Name, URL slug (made
+//! from the name when left empty; a changed slug keeps the old address working), description,
+//! SKU, category, a price in each currency (empty: not sold in it), stock and On sale / Hidden.
+//! A refused save comes back with every value and each problem next to its field.
+
+use crate::api::catalog_admin::{get_product_editor, SaveProduct};
+use crate::components::feedback::{error_text, Alert};
+use crate::components::field::{FieldMessage, Kind, TextField};
+use crate::error::AppError;
+use crate::model::{price_field, Currency, FieldState, ProductEditor};
+use crate::routes::NotFound;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// The product form: new when the route has no `id`.
+#[component]
+pub fn AdminProductEditPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    // Read at the top of the page: a refused form's values are taken from the session once.
+    let editor = Resource::new(id, get_product_editor);
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match editor.await {
+                    Ok(editor) => view! { <ProductForm editor /> }.into_any(),
+                    Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
+                    Err(AppError::Unauthorized) => view! {
+                        <Title text="Not allowed" />
+                        <h1>"Not allowed"</h1>
+                        <p class="alert" role="alert">"Please " <a href="/login">"log in"</a> " with a merchant account."</p>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <Title text="Not allowed" />
+                        <h1>"Not allowed"</h1>
+                        <p class="alert" role="alert">{e.to_string()}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ProductForm(editor: ProductEditor) -> impl IntoView {
+    // Only to read a refused save's summary sent back to this page (`?__err=…`).
+    let save = ServerAction::<SaveProduct>::new();
+    let error = Signal::derive(move || error_text(save.value().get()));
+    let path = <SaveProduct as leptos::server_fn::ServerFn>::PATH;
+    let ProductEditor {
+        product_id,
+        form,
+        categories,
+    } = editor;
+    let title = match product_id {
+        Some(_) => format!("Edit {}", form.value("name")),
+        None => "New product".to_string(),
+    };
+    let errors = form.errors.clone();
+    let text = |name: &'static str, label: &'static str, kind: Kind, hint: Option<&'static str>| {
+        let value = form.value(name);
+        let errors = errors.clone();
+        match hint {
+            Some(hint) => view! { <TextField name label kind value errors hint /> }.into_any(),
+            None => view! { <TextField name label kind value errors /> }.into_any(),
+        }
+    };
+    let description = FieldState::of(&errors, "description", None);
+    let description_has_error = description.message.is_some();
+    let description_describedby = description.describedby.clone();
+    let category = FieldState::of(&errors, "category", None);
+    let category_describedby = category.describedby.clone();
+    let chosen_category = form.value("category");
+    let status = form.value("status");
+    let prices = Currency::ALL
+        .into_iter()
+        .map(|currency| {
+            let field = price_field(currency);
+            let state = FieldState::of(&errors, &field, Some("prices-hint"));
+            let value = form.value(&field);
+            let describedby = state.describedby.clone();
+            let invalid = state.invalid;
+            let autofocus = state.autofocus;
+            view! {
+                <p class="field price-field">
+                    <label for=field.clone()>{format!("Price in {}", currency.code())}</label>
+                    <input id=field.clone() name=field inputmode="decimal" value=value
+                        aria-invalid=invalid aria-describedby=describedby autofocus=autofocus />
+                    <FieldMessage state />
+                </p>
+            }
+        })
+        .collect_view();
+    view! {
+        <Title text=title.clone() />
+        <h1>{title}</h1>
+        <p><a href="/admin/products">"All products"</a></p>
+        <Alert message=error />
+        <form method="post" action=path class="product-form">
+            <input type="hidden" name="product_id" value=product_id.map(|id| id.to_string()).unwrap_or_default() />
+            {text("name", "Name", Kind::text("off", 120), None)}
+            {text("slug", "URL slug", Kind { required: false, ..Kind::text("off", 80) },
+                Some("Lower-case letters, digits and hyphens: /products/your-slug. Left empty, it is made from the name; a changed slug keeps the old address working."))}
+            <p class="field" class:has-error=description_has_error>
+                <label for="description">"Description"</label>
+                <textarea id="description" name="description" rows="6" maxlength="5000"
+                    aria-invalid=description.invalid aria-describedby=description_describedby
+                    autofocus=description.autofocus>{form.value("description")}</textarea>
+                <FieldMessage state=description />
+            </p>
+            {text("sku", "SKU", Kind::text("off", 40), None)}
+            <p class="field">
+                <label for="category">"Category"</label>
+                <select id="category" name="category" aria-invalid=category.invalid
+                    aria-describedby=category_describedby autofocus=category.autofocus>
+                    <option value="" selected=chosen_category.is_empty()>"No category"</option>
+                    {categories.into_iter().map(|c| {
+                        let id = c.id.to_string();
+                        let selected = id == chosen_category;
+                        view! { <option value=id selected=selected>{c.name}</option> }
+                    }).collect_view()}
+                </select>
+                <FieldMessage state=category />
+            </p>
+            <fieldset class="prices">
+                <legend>"Prices"</legend>
+                <p class="hint" id="prices-hint">"In each currency the product is sold in; leave a currency empty to not sell it there."</p>
+                {prices}
+            </fieldset>
+            {text("stock", "Stock", Kind { input_type: "number", ..Kind::text("off", 7) }, None)}
+            <p class="field">
+                <label for="status">"Status"</label>
+                <select id="status" name="status">
+                    <option value="active" selected=status == "active">"On sale"</option>
+                    <option value="hidden" selected=status == "hidden">"Hidden"</option>
+                </select>
+            </p>
+            <button type="submit" class="primary">{if product_id.is_some() { "Save" } else { "Add product" }}</button>
+        </form>
+    }
+}
