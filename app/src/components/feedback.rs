@@ -26,3 +26,20 @@ pub fn Alert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
 pub fn Status(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
     view! { <p class="status" role="status">{move || message.get()}</p> }
 }
+
+/// A merchant page refused: "Not allowed", with a way to log in when nobody is.
+#[component]
+pub fn NotAllowed(error: AppError) -> impl IntoView {
+    let why = match error {
+        AppError::Unauthorized => view! {
+            <p class="alert" role="alert">"Please " <a href="/login">"log in"</a> " with a merchant account."</p>
+        }
+        .into_any(),
+        other => view! { <p class="alert" role="alert">{other.to_string()}</p> }.into_any(),
+    };
+    view! {
+        <leptos_meta::Title text="Not allowed" />
+        <h1>"Not allowed"</h1>
+        {why}
+    }
+}

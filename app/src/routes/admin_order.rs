@@ -7,7 +7,7 @@
 use crate::api::admin::take_admin_notice;
 use crate::api::admin_orders::{admin_order, AcceptAsPaid, LookUpNow};
 use crate::api::refunds::{refund_confirmation, RefundOrder};
-use crate::components::feedback::{error_text, Alert, Status};
+use crate::components::feedback::{error_text, Alert, NotAllowed, Status};
 use crate::components::refund_list::RefundTable;
 use crate::components::refund_panel::RefundPanel;
 use crate::components::utc_time::UtcTime;
@@ -43,16 +43,7 @@ pub fn AdminOrderPage() -> impl IntoView {
                 match order.await {
                     Ok(order) => view! { <AdminOrderDetails order notice asked accept look_up refund /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
-                    Err(AppError::Unauthorized) => view! {
-                        <Title text="Not allowed" />
-                        <h1>"Not allowed"</h1>
-                        <p class="alert" role="alert">"Please " <a href="/login">"log in"</a> " with a merchant account."</p>
-                    }.into_any(),
-                    Err(e) => view! {
-                        <Title text="Not allowed" />
-                        <h1>"Not allowed"</h1>
-                        <p class="alert" role="alert">{e.to_string()}</p>
-                    }.into_any(),
+                    Err(error) => view! { <NotAllowed error /> }.into_any(),
                 }
             })}
         </Transition>

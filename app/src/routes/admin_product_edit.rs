@@ -4,7 +4,7 @@
 //! A refused save comes back with every value and each problem next to its field.
 
 use crate::api::catalog_admin::{get_product_editor, SaveProduct};
-use crate::components::feedback::{error_text, Alert};
+use crate::components::feedback::{error_text, Alert, NotAllowed};
 use crate::components::field::{FieldMessage, Kind, TextField};
 use crate::error::AppError;
 use crate::model::{price_field, Currency, FieldState, ProductEditor};
@@ -26,16 +26,7 @@ pub fn AdminProductEditPage() -> impl IntoView {
                 match editor.await {
                     Ok(editor) => view! { <ProductForm editor /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
-                    Err(AppError::Unauthorized) => view! {
-                        <Title text="Not allowed" />
-                        <h1>"Not allowed"</h1>
-                        <p class="alert" role="alert">"Please " <a href="/login">"log in"</a> " with a merchant account."</p>
-                    }.into_any(),
-                    Err(e) => view! {
-                        <Title text="Not allowed" />
-                        <h1>"Not allowed"</h1>
-                        <p class="alert" role="alert">{e.to_string()}</p>
-                    }.into_any(),
+                    Err(error) => view! { <NotAllowed error /> }.into_any(),
                 }
             })}
         </Transition>
