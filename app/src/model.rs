@@ -24,7 +24,9 @@ pub use admin::{
     EmailStatus, LedgerEntry, ProviderSuccess, SalesReport, TimelineItem,
 };
 pub use cart::{CartLine, CartView};
-pub use catalog_admin::{price_field, CategoriesPage, Category, ProductEditor, ProductValues};
+pub use catalog_admin::{
+    price_field, CatalogView, CategoriesPage, Category, ProductEditor, ProductValues,
+};
 pub use email::Email;
 pub use form::{FieldErrors, FieldState, FormEcho};
 pub use money::{Currency, Money};

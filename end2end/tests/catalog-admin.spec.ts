@@ -58,6 +58,17 @@ test('a merchant adds a category and a product; shoppers find it; a rename keeps
   await page.getByRole('button', { name: 'Add to cart' }).click();
   await expect(page.getByRole('status').filter({ hasText: `Added ${name} to your cart.` })).toBeVisible();
 
+  // Found by its category and by a search for its SKU.
+  await page.goto('/');
+  await page.getByRole('navigation', { name: 'Categories' }).getByRole('link', { name: `Camping ${run}` }).click();
+  await expect(page.getByRole('heading', { name: `Camping ${run}`, level: 1 })).toBeVisible();
+  await expect(page.getByRole('heading', { name, level: 2 })).toBeVisible();
+  await page.getByLabel('Search products').fill(`mug-${run}`);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page.getByRole('heading', { name, level: 2 })).toBeVisible();
+  await expect(page.locator('article.product-card')).toHaveCount(1);
+  await audit(page, javaScriptEnabled);
+
   // A rename: the old address leads to the new one.
   await page.goto('/admin/products');
   await page.getByRole('link', { name: `Edit ${name}` }).click();

@@ -100,6 +100,34 @@ both_backends! {
         assert!(shopper.get("/").await.contains("৳1,400.00"));
     }
 
+    async fn shoppers_browse_a_category_and_search_by_name_description_or_sku(app) {
+        let merchant = app.merchant().await;
+        merchant.submit("/admin/categories", "/api/admin/save_category", &[
+            ("category_id", ""), ("name", "Camping"), ("slug", ""), ("position", ""),
+        ]).await;
+        let category: i64 = sqlx::query("SELECT id FROM categories WHERE slug = 'camping'")
+            .fetch_one(&app.state.db.pool).await.unwrap().try_get(0).unwrap();
+        let category = category.to_string();
+        save(&merchant, "/admin/products/new", &product_fields(&[("category", &category)])).await;
+        let shopper = app.browser();
+        let all = shopper.get("/").await;
+        assert!(all.contains(r#"<nav aria-label="Categories""#) && all.contains(r#"href="/?category=camping""#), "{}", all.html);
+        let camping = shopper.get("/?category=camping").await;
+        assert_eq!(camping.status, StatusCode::OK);
+        assert!(camping.contains("<h1>Camping</h1>"), "{}", camping.html);
+        assert!(camping.contains("Enamel Camping Mug") && !camping.contains("Canvas Tote Bag"));
+        assert_eq!(shopper.get("/?category=no-such").await.status, StatusCode::NOT_FOUND);
+        // Search: the name, the description, the SKU, any case; % and _ are plain characters.
+        for (q, found) in [("enamel camping", true), ("BLUE ENAMEL", true), ("mug-enamel", true), ("tote", false), ("100%", false)] {
+            let page = shopper.get(&format!("/?q={}", q.replace(' ', "+").replace('%', "%25"))).await;
+            assert_eq!(page.contains("Enamel Camping Mug"), found, "{q}: {}", page.html);
+        }
+        let tote = shopper.get("/?q=tote").await;
+        assert!(tote.contains("Canvas Tote Bag") && tote.contains(r#"value="tote""#));
+        let none = shopper.get("/?category=camping&q=tote").await;
+        assert!(none.contains("No products match “tote”."), "{}", none.html);
+    }
+
     async fn a_refused_product_form_says_what_is_wrong_by_each_field_and_saves_nothing(app) {
         let merchant = app.merchant().await;
         let before = product_count(&app).await;

@@ -1,16 +1,27 @@
 //! Catalogue and currency.
 
 use crate::error::AppError;
-use crate::model::{Currency, ProductCard, ProductDetail};
+use crate::model::{CatalogView, Currency, ProductDetail};
 use leptos::prelude::*;
 
-/// The catalogue grid in the shopper's currency.
+/// The catalogue grid in the shopper's currency: every product for sale, or those of one category
+/// (`category`, its slug) and those matching a search (`q`: name, description or SKU).
 #[server(endpoint = "products")]
-pub async fn list_products() -> Result<Vec<ProductCard>, AppError> {
-    use crate::server::{context::ctx, services::catalog};
+pub async fn list_products(
+    #[server(default)] category: String,
+    #[server(default)] q: String,
+) -> Result<CatalogView, AppError> {
+    use crate::server::{context::ctx, http::set_status, services::catalog};
     let ctx = ctx().await?;
     let currency = ctx.session.currency().await?;
-    Ok(catalog::list(ctx.db(), currency).await?)
+    let view = catalog::browse(ctx.db(), currency, &category, &q).await;
+    if matches!(
+        view,
+        Err(crate::server::error::ServerError::User(AppError::NotFound))
+    ) {
+        set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    Ok(view?)
 }
 
 /// One product page; an unknown or withdrawn product answers 404, a renamed one's old slug 301.

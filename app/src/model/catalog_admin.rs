@@ -32,6 +32,16 @@ pub struct ProductEditor {
     pub categories: Vec<Category>,
 }
 
+/// The catalogue as a shopper browses it: the products shown, the categories to choose from, the
+/// one chosen (if any) and the search typed (if any).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogView {
+    pub products: Vec<super::ProductCard>,
+    pub categories: Vec<Category>,
+    pub category: Option<Category>,
+    pub search: String,
+}
+
 /// What the categories page draws.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoriesPage {

@@ -83,6 +83,41 @@ pub async fn list(
     rows.iter().map(|r| from_row(r, currency)).collect()
 }
 
+/// The products for sale in `currency`, in catalogue order, narrowed to a category (its slug;
+/// empty: all) and to a search (`text` found in the name, description or SKU, any case; empty:
+/// all).
+pub async fn for_sale_matching(
+    conn: &mut AnyConnection,
+    currency: Currency,
+    category: &str,
+    text: &str,
+) -> Result<Vec<PricedProduct>, sqlx::Error> {
+    let pattern = if text.is_empty() {
+        String::new()
+    } else {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    };
+    let sql = format!(
+        "{SELECT_PRICED} WHERE p.active = 1 AND pp.amount_minor IS NOT NULL \
+         AND ($2 = '' OR p.category_id = (SELECT c.id FROM categories c WHERE c.slug = $2)) \
+         AND ($3 = '' OR lower(p.name) LIKE $3 ESCAPE '\\' OR lower(p.description) LIKE $3 ESCAPE '\\' \
+              OR lower(p.sku) LIKE $3 ESCAPE '\\') \
+         ORDER BY p.position, p.id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(currency.code())
+        .bind(category)
+        .bind(pattern)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| from_row(r, currency)).collect()
+}
+
 pub async fn by_slug(
     conn: &mut AnyConnection,
     slug: &str,

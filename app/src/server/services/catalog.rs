@@ -1,7 +1,7 @@
 //! Browsing the catalogue and the merchant's product edits.
 
 use crate::error::AppError;
-use crate::model::{AdminProduct, Currency, Money, ProductCard, ProductDetail};
+use crate::model::{AdminProduct, CatalogView, Currency, Money, ProductCard, ProductDetail};
 use crate::server::db::products::Listing;
 use crate::server::db::{self, Db};
 use crate::server::error::ServerResult;
@@ -12,6 +12,37 @@ pub async fn list(db: &Db, currency: Currency) -> ServerResult<Vec<ProductCard>>
     let mut conn = db.pool.acquire().await?;
     let products = db::products::list(&mut conn, currency, Listing::ForSale).await?;
     Ok(products.iter().filter_map(|p| p.card()).collect())
+}
+
+/// The catalogue narrowed to a category (its slug) and a search, as the shopper chose; an unknown
+/// category is `NotFound`. The search is cut to 100 characters.
+pub async fn browse(
+    db: &Db,
+    currency: Currency,
+    category: &str,
+    search: &str,
+) -> ServerResult<CatalogView> {
+    let search: String = search.trim().chars().take(100).collect();
+    let category = category.trim();
+    let mut conn = db.pool.acquire().await?;
+    let categories = db::catalog_admin::categories(&mut conn).await?;
+    let chosen = match category {
+        "" => None,
+        slug => Some(
+            categories
+                .iter()
+                .find(|c| c.slug == slug)
+                .cloned()
+                .ok_or(AppError::NotFound)?,
+        ),
+    };
+    let products = db::products::for_sale_matching(&mut conn, currency, category, &search).await?;
+    Ok(CatalogView {
+        products: products.iter().filter_map(|p| p.card()).collect(),
+        categories,
+        category: chosen,
+        search,
+    })
 }
 
 /// One active product by slug, or `NotFound`.
