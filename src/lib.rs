@@ -1,5 +1,9 @@
 //! The storefront server: configuration, start-up and the plain HTTP routes around the Leptos app.
 
+// The pages' view types are deeply nested generics; the release build (which computes their
+// layout for the server's render) needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 pub mod body_limit;
 pub mod csrf;
 pub mod error_links;

@@ -1,5 +1,8 @@
 //! `storefront`: reads the configuration, starts the shop, serves until Ctrl-C or SIGTERM.
 
+// See lib.rs: the release build needs more than the default 128 levels for the pages' view types.
+#![recursion_limit = "256"]
+
 use app::server::config::Settings;
 use storefront::{startup::Application, telemetry};
 
