@@ -32,6 +32,14 @@ function card(page: Page, name: string) {
   return page.locator('article.product-card').filter({ has: page.getByRole('heading', { name }) });
 }
 
+async function logInAsMerchant(page: Page) {
+  await page.goto('/login');
+  await page.getByLabel('Email').fill('merchant@example.com');
+  await page.getByLabel('Password').fill('merchant-password-1');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByText('(merchant)')).toBeAttached();
+}
+
 async function shot(page: Page, name: string, label: string) {
   await page.screenshot({ path: `../target/screenshots/${name}-${label}.png`, fullPage: true });
 }
@@ -179,11 +187,7 @@ for (const size of WIDTHS) {
     });
 
     test('the merchant pages fit and read like a dashboard', async ({ page, javaScriptEnabled }, testInfo) => {
-      await page.goto('/login');
-      await page.getByLabel('Email').fill('merchant@example.com');
-      await page.getByLabel('Password').fill('merchant-password-1');
-      await page.getByRole('button', { name: 'Log in' }).click();
-      await expect(page.getByText('(merchant)')).toBeAttached();
+      await logInAsMerchant(page);
       for (const path of ['/admin/orders', '/admin/products', '/account/orders']) {
         await page.goto(path);
         await ready(page, javaScriptEnabled);
@@ -268,11 +272,7 @@ test.describe('at 360 px, the narrowest phone', () => {
       await page.goto(path);
       await fitsTheWindow(page);
     }
-    await page.goto('/login');
-    await page.getByLabel('Email').fill('merchant@example.com');
-    await page.getByLabel('Password').fill('merchant-password-1');
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await expect(page.getByText('(merchant)')).toBeAttached();
+    await logInAsMerchant(page);
     for (const path of ['/admin/orders', '/admin/products', '/account/orders']) {
       await page.goto(path);
       await fitsTheWindow(page);

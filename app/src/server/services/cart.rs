@@ -92,12 +92,7 @@ impl Cart<'_> {
         currency: Currency,
     ) -> ServerResult<String> {
         let (product, price) = self.sellable(product_id, currency).await?;
-        let existing = self
-            .items()
-            .await?
-            .into_iter()
-            .find(|i| i.product_id == product_id)
-            .map_or(0, |i| i.quantity);
+        let existing = self.quantity_of(product_id).await?;
         let wanted = existing + quantity.get();
         check_limits(&product, wanted, existing)?;
         let item = StoredItem {
@@ -109,6 +104,16 @@ impl Cart<'_> {
         Ok(format!("Added {} to your cart.", product.name))
     }
 
+    /// How many of a product the cart holds (0 when none).
+    async fn quantity_of(&self, product_id: i64) -> ServerResult<i64> {
+        Ok(self
+            .items()
+            .await?
+            .into_iter()
+            .find(|i| i.product_id == product_id)
+            .map_or(0, |i| i.quantity))
+    }
+
     /// Make the cart hold at least `quantity` of a product (an order's line put back): what is
     /// already there counts, so putting the same order back twice (a double click on Try again)
     /// does not double it.
@@ -118,12 +123,7 @@ impl Cart<'_> {
         quantity: Quantity,
         currency: Currency,
     ) -> ServerResult<()> {
-        let existing = self
-            .items()
-            .await?
-            .into_iter()
-            .find(|i| i.product_id == product_id)
-            .map_or(0, |i| i.quantity);
+        let existing = self.quantity_of(product_id).await?;
         match Quantity::try_from(quantity.get() - existing) {
             Ok(missing) => self.add(product_id, missing, currency).await.map(|_| ()),
             // Already there (or more).
