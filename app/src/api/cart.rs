@@ -19,7 +19,7 @@ pub async fn get_cart() -> Result<CartView, AppError> {
 #[server(endpoint = "add_to_cart")]
 pub async fn add_to_cart(product_id: String, quantity: String) -> Result<String, AppError> {
     use crate::model::Quantity;
-    use crate::server::context;
+    use crate::server::{context, services::cart};
     let product_id = context::parse_id(&product_id)?;
     let quantity = Quantity::parse(&quantity).map_err(AppError::invalid)?;
     let ctx = context::ctx().await?;
@@ -31,29 +31,11 @@ pub async fn add_to_cart(product_id: String, quantity: String) -> Result<String,
         .await?;
     if let Some(page) = context::plain_form_referer_path() {
         ctx.session
-            .set_notice(&note_key(product_id), &message)
+            .set_notice(&cart::added_note_key(product_id), &message)
             .await?;
-        leptos_axum::redirect(&added_url(&page, product_id));
+        leptos_axum::redirect(&cart::added_url(&page, product_id));
     }
     Ok(message)
-}
-
-/// The session notice's name for what adding `product_id` said.
-#[cfg(feature = "ssr")]
-fn note_key(product_id: i64) -> String {
-    format!("added:{product_id}")
-}
-
-/// Where a plain-form Add to cart comes back to: the product page it was sent from, or the
-/// catalogue at the product's card. The query keeps the page out of the shared page cache.
-#[cfg(feature = "ssr")]
-fn added_url(page: &str, product_id: i64) -> String {
-    if page.starts_with("/products/") {
-        format!("{page}?added={product_id}")
-    } else {
-        let anchor = crate::components::product_tile::card_anchor(product_id);
-        format!("/?added={product_id}#{anchor}")
-    }
 }
 
 /// What adding `product_id` said, for the page a plain-form Add to cart came back to (`?added=`);
@@ -61,7 +43,10 @@ fn added_url(page: &str, product_id: i64) -> String {
 #[server(endpoint = "added_note")]
 pub async fn added_note(product_id: i64) -> Result<Option<String>, AppError> {
     let ctx = crate::server::context::ctx().await?;
-    Ok(ctx.session.take_notice(&note_key(product_id)).await?)
+    Ok(ctx
+        .session
+        .take_notice(&crate::server::services::cart::added_note_key(product_id))
+        .await?)
 }
 
 /// Change a line's quantity (the cart page's Update button).

@@ -9,32 +9,17 @@ use crate::error::AppError;
 use crate::model::{CategoriesPage, ProductEditor};
 use leptos::prelude::*;
 
-/// The name a refused product form is kept under: one per product, so two tabs do not mix.
-#[cfg(feature = "ssr")]
-fn product_form(id: Option<i64>) -> String {
-    id.map_or_else(|| "product:new".to_string(), |id| format!("product:{id}"))
-}
-
-#[cfg(feature = "ssr")]
-const CATEGORY_FORM: &str = "category:new";
-
-/// `""` → a new product; else the product's id.
-#[cfg(feature = "ssr")]
-fn optional_id(field: &str) -> Result<Option<i64>, AppError> {
-    match field.trim() {
-        "" => Ok(None),
-        id => crate::server::context::parse_id(id).map(Some),
-    }
-}
-
 /// The New product (`product_id` empty) or Edit page's data.
 #[server(endpoint = "admin/product_editor")]
 pub async fn get_product_editor(product_id: String) -> Result<ProductEditor, AppError> {
     use crate::server::services::catalog_admin;
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
-    let id = optional_id(&product_id)?;
-    let refused = ctx.session.take_form_echo(&product_form(id)).await?;
+    let id = crate::server::context::parse_optional_id(&product_id)?;
+    let refused = ctx
+        .session
+        .take_form_echo(&catalog_admin::product_form(id))
+        .await?;
     Ok(catalog_admin::editor(&ctx.state, id, refused).await?)
 }
 
@@ -59,7 +44,7 @@ pub async fn save_product(
     use crate::server::services::catalog_admin;
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
-    let id = optional_id(&product_id)?;
+    let id = crate::server::context::parse_optional_id(&product_id)?;
     let fields = [
         ("name", name),
         ("slug", slug),
@@ -93,7 +78,7 @@ pub async fn save_product(
             let kept: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Err(ctx
                 .session
-                .keep_refused_form(&product_form(id), &kept, refusal)
+                .keep_refused_form(&catalog_admin::product_form(id), &kept, refusal)
                 .await
                 .into())
         }
@@ -120,7 +105,10 @@ pub async fn get_categories() -> Result<CategoriesPage, AppError> {
     use crate::server::services::catalog_admin;
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
-    let refused = ctx.session.take_form_echo(CATEGORY_FORM).await?;
+    let refused = ctx
+        .session
+        .take_form_echo(catalog_admin::CATEGORY_FORM)
+        .await?;
     Ok(catalog_admin::categories_page(&ctx.state, refused).await?)
 }
 
@@ -135,7 +123,7 @@ pub async fn save_category(
     use crate::server::services::catalog_admin;
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
-    let id = optional_id(&category_id)?;
+    let id = crate::server::context::parse_optional_id(&category_id)?;
     match catalog_admin::save_category(&ctx.state, id, &name, &slug, &position).await {
         Ok(saved) => {
             ctx.session
@@ -153,7 +141,7 @@ pub async fn save_category(
             let form = if id.is_some() {
                 "category:edit"
             } else {
-                CATEGORY_FORM
+                catalog_admin::CATEGORY_FORM
             };
             Err(ctx
                 .session

@@ -35,7 +35,8 @@ pub async fn back_to_cart(reference: String, key: Option<String>) -> Result<(), 
         orders::cancel(&ctx.state, provider, &order).await?;
         order = orders::require_visible(ctx.db(), &viewer, &reference).await?;
     }
-    refill_checkout(&ctx, &order).await?;
+    crate::server::services::checkout::refill(&ctx.state, &ctx.session, &ctx.cart().await?, &order)
+        .await?;
     leptos_axum::redirect("/cart");
     Ok(())
 }
@@ -51,22 +52,8 @@ pub async fn try_again(reference: String, key: Option<String>) -> Result<(), App
         key: key.as_deref(),
     };
     let order = orders::require_visible(ctx.db(), &viewer, &reference).await?;
-    refill_checkout(&ctx, &order).await?;
+    crate::server::services::checkout::refill(&ctx.state, &ctx.session, &ctx.cart().await?, &order)
+        .await?;
     leptos_axum::redirect("/checkout");
-    Ok(())
-}
-
-/// An order's lines back into the cart, and the details it was placed with back into the checkout
-/// form.
-#[cfg(feature = "ssr")]
-async fn refill_checkout(
-    ctx: &crate::server::context::Ctx,
-    order: &crate::server::db::orders::OrderRow,
-) -> Result<(), AppError> {
-    use crate::server::services::{checkout, orders};
-    orders::refill_cart(&ctx.state, &ctx.cart().await?, order).await?;
-    if let Some(details) = checkout::details_of_order(order) {
-        ctx.session.set_checkout_details(&details).await?;
-    }
     Ok(())
 }

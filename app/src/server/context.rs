@@ -124,6 +124,14 @@ impl Ctx {
     }
 }
 
+/// An id from a form field that may be empty (a new product or category): `None` when empty.
+pub fn parse_optional_id(field: &str) -> Result<Option<i64>, AppError> {
+    match field.trim() {
+        "" => Ok(None),
+        id => parse_id(id).map(Some),
+    }
+}
+
 /// Parse a product id from a form field.
 pub fn parse_id(field: &str) -> Result<i64, AppError> {
     field

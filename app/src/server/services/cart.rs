@@ -290,6 +290,22 @@ fn check_limits(product: &PricedProduct, wanted: i64, already: i64) -> ServerRes
 }
 
 /// Move a guest's cart into the account that just logged in: quantities add up, within 99 and stock.
+/// The session notice's name for what adding `product_id` said (a no-JavaScript Add to cart).
+pub fn added_note_key(product_id: i64) -> String {
+    format!("added:{product_id}")
+}
+
+/// Where a no-JavaScript Add to cart comes back to: the product page it was sent from, or the
+/// catalogue at the product's card. The query keeps the page out of the shared page cache.
+pub fn added_url(page: &str, product_id: i64) -> String {
+    if page.starts_with("/products/") {
+        format!("{page}?added={product_id}")
+    } else {
+        let anchor = crate::components::product_tile::card_anchor(product_id);
+        format!("/?added={product_id}#{anchor}")
+    }
+}
+
 pub async fn merge_guest_cart(db: &Db, session: &ShopSession, user_id: i64) -> ServerResult<()> {
     let guest = session.guest_cart().await?;
     if guest.is_empty() {

@@ -12,6 +12,15 @@ use crate::server::db::catalog_admin::{self as rows, OwnedBy, ProductRecord};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::state::AppState;
 
+/// The name a refused product form is kept under in the session: one per product, so two tabs do
+/// not mix.
+pub fn product_form(id: Option<i64>) -> String {
+    id.map_or_else(|| "product:new".to_string(), |id| format!("product:{id}"))
+}
+
+/// The name a refused New category form is kept under.
+pub const CATEGORY_FORM: &str = "category:new";
+
 /// The picture a product shows until it has photos of its own.
 pub const NO_PHOTO: &str = "/images/no-photo.svg";
 const MAX_NAME: usize = 120;

@@ -124,6 +124,21 @@ pub fn details_of(form: &CheckoutForm) -> CheckoutDetails {
     }
 }
 
+/// An order's lines back into the cart and the details it was placed with back into the checkout
+/// form (Try again, Back to cart).
+pub async fn refill(
+    state: &AppState,
+    session: &ShopSession,
+    cart: &Cart<'_>,
+    order: &OrderRow,
+) -> ServerResult<()> {
+    super::orders::refill_cart(state, cart, order).await?;
+    if let Some(details) = details_of_order(order) {
+        session.set_checkout_details(&details).await?;
+    }
+    Ok(())
+}
+
 /// The details an order was placed with, to fill the checkout in again (Try again).
 pub fn details_of_order(order: &OrderRow) -> Option<CheckoutDetails> {
     let customer: Customer = serde_json::from_str(&order.address).ok()?;
