@@ -49,6 +49,7 @@ export default defineConfig({
       // Every browser of the run is one client address (127.0.0.1) placing orders it leaves unpaid
       // (cancelled, abandoned) on purpose: the per-address cap is for strangers, not this run.
       MAX_OPEN_ORDERS_PER_ADDRESS: '10000',
+      MEDIA_DIR: `${dataDir}/media`,
     },
   },
 });

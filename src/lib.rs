@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod body_limit;
+pub mod catalogue_files;
 pub mod csrf;
 pub mod error_links;
 pub mod health;

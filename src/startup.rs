@@ -61,6 +61,10 @@ impl Application {
         // Installed before anything records, so no early count is lost.
         crate::metrics::handle();
         let db = Db::connect(&settings.database_url).await?;
+        let demo = settings.catalogue.demo_load(settings.payments.mode);
+        if app::server::db::demo_catalogue::load(&db, demo).await? {
+            tracing::info!("loaded the demo catalogue (DEMO_CATALOGUE)");
+        }
         accounts::ensure_admin(&db, &settings)
             .await
             .map_err(|e| StartupError::Setup(format!("merchant account: {e}")))?;
@@ -297,7 +301,8 @@ async fn router(
         .route("/readyz", get(crate::health::readyz))
         .route("/metrics", get(crate::metrics::scrape))
         .merge(crate::payment_routes::routes())
-        .merge(crate::order_lists::routes());
+        .merge(crate::order_lists::routes())
+        .merge(crate::catalogue_files::routes());
     // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
     // produce that provider's signed events through this shop.
     for id in state.settings.payments.sandboxed() {
@@ -317,6 +322,10 @@ async fn router(
         )
         .nest_service("/images", ServeDir::new(site_root.join("images")))
         .nest_service("/fonts", ServeDir::new(site_root.join("fonts")))
+        .nest_service(
+            "/media",
+            crate::catalogue_files::media(&state.settings.catalogue.media_dir),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -20,9 +20,9 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use routes::{
-    AccountOrdersPage, AccountPage, AdminCategoriesPage, AdminOrderPage, AdminOrdersPage,
-    AdminProductEditPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage, LoginPage,
-    NotFound, OrderPage, ProductPage, RegisterPage,
+    AccountOrdersPage, AccountPage, AdminCategoriesPage, AdminImportPage, AdminOrderPage,
+    AdminOrdersPage, AdminProductEditPage, AdminProductsPage, CartPage, CatalogPage, CheckoutPage,
+    LoginPage, NotFound, OrderPage, ProductPage, RegisterPage,
 };
 
 /// The HTML document around the app.
@@ -95,6 +95,7 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=AdminProductsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products/new") view=AdminProductEditPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/import") view=AdminImportPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products/:id/edit") view=AdminProductEditPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/categories") view=AdminCategoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders/:reference") view=AdminOrderPage ssr=SsrMode::Async />

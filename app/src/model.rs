@@ -25,7 +25,8 @@ pub use admin::{
 };
 pub use cart::{CartLine, CartView};
 pub use catalog_admin::{
-    price_field, CatalogView, CategoriesPage, Category, ProductEditor, ProductValues,
+    price_field, CatalogView, CategoriesPage, Category, ImportReport, LineProblem, ProductEditor,
+    ProductValues,
 };
 pub use email::Email;
 pub use form::{FieldErrors, FieldState, FormEcho};
@@ -37,7 +38,7 @@ pub use payment::{
     CheckoutDetails, CheckoutView, OrderLineView, OrderStatusJson, OrderView, PaymentChoice,
     ProviderId,
 };
-pub use product::{AdminProduct, ProductCard, ProductDetail};
+pub use product::{AdminProduct, AdminProductsPage, Photo, ProductCard, ProductDetail};
 pub use quantity::Quantity;
 pub use refund::{
     RefundConfirmation, RefundDetails, RefundFormData, RefundOffer, RefundStatus, RefundView,

@@ -3,6 +3,7 @@
 mod account;
 mod account_orders;
 mod admin_categories;
+mod admin_import;
 mod admin_order;
 mod admin_orders;
 mod admin_product_edit;
@@ -19,6 +20,7 @@ mod register;
 pub use account::AccountPage;
 pub use account_orders::AccountOrdersPage;
 pub use admin_categories::AdminCategoriesPage;
+pub use admin_import::AdminImportPage;
 pub use admin_order::AdminOrderPage;
 pub use admin_orders::AdminOrdersPage;
 pub use admin_product_edit::AdminProductEditPage;

@@ -13,6 +13,7 @@ pub mod error_links;
 pub mod events;
 pub mod http;
 pub mod limits;
+pub mod media;
 pub mod metrics;
 pub mod payments;
 pub mod services;

@@ -39,7 +39,7 @@ enum Scratch {
 /// A running shop. Dropping it removes its database.
 pub struct TestApp {
     pub base: String,
-    database_url: String,
+    pub database_url: String,
     /// Where this shop (and its other instances) write emails without `SMTP_URL`.
     pub mail_dir: PathBuf,
     pub state: AppState,
@@ -97,6 +97,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) ->
     let id = uuid::Uuid::new_v4().simple().to_string();
     // Emails go to a folder of the test's own, never to the working tree's `data/mail/`.
     let mail_dir = std::env::temp_dir().join(format!("storefront-mail-{id}"));
+    let media_dir = std::env::temp_dir().join(format!("storefront-media-{id}"));
     let (database_url, scratch) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("storefront-test-{id}"));
@@ -115,6 +116,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&'static str, &str)]) ->
         ("ADMIN_EMAIL", ADMIN_EMAIL.to_string()),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
         ("MAIL_DIR", mail_dir.display().to_string()),
+        ("MEDIA_DIR", media_dir.display().to_string()),
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     start(env, scratch).await
@@ -209,6 +211,15 @@ impl TestApp {
             ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
             ("PUBLIC_URL", PUBLIC_URL.to_string()),
             ("MAIL_DIR", self.mail_dir.display().to_string()),
+            (
+                "MEDIA_DIR",
+                self.state
+                    .settings
+                    .catalogue
+                    .media_dir
+                    .display()
+                    .to_string(),
+            ),
         ]);
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         start(env, Scratch::Shared).await
@@ -253,6 +264,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if !matches!(self.scratch, Scratch::Shared) {
             let _ = std::fs::remove_dir_all(&self.mail_dir);
+            let _ = std::fs::remove_dir_all(&self.state.settings.catalogue.media_dir);
         }
         match &self.scratch {
             Scratch::Shared => {}
@@ -387,6 +399,23 @@ impl Browser {
             .header(ACCEPT, "text/html")
             .header(REFERER, format!("{}{from}", self.base))
             .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Post a multipart form (a file upload) from page `from`; the raw response.
+    pub async fn post_multipart(
+        &self,
+        from: &str,
+        action: &str,
+        form: reqwest::multipart::Form,
+    ) -> Response {
+        self.client
+            .post(format!("{}{action}", self.base))
+            .header(ACCEPT, "text/html")
+            .header(REFERER, format!("{}{from}", self.base))
+            .multipart(form)
             .send()
             .await
             .unwrap()

@@ -1,7 +1,7 @@
 //! The merchant's product list and edits. Every call checks the merchant role.
 
 use crate::error::AppError;
-use crate::model::AdminProduct;
+use crate::model::AdminProductsPage;
 use leptos::prelude::*;
 
 /// The notice key of the products page (an order's admin page uses the order's reference).
@@ -18,12 +18,16 @@ pub async fn take_admin_notice(page: String) -> Result<Option<String>, AppError>
 }
 
 #[server(endpoint = "admin/products")]
-pub async fn admin_products() -> Result<Vec<AdminProduct>, AppError> {
+pub async fn admin_products(
+    #[server(default)] q: String,
+    #[server(default)] after: String,
+    #[server(default)] before: String,
+) -> Result<AdminProductsPage, AppError> {
     use crate::server::services::catalog;
     let ctx = crate::server::context::ctx().await?;
     ctx.require_merchant().await?;
     let currency = ctx.session.currency().await?;
-    Ok(catalog::admin_list(ctx.db(), currency).await?)
+    Ok(catalog::admin_list(ctx.db(), currency, &q, &after, &before).await?)
 }
 
 /// Set one product's price (in the merchant's current currency), stock and status.

@@ -5,16 +5,19 @@ use crate::model::{CatalogView, Currency, ProductDetail};
 use leptos::prelude::*;
 
 /// The catalogue grid in the shopper's currency: every product for sale, or those of one category
-/// (`category`, its slug) and those matching a search (`q`: name, description or SKU).
+/// (`category`, its slug) and those matching a search (`q`: name, description or SKU), one page
+/// after or before the cursor a page link carries.
 #[server(endpoint = "products")]
 pub async fn list_products(
     #[server(default)] category: String,
     #[server(default)] q: String,
+    #[server(default)] after: String,
+    #[server(default)] before: String,
 ) -> Result<CatalogView, AppError> {
     use crate::server::{context::ctx, http::set_status, services::catalog};
     let ctx = ctx().await?;
     let currency = ctx.session.currency().await?;
-    let view = catalog::browse(ctx.db(), currency, &category, &q).await;
+    let view = catalog::browse(ctx.db(), currency, &category, &q, &after, &before).await;
     if matches!(
         view,
         Err(crate::server::error::ServerError::User(AppError::NotFound))

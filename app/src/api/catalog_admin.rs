@@ -6,7 +6,7 @@
 #![allow(clippy::too_many_arguments)]
 
 use crate::error::AppError;
-use crate::model::{CategoriesPage, ProductEditor};
+use crate::model::{CategoriesPage, ImportReport, ProductEditor};
 use leptos::prelude::*;
 
 /// The New product (`product_id` empty) or Edit page's data.
@@ -20,7 +20,55 @@ pub async fn get_product_editor(product_id: String) -> Result<ProductEditor, App
         .session
         .take_form_echo(&catalog_admin::product_form(id))
         .await?;
-    Ok(catalog_admin::editor(&ctx.state, id, refused).await?)
+    let (photo_form, photo_notice) = match id {
+        Some(id) => {
+            let form = crate::server::services::photos::photo_form(id);
+            (
+                ctx.session.take_form_echo(&form).await?,
+                ctx.session.take_notice(&form).await?,
+            )
+        }
+        None => (None, None),
+    };
+    Ok(catalog_admin::editor(&ctx.state, id, refused, photo_form, photo_notice).await?)
+}
+
+/// A photo's buttons on the Edit page: `action` is `alt` (save its alt text), `up`, `down` or
+/// `remove`. Comes back to the page's Photos section, which says what happened.
+#[server(endpoint = "admin/photo")]
+pub async fn change_photo(
+    product_id: String,
+    photo_id: String,
+    action: String,
+    #[server(default)] alt: String,
+) -> Result<(), AppError> {
+    use crate::server::error::ServerError;
+    use crate::server::services::photos;
+    let ctx = crate::server::context::ctx().await?;
+    ctx.require_merchant().await?;
+    let product = crate::server::context::parse_id(&product_id)?;
+    let photo = crate::server::context::parse_id(&photo_id)?;
+    let form = photos::photo_form(product);
+    let done = match action.as_str() {
+        "alt" => photos::set_alt(&ctx.state, product, photo, &alt).await,
+        "up" | "down" => photos::move_photo(&ctx.state, product, photo, action == "up").await,
+        "remove" => photos::remove(&ctx.state, product, photo).await,
+        _ => Err(AppError::invalid("Choose one of the photo's buttons.").into()),
+    };
+    match done {
+        Ok(message) => ctx.session.set_notice(&form, &message).await?,
+        Err(ServerError::User(AppError::Invalid(message))) => {
+            let mut echo = crate::model::FormEcho::default();
+            let field = format!("alt-{photo}");
+            echo.values
+                .insert(field.clone(), alt.chars().take(300).collect());
+            echo.errors.add(&field, message);
+            ctx.session.set_form_echo(&form, &echo).await?;
+        }
+        Err(other) => return Err(other.into()),
+    }
+    leptos_axum::redirect(&format!("/admin/products/{product}/edit#photos"));
+    Ok(())
 }
 
 /// Save the product form: create (`product_id` empty) or change.
@@ -97,6 +145,14 @@ pub async fn remove_product(product_id: String) -> Result<(), AppError> {
     ctx.session.set_notice(PRODUCTS_PAGE, &message).await?;
     leptos_axum::redirect(PRODUCTS_PAGE);
     Ok(())
+}
+
+/// What the last catalogue CSV check or import found, once (the import page reads it).
+#[server(endpoint = "admin/import_report")]
+pub async fn get_import_report() -> Result<Option<ImportReport>, AppError> {
+    let ctx = crate::server::context::ctx().await?;
+    ctx.require_merchant().await?;
+    Ok(ctx.session.take_import_report().await?)
 }
 
 /// The categories page's data.

@@ -2,7 +2,7 @@
 
 use super::live;
 use crate::api::AddToCart;
-use crate::model::ProductCard;
+use crate::model::{Photo, ProductCard};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -27,13 +27,36 @@ pub fn ProductTile(product: ProductCard, note: Option<String>) -> impl IntoView 
     view! {
         <article class="product-card" id=card_anchor(product.id)>
             <a href=href.clone() class="product-link">
-                <img src=product.image alt="" width="320" height="240" loading="lazy" />
+                <CardImage image=product.image photo=product.photo />
                 <h2 id=name_id.clone()>{product.name}</h2>
             </a>
             <p class="price">{product.price.to_string()}</p>
             {stock_note.map(|n| view! { <p class="stock-note">{n}</p> })}
             <AddToCartForm product_id=product.id describedby=Some(name_id) sold_out quantity_max=None note />
         </article>
+    }
+}
+
+/// A card's picture: the product's first photo in every width it has (the browser picks one for
+/// the card's width), else its stand-in image. The name under it says what it is: `alt` is empty.
+#[component]
+pub fn CardImage(image: String, photo: Option<Photo>) -> impl IntoView {
+    match photo {
+        Some(photo) => view! {
+            <img
+                src=photo.src
+                srcset=photo.srcset
+                sizes="(max-width: 40rem) 100vw, 20rem"
+                alt=""
+                width=photo.width
+                height=photo.height
+                loading="lazy"
+            />
+        }
+        .into_any(),
+        None => {
+            view! { <img src=image alt="" width="320" height="240" loading="lazy" /> }.into_any()
+        }
     }
 }
 

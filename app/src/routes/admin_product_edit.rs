@@ -3,11 +3,11 @@
 //! SKU, category, a price in each currency (empty: not sold in it), stock and On sale / Hidden.
 //! A refused save comes back with every value and each problem next to its field.
 
-use crate::api::catalog_admin::{get_product_editor, SaveProduct};
-use crate::components::feedback::{error_text, Alert, NotAllowed};
+use crate::api::catalog_admin::{get_product_editor, ChangePhoto, SaveProduct};
+use crate::components::feedback::{error_text, Alert, NotAllowed, Status};
 use crate::components::field::{FieldMessage, Kind, TextField};
 use crate::error::AppError;
-use crate::model::{price_field, Currency, FieldState, ProductEditor};
+use crate::model::{price_field, Currency, FieldState, FormEcho, Photo, ProductEditor};
 use crate::routes::NotFound;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -43,7 +43,13 @@ fn ProductForm(editor: ProductEditor) -> impl IntoView {
         product_id,
         form,
         categories,
+        photos,
+        photo_form,
+        photo_notice,
     } = editor;
+    let photos_section = product_id.map(
+        |id| view! { <PhotosSection product_id=id photos form=photo_form notice=photo_notice /> },
+    );
     let title = match product_id {
         Some(_) => format!("Edit {}", form.value("name")),
         None => "New product".to_string(),
@@ -129,5 +135,97 @@ fn ProductForm(editor: ProductEditor) -> impl IntoView {
             </p>
             <button type="submit" class="primary">{if product_id.is_some() { "Save" } else { "Add product" }}</button>
         </form>
+        {photos_section}
+    }
+}
+
+/// The Photos section of an existing product: each photo with its alt text, Move earlier / later
+/// and Remove, then the upload form (a plain multipart POST, with or without JavaScript).
+#[component]
+fn PhotosSection(
+    product_id: i64,
+    photos: Vec<Photo>,
+    form: FormEcho,
+    notice: Option<String>,
+) -> impl IntoView {
+    let change = <ChangePhoto as leptos::server_fn::ServerFn>::PATH;
+    let count = photos.len();
+    let errors = form.errors.clone();
+    let list = photos
+        .into_iter()
+        .enumerate()
+        .map(|(i, photo)| {
+            let field = format!("alt-{}", photo.id);
+            let state = FieldState::of(&errors, &field, None);
+            let value = form
+                .values
+                .get(&field)
+                .cloned()
+                .unwrap_or_else(|| photo.alt.clone());
+            let describedby = state.describedby.clone();
+            let has_error = state.message.is_some();
+            let place = if i == 0 {
+                "Photo 1 (the card image)".to_string()
+            } else {
+                format!("Photo {}", i + 1)
+            };
+            view! {
+                <li class="photo-item">
+                    <img src=photo.src.clone() alt="" width="160" height=photo.height * 160 / photo.width.max(1) />
+                    <form method="post" action=change class="photo-form">
+                        <input type="hidden" name="product_id" value=product_id.to_string() />
+                        <input type="hidden" name="photo_id" value=photo.id.to_string() />
+                        <p class="field" class:has-error=has_error>
+                            <label for=field.clone()>{format!("{place}: alt text")}</label>
+                            <input id=field.clone() name="alt" value=value maxlength="250"
+                                aria-invalid=state.invalid aria-describedby=describedby autofocus=state.autofocus />
+                            <FieldMessage state />
+                        </p>
+                        <p class="actions">
+                            <button type="submit" name="action" value="alt">"Save alt text"</button>
+                            {(i > 0).then(|| view! { <button type="submit" name="action" value="up">"Move earlier"</button> })}
+                            {(i + 1 < count).then(|| view! { <button type="submit" name="action" value="down">"Move later"</button> })}
+                            <button type="submit" name="action" value="remove" class="danger">"Remove"</button>
+                        </p>
+                    </form>
+                </li>
+            }
+        })
+        .collect_view();
+    let photo_state = FieldState::of(&errors, "photo", Some("photo-hint"));
+    let photo_describedby = photo_state.describedby.clone();
+    let photo_has_error = photo_state.message.is_some();
+    let alt_state = FieldState::of(&errors, "alt", Some("alt-hint"));
+    let alt_describedby = alt_state.describedby.clone();
+    let alt_has_error = alt_state.message.is_some();
+    view! {
+        <section id="photos" aria-labelledby="photos-heading" class="photos-section">
+            <h2 id="photos-heading">"Photos"</h2>
+            <Status message=Signal::derive(move || notice.clone()) />
+            {if count == 0 {
+                view! { <p>"No photos yet: the shop shows a stand-in picture."</p> }.into_any()
+            } else {
+                view! { <ol class="photo-list">{list}</ol> }.into_any()
+            }}
+            <form method="post" action=format!("/admin/products/{product_id}/photos")
+                enctype="multipart/form-data" class="upload-form">
+                <p class="field" class:has-error=photo_has_error>
+                    <label for="photo">"Photo"</label>
+                    <input id="photo" name="photo" type="file" required
+                        accept="image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp"
+                        aria-invalid=photo_state.invalid aria-describedby=photo_describedby autofocus=photo_state.autofocus />
+                    <span class="hint" id="photo-hint">"JPEG, PNG or WebP, up to 10 MB and 40 million pixels. It is saved without its metadata (camera, location)."</span>
+                    <FieldMessage state=photo_state />
+                </p>
+                <p class="field" class:has-error=alt_has_error>
+                    <label for="alt">"Alt text"</label>
+                    <input id="alt" name="alt" required maxlength="250" value=form.value("alt")
+                        aria-invalid=alt_state.invalid aria-describedby=alt_describedby autofocus=alt_state.autofocus />
+                    <span class="hint" id="alt-hint">"What the photo shows, for shoppers who cannot see it."</span>
+                    <FieldMessage state=alt_state />
+                </p>
+                <button type="submit">"Upload photo"</button>
+            </form>
+        </section>
     }
 }

@@ -6,15 +6,28 @@ use crate::api::admin::{admin_products, take_admin_notice, PRODUCTS_PAGE};
 use crate::components::feedback::{error_text, Alert, Status};
 use crate::components::layout::{use_shop_actions, ShopActions};
 use crate::error::AppError;
-use crate::model::AdminProduct;
+use crate::model::{AdminProduct, AdminProductsPage};
+use crate::routes::catalog::CataloguePager;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn AdminProductsPage() -> impl IntoView {
     let actions = use_shop_actions();
-    let products = Resource::new(|| (), |_| admin_products());
+    let query = use_query_map();
+    let (search, after, before) = query.with_untracked(|q| {
+        (
+            q.get("q").unwrap_or_default(),
+            q.get("after").unwrap_or_default(),
+            q.get("before").unwrap_or_default(),
+        )
+    });
+    let products = Resource::new(
+        move || (search.clone(), after.clone(), before.clone()),
+        |(q, after, before)| admin_products(q, after, before),
+    );
     // What a Save sent from this page said (the page is drawn again after it).
     let notice = Resource::new(|| PRODUCTS_PAGE.to_string(), take_admin_notice);
     view! {
@@ -25,11 +38,21 @@ pub fn AdminProductsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let notice = notice.await.ok().flatten();
                 let body = match products.await {
-                    Ok(list) => view! {
+                    Ok(AdminProductsPage { products: list, search, previous, next }) => view! {
                         <p class="list-actions">
                             <a href="/admin/products/new" class="button primary">"New product"</a>
                             <a href="/admin/categories">"Categories"</a>
+                            <a href="/admin/products/import">"Import or export (CSV)"</a>
                         </p>
+                        <form method="get" action="/admin/products" role="search" class="catalog-search">
+                            <label for="product-search">"Search products"</label>
+                            <input id="product-search" name="q" type="search" value=search.clone() maxlength="100" />
+                            <button type="submit">"Search"</button>
+                        </form>
+                        {(list.is_empty()).then(|| view! { <p class="empty-state">{
+                            if search.is_empty() { "No products yet: add one, or import a CSV.".to_string() }
+                            else { format!("No products match “{search}”.") }
+                        }</p> })}
                         <p class="hint">"Prices are in the currency picked in the header."</p>
                         <table class="admin-products stack">
                             <thead><tr>
@@ -38,6 +61,7 @@ pub fn AdminProductsPage() -> impl IntoView {
                             </tr></thead>
                             <tbody>{list.into_iter().map(|p| view! { <AdminRow product=p actions /> }).collect_view()}</tbody>
                         </table>
+                        <CataloguePager path="/admin/products" search=search previous next />
                     }
                     .into_any(),
                     Err(AppError::Unauthorized) => view! {

@@ -6,6 +6,7 @@ use crate::components::feedback::{error_text, Alert};
 use crate::components::layout::use_shop_actions;
 use crate::components::product_tile::ProductTile;
 use crate::error::AppError;
+use crate::model::order_list::encode_component;
 use crate::model::CatalogView;
 use crate::routes::NotFound;
 use leptos::prelude::*;
@@ -37,15 +38,24 @@ pub fn added_note_resource(product: Option<i64>) -> Resource<Option<String>> {
 pub fn CatalogPage() -> impl IntoView {
     let actions = use_shop_actions();
     let query = use_query_map();
-    let (category, search) = query.with_untracked(|q| {
+    let (category, search, after, before) = query.with_untracked(|q| {
         (
             q.get("category").unwrap_or_default(),
             q.get("q").unwrap_or_default(),
+            q.get("after").unwrap_or_default(),
+            q.get("before").unwrap_or_default(),
         )
     });
     let products = Resource::new(
-        move || (category.clone(), search.clone()),
-        |(category, q)| list_products(category, q),
+        move || {
+            (
+                category.clone(),
+                search.clone(),
+                after.clone(),
+                before.clone(),
+            )
+        },
+        |(category, q, after, before)| list_products(category, q, after, before),
     );
     let added = added_product();
     let note = added_note_resource(added);
@@ -73,6 +83,8 @@ fn Catalog(view: CatalogView, note: Option<String>, added: Option<i64>) -> impl 
         categories,
         category,
         search,
+        previous,
+        next,
     } = view;
     let heading = match (&category, search.is_empty()) {
         (Some(c), true) => c.name.clone(),
@@ -96,6 +108,7 @@ fn Catalog(view: CatalogView, note: Option<String>, added: Option<i64>) -> impl 
             </nav>
         }
     });
+    let search_kept = search.clone();
     let empty = if search.is_empty() {
         "No products are for sale here right now.".to_string()
     } else {
@@ -127,5 +140,38 @@ fn Catalog(view: CatalogView, note: Option<String>, added: Option<i64>) -> impl 
             </form>
         </div>
         {grid}
+        <CataloguePager path="/" category=chosen search=search_kept previous next />
     }
+}
+
+/// Previous page / Next page links under `path` that keep the category and the search.
+#[component]
+pub fn CataloguePager(
+    path: &'static str,
+    #[prop(optional)] category: String,
+    search: String,
+    previous: Option<String>,
+    next: Option<String>,
+) -> impl IntoView {
+    let link = move |key: &str, cursor: &str| {
+        let mut query = Vec::new();
+        if !category.is_empty() {
+            query.push(format!("category={}", encode_component(&category)));
+        }
+        if !search.is_empty() {
+            query.push(format!("q={}", encode_component(&search)));
+        }
+        query.push(format!("{key}={}", encode_component(cursor)));
+        format!("{path}?{}", query.join("&"))
+    };
+    let previous = previous.map(|c| link("before", &c));
+    let next = next.map(|c| link("after", &c));
+    (previous.is_some() || next.is_some()).then(|| {
+        view! {
+            <nav aria-label="Pages" class="pager">
+                {previous.map(|href| view! { <a href=href rel="prev">"Previous page"</a> })}
+                {next.map(|href| view! { <a href=href rel="next">"Next page"</a> })}
+            </nav>
+        }
+    })
 }

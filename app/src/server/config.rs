@@ -4,11 +4,13 @@
 //! line naming the variable and what was expected; secret values never appear in that line or in
 //! `Debug` output.
 
+pub mod catalogue;
 pub mod mail;
 pub mod operations;
 pub mod payments;
 
 use crate::model::Email;
+pub use catalogue::{CatalogueSettings, DemoCatalogue};
 pub use mail::MailSettings;
 pub use operations::{LogFormat, OperationsSettings, TrustedProxies};
 pub use payments::{Endpoint, PaymentSettings, PaymentsMode};
@@ -34,6 +36,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `METRICS_TOKEN`, `TRUSTED_PROXIES`, `LOG_FORMAT`.
     pub operations: OperationsSettings,
+    /// `DEMO_CATALOGUE` and `MEDIA_DIR`.
+    pub catalogue: CatalogueSettings,
 }
 
 /// `ADMIN_EMAIL` + `ADMIN_PASSWORD`.
@@ -143,11 +147,13 @@ impl Settings {
         let mail = MailSettings::from_lookup(&var, admin.as_ref().map(|a| &a.email))?;
 
         let operations = OperationsSettings::from_lookup(&var)?;
+        let catalogue = CatalogueSettings::from_lookup(&var)?;
 
         Ok(Settings {
             payments,
             mail,
             operations,
+            catalogue,
             database_url,
             site_addr,
             public_url,

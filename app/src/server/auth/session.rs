@@ -1,6 +1,6 @@
 //! The shop's view of a tower-sessions session: who is logged in, the chosen currency and a guest's cart.
 
-use crate::model::{CheckoutDetails, Currency, FormEcho, RefundConfirmation};
+use crate::model::{CheckoutDetails, Currency, FormEcho, ImportReport, RefundConfirmation};
 use crate::server::db::carts::StoredItem;
 use crate::server::db::write::WriteGate;
 use crate::server::db::{Db, NativePool};
@@ -17,6 +17,7 @@ const GUEST_CART: &str = "guest_cart";
 const CHECKOUT_KEY: &str = "checkout_key";
 const PLACED_ORDERS: &str = "placed_orders";
 const NOTICE: &str = "notice";
+const IMPORT_REPORT: &str = "catalogue_import";
 const CHECKOUT_DETAILS: &str = "checkout_details";
 const FORM_ECHO: &str = "form_echo";
 const REFUND_CONFIRMATION: &str = "refund_confirmation";
@@ -116,6 +117,16 @@ impl ShopSession {
     /// Take the message left for `about`, if any; a message about another page stays.
     pub async fn take_notice(&self, about: &str) -> ServerResult<Option<String>> {
         self.take_left_for(NOTICE, about).await
+    }
+
+    /// What the last catalogue CSV check or import found, for the import page.
+    pub async fn set_import_report(&self, report: &ImportReport) -> ServerResult<()> {
+        self.0.insert(IMPORT_REPORT, report).await?;
+        Ok(())
+    }
+
+    pub async fn take_import_report(&self) -> ServerResult<Option<ImportReport>> {
+        Ok(self.0.remove::<ImportReport>(IMPORT_REPORT).await?)
     }
 
     /// Take what is kept under `key` for `about` (a page, a form, an order), if it is for that;

@@ -283,3 +283,65 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Err
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every product (archived ones too, which keep their SKU and slug) with its full record, in the
+/// catalogue's order: for the CSV export and import.
+pub async fn all_records(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(i64, bool, ProductRecord)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, slug, name, description, sku, category_id, stock, active, archived \
+         FROM products ORDER BY position, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut prices: std::collections::HashMap<i64, Vec<Money>> = Default::default();
+    for row in sqlx::query("SELECT product_id, currency, amount_minor FROM product_prices")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let code: String = row.try_get("currency")?;
+        if let Ok(currency) = code.parse::<Currency>() {
+            prices
+                .entry(row.try_get("product_id")?)
+                .or_default()
+                .push(Money::new(row.try_get("amount_minor")?, currency));
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.try_get("id")?;
+            let mut own = prices.remove(&id).unwrap_or_default();
+            own.sort_by_key(|m| Currency::ALL.iter().position(|c| *c == m.currency));
+            Ok((
+                id,
+                row.try_get::<i64, _>("archived")? != 0,
+                ProductRecord {
+                    slug: row.try_get("slug")?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    sku: row.try_get::<Option<String>, _>("sku")?.unwrap_or_default(),
+                    category_id: row.try_get("category_id")?,
+                    stock: row.try_get("stock")?,
+                    active: row.try_get::<i64, _>("active")? != 0,
+                    prices: own,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Create a category; its id.
+pub async fn insert_category(
+    conn: &mut AnyConnection,
+    category: &Category,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>(
+        "INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(&category.slug)
+    .bind(&category.name)
+    .bind(category.position)
+    .fetch_one(conn)
+    .await
+}

@@ -1,7 +1,7 @@
 //! Products and their prices.
 
 use super::Row;
-use crate::model::{Currency, Money, ProductCard, ProductDetail};
+use crate::model::{Currency, Money, ProductCard};
 use sqlx::{AnyConnection, Row as _};
 
 /// A product priced in one currency; `price` is `None` if the product has no price in it.
@@ -27,13 +27,7 @@ impl PricedProduct {
             image: self.image.clone(),
             price: self.price?,
             stock: self.stock,
-        })
-    }
-
-    pub fn detail(&self) -> Option<ProductDetail> {
-        Some(ProductDetail {
-            card: self.card()?,
-            description: self.description.clone(),
+            photo: None,
         })
     }
 }
@@ -65,33 +59,36 @@ pub enum Listing {
     All,
 }
 
-/// Products in catalogue order, priced in `currency`.
-pub async fn list(
+/// Where a page of the catalogue starts: at the beginning, or just after or just before a product
+/// (its position and id, the catalogue's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAt {
+    First,
+    After { position: i64, id: i64 },
+    Before { position: i64, id: i64 },
+}
+
+/// One page of the catalogue and whether there is more on either side.
+#[derive(Debug, Clone)]
+pub struct CataloguePage {
+    pub products: Vec<PricedProduct>,
+    pub position_of: Vec<i64>,
+    pub more_before: bool,
+    pub more_after: bool,
+}
+
+/// A page (up to `size`, keyset by position and id) of the `listing`'s products priced in
+/// `currency`, in catalogue order, narrowed to a category (its slug; empty: all) and to a search
+/// (`text` found in the name, description or SKU, any case; empty: all).
+pub async fn page_of(
     conn: &mut AnyConnection,
     currency: Currency,
     listing: Listing,
-) -> Result<Vec<PricedProduct>, sqlx::Error> {
-    let filter = match listing {
-        Listing::ForSale => "WHERE p.active = 1 AND pp.amount_minor IS NOT NULL",
-        Listing::All => "WHERE p.archived = 0",
-    };
-    let sql = format!("{SELECT_PRICED} {filter} ORDER BY p.position, p.id");
-    let rows = sqlx::query(&sql)
-        .bind(currency.code())
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|r| from_row(r, currency)).collect()
-}
-
-/// The products for sale in `currency`, in catalogue order, narrowed to a category (its slug;
-/// empty: all) and to a search (`text` found in the name, description or SKU, any case; empty:
-/// all).
-pub async fn for_sale_matching(
-    conn: &mut AnyConnection,
-    currency: Currency,
     category: &str,
     text: &str,
-) -> Result<Vec<PricedProduct>, sqlx::Error> {
+    at: PageAt,
+    size: usize,
+) -> Result<CataloguePage, sqlx::Error> {
     let pattern = if text.is_empty() {
         String::new()
     } else {
@@ -102,20 +99,63 @@ pub async fn for_sale_matching(
             .replace('_', "\\_");
         format!("%{escaped}%")
     };
+    let (join, for_sale) = match listing {
+        Listing::ForSale => ("JOIN", "AND p.active = 1"),
+        Listing::All => ("LEFT JOIN", ""),
+    };
+    let (seek, order, key) = match at {
+        PageAt::First => ("", "p.position, p.id", None),
+        PageAt::After { position, id } => (
+            "AND (p.position > $4 OR (p.position = $4 AND p.id > $5))",
+            "p.position, p.id",
+            Some((position, id)),
+        ),
+        PageAt::Before { position, id } => (
+            "AND (p.position < $4 OR (p.position = $4 AND p.id < $5))",
+            "p.position DESC, p.id DESC",
+            Some((position, id)),
+        ),
+    };
     let sql = format!(
-        "{SELECT_PRICED} WHERE p.active = 1 AND pp.amount_minor IS NOT NULL \
+        "SELECT p.id, p.slug, p.name, p.description, p.image, p.stock, p.active, p.position, \
+         pp.amount_minor \
+         FROM products p {join} product_prices pp ON pp.product_id = p.id AND pp.currency = $1 \
+         WHERE p.archived = 0 {for_sale} \
          AND ($2 = '' OR p.category_id = (SELECT c.id FROM categories c WHERE c.slug = $2)) \
          AND ($3 = '' OR lower(p.name) LIKE $3 ESCAPE '\\' OR lower(p.description) LIKE $3 ESCAPE '\\' \
               OR lower(p.sku) LIKE $3 ESCAPE '\\') \
-         ORDER BY p.position, p.id"
+         {seek} \
+         ORDER BY {order} LIMIT {}",
+        size + 1
     );
-    let rows = sqlx::query(&sql)
+    let mut query = sqlx::query(&sql)
         .bind(currency.code())
         .bind(category)
-        .bind(pattern)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|r| from_row(r, currency)).collect()
+        .bind(pattern);
+    if let Some((position, id)) = key {
+        query = query.bind(position).bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    let more = rows.len() > size;
+    let mut page = Vec::with_capacity(size);
+    for row in rows.iter().take(size) {
+        page.push((from_row(row, currency)?, row.try_get::<i64, _>("position")?));
+    }
+    let (more_before, more_after) = match at {
+        PageAt::First => (false, more),
+        PageAt::After { .. } => (true, more),
+        PageAt::Before { .. } => {
+            page.reverse();
+            (more, true)
+        }
+    };
+    let (products, position_of) = page.into_iter().unzip();
+    Ok(CataloguePage {
+        products,
+        position_of,
+        more_before,
+        more_after,
+    })
 }
 
 pub async fn by_slug(

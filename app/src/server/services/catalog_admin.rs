@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::server::db::catalog_admin::{self as rows, OwnedBy, ProductRecord};
 use crate::server::error::{ServerError, ServerResult};
+use crate::server::services::photos;
 use crate::server::state::AppState;
 
 /// The name a refused product form is kept under in the session: one per product, so two tabs do
@@ -48,7 +49,7 @@ pub fn slug_from(name: &str) -> String {
         .to_string()
 }
 
-fn is_slug(slug: &str) -> bool {
+pub(crate) fn is_slug(slug: &str) -> bool {
     !slug.is_empty()
         && slug.len() <= MAX_SLUG
         && slug.split('-').all(|part| {
@@ -60,7 +61,7 @@ fn is_slug(slug: &str) -> bool {
 }
 
 /// The form's values for a product as stored.
-fn values_of(record: &ProductRecord) -> ProductValues {
+pub(crate) fn values_of(record: &ProductRecord) -> ProductValues {
     let mut values = ProductValues::new();
     values.insert("name".into(), record.name.clone());
     values.insert("slug".into(), record.slug.clone());
@@ -89,6 +90,8 @@ pub async fn editor(
     state: &AppState,
     id: Option<i64>,
     refused: Option<FormEcho>,
+    photo_form: Option<FormEcho>,
+    photo_notice: Option<String>,
 ) -> ServerResult<ProductEditor> {
     let mut conn = state.db.pool.acquire().await?;
     let categories = rows::categories(&mut conn).await?;
@@ -113,20 +116,30 @@ pub async fn editor(
             }
         }
     };
-    if let Some(id) = id {
-        rows::product(&mut conn, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-    }
+    let photos = match id {
+        Some(id) => {
+            rows::product(&mut conn, id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            photos::of_product(&mut conn, id).await?
+        }
+        None => Vec::new(),
+    };
     Ok(ProductEditor {
         product_id: id,
         form,
         categories,
+        photos,
+        photo_form: photo_form.unwrap_or_default(),
+        photo_notice,
     })
 }
 
 /// Check the form: every field's problem at once, or the record to save.
-fn checked(values: &ProductValues, categories: &[Category]) -> Result<ProductRecord, FieldErrors> {
+pub(crate) fn checked(
+    values: &ProductValues,
+    categories: &[Category],
+) -> Result<ProductRecord, FieldErrors> {
     let get = |field: &str| values.get(field).map(|v| v.trim()).unwrap_or_default();
     let mut errors = FieldErrors::new();
     let name = get("name").to_string();
@@ -320,6 +333,7 @@ pub async fn remove_product(state: &AppState, id: i64) -> ServerResult<String> {
     let record = rows::product(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let mut deleted_photos = Vec::new();
     let message = if rows::has_orders(&mut tx, id).await? {
         rows::archive(&mut tx, id).await?;
         format!(
@@ -327,11 +341,13 @@ pub async fn remove_product(state: &AppState, id: i64) -> ServerResult<String> {
             record.name
         )
     } else {
+        deleted_photos = crate::server::db::photos::of_product(&mut tx, id).await?;
         rows::delete(&mut tx, id).await?;
         format!("Deleted {}.", record.name)
     };
     tx.commit().await?;
     state.events.catalogue_changed();
+    photos::remove_unused_files(state, &deleted_photos).await?;
     Ok(message)
 }
 
