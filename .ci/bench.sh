@@ -123,6 +123,16 @@ page_rows "catalogue \`/\`, 10,026 products" "$base/" "" 50 'rel="next"'
 page_rows "category page, 500 of 10,026 products" "$base/?category=range-07" "" 50 'Bulk Product 00007'
 page_rows "search \`/?q=number 42\`, 10,026 products" "$base/?q=number%2042" "" 50 'Bulk Product 00042'
 page_rows "product page, 10,026 products" "$base/products/bulk-product-09999" "" 50 'Bulk Product 09999'
+# What the cache hides: each category's first view, and searches nobody made before.
+miss_row() { # label, then URLs, each requested once
+  local label=$1 times; shift
+  times=$(for url in "$@"; do curl -fs -o /dev/null -w '%{time_total}\n' "$url"; done)
+  row "$label" "—" "$(awk '{ s += $1; if ($1 > m) m = $1 } END { printf "mean %.1f ms, max %.1f ms", s * 1000 / NR, m * 1000 }' <<<"$times")" "—"
+}
+miss_row "category pages, first view of each of 20 (render cache miss), 10,026 products" \
+  $(for i in $(seq -w 0 19); do echo "$base/?category=range-$i&after=0.0"; done)
+miss_row "searches never made before, 50 (render cache miss), 10,026 products" \
+  $(for i in $(seq 1 50); do echo "$base/?q=number%20$((i * 37))"; done)
 rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
 row "memory: peak RSS after the imports, the photo and the big catalogue's pages" "—" "$rss MB" "—"
 

@@ -15,7 +15,8 @@
 //!   after its render, so a change during a render is never kept. While another instance's changes
 //!   could go unseen (the listener reconnecting), nothing is served from or stored in the cache.
 //! - **Only plain page views:** GET without a query string (a no-JavaScript form error comes back
-//!   as `?__err=…`) and only a `200 text/html` answer is kept.
+//!   as `?__err=…`), or the catalogue's own (`/?category=…&q=…&after=…`: a category, a search or
+//!   a later page, kept only while there is room), and only a `200 text/html` answer is kept.
 //!
 //! Checkout re-prices from the database whatever a page showed.
 
@@ -35,6 +36,8 @@ use std::sync::{Arc, RwLock};
 /// At most this many rendered pages (each about 20 KB); when full, older versions go first, then
 /// everything. Visitors without an account share one entry per page and currency.
 const MAX_ENTRIES: usize = 512;
+/// The longest catalogue query kept (a category, a search of up to 100 characters and a page).
+const MAX_QUERY: usize = 400;
 /// The most of a rendered page read into memory (the shop's pages are about 20 KB; a catalogue of
 /// thousands of products stays under it). A larger page is answered 500 and logged, since its body
 /// was read in part.
@@ -69,9 +72,14 @@ impl PageCache {
             .cloned()
     }
 
-    fn put(&self, key: String, entry: Entry) {
+    /// Keep `entry`; when full, `make_room` drops older versions (then everything) for it, else it
+    /// is not kept.
+    fn put(&self, key: String, entry: Entry, make_room: bool) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            if !make_room {
+                return;
+            }
             let current = entry.version;
             entries.retain(|_, e| e.version == current);
             if entries.len() >= MAX_ENTRIES {
@@ -100,7 +108,10 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
         state: cache.state.clone(),
         session: ShopSession(session),
     };
-    let path = request.uri().path().to_string();
+    // A category, search or later page: kept only while there is room, so a stranger's stream of
+    // searches never pushes out the plain pages.
+    let queried = request.uri().query().is_some();
+    let path = request.uri().to_string();
     let Some((key, version)) = lookup_key(&cache, &ctx, &path).await else {
         return next.run(request).await;
     };
@@ -129,21 +140,41 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
         .then(|| Entry::new(version, &bytes, nonce.as_str(), &parts.headers))
         .flatten()
     {
-        cache.put(key, entry);
+        cache.put(key, entry, !queried);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// A plain view of the catalogue or of one product.
+/// A plain view of one product, or of the catalogue: all of it, or a category, a search or a
+/// page of them (`/?category=…&q=…&after=…`, nothing else in the query, each once).
 fn cacheable(request: &Request) -> bool {
-    if request.method() != Method::GET || request.uri().query().is_some() {
+    if request.method() != Method::GET {
         return false;
     }
     let path = request.uri().path();
-    path == "/"
-        || path
-            .strip_prefix("/products/")
-            .is_some_and(|slug| !slug.is_empty() && !slug.contains('/'))
+    match request.uri().query() {
+        None => {
+            path == "/"
+                || path
+                    .strip_prefix("/products/")
+                    .is_some_and(|slug| !slug.is_empty() && !slug.contains('/'))
+        }
+        Some(query) => path == "/" && is_catalogue_query(query),
+    }
+}
+
+/// The catalogue's own query: `category`, `q`, `after` and `before`, each at most once, short.
+fn is_catalogue_query(query: &str) -> bool {
+    const KEYS: [&str; 4] = ["category", "q", "after", "before"];
+    let mut seen = Vec::new();
+    query.len() <= MAX_QUERY
+        && query.split('&').all(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            KEYS.contains(&key) && !seen.contains(&key) && {
+                seen.push(key);
+                true
+            }
+        })
 }
 
 /// The cache key (path and header) and the catalogue version, or `None` when the page must be
@@ -237,6 +268,11 @@ mod tests {
         assert!(cacheable(&get("/")));
         assert!(cacheable(&get("/products/mug")));
         assert!(!cacheable(&get("/?__err=x")));
+        assert!(cacheable(&get("/?category=kitchen&q=mug&after=3.4")));
+        assert!(!cacheable(&get("/?q=a&q=b")));
+        assert!(!cacheable(&get("/?added=7")));
+        assert!(!cacheable(&get("/products/mug?category=x")));
+        assert!(!cacheable(&get(&format!("/?q={}", "x".repeat(500)))));
         assert!(!cacheable(&get("/products/")));
         assert!(!cacheable(&get("/products/a/b")));
         assert!(!cacheable(&get("/cart")));

@@ -36,6 +36,23 @@ async fn pages_are_cached(app: &TestApp) {
 }
 
 both_backends! {
+    async fn search_and_page_views_are_cached_and_dropped_on_a_change(app) {
+        let visitor = app.browser();
+        let search = "/?q=ceramic";
+        assert!(visitor.get(search).await.contains("$14.00"));
+        assert!(visitor.get("/?after=1.1").await.contains("$14.00"));
+        change_price_behind_the_shops_back(&app, 1111).await;
+        assert!(visitor.get(search).await.contains("$14.00"), "a search's page is kept");
+        assert!(visitor.get("/?after=1.1").await.contains("$14.00"), "a later page is kept");
+        // A change through the shop drops them with the rest.
+        app.merchant().await.edit_product(2, "12.00", 60, "active").await;
+        assert!(visitor.get(search).await.contains("$12.00"));
+        assert!(visitor.get("/?after=1.1").await.contains("$12.00"));
+        // A query that is not the catalogue's own is rendered every time.
+        change_price_behind_the_shops_back(&app, 1313).await;
+        assert!(visitor.get("/?q=ceramic&utm_source=x").await.contains("$13.13"));
+    }
+
     async fn a_price_edit_shows_on_the_next_request(app) {
         pages_are_cached(&app).await;
         let merchant = app.merchant().await;

@@ -99,9 +99,12 @@ pub async fn page_of(
             .replace('_', "\\_");
         format!("%{escaped}%")
     };
-    let (join, for_sale) = match listing {
-        Listing::ForSale => ("JOIN", "AND p.active = 1"),
-        Listing::All => ("LEFT JOIN", ""),
+    let for_sale = match listing {
+        Listing::ForSale => {
+            "AND p.active = 1 AND EXISTS (SELECT 1 FROM product_prices pp \
+             WHERE pp.product_id = p.id AND pp.currency = $1)"
+        }
+        Listing::All => "",
     };
     let (seek, order, key) = match at {
         PageAt::First => ("", "p.position, p.id", None),
@@ -116,10 +119,13 @@ pub async fn page_of(
             Some((position, id)),
         ),
     };
+    // The price is a subquery, not a join: the page is read in the catalogue order's index and
+    // stops at `size + 1` rows (joined, SQLite read every price first and sorted them all).
     let sql = format!(
         "SELECT p.id, p.slug, p.name, p.description, p.image, p.stock, p.active, p.position, \
-         pp.amount_minor \
-         FROM products p {join} product_prices pp ON pp.product_id = p.id AND pp.currency = $1 \
+         (SELECT pp.amount_minor FROM product_prices pp \
+          WHERE pp.product_id = p.id AND pp.currency = $1) AS amount_minor \
+         FROM products p \
          WHERE p.archived = 0 {for_sale} \
          AND ($2 = '' OR p.category_id = (SELECT c.id FROM categories c WHERE c.slug = $2)) \
          AND ($3 = '' OR lower(p.name) LIKE $3 ESCAPE '\\' OR lower(p.description) LIKE $3 ESCAPE '\\' \
