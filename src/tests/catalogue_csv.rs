@@ -1,4 +1,4 @@
-//! The catalogue as CSV (issue 24): export, a check (dry run) that lists each line's problem by
+//! The catalogue as CSV: export, a check (dry run) that lists each line's problem by
 //! line number and changes nothing, then Import in one transaction; create or update by SKU.
 
 use crate::helpers::{both_backends, Browser, Page, TestApp};

@@ -1,4 +1,4 @@
-//! Product photos (issue 24): upload (checked, decoded, re-encoded in a few widths, metadata and
+//! Product photos: upload (checked, decoded, re-encoded in a few widths, metadata and
 //! appended bytes gone), served with a year's immutable caching, shown on the card and the product
 //! page with `srcset` and alt text, ordered and removed; refusals say why and change nothing. And
 //! the descriptions' safe Markdown, and the catalogue's pages.

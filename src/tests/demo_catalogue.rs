@@ -1,4 +1,4 @@
-//! A live shop starts empty (issue 24): the demo catalogue is loaded on a database's first start
+//! A live shop starts empty: the demo catalogue is loaded on a database's first start
 //! in sandbox mode, or when DEMO_CATALOGUE=yes asks for it, never into a live shop by surprise.
 
 use crate::helpers::{on_both_backends, spawn_app_with, Backend, TestApp};
