@@ -1,4 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
+import { logInAsMerchant } from './merchant';
 
 // Runs twice: once with JavaScript on (the page's islands hydrate and Add to cart must not reload
 // it; the other forms are plain posts in both modes) and once with JavaScript off (every form is a
@@ -93,11 +94,7 @@ test('register, log out and log in again', async ({ page }, testInfo) => {
 test('a merchant changes a price and the shop shows it', async ({ page }, testInfo) => {
   // Each project edits its own product, so the two runs never race.
   const product = testInfo.project.name === 'javascript-on' ? 'Linen Apron' : 'Cast Iron Pan';
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('merchant@example.com');
-  await page.getByLabel('Password').fill('merchant-password-1');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByText('(merchant)')).toBeVisible();
+  await logInAsMerchant(page);
   await page.getByRole('link', { name: 'Manage products' }).first().click();
   await page.getByLabel(`Price of ${product}`).fill('12.34');
   await page.getByRole('row').filter({ hasText: product }).getByRole('button', { name: 'Save' }).click();

@@ -1,17 +1,10 @@
 import { test, expect, Page } from '@playwright/test';
 import { audit } from './axe';
+import { logInAsMerchant } from './merchant';
 
-// The merchant fills the catalogue (issue 24, first part), with JavaScript on and off: a category,
+// The merchant fills the catalogue, with JavaScript on and off: a category,
 // a product with every field but photos (a refused save keeps what was typed), the shopper finds
 // and buys it, a rename keeps the old address, Remove takes it out of the shop. axe on each page.
-
-async function logInAsMerchant(page: Page) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('merchant@example.com');
-  await page.getByLabel('Password').fill('merchant-password-1');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByText('(merchant)')).toBeAttached();
-}
 
 test('a merchant adds a category and a product; shoppers find it; a rename keeps its address', async ({ page, javaScriptEnabled }, testInfo) => {
   const run = testInfo.project.name === 'javascript-on' ? 'on' : 'off';

@@ -1,5 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { audit } from './axe';
+import { logInAsMerchant } from './merchant';
 
 // The shop as a person meets it, at a laptop's width (1280 px) and a phone's (390 px), with
 // JavaScript on and off: no page scrolls sideways on a phone, the header folds behind Menu, the
@@ -36,14 +37,6 @@ async function fitsTheWindow(page: Page) {
 
 function card(page: Page, name: string) {
   return page.locator('article.product-card').filter({ has: page.getByRole('heading', { name }) });
-}
-
-async function logInAsMerchant(page: Page) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('merchant@example.com');
-  await page.getByLabel('Password').fill('merchant-password-1');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByText('(merchant)')).toBeAttached();
 }
 
 async function shot(page: Page, name: string, label: string) {

@@ -1,19 +1,10 @@
 //! The merchant's catalogue (issue 24, first part): categories, New product and Edit with every
 //! field but photos, a renamed product's old address, Remove (archive when it has orders).
 
-use crate::helpers::{both_backends, Browser, Page, TestApp};
+use crate::helpers::{both_backends, Browser, Page};
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use sqlx::Row as _;
-
-async fn product_count(app: &TestApp) -> i64 {
-    sqlx::query("SELECT COUNT(*) FROM products")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
-}
 
 /// The product form's fields, with `changes` over a complete valid product.
 fn product_fields<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -131,7 +122,7 @@ both_backends! {
 
     async fn a_refused_product_form_says_what_is_wrong_by_each_field_and_saves_nothing(app) {
         let merchant = app.merchant().await;
-        let before = product_count(&app).await;
+        let before = app.product_count().await;
         let (location, page) = save(&merchant, "/admin/products/new", &product_fields(&[
             ("slug", "canvas-tote"), ("sku", "canvas-tote"), ("price_usd", "12.345"),
             ("price_eur", "0"), ("stock", "-4"),
@@ -146,14 +137,14 @@ both_backends! {
         assert!(tag(&page, "price_usd").contains("autofocus"), "the first wrong field takes the focus");
         assert!(tag(&page, "name").contains(r#"value="Enamel Camping Mug""#), "what was typed is kept");
         assert!(page.contains(">Steel with a blue enamel coat."), "{}", page.html);
-        assert_eq!(product_count(&app).await, before, "nothing saved");
+        assert_eq!(app.product_count().await, before, "nothing saved");
         // The checks that need the database follow the form's own: a valid form with a taken slug
         // and SKU names both.
         let (_, page) = save(&merchant, "/admin/products/new", &product_fields(&[("slug", "canvas-tote"), ("sku", "Canvas-Tote")])).await;
         assert!(page.contains("Another product already has the slug canvas-tote."), "{}", page.html);
         assert!(tag(&page, "slug").contains(r#"aria-invalid="true""#));
         assert!(page.contains("Another product already has the SKU CANVAS-TOTE."));
-        assert_eq!(product_count(&app).await, before, "nothing saved");
+        assert_eq!(app.product_count().await, before, "nothing saved");
     }
 
     async fn a_renamed_product_keeps_its_old_address(app) {
@@ -194,10 +185,10 @@ both_backends! {
         let order = shopper.get("/orders/ORD-000001").await;
         assert!(order.contains("1 × Canvas Tote Bag") && order.contains("$18.00"), "the order keeps its line");
         assert_eq!(merchant.get("/admin/products/1/edit").await.status, StatusCode::NOT_FOUND);
-        let before = product_count(&app).await;
+        let before = app.product_count().await;
         let page = merchant.submit("/admin/products", "/api/admin/remove_product", &[("product_id", "2")]).await;
         assert_eq!(page.status().as_deref(), Some("Deleted Ceramic Mug."));
-        assert_eq!(product_count(&app).await, before - 1);
+        assert_eq!(app.product_count().await, before - 1);
     }
 
     async fn only_merchants_edit_the_catalogue(app) {
@@ -206,10 +197,10 @@ both_backends! {
         let response = customer.post_form("/admin/products/new", "/api/admin/save_product", &product_fields(&[])).await;
         let page = customer.get(&customer.local(response.headers()[LOCATION].to_str().unwrap())).await;
         assert!(page.contains("You do not have permission to do that."), "{}", page.html);
-        let before = product_count(&app).await;
+        let before = app.product_count().await;
         customer.post_form("/admin/products", "/api/admin/remove_product", &[("product_id", "2")]).await;
         customer.post_form("/admin/categories", "/api/admin/save_category", &[("category_id", ""), ("name", "X"), ("slug", ""), ("position", "")]).await;
-        assert_eq!(product_count(&app).await, before);
+        assert_eq!(app.product_count().await, before);
         let categories: i64 = sqlx::query("SELECT COUNT(*) FROM categories").fetch_one(&app.state.db.pool).await.unwrap().try_get(0).unwrap();
         assert_eq!(categories, 0);
         assert!(app.browser().get("/admin/products/new").await.contains("Not allowed"));

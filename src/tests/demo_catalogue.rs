@@ -1,7 +1,7 @@
 //! A live shop starts empty: the demo catalogue is loaded on a database's first start
 //! in sandbox mode, or when DEMO_CATALOGUE=yes asks for it, never into a live shop by surprise.
 
-use crate::helpers::{on_both_backends, spawn_app_with, Backend, TestApp};
+use crate::helpers::{on_both_backends, spawn_app_with, Backend};
 use sqlx::Row as _;
 
 const LIVE: [(&str, &str); 3] = [
@@ -10,18 +10,9 @@ const LIVE: [(&str, &str); 3] = [
     ("STRIPE_WEBHOOK_SECRET", "whsec_real_looking"),
 ];
 
-async fn product_count(app: &TestApp) -> i64 {
-    sqlx::query("SELECT COUNT(*) FROM products")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
-}
-
 async fn a_live_shop_starts_empty_and_stays_empty_in_sandbox_mode_later(backend: Backend) {
     let live = spawn_app_with(backend, &LIVE).await;
-    assert_eq!(product_count(&live).await, 0);
+    assert_eq!(live.product_count().await, 0);
     let shop = live.browser().get("/").await;
     assert_eq!(shop.status, 200);
     assert!(
@@ -31,16 +22,16 @@ async fn a_live_shop_starts_empty_and_stays_empty_in_sandbox_mode_later(backend:
     );
     // The same database started in sandbox mode later (to try a payment) gets no demo products.
     let sandbox = live.another_instance().await;
-    assert_eq!(product_count(&sandbox).await, 0);
+    assert_eq!(sandbox.product_count().await, 0);
     // Asked for, the demo is loaded into the empty catalogue, once.
     let asked = live
         .another_instance_with(&[("DEMO_CATALOGUE", "yes")])
         .await;
-    assert_eq!(product_count(&asked).await, 26);
+    assert_eq!(asked.product_count().await, 26);
     let again = live
         .another_instance_with(&[("DEMO_CATALOGUE", "yes")])
         .await;
-    assert_eq!(product_count(&again).await, 26, "loaded once");
+    assert_eq!(again.product_count().await, 26, "loaded once");
     // A new product after the demo's explicit ids gets the next id (PostgreSQL's sequence too).
     let merchant = again.merchant().await;
     let saved = merchant
@@ -76,7 +67,7 @@ async fn a_live_shop_starts_empty_and_stays_empty_in_sandbox_mode_later(backend:
 
 async fn a_sandbox_shop_gets_the_demo_once_and_never_back_once_emptied(backend: Backend) {
     let sandbox = spawn_app_with(backend, &[]).await;
-    assert_eq!(product_count(&sandbox).await, 26);
+    assert_eq!(sandbox.product_count().await, 26);
     assert_eq!(
         sandbox.state.settings.catalogue.demo,
         app::server::config::DemoCatalogue::Auto
@@ -85,12 +76,12 @@ async fn a_sandbox_shop_gets_the_demo_once_and_never_back_once_emptied(backend: 
     sandbox.exec("DELETE FROM products").await;
     let restarted = sandbox.another_instance().await;
     assert_eq!(
-        product_count(&restarted).await,
+        restarted.product_count().await,
         0,
         "the merchant emptied it"
     );
     let refused = spawn_app_with(backend, &[("DEMO_CATALOGUE", "no")]).await;
-    assert_eq!(product_count(&refused).await, 0);
+    assert_eq!(refused.product_count().await, 0);
 }
 
 /// A database made before the demo left the migrations recorded the old seed migration's
@@ -111,7 +102,7 @@ async fn a_database_that_ran_the_old_seed_still_starts(backend: Backend) {
     };
     old.exec(&sql).await;
     let restarted = old.another_instance().await;
-    assert_eq!(product_count(&restarted).await, 26);
+    assert_eq!(restarted.product_count().await, 26);
     // Any other change to a recorded migration is still refused.
     old.exec(&sql.replace(&old_checksum[..8], "00000000")).await;
     let settings = app::server::config::Settings::from_lookup(|k| match k {

@@ -252,6 +252,14 @@ impl TestApp {
     }
 
     /// Run one SQL statement directly (set up a state the UI cannot reach quickly).
+    /// How many products the database holds (archived ones too).
+    pub async fn product_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM products")
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn exec(&self, sql: &str) {
         sqlx::query(sql)
             .execute(&self.state.db.pool)

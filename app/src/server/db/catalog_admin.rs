@@ -104,7 +104,12 @@ pub async fn product(
                 Some(Money::new(r.try_get("amount_minor").ok()?, currency))
             })
             .collect();
-    Ok(Some(ProductRecord {
+    Ok(Some(record_from(&row, prices)?))
+}
+
+/// A product row's record, with its prices.
+fn record_from(row: &super::Row, prices: Vec<Money>) -> Result<ProductRecord, sqlx::Error> {
+    Ok(ProductRecord {
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
@@ -113,7 +118,7 @@ pub async fn product(
         stock: row.try_get("stock")?,
         active: row.try_get::<i64, _>("active")? != 0,
         prices,
-    }))
+    })
 }
 
 /// The product (archived or not) whose current slug or SKU is this, other than `except`.
@@ -316,16 +321,7 @@ pub async fn all_records(
             Ok((
                 id,
                 row.try_get::<i64, _>("archived")? != 0,
-                ProductRecord {
-                    slug: row.try_get("slug")?,
-                    name: row.try_get("name")?,
-                    description: row.try_get("description")?,
-                    sku: row.try_get::<Option<String>, _>("sku")?.unwrap_or_default(),
-                    category_id: row.try_get("category_id")?,
-                    stock: row.try_get("stock")?,
-                    active: row.try_get::<i64, _>("active")? != 0,
-                    prices: own,
-                },
+                record_from(row, own)?,
             ))
         })
         .collect()
