@@ -32,6 +32,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (browser build)"
 cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
+step "the live build: clippy, no sandbox code, refuses sandbox mode"
+bash .ci/live-build.sh
+
 step "unit and integration tests (SQLite and PostgreSQL)"
 # The providers' published OpenAPI documents, beside the project where CI has them: every request
 # the shop sends to Stripe, PayPal and Square is checked against them (src/tests/openapi.rs).
@@ -46,17 +49,27 @@ cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log 
 step "release build (server + WASM)"
 cargo leptos build --release --precompress
 
-step "the providers' official SDKs against their sandboxes (Alipay's in Node, the others in Python)"
+step "the providers' official SDKs against the sandboxes binary (Alipay's in Node, the others in Python)"
+# The `sandboxes` binary (built by .ci/live-build.sh) serves the seven sandboxes; the shop beside
+# it receives the SDK-signed webhooks and is the origin the hosted pages send shoppers back to.
 sdk_dir=$(mktemp -d)
 DATABASE_URL="sqlite://${sdk_dir}/shop.db" LEPTOS_SITE_ADDR=127.0.0.1:3150 PUBLIC_URL=http://127.0.0.1:3150 \
   RUST_LOG=warn \
   target/release/storefront >"${sdk_dir}/server.log" 2>&1 &
 sdk_server=$!
-for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:3150/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+SANDBOXES_ADDR=127.0.0.1:3151 SANDBOXES_DATABASE_URL="sqlite://${sdk_dir}/sandboxes.db" \
+  SHOP_URL=http://127.0.0.1:3150 RUST_LOG=warn \
+  target/debug/sandboxes >"${sdk_dir}/sandboxes.log" 2>&1 &
+sdk_sandboxes=$!
+for _ in $(seq 1 100); do
+  curl -fsS http://127.0.0.1:3150/healthz >/dev/null 2>&1 \
+    && curl -fsS -o /dev/null http://127.0.0.1:3151/sandbox/alipay/keys 2>/dev/null && break
+  sleep 0.2
+done
 sdk_passed=0
 sdk_failed=0
 sdk_check() {
-  if "$@" http://127.0.0.1:3150; then sdk_passed=$((sdk_passed + 1)); else sdk_failed=$((sdk_failed + 1)); fi
+  if "$@" http://127.0.0.1:3151 http://127.0.0.1:3150; then sdk_passed=$((sdk_passed + 1)); else sdk_failed=$((sdk_failed + 1)); fi
 }
 sdk_check end2end/.venv/bin/python end2end/sdk/stripe_sdk_check.py
 sdk_check end2end/.venv/bin/python end2end/sdk/paypal_sdk_check.py
@@ -64,8 +77,8 @@ sdk_check end2end/.venv/bin/python end2end/sdk/square_sdk_check.py
 sdk_check node end2end/sdk/alipay_sdk_check.mjs
 sdk_check end2end/.venv/bin/python end2end/sdk/braintree_sdk_check.py
 sdk_check end2end/.venv/bin/python end2end/sdk/authorizenet_sdk_check.py
-kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
-[ "$sdk_failed" = 0 ] || { cat "${sdk_dir}/server.log" >&2; echo "${sdk_failed} SDK check(s) failed" >&2; exit 1; }
+kill "$sdk_server" "$sdk_sandboxes"; wait "$sdk_server" "$sdk_sandboxes" 2>/dev/null || true
+[ "$sdk_failed" = 0 ] || { cat "${sdk_dir}/server.log" "${sdk_dir}/sandboxes.log" >&2; echo "${sdk_failed} SDK check(s) failed" >&2; exit 1; }
 
 step "browser tests (Playwright + Debian chromium, JavaScript on and off)"
 (cd end2end && npx playwright test) 2>&1 | tee target/e2e.log

@@ -15,6 +15,8 @@ pub mod order_lists;
 pub mod page_cache;
 pub mod payment_routes;
 pub mod request_id;
+#[cfg(feature = "sandboxes")]
+pub mod sandboxes;
 pub mod security_headers;
 pub mod startup;
 pub mod telemetry;

@@ -14,13 +14,14 @@ async fn main() {
         std::process::exit(2);
     }
     telemetry::init();
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let settings =
+        match Settings::from_env().and_then(|s| storefront::startup::check_build(&s).map(|()| s)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        };
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {

@@ -1,7 +1,8 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
 use app::server::auth::session::GatedStore;
-use app::server::config::Settings;
+use app::server::config::payments::PaymentsMode;
+use app::server::config::{ConfigError, Settings};
 use app::server::db::{Db, NativePool};
 use app::server::error_links::ErrorLinks;
 use app::server::events::OrderEvents;
@@ -39,6 +40,19 @@ pub enum StartupError {
     Setup(String),
 }
 
+/// Whether this build can run these settings: a build without the `sandboxes` feature (the live
+/// build) has no sandbox to send a sandbox-mode payment to, so it runs in live mode only.
+pub fn check_build(settings: &Settings) -> Result<(), ConfigError> {
+    let sandbox_mode = settings.payments.mode == PaymentsMode::Sandbox;
+    if sandbox_mode && !cfg!(feature = "sandboxes") {
+        return Err(ConfigError {
+            var: "PAYMENTS_MODE",
+            expected: "live: this is the live build, which has no sandboxes (PAYMENTS_MODE is sandbox when unset); use a build with the `sandboxes` feature to try the shop".into(),
+        });
+    }
+    Ok(())
+}
+
 /// A bound, ready-to-serve shop.
 pub struct Application {
     listener: TcpListener,
@@ -47,6 +61,28 @@ pub struct Application {
     /// The background workers, awaited on shutdown so they finish the pass in hand.
     workers: Vec<JoinHandle<()>>,
     readiness: crate::health::Readiness,
+    /// The sandboxes this instance serves, if any provider uses one.
+    #[cfg(feature = "sandboxes")]
+    sandbox: Option<crate::sandboxes::Sandbox>,
+}
+
+/// The sandboxes' context when some provider uses its built-in sandbox: their own store beside
+/// the shop's database, the shop's public URL for pages and returns, its internal URL for
+/// webhooks.
+#[cfg(feature = "sandboxes")]
+async fn sandbox_for(state: &AppState) -> Result<Option<crate::sandboxes::Sandbox>, StartupError> {
+    use crate::sandboxes::{store, Sandbox};
+    if state.settings.payments.sandboxed().next().is_none() {
+        return Ok(None);
+    }
+    let public_url: Arc<str> = state.settings.public_url.as_str().into();
+    Ok(Some(Sandbox {
+        db: store::open(&store::url_beside(&state.settings.database_url)).await?,
+        http: state.http.clone(),
+        shop_url: public_url.clone(),
+        site_url: public_url,
+        webhook_root: state.internal_url.clone(),
+    }))
 }
 
 /// How long an idle session lives.
@@ -58,6 +94,7 @@ const EXPIRED_SESSION_SWEEP: std::time::Duration = std::time::Duration::from_sec
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        check_build(&settings).map_err(|e| StartupError::Setup(e.to_string()))?;
         // Installed before anything records, so no early count is lost.
         crate::metrics::handle();
         let db = Db::connect(&settings.database_url).await?;
@@ -101,7 +138,15 @@ impl Application {
             background: Arc::default(),
         };
         let readiness = crate::health::Readiness::default();
-        let router = router(state.clone(), readiness.clone()).await?;
+        #[cfg(feature = "sandboxes")]
+        let sandbox = sandbox_for(&state).await?;
+        let router = router(
+            state.clone(),
+            readiness.clone(),
+            #[cfg(feature = "sandboxes")]
+            sandbox.clone(),
+        )
+        .await?;
         // Both stop by themselves on `background.stop()`: the reconciler after its pass, the
         // outbox worker after the message in hand, releasing its unsent claims.
         let workers = vec![
@@ -114,6 +159,8 @@ impl Application {
             state,
             workers,
             readiness,
+            #[cfg(feature = "sandboxes")]
+            sandbox,
         })
     }
 
@@ -125,6 +172,12 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The sandboxes this instance serves (none when every provider has real keys).
+    #[cfg(feature = "sandboxes")]
+    pub fn sandbox(&self) -> Option<&crate::sandboxes::Sandbox> {
+        self.sandbox.as_ref()
     }
 
     /// Serve until Ctrl-C / SIGTERM (or [`Background::stop`](app::server::background::Background::stop)).
@@ -290,13 +343,14 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 async fn router(
     state: AppState,
     readiness: crate::health::Readiness,
+    #[cfg(feature = "sandboxes")] sandbox: Option<crate::sandboxes::Sandbox>,
 ) -> Result<Router, StartupError> {
     let routes = route_list();
     let options = state.leptos_options.clone();
     let context_state = state.clone();
     let site_root = std::path::PathBuf::from(options.site_root.as_ref());
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/healthz", get(crate::health::healthz))
         .route("/readyz", get(crate::health::readyz))
         .route("/metrics", get(crate::metrics::scrape))
@@ -305,14 +359,14 @@ async fn router(
         .merge(crate::catalogue_files::routes());
     // A sandbox is mounted only for a provider that uses it: with real keys set, nobody can
     // produce that provider's signed events through this shop.
-    for id in state.settings.payments.sandboxed() {
-        if let Some(registration) = app::server::payments::registry::registration(id) {
-            router = router.nest(
-                &format!("/sandbox/{}", id.as_str()),
-                (registration.sandbox_routes)(),
-            );
-        }
-    }
+    #[cfg(feature = "sandboxes")]
+    let router = match sandbox {
+        Some(sandbox) => router.merge(crate::sandboxes::mount(
+            sandbox,
+            state.settings.payments.sandboxed(),
+        )),
+        None => router,
+    };
     let router = router
         // Built assets, images and fonts straight from disk; everything else goes to the app, whose
         // fallback also serves the remaining files of the site root (favicon, robots.txt).

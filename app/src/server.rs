@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod error_links;
 pub mod events;
+pub mod html;
 pub mod http;
 pub mod limits;
 pub mod media;

@@ -6,13 +6,15 @@
 // PUBLIC_URL, as with default settings) Pay with the signed return parameters passing the SDK's
 // checkNotifySign.
 //
-// Usage, from the repository root:  node end2end/sdk/alipay_sdk_check.mjs http://127.0.0.1:3150
+// Usage, from the repository root:  node end2end/sdk/alipay_sdk_check.mjs http://127.0.0.1:4100 [http://127.0.0.1:3150]
 // Exit 0 when every check passes.
 
 import { AlipaySdk } from 'alipay-sdk';
 import { generateKeyPairSync } from 'node:crypto';
 
 const base = (process.argv[2] || '').replace(/\/+$/, '');
+// The shop the sandbox sends shoppers back to: the same server when the shop serves it.
+const shop = (process.argv[3] || base).replace(/\/+$/, '');
 if (!/^https?:\/\//.test(base)) {
   console.error('usage: node end2end/sdk/alipay_sdk_check.mjs <shop base URL>');
   process.exit(2);
@@ -123,7 +125,7 @@ try {
 //    notify check (the notify's signing scheme), and a tampered copy does not. The sandbox only
 //    sends shoppers to the shop's own origin, so this runs when <base-url> is the shop's PUBLIC_URL.
 const paidTradeNo = `SDK_PAY_${Date.now()}`;
-const returnUrl = `${base}/payments/alipay/return/ORD-999999`;
+const returnUrl = `${shop}/payments/alipay/return/ORD-999999`;
 const payForm = sdk.pageExecute('alipay.trade.page.pay', 'POST', {
   bizContent: { ...bizContent, out_trade_no: paidTradeNo },
   returnUrl,

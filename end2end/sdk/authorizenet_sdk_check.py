@@ -1,7 +1,9 @@
 """Authorize.Net's official Python SDK (authorizenet 1.1.6), unchanged, against the shop's
 Authorize.Net sandbox.
 
-Usage: python authorizenet_sdk_check.py http://127.0.0.1:3000
+Usage: python authorizenet_sdk_check.py <sandboxes-url> [<shop-url>]
+  e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
+  shop URL that serves its own sandboxes
 The SDK speaks XML and drops the first three characters of every answer (the byte-order mark).
 Gets a hosted payment page token (getHostedPaymentPageRequest), pays it on the sandbox's hosted
 form (left unsettled), finds the transaction in getUnsettledTransactionListRequest and reads it
@@ -20,6 +22,8 @@ from authorizenet.apicontrollers import (
 )
 
 base = sys.argv[1].rstrip("/")
+# The shop the sandboxes send shoppers and webhooks to: the same server when the shop serves them.
+shop = (sys.argv[2] if len(sys.argv) > 2 else base).rstrip("/")
 endpoint = f"{base}/sandbox/authorizenet/xml/v1/request.api"
 
 auth = apicontractsv1.merchantAuthenticationType()
@@ -55,7 +59,7 @@ return_options.settingName = apicontractsv1.settingNameEnum.hostedPaymentReturnO
 return_options.settingValue = (
     '{"showReceipt": false, "url": "%s/payments/authorizenet/return/SDK-CHECK", '
     '"urlText": "Continue", "cancelUrl": "%s/payments/authorizenet/cancel/SDK-CHECK", '
-    '"cancelUrlText": "Cancel"}' % (base, base)
+    '"cancelUrlText": "Cancel"}' % (shop, shop)
 )
 settings = apicontractsv1.ArrayOfSetting()
 settings.setting.append(return_options)

@@ -1,6 +1,8 @@
 """Braintree's official Python SDK (braintree 4.48.0), unchanged, against the shop's Braintree sandbox.
 
-Usage: python braintree_sdk_check.py http://127.0.0.1:3000
+Usage: python braintree_sdk_check.py <sandboxes-url> [<shop-url>]
+  e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
+  shop URL that serves its own sandboxes
 The SDK builds its gateway URL as protocol + server + ":" + port and adds /merchants/{id}/...,
 and takes https only when the port is "443" (providers.md §7.8). So a plain
 braintree.Environment whose port string carries the sandbox's path prefix
@@ -20,6 +22,8 @@ import braintree
 from braintree.test.nonces import Nonces
 
 base = sys.argv[1].rstrip("/")
+# The shop the sandboxes send shoppers and webhooks to: the same server when the shop serves them.
+shop = (sys.argv[2] if len(sys.argv) > 2 else base).rstrip("/")
 parts = urlsplit(base)
 host = parts.hostname
 port = str(parts.port or (443 if parts.scheme == "https" else 80))
@@ -106,13 +110,13 @@ for kind in (braintree.WebhookNotification.Kind.Check, braintree.WebhookNotifica
     sample = signer.webhook_testing.sample_notification(kind, sale.id)
     parsed = signer.webhook_notification.parse(sample["bt_signature"], sample["bt_payload"])
     assert parsed.kind == kind
-    answer = requests.post(f"{base}/webhooks/braintree", data=sample, timeout=10)
+    answer = requests.post(f"{shop}/webhooks/braintree", data=sample, timeout=10)
     assert 200 <= answer.status_code < 300, (kind, answer.status_code, answer.text)
 sample = signer.webhook_testing.sample_notification(braintree.WebhookNotification.Kind.Check, sale.id)
 payload = sample["bt_payload"]
 payload = payload.decode() if isinstance(payload, bytes) else payload
 tampered = {"bt_signature": sample["bt_signature"], "bt_payload": payload.replace("A", "B", 1)}
-answer = requests.post(f"{base}/webhooks/braintree", data=tampered, timeout=10)
+answer = requests.post(f"{shop}/webhooks/braintree", data=tampered, timeout=10)
 assert 400 <= answer.status_code < 500, answer.status_code
 
 print("braintree SDK check: client token, sale, find, search, decline, validation error, void, webhooks: ok")

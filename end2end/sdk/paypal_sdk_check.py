@@ -1,6 +1,8 @@
 """PayPal's official Python SDK (paypal-server-sdk 2.4.0), unchanged, against the shop's PayPal sandbox.
 
-Usage: python paypal_sdk_check.py http://127.0.0.1:3000
+Usage: python paypal_sdk_check.py <sandboxes-url> [<shop-url>]
+  e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
+  shop URL that serves its own sandboxes
 The SDK has no host option, so its sandbox environment's base URI is pointed at the shop's
 sandbox (providers.md §3.8). Gets an OAuth2 token, creates an order (PayPal-Request-Id, JPY
 without decimals), replays it, gets it, and checks a refusal reaches the SDK as PayPal's error.
@@ -12,6 +14,8 @@ import uuid
 from paypalserversdk.configuration import Environment, Server, Configuration
 
 base = sys.argv[1].rstrip("/")
+# The shop the sandboxes send shoppers and webhooks to: the same server when the shop serves them.
+shop = (sys.argv[2] if len(sys.argv) > 2 else base).rstrip("/")
 Configuration.environments[Environment.SANDBOX][Server.DEFAULT] = f"{base}/sandbox/paypal"
 
 from paypalserversdk.exceptions.error_exception import ErrorException  # noqa: E402
@@ -63,8 +67,8 @@ def order_request(invoice_id, value="3000", item_value="1500", currency="JPY"):
             paypal=PaypalWallet(
                 experience_context=PaypalWalletExperienceContext(
                     # The sandbox only sends buyers back to the shop's own origin.
-                    return_url=base + "/payments/paypal/return/SDK-CHECK",
-                    cancel_url=base + "/payments/paypal/cancel/SDK-CHECK",
+                    return_url=shop + "/payments/paypal/return/SDK-CHECK",
+                    cancel_url=shop + "/payments/paypal/cancel/SDK-CHECK",
                     user_action="PAY_NOW",
                     shipping_preference="NO_SHIPPING",
                 )

@@ -1,7 +1,9 @@
 """Square's official Python SDK (squareup 46.0.0.20260916, module `square`), unchanged, against the
 shop's Square sandbox.
 
-Usage: python square_sdk_check.py http://127.0.0.1:3000
+Usage: python square_sdk_check.py <sandboxes-url> [<shop-url>]
+  e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
+  shop URL that serves its own sandboxes
 The SDK's `base_url` is pointed at `<base>/sandbox/square` (providers.md §6.8). Lists the
 locations, creates a payment link from an order (idempotency_key, reference_id, redirect URL on
 the shop), replays it, reads it back unchanged, reads its order, and checks a refusal reaches the
@@ -14,6 +16,8 @@ from square import Square
 from square.core.api_error import ApiError
 
 base = sys.argv[1].rstrip("/")
+# The shop the sandboxes send shoppers and webhooks to: the same server when the shop serves them.
+shop = (sys.argv[2] if len(sys.argv) > 2 else base).rstrip("/")
 client = Square(token="EAAA-any-sandbox-token", base_url=f"{base}/sandbox/square")
 
 
@@ -37,7 +41,7 @@ request = dict(
             {"name": "Ceramic Mug", "quantity": "2", "base_price_money": {"amount": 1250, "currency": "USD"}}
         ],
     },
-    checkout_options={"redirect_url": f"{base}/payments/square/return/SDK-CHECK", "allow_tipping": False},
+    checkout_options={"redirect_url": f"{shop}/payments/square/return/SDK-CHECK", "allow_tipping": False},
     payment_note="SDK check",
 )
 created = client.checkout.payment_links.create(**request)

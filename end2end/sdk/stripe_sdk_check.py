@@ -1,6 +1,8 @@
 """Stripe's official Python SDK, unchanged, against the shop's Stripe sandbox.
 
-Usage: python stripe_sdk_check.py http://127.0.0.1:3000
+Usage: python stripe_sdk_check.py <sandboxes-url> [<shop-url>]
+  e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
+  shop URL that serves its own sandboxes
 Creates a Checkout Session (form encoding, idempotency key), replays it, retrieves it, expires it,
 and checks the webhook signature helpers agree with the sandbox's signing. Exit 0 on success.
 """
@@ -10,6 +12,8 @@ import uuid
 import stripe
 
 base = sys.argv[1].rstrip("/")
+# The shop the sandboxes send shoppers and webhooks to: the same server when the shop serves them.
+shop = (sys.argv[2] if len(sys.argv) > 2 else base).rstrip("/")
 client = stripe.StripeClient(
     "sk_test_any_key_works", base_addresses={"api": f"{base}/sandbox/stripe"}
 )
@@ -26,8 +30,8 @@ params = {
         }
     ],
     # The sandbox only sends shoppers back to the shop's own origin (here the shop itself).
-    "success_url": base + "/payments/stripe/return/SDK-CHECK?session_id={CHECKOUT_SESSION_ID}",
-    "cancel_url": base + "/payments/stripe/cancel/SDK-CHECK",
+    "success_url": shop + "/payments/stripe/return/SDK-CHECK?session_id={CHECKOUT_SESSION_ID}",
+    "cancel_url": shop + "/payments/stripe/cancel/SDK-CHECK",
     "client_reference_id": "SDK-CHECK-A1",
     "metadata": {"order": "SDK-CHECK"},
 }

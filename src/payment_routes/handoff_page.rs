@@ -5,7 +5,7 @@
 //! summary beside what the provider needs.
 
 use app::model::{Money, OrderLineView};
-use app::server::payments::sandbox_page::escape;
+use app::server::html::escape;
 use leptos::config::LeptosOptions;
 use std::sync::OnceLock;
 

@@ -8,13 +8,13 @@
 use crate::helpers::{both_backends, gate, spawn_app_with, Backend, Browser, Hold, TestApp};
 use crate::pay::reference_in;
 use app::server::config::payments::sandbox_keys;
-use app::server::payments::braintree::sandbox;
 use app::server::payments::braintree::wire;
 use regex_lite::Regex;
 use reqwest::header::{LOCATION, REFERER};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 use std::time::Duration;
+use storefront::sandboxes::braintree as sandbox;
 
 /// A form on a page: its method, action and fields (hidden inputs).
 #[derive(Debug, Clone)]
@@ -148,7 +148,7 @@ impl TestApp {
     async fn bt_count(&self, sql: &str, like: &str) -> i64 {
         sqlx::query(sql)
             .bind(like)
-            .fetch_one(&self.state.db.pool)
+            .fetch_one(&self.sandbox().db.pool)
             .await
             .unwrap()
             .try_get(0)
@@ -872,7 +872,7 @@ async fn a_refund_notice_before_the_answer_settles_the_shops_own_refund(backend:
     assert_eq!(back, format!("/orders/{reference}"));
     assert_eq!(app.status_of(&reference).await, "paid");
     // Settled, so the refund is a `transaction.refund` (a credit), not a void.
-    app.exec("UPDATE sandbox_objects SET data = REPLACE(data, '\"status\":\"submitted_for_settlement\"', '\"status\":\"settled\"') WHERE id LIKE 'bt-tx:%'").await;
+    app.sandbox_exec("UPDATE sandbox_objects SET data = REPLACE(data, '\"status\":\"submitted_for_settlement\"', '\"status\":\"settled\"') WHERE id LIKE 'bt-tx:%'").await;
     let merchant = app.merchant().await;
     let refunding = merchant.braintree_refund(&reference, "18.00");
     let overtaking = async {

@@ -43,6 +43,8 @@ pub struct TestApp {
     /// Where this shop (and its other instances) write emails without `SMTP_URL`.
     pub mail_dir: PathBuf,
     pub state: AppState,
+    /// The built-in sandboxes this shop serves, with their own store.
+    sandboxes: Option<storefront::sandboxes::Sandbox>,
     scratch: Scratch,
     /// The serving task; it ends once the instance has shut down.
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -156,18 +158,27 @@ async fn start(env: HashMap<&str, String>, scratch: Scratch) -> TestApp {
     let app = Application::build(settings).await.expect("app starts");
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();
+    let sandboxes = app.sandbox().cloned();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
         database_url,
         mail_dir,
         state,
+        sandboxes,
         scratch,
         server: Some(server),
     }
 }
 
 impl TestApp {
+    /// The sandboxes' context (their store is not the shop's database).
+    pub fn sandbox(&self) -> &storefront::sandboxes::Sandbox {
+        self.sandboxes
+            .as_ref()
+            .expect("this shop serves a built-in sandbox")
+    }
+
     /// A new browser: its own cookie jar, no JavaScript, redirects not followed automatically.
     pub fn browser(&self) -> Browser {
         self.browser_with_headers(&[])
@@ -263,6 +274,15 @@ impl TestApp {
     pub async fn exec(&self, sql: &str) {
         sqlx::query(sql)
             .execute(&self.state.db.pool)
+            .await
+            .expect(sql);
+    }
+
+    /// [`TestApp::exec`] on the sandboxes' own store (a provider-side change the shop cannot
+    /// make).
+    pub async fn sandbox_exec(&self, sql: &str) {
+        sqlx::query(sql)
+            .execute(&self.sandbox().db.pool)
             .await
             .expect(sql);
     }

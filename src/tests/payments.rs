@@ -749,7 +749,7 @@ async fn a_stripe_session_asked_for_again_later_is_the_same_session(backend: Bac
     );
     let sessions: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE 'cs_%'")
-            .fetch_one(&provider.state.db.pool)
+            .fetch_one(&provider.sandbox().db.pool)
             .await
             .unwrap();
     assert_eq!(sessions, 1, "Stripe made one session");

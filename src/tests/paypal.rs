@@ -6,12 +6,12 @@
 
 use crate::helpers::{both_backends, spawn_app_with, Backend, Browser, TestApp};
 use crate::pay::reference_in;
-use app::server::payments::paypal::sandbox;
 use reqwest::header::{LOCATION, REFERER};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row as _;
 use std::time::Duration;
+use storefront::sandboxes::paypal as sandbox;
 
 impl Browser {
     /// On the PayPal approval page press `action` (`pay`, `decline`, `cancel`) with webhook and
@@ -91,6 +91,16 @@ impl Browser {
 }
 
 impl TestApp {
+    async fn sandbox_count(&self, sql: &str, like: &str) -> i64 {
+        sqlx::query(sql)
+            .bind(like)
+            .fetch_one(&self.sandbox().db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+
     async fn count(&self, sql: &str, like: &str) -> i64 {
         sqlx::query(sql)
             .bind(like)
@@ -103,7 +113,7 @@ impl TestApp {
 
     /// Capture calls the sandbox received for a PayPal order.
     async fn capture_calls(&self, order_id: &str) -> i64 {
-        self.count(
+        self.sandbox_count(
             "SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE 'pp-capture-call:%' AND data LIKE $1",
             &format!("%{order_id}%"),
         )
@@ -113,7 +123,7 @@ impl TestApp {
     /// The refunds the PayPal sandbox made, as its API shows them.
     async fn paypal_sandbox_refunds(&self) -> Vec<serde_json::Value> {
         sqlx::query("SELECT data FROM sandbox_objects WHERE id LIKE 'pp-refund:%'")
-            .fetch_all(&self.state.db.pool)
+            .fetch_all(&self.sandbox().db.pool)
             .await
             .unwrap()
             .iter()
@@ -138,7 +148,7 @@ impl TestApp {
 
     /// Access tokens the sandbox issued.
     async fn paypal_tokens(&self) -> i64 {
-        self.count(
+        self.sandbox_count(
             "SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1",
             "pp-token:%",
         )
@@ -158,7 +168,7 @@ impl TestApp {
         event: &serde_json::Value,
     ) -> (StatusCode, Vec<(&'static str, String)>, Vec<u8>) {
         let body = event.to_string().into_bytes();
-        let headers = sandbox::transmit(&self.state, &body)
+        let headers = sandbox::transmit(self.sandbox(), &body)
             .await
             .unwrap()
             .headers();
@@ -278,7 +288,7 @@ both_backends! {
             let (_, order_id) = app.attempt_of(&reference).await;
             let stored: String = sqlx::query("SELECT data FROM sandbox_objects WHERE id = $1")
                 .bind(format!("pp-order:{order_id}"))
-                .fetch_one(&app.state.db.pool)
+                .fetch_one(&app.sandbox().db.pool)
                 .await
                 .unwrap()
                 .try_get(0)
@@ -369,7 +379,7 @@ both_backends! {
         let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "never", "succeed").await);
         let (attempt, order_id) = app.attempt_of(&reference).await;
         let body = capture_event(&attempt, &order_id, "18.00", "USD").to_string().into_bytes();
-        let genuine = sandbox::transmit(&app.state, &body).await.unwrap().headers();
+        let genuine = sandbox::transmit(app.sandbox(), &body).await.unwrap().headers();
         let limit = app::server::payments::rejections::FAILURES_PER_WINDOW as usize;
         for _ in 0..limit {
             let forged: Vec<(&'static str, String)> = genuine
@@ -390,7 +400,7 @@ both_backends! {
         let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "never", "succeed").await);
         let (attempt, order_id) = app.attempt_of(&reference).await;
         let body = capture_event(&attempt, &order_id, "18.00", "USD").to_string().into_bytes();
-        let headers = sandbox::transmit(&app.state, &body).await.unwrap().headers();
+        let headers = sandbox::transmit(app.sandbox(), &body).await.unwrap().headers();
         let deliveries = (0..5).map(|_| app.paypal_post(&headers, &body));
         let statuses = futures_util::future::join_all(deliveries).await;
         assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
@@ -412,7 +422,7 @@ both_backends! {
         let (attempt, order_id) = app.attempt_of(&reference).await;
         let genuine = capture_event(&attempt, &order_id, "18.00", "USD");
         let body = genuine.to_string().into_bytes();
-        let headers = sandbox::transmit(&app.state, &body).await.unwrap().headers();
+        let headers = sandbox::transmit(app.sandbox(), &body).await.unwrap().headers();
         // Tampered: the same transmission headers over another body (the verify API says FAILURE).
         let mut other = genuine.clone();
         other["resource"]["amount"]["value"] = json!("1.00");
@@ -460,7 +470,7 @@ both_backends! {
         assert_eq!(app.paypal_tokens().await, 1);
         // PayPal forgets every token (as when one expires early): the next call gets 401
         // invalid_token, and the shop asks for one new token and makes the call again.
-        app.exec("DELETE FROM sandbox_objects WHERE id LIKE 'pp-token:%'").await;
+        app.sandbox_exec("DELETE FROM sandbox_objects WHERE id LIKE 'pp-token:%'").await;
         let shown = shopper.follow(&back).await;
         assert_eq!(shown.order_status().as_deref(), Some("Paid"), "{}", shown.html);
         assert_eq!(app.paypal_tokens().await, 1, "one renewal");
@@ -556,7 +566,7 @@ both_backends! {
             app.count("SELECT COUNT(*) FROM refunds WHERE status = $1", "succeeded").await,
             2
         );
-        assert_eq!(app.count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "pp-refund:%").await, 2);
+        assert_eq!(app.sandbox_count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "pp-refund:%").await, 2);
     }
 }
 
@@ -687,7 +697,7 @@ async fn the_paypal_sandbox_speaks_paypals_protocol() {
         .unwrap();
     assert_eq!(not_approved.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let event = json!({"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {}});
-    let sent = sandbox::transmit(&app.state, event.to_string().as_bytes())
+    let sent = sandbox::transmit(app.sandbox(), event.to_string().as_bytes())
         .await
         .unwrap();
     let verify = |event: serde_json::Value, webhook_id: &str| {
@@ -743,7 +753,7 @@ async fn a_webhook_paypal_cannot_confirm_is_a_503_and_changes_nothing(backend: B
     let body = capture_event(&attempt, &order_id, "18.00", "USD")
         .to_string()
         .into_bytes();
-    let headers = sandbox::transmit(&app.state, &body)
+    let headers = sandbox::transmit(app.sandbox(), &body)
         .await
         .unwrap()
         .headers();

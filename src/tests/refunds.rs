@@ -105,7 +105,7 @@ impl TestApp {
     /// Refund objects the Stripe sandbox made (what the provider actually paid out).
     async fn sandbox_refunds(&self) -> i64 {
         sqlx::query("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE 're_%'")
-            .fetch_one(&self.state.db.pool)
+            .fetch_one(&self.sandbox().db.pool)
             .await
             .unwrap()
             .try_get(0)
@@ -368,7 +368,7 @@ both_backends! {
         let held = merchant.refund(&reference, "1160.01", &key()).await.unwrap_err();
         assert!(held.contains("At most ৳1,160.00 can be refunded."), "the amount stays held: {held}");
         let made: i64 = sqlx::query("SELECT COUNT(*) FROM sandbox_objects WHERE data LIKE '%refund_ref_id%'")
-            .fetch_one(&app.state.db.pool)
+            .fetch_one(&app.sandbox().db.pool)
             .await
             .unwrap()
             .try_get(0)
@@ -433,7 +433,7 @@ both_backends! {
         assert_eq!(merchant.refund(&reference, "1160.00", &second).await.unwrap(), "Refunded ৳1,160.00.");
         assert_eq!(app.status_of(&reference).await, "refunded");
         let sessions: Vec<String> = sqlx::query("SELECT data FROM sandbox_objects WHERE id LIKE 'sslcz:%' AND data LIKE '%refund_trans_id%'")
-            .fetch_all(&app.state.db.pool)
+            .fetch_all(&app.sandbox().db.pool)
             .await
             .unwrap()
             .iter()

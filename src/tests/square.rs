@@ -93,6 +93,16 @@ impl TestApp {
             .unwrap()
     }
 
+    async fn sq_sandbox_count(&self, sql: &str, like: &str) -> i64 {
+        sqlx::query(sql)
+            .bind(like)
+            .fetch_one(&self.sandbox().db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+
     /// Post a body with these headers to the shop's Square webhook.
     async fn square_post(&self, headers: &[(&'static str, String)], body: &[u8]) -> StatusCode {
         self.post_webhook("square", "application/json", headers, body.to_vec())
@@ -147,7 +157,7 @@ both_backends! {
         assert_eq!(attempt, app.attempt_ref(&reference, 1));
         let stored: String = sqlx::query("SELECT data FROM sandbox_objects WHERE id = $1")
             .bind(format!("sq-order:{order_id}"))
-            .fetch_one(&app.state.db.pool)
+            .fetch_one(&app.sandbox().db.pool)
             .await
             .unwrap()
             .try_get(0)
@@ -182,7 +192,7 @@ both_backends! {
         let cancelled = reference_in(&back);
         let shown = shopper.follow(&back).await;
         assert_eq!(shown.order_status().as_deref(), Some("Awaiting payment"), "{}", shown.html);
-        assert_eq!(app.sq_count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "sq-payment:%").await, 1, "only the declined payment");
+        assert_eq!(app.sq_sandbox_count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "sq-payment:%").await, 1, "only the declined payment");
         let action = format!("/payments/square/cancel/{cancelled}");
         let shown = shopper.submit(&format!("/orders/{cancelled}"), &action, &[("key", "")]).await;
         assert_eq!(shown.order_status().as_deref(), Some("Cancelled"), "{}", shown.html);
@@ -305,7 +315,7 @@ both_backends! {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(app.status_of(&reference).await, "refunded");
         assert_eq!(app.sq_count("SELECT COUNT(*) FROM refunds WHERE status = $1", "succeeded").await, 2);
-        assert_eq!(app.sq_count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "sq-refund:%").await, 2);
+        assert_eq!(app.sq_sandbox_count("SELECT COUNT(*) FROM sandbox_objects WHERE id LIKE $1", "sq-refund:%").await, 2);
     }
 
     async fn a_square_refund_can_fail_after_it_was_accepted_or_be_refused(app) {

@@ -16,7 +16,6 @@ pub mod photos;
 pub mod products;
 pub mod refunds;
 pub mod registrations;
-pub mod sandbox;
 pub mod users;
 pub mod write;
 
@@ -64,8 +63,17 @@ pub type Row = AnyRow;
 impl Db {
     /// Connect, creating the SQLite file (and its folder) if needed, then run the migrations.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        let mut db = Db::open(url).await?;
+        db.migrate().await?;
+        db.installation = installation::tag(&db).await?.into();
+        Ok(db)
+    }
+
+    /// Open the database at `url` without touching its schema (the shop's migrations are
+    /// [`Db::connect`]'s): for a store that keeps its own tables, such as the sandboxes'.
+    pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let mut db = if url.starts_with("sqlite:") {
+        let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -122,8 +130,6 @@ impl Db {
                 installation: "".into(),
             }
         };
-        db.migrate().await?;
-        db.installation = installation::tag(&db).await?.into();
         Ok(db)
     }
 

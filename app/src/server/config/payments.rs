@@ -136,28 +136,6 @@ pub mod sandbox_keys {
     pub const AUTHORIZENET_SIGNATURE_KEY: &str = "5A692C1B4895F8E56F73DEC0E4CA2C9D44CBF28B31C9FC197ED2AE06D78B1FA162F6235A1D037536B9397CA2A382DE4B45688CD110D768FB76B638562FEF22EE";
 }
 
-/// Why live mode refuses a key: see [`is_sandbox_secret`].
-pub const PUBLISHED_IN_LIVE: &str =
-    "one of the built-in sandbox's published keys, in live mode: use your own from the provider";
-
-/// Whether `value` is one of the built-in sandboxes' fixed secrets. They are published (in the
-/// source, like a provider's test keys), so live mode refuses them: a live shop verifying
-/// webhooks with a published key would take anyone's forged notification as genuine.
-pub fn is_sandbox_secret(value: &str) -> bool {
-    use sandbox_keys::*;
-    [
-        STRIPE_WEBHOOK_SECRET,
-        PAYPAL_CLIENT_SECRET,
-        BRAINTREE_PUBLIC_KEY,
-        BRAINTREE_PRIVATE_KEY,
-        SQUARE_ACCESS_TOKEN,
-        SQUARE_WEBHOOK_SIGNATURE_KEY,
-        AUTHORIZENET_TRANSACTION_KEY,
-        AUTHORIZENET_SIGNATURE_KEY,
-    ]
-    .contains(&value.trim())
-}
-
 /// A `*_API_BASE` value: a bare http(s) root without a trailing slash.
 pub fn base_url(var: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
@@ -270,6 +248,9 @@ impl PaymentSettings {
             Some("live") => PaymentsMode::Live,
             Some(_) => return Err(bad("PAYMENTS_MODE", "expected sandbox or live")),
         };
+        if mode == PaymentsMode::Live {
+            registry::refuse_published_keys(env)?;
+        }
         let mut providers = Vec::new();
         for registration in registry::PROVIDERS {
             if let Some(configured) = (registration.configure)(env, mode)? {
@@ -412,6 +393,51 @@ mod tests {
             ProviderId::Braintree
         )
         .is_empty());
+    }
+
+    #[test]
+    fn live_mode_refuses_every_published_sandbox_key_of_every_provider() {
+        let mut checked = 0;
+        for registration in registry::PROVIDERS {
+            assert!(
+                !registration.published_keys.is_empty(),
+                "{:?} declares no published keys",
+                registration.id
+            );
+            for (var, value) in registration.published_keys {
+                let e = parse(&[("PAYMENTS_MODE", "live"), (var, value)]).unwrap_err();
+                assert_eq!(e.var, *var);
+                assert_eq!(e.expected, registry::PUBLISHED_IN_LIVE);
+                assert!(!e.to_string().contains(value), "no key in the message");
+                // Pasted with spaces, or a hex key in lower case, is the same key.
+                let reworded = format!(" {} ", value.to_ascii_lowercase());
+                let e = parse(&[("PAYMENTS_MODE", "live"), (var, &reworded)]).unwrap_err();
+                assert_eq!(e.var, *var);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 16, "{checked}");
+        // SSLCOMMERZ's store password was once on no list: with the published pair and live
+        // credentials of its own, live mode started.
+        let e = parse(&[
+            ("PAYMENTS_MODE", "live"),
+            ("SSLCOMMERZ_STORE_ID", "myshop0live"),
+            (
+                "SSLCOMMERZ_STORE_PASSWORD",
+                sandbox_keys::SSLCOMMERZ_STORE_PASSWORD,
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "SSLCOMMERZ_STORE_PASSWORD");
+        // In sandbox mode they are what the built-in sandboxes run on.
+        assert!(parse(&[
+            ("SSLCOMMERZ_STORE_ID", sandbox_keys::SSLCOMMERZ_STORE_ID),
+            (
+                "SSLCOMMERZ_STORE_PASSWORD",
+                sandbox_keys::SSLCOMMERZ_STORE_PASSWORD
+            ),
+        ])
+        .is_ok());
     }
 
     #[test]

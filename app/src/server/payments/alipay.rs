@@ -10,7 +10,6 @@
 
 pub mod config;
 pub mod keys;
-pub mod sandbox;
 pub mod sign;
 
 use super::http;
@@ -29,7 +28,8 @@ use std::collections::BTreeMap;
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Alipay,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    // Its key pairs are also refused in any encoding, by comparing the keys (`config`).
+    published_keys: &[("ALIPAY_APP_ID", keys::SANDBOX_APP_ID)],
 };
 
 /// The gateway's path under the built-in sandbox's root.

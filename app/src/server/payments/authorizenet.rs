@@ -10,7 +10,6 @@
 //! module takes USD only.
 
 pub mod config;
-pub mod sandbox;
 pub mod signature;
 pub mod wire;
 
@@ -22,6 +21,7 @@ use super::{
     RefundOutcome, RefundRequest, RefundState, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
+use crate::server::config::payments::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -30,7 +30,20 @@ use wire::{Node, Result_};
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::AuthorizeNet,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    published_keys: &[
+        (
+            "AUTHORIZENET_API_LOGIN_ID",
+            sandbox_keys::AUTHORIZENET_API_LOGIN_ID,
+        ),
+        (
+            "AUTHORIZENET_TRANSACTION_KEY",
+            sandbox_keys::AUTHORIZENET_TRANSACTION_KEY,
+        ),
+        (
+            "AUTHORIZENET_SIGNATURE_KEY",
+            sandbox_keys::AUTHORIZENET_SIGNATURE_KEY,
+        ),
+    ],
 };
 
 /// The API's one path under its root (`https://apitest.authorize.net`).

@@ -25,19 +25,19 @@
 //! `transaction_settlement_declined` and disputes are held on the timeline for a person.
 
 pub mod config;
-pub mod sandbox;
 pub mod wire;
 pub mod xml;
 
 use super::registry::Registration;
-use super::sandbox_page::escape;
 use super::{
     transport_error, AttemptRef, Capabilities, CaptureClaims, NextStep, Outcome, PaymentError,
     PaymentProvider, PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState,
     ShopPage, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, Money, ProviderId};
+use crate::server::config::payments::sandbox_keys;
 use crate::server::csp::{hash_source, PageSources};
+use crate::server::html::escape;
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -49,7 +49,11 @@ use wire::{SaleResult, Transaction};
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Braintree,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    published_keys: &[
+        ("BRAINTREE_MERCHANT_ID", sandbox_keys::BRAINTREE_MERCHANT_ID),
+        ("BRAINTREE_PUBLIC_KEY", sandbox_keys::BRAINTREE_PUBLIC_KEY),
+        ("BRAINTREE_PRIVATE_KEY", sandbox_keys::BRAINTREE_PRIVATE_KEY),
+    ],
 };
 
 const BRAINTREE: ProviderId = ProviderId::Braintree;

@@ -16,7 +16,6 @@
 //! `PAYPAL-TRANSMISSION-*` headers are there and well formed.
 
 pub mod config;
-pub mod sandbox;
 mod wire;
 
 use super::http::{self, Reply};
@@ -27,6 +26,7 @@ use super::{
     Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
+use crate::server::config::payments::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -38,7 +38,11 @@ pub use wire::Amount;
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Paypal,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    published_keys: &[
+        ("PAYPAL_CLIENT_ID", sandbox_keys::PAYPAL_CLIENT_ID),
+        ("PAYPAL_CLIENT_SECRET", sandbox_keys::PAYPAL_CLIENT_SECRET),
+        ("PAYPAL_WEBHOOK_ID", sandbox_keys::PAYPAL_WEBHOOK_ID),
+    ],
 };
 
 const PAYPAL: ProviderId = ProviderId::Paypal;

@@ -17,7 +17,6 @@
 //! (`closes_sessions` is false).
 
 pub mod config;
-pub mod sandbox;
 pub mod signature;
 mod wire;
 
@@ -29,6 +28,7 @@ use super::{
     WebhookError,
 };
 use crate::model::{Currency, ProviderId};
+use crate::server::config::payments::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use wire::{
@@ -41,7 +41,14 @@ pub use wire::SqMoney;
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Square,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    published_keys: &[
+        ("SQUARE_ACCESS_TOKEN", sandbox_keys::SQUARE_ACCESS_TOKEN),
+        ("SQUARE_LOCATION_ID", sandbox_keys::SQUARE_LOCATION_ID),
+        (
+            "SQUARE_WEBHOOK_SIGNATURE_KEY",
+            sandbox_keys::SQUARE_WEBHOOK_SIGNATURE_KEY,
+        ),
+    ],
 };
 
 const SQUARE: ProviderId = ProviderId::Square;

@@ -3,7 +3,6 @@
 //! for VALID, transaction query by `tran_id` otherwise) before anything changes.
 
 pub mod config;
-pub mod sandbox;
 pub mod verify_sign;
 
 use super::http;
@@ -13,6 +12,7 @@ use super::{
     RefundOutcome, RefundRequest, RefundState, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, Money, ProviderId};
+use crate::server::config::payments::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -22,7 +22,13 @@ use std::collections::BTreeMap;
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Sslcommerz,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    published_keys: &[
+        ("SSLCOMMERZ_STORE_ID", sandbox_keys::SSLCOMMERZ_STORE_ID),
+        (
+            "SSLCOMMERZ_STORE_PASSWORD",
+            sandbox_keys::SSLCOMMERZ_STORE_PASSWORD,
+        ),
+    ],
 };
 
 /// BDT 10.00 to 500,000.00 per transaction.

@@ -2,7 +2,6 @@
 //! lookups, expire on cancel, and `Stripe-Signature`-verified webhooks.
 
 pub mod config;
-pub mod sandbox;
 pub mod signature;
 mod wire;
 
@@ -14,6 +13,7 @@ use super::{
     Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
+use crate::server::config::payments::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use wire::{ApiError, Event, Refund, Session};
@@ -21,7 +21,10 @@ use wire::{ApiError, Event, Refund, Session};
 pub const REGISTRATION: Registration = Registration {
     id: ProviderId::Stripe,
     configure: config::configure,
-    sandbox_routes: sandbox::routes,
+    published_keys: &[
+        ("STRIPE_SECRET_KEY", sandbox_keys::STRIPE_SECRET_KEY),
+        ("STRIPE_WEBHOOK_SECRET", sandbox_keys::STRIPE_WEBHOOK_SECRET),
+    ],
 };
 
 /// The API version the wire types follow (what the current SDKs send).

@@ -7,9 +7,7 @@
 
 use super::{AuthorizeNet, API_PATH, FORM_PATH};
 use crate::model::ProviderId;
-use crate::server::config::payments::{
-    base_url, is_sandbox_secret, pair, sandbox_keys, Configured, PaymentsMode, PUBLISHED_IN_LIVE,
-};
+use crate::server::config::payments::{base_url, pair, sandbox_keys, Configured, PaymentsMode};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -88,16 +86,6 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
             base.clone().map_or(Endpoint::Sandbox, Endpoint::Remote),
         ),
         (Some((login, key)), Some(signature_key)) => {
-            if mode == PaymentsMode::Live {
-                for (var, value) in [
-                    ("AUTHORIZENET_TRANSACTION_KEY", &key),
-                    ("AUTHORIZENET_SIGNATURE_KEY", &signature_key),
-                ] {
-                    if is_sandbox_secret(value) {
-                        return Err(bad(var, PUBLISHED_IN_LIVE));
-                    }
-                }
-            }
             if login.trim().is_empty() || login.len() > 25 || login.chars().any(char::is_whitespace)
             {
                 return Err(bad(

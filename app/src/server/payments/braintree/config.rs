@@ -7,9 +7,7 @@
 
 use super::Braintree;
 use crate::model::{Currency, ProviderId};
-use crate::server::config::payments::{
-    base_url, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode, PUBLISHED_IN_LIVE,
-};
+use crate::server::config::payments::{base_url, sandbox_keys, Configured, PaymentsMode};
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
 use secrecy::SecretString;
@@ -81,9 +79,6 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
         ),
         [Some(m), Some(p), Some(k)] => {
             for (var, value) in KEYS.iter().zip([m, p, k]) {
-                if mode == PaymentsMode::Live && is_sandbox_secret(value) {
-                    return Err(bad(var, PUBLISHED_IN_LIVE));
-                }
                 if value.trim().is_empty() || value.chars().any(char::is_whitespace) {
                     return Err(bad(
                         var,

@@ -11,8 +11,7 @@
 use super::Square;
 use crate::model::{Currency, ProviderId};
 use crate::server::config::payments::{
-    base_url, hosted_pages, is_sandbox_secret, sandbox_keys, Configured, PaymentsMode,
-    PUBLISHED_IN_LIVE,
+    base_url, hosted_pages, sandbox_keys, Configured, PaymentsMode,
 };
 use crate::server::config::{bad, ConfigError, Endpoint};
 use crate::server::payments::registry::Env;
@@ -96,16 +95,6 @@ pub fn configure(env: Env<'_>, mode: PaymentsMode) -> Result<Option<Configured>,
             )
         }
         (Some(token), Some(location), Some(key)) => {
-            if mode == PaymentsMode::Live {
-                for (var, value) in [
-                    ("SQUARE_ACCESS_TOKEN", &token),
-                    ("SQUARE_WEBHOOK_SIGNATURE_KEY", &key),
-                ] {
-                    if is_sandbox_secret(value) {
-                        return Err(bad(var, PUBLISHED_IN_LIVE));
-                    }
-                }
-            }
             if !plain(&token) {
                 return Err(bad(
                     "SQUARE_ACCESS_TOKEN",

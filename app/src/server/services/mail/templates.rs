@@ -50,7 +50,7 @@ pub struct Rendered {
 }
 
 /// The shop's one HTML escaper (element content and attribute values).
-pub use crate::server::payments::sandbox_page::escape;
+pub use crate::server::html::escape;
 
 /// Paragraphs of a message: text, or a link with its label.
 enum Part<'a> {

@@ -23,15 +23,13 @@
 //! (the subscription's URL), delivered to this instance's `/webhooks/square`, and retried until
 //! acknowledged. Refunds send `refund.created` (and `refund.updated` when one fails later).
 
-use super::signature;
-use crate::server::config::payments::sandbox_keys;
-use crate::server::db;
-use crate::server::db::sandbox::Claim;
-use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::sandbox_page::{
-    delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
-};
-use crate::server::state::AppState;
+use super::delivery::{self, DeliveryPlan, Message};
+use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
+use super::store;
+use super::store::Claim;
+use super::Sandbox;
+use app::server::config::payments::sandbox_keys;
+use app::server::payments::square::signature;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -54,7 +52,7 @@ const CURRENCIES: &[&str] = &["USD", "EUR", "JPY"];
 const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
 const REFUNDED_KEY: &str = "_sandbox_refunded";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/v2/online-checkout/payment-links", post(create_link))
         .route(
@@ -166,21 +164,21 @@ fn authenticated(headers: &HeaderMap) -> Result<(), Box<Response>> {
     }
 }
 
-async fn conn(state: &AppState) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
+async fn conn(state: &Sandbox) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
     state.db.pool.acquire().await.map_err(internal)
 }
 
-async fn load(state: &AppState, prefix: &str, id: &str) -> Result<Option<Value>, Response> {
+async fn load(state: &Sandbox, prefix: &str, id: &str) -> Result<Option<Value>, Response> {
     let mut conn = conn(state).await?;
-    let found = db::sandbox::get(&mut conn, &format!("{prefix}{id}"))
+    let found = store::get(&mut conn, &format!("{prefix}{id}"))
         .await
         .map_err(internal)?;
     Ok(found.and_then(|o| serde_json::from_str(&o.data).ok()))
 }
 
-async fn insert(state: &AppState, prefix: &str, object: &Value) -> Result<(), Response> {
+async fn insert(state: &Sandbox, prefix: &str, object: &Value) -> Result<(), Response> {
     let id = format!("{prefix}{}", object["id"].as_str().unwrap_or_default());
-    db::sandbox::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &object.to_string())
+    store::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &object.to_string())
         .await
         .map_err(internal)?;
     Ok(())
@@ -188,13 +186,13 @@ async fn insert(state: &AppState, prefix: &str, object: &Value) -> Result<(), Re
 
 /// Compare-and-set: false if somebody changed the object meanwhile.
 async fn save(
-    state: &AppState,
+    state: &Sandbox,
     prefix: &str,
     before: &Value,
     after: &Value,
 ) -> Result<bool, Response> {
     let id = format!("{prefix}{}", after["id"].as_str().unwrap_or_default());
-    db::sandbox::update_committed(
+    store::update_committed(
         &state.db,
         &id,
         200,
@@ -232,7 +230,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> 
 /// own: `Ok(record)` to go on (then [`finish`]), or Square's answer to a repeat (the first reply),
 /// to the same key with another body (`IDEMPOTENCY_KEY_REUSED`) or to a twin still in progress
 /// (409).
-async fn begin(state: &AppState, scope: &str, body: &Value) -> Result<Option<String>, Response> {
+async fn begin(state: &Sandbox, scope: &str, body: &Value) -> Result<Option<String>, Response> {
     let Some(key) = body["idempotency_key"].as_str().filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
@@ -249,7 +247,7 @@ async fn begin(state: &AppState, scope: &str, body: &Value) -> Result<Option<Str
     let claimed = state
         .db
         .committed(async |conn| {
-            db::sandbox::claim(conn, PROVIDER, &record_id, &scoped, &fingerprint).await
+            store::claim(conn, PROVIDER, &record_id, &scoped, &fingerprint).await
         })
         .await;
     match claimed {
@@ -279,14 +277,14 @@ async fn begin(state: &AppState, scope: &str, body: &Value) -> Result<Option<Str
     }
 }
 
-async fn finish(state: &AppState, record_id: Option<String>, (status, body): Refusal) -> Response {
+async fn finish(state: &Sandbox, record_id: Option<String>, (status, body): Refusal) -> Response {
     if let Some(record_id) = &record_id {
         let saved = if status.is_server_error() {
-            db::sandbox::delete_committed(&state.db, record_id)
+            store::delete_committed(&state.db, record_id)
                 .await
                 .map(|()| true)
         } else {
-            db::sandbox::update_committed(
+            store::update_committed(
                 &state.db,
                 record_id,
                 i64::from(status.as_u16()),
@@ -330,7 +328,7 @@ fn money(amount: i64, currency: &str) -> Value {
 }
 
 /// The link and its DRAFT order from a create request.
-fn build_link(state: &AppState, body: &Value) -> Result<(Value, Value), Refusal> {
+fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> {
     let location = sandbox_keys::SQUARE_LOCATION_ID;
     let (line_items, reference_id, order_location) = match (&body["quick_pay"], &body["order"]) {
         (Value::Object(q), Value::Null) => {
@@ -440,12 +438,12 @@ fn build_link(state: &AppState, body: &Value) -> Result<(Value, Value), Refusal>
         ));
     }
     let redirect = body["checkout_options"]["redirect_url"].as_str();
-    if redirect.is_some_and(|url| !is_shop_url(url, &state.settings.public_url)) {
+    if redirect.is_some_and(|url| !is_shop_url(url, &state.shop_url)) {
         return Err(invalid(
             "INVALID_VALUE",
             &format!(
                 "The sandbox only sends buyers back to the shop's own origin ({}).",
-                state.settings.public_url
+                state.shop_url
             ),
             Some("checkout_options.redirect_url"),
         ));
@@ -462,10 +460,7 @@ fn build_link(state: &AppState, body: &Value) -> Result<(Value, Value), Refusal>
         order["reference_id"] = reference_id;
     }
     let link_id = new_id(16);
-    let url = format!(
-        "{}/sandbox/square/checkout/{link_id}",
-        state.settings.public_url
-    );
+    let url = format!("{}/sandbox/square/checkout/{link_id}", state.site_url);
     let mut link = json!({
         "id": link_id, "version": 1, "order_id": order_id, "url": url, "long_url": url,
         "created_at": now,
@@ -484,7 +479,7 @@ fn build_link(state: &AppState, body: &Value) -> Result<(Value, Value), Refusal>
 }
 
 async fn create_link(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -515,7 +510,7 @@ async fn create_link(
 }
 
 async fn get_link(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -533,7 +528,7 @@ async fn get_link(
 
 /// Delete a link: its order is cancelled unless it was paid.
 async fn delete_link(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -573,7 +568,7 @@ async fn delete_link(
 }
 
 async fn get_order(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -590,7 +585,7 @@ async fn get_order(
 /// `POST /v2/orders/search`: the orders of the given locations, newest last; `query.filter.
 /// state_filter.states` narrows them. (`return_entries` and cursors are not modelled.)
 async fn search_orders(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -617,7 +612,7 @@ async fn search_orders(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let found = match db::sandbox::search(&mut conn, PROVIDER, ORDER, "").await {
+    let found = match store::search(&mut conn, PROVIDER, ORDER, "").await {
         Ok(f) => f,
         Err(e) => return internal(e),
     };
@@ -632,7 +627,7 @@ async fn search_orders(
 }
 
 async fn get_payment(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -646,7 +641,7 @@ async fn get_payment(
     }
 }
 
-async fn list_payments(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn list_payments(State(state): State<Sandbox>, headers: HeaderMap) -> Response {
     if let Err(r) = authenticated(&headers) {
         return *r;
     }
@@ -654,7 +649,7 @@ async fn list_payments(State(state): State<AppState>, headers: HeaderMap) -> Res
         Ok(c) => c,
         Err(r) => return r,
     };
-    match db::sandbox::search(&mut conn, PROVIDER, PAYMENT, "").await {
+    match store::search(&mut conn, PROVIDER, PAYMENT, "").await {
         Ok(found) => {
             let payments: Vec<Value> = found
                 .iter()
@@ -680,9 +675,9 @@ async fn locations(headers: HeaderMap) -> Response {
 }
 
 /// Sign and deliver notifications about `objects` (`(type, object kind, object)`).
-fn notify(state: &AppState, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
-    let notification_url = format!("{}/webhooks/square", state.settings.public_url);
-    let url = format!("{}/webhooks/square", state.internal_url);
+fn notify(state: &Sandbox, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
+    let notification_url = format!("{}/webhooks/square", state.shop_url);
+    let url = format!("{}/webhooks/square", state.webhook_root);
     let messages = events
         .iter()
         .map(|(kind, object_kind, object)| {
@@ -713,8 +708,8 @@ fn notify(state: &AppState, events: &[(&str, &str, Value)], plan: DeliveryPlan) 
 }
 
 fn amount_text(minor: i64, currency: &str) -> String {
-    match currency.parse::<crate::model::Currency>() {
-        Ok(c) => crate::model::Money::new(minor, c).to_string(),
+    match currency.parse::<app::model::Currency>() {
+        Ok(c) => app::model::Money::new(minor, c).to_string(),
         Err(_) => format!("{minor} {}", escape(currency)),
     }
 }
@@ -729,7 +724,7 @@ fn gone(title: &str, text: &str) -> Response {
 }
 
 /// The link, its order, and whether it can still be paid.
-async fn link_and_order(state: &AppState, id: &str) -> Result<Option<(Value, Value)>, Response> {
+async fn link_and_order(state: &Sandbox, id: &str) -> Result<Option<(Value, Value)>, Response> {
     let Some(link) = load(state, LINK, id).await? else {
         return Ok(None);
     };
@@ -746,7 +741,7 @@ fn payable(link: &Value, order: &Value) -> bool {
         && order["tenders"].as_array().is_none_or(|t| t.is_empty())
 }
 
-async fn checkout_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn checkout_page(State(state): State<Sandbox>, Path(id): Path<String>) -> Response {
     let (link, order) = match link_and_order(&state, &id).await {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -816,7 +811,7 @@ async fn checkout_page(State(state): State<AppState>, Path(id): Path<String>) ->
 }
 
 async fn checkout_action(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -828,7 +823,7 @@ async fn checkout_action(
     let back = link["checkout_options"]["redirect_url"]
         .as_str()
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{}/", state.settings.public_url));
+        .unwrap_or_else(|| format!("{}/", state.shop_url));
     let action = form.get("action").map(String::as_str).unwrap_or("");
     if action == "cancel" {
         return Redirect::to(&back).into_response();
@@ -900,7 +895,7 @@ async fn checkout_action(
 /// `POST /v2/refunds`: part or all of a COMPLETED payment, at most what is left; idempotent on the
 /// required `idempotency_key`.
 async fn create_refund(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -937,7 +932,7 @@ async fn create_refund(
     finish(&state, record, answer).await
 }
 
-async fn make_refund(state: &AppState, body: &Value) -> Result<Refusal, Result<Refusal, Response>> {
+async fn make_refund(state: &Sandbox, body: &Value) -> Result<Refusal, Result<Refusal, Response>> {
     let payment_id = body["payment_id"].as_str().unwrap_or("");
     let (amount, currency) = read_money(&body["amount_money"], "amount_money").map_err(Ok)?;
     let Some(payment) = load(state, PAYMENT, payment_id).await.map_err(Err)? else {
@@ -1027,7 +1022,7 @@ async fn make_refund(state: &AppState, body: &Value) -> Result<Refusal, Result<R
 
 /// A refund accepted as PENDING that then fails (test control): the amount is free again and
 /// `refund.updated` says FAILED.
-async fn fail_refund_later(state: AppState, refund: Value, amount: i64) {
+async fn fail_refund_later(state: Sandbox, refund: Value, amount: i64) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut failed = refund.clone();
     failed["status"] = json!("FAILED");
@@ -1059,7 +1054,7 @@ async fn fail_refund_later(state: AppState, refund: Value, amount: i64) {
 }
 
 async fn get_refund(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {

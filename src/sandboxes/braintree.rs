@@ -19,15 +19,15 @@
 //!   (`fake-processor-declined-visa-nonce`) and **Cancel**; Pay and Decline post the nonce and the
 //!   shop's own form fields to the shop's return URL.
 
-use super::wire::{self, Transaction};
-use super::xml::{self, Node};
-use super::{DECLINED_NONCE, VALID_NONCE};
-use crate::model::{Currency, Money};
-use crate::server::config::payments::sandbox_keys;
-use crate::server::db;
-use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::sandbox_page::{escape, is_shop_url, page};
-use crate::server::state::AppState;
+use super::delivery::{self, DeliveryPlan, Message};
+use super::page::{escape, is_shop_url, page};
+use super::store;
+use super::Sandbox;
+use app::model::{Currency, Money};
+use app::server::config::payments::sandbox_keys;
+use app::server::payments::braintree::wire::{self, Transaction};
+use app::server::payments::braintree::xml::{self, Node};
+use app::server::payments::braintree::{DECLINED_NONCE, VALID_NONCE};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +43,7 @@ pub const TRANSACTION: &str = "bt-tx:";
 /// How long after a sale it settles.
 const SETTLE_AFTER: Duration = Duration::from_millis(800);
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/merchants/{merchant}/client_token", post(client_token))
         .route("/merchants/{merchant}/transactions", post(sale))
@@ -207,21 +207,21 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
-async fn conn(state: &AppState) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
+async fn conn(state: &Sandbox) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
     state.db.pool.acquire().await.map_err(internal)
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Option<(Stored, String)>, Response> {
+async fn load(state: &Sandbox, id: &str) -> Result<Option<(Stored, String)>, Response> {
     let mut conn = conn(state).await?;
-    let object = db::sandbox::get(&mut conn, &format!("{TRANSACTION}{id}"))
+    let object = store::get(&mut conn, &format!("{TRANSACTION}{id}"))
         .await
         .map_err(internal)?;
     Ok(object.and_then(|o| serde_json::from_str(&o.data).ok().map(|s| (s, o.data))))
 }
 
-async fn insert(state: &AppState, tx: &Stored) -> Result<(), Response> {
+async fn insert(state: &Sandbox, tx: &Stored) -> Result<(), Response> {
     let data = serde_json::to_string(tx).map_err(internal)?;
-    db::sandbox::insert_committed(
+    store::insert_committed(
         &state.db,
         PROVIDER,
         &format!("{TRANSACTION}{}", tx.id),
@@ -236,9 +236,9 @@ async fn insert(state: &AppState, tx: &Stored) -> Result<(), Response> {
 }
 
 /// Save a changed transaction if nobody changed it meanwhile.
-async fn save(state: &AppState, before: &str, after: &Stored) -> Result<bool, Response> {
+async fn save(state: &Sandbox, before: &str, after: &Stored) -> Result<bool, Response> {
     let data = serde_json::to_string(after).map_err(internal)?;
-    db::sandbox::update_committed(
+    store::update_committed(
         &state.db,
         &format!("{TRANSACTION}{}", after.id),
         200,
@@ -314,7 +314,7 @@ fn verdict(nonce: &str, minor: i64) -> Result<Verdict, (&'static str, &'static s
 }
 
 async fn sale(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Path(_merchant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -432,7 +432,7 @@ async fn sale(
 }
 
 /// The sale settles, and `transaction_settled` is sent.
-async fn settle_later(state: AppState, id: String) {
+async fn settle_later(state: Sandbox, id: String) {
     tokio::time::sleep(SETTLE_AFTER).await;
     let Ok(Some((tx, before))) = load(&state, &id).await else {
         return;
@@ -475,10 +475,10 @@ pub fn signed_form(xml: &str) -> String {
         .unwrap_or_default()
 }
 
-fn send_notification(state: &AppState, kind: &str, tx: &Stored, plan: DeliveryPlan) {
+fn send_notification(state: &Sandbox, kind: &str, tx: &Stored, plan: DeliveryPlan) {
     let body = signed_form(&notification_xml(kind, &tx.node()));
     let message = Message {
-        url: format!("{}/webhooks/braintree", state.internal_url),
+        url: format!("{}/webhooks/braintree", state.webhook_root),
         content_type: "application/x-www-form-urlencoded",
         headers: Vec::new(),
         body: body.into_bytes(),
@@ -487,7 +487,7 @@ fn send_notification(state: &AppState, kind: &str, tx: &Stored, plan: DeliveryPl
 }
 
 async fn find(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Path((_merchant, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -501,10 +501,10 @@ async fn find(
     }
 }
 
-async fn by_order(state: &AppState, order_id: &str) -> Result<Vec<Stored>, Response> {
+async fn by_order(state: &Sandbox, order_id: &str) -> Result<Vec<Stored>, Response> {
     let mut conn = conn(state).await?;
     let needle = serde_json::to_string(order_id).map_err(internal)?;
-    let rows = db::sandbox::search(
+    let rows = store::search(
         &mut conn,
         PROVIDER,
         TRANSACTION,
@@ -533,7 +533,7 @@ fn order_criterion(search: &Node) -> Option<String> {
 }
 
 async fn search_ids(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -564,7 +564,7 @@ async fn search_ids(
 }
 
 async fn search(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -620,7 +620,7 @@ async fn search(
 }
 
 async fn refund(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Path((_merchant, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -698,7 +698,7 @@ async fn refund(
 }
 
 async fn void(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Path((_merchant, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -733,11 +733,11 @@ async fn void(
 /// The stand-in Drop-in: what the shop's page posted (its form token, amount and return URL), and
 /// **Pay**, **Decline** and **Cancel**.
 async fn dropin_page(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let public = state.settings.public_url.as_str();
+    let public = &*state.shop_url;
     let (return_url, cancel_url) = (get("return_url"), get("cancel_url"));
     if !is_shop_url(return_url, public) || !is_shop_url(cancel_url, public) {
         return (

@@ -17,16 +17,16 @@
 //!     return URL;
 //!   - **Cancel**: the cancel URL.
 
-use super::signature;
-use super::wire::{self, Node, BOM};
-use super::{API_PATH, FORM_PATH, MAX_INVOICE};
-use crate::model::{Currency, Money};
-use crate::server::config::payments::sandbox_keys;
-use crate::server::db;
-use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::now_secs;
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
-use crate::server::state::AppState;
+use super::delivery::{self, DeliveryPlan, Message};
+use super::page::{delivery_controls, escape, is_shop_url, page};
+use super::store;
+use super::Sandbox;
+use app::model::{Currency, Money};
+use app::server::config::payments::sandbox_keys;
+use app::server::payments::authorizenet::signature;
+use app::server::payments::authorizenet::wire::{self, Node, BOM};
+use app::server::payments::authorizenet::{API_PATH, FORM_PATH, MAX_INVOICE};
+use app::server::payments::now_secs;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -43,7 +43,7 @@ const TOKEN_SECS: i64 = 15 * 60;
 const TOKEN: &str = "anet-token:";
 const TX: &str = "anet-tx:";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route(API_PATH, post(api))
         .route(FORM_PATH, post(hosted_form))
@@ -102,7 +102,7 @@ fn response_name(request: &str) -> String {
     format!("{}Response", request.trim_end_matches("Request"))
 }
 
-async fn api(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(State(state): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
     let raw = wire::strip_bom(&body);
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -163,30 +163,30 @@ async fn api(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     result.unwrap_or_else(|r| r)
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+async fn load(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(db::sandbox::get(&mut conn, id)
+    Ok(store::get(&mut conn, id)
         .await
         .map_err(internal)?
         .and_then(|o| serde_json::from_str(&o.data).ok()))
 }
 
-async fn save(state: &AppState, id: &str, old: &Value, new: &Value) -> Result<bool, Response> {
-    db::sandbox::update_committed(&state.db, id, 200, &new.to_string(), Some(&old.to_string()))
+async fn save(state: &Sandbox, id: &str, old: &Value, new: &Value) -> Result<bool, Response> {
+    store::update_committed(&state.db, id, 200, &new.to_string(), Some(&old.to_string()))
         .await
         .map_err(internal)
 }
 
-async fn insert(state: &AppState, id: &str, data: &Value) -> Result<(), Response> {
-    db::sandbox::insert_committed(&state.db, PROVIDER, id, None, "", 200, &data.to_string())
+async fn insert(state: &Sandbox, id: &str, data: &Value) -> Result<(), Response> {
+    store::insert_committed(&state.db, PROVIDER, id, None, "", 200, &data.to_string())
         .await
         .map_err(internal)?;
     Ok(())
 }
 
-async fn all_transactions(state: &AppState) -> Result<Vec<Value>, Response> {
+async fn all_transactions(state: &Sandbox) -> Result<Vec<Value>, Response> {
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(db::sandbox::search(&mut conn, PROVIDER, TX, "")
+    Ok(store::search(&mut conn, PROVIDER, TX, "")
         .await
         .map_err(internal)?
         .into_iter()
@@ -222,7 +222,7 @@ fn setting(request: &Value, name: &str) -> Value {
 }
 
 async fn hosted_page(
-    state: &AppState,
+    state: &Sandbox,
     format: Format,
     reply: &str,
     request: &Value,
@@ -245,7 +245,7 @@ async fn hosted_page(
         return Ok(invalid("The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:invoiceNumber' element is invalid - The value is invalid according to its datatype 'String' - The actual length is greater than the MaxLength value."));
     }
     let options = setting(request, "hostedPaymentReturnOptions");
-    let shop = state.settings.public_url.as_str();
+    let shop = &*state.shop_url;
     for k in ["url", "cancelUrl"] {
         let url = options[k].as_str().unwrap_or("");
         if !url.is_empty() && !is_shop_url(url, shop) {
@@ -353,7 +353,7 @@ fn details_node(t: &Value) -> Node {
 }
 
 async fn details(
-    state: &AppState,
+    state: &Sandbox,
     format: Format,
     reply: &str,
     request: &Value,
@@ -407,7 +407,7 @@ fn is_settled(t: &Value) -> bool {
 }
 
 async fn transaction_list(
-    state: &AppState,
+    state: &Sandbox,
     format: Format,
     reply: &str,
     batch: Option<String>,
@@ -439,7 +439,7 @@ async fn transaction_list(
     ))
 }
 
-async fn batch_list(state: &AppState, format: Format, reply: &str) -> Result<Response, Response> {
+async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Result<Response, Response> {
     let mut batches: Vec<String> = all_transactions(state)
         .await?
         .iter()
@@ -553,7 +553,7 @@ fn transaction_answer(
 }
 
 async fn create_transaction(
-    state: &AppState,
+    state: &Sandbox,
     format: Format,
     reply: &str,
     request: &Value,
@@ -662,7 +662,7 @@ fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
 }
 
 /// The token's record, if it is known, unused and not older than 15 minutes.
-async fn open_token(state: &AppState, token: &str) -> Result<Value, Response> {
+async fn open_token(state: &Sandbox, token: &str) -> Result<Value, Response> {
     let record = if token.is_empty() || token.len() > 200 {
         None
     } else {
@@ -689,7 +689,7 @@ async fn open_token(state: &AppState, token: &str) -> Result<Value, Response> {
 }
 
 async fn hosted_form(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let token = form.get("token").cloned().unwrap_or_default();
@@ -750,7 +750,7 @@ pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
 }
 
 async fn form_action(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let token = form.get("token").cloned().unwrap_or_default();
@@ -827,7 +827,7 @@ async fn form_action(
         let body = webhook_body("net.authorize.payment.authcapture.created", &transaction);
         let signed = signature::sign(body.as_bytes(), sandbox_keys::AUTHORIZENET_SIGNATURE_KEY);
         let message = Message {
-            url: format!("{}/webhooks/authorizenet", state.internal_url),
+            url: format!("{}/webhooks/authorizenet", state.webhook_root),
             content_type: "application/json",
             headers: vec![("X-ANET-Signature", signed)],
             body: body.into_bytes(),

@@ -25,14 +25,12 @@
 //! headers, the sandbox's webhook id and the same event. (It signs nothing with a real key: the
 //! `transmission_sig` is a digest that only this lookup checks.)
 
-use crate::server::config::payments::sandbox_keys;
-use crate::server::db;
-use crate::server::db::sandbox::Claim;
-use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::sandbox_page::{
-    delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
-};
-use crate::server::state::AppState;
+use super::delivery::{self, DeliveryPlan, Message};
+use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
+use super::store;
+use super::store::Claim;
+use super::Sandbox;
+use app::server::config::payments::sandbox_keys;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -61,7 +59,7 @@ const PLAN_KEY: &str = "_sandbox_webhooks";
 const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
 const REFUNDED_KEY: &str = "_sandbox_refunded";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/v1/oauth2/token", post(token))
         .route("/v2/checkout/orders", post(create_order))
@@ -183,12 +181,12 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
-async fn conn(state: &AppState) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
+async fn conn(state: &Sandbox) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
     state.db.pool.acquire().await.map_err(internal)
 }
 
 /// Like PayPal: a Bearer token this sandbox issued, else 401 `invalid_token`.
-async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+async fn authenticated(state: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
     let refused = || {
         (
             StatusCode::UNAUTHORIZED,
@@ -204,7 +202,7 @@ async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<(), Resp
         return Err(refused());
     };
     let mut conn = conn(state).await?;
-    match db::sandbox::get(&mut conn, &format!("{TOKEN}{token}")).await {
+    match store::get(&mut conn, &format!("{TOKEN}{token}")).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(refused()),
         Err(e) => Err(internal(e)),
@@ -214,7 +212,7 @@ async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<(), Resp
 /// `POST /v1/oauth2/token`: client credentials as HTTP Basic (any id and secret), the form
 /// `grant_type=client_credentials`.
 async fn token(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -255,7 +253,7 @@ async fn token(
     }
     let access_token = format!("A21AA{}", uuid::Uuid::new_v4().simple());
     let record = json!({"client_id": client_id}).to_string();
-    if let Err(e) = db::sandbox::insert_committed(
+    if let Err(e) = store::insert_committed(
         &state.db,
         PROVIDER,
         &format!("{TOKEN}{access_token}"),
@@ -283,7 +281,7 @@ async fn token(
 /// own: `Ok(record)` to go on (then [`finish`]), or PayPal's answer to a repeat (the stored reply)
 /// or a concurrent twin (409).
 async fn begin(
-    state: &AppState,
+    state: &Sandbox,
     scope: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -300,9 +298,7 @@ async fn begin(
     let record_id = format!("pp-idem:{}", hex::encode(Sha256::digest(&key)));
     let claimed = state
         .db
-        .committed(async |conn| {
-            db::sandbox::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await
-        })
+        .committed(async |conn| store::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await)
         .await;
     match claimed {
         Ok(Claim::Claimed) => Ok(Some(record_id)),
@@ -330,7 +326,7 @@ async fn begin(
 
 /// Store the reply under the claimed request id (a refusal too, like PayPal) and send it.
 async fn finish(
-    state: &AppState,
+    state: &Sandbox,
     record_id: Option<String>,
     status: StatusCode,
     body: Value,
@@ -338,8 +334,8 @@ async fn finish(
     if let Some(record_id) = &record_id {
         if status.is_server_error() {
             // Not kept: the next try acts again.
-            let _ = db::sandbox::delete_committed(&state.db, record_id).await;
-        } else if let Err(e) = db::sandbox::update_committed(
+            let _ = store::delete_committed(&state.db, record_id).await;
+        } else if let Err(e) = store::update_committed(
             &state.db,
             record_id,
             i64::from(status.as_u16()),
@@ -437,22 +433,16 @@ fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Refusal> {
     }
 }
 
-fn order_link(state: &AppState, id: &str) -> String {
-    format!(
-        "{}/sandbox/paypal/v2/checkout/orders/{id}",
-        state.settings.public_url
-    )
+fn order_link(state: &Sandbox, id: &str) -> String {
+    format!("{}/sandbox/paypal/v2/checkout/orders/{id}", state.site_url)
 }
 
-fn approval_url(state: &AppState, id: &str) -> String {
-    format!(
-        "{}/sandbox/paypal/checkoutnow?token={id}",
-        state.settings.public_url
-    )
+fn approval_url(state: &Sandbox, id: &str) -> String {
+    format!("{}/sandbox/paypal/checkoutnow?token={id}", state.site_url)
 }
 
 /// Parse and check a create-order body into the stored order.
-fn build_order(state: &AppState, body: &Value) -> Result<Value, Refusal> {
+fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
     if !body.is_object() {
         return Err(invalid_r(
             "MALFORMED_REQUEST_JSON",
@@ -558,12 +548,12 @@ fn build_order(state: &AppState, body: &Value) -> Result<Value, Refusal> {
         ("cancel_url", url("cancel_url")),
     ] {
         if let Some(v) = value {
-            if !is_shop_url(&v, &state.settings.public_url) {
+            if !is_shop_url(&v, &state.shop_url) {
                 return Err(unprocessable_r(
                     "INVALID_PARAMETER_VALUE",
                     &format!(
                         "The sandbox only sends buyers back to the shop's own origin ({}): {key}.",
-                        state.settings.public_url
+                        state.shop_url
                     ),
                 ));
             }
@@ -621,20 +611,20 @@ fn public_view(order: &Value) -> Value {
     value
 }
 
-async fn load(state: &AppState, key: &str) -> Result<Option<Value>, Response> {
+async fn load(state: &Sandbox, key: &str) -> Result<Option<Value>, Response> {
     let mut conn = conn(state).await?;
-    let object = db::sandbox::get(&mut conn, key).await.map_err(internal)?;
+    let object = store::get(&mut conn, key).await.map_err(internal)?;
     Ok(object.and_then(|o| serde_json::from_str(&o.data).ok()))
 }
 
-async fn load_order(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+async fn load_order(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
     load(state, &format!("{ORDER}{id}")).await
 }
 
 /// Save a changed order if nobody changed it meanwhile; false if they did.
-async fn save_order(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
+async fn save_order(state: &Sandbox, before: &Value, after: &Value) -> Result<bool, Response> {
     let id = format!("{ORDER}{}", after["id"].as_str().unwrap_or_default());
-    db::sandbox::update_committed(
+    store::update_committed(
         &state.db,
         &id,
         200,
@@ -646,7 +636,7 @@ async fn save_order(state: &AppState, before: &Value, after: &Value) -> Result<b
 }
 
 async fn create_order(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -669,7 +659,7 @@ async fn create_order(
     let (status, reply) = match build_order(&state, &parsed) {
         Ok(order) => {
             let id = order["id"].as_str().unwrap_or_default().to_string();
-            if let Err(e) = db::sandbox::insert_committed(
+            if let Err(e) = store::insert_committed(
                 &state.db,
                 PROVIDER,
                 &format!("{ORDER}{id}"),
@@ -690,7 +680,7 @@ async fn create_order(
 }
 
 async fn get_order(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -707,7 +697,7 @@ async fn get_order(
 /// `POST /v2/checkout/orders/{id}/capture`: an APPROVED order becomes COMPLETED with one capture
 /// (or 422 `INSTRUMENT_DECLINED` for a declined buyer); idempotent on `PayPal-Request-Id`.
 async fn capture_order(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -715,7 +705,7 @@ async fn capture_order(
     if let Err(r) = authenticated(&state, &headers).await {
         return r;
     }
-    let counted = db::sandbox::insert_committed(
+    let counted = store::insert_committed(
         &state.db,
         PROVIDER,
         &format!("{CAPTURE_CALL}{}", uuid::Uuid::new_v4().simple()),
@@ -752,7 +742,7 @@ async fn capture_order(
     finish(&state, record, status, reply).await
 }
 
-async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value, Response> {
+async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value, Response> {
     for _ in 0..5 {
         let Some(order) = load_order(state, id).await? else {
             return Err(not_found(&format!(
@@ -782,7 +772,7 @@ async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value
             .to_string();
         let capture_link = format!(
             "{}/sandbox/paypal/v2/payments/captures/{capture_id}",
-            state.settings.public_url
+            state.site_url
         );
         let mut capture = json!({
             "id": capture_id,
@@ -836,11 +826,11 @@ async fn capture(state: &AppState, id: &str, mock_decline: bool) -> Result<Value
 
 /// The order holding a capture, and that capture.
 async fn order_of_capture(
-    state: &AppState,
+    state: &Sandbox,
     capture_id: &str,
 ) -> Result<Option<(Value, Value)>, Response> {
     let mut conn = conn(state).await?;
-    let found = db::sandbox::search(&mut conn, PROVIDER, ORDER, capture_id)
+    let found = store::search(&mut conn, PROVIDER, ORDER, capture_id)
         .await
         .map_err(internal)?
         .into_iter()
@@ -857,7 +847,7 @@ async fn order_of_capture(
 }
 
 async fn get_capture(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -877,7 +867,7 @@ async fn get_capture(
 /// `POST /v2/payments/captures/{id}/refund`: all that is left (no body) or `amount`, idempotent on
 /// `PayPal-Request-Id`; what it does follows the payment's refund test control.
 async fn refund_capture(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -919,7 +909,7 @@ async fn refund_capture(
 }
 
 async fn make_refund(
-    state: &AppState,
+    state: &Sandbox,
     capture_id: &str,
     request: &Value,
 ) -> Result<Value, Response> {
@@ -992,7 +982,7 @@ async fn make_refund(
             Some(invoice) => {
                 let id = format!("{REFUND_INVOICE}{}", hex::encode(Sha256::digest(invoice)));
                 let fresh =
-                    db::sandbox::insert_committed(&state.db, PROVIDER, &id, None, "", 200, invoice)
+                    store::insert_committed(&state.db, PROVIDER, &id, None, "", 200, invoice)
                         .await
                         .map_err(internal)?;
                 if !fresh {
@@ -1015,14 +1005,14 @@ async fn make_refund(
             });
         if !save_order(state, &order, &after).await? {
             if let Some(id) = &invoice_claim {
-                db::sandbox::delete_committed(&state.db, id)
+                store::delete_committed(&state.db, id)
                     .await
                     .map_err(internal)?;
             }
             continue;
         }
         let refund_id = new_id();
-        let public = &state.settings.public_url;
+        let public = &state.site_url;
         let mut refund = json!({
             "id": refund_id,
             "status": if plan == RefundPlan::Fail { "PENDING" } else { "COMPLETED" },
@@ -1048,7 +1038,7 @@ async fn make_refund(
                 refund[field] = json!(v);
             }
         }
-        db::sandbox::insert_committed(
+        store::insert_committed(
             &state.db,
             PROVIDER,
             &format!("{REFUND}{refund_id}"),
@@ -1088,7 +1078,7 @@ async fn make_refund(
 
 /// A refund accepted as pending fails: its amount goes back to the capture, and
 /// `PAYMENT.REFUND.FAILED` says so.
-async fn fail_refund_later(state: AppState, refund: Value, order_id: Value, amount: i64) {
+async fn fail_refund_later(state: Sandbox, refund: Value, order_id: Value, amount: i64) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let id = refund["id"].as_str().unwrap_or_default().to_string();
     let mut failed = refund.clone();
@@ -1112,7 +1102,7 @@ async fn fail_refund_later(state: AppState, refund: Value, order_id: Value, amou
             break;
         }
     }
-    let _ = db::sandbox::update_committed(
+    let _ = store::update_committed(
         &state.db,
         &format!("{REFUND}{id}"),
         200,
@@ -1129,7 +1119,7 @@ async fn fail_refund_later(state: AppState, refund: Value, order_id: Value, amou
 }
 
 async fn get_refund(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -1167,7 +1157,7 @@ impl Transmission {
 
 /// Record a transmission of `body` (an event) and give its headers: what the sandbox does before
 /// each delivery, and what tests use to send a genuine event of their own making.
-pub async fn transmit(state: &AppState, body: &[u8]) -> Result<Transmission, sqlx::Error> {
+pub async fn transmit(state: &Sandbox, body: &[u8]) -> Result<Transmission, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     let time = now_text();
     let webhook_id = sandbox_keys::PAYPAL_WEBHOOK_ID;
@@ -1182,7 +1172,7 @@ pub async fn transmit(state: &AppState, body: &[u8]) -> Result<Transmission, sql
         sig: base64::engine::general_purpose::STANDARD.encode(digest),
         cert_url: format!(
             "{}/sandbox/paypal/v1/notifications/certs/CERT-360caa42-fca2a594-storefront",
-            state.settings.public_url
+            state.site_url
         ),
         auth_algo: "SHA256withRSA".into(),
         id,
@@ -1197,7 +1187,7 @@ pub async fn transmit(state: &AppState, body: &[u8]) -> Result<Transmission, sql
         "webhook_id": webhook_id,
         "event": String::from_utf8_lossy(body),
     });
-    db::sandbox::insert_committed(
+    store::insert_committed(
         &state.db,
         PROVIDER,
         &format!("{TRANSMISSION}{}", transmission.id),
@@ -1211,8 +1201,8 @@ pub async fn transmit(state: &AppState, body: &[u8]) -> Result<Transmission, sql
 }
 
 /// Build, record and deliver events to the shop's PayPal webhook endpoint.
-async fn send_events(state: &AppState, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
-    let url = format!("{}/webhooks/paypal", state.internal_url);
+async fn send_events(state: &Sandbox, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
+    let url = format!("{}/webhooks/paypal", state.webhook_root);
     let mut messages = Vec::new();
     for (event_type, resource_type, resource) in events {
         let event_id = format!("WH-{}-{}", new_id(), new_id());
@@ -1226,7 +1216,7 @@ async fn send_events(state: &AppState, events: &[(&str, &str, Value)], plan: Del
             "summary": summary(event_type),
             "resource": public_view(resource),
             "links": [{
-                "href": format!("{}/sandbox/paypal/v1/notifications/webhooks-events/{event_id}", state.settings.public_url),
+                "href": format!("{}/sandbox/paypal/v1/notifications/webhooks-events/{event_id}", state.site_url),
                 "rel": "self",
                 "method": "GET",
             }],
@@ -1261,7 +1251,7 @@ fn summary(event_type: &str) -> &'static str {
 /// `POST /v1/notifications/verify-webhook-signature`: SUCCESS only for a transmission this
 /// sandbox sent, with the same headers, its webhook id and the same event.
 async fn verify_signature(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -1329,20 +1319,20 @@ fn shown_amount(amount: &Value) -> String {
     let currency = amount["currency_code"].as_str().unwrap_or("");
     let value = amount["value"].as_str().unwrap_or("");
     match (
-        currency.parse::<crate::model::Currency>(),
+        currency.parse::<app::model::Currency>(),
         minor_units(value, currency),
     ) {
-        (Ok(c), Ok(minor)) => crate::model::Money::new(minor, c).to_string(),
+        (Ok(c), Ok(minor)) => app::model::Money::new(minor, c).to_string(),
         _ => format!("{} {}", escape(value), escape(currency)),
     }
 }
 
 /// The approval page: what the buyer approves, and **Pay**, **Decline** and **Cancel**.
-async fn approval_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+async fn approval_page(State(state): State<Sandbox>, Query(query): Query<TokenQuery>) -> Response {
     render_approval(&state, &query.token).await
 }
 
-async fn render_approval(state: &AppState, id: &str) -> Response {
+async fn render_approval(state: &Sandbox, id: &str) -> Response {
     let order = match load_order(state, id).await {
         Ok(Some(o)) => o,
         Ok(None) => {
@@ -1420,7 +1410,7 @@ fn with_query(url: &str, params: &[(&str, &str)]) -> String {
 }
 
 async fn approval_action(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Query(query): Query<TokenQuery>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {

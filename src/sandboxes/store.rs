@@ -1,15 +1,79 @@
-//! State of the built-in provider sandboxes: their sessions and their idempotency records.
+//! State of the built-in provider sandboxes: their sessions and their idempotency records, in a
+//! database of their own (never the shop's: see [`open`]).
 //!
-//! The sandboxes write like the rest of the shop, through the write gate ([`super::write`]): a
-//! statement on a plain pool connection would meet SQLite's busy handler and stall the gated
-//! writers. [`insert`], [`update`], [`delete`] and [`claim`] run on a write transaction's
+//! The sandboxes write through their store's write gate (`Db::begin_write`): on SQLite a
+//! statement on a plain pool connection would meet the busy handler and stall the gated writers. [`insert`], [`update`], [`delete`] and [`claim`] run on a write transaction's
 //! connection; [`insert_committed`], [`update_committed`] and [`delete_committed`] are each a write
 //! transaction of their own ([`Db::committed`]). A sandbox never holds one across a call that
 //! waits on a request, a sleep or a webhook delivery (the shop's webhook handlers write too).
 //! Reads ([`get`], [`by_key`], [`search`]) may run on any connection.
 
-use super::Db;
+use app::server::db::{now_ms, Backend, Db, Row};
 use sqlx::{AnyConnection, Row as _};
+
+/// The sandboxes' own database beside the shop's: on SQLite a file next to the shop's
+/// (`shop.db` → `shop.sandboxes.db`), on PostgreSQL the schema `sandboxes` of the same
+/// database. Either way the shop's migrations, backups of its tables and its write gate never
+/// meet a sandbox's.
+pub fn url_beside(shop_url: &str) -> String {
+    if let Some(rest) = shop_url.strip_prefix("sqlite:") {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = match path.strip_suffix(".db") {
+            Some(stem) => format!("{stem}.sandboxes.db"),
+            None => format!("{path}.sandboxes"),
+        };
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("sqlite:{path}{query}")
+    } else {
+        let joiner = if shop_url.contains('?') { '&' } else { '?' };
+        format!("{shop_url}{joiner}options=-c%20search_path%3Dsandboxes")
+    }
+}
+
+/// Open the sandboxes' store at `url` ([`url_beside`], or a URL of its own) and create its table.
+pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
+    let db = Db::open(url).await?;
+    let statements: &[&str] = match db.backend {
+        Backend::Sqlite => &[SQLITE_TABLE, "CREATE INDEX IF NOT EXISTS sandbox_objects_search ON sandbox_objects (provider, created_at)"],
+        Backend::Postgres => &[
+            "CREATE SCHEMA IF NOT EXISTS sandboxes",
+            POSTGRES_TABLE,
+            "CREATE INDEX IF NOT EXISTS sandbox_objects_search ON sandbox_objects (provider, created_at)",
+        ],
+    };
+    let mut conn = db.write().await?;
+    for statement in statements {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    drop(conn);
+    Ok(db)
+}
+
+const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS sandbox_objects (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    idempotency_key TEXT,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    status_code INTEGER NOT NULL DEFAULT 200,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (provider, idempotency_key)
+)";
+
+const POSTGRES_TABLE: &str = "CREATE TABLE IF NOT EXISTS sandbox_objects (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    idempotency_key TEXT,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    status_code BIGINT NOT NULL DEFAULT 200,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (provider, idempotency_key)
+)";
 
 /// One stored sandbox object (a session, or the replayable response of an idempotent request).
 #[derive(Debug, Clone)]
@@ -20,7 +84,7 @@ pub struct SandboxObject {
     pub data: String,
 }
 
-fn object(r: &super::Row) -> Result<SandboxObject, sqlx::Error> {
+fn object(r: &Row) -> Result<SandboxObject, sqlx::Error> {
     Ok(SandboxObject {
         id: r.try_get("id")?,
         fingerprint: r.try_get("fingerprint")?,
@@ -118,7 +182,7 @@ pub async fn insert(
     .bind(fingerprint)
     .bind(status_code)
     .bind(data)
-    .bind(super::now_ms())
+    .bind(now_ms())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -5,15 +5,15 @@
 //! refund API on the same endpoint (`refund_trans_id` required: at most 30 characters, one refund
 //! each). As at SSLCOMMERZ, `verify_key` names every callback field, but empty ones are not posted.
 
-use super::verify_sign::{password_md5, sign_with_password_md5};
-use super::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
-use crate::model::{Currency, Money};
-use crate::server::db;
-use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::sandbox_page::{
+use super::delivery::{self, DeliveryPlan, Message};
+use super::page::{
     delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls, RefundPlan,
 };
-use crate::server::state::AppState;
+use super::store;
+use super::Sandbox;
+use app::model::{Currency, Money};
+use app::server::payments::sslcommerz::verify_sign::{password_md5, sign_with_password_md5};
+use app::server::payments::sslcommerz::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 const PROVIDER: &str = "sslcommerz";
 const GATEWAY_PATH: &str = "/gwprocess/v4/gw.php";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route(INIT_PATH, post(init_session))
         .route(GATEWAY_PATH, get(hosted_page).post(hosted_action))
@@ -74,7 +74,7 @@ const REQUIRED: &[&str] = &[
 /// The session request's fields, form-urlencoded (python SDK, most libraries) or multipart (the
 /// node SDK).
 async fn session_fields(
-    state: &AppState,
+    state: &Sandbox,
     request: Request,
 ) -> Result<HashMap<String, String>, Response> {
     let multipart = request
@@ -107,7 +107,7 @@ async fn session_fields(
     Ok(form)
 }
 
-async fn init_session(State(state): State<AppState>, request: Request) -> Response {
+async fn init_session(State(state): State<Sandbox>, request: Request) -> Response {
     let form = match session_fields(&state, request).await {
         Ok(form) => form,
         Err(refused) => return refused,
@@ -125,7 +125,7 @@ async fn init_session(State(state): State<AppState>, request: Request) -> Respon
     if currency == Currency::Bdt && !(1_000..=50_000_000).contains(&amount) {
         return failed("total_amount must be between 10.00 and 500000.00 BDT");
     }
-    let shop = state.settings.public_url.as_str();
+    let shop = &*state.shop_url;
     for param in ["success_url", "fail_url", "cancel_url"] {
         if !is_shop_url(field(param), shop) {
             return failed(&format!(
@@ -162,7 +162,7 @@ async fn init_session(State(state): State<AppState>, request: Request) -> Respon
         "status": "PENDING",
         "transactions": [],
     });
-    if let Err(e) = db::sandbox::insert_committed(
+    if let Err(e) = store::insert_committed(
         &state.db,
         PROVIDER,
         &object_id(&session_key),
@@ -177,7 +177,7 @@ async fn init_session(State(state): State<AppState>, request: Request) -> Respon
     }
     let gateway = format!(
         "{}/sandbox/sslcommerz{GATEWAY_PATH}?Q=pay&SESSIONKEY={session_key}",
-        state.settings.public_url
+        state.site_url
     );
     Json(json!({
         "status": "SUCCESS",
@@ -199,9 +199,9 @@ async fn init_session(State(state): State<AppState>, request: Request) -> Respon
     .into_response()
 }
 
-async fn load(state: &AppState, session_key: &str) -> Result<Option<Value>, Response> {
+async fn load(state: &Sandbox, session_key: &str) -> Result<Option<Value>, Response> {
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(db::sandbox::get(&mut conn, &object_id(session_key))
+    Ok(store::get(&mut conn, &object_id(session_key))
         .await
         .map_err(internal)?
         .and_then(|o| serde_json::from_str(&o.data).ok()))
@@ -216,7 +216,7 @@ fn amount_text(session: &Value) -> String {
 }
 
 async fn hosted_page(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let key = query.get("SESSIONKEY").cloned().unwrap_or_default();
@@ -344,7 +344,7 @@ fn callback_fields(
 }
 
 async fn hosted_action(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -379,7 +379,7 @@ async fn hosted_action(
     if let Some(list) = updated["transactions"].as_array_mut() {
         list.push(Value::Object(transaction));
     }
-    match db::sandbox::update_committed(
+    match store::update_committed(
         &state.db,
         &object_id(&key),
         200,
@@ -397,8 +397,8 @@ async fn hosted_action(
         .into_bytes();
     let ipn_url = session["ipn_url"].as_str().unwrap_or("");
     if !ipn_url.is_empty() {
-        let url = match ipn_url.strip_prefix(state.settings.public_url.as_str()) {
-            Some(path) => format!("{}{path}", state.internal_url),
+        let url = match ipn_url.strip_prefix(&*state.shop_url) {
+            Some(path) => format!("{}{path}", state.webhook_root),
             None => ipn_url.to_string(),
         };
         let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
@@ -456,7 +456,7 @@ fn merged(query: HashMap<String, String>, body: &[u8]) -> HashMap<String, String
 
 /// Sessions whose store credentials match the request.
 async fn sessions_matching(
-    state: &AppState,
+    state: &Sandbox,
     params: &HashMap<String, String>,
     needle: &str,
 ) -> Result<Option<Vec<Value>>, Response> {
@@ -466,7 +466,7 @@ async fn sessions_matching(
         return Ok(None);
     }
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    let found = db::sandbox::search(&mut conn, PROVIDER, "sslcz:", needle)
+    let found = store::search(&mut conn, PROVIDER, "sslcz:", needle)
         .await
         .map_err(internal)?
         .into_iter()
@@ -481,7 +481,7 @@ fn invalid_request() -> Response {
 }
 
 async fn validation(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -509,7 +509,7 @@ async fn validation(
             let key = session["sessionkey"].as_str().unwrap_or("");
             let data = updated.to_string();
             if let Err(e) =
-                db::sandbox::update_committed(&state.db, &object_id(key), 200, &data, None).await
+                store::update_committed(&state.db, &object_id(key), 200, &data, None).await
             {
                 return internal(e);
             }
@@ -541,7 +541,7 @@ async fn validation(
 }
 
 async fn transaction_query(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -605,7 +605,7 @@ fn refund_failed(reason: &str) -> Response {
 
 /// Initiate a refund of a paid transaction named by `bank_tran_id`: at most what is left, once per
 /// `refe_id` (a repeat answers the first refund again).
-async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> Response {
+async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> Response {
     let bank_tran_id = params.get("bank_tran_id").cloned().unwrap_or_default();
     if bank_tran_id.is_empty() {
         return refund_failed("bank_tran_id is required");
@@ -705,7 +705,7 @@ async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> 
         }));
         updated["refunds"] = Value::Array(list);
         let key = session["sessionkey"].as_str().unwrap_or("");
-        match db::sandbox::update_committed(
+        match store::update_committed(
             &state.db,
             &object_id(key),
             200,
@@ -730,7 +730,7 @@ async fn initiate_refund(state: &AppState, params: &HashMap<String, String>) -> 
 
 /// Whether a refund of any of the store's payments already has this `refund_trans_id`.
 async fn refund_trans_id_used(
-    state: &AppState,
+    state: &Sandbox,
     params: &HashMap<String, String>,
     trans_id: &str,
 ) -> Result<bool, Response> {
@@ -746,7 +746,7 @@ async fn refund_trans_id_used(
 
 /// Where a refund stands: `refunded`, or `cancelled` when the payment's refunds fail.
 async fn refund_query(
-    state: &AppState,
+    state: &Sandbox,
     params: &HashMap<String, String>,
     refund_ref_id: &str,
 ) -> Response {

@@ -1,24 +1,10 @@
 //! The plain HTML shared by the sandboxes' hosted pages (no Leptos: they stand for another site).
 
-use crate::server::csp::PageSources;
+use app::server::csp::PageSources;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
 
-/// Escape text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use app::server::html::escape;
 
 /// A URL on the shop's own origin (`PUBLIC_URL`), without spaces or control characters: the only
 /// place a sandbox sends a shopper or a notification. Anything else would make the shop's domain

@@ -21,15 +21,15 @@
 //!   answers `fund_change` Y only when money moved (N for a repeat of the same `out_request_no`,
 //!   or for a refund the cashier's test control leaves to settle later).
 
-use super::keys;
-use super::sign::{self, PrivateKey, PublicKey};
-use super::GATEWAY_PATH;
-use crate::model::{Currency, Money};
-use crate::server::db;
-use crate::server::payments::delivery::{DeliveryPlan, DELAY};
-use crate::server::payments::now_secs;
-use crate::server::payments::sandbox_page::{delivery_controls, escape, is_shop_url, page};
-use crate::server::state::AppState;
+use super::delivery::{DeliveryPlan, DELAY};
+use super::page::{delivery_controls, escape, is_shop_url, page};
+use super::store;
+use super::Sandbox;
+use app::model::{Currency, Money};
+use app::server::payments::alipay::keys;
+use app::server::payments::alipay::sign::{self, PrivateKey, PublicKey};
+use app::server::payments::alipay::GATEWAY_PATH;
+use app::server::payments::now_secs;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -46,7 +46,7 @@ const CASHIER_PATH: &str = "/cashier";
 /// The most a trade may be: CNY 100,000,000.00, in fen.
 const MAX_FEN: i64 = 10_000_000_000;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route(GATEWAY_PATH, get(gateway).post(gateway))
         .route(CASHIER_PATH, post(cashier_action))
@@ -160,7 +160,7 @@ fn request_verifies(params: &BTreeMap<String, String>) -> bool {
 }
 
 async fn gateway(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     RawQuery(raw_query): RawQuery,
     body: Bytes,
 ) -> Response {
@@ -227,16 +227,16 @@ fn trade_id(app_id: &str, out_trade_no: &str) -> String {
     format!("alipay:{app_id}:{out_trade_no}")
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+async fn load(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(db::sandbox::get(&mut conn, id)
+    Ok(store::get(&mut conn, id)
         .await
         .map_err(internal)?
         .and_then(|o| serde_json::from_str(&o.data).ok()))
 }
 
 /// The trade a query-style call names (`out_trade_no`, or Alipay's `trade_no`).
-async fn find(state: &AppState, app_id: &str, biz: &Value) -> Result<Option<Value>, Response> {
+async fn find(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Option<Value>, Response> {
     if let Some(out) = biz["out_trade_no"].as_str().filter(|s| !s.is_empty()) {
         return load(state, &trade_id(app_id, out)).await;
     }
@@ -244,7 +244,7 @@ async fn find(state: &AppState, app_id: &str, biz: &Value) -> Result<Option<Valu
         return Ok(None);
     };
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    let found = db::sandbox::search(&mut conn, PROVIDER, &format!("alipay:{app_id}:"), trade_no)
+    let found = store::search(&mut conn, PROVIDER, &format!("alipay:{app_id}:"), trade_no)
         .await
         .map_err(internal)?
         .into_iter()
@@ -254,12 +254,12 @@ async fn find(state: &AppState, app_id: &str, biz: &Value) -> Result<Option<Valu
 }
 
 /// Store a changed trade if nobody changed it meanwhile.
-async fn save(state: &AppState, old: &Value, new: &Value) -> Result<bool, Response> {
+async fn save(state: &Sandbox, old: &Value, new: &Value) -> Result<bool, Response> {
     let id = trade_id(
         old["app_id"].as_str().unwrap_or(""),
         old["out_trade_no"].as_str().unwrap_or(""),
     );
-    db::sandbox::update_committed(
+    store::update_committed(
         &state.db,
         &id,
         200,
@@ -296,7 +296,7 @@ fn valid_out_trade_no(s: &str) -> bool {
 }
 
 async fn page_pay(
-    state: &AppState,
+    state: &Sandbox,
     params: &BTreeMap<String, String>,
     app_id: &str,
     biz: &Value,
@@ -344,7 +344,7 @@ async fn page_pay(
             "ACQ.INVALID_PARAMETER: subject must not contain special characters such as /, = or &",
         ));
     }
-    let shop = state.settings.public_url.as_str();
+    let shop = &*state.shop_url;
     for k in ["notify_url", "return_url"] {
         let url = params.get(k).map(String::as_str).unwrap_or("");
         if !url.is_empty() && !is_shop_url(url, shop) {
@@ -373,8 +373,8 @@ async fn page_pay(
     let stored = state
         .db
         .committed(async |conn| {
-            db::sandbox::insert(conn, PROVIDER, &id, None, "", 200, &trade.to_string()).await?;
-            db::sandbox::get(conn, &id).await
+            store::insert(conn, PROVIDER, &id, None, "", 200, &trade.to_string()).await?;
+            store::get(conn, &id).await
         })
         .await
         .map_err(internal)?;
@@ -534,12 +534,12 @@ async fn send_until_success(http: &reqwest::Client, url: &str, body: &str) {
     tracing::error!(%url, "alipay sandbox: gave up delivering a notify");
 }
 
-fn deliver(state: &AppState, notify_url: &str, body: String, plan: DeliveryPlan) {
+fn deliver(state: &Sandbox, notify_url: &str, body: String, plan: DeliveryPlan) {
     if notify_url.is_empty() || plan == DeliveryPlan::Never {
         return;
     }
-    let url = match notify_url.strip_prefix(state.settings.public_url.as_str()) {
-        Some(path) => format!("{}{path}", state.internal_url),
+    let url = match notify_url.strip_prefix(&*state.shop_url) {
+        Some(path) => format!("{}{path}", state.webhook_root),
         None => notify_url.to_string(),
     };
     let http = state.http.clone();
@@ -557,7 +557,7 @@ fn deliver(state: &AppState, notify_url: &str, body: String, plan: DeliveryPlan)
 }
 
 async fn cashier_action(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let id = form.get("trade").cloned().unwrap_or_default();
@@ -633,7 +633,7 @@ async fn cashier_action(
     Redirect::to(&format!("{return_url}{sep}{query}")).into_response()
 }
 
-async fn query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn query(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
     const M: &str = "alipay.trade.query";
     let Some(trade) = find(state, app_id, biz).await? else {
         return Ok(not_exist(M));
@@ -666,7 +666,7 @@ async fn query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, 
     Ok(signed(M, answer))
 }
 
-async fn close(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn close(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
     const M: &str = "alipay.trade.close";
     for _ in 0..5 {
         let Some(trade) = find(state, app_id, biz).await? else {
@@ -702,7 +702,7 @@ async fn close(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, 
     ))
 }
 
-async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
     const M: &str = "alipay.trade.refund";
     let business = |sub: &str, msg: &str| api_error(M, "40004", "Business Failed", sub, msg);
     for _ in 0..5 {
@@ -799,7 +799,7 @@ async fn refund(state: &AppState, app_id: &str, biz: &Value) -> Result<Response,
 /// `alipay.trade.fastpay.refund.query`: `REFUND_SUCCESS` with the amount for a settled refund;
 /// no status for one Alipay does not know or has not settled. A refund accepted to settle later
 /// settles at the query after the first one that found it unsettled.
-async fn refund_query(state: &AppState, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn refund_query(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
     const M: &str = "alipay.trade.fastpay.refund.query";
     let request_no = biz["out_request_no"].as_str().unwrap_or("");
     let mut found = None;

@@ -4,17 +4,16 @@
 //! **Decline** and **Cancel**. Events are signed with the shop's webhook secret and delivered to
 //! `/webhooks/stripe`, retried until acknowledged.
 
-use super::signature;
-use super::API_VERSION;
-use crate::server::config::payments::sandbox_keys;
-use crate::server::db::sandbox::Claim;
-use crate::server::db::{self, now_ms};
-use crate::server::payments::delivery::{self, DeliveryPlan, Message};
-use crate::server::payments::now_secs;
-use crate::server::payments::sandbox_page::{
-    delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan,
-};
-use crate::server::state::AppState;
+use super::delivery::{self, DeliveryPlan, Message};
+use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
+use super::store;
+use super::store::Claim;
+use super::Sandbox;
+use app::server::config::payments::sandbox_keys;
+use app::server::db::now_ms;
+use app::server::payments::now_secs;
+use app::server::payments::stripe::signature;
+use app::server::payments::stripe::API_VERSION;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,7 +31,7 @@ const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
 /// Kept inside the stored session: what refunds not failed have taken, in minor units.
 const REFUNDED_KEY: &str = "_sandbox_refunded";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/v1/checkout/sessions", post(create_session))
         .route("/v1/checkout/sessions/{id}", get(retrieve_session))
@@ -121,7 +120,8 @@ const KNOWN: &[&str] = &[
 ];
 
 /// Parse `line_items[i][…]` and the other fields into a session object.
-fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, Refusal> {
+fn build_session(pairs: &[(String, String)], state: &Sandbox) -> Result<Value, Refusal> {
+    let public_url = &*state.shop_url;
     let mut top: HashMap<&str, &str> = HashMap::new();
     let mut lines: Vec<Map<String, Value>> = Vec::new();
     let mut metadata = Map::new();
@@ -257,7 +257,7 @@ fn build_session(pairs: &[(String, String)], public_url: &str) -> Result<Value, 
         "status": "open",
         "success_url": success_url,
         "ui_mode": "hosted_page",
-        "url": format!("{public_url}/sandbox/stripe/c/pay/{id}"),
+        "url": format!("{}/sandbox/stripe/c/pay/{id}", state.site_url),
         LINES_KEY: stored_lines,
     }))
 }
@@ -281,7 +281,7 @@ fn api_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, B
 }
 
 async fn create_session(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -298,13 +298,11 @@ async fn create_session(
         Ok(r) => r,
         Err(replayed) => return replayed,
     };
-    let (status, body) = match build_session(&pairs, &state.settings.public_url) {
+    let (status, body) = match build_session(&pairs, &state) {
         Ok(session) => {
             let id = session["id"].as_str().unwrap_or_default().to_string();
             let stored = session.to_string();
-            if let Err(e) =
-                db::sandbox::insert(&mut tx, PROVIDER, &id, None, "", 200, &stored).await
-            {
+            if let Err(e) = store::insert(&mut tx, PROVIDER, &id, None, "", 200, &stored).await {
                 return internal(e);
             }
             (StatusCode::OK, public_view(&stored))
@@ -327,7 +325,7 @@ async fn create_session(
 /// request (`idempotency_error`) or a concurrent twin (409). The claim is written in `tx`, to
 /// commit with the request's work, or without one in a write transaction of its own.
 async fn begin_idempotent(
-    state: &AppState,
+    state: &Sandbox,
     tx: Option<&mut sqlx::AnyConnection>,
     headers: &HeaderMap,
     body: &[u8],
@@ -342,7 +340,7 @@ async fn begin_idempotent(
     let fingerprint = hex::encode(Sha256::digest(body));
     let record_id = format!("idem:{}", hex::encode(Sha256::digest(&key)));
     let claim = async |conn: &mut sqlx::AnyConnection| {
-        db::sandbox::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await
+        store::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await
     };
     let claimed = match tx {
         Some(conn) => claim(conn).await,
@@ -373,7 +371,7 @@ async fn begin_idempotent(
 /// Store the reply under the claimed key (if any) and send it: in `tx`, or without one in a write
 /// transaction of its own.
 async fn finish_idempotent(
-    state: &AppState,
+    state: &Sandbox,
     tx: Option<&mut sqlx::AnyConnection>,
     record_id: Option<String>,
     status: StatusCode,
@@ -382,8 +380,8 @@ async fn finish_idempotent(
     if let Some(record_id) = &record_id {
         let (code, data) = (i64::from(status.as_u16()), body.to_string());
         let saved = match tx {
-            Some(conn) => db::sandbox::update(conn, record_id, code, &data, None).await,
-            None => db::sandbox::update_committed(&state.db, record_id, code, &data, None).await,
+            Some(conn) => store::update(conn, record_id, code, &data, None).await,
+            None => store::update_committed(&state.db, record_id, code, &data, None).await,
         };
         if let Err(e) = saved {
             return internal(e);
@@ -406,9 +404,9 @@ fn replay(data: &str, status: i64) -> Response {
         .into_response()
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
+async fn load(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
     let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    let Some(object) = db::sandbox::get(&mut conn, id).await.map_err(internal)? else {
+    let Some(object) = store::get(&mut conn, id).await.map_err(internal)? else {
         return Ok(None);
     };
     if !id.starts_with("cs_") {
@@ -418,9 +416,9 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Value>, Response> {
 }
 
 /// Save a changed session if nobody changed it meanwhile; false if they did.
-async fn save(state: &AppState, before: &Value, after: &Value) -> Result<bool, Response> {
+async fn save(state: &Sandbox, before: &Value, after: &Value) -> Result<bool, Response> {
     let id = after["id"].as_str().unwrap_or_default();
-    db::sandbox::update_committed(
+    store::update_committed(
         &state.db,
         id,
         200,
@@ -441,7 +439,7 @@ fn no_such_session(id: &str) -> Response {
 }
 
 /// An API call on one session: authenticated, and the session must exist.
-async fn api_session(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Value, Response> {
+async fn api_session(state: &Sandbox, headers: &HeaderMap, id: &str) -> Result<Value, Response> {
     if !authenticated(headers) {
         return Err(unauthenticated());
     }
@@ -449,7 +447,7 @@ async fn api_session(state: &AppState, headers: &HeaderMap, id: &str) -> Result<
 }
 
 async fn retrieve_session(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -460,7 +458,7 @@ async fn retrieve_session(
 }
 
 async fn expire_session(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -491,7 +489,7 @@ async fn expire_session(
 }
 
 /// Sign and deliver events about sessions (shown as the API shows them) to the shop.
-fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) {
+fn send_events(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) {
     let shown: Vec<(&str, Value)> = events
         .iter()
         .map(|(kind, session)| (*kind, public_view(&session.to_string())))
@@ -501,10 +499,10 @@ fn send_events(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) 
 }
 
 /// Sign and deliver events to the shop's Stripe webhook endpoint.
-fn send_objects(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan) {
+fn send_objects(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) {
     // Always the fixed sandbox secret: this sandbox is only mounted while the shop uses it.
     let secret = sandbox_keys::STRIPE_WEBHOOK_SECRET;
-    let url = format!("{}/webhooks/stripe", state.internal_url);
+    let url = format!("{}/webhooks/stripe", state.webhook_root);
     let messages = events
         .iter()
         .map(|(kind, object)| {
@@ -532,7 +530,7 @@ fn send_objects(state: &AppState, events: &[(&str, &Value)], plan: DeliveryPlan)
     delivery::spawn(state.http.clone(), messages, plan);
 }
 
-async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn hosted_page(State(state): State<Sandbox>, Path(id): Path<String>) -> Response {
     let session = match load(&state, &id).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -601,14 +599,14 @@ async fn hosted_page(State(state): State<AppState>, Path(id): Path<String>) -> R
 }
 
 fn amount_text(minor: i64, currency: &str) -> String {
-    match currency.parse::<crate::model::Currency>() {
-        Ok(c) => crate::model::Money::new(minor, c).to_string(),
+    match currency.parse::<app::model::Currency>() {
+        Ok(c) => app::model::Money::new(minor, c).to_string(),
         Err(_) => format!("{minor} {}", escape(currency)),
     }
 }
 
 async fn hosted_action(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -693,7 +691,7 @@ fn refund_id_ok(id: &str) -> bool {
 /// `POST /v1/refunds`: refund part or all of a completed session's payment intent, at most what
 /// is left; idempotent on `Idempotency-Key` like every Stripe POST.
 async fn create_refund(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -727,7 +725,7 @@ fn refund_error(kind: &str, code: &str, message: &str, param: Option<&str>) -> R
     )
 }
 
-async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Value, Refusal> {
+async fn make_refund(state: &Sandbox, pairs: &[(String, String)]) -> Result<Value, Refusal> {
     let get = |k: &str| {
         pairs
             .iter()
@@ -757,7 +755,7 @@ async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Val
                 .acquire()
                 .await
                 .map_err(|e| server_error(&e))?;
-            db::sandbox::search(&mut conn, PROVIDER, "cs_", intent)
+            store::search(&mut conn, PROVIDER, "cs_", intent)
                 .await
                 .map_err(|e| server_error(&e))?
                 .into_iter()
@@ -841,7 +839,7 @@ async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Val
             "failure_reason": null,
         });
         let id = refund["id"].as_str().unwrap_or_default().to_string();
-        db::sandbox::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &refund.to_string())
+        store::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &refund.to_string())
             .await
             .map_err(|e| server_error(&e))?;
         let charge_object = json!({
@@ -879,7 +877,7 @@ async fn make_refund(state: &AppState, pairs: &[(String, String)]) -> Result<Val
 }
 
 /// The refund fails: its amount goes back to the payment, and `refund.updated` says so.
-async fn fail_refund_later(state: AppState, refund: Value, session_id: Value) {
+async fn fail_refund_later(state: Sandbox, refund: Value, session_id: Value) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let id = refund["id"].as_str().unwrap_or_default().to_string();
     let amount = refund["amount"].as_i64().unwrap_or(0);
@@ -896,7 +894,7 @@ async fn fail_refund_later(state: AppState, refund: Value, session_id: Value) {
             break;
         }
     }
-    let _ = db::sandbox::update_committed(
+    let _ = store::update_committed(
         &state.db,
         &id,
         200,
@@ -909,7 +907,7 @@ async fn fail_refund_later(state: AppState, refund: Value, session_id: Value) {
 
 /// `GET /v1/refunds/{id}`.
 async fn retrieve_refund(
-    State(state): State<AppState>,
+    State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -930,7 +928,7 @@ async fn retrieve_refund(
     let Ok(mut conn) = state.db.pool.acquire().await else {
         return internal("no database connection");
     };
-    match db::sandbox::get(&mut conn, &id).await {
+    match store::get(&mut conn, &id).await {
         Ok(Some(object)) => match serde_json::from_str::<Value>(&object.data) {
             Ok(refund) => Json(refund).into_response(),
             Err(e) => internal(e),
