@@ -33,6 +33,7 @@ mod payment_holes;
 mod payments;
 mod paypal;
 mod refunds;
+mod sandboxes_alone;
 mod security;
 mod shop_pages;
 mod shutdown;
