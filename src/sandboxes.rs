@@ -15,6 +15,7 @@ pub mod alipay;
 pub mod authorizenet;
 pub mod braintree;
 pub mod delivery;
+pub mod idempotency;
 pub mod page;
 pub mod paypal;
 pub mod square;

@@ -26,9 +26,9 @@
 //! `transmission_sig` is a digest that only this lookup checks.)
 
 use super::delivery::{self, DeliveryPlan, Message};
+use super::idempotency::{self, Claimed, Repeat};
 use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
 use super::store;
-use super::store::Claim;
 use super::Sandbox;
 use app::server::config::payments::sandbox_keys;
 use axum::extract::{Path, Query, State};
@@ -278,14 +278,14 @@ async fn token(
 }
 
 /// Claim a `PayPal-Request-Id` (scoped to `scope`) before acting, in a write transaction of its
-/// own: `Ok(record)` to go on (then [`finish`]), or PayPal's answer to a repeat (the stored reply)
-/// or a concurrent twin (409).
+/// own: `Ok(claim)` to go on (then [`finish`]), or PayPal's answer to a repeat (the stored reply,
+/// whatever the new body) or a concurrent twin (409).
 async fn begin(
     state: &Sandbox,
     scope: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Option<String>, Response> {
+) -> Result<Option<Claimed>, Response> {
     let Some(request_id) = headers
         .get("paypal-request-id")
         .and_then(|v| v.to_str().ok())
@@ -294,56 +294,32 @@ async fn begin(
         return Ok(None);
     };
     let key = format!("{scope}|{request_id}");
-    let fingerprint = hex::encode(Sha256::digest(body));
-    let record_id = format!("pp-idem:{}", hex::encode(Sha256::digest(&key)));
-    let claimed = state
-        .db
-        .committed(async |conn| store::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await)
-        .await;
-    match claimed {
-        Ok(Claim::Claimed) => Ok(Some(record_id)),
-        Ok(Claim::Taken(found)) => Err(match found {
-            Some(record) if record.status_code == 0 => error(
-                StatusCode::CONFLICT,
-                "RESOURCE_CONFLICT",
-                "The server has detected a conflict while processing this request.",
-                Some((
-                    "PREVIOUS_REQUEST_IN_PROGRESS",
-                    "A previous request with this PayPal-Request-Id is still in progress.",
-                )),
-            ),
-            Some(record) => {
-                let status =
-                    StatusCode::from_u16(record.status_code as u16).unwrap_or(StatusCode::OK);
-                let body: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
-                (status, Json(body)).into_response()
-            }
-            None => internal("idempotency record vanished"),
-        }),
+    match idempotency::claim(&state.db, None, &idempotency::PAYPAL, &key, body).await {
+        Ok(Ok(claimed)) => Ok(Some(claimed)),
+        Ok(Err(Repeat::InProgress | Repeat::OtherRequest)) => Err(error(
+            StatusCode::CONFLICT,
+            "RESOURCE_CONFLICT",
+            "The server has detected a conflict while processing this request.",
+            Some((
+                "PREVIOUS_REQUEST_IN_PROGRESS",
+                "A previous request with this PayPal-Request-Id is still in progress.",
+            )),
+        )),
+        Ok(Err(Repeat::Replay { status, body })) => Err((status, Json(body)).into_response()),
         Err(e) => Err(internal(e)),
     }
 }
 
-/// Store the reply under the claimed request id (a refusal too, like PayPal) and send it.
+/// Store the reply under the claimed request id (a refusal too, like PayPal; a server error is
+/// not kept, so the next try acts again) and send it.
 async fn finish(
     state: &Sandbox,
-    record_id: Option<String>,
+    claimed: Option<Claimed>,
     status: StatusCode,
     body: Value,
 ) -> Response {
-    if let Some(record_id) = &record_id {
-        if status.is_server_error() {
-            // Not kept: the next try acts again.
-            let _ = store::delete_committed(&state.db, record_id).await;
-        } else if let Err(e) = store::update_committed(
-            &state.db,
-            record_id,
-            i64::from(status.as_u16()),
-            &body.to_string(),
-            None,
-        )
-        .await
-        {
+    if let Some(claimed) = &claimed {
+        if let Err(e) = claimed.finish(&state.db, None, status, &body).await {
             return internal(e);
         }
     }

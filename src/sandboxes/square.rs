@@ -24,9 +24,9 @@
 //! acknowledged. Refunds send `refund.created` (and `refund.updated` when one fails later).
 
 use super::delivery::{self, DeliveryPlan, Message};
+use super::idempotency::{self, Claimed, Repeat};
 use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
 use super::store;
-use super::store::Claim;
 use super::Sandbox;
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::square::signature;
@@ -36,7 +36,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 const PROVIDER: &str = "square";
@@ -227,10 +226,10 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> 
 }
 
 /// Claim the body's `idempotency_key` for `scope` before acting, in a write transaction of its
-/// own: `Ok(record)` to go on (then [`finish`]), or Square's answer to a repeat (the first reply),
+/// own: `Ok(claim)` to go on (then [`finish`]), or Square's answer to a repeat (the first reply),
 /// to the same key with another body (`IDEMPOTENCY_KEY_REUSED`) or to a twin still in progress
 /// (409).
-async fn begin(state: &Sandbox, scope: &str, body: &Value) -> Result<Option<String>, Response> {
+async fn begin(state: &Sandbox, scope: &str, body: &Value) -> Result<Option<Claimed>, Response> {
     let Some(key) = body["idempotency_key"].as_str().filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
@@ -242,58 +241,38 @@ async fn begin(state: &Sandbox, scope: &str, body: &Value) -> Result<Option<Stri
         )));
     }
     let scoped = format!("{scope}|{key}");
-    let fingerprint = hex::encode(Sha256::digest(body.to_string()));
-    let record_id = format!("sq-idem:{}", hex::encode(Sha256::digest(&scoped)));
-    let claimed = state
-        .db
-        .committed(async |conn| {
-            store::claim(conn, PROVIDER, &record_id, &scoped, &fingerprint).await
-        })
-        .await;
-    match claimed {
-        Ok(Claim::Claimed) => Ok(Some(record_id)),
-        Ok(Claim::Taken(found)) => Err(match found {
-            Some(record) if record.fingerprint != fingerprint => respond(invalid(
-                "IDEMPOTENCY_KEY_REUSED",
-                "The idempotency key can only be retried with the same request data.",
-                Some("idempotency_key"),
-            )),
-            Some(record) if record.status_code == 0 => respond(refusal(
-                StatusCode::CONFLICT,
-                "INVALID_REQUEST_ERROR",
-                "CONFLICT",
-                "Another request with this idempotency key is in progress.",
-                None,
-            )),
-            Some(record) => {
-                let status =
-                    StatusCode::from_u16(record.status_code as u16).unwrap_or(StatusCode::OK);
-                let body: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
-                (status, Json(body)).into_response()
-            }
-            None => internal("idempotency record vanished"),
-        }),
+    let request = body.to_string();
+    match idempotency::claim(
+        &state.db,
+        None,
+        &idempotency::SQUARE,
+        &scoped,
+        request.as_bytes(),
+    )
+    .await
+    {
+        Ok(Ok(claimed)) => Ok(Some(claimed)),
+        Ok(Err(Repeat::OtherRequest)) => Err(respond(invalid(
+            "IDEMPOTENCY_KEY_REUSED",
+            "The idempotency key can only be retried with the same request data.",
+            Some("idempotency_key"),
+        ))),
+        Ok(Err(Repeat::InProgress)) => Err(respond(refusal(
+            StatusCode::CONFLICT,
+            "INVALID_REQUEST_ERROR",
+            "CONFLICT",
+            "Another request with this idempotency key is in progress.",
+            None,
+        ))),
+        Ok(Err(Repeat::Replay { status, body })) => Err((status, Json(body)).into_response()),
         Err(e) => Err(internal(e)),
     }
 }
 
-async fn finish(state: &Sandbox, record_id: Option<String>, (status, body): Refusal) -> Response {
-    if let Some(record_id) = &record_id {
-        let saved = if status.is_server_error() {
-            store::delete_committed(&state.db, record_id)
-                .await
-                .map(|()| true)
-        } else {
-            store::update_committed(
-                &state.db,
-                record_id,
-                i64::from(status.as_u16()),
-                &body.to_string(),
-                None,
-            )
-            .await
-        };
-        if let Err(e) = saved {
+/// Store the reply under the claimed key (a server error is not kept) and send it.
+async fn finish(state: &Sandbox, claimed: Option<Claimed>, (status, body): Refusal) -> Response {
+    if let Some(claimed) = &claimed {
+        if let Err(e) = claimed.finish(&state.db, None, status, &body).await {
             return internal(e);
         }
     }

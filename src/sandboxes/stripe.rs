@@ -5,9 +5,9 @@
 //! `/webhooks/stripe`, retried until acknowledged.
 
 use super::delivery::{self, DeliveryPlan, Message};
+use super::idempotency::{self, Claimed, Repeat};
 use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
 use super::store;
-use super::store::Claim;
 use super::Sandbox;
 use app::server::config::payments::sandbox_keys;
 use app::server::db::now_ms;
@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 const PROVIDER: &str = "stripe";
@@ -320,7 +319,7 @@ async fn create_session(
     }
 }
 
-/// Claim an `Idempotency-Key` before acting: `Ok(record)` to go on (and then
+/// Claim an `Idempotency-Key` before acting: `Ok(claim)` to go on (and then
 /// [`finish_idempotent`]), or the answer Stripe gives a repeat (the stored reply), a changed
 /// request (`idempotency_error`) or a concurrent twin (409). The claim is written in `tx`, to
 /// commit with the request's work, or without one in a write transaction of its own.
@@ -329,7 +328,7 @@ async fn begin_idempotent(
     tx: Option<&mut sqlx::AnyConnection>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Option<String>, Response> {
+) -> Result<Option<Claimed>, Response> {
     let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -337,33 +336,21 @@ async fn begin_idempotent(
     else {
         return Ok(None);
     };
-    let fingerprint = hex::encode(Sha256::digest(body));
-    let record_id = format!("idem:{}", hex::encode(Sha256::digest(&key)));
-    let claim = async |conn: &mut sqlx::AnyConnection| {
-        store::claim(conn, PROVIDER, &record_id, &key, &fingerprint).await
-    };
-    let claimed = match tx {
-        Some(conn) => claim(conn).await,
-        None => state.db.committed(claim).await,
-    };
-    match claimed {
-        Ok(Claim::Claimed) => Ok(Some(record_id)),
-        Ok(Claim::Taken(found)) => Err(match found {
-            Some(record) if record.fingerprint != fingerprint => error(
-                StatusCode::BAD_REQUEST,
-                "idempotency_error",
-                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                None,
-            ),
-            Some(record) if record.status_code == 0 => error(
-                StatusCode::CONFLICT,
-                "idempotency_error",
-                "There is currently another in-progress request using this Idempotent Key.",
-                None,
-            ),
-            Some(record) => replay(&record.data, record.status_code),
-            None => internal("idempotency record vanished"),
-        }),
+    match idempotency::claim(&state.db, tx, &idempotency::STRIPE, &key, body).await {
+        Ok(Ok(claimed)) => Ok(Some(claimed)),
+        Ok(Err(Repeat::OtherRequest)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "idempotency_error",
+            "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+            None,
+        )),
+        Ok(Err(Repeat::InProgress)) => Err(error(
+            StatusCode::CONFLICT,
+            "idempotency_error",
+            "There is currently another in-progress request using this Idempotent Key.",
+            None,
+        )),
+        Ok(Err(Repeat::Replay { status, body })) => Err(replay(status, body)),
         Err(e) => Err(internal(e)),
     }
 }
@@ -373,26 +360,19 @@ async fn begin_idempotent(
 async fn finish_idempotent(
     state: &Sandbox,
     tx: Option<&mut sqlx::AnyConnection>,
-    record_id: Option<String>,
+    claimed: Option<Claimed>,
     status: StatusCode,
     body: Value,
 ) -> Response {
-    if let Some(record_id) = &record_id {
-        let (code, data) = (i64::from(status.as_u16()), body.to_string());
-        let saved = match tx {
-            Some(conn) => store::update(conn, record_id, code, &data, None).await,
-            None => store::update_committed(&state.db, record_id, code, &data, None).await,
-        };
-        if let Err(e) = saved {
+    if let Some(claimed) = &claimed {
+        if let Err(e) = claimed.finish(&state.db, tx, status, &body).await {
             return internal(e);
         }
     }
     (status, [("request-id", random_id("req_"))], Json(body)).into_response()
 }
 
-fn replay(data: &str, status: i64) -> Response {
-    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-    let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+fn replay(status: StatusCode, body: Value) -> Response {
     (
         status,
         [

@@ -1,0 +1,146 @@
+//! The sandboxes' one idempotency implementation: a key is claimed before the request acts, and
+//! the reply is stored under it when the request is done, so that a repeat gets the first reply,
+//! a twin still in progress is told so, and (where the provider does this) the same key with
+//! another request is refused.
+//!
+//! Providers differ in two rules, written down in [`Rules`] with the provider's documentation as
+//! the source:
+//!
+//! | provider | key | compares the request | keeps a 5xx reply |
+//! |---|---|---|---|
+//! | Stripe | `Idempotency-Key` header | yes (`idempotency_error`) | yes: "including 500 errors" |
+//! | PayPal | `PayPal-Request-Id` header | no: "a replay returns the original result" | no |
+//! | Square | `idempotency_key` in the body | yes (`IDEMPOTENCY_KEY_REUSED`) | no |
+//!
+//! Sources: Stripe's API reference, "Idempotent requests"; PayPal's REST API reference,
+//! "PayPal-Request-Id" (and the doc comments of its server SDKs); Square's "Idempotency" guide.
+//! PayPal and Square say nothing of server errors; a reply that is not kept lets the next try act
+//! again, which is what their SDKs' retries expect. Alipay, SSLCOMMERZ, Braintree and
+//! Authorize.Net have no idempotency key (their merchant references are unique instead).
+//!
+//! How a repeat is answered (status, error body, headers) is each provider's dialect: a handler
+//! turns a [`Repeat`] into its provider's reply.
+
+use super::store::{self, Claim};
+use app::server::db::Db;
+use axum::http::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+
+/// One provider's idempotency rules.
+#[derive(Debug)]
+pub struct Rules {
+    /// The provider's name in the store.
+    pub provider: &'static str,
+    /// The prefix of its records' ids.
+    pub prefix: &'static str,
+    /// Whether a repeated key with a different request is refused ([`Repeat::OtherRequest`]).
+    pub compares_request: bool,
+    /// Whether a 5xx reply is stored and replayed; if not, the claim is given back and the next
+    /// try acts again.
+    pub keeps_server_errors: bool,
+}
+
+pub const STRIPE: Rules = Rules {
+    provider: "stripe",
+    prefix: "idem",
+    compares_request: true,
+    keeps_server_errors: true,
+};
+
+pub const PAYPAL: Rules = Rules {
+    provider: "paypal",
+    prefix: "pp-idem",
+    compares_request: false,
+    keeps_server_errors: false,
+};
+
+pub const SQUARE: Rules = Rules {
+    provider: "square",
+    prefix: "sq-idem",
+    compares_request: true,
+    keeps_server_errors: false,
+};
+
+/// What a repeated key gets instead of acting.
+#[derive(Debug)]
+pub enum Repeat {
+    /// The first request's reply, to send again.
+    Replay { status: StatusCode, body: Value },
+    /// The first request with this key is still being worked on.
+    InProgress,
+    /// The key was first used with another request.
+    OtherRequest,
+}
+
+/// A claimed key: the request acts, then [`Claimed::finish`] stores its reply.
+#[derive(Debug)]
+pub struct Claimed {
+    rules: &'static Rules,
+    record_id: String,
+}
+
+/// Claim `key` (already scoped by the caller where the provider scopes keys, e.g. per endpoint)
+/// for a request whose bytes are `request`: in `tx`, to commit with the request's work, or without
+/// one in a write transaction of its own.
+pub async fn claim(
+    db: &Db,
+    tx: Option<&mut AnyConnection>,
+    rules: &'static Rules,
+    key: &str,
+    request: &[u8],
+) -> Result<Result<Claimed, Repeat>, sqlx::Error> {
+    let fingerprint = hex::encode(Sha256::digest(request));
+    let record_id = format!("{}:{}", rules.prefix, hex::encode(Sha256::digest(key)));
+    let claim = async |conn: &mut AnyConnection| {
+        store::claim(conn, rules.provider, &record_id, key, &fingerprint).await
+    };
+    let claimed = match tx {
+        Some(conn) => claim(conn).await?,
+        None => db.committed(claim).await?,
+    };
+    Ok(match claimed {
+        Claim::Claimed => Ok(Claimed { rules, record_id }),
+        Claim::Taken(None) => return Err(sqlx::Error::RowNotFound),
+        Claim::Taken(Some(first)) => Err(
+            if rules.compares_request && first.fingerprint != fingerprint {
+                Repeat::OtherRequest
+            } else if first.status_code == 0 {
+                Repeat::InProgress
+            } else {
+                Repeat::Replay {
+                    status: StatusCode::from_u16(first.status_code as u16)
+                        .unwrap_or(StatusCode::OK),
+                    body: serde_json::from_str(&first.data).unwrap_or(Value::Null),
+                }
+            },
+        ),
+    })
+}
+
+impl Claimed {
+    /// Store the reply under the key (or give the key back: a 5xx the provider does not keep), in
+    /// `tx` or in a write transaction of its own.
+    pub async fn finish(
+        &self,
+        db: &Db,
+        tx: Option<&mut AnyConnection>,
+        status: StatusCode,
+        body: &Value,
+    ) -> Result<(), sqlx::Error> {
+        let id = self.record_id.as_str();
+        if status.is_server_error() && !self.rules.keeps_server_errors {
+            return match tx {
+                Some(conn) => store::delete(conn, id).await,
+                None => store::delete_committed(db, id).await,
+            };
+        }
+        let (code, data) = (i64::from(status.as_u16()), body.to_string());
+        match tx {
+            Some(conn) => store::update(conn, id, code, &data, None).await?,
+            None => store::update_committed(db, id, code, &data, None).await?,
+        };
+        Ok(())
+    }
+}
