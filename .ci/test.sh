@@ -27,6 +27,10 @@ psql "$pg_url" -qAtc 'select 1' >/dev/null || { echo "PostgreSQL unreachable at 
 step "cargo fmt"
 cargo fmt --all -- --check
 
+step "import cycles (server and app crates)"
+python3 .ci/import-cycles.py app/src lib.rs
+python3 .ci/import-cycles.py src lib.rs
+
 step "clippy (server build)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (browser build)"

@@ -1,11 +1,11 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
 use app::server::auth::session::GatedStore;
-use app::server::config::payments::PaymentsMode;
 use app::server::config::{ConfigError, Settings};
 use app::server::db::{Db, NativePool};
 use app::server::error_links::ErrorLinks;
 use app::server::events::OrderEvents;
+use app::server::payments::kernel::PaymentsMode;
 use app::server::payments::Payments;
 use app::server::services::accounts;
 use app::server::state::AppState;
@@ -128,7 +128,13 @@ impl Application {
         let state = AppState {
             leptos_options,
             db,
-            payments: Payments::new(&settings, &internal_url, captures),
+            payments: Payments::new(
+                &settings.payments.providers,
+                &settings.payments.card_providers,
+                &settings.public_url,
+                &internal_url,
+                captures,
+            ),
             settings: Arc::new(settings),
             events,
             internal_url: internal_url.into(),

@@ -6,12 +6,6 @@ use crate::model::{Photo, ProductCard};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-/// The anchor of a product's card in the catalogue (`/#product-7`), where a no-JavaScript Add to
-/// cart comes back to.
-pub fn card_anchor(product_id: i64) -> String {
-    format!("product-{product_id}")
-}
-
 /// `note`: what adding this product just said, when the page came back from a no-JavaScript Add to
 /// cart.
 #[component]
@@ -25,7 +19,7 @@ pub fn ProductTile(product: ProductCard, note: Option<String>) -> impl IntoView 
         _ => None,
     };
     view! {
-        <article class="product-card" id=card_anchor(product.id)>
+        <article class="product-card" id=ProductCard::anchor(product.id)>
             <a href=href.clone() class="product-link">
                 <CardImage image=product.image photo=product.photo />
                 <h2 id=name_id.clone()>{product.name}</h2>

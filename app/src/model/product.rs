@@ -16,6 +16,14 @@ pub struct ProductCard {
     pub photo: Option<Photo>,
 }
 
+impl ProductCard {
+    /// The anchor of a product's card in the catalogue (`/#product-7`), where a no-JavaScript Add
+    /// to cart comes back to.
+    pub fn anchor(product_id: i64) -> String {
+        format!("product-{product_id}")
+    }
+}
+
 /// A product page: the card, the description (rendered to safe HTML on the server) and every
 /// photo, first first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

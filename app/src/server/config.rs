@@ -5,15 +5,19 @@
 //! `Debug` output.
 
 pub mod catalogue;
+pub mod error;
 pub mod mail;
 pub mod operations;
 pub mod payments;
 
 use crate::model::Email;
+pub use crate::server::payments::kernel::{Endpoint, PaymentsMode};
 pub use catalogue::{CatalogueSettings, DemoCatalogue};
+pub(crate) use error::bad;
+pub use error::ConfigError;
 pub use mail::MailSettings;
 pub use operations::{LogFormat, OperationsSettings, TrustedProxies};
-pub use payments::{Endpoint, PaymentSettings, PaymentsMode};
+pub use payments::PaymentSettings;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 
@@ -45,21 +49,6 @@ pub struct Settings {
 pub struct AdminAccount {
     pub email: Email,
     pub password: SecretString,
-}
-
-/// A bad or missing setting: the variable and what it should be.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error: {var}: {expected}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub expected: String,
-}
-
-pub(crate) fn bad(var: &'static str, expected: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var,
-        expected: expected.into(),
-    }
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/storefront.db";

@@ -10,6 +10,7 @@ pub mod attempt;
 pub mod authorizenet;
 pub mod braintree;
 pub mod http;
+pub mod kernel;
 pub mod logged;
 pub mod paypal;
 pub mod reference;
@@ -20,8 +21,8 @@ pub mod sslcommerz;
 pub mod stripe;
 
 use crate::model::{Currency, Money, ProviderId};
-use crate::server::config::{Endpoint, Settings};
 use axum::http::HeaderMap;
+use kernel::{Configured, Endpoint};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -474,17 +475,18 @@ pub struct BuildContext {
 }
 
 impl Payments {
-    /// Build the configured providers. `internal_url` is how this instance reaches itself (its
+    /// Build the configured providers (`card_preference` is `CARD_PROVIDERS`). `public_url` is
+    /// the shop's `PUBLIC_URL`; `internal_url` is how this instance reaches itself (its
     /// sandboxes) without going through the public address.
     pub fn new(
-        settings: &Settings,
+        configured: &[Configured],
+        card_preference: &[ProviderId],
+        public_url: &str,
         internal_url: &str,
         captures: Arc<dyn CaptureClaims>,
     ) -> Payments {
         let http = http_client();
-        let providers = settings
-            .payments
-            .providers
+        let providers = configured
             .iter()
             .map(|configured| {
                 let api_root = match &configured.endpoint {
@@ -496,7 +498,7 @@ impl Payments {
                 let provider = configured.build(&BuildContext {
                     http: http.clone(),
                     api_root,
-                    public_url: settings.public_url.clone(),
+                    public_url: public_url.to_string(),
                     captures: captures.clone(),
                 });
                 Arc::new(logged::Logged(provider)) as Arc<dyn PaymentProvider>
@@ -504,7 +506,7 @@ impl Payments {
             .collect();
         Payments {
             providers,
-            card_preference: settings.payments.card_providers.clone(),
+            card_preference: card_preference.to_vec(),
         }
     }
 

@@ -13,7 +13,7 @@ pub mod keys;
 pub mod sign;
 
 use super::http;
-use super::registry::Registration;
+use super::kernel::Registration;
 use super::{
     now_secs, AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider,
     PaymentUpdate, RefundOutcome, RefundRequest, RefundState, Source, StartRequest, Started,

@@ -14,14 +14,14 @@ pub mod signature;
 pub mod wire;
 
 use super::http;
+use super::kernel::Registration;
 use super::reference;
-use super::registry::Registration;
 use super::{
     AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
     RefundOutcome, RefundRequest, RefundState, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
-use crate::server::config::payments::sandbox_keys;
+use crate::server::payments::kernel::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;

@@ -28,16 +28,16 @@ pub mod config;
 pub mod wire;
 pub mod xml;
 
-use super::registry::Registration;
+use super::kernel::Registration;
 use super::{
     transport_error, AttemptRef, Capabilities, CaptureClaims, NextStep, Outcome, PaymentError,
     PaymentProvider, PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState,
     ShopPage, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, Money, ProviderId};
-use crate::server::config::payments::sandbox_keys;
 use crate::server::csp::{hash_source, PageSources};
 use crate::server::html::escape;
+use crate::server::payments::kernel::sandbox_keys;
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};

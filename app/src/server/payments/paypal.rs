@@ -19,14 +19,14 @@ pub mod config;
 mod wire;
 
 use super::http::{self, Reply};
-use super::registry::Registration;
+use super::kernel::Registration;
 use super::{
     AttemptRef, Capabilities, CaptureClaims, NextStep, Outcome, PaymentError, PaymentProvider,
     PaymentUpdate, RefundOutcome, RefundReport, RefundRequest, RefundState, Source, StartRequest,
     Started, WebhookError,
 };
 use crate::model::{Currency, ProviderId};
-use crate::server::config::payments::sandbox_keys;
+use crate::server::payments::kernel::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;

@@ -6,13 +6,13 @@ pub mod config;
 pub mod verify_sign;
 
 use super::http;
-use super::registry::Registration;
+use super::kernel::Registration;
 use super::{
     AttemptRef, Capabilities, NextStep, Outcome, PaymentError, PaymentProvider, PaymentUpdate,
     RefundOutcome, RefundRequest, RefundState, Source, StartRequest, Started, WebhookError,
 };
 use crate::model::{Currency, Money, ProviderId};
-use crate::server::config::payments::sandbox_keys;
+use crate::server::payments::kernel::sandbox_keys;
 use axum::http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;

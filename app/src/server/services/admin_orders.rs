@@ -4,17 +4,17 @@
 //! about each open attempt and applies the answer the way the reconciler does. The callers
 //! (server functions) check the merchant role first.
 
-use super::payment_updates::{self, status_json};
+use super::order_views::{refund_view, status_json};
+use super::payment_updates;
 use super::refunds;
 use super::timeline::{mask_card_numbers, shown_headers, shown_payload};
 use crate::error::AppError;
 use crate::model::{
     AdminAttemptView, AdminOrderView, Currency, CurrentUser, DeliveryEntry, DeliveryOutcome,
-    EmailEntry, EmailStatus, LedgerEntry, Money, OrderStatus, ProviderId, RefundDetails,
-    RefundStatus, RefundView, TimelineItem,
+    EmailEntry, EmailStatus, LedgerEntry, Money, OrderStatus, ProviderId, TimelineItem,
 };
 use crate::server::context::Ctx;
-use crate::server::db::admin_orders::{self as db, RefundRow};
+use crate::server::db::admin_orders as db;
 use crate::server::db::orders::{self, NewEvent, OrderRow};
 use crate::server::db::outbox;
 use crate::server::error::{ServerError, ServerResult};
@@ -41,26 +41,6 @@ async fn order(state: &AppState, reference: &str) -> ServerResult<OrderRow> {
     orders::by_reference(&mut conn, reference)
         .await?
         .ok_or(ServerError::User(AppError::NotFound))
-}
-
-/// A refund row for a page; `merchant` adds the reason, the provider's id and the failure.
-pub fn refund_view(row: RefundRow, merchant: bool) -> ServerResult<RefundView> {
-    let currency: Currency = row
-        .currency
-        .parse()
-        .map_err(|_| ServerError::Internal(format!("refund currency {:?}", row.currency)))?;
-    let status = RefundStatus::parse(&row.status)
-        .ok_or_else(|| ServerError::Internal(format!("refund status {:?}", row.status)))?;
-    Ok(RefundView {
-        amount: Money::new(row.amount_minor, currency),
-        status,
-        created_at: row.created_at,
-        details: merchant.then_some(RefundDetails {
-            reason: row.reason,
-            provider_refund_id: row.provider_refund_id,
-            failure: row.failure,
-        }),
-    })
 }
 
 /// The amount a provider reported, readable: `$18.00` for a known currency, else as given.

@@ -301,7 +301,7 @@ pub fn added_url(page: &str, product_id: i64) -> String {
     if page.starts_with("/products/") {
         format!("{page}?added={product_id}")
     } else {
-        let anchor = crate::components::product_tile::card_anchor(product_id);
+        let anchor = crate::model::ProductCard::anchor(product_id);
         format!("/?added={product_id}#{anchor}")
     }
 }

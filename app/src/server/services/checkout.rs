@@ -451,7 +451,7 @@ async fn create(
     // The stock shown in the catalogue went down.
     state.events.catalogue_changed();
     // The merchant's order list shows new orders live.
-    state.events.publish(super::payment_updates::status_json(
+    state.events.publish(super::order_views::status_json(
         &order,
         OrderStatus::AwaitingPayment,
         Some(new.provider.as_str().to_string()),
@@ -627,7 +627,7 @@ pub async fn start(
     let mut tx = state.db.begin_write().await?;
     match result {
         Ok(started) => {
-            let first_lookup = now_ms() + super::reconciler::FIRST_LOOKUP_MS;
+            let first_lookup = now_ms() + super::lookup_schedule::FIRST_LOOKUP_MS;
             let step = serde_json::to_string(&started.next)
                 .map_err(|e| ServerError::Internal(e.to_string()))?;
             orders::attempt_started(
@@ -658,7 +658,7 @@ pub async fn start(
                 orders::schedule_lookup(
                     &mut tx,
                     attempt.id,
-                    now_ms() + super::reconciler::FIRST_LOOKUP_MS,
+                    now_ms() + super::lookup_schedule::FIRST_LOOKUP_MS,
                 )
                 .await?;
             }

@@ -1,7 +1,8 @@
 //! Reading orders: who may see one, the order page's view, the status JSON, and the status lookup
 //! a return from the provider triggers.
 
-use super::payment_updates::{self, status_json};
+use super::order_views::{refund_view, status_json};
+use super::payment_updates;
 use crate::model::{
     Money, OrderLineView, OrderStatus, OrderStatusJson, OrderView, ProviderId, Role,
 };
@@ -103,7 +104,7 @@ pub async fn view(
     let refunds = db::admin_orders::refunds(&mut conn, order.id)
         .await?
         .into_iter()
-        .map(|r| super::admin_orders::refund_view(r, false))
+        .map(|r| refund_view(r, false))
         .collect::<ServerResult<Vec<_>>>()?;
     // The bookmarkable link is for the guest who placed the order (not for a merchant looking).
     let is_placer = viewer

@@ -5,7 +5,7 @@
 //! attempt's own state, the monotonic transition, stock released or the email queued, and live
 //! listeners told after the commit.
 
-use crate::model::{Currency, Money, OrderStatus, OrderStatusJson, Transition};
+use crate::model::{Currency, Money, OrderStatus, Transition};
 use crate::server::db::orders::{self, AttemptRow, NewEvent, NewInbox, OrderRow};
 use crate::server::db::{now_ms, outbox, Db};
 use crate::server::error::{ServerError, ServerResult};
@@ -13,7 +13,7 @@ use crate::server::events::OrderEvents;
 use crate::server::payments::attempt::AttemptState;
 use crate::server::payments::{Outcome, PaymentUpdate, Source};
 use crate::server::services::capture_claims::STALE_AFTER_MS;
-use crate::server::services::refunds;
+use crate::server::services::{order_views, refunds};
 use sqlx::AnyConnection;
 
 /// What applying an update did.
@@ -206,22 +206,6 @@ fn decide(
                 note: None,
             }
         }
-    }
-}
-
-/// The live-status message for an order.
-pub fn status_json(
-    order: &OrderRow,
-    status: OrderStatus,
-    provider: Option<String>,
-) -> OrderStatusJson {
-    OrderStatusJson {
-        reference: order.reference.clone(),
-        status,
-        amount_minor: order.total_minor,
-        currency: order.currency.code().to_string(),
-        provider,
-        owner: order.user_id,
     }
 }
 
@@ -441,7 +425,7 @@ pub async fn apply_from_inbox(
             if to.releases_stock() {
                 events.catalogue_changed();
             }
-            events.publish(status_json(
+            events.publish(order_views::status_json(
                 &order,
                 to,
                 Some(attempt.provider.as_str().to_string()),

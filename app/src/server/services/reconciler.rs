@@ -15,6 +15,7 @@
 //! the attempt's claim, and an expiry is one ledger event that applies once.
 
 use super::checkout::{self, StartError};
+use super::lookup_schedule::{anchor, next_due, SCHEDULE_MS};
 use super::payment_updates;
 use crate::server::db::{now_ms, orders};
 use crate::server::error::{ServerError, ServerResult};
@@ -23,9 +24,6 @@ use crate::server::payments::{AttemptRef, Outcome, PaymentUpdate, Source};
 use crate::server::state::AppState;
 use std::time::Duration;
 
-/// Delays after the session opened, in milliseconds.
-const SCHEDULE_MS: [i64; 6] = [30_000, 120_000, 600_000, 3_600_000, 21_600_000, 86_400_000];
-pub const FIRST_LOOKUP_MS: i64 = SCHEDULE_MS[0];
 /// How often the reconciler looks for due work.
 const TICK: Duration = Duration::from_secs(10);
 const BATCH: i64 = 50;
@@ -36,14 +34,6 @@ const KEEP_REJECTED_MS: i64 = 7 * 86_400_000;
 /// A delivery with no outcome after this long is abandoned: handling one takes seconds at most
 /// (the provider calls of its verification time out well before).
 const ABANDONED_AFTER_MS: i64 = 10 * 60_000;
-
-/// When the lookup after `done` earlier ones is due, counted from the first one's due time.
-fn next_due(first_due: i64, done: i64) -> Option<i64> {
-    let next = usize::try_from(done + 1).ok()?;
-    SCHEDULE_MS
-        .get(next)
-        .map(|delay| first_due - FIRST_LOOKUP_MS + delay)
-}
 
 /// Run in the background until the instance stops. A pass in progress when the stop comes is
 /// finished (its claims are then settled, not left to time out); no new pass starts.
@@ -270,36 +260,4 @@ pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
     tracing::info!(order = %order.reference, outcome = %applied.describe(), "unpaid order's hold ran out");
     // A payment being taken right now: the next pass looks again.
     Ok(applied != payment_updates::Applied::PaymentInFlight)
-}
-
-/// The first due time, given the due time of lookup number `lookups` (0-based).
-fn anchor(due_at: i64, lookups: i64) -> i64 {
-    let index = usize::try_from(lookups)
-        .unwrap_or(0)
-        .min(SCHEDULE_MS.len() - 1);
-    due_at - SCHEDULE_MS[index] + FIRST_LOOKUP_MS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backs_off_on_the_design_schedule_then_stops() {
-        let opened = 1_000_000;
-        let first = opened + FIRST_LOOKUP_MS;
-        let mut due = first;
-        let mut seen = vec![due - opened];
-        for done in 0.. {
-            match next_due(anchor(due, done), done) {
-                Some(next) => {
-                    assert!(next > due);
-                    due = next;
-                    seen.push(due - opened);
-                }
-                None => break,
-            }
-        }
-        assert_eq!(seen, SCHEDULE_MS.to_vec());
-    }
 }

@@ -10,7 +10,7 @@
 //!   failed`), in one transaction with the ledger event, the order's refunded total and status
 //!   (*Partially refunded* / *Refunded*) and the outbox.
 
-use super::payment_updates::status_json;
+use super::order_views::status_json;
 use crate::error::AppError;
 use crate::model::{CurrentUser, Money, OrderStatus, RefundFormData, RefundOffer, Transition};
 use crate::server::db::now_ms;

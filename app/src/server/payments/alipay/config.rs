@@ -10,9 +10,10 @@ use super::keys;
 use super::sign::{PrivateKey, PublicKey};
 use super::{Alipay, GATEWAY_PATH};
 use crate::model::ProviderId;
-use crate::server::config::payments::{base_url, Configured, PaymentsMode};
-use crate::server::config::{bad, ConfigError, Endpoint};
-use crate::server::payments::registry::Env;
+use crate::server::config::error::{bad, ConfigError};
+use crate::server::payments::kernel::Endpoint;
+use crate::server::payments::kernel::Env;
+use crate::server::payments::kernel::{base_url, Configured, PaymentsMode};
 use std::sync::Arc;
 
 pub const LIVE_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";

@@ -7,9 +7,10 @@
 
 use super::Braintree;
 use crate::model::{Currency, ProviderId};
-use crate::server::config::payments::{base_url, sandbox_keys, Configured, PaymentsMode};
-use crate::server::config::{bad, ConfigError, Endpoint};
-use crate::server::payments::registry::Env;
+use crate::server::config::error::{bad, ConfigError};
+use crate::server::payments::kernel::Endpoint;
+use crate::server::payments::kernel::Env;
+use crate::server::payments::kernel::{base_url, sandbox_keys, Configured, PaymentsMode};
 use secrecy::SecretString;
 use std::sync::Arc;
 

@@ -5,11 +5,12 @@
 
 use super::Sslcommerz;
 use crate::model::ProviderId;
-use crate::server::config::payments::{
+use crate::server::config::error::{bad, ConfigError};
+use crate::server::payments::kernel::Endpoint;
+use crate::server::payments::kernel::Env;
+use crate::server::payments::kernel::{
     base_url, hosted_pages, pair, sandbox_keys, Configured, PaymentsMode,
 };
-use crate::server::config::{bad, ConfigError, Endpoint};
-use crate::server::payments::registry::Env;
 use secrecy::SecretString;
 use std::sync::Arc;
 
