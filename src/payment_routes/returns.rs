@@ -16,7 +16,6 @@ use super::handoff_page;
 use app::model::{OrderStatus, ProviderId};
 use app::server::auth::ShopSession;
 use app::server::csp::PageSources;
-use app::server::db::orders as order_rows;
 use app::server::html::escape;
 use app::server::payments::attempt::AttemptState;
 use app::server::payments::NextStep;
@@ -176,17 +175,7 @@ pub async fn go_to_provider(
     let Some(provider_id) = ProviderId::parse(&provider) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let found = async {
-        let mut conn = state.db.pool.acquire().await?;
-        let Some(attempt) = order_rows::attempt_by_reference(&mut conn, &attempt_reference)
-            .await?
-            .filter(|a| a.provider == provider_id)
-        else {
-            return Ok(None);
-        };
-        let order = order_rows::by_id(&mut conn, attempt.order_id).await?;
-        Ok::<_, sqlx::Error>(order.map(|o| (o, attempt)))
-    };
+    let found = orders::handoff(&state.db, provider_id, &attempt_reference);
     let Ok(Some((order, attempt))) = found.await else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -232,12 +221,9 @@ pub async fn go_to_provider(
     };
     // This page hands the shopper to a provider: other sites learn nothing of its URL.
     let sources = sources.same_origin_referrer();
-    let lines = match state.db.pool.acquire().await {
-        Ok(mut conn) => orders::line_views(&mut conn, &order)
-            .await
-            .unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
+    let lines = orders::lines_of(&state.db, &order)
+        .await
+        .unwrap_or_default();
     let summary = handoff_page::Summary {
         reference: &order.reference,
         lines: &lines,

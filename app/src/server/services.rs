@@ -22,3 +22,4 @@ pub mod reconciler;
 pub mod refunds;
 pub mod sales_report;
 pub mod timeline;
+pub mod webhook_intake;

@@ -365,6 +365,30 @@ pub async fn refill_cart(
     Ok(())
 }
 
+/// The order and attempt behind a hand-off link (`/payments/{provider}/go/{attempt}`), if the
+/// attempt exists and is `provider`'s.
+pub async fn handoff(
+    db: &Db,
+    provider: ProviderId,
+    attempt_reference: &str,
+) -> ServerResult<Option<(OrderRow, AttemptRow)>> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(attempt) = orders::attempt_by_reference(&mut conn, attempt_reference)
+        .await?
+        .filter(|a| a.provider == provider)
+    else {
+        return Ok(None);
+    };
+    let order = orders::by_id(&mut conn, attempt.order_id).await?;
+    Ok(order.map(|o| (o, attempt)))
+}
+
+/// [`line_views`] on a connection of its own.
+pub async fn lines_of(db: &Db, order: &OrderRow) -> ServerResult<Vec<OrderLineView>> {
+    let mut conn = db.pool.acquire().await?;
+    line_views(&mut conn, order).await
+}
+
 /// An order's lines as the pages show them.
 pub async fn line_views(
     conn: &mut sqlx::AnyConnection,
