@@ -117,7 +117,7 @@ both_backends! {
         let attached: i64 = app
             .scalar("SELECT COUNT(*) FROM webhook_inbox WHERE attempt_reference = $1", &attempt)
             .await;
-        assert_eq!(attached, app::server::db::orders::MAX_REJECTED_PER_ATTEMPT, "capped per attempt");
+        assert_eq!(attached, app::server::db::inbox::MAX_REJECTED_PER_ATTEMPT, "capped per attempt");
         let paid = stripe_event("checkout.session.completed", &attempt, &session, "paid", 1800, "usd");
         assert_eq!(app.stripe_event(&paid).await, StatusCode::OK);
         let mut conn = app.state.db.pool.acquire().await.unwrap();

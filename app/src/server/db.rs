@@ -3,11 +3,14 @@
 //! holds the queries for one table group; services open transactions, these functions never commit.
 
 pub mod admin_orders;
+pub mod attempts;
 pub mod carts;
 pub mod catalog_admin;
 pub mod catalogue_imports;
 pub mod demo_catalogue;
+pub mod inbox;
 pub mod installation;
+pub mod ledger;
 pub mod login_failures;
 pub mod order_search;
 pub mod orders;

@@ -6,7 +6,7 @@
 //! `claim_token`; only the token's holder can then mark the row sent or failed, so a worker whose
 //! lease ran out can never overwrite what the next holder did.
 
-use super::{Backend, Row};
+use super::{now_ms, Backend, Row};
 use sqlx::{AnyConnection, Row as _};
 
 /// The outbox kinds the payment path writes (the `kind` column).
@@ -21,6 +21,27 @@ pub mod kind {
     pub const REFUND: &str = "refund_email";
     /// To the merchant, on *Needs review*.
     pub const NEEDS_REVIEW: &str = "order_needs_review";
+}
+
+/// Queue a side effect (an email, `db::outbox::kind`) to be sent after the transaction commits: the
+/// caller's transaction, so the message exists exactly when the state change it reports does.
+/// `reference` is the order it is about (the merchant's order page lists its emails by it).
+pub async fn insert_outbox(
+    conn: &mut AnyConnection,
+    kind: &str,
+    reference: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (kind, payload, created_at, reference) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(now_ms())
+    .bind(reference)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A claimed message, as the worker sends it.

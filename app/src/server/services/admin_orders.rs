@@ -15,7 +15,10 @@ use crate::model::{
 };
 use crate::server::context::Ctx;
 use crate::server::db::admin_orders as db;
-use crate::server::db::orders::{self, NewEvent, OrderRow};
+use crate::server::db::attempts;
+use crate::server::db::ledger;
+use crate::server::db::ledger::NewEvent;
+use crate::server::db::orders::{self, OrderRow};
 use crate::server::db::outbox;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
@@ -294,7 +297,7 @@ pub async fn accept_as_paid(
         "merchant": merchant.email,
     })
     .to_string();
-    let fresh = orders::insert_event(
+    let fresh = ledger::insert_event(
         &mut tx,
         &NewEvent {
             attempt_reference: &attempt.reference,
@@ -320,21 +323,21 @@ pub async fn accept_as_paid(
     }
     let from = order.status;
     let to = OrderStatus::Paid;
-    orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Paid, None).await?;
+    attempts::set_attempt_state(&mut tx, attempt.id, AttemptState::Paid, None).await?;
     orders::set_status(&mut tx, order.id, to).await?;
     // An order given up before its money came had given its stock back; now it ships.
     let stock_short = db::take_back_stock(&mut tx, order.id)
         .await?
         .unwrap_or(false);
     let note = serde_json::json!({"reference": order.reference, "email": order.email}).to_string();
-    orders::insert_outbox(
+    outbox::insert_outbox(
         &mut tx,
         crate::server::db::outbox::kind::ORDER_PAID,
         &order.reference,
         &note,
     )
     .await?;
-    orders::finish_event(
+    ledger::finish_event(
         &mut tx,
         &attempt.provider,
         &event_id,
@@ -365,7 +368,7 @@ pub async fn look_up_now(state: &AppState, reference: &str) -> ServerResult<Stri
     let order = order(state, reference).await?;
     let attempts = {
         let mut conn = state.db.pool.acquire().await?;
-        orders::live_attempts(&mut conn, order.id).await?
+        attempts::live_attempts(&mut conn, order.id).await?
     };
     let open: Vec<_> = attempts
         .iter()

@@ -28,7 +28,7 @@ fn unavailable(e: sqlx::Error) -> PaymentError {
 impl CaptureClaims for DbCaptureClaims {
     async fn claim(&self, attempt_reference: &str, session_id: &str) -> Result<bool, PaymentError> {
         let mut conn = self.db.write().await.map_err(unavailable)?;
-        db::orders::claim_capture(
+        db::attempts::claim_capture(
             &mut conn,
             attempt_reference,
             session_id,
@@ -40,7 +40,7 @@ impl CaptureClaims for DbCaptureClaims {
 
     async fn release(&self, attempt_reference: &str) -> Result<(), PaymentError> {
         let mut conn = self.db.write().await.map_err(unavailable)?;
-        db::orders::release_capture(&mut conn, attempt_reference)
+        db::attempts::release_capture(&mut conn, attempt_reference)
             .await
             .map_err(unavailable)
     }

@@ -11,7 +11,9 @@ use crate::model::{
     PaymentChoice, ProviderId,
 };
 use crate::server::auth::ShopSession;
-use crate::server::db::orders::{self, AttemptRow, LineRow, NewOrder, OrderRow};
+use crate::server::db::attempts;
+use crate::server::db::attempts::AttemptRow;
+use crate::server::db::orders::{self, LineRow, NewOrder, OrderRow};
 use crate::server::db::{self, now_ms};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
@@ -438,10 +440,10 @@ async fn create(
         .await?;
     }
     let attempt =
-        orders::insert_attempt(&mut tx, &order, new.provider, &state.db.installation).await?;
+        attempts::insert_attempt(&mut tx, &order, new.provider, &state.db.installation).await?;
     // Claimed as `pay` would: if this request dies before the provider answers, a twin or the
     // reconciler takes the attempt over once the claim is stale.
-    if !orders::claim_attempt(&mut tx, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await? {
+    if !attempts::claim_attempt(&mut tx, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await? {
         return Err(ServerError::Internal(format!(
             "{}: a new attempt could not be claimed",
             attempt.reference
@@ -510,13 +512,18 @@ async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_TWIN;
     loop {
         let mut conn = state.db.write().await?;
-        let latest = orders::latest_attempt(&mut conn, order.id)
+        let latest = attempts::latest_attempt(&mut conn, order.id)
             .await?
             .ok_or_else(|| ServerError::Internal(format!("{} has no attempt", order.reference)))?;
         let attempt = if latest.state == AttemptState::Refused {
             // The provider said no to that one: a new attempt (a twin may make it first).
-            match orders::insert_attempt(&mut conn, order, latest.provider, &state.db.installation)
-                .await
+            match attempts::insert_attempt(
+                &mut conn,
+                order,
+                latest.provider,
+                &state.db.installation,
+            )
+            .await
             {
                 Ok(a) => a,
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
@@ -532,7 +539,8 @@ async fn pay(state: &AppState, order: &OrderRow) -> ServerResult<String> {
                 }
             }
             AttemptState::New | AttemptState::Starting | AttemptState::Unanswered => {
-                if orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS).await?
+                if attempts::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS)
+                    .await?
                 {
                     drop(conn);
                     return started(state, order, &attempt).await;
@@ -630,7 +638,7 @@ pub async fn start(
             let first_lookup = now_ms() + super::lookup_schedule::FIRST_LOOKUP_MS;
             let step = serde_json::to_string(&started.next)
                 .map_err(|e| ServerError::Internal(e.to_string()))?;
-            orders::attempt_started(
+            attempts::attempt_started(
                 &mut tx,
                 attempt.id,
                 &started.session_id,
@@ -640,7 +648,7 @@ pub async fn start(
             .await?;
             tracing::info!(attempt = %attempt.reference, provider = attempt.provider.as_str(), "payment session opened");
             crate::server::metrics::payment_started(attempt.provider);
-            let opened = orders::attempt_by_reference(&mut tx, &attempt.reference)
+            let opened = attempts::attempt_by_reference(&mut tx, &attempt.reference)
                 .await?
                 .ok_or_else(|| ServerError::Internal("attempt vanished".into()))?;
             tx.commit().await?;
@@ -651,11 +659,12 @@ pub async fn start(
                 PaymentError::Unavailable(_) => (AttemptState::Unanswered, true),
                 PaymentError::Refused(_) => (AttemptState::Refused, false),
             };
-            orders::set_attempt_state(&mut tx, attempt.id, state_now, Some(&e.to_string())).await?;
+            attempts::set_attempt_state(&mut tx, attempt.id, state_now, Some(&e.to_string()))
+                .await?;
             if retry {
                 // The provider may have opened the session: the reconciler asks again with the
                 // same key if the shopper does not.
-                orders::schedule_lookup(
+                attempts::schedule_lookup(
                     &mut tx,
                     attempt.id,
                     now_ms() + super::lookup_schedule::FIRST_LOOKUP_MS,

@@ -7,7 +7,9 @@ use crate::model::{
     Money, OrderLineView, OrderStatus, OrderStatusJson, OrderView, ProviderId, Role,
 };
 use crate::server::auth::ShopSession;
-use crate::server::db::orders::{self, AttemptRow, OrderRow};
+use crate::server::db::attempts;
+use crate::server::db::attempts::AttemptRow;
+use crate::server::db::orders::{self, OrderRow};
 use crate::server::db::{self, now_ms, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
@@ -85,7 +87,7 @@ pub async fn view(
 ) -> ServerResult<OrderView> {
     let mut conn = state.db.pool.acquire().await?;
     let lines = line_views(&mut conn, order).await?;
-    let latest = orders::latest_attempt(&mut conn, order.id).await?;
+    let latest = attempts::latest_attempt(&mut conn, order.id).await?;
     let provider = latest.as_ref().map(|a| a.provider);
     let resume_url = latest
         .as_ref()
@@ -96,7 +98,7 @@ pub async fn view(
         })
         .map(|a| resume_link(a, viewer.key));
     let failure_reason = match (order.status, provider) {
-        (OrderStatus::Failed, Some(id)) => orders::failure_kind(&mut conn, order.id)
+        (OrderStatus::Failed, Some(id)) => attempts::failure_kind(&mut conn, order.id)
             .await?
             .and_then(|kind| state.payments.get(id)?.failure_reason(&kind)),
         _ => None,
@@ -150,7 +152,7 @@ fn resume_link(attempt: &AttemptRow, key: Option<&str>) -> String {
 /// `GET /api/orders/{reference}/status` and the first message of the live stream.
 pub async fn status(db: &Db, order: &OrderRow) -> ServerResult<OrderStatusJson> {
     let mut conn = db.pool.acquire().await?;
-    let provider = orders::latest_attempt(&mut conn, order.id)
+    let provider = attempts::latest_attempt(&mut conn, order.id)
         .await?
         .map(|a| a.provider.as_str().to_string());
     Ok(status_json(order, order.status, provider))
@@ -169,7 +171,7 @@ async fn awaiting_attempt(
     if order.status != OrderStatus::AwaitingPayment {
         return Ok(None);
     }
-    let attempt = orders::latest_attempt(&mut conn, order.id)
+    let attempt = attempts::latest_attempt(&mut conn, order.id)
         .await?
         .filter(|a| a.provider == provider);
     Ok(attempt.map(|a| (order, a)))
@@ -262,7 +264,7 @@ pub async fn cancel(
     let began = {
         let mut tx = state.db.begin_write().await?;
         let locked = orders::lock(&mut tx, order.id).await?;
-        let latest = orders::latest_attempt(&mut tx, order.id).await?;
+        let latest = attempts::latest_attempt(&mut tx, order.id).await?;
         let open = locked.is_some_and(|o| o.status == OrderStatus::AwaitingPayment)
             && latest.is_some_and(|a| a.id == attempt.id && a.state == AttemptState::Open);
         if open {
@@ -270,14 +272,15 @@ pub async fn cancel(
             // money: cancelling under it would charge a cancelled order. Once the attempt is
             // `cancelling` no new claim can be made.
             let stale_before = now_ms() - STALE_AFTER_MS;
-            if !orders::no_capture_in_flight(&mut tx, attempt.id, stale_before).await? {
+            if !attempts::no_capture_in_flight(&mut tx, attempt.id, stale_before).await? {
                 return Err(ServerError::invalid(format!(
                     "{} is taking the payment for order {} right now, so it cannot be cancelled yet. Reload the page in a minute to see how it ended.",
                     provider_id.label(),
                     order.reference
                 )));
             }
-            orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Cancelling, None).await?;
+            attempts::set_attempt_state(&mut tx, attempt.id, AttemptState::Cancelling, None)
+                .await?;
             tx.commit().await?;
         }
         open
@@ -307,11 +310,11 @@ pub async fn cancel(
         // open again, so the return, the webhook and the reconciler settle it as before.
         let mut tx = state.db.begin_write().await?;
         orders::lock(&mut tx, order.id).await?;
-        if orders::latest_attempt(&mut tx, order.id)
+        if attempts::latest_attempt(&mut tx, order.id)
             .await?
             .is_some_and(|a| a.id == attempt.id && a.state == AttemptState::Cancelling)
         {
-            orders::set_attempt_state(&mut tx, attempt.id, AttemptState::Open, None).await?;
+            attempts::set_attempt_state(&mut tx, attempt.id, AttemptState::Open, None).await?;
         }
         tx.commit().await?;
         return Err(ServerError::invalid(format!(
@@ -373,7 +376,7 @@ pub async fn handoff(
     attempt_reference: &str,
 ) -> ServerResult<Option<(OrderRow, AttemptRow)>> {
     let mut conn = db.pool.acquire().await?;
-    let Some(attempt) = orders::attempt_by_reference(&mut conn, attempt_reference)
+    let Some(attempt) = attempts::attempt_by_reference(&mut conn, attempt_reference)
         .await?
         .filter(|a| a.provider == provider)
     else {

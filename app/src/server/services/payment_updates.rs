@@ -6,7 +6,13 @@
 //! listeners told after the commit.
 
 use crate::model::{Currency, Money, OrderStatus, Transition};
-use crate::server::db::orders::{self, AttemptRow, NewEvent, NewInbox, OrderRow};
+use crate::server::db::attempts;
+use crate::server::db::attempts::AttemptRow;
+use crate::server::db::inbox;
+use crate::server::db::inbox::NewInbox;
+use crate::server::db::ledger;
+use crate::server::db::ledger::NewEvent;
+use crate::server::db::orders::{self, OrderRow};
 use crate::server::db::{now_ms, outbox, Db};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
@@ -245,7 +251,7 @@ pub async fn apply_from_inbox(
     // order another provider is collecting. (An attempt's order never changes: read it first.)
     let order_id = {
         let mut conn = db.pool.acquire().await?;
-        orders::attempt_by_reference(&mut conn, &update.attempt_reference)
+        attempts::attempt_by_reference(&mut conn, &update.attempt_reference)
             .await?
             .filter(|a| a.provider == update.provider)
             .map(|a| a.order_id)
@@ -259,7 +265,7 @@ pub async fn apply_from_inbox(
     let order = orders::lock(&mut tx, order_id)
         .await?
         .ok_or_else(|| ServerError::Internal(format!("order {order_id} vanished")))?;
-    let fresh = orders::insert_event(
+    let fresh = ledger::insert_event(
         &mut tx,
         &NewEvent {
             attempt_reference: &update.attempt_reference,
@@ -278,7 +284,7 @@ pub async fn apply_from_inbox(
     }
     // Read under the order's lock: every decision about an attempt's outcome (an update, the
     // shopper's cancel) is taken under it.
-    let (attempt, current) = orders::attempt_and_if_latest(&mut tx, &update.attempt_reference)
+    let (attempt, current) = attempts::attempt_and_if_latest(&mut tx, &update.attempt_reference)
         .await?
         .ok_or_else(|| {
             ServerError::Internal(format!("attempt {} vanished", update.attempt_reference))
@@ -306,7 +312,7 @@ pub async fn apply_from_inbox(
             transition: applied.changed.then_some(Transition::Applied),
             note: Some(applied.note.clone()),
         };
-        orders::finish_event(
+        ledger::finish_event(
             &mut tx,
             provider,
             &update.event_id,
@@ -324,7 +330,7 @@ pub async fn apply_from_inbox(
     let decision = decide(&update.outcome, update.source, &order, &attempt, current);
     if update.source == Source::Expiry
         && decision.attempt == Some(AttemptState::Expired)
-        && !orders::no_capture_in_flight(&mut tx, attempt.id, now_ms() - STALE_AFTER_MS).await?
+        && !attempts::no_capture_in_flight(&mut tx, attempt.id, now_ms() - STALE_AFTER_MS).await?
     {
         // A capture (PayPal) or a sale (Braintree) claimed a moment ago may take the money: the
         // order must not expire under it. Rolled back; the reconciler tries again later.
@@ -348,7 +354,7 @@ pub async fn apply_from_inbox(
             Some(AttemptState::Paid | AttemptState::NeedsReview),
         ) => match currency.trim().parse::<Currency>() {
             Ok(currency) => {
-                orders::set_captured(
+                attempts::set_captured(
                     &mut tx,
                     attempt.id,
                     new_state,
@@ -361,19 +367,19 @@ pub async fn apply_from_inbox(
             // value, and a refund of it is for a person in the provider's dashboard.
             Err(_) => {
                 if let Some(state) = new_state {
-                    orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
+                    attempts::set_attempt_state(&mut tx, attempt.id, state, None).await?;
                 }
                 if let Some(id) = &update.payment_id {
-                    orders::set_payment_id(&mut tx, attempt.id, id).await?;
+                    attempts::set_payment_id(&mut tx, attempt.id, id).await?;
                 }
             }
         },
         (outcome, _) => {
             if let Some(state) = new_state {
-                orders::set_attempt_state(&mut tx, attempt.id, state, None).await?;
+                attempts::set_attempt_state(&mut tx, attempt.id, state, None).await?;
             }
             if let (Outcome::Paid { .. }, Some(id)) = (outcome, &update.payment_id) {
-                orders::set_payment_id(&mut tx, attempt.id, id).await?;
+                attempts::set_payment_id(&mut tx, attempt.id, id).await?;
             }
         }
     }
@@ -398,7 +404,7 @@ pub async fn apply_from_inbox(
                 "note": decision.note,
             })
             .to_string();
-            orders::insert_outbox(&mut tx, kind, &order.reference, &note).await?;
+            outbox::insert_outbox(&mut tx, kind, &order.reference, &note).await?;
         }
     }
     let applied = Applied::Recorded {
@@ -407,7 +413,7 @@ pub async fn apply_from_inbox(
         transition,
         note: decision.note.clone(),
     };
-    orders::finish_event(
+    ledger::finish_event(
         &mut tx,
         provider,
         &update.event_id,
@@ -457,10 +463,10 @@ async fn close_inbox(
     match inbox {
         None => Ok(()),
         Some(Inbox::Stored(id)) => {
-            orders::finish_inbox(conn, id, Some(&update.event_id), outcome).await
+            inbox::finish_inbox(conn, id, Some(&update.event_id), outcome).await
         }
         Some(Inbox::Received(new)) => {
-            orders::insert_closed_inbox(conn, &new, Some(&update.event_id), outcome).await
+            inbox::insert_closed_inbox(conn, &new, Some(&update.event_id), outcome).await
         }
     }
 }

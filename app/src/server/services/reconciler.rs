@@ -17,6 +17,8 @@
 use super::checkout::{self, StartError};
 use super::lookup_schedule::{anchor, next_due, SCHEDULE_MS};
 use super::payment_updates;
+use crate::server::db::attempts;
+use crate::server::db::inbox;
 use crate::server::db::{now_ms, orders};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::payments::attempt::AttemptState;
@@ -68,14 +70,14 @@ pub async fn run_once(state: &AppState) -> ServerResult<usize> {
     done += super::refunds::reconcile_pending(state, BATCH).await?;
     let pruned = {
         let mut conn = state.db.write().await?;
-        orders::prune_rejected_inbox(&mut conn, now_ms() - KEEP_REJECTED_MS).await?
+        inbox::prune_rejected_inbox(&mut conn, now_ms() - KEEP_REJECTED_MS).await?
     };
     if pruned > 0 {
         tracing::info!(pruned, "deleted old rejected webhook deliveries");
     }
     let abandoned = {
         let mut conn = state.db.write().await?;
-        orders::close_abandoned_inbox(&mut conn, now_ms() - ABANDONED_AFTER_MS).await?
+        inbox::close_abandoned_inbox(&mut conn, now_ms() - ABANDONED_AFTER_MS).await?
     };
     if abandoned > 0 {
         tracing::warn!(
@@ -90,7 +92,7 @@ async fn look_up_due(state: &AppState) -> ServerResult<usize> {
     let due = {
         let mut conn = state.db.pool.acquire().await?;
         // Only providers this instance has: an unconfigured one never takes a slot.
-        orders::due_lookups(&mut conn, &state.payments.ids(), now_ms(), BATCH).await?
+        attempts::due_lookups(&mut conn, &state.payments.ids(), now_ms(), BATCH).await?
     };
     let mut done = 0;
     for attempt in due {
@@ -121,7 +123,7 @@ async fn look_up_due(state: &AppState) -> ServerResult<usize> {
         };
         let claimed = {
             let mut conn = state.db.write().await?;
-            orders::claim_lookup(&mut conn, attempt.id, due_at, next).await?
+            attempts::claim_lookup(&mut conn, attempt.id, due_at, next).await?
         };
         if !claimed {
             continue;
@@ -134,7 +136,7 @@ async fn look_up_due(state: &AppState) -> ServerResult<usize> {
     Ok(done)
 }
 
-async fn reconcile(state: &AppState, attempt: &orders::AttemptRow) -> ServerResult<()> {
+async fn reconcile(state: &AppState, attempt: &attempts::AttemptRow) -> ServerResult<()> {
     let provider = state.payments.get(attempt.provider).ok_or_else(|| {
         ServerError::Internal(format!("{} is not configured", attempt.provider.as_str()))
     })?;
@@ -156,7 +158,7 @@ async fn reconcile(state: &AppState, attempt: &orders::AttemptRow) -> ServerResu
                 let mut conn = state.db.write().await?;
                 let order = orders::by_id(&mut conn, attempt.order_id).await?;
                 let claimed =
-                    orders::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS)
+                    attempts::claim_attempt(&mut conn, attempt.id, now_ms() - CLAIM_TIMEOUT_MS)
                         .await?;
                 (order, claimed)
             };
@@ -200,7 +202,7 @@ async fn expire_overdue(state: &AppState) -> ServerResult<usize> {
 pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
     let attempts = {
         let mut conn = state.db.pool.acquire().await?;
-        orders::live_attempts(&mut conn, order_id).await?
+        attempts::live_attempts(&mut conn, order_id).await?
     };
     for attempt in &attempts {
         let Some(provider) = state.payments.get(attempt.provider) else {
@@ -235,7 +237,7 @@ pub async fn expire(state: &AppState, order_id: i64) -> ServerResult<bool> {
     let (order, latest) = {
         let mut conn = state.db.pool.acquire().await?;
         let order = orders::by_id(&mut conn, order_id).await?;
-        let latest = orders::latest_attempt(&mut conn, order_id).await?;
+        let latest = attempts::latest_attempt(&mut conn, order_id).await?;
         (order, latest)
     };
     let (Some(order), Some(latest)) = (order, latest) else {

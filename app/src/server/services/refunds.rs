@@ -13,8 +13,13 @@
 use super::order_views::status_json;
 use crate::error::AppError;
 use crate::model::{CurrentUser, Money, OrderStatus, RefundFormData, RefundOffer, Transition};
+use crate::server::db::attempts;
+use crate::server::db::attempts::AttemptRow;
+use crate::server::db::ledger;
+use crate::server::db::ledger::NewEvent;
 use crate::server::db::now_ms;
-use crate::server::db::orders::{self, AttemptRow, NewEvent, OrderRow};
+use crate::server::db::orders::{self, OrderRow};
+use crate::server::db::outbox;
 use crate::server::db::refunds::{self as rows, NewRefund, RefundRow, RefundStatus};
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::events::OrderEvents;
@@ -72,7 +77,7 @@ async fn refundable_in(
 ) -> ServerResult<Option<Refundable>> {
     // An order paid twice has two payments to refund: the newest one with something left.
     let mut chosen = None;
-    for attempt in orders::captured_attempts(conn, order.id).await? {
+    for attempt in attempts::captured_attempts(conn, order.id).await? {
         let Some(captured) = attempt.captured else {
             continue;
         };
@@ -162,7 +167,7 @@ pub async fn refund(
                     "This refund form belongs to another order. Reload the page and try again.",
                 ));
             }
-            let attempt = orders::attempts_of(&mut tx, order.id)
+            let attempt = attempts::attempts_of(&mut tx, order.id)
                 .await?
                 .into_iter()
                 .find(|a| a.id == existing.attempt_id)
@@ -388,7 +393,7 @@ async fn record_answer(
             &outcome.refund_id
         }
     );
-    let fresh = orders::insert_event(
+    let fresh = ledger::insert_event(
         &mut tx,
         &NewEvent {
             attempt_reference: &attempt.reference,
@@ -409,7 +414,7 @@ async fn record_answer(
         return Ok(());
     }
     let applied = apply_report(&mut tx, &order, attempt, &report).await?;
-    orders::finish_event(
+    ledger::finish_event(
         &mut tx,
         attempt.provider.as_str(),
         &event_id,
@@ -558,7 +563,7 @@ pub async fn apply_report(
             let refunded = rows::add_refunded(conn, order.id, refund.amount_minor).await?;
             // Every payment the order received counts: an order paid twice is not refunded
             // while one of its payments stands.
-            let captured = match orders::captured_total(conn, order.id).await? {
+            let captured = match attempts::captured_total(conn, order.id).await? {
                 0 => order.total_minor,
                 total => total,
             };
@@ -578,7 +583,7 @@ pub async fn apply_report(
                 "currency": refund.currency.code(),
             })
             .to_string();
-            orders::insert_outbox(
+            outbox::insert_outbox(
                 conn,
                 crate::server::db::outbox::kind::REFUND,
                 &order.reference,
@@ -696,7 +701,7 @@ pub async fn reconcile_pending(state: &AppState, limit: i64) -> ServerResult<usi
 pub async fn recheck(state: &AppState, refund: &RefundRow) -> ServerResult<()> {
     let attempt = {
         let mut conn = state.db.pool.acquire().await?;
-        orders::attempts_of(&mut conn, refund.order_id)
+        attempts::attempts_of(&mut conn, refund.order_id)
             .await?
             .into_iter()
             .find(|a| a.id == refund.attempt_id)

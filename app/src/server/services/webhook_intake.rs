@@ -13,7 +13,8 @@
 //! is a 200.
 
 use crate::model::ProviderId;
-use crate::server::db::{admin_orders, orders, Db};
+use crate::server::db::inbox;
+use crate::server::db::{admin_orders, Db};
 use crate::server::metrics::{self, WebhookOutcome};
 use crate::server::payments::rejections::RejectionLimiter;
 use crate::server::payments::WebhookError;
@@ -109,7 +110,7 @@ pub async fn receive(
         let reason = e.to_string();
         tracing::warn!(provider = provider.id().as_str(), %reason, client = %client, "webhook refused");
         let stored = state.db.committed(async |conn| {
-            orders::insert_rejected_inbox(
+            inbox::insert_rejected_inbox(
                 conn,
                 provider.id().as_str(),
                 &stored_headers(headers),
@@ -152,7 +153,7 @@ pub async fn receive(
         timeline::claimed_reference(body)
     };
     let kept_headers = stored_headers(headers);
-    let received = orders::NewInbox {
+    let received = inbox::NewInbox {
         provider: id.as_str(),
         headers: &kept_headers,
         body,
@@ -170,13 +171,13 @@ pub async fn receive(
         } else {
             body
         };
-        let unverified = orders::NewInbox {
+        let unverified = inbox::NewInbox {
             body: kept,
             ..received
         };
         let stored = state
             .db
-            .committed(async |conn| orders::insert_inbox(conn, &unverified).await);
+            .committed(async |conn| inbox::insert_inbox(conn, &unverified).await);
         match stored.await {
             Ok(id) => Some(id),
             Err(e) => {
@@ -238,7 +239,7 @@ pub async fn receive(
         }
     }
     // Listed under the attempt the verified statement is about.
-    let received = orders::NewInbox {
+    let received = inbox::NewInbox {
         attempt_reference: Some(&update.attempt_reference),
         ..received
     };
@@ -306,17 +307,17 @@ impl Drop for Charge<'_> {
 async fn record(
     db: &Db,
     row: Option<i64>,
-    received: &orders::NewInbox<'_>,
+    received: &inbox::NewInbox<'_>,
     event_id: Option<&str>,
     outcome: Option<&str>,
 ) {
     let done = db.committed(async |conn| match (row, outcome) {
-        (Some(row), Some(outcome)) => orders::finish_inbox(conn, row, event_id, outcome).await,
+        (Some(row), Some(outcome)) => inbox::finish_inbox(conn, row, event_id, outcome).await,
         (Some(_), None) => Ok(()),
         (None, Some(outcome)) => {
-            orders::insert_closed_inbox(conn, received, event_id, outcome).await
+            inbox::insert_closed_inbox(conn, received, event_id, outcome).await
         }
-        (None, None) => orders::insert_inbox(conn, received).await.map(|_| ()),
+        (None, None) => inbox::insert_inbox(conn, received).await.map(|_| ()),
     });
     if let Err(e) = done.await {
         tracing::error!(error = %e, inbox_id = ?row, "could not record the webhook's outcome");
