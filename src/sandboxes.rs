@@ -14,6 +14,7 @@
 pub mod alipay;
 pub mod authorizenet;
 pub mod braintree;
+pub mod clock;
 pub mod delivery;
 pub mod idempotency;
 pub mod page;

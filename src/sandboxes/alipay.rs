@@ -24,12 +24,11 @@
 use super::delivery::{DeliveryPlan, DELAY};
 use super::page::{delivery_controls, escape, is_shop_url, page};
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::payments::alipay::keys;
 use app::server::payments::alipay::sign::{self, PrivateKey, PublicKey};
 use app::server::payments::alipay::GATEWAY_PATH;
-use app::server::payments::now_secs;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -276,7 +275,7 @@ fn status_of(trade: &Value) -> String {
     let expire = trade["time_expire"].as_str().unwrap_or("");
     if status == "WAIT_BUYER_PAY"
         && !expire.is_empty()
-        && sign::beijing_time(now_secs()).as_str() > expire
+        && sign::beijing_time(clock::now_secs()).as_str() > expire
     {
         return "TRADE_CLOSED".into();
     }
@@ -354,7 +353,7 @@ async fn page_pay(
         }
     }
     let id = trade_id(app_id, out_trade_no);
-    let now = now_secs();
+    let now = clock::now_secs();
     let trade = json!({
         "app_id": app_id,
         "out_trade_no": out_trade_no,
@@ -476,7 +475,7 @@ fn notify_fields(trade: &Value, status: &str) -> BTreeMap<String, String> {
     let s = |k: &str| trade[k].as_str().unwrap_or("").to_string();
     let amount = yuan(fen(trade, "total_amount"));
     let mut f = common_fields(trade);
-    let now = sign::beijing_time(now_secs());
+    let now = sign::beijing_time(clock::now_secs());
     for (k, v) in [
         ("notify_time", now.clone()),
         ("notify_type", "trade_status_sync".to_string()),
@@ -599,7 +598,7 @@ async fn cashier_action(
     }
     let mut paid = trade.clone();
     paid["status"] = json!("TRADE_SUCCESS");
-    paid["gmt_payment"] = json!(sign::beijing_time(now_secs()));
+    paid["gmt_payment"] = json!(sign::beijing_time(clock::now_secs()));
     paid["refund_plan"] = json!(form.get("refunds").map(String::as_str).unwrap_or("succeed"));
     match save(&state, &trade, &paid).await {
         Ok(true) => {}
@@ -626,7 +625,7 @@ async fn cashier_action(
     }
     let mut back = common_fields(&paid);
     back.insert("method".into(), "alipay.trade.page.pay.return".into());
-    back.insert("timestamp".into(), sign::beijing_time(now_secs()));
+    back.insert("timestamp".into(), sign::beijing_time(clock::now_secs()));
     let back = sign_fields(back);
     let query = serde_urlencoded::to_string(&back).unwrap_or_default();
     let sep = if return_url.contains('?') { '&' } else { '?' };
@@ -735,7 +734,7 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, 
                 "code": "10000", "msg": "Success",
                 "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
                 "buyer_logon_id": "sbx***@sandbox.com", "fund_change": fund_change,
-                "refund_fee": yuan(total_refunded), "gmt_refund_pay": sign::beijing_time(now_secs()),
+                "refund_fee": yuan(total_refunded), "gmt_refund_pay": sign::beijing_time(clock::now_secs()),
                 "buyer_user_id": "2088102000000001",
             })
         };
@@ -774,7 +773,7 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, 
             "out_request_no": request_no,
             "amount": amount,
             "reason": biz["refund_reason"].as_str().unwrap_or(""),
-            "gmt_refund_pay": sign::beijing_time(now_secs()),
+            "gmt_refund_pay": sign::beijing_time(clock::now_secs()),
             "settled": !later,
         }));
         updated["refunds"] = Value::Array(list);

@@ -20,13 +20,12 @@
 use super::delivery::{self, DeliveryPlan, Message};
 use super::page::{delivery_controls, escape, is_shop_url, page};
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::authorizenet::signature;
 use app::server::payments::authorizenet::wire::{self, Node, BOM};
 use app::server::payments::authorizenet::{API_PATH, FORM_PATH, MAX_INVOICE};
-use app::server::payments::now_secs;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -199,17 +198,7 @@ fn dollars(minor: i64) -> String {
 }
 
 fn time_text(secs: i64) -> String {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    clock::plain_utc(secs)
 }
 
 /// A setting's JSON value from `hostedPaymentSettings.setting[]`.
@@ -268,7 +257,7 @@ async fn hosted_page(
         "return_url": options["url"].as_str().unwrap_or(""),
         "cancel_url": options["cancelUrl"].as_str().unwrap_or(""),
         "show_receipt": options["showReceipt"].as_bool().unwrap_or(true),
-        "created": now_secs(),
+        "created": clock::now_secs(),
         "used": false,
     });
     insert(state, &format!("{TOKEN}{token}"), &data).await?;
@@ -461,9 +450,9 @@ async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Result<Resp
                 ("batchId", Node::s(b)),
                 (
                     "settlementTimeUTC",
-                    Node::s(format!("{}Z", time_text(now_secs()))),
+                    Node::s(format!("{}Z", time_text(clock::now_secs()))),
                 ),
-                ("settlementTimeLocal", Node::s(time_text(now_secs()))),
+                ("settlementTimeLocal", Node::s(time_text(clock::now_secs()))),
                 ("settlementState", Node::s("settledSuccessfully")),
                 ("paymentMethod", Node::s("creditCard")),
             ])
@@ -636,7 +625,7 @@ async fn create_transaction(
             "description": original["description"],
             "amount": amount,
             "card": card,
-            "submitted": now_secs(),
+            "submitted": clock::now_secs(),
         });
         insert(state, &format!("{TX}{refund_id}"), &refund).await?;
         return Ok(transaction_answer(
@@ -682,7 +671,7 @@ async fn open_token(state: &Sandbox, token: &str) -> Result<Value, Response> {
             "This payment form has been used. Return to the shop to see your order.",
         ));
     }
-    if now_secs() - record["created"].as_i64().unwrap_or(0) > TOKEN_SECS {
+    if clock::now_secs() - record["created"].as_i64().unwrap_or(0) > TOKEN_SECS {
         return Err(error_page(StatusCode::GONE, "Payment form expired", "This payment form's token is older than 15 minutes. Return to the shop and choose Pay again."));
     }
     Ok(record)
@@ -734,7 +723,7 @@ pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
     json!({
         "notificationId": uuid::Uuid::new_v4().to_string(),
         "eventType": event_type,
-        "eventDate": format!("{}Z", time_text(now_secs())),
+        "eventDate": format!("{}Z", time_text(clock::now_secs())),
         "webhookId": "5a4d2b7e-0000-4000-8000-000000000001",
         "payload": {
             "responseCode": transaction["responseCode"].as_str().unwrap_or("").parse::<i64>().unwrap_or(0),
@@ -801,7 +790,7 @@ async fn form_action(
     };
     let trans_id = new_trans_id();
     let settled = approved && form.get("settlement").map(String::as_str) != Some("unsettled");
-    let now = now_secs();
+    let now = clock::now_secs();
     let mut transaction = json!({
         "transId": trans_id,
         "type": "authCaptureTransaction",

@@ -22,7 +22,7 @@
 use super::delivery::{self, DeliveryPlan, Message};
 use super::page::{escape, is_shop_url, page};
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::braintree::wire::{self, Transaction};
@@ -137,9 +137,7 @@ fn read_body(body: &[u8]) -> Result<Node, Box<Response>> {
 }
 
 fn now_text() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    clock::rfc3339_now()
 }
 
 /// A stored transaction: the wire fields, and the sandbox's own (refunded so far, the merchant

@@ -29,7 +29,7 @@ use super::delivery::{self, DeliveryPlan, Message};
 use super::idempotency::{self, Claimed, Repeat};
 use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::server::config::payments::sandbox_keys;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -81,16 +81,7 @@ fn new_id() -> String {
 }
 
 fn now_text() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    clock::rfc3339_now()
 }
 
 /// PayPal's error body.

@@ -27,7 +27,7 @@ use super::delivery::{self, DeliveryPlan, Message};
 use super::idempotency::{self, Claimed, Repeat};
 use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::square::signature;
 use axum::extract::{Path, State};
@@ -78,17 +78,7 @@ fn new_id(len: usize) -> String {
 }
 
 fn now_text() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
+    clock::rfc3339_millis_now()
 }
 
 /// A refused request: the status and Square's error body.

@@ -10,7 +10,7 @@ use super::page::{
     delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls, RefundPlan,
 };
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::payments::sslcommerz::verify_sign::{password_md5, sign_with_password_md5};
 use app::server::payments::sslcommerz::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
@@ -277,16 +277,7 @@ fn callback_fields(
 ) -> BTreeMap<String, String> {
     let s = |k: &str| session[k].as_str().unwrap_or("").to_string();
     let amount = amount_text(session);
-    let now = time::OffsetDateTime::now_utc();
-    let tran_date = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let tran_date = clock::spaced_now();
     let mut f = BTreeMap::new();
     let mut put = |k: &str, v: String| {
         f.insert(k.to_string(), v);
@@ -433,16 +424,7 @@ async fn hosted_action(
 
 /// `YYMMDDhhmmss`-style prefix like SSLCOMMERZ's val_ids, from the clock without extra crates.
 fn chrono_free_date() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}{:02}",
-        now.year() % 100,
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    clock::compact_now()
 }
 
 /// Query string and form body merged (the node SDK POSTs what the docs call GET).

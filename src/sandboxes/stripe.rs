@@ -8,10 +8,8 @@ use super::delivery::{self, DeliveryPlan, Message};
 use super::idempotency::{self, Claimed, Repeat};
 use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
 use super::store;
-use super::Sandbox;
+use super::{clock, Sandbox};
 use app::server::config::payments::sandbox_keys;
-use app::server::db::now_ms;
-use app::server::payments::now_secs;
 use app::server::payments::stripe::signature;
 use app::server::payments::stripe::API_VERSION;
 use axum::extract::{Path, State};
@@ -233,7 +231,7 @@ fn build_session(pairs: &[(String, String)], state: &Sandbox) -> Result<Value, R
         stored_lines.push(json!({"name": name, "quantity": quantity, "unit_amount": unit}));
     }
     let id = random_id("cs_test_");
-    let created = now_secs();
+    let created = clock::now_secs();
     let text = |k: &str| top.get(k).map(|v| json!(v)).unwrap_or(Value::Null);
     Ok(json!({
         "id": id,
@@ -490,7 +488,7 @@ fn send_objects(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) 
                 "id": random_id("evt_"),
                 "object": "event",
                 "api_version": API_VERSION,
-                "created": now_secs(),
+                "created": clock::now_secs(),
                 "livemode": false,
                 "pending_webhooks": 1,
                 "request": {"id": null, "idempotency_key": null},
@@ -498,7 +496,7 @@ fn send_objects(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) 
                 "data": {"object": object},
             });
             let body = event.to_string().into_bytes();
-            let header = signature::sign(&body, secret, now_secs());
+            let header = signature::sign(&body, secret, clock::now_secs());
             Message {
                 url: url.clone(),
                 content_type: "application/json; charset=utf-8",
@@ -653,7 +651,7 @@ async fn hosted_action(
     }
     let refs: Vec<(&str, &Value)> = events.iter().map(|(k, v)| (*k, v)).collect();
     send_events(&state, &refs, plan);
-    tracing::info!(session = %id, action, at = now_ms(), "stripe sandbox: shopper finished");
+    tracing::info!(session = %id, action, at = clock::now_ms(), "stripe sandbox: shopper finished");
     let success = session["success_url"]
         .as_str()
         .unwrap_or("/")
@@ -812,7 +810,7 @@ async fn make_refund(state: &Sandbox, pairs: &[(String, String)]) -> Result<Valu
             "currency": currency,
             "payment_intent": intent,
             "charge": charge,
-            "created": now_secs(),
+            "created": clock::now_secs(),
             "metadata": metadata,
             "reason": get("reason"),
             "status": if plan == RefundPlan::Fail { "pending" } else { "succeeded" },
