@@ -16,6 +16,7 @@ mod catalog_admin;
 mod catalogue;
 mod catalogue_csv;
 mod catalogue_media;
+mod conformance;
 mod crash;
 mod demo_catalogue;
 mod group_commit;

@@ -23,28 +23,9 @@ impl Browser {
         webhook: &str,
         refunds: &str,
     ) -> String {
-        let path = self.local(page_url);
-        let page = self.get(&path).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-        assert!(page.contains(">Pay<") && page.contains(">Decline<") && page.contains(">Cancel<"));
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(REFERER, format!("{}{path}", self.base))
-            .form(&[
-                ("action", action),
-                ("webhook", webhook),
-                ("refunds", refunds),
-            ])
-            .send()
+        crate::conformance::PAYPAL
+            .press_with(self, page_url, action, webhook, refunds)
             .await
-            .unwrap();
-        assert!(
-            response.status().is_redirection(),
-            "sandbox: {}",
-            response.status()
-        );
-        response.headers()[LOCATION].to_str().unwrap().to_string()
     }
 
     /// Press Refund on the admin page as its JavaScript does: the status and the answer's text.
