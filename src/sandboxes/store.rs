@@ -38,20 +38,29 @@ pub fn url_beside(shop_url: &str) -> String {
 pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
     let db = Db::open(url).await?;
     let statements: &[&str] = match db.backend {
-        Backend::Sqlite => &[SQLITE_TABLE, "CREATE INDEX IF NOT EXISTS sandbox_objects_search ON sandbox_objects (provider, created_at)"],
+        Backend::Sqlite => &[SQLITE_TABLE, SEARCH_INDEX],
+        // Instances starting at once would race on `IF NOT EXISTS` (PostgreSQL may then refuse
+        // one with a duplicate key in its catalogue): the first takes this lock, the others wait
+        // and find everything there.
         Backend::Postgres => &[
+            "SELECT pg_advisory_xact_lock(1396788804)",
             "CREATE SCHEMA IF NOT EXISTS sandboxes",
             POSTGRES_TABLE,
-            "CREATE INDEX IF NOT EXISTS sandbox_objects_search ON sandbox_objects (provider, created_at)",
+            SEARCH_INDEX,
         ],
     };
-    let mut conn = db.write().await?;
-    for statement in statements {
-        sqlx::query(statement).execute(&mut *conn).await?;
-    }
-    drop(conn);
+    db.committed(async |conn| {
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(db)
 }
+
+const SEARCH_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS sandbox_objects_search ON sandbox_objects (provider, created_at)";
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS sandbox_objects (
     id TEXT PRIMARY KEY,

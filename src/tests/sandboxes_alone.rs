@@ -116,3 +116,36 @@ fn the_sandboxes_store_is_beside_the_shops_database_never_in_it() {
         "postgres://u@db/shop?sslmode=require&options=-c%20search_path%3Dsandboxes"
     );
 }
+
+/// Instances starting at once each open the sandboxes' store: every one of them must start.
+async fn stores_open_at_once(backend: Backend) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (shop_url, cleanup) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("storefront-sandboxes-{id}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            (
+                format!("sqlite://{}", dir.join("shop.db").display()),
+                Err(dir),
+            )
+        }
+        Backend::Postgres => {
+            let (url, name) = crate::helpers::create_postgres_database(&id).await;
+            (url, Ok(name))
+        }
+    };
+    let url = store::url_beside(&shop_url);
+    let opened = futures_util::future::join_all((0..8).map(|_| store::open(&url))).await;
+    for result in &opened {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    drop(opened);
+    match cleanup {
+        Ok(name) => crate::helpers::drop_postgres_database(&name).await,
+        Err(dir) => {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+on_both_backends!(stores_open_at_once);
