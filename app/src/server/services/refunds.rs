@@ -7,22 +7,20 @@
 //!   idempotency key, which is also the provider's: a retry (the same form again, or the
 //!   reconciler after a timeout) asks the provider with the same key and cannot refund twice;
 //! - the provider's answer, its webhook or a lookup settles the row once (`pending → succeeded |
-//!   failed`), in one transaction with the ledger event, the order's refunded total and status
-//!   (*Partially refunded* / *Refunded*) and the outbox.
+//!   failed`), through the ledger step ([`payment_updates`]): in one transaction with the ledger
+//!   event, the order's refunded total and status (*Partially refunded* / *Refunded*) and the
+//!   outbox.
 
-use super::order_views::status_json;
+use super::payment_updates;
 use crate::error::AppError;
-use crate::model::{CurrentUser, Money, OrderStatus, RefundFormData, RefundOffer, Transition};
+use crate::model::{CurrentUser, Money, OrderStatus, RefundFormData, RefundOffer};
 use crate::server::db::attempts;
 use crate::server::db::attempts::AttemptRow;
-use crate::server::db::ledger;
 use crate::server::db::ledger::NewEvent;
 use crate::server::db::now_ms;
 use crate::server::db::orders::{self, OrderRow};
-use crate::server::db::outbox;
 use crate::server::db::refunds::{self as rows, NewRefund, RefundRow, RefundStatus};
 use crate::server::error::{ServerError, ServerResult};
-use crate::server::events::OrderEvents;
 use crate::server::payments::{
     AttemptRef, PaymentError, RefundOutcome, RefundReport, RefundRequest, RefundState,
 };
@@ -379,10 +377,6 @@ async fn record_answer(
         amount_minor: refund.amount_minor,
         currency: refund.currency.code().to_string(),
     };
-    let mut tx = state.db.begin_write().await?;
-    let order = orders::lock(&mut tx, refund.order_id)
-        .await?
-        .ok_or_else(|| ServerError::Internal("refund's order vanished".into()))?;
     // One ledger row per state the provider reported for this refund.
     let event_id = format!(
         "refund:{}:{}:{word}",
@@ -393,283 +387,31 @@ async fn record_answer(
             &outcome.refund_id
         }
     );
-    let fresh = ledger::insert_event(
-        &mut tx,
-        &NewEvent {
-            attempt_reference: &attempt.reference,
-            provider: attempt.provider.as_str(),
-            event_id: &event_id,
-            source: "refund",
-            kind: &match failure {
-                Some(reason) => format!("refund {word}: {reason}"),
-                None => format!("refund {word}"),
-            },
-            amount_minor: Some(refund.amount_minor),
-            currency: Some(refund.currency.code()),
-            payload: &outcome.payload,
-        },
+    let kind = match failure {
+        Some(reason) => format!("refund {word}: {reason}"),
+        None => format!("refund {word}"),
+    };
+    let event = NewEvent {
+        attempt_reference: &attempt.reference,
+        provider: attempt.provider.as_str(),
+        event_id: &event_id,
+        source: "refund",
+        kind: &kind,
+        amount_minor: Some(refund.amount_minor),
+        currency: Some(refund.currency.code()),
+        payload: &outcome.payload,
+    };
+    let order_id = refund.order_id;
+    payment_updates::apply_refund_answer(
+        &state.db,
+        &state.events,
+        order_id,
+        attempt,
+        &event,
+        &report,
     )
     .await?;
-    if !fresh {
-        return Ok(());
-    }
-    let applied = apply_report(&mut tx, &order, attempt, &report).await?;
-    ledger::finish_event(
-        &mut tx,
-        attempt.provider.as_str(),
-        &event_id,
-        applied.from.as_str(),
-        applied.to.as_str(),
-        &applied.note,
-    )
-    .await?;
-    tx.commit().await?;
-    applied.publish(state, &order, attempt);
     Ok(())
-}
-
-/// What applying a refund report did to the order.
-#[derive(Debug, Clone)]
-pub struct ReportApplied {
-    pub from: OrderStatus,
-    pub to: OrderStatus,
-    pub changed: bool,
-    pub note: String,
-}
-
-impl ReportApplied {
-    /// Tell live listeners, after the commit, when the order's status moved.
-    pub fn publish(&self, state: &AppState, order: &OrderRow, attempt: &AttemptRow) {
-        self.publish_to(&state.events, order, attempt)
-    }
-
-    pub fn publish_to(&self, events: &OrderEvents, order: &OrderRow, attempt: &AttemptRow) {
-        if self.changed {
-            events.publish(status_json(
-                order,
-                self.to,
-                Some(attempt.provider.as_str().to_string()),
-            ));
-        }
-    }
-}
-
-/// Apply what a provider says about a refund, inside the caller's transaction, which holds the
-/// order's lock and has written the ledger row. A refund the shop does not know (made in the
-/// provider's dashboard) is recorded as one.
-pub async fn apply_report(
-    conn: &mut AnyConnection,
-    order: &OrderRow,
-    attempt: &AttemptRow,
-    report: &RefundReport,
-) -> ServerResult<ReportApplied> {
-    let from = order.status;
-    let unchanged = |note: String| ReportApplied {
-        from,
-        to: from,
-        changed: false,
-        note,
-    };
-    let known = match known_refund(conn, attempt, report).await? {
-        Some(refund) => Some(refund),
-        None => match unanswered_own(conn, attempt, report).await? {
-            Unanswered::One(refund) => Some(refund),
-            Unanswered::Several(n) => {
-                return Ok(unchanged(format!(
-                    "refund {} matches {n} of the shop's refunds still waiting for an answer; \
-                     their answers settle them",
-                    report.refund_id
-                )))
-            }
-            Unanswered::None => None,
-        },
-    };
-    let refund = match known {
-        Some(refund) => refund,
-        None => {
-            if matches!(report.state, RefundState::Failed(_)) || report.refund_id.is_empty() {
-                return Ok(unchanged("a failed refund the shop did not ask for".into()));
-            }
-            let Ok(currency) = report.currency.to_ascii_uppercase().parse() else {
-                return Ok(unchanged(format!(
-                    "a refund in an unknown currency {}",
-                    report.currency
-                )));
-            };
-            let key = format!(
-                "provider-{}-{}",
-                attempt.provider.as_str(),
-                report.refund_id
-            );
-            rows::insert(
-                conn,
-                &NewRefund {
-                    order_id: order.id,
-                    attempt_id: attempt.id,
-                    provider: attempt.provider,
-                    idempotency_key: &key,
-                    amount: Money::new(report.amount_minor, currency),
-                    reason: &format!("Made in {}'s dashboard", attempt.provider.label()),
-                    status: RefundStatus::Pending,
-                    provider_refund_id: Some(&report.refund_id),
-                    requested_by: None,
-                },
-            )
-            .await?;
-            rows::by_key(conn, &key)
-                .await?
-                .ok_or_else(|| ServerError::Internal("refund row vanished".into()))?
-        }
-    };
-    if refund.order_id != order.id {
-        return Ok(unchanged(format!(
-            "refund {} belongs to another order",
-            report.refund_id
-        )));
-    }
-    let provider_id = (!report.refund_id.is_empty()).then_some(report.refund_id.as_str());
-    match &report.state {
-        RefundState::Pending => {
-            if let Some(id) = provider_id.filter(|_| refund.provider_refund_id.is_none()) {
-                rows::touch_with_id(conn, refund.id, id).await?;
-            }
-            Ok(unchanged("refund pending".into()))
-        }
-        RefundState::Failed(reason) => {
-            if rows::settle(
-                conn,
-                refund.id,
-                RefundStatus::Failed,
-                provider_id,
-                Some(reason),
-            )
-            .await?
-            {
-                Ok(unchanged(format!("refund failed: {reason}")))
-            } else {
-                Ok(unchanged(format!(
-                    "refund already {}; the failure needs a person",
-                    refund.status.as_str()
-                )))
-            }
-        }
-        RefundState::Succeeded => {
-            if !rows::settle(conn, refund.id, RefundStatus::Succeeded, provider_id, None).await? {
-                return Ok(unchanged(format!(
-                    "refund already {}",
-                    refund.status.as_str()
-                )));
-            }
-            let refunded = rows::add_refunded(conn, order.id, refund.amount_minor).await?;
-            // Every payment the order received counts: an order paid twice is not refunded
-            // while one of its payments stands.
-            let captured = match attempts::captured_total(conn, order.id).await? {
-                0 => order.total_minor,
-                total => total,
-            };
-            let to = if refunded >= captured {
-                OrderStatus::Refunded
-            } else {
-                OrderStatus::PartiallyRefunded
-            };
-            let changed = from.transition(to) == Transition::Applied;
-            if changed {
-                orders::set_status(conn, order.id, to).await?;
-            }
-            let note = serde_json::json!({
-                "reference": order.reference,
-                "email": order.email,
-                "refund": refund.amount().to_decimal_string(),
-                "currency": refund.currency.code(),
-            })
-            .to_string();
-            outbox::insert_outbox(
-                conn,
-                crate::server::db::outbox::kind::REFUND,
-                &order.reference,
-                &note,
-            )
-            .await?;
-            Ok(ReportApplied {
-                from,
-                to: if changed { to } else { from },
-                changed,
-                note: format!("refunded {}", refund.amount()),
-            })
-        }
-    }
-}
-
-/// The refund a report is about, where the shop has it: by the provider's id for it, else by
-/// the shop's key the provider echoes.
-async fn known_refund(
-    conn: &mut AnyConnection,
-    attempt: &AttemptRow,
-    report: &RefundReport,
-) -> ServerResult<Option<RefundRow>> {
-    if !report.refund_id.is_empty() {
-        if let Some(refund) =
-            rows::by_provider_id(conn, attempt.provider, &report.refund_id).await?
-        {
-            return Ok(Some(refund));
-        }
-    }
-    match &report.refund_key {
-        Some(key) => Ok(rows::by_key(conn, key).await?),
-        None => Ok(None),
-    }
-}
-
-/// What a report that names neither a known refund id nor a key may be: one of the shop's own
-/// refunds whose call has not been answered yet (its notice overtook the answer).
-enum Unanswered {
-    None,
-    One(RefundRow),
-    Several(usize),
-}
-
-/// A provider that does not echo the shop's key (Square) can report one of the shop's refunds
-/// before the refund call's answer names it. The report is matched with the attempt's pending
-/// refund of the same amount that no provider id names yet, when there is exactly one: each
-/// provider refund id then stays on one row, so nothing is counted twice. With several such
-/// refunds the report is left to their answers (each names its own id).
-async fn unanswered_own(
-    conn: &mut AnyConnection,
-    attempt: &AttemptRow,
-    report: &RefundReport,
-) -> ServerResult<Unanswered> {
-    if report.refund_key.is_some() || report.refund_id.is_empty() {
-        return Ok(Unanswered::None);
-    }
-    let Ok(currency) = report.currency.to_ascii_uppercase().parse() else {
-        return Ok(Unanswered::None);
-    };
-    let amount = Money::new(report.amount_minor, currency);
-    let mut found = rows::unnamed_pending(conn, attempt.id, amount).await?;
-    Ok(match found.len() {
-        0 => Unanswered::None,
-        1 => Unanswered::One(found.remove(0)),
-        n => Unanswered::Several(n),
-    })
-}
-
-/// Whether a provider's refund notice is about this attempt's payment, as the shop stored it: it
-/// names one of the attempt's refunds the shop knows (by the provider's id or the shop's key), or
-/// the payment it refunds is the attempt's captured payment. A notice naming the same reference
-/// but another payment (another shop on the same provider account) is not.
-pub async fn concerns_attempt(
-    conn: &mut AnyConnection,
-    attempt: &AttemptRow,
-    refunded_payment: Option<&str>,
-    report: &RefundReport,
-) -> ServerResult<bool> {
-    if let Some(refund) = known_refund(conn, attempt, report).await? {
-        return Ok(refund.attempt_id == attempt.id);
-    }
-    Ok(matches!(
-        (attempt.provider_payment_id.as_deref(), refunded_payment),
-        (Some(stored), Some(named)) if stored == named
-    ))
 }
 
 /// Ask providers about pending refunds: those the provider answered are looked up, those it never
