@@ -5,53 +5,17 @@
 //! an outage; refunds and voids from the admin page; the reconciler. Product 1 (Canvas Tote) is
 //! $18.00, stock 40.
 
-use crate::helpers::{both_backends, gate, spawn_app_with, Backend, Browser, Hold, TestApp};
+use crate::helpers::{
+    both_backends, forms, gate, spawn_app_with, Backend, Browser, Hold, HtmlForm, TestApp,
+};
 use crate::pay::reference_in;
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::braintree::wire;
-use regex_lite::Regex;
 use reqwest::header::{LOCATION, REFERER};
 use reqwest::StatusCode;
 use sqlx::Row as _;
 use std::time::Duration;
 use storefront::sandboxes::braintree as sandbox;
-
-/// A form on a page: its method, action and fields (hidden inputs).
-#[derive(Debug, Clone)]
-struct HtmlForm {
-    method: String,
-    action: String,
-    fields: Vec<(String, String)>,
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn forms(html: &str) -> Vec<HtmlForm> {
-    let form = Regex::new(r#"(?s)<form([^>]*)>(.*?)</form>"#).unwrap();
-    let attr = |tag: &str, name: &str| {
-        Regex::new(&format!(r#"{name}="([^"]*)""#))
-            .unwrap()
-            .captures(tag)
-            .map(|c| unescape(&c[1]))
-    };
-    let input = Regex::new(r#"<input type="hidden" name="([^"]+)" value="([^"]*)">"#).unwrap();
-    form.captures_iter(html)
-        .map(|c| HtmlForm {
-            method: attr(&c[1], "method").unwrap_or_default(),
-            action: attr(&c[1], "action").unwrap_or_default(),
-            fields: input
-                .captures_iter(&c[2])
-                .map(|i| (unescape(&i[1]), unescape(&i[2])))
-                .collect(),
-        })
-        .collect()
-}
 
 impl Browser {
     /// Add tote bags, press Pay with Braintree: the shop's own payment page (its URL and HTML).
@@ -425,8 +389,9 @@ both_backends! {
         let shopper = app.browser();
         let (reference, _) = shopper.pay_with_braintree(2, "fake-valid-nonce").await;
         assert_eq!(app.status_of(&reference).await, "paid");
-        // Settled a moment later: refunds then are transaction.refund, partial or whole.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Settled a moment later (its webhook says so): refunds then are transaction.refund,
+        // partial or whole.
+        crate::conformance::deliveries_settled(&app, 1).await;
         let merchant = app.merchant().await;
         let (status, said) = merchant.braintree_refund(&reference, "10.00").await;
         assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");

@@ -361,6 +361,56 @@ impl Page {
     }
 }
 
+/// A form on a page: its method, action and hidden fields.
+#[derive(Debug, Clone)]
+pub struct HtmlForm {
+    pub method: String,
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl HtmlForm {
+    /// A hidden field's value ("" when the form has none).
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// Undo the HTML escaping of an attribute value.
+pub fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The forms of a page, in order.
+pub fn forms(html: &str) -> Vec<HtmlForm> {
+    let form = Regex::new(r#"(?s)<form([^>]*)>(.*?)</form>"#).unwrap();
+    let attr = |tag: &str, name: &str| {
+        Regex::new(&format!(r#"\b{name}="([^"]*)""#))
+            .unwrap()
+            .captures(tag)
+            .map(|c| unescape(&c[1]))
+    };
+    let input = Regex::new(r#"<input type="hidden" name="([^"]+)" value="([^"]*)">"#).unwrap();
+    form.captures_iter(html)
+        .map(|c| HtmlForm {
+            method: attr(&c[1], "method").unwrap_or_default(),
+            action: attr(&c[1], "action").unwrap_or_default(),
+            fields: input
+                .captures_iter(&c[2])
+                .map(|i| (unescape(&i[1]), unescape(&i[2])))
+                .collect(),
+        })
+        .collect()
+}
+
 /// A browser (as [`TestApp::browser`]) for a shop at `base`, e.g. behind a proxy. Each request
 /// opens a new connection, so a proxy that balances connections balances requests.
 pub fn browser_at(base: &str) -> Browser {
@@ -459,6 +509,30 @@ impl Browser {
         );
         let location = response.headers()[LOCATION].to_str().unwrap().to_string();
         self.get(&self.local(&location)).await
+    }
+
+    /// Press Refund on the merchant's order page as its JavaScript does: the answer's status and
+    /// text.
+    pub async fn ask_refund(
+        &self,
+        reference: &str,
+        amount: &str,
+        key: &str,
+    ) -> (StatusCode, String) {
+        let response = self
+            .client
+            .post(format!("{}/api/admin/refund", self.base))
+            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
+            .form(&[
+                ("reference", reference),
+                ("amount", amount),
+                ("reason", "Damaged in transit"),
+                ("key", key),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
     }
 
     /// The path of a URL on this shop, whether written with its public origin or its real address.

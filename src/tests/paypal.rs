@@ -23,9 +23,17 @@ impl Browser {
         webhook: &str,
         refunds: &str,
     ) -> String {
-        crate::conformance::PAYPAL
-            .press_with(self, page_url, action, webhook, refunds)
+        use crate::conformance::{Driver, Press};
+        let press = Press {
+            action,
+            webhook,
+            refunds,
+        };
+        let page = page_url.to_string();
+        crate::conformance::Paypal
+            .press(self, &page, press)
             .await
+            .redirect()
     }
 
     /// Press Refund on the admin page as its JavaScript does: the status and the answer's text.

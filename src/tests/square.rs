@@ -30,9 +30,17 @@ impl Browser {
         webhook: &str,
         refunds: &str,
     ) -> String {
-        crate::conformance::SQUARE
-            .press_with(self, page_url, action, webhook, refunds)
+        use crate::conformance::{Driver, Press};
+        let press = Press {
+            action,
+            webhook,
+            refunds,
+        };
+        let page = page_url.to_string();
+        crate::conformance::Square
+            .press(self, &page, press)
             .await
+            .redirect()
     }
 
     /// Add `quantity` tote bags, press Pay with Square; the checkout page's URL.

@@ -254,6 +254,23 @@ pub struct PaymentUpdate {
     pub payment_id: Option<String>,
 }
 
+impl PaymentUpdate {
+    /// The shopper's cancel at a provider whose open session the shop cannot close (Square's
+    /// payment link, Authorize.Net's hosted-form token, SSLCOMMERZ's gateway session): a lookup
+    /// that found nothing paid becomes the shop's cancel of the attempt (the order is abandoned,
+    /// as when its hold runs out), and money paid later on the still-open session is a late
+    /// payment the shop puts in front of a person. Any other answer stays what it is.
+    pub fn abandoned_unless_paid(mut self) -> PaymentUpdate {
+        if self.outcome == Outcome::Pending {
+            self.outcome = Outcome::Cancelled;
+            self.source = Source::Cancel;
+            self.event_id = format!("cancel:{}", self.attempt_reference);
+            self.kind = format!("{}; abandoned by the shop", self.kind);
+        }
+        self
+    }
+}
+
 /// A provider call that did not work. The detail is for the log; shoppers read
 /// [`PaymentError::shopper_message`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -597,6 +597,12 @@ impl PaymentProvider for AuthorizeNet {
         ))
     }
 
+    /// Accept Hosted has no call that withdraws a token (it lapses 15 minutes after it was
+    /// issued): an invoice with nothing paid is abandoned by the shop and reported cancelled.
+    async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
+        Ok(self.lookup(attempt).await?.abandoned_unless_paid())
+    }
+
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {
         let transaction = self.paid_transaction(request).await?;
         let trans_id = wire::text(&transaction["transId"]);

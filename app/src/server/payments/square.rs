@@ -415,17 +415,9 @@ impl PaymentProvider for Square {
         })
     }
 
-    /// Square's payment link cannot be found from the order (see the module notes): an order with
-    /// nothing paid is abandoned by the shop and reported cancelled; a paid one as what it is.
+    /// Square's payment link cannot be found from the order (see the module notes).
     async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
-        let mut update = self.lookup(attempt).await?;
-        if update.outcome == Outcome::Pending {
-            update.outcome = Outcome::Cancelled;
-            update.source = Source::Cancel;
-            update.event_id = format!("cancel:{}", update.session_id.clone().unwrap_or_default());
-            update.kind = format!("{}; abandoned by the shop", update.kind);
-        }
-        Ok(update)
+        Ok(self.lookup(attempt).await?.abandoned_unless_paid())
     }
 
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {

@@ -533,6 +533,12 @@ impl PaymentProvider for Sslcommerz {
         Ok(update)
     }
 
+    /// SSLCOMMERZ has no call that closes a gateway session: one with nothing paid is abandoned
+    /// by the shop and reported cancelled.
+    async fn cancel(&self, attempt: AttemptRef<'_>) -> Result<PaymentUpdate, PaymentError> {
+        Ok(self.lookup(attempt).await?.abandoned_unless_paid())
+    }
+
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, PaymentError> {
         let bank_tran_id = match request.payment_id {
             Some(id) => id.to_string(),
