@@ -265,17 +265,6 @@ both_backends! {
         assert_eq!(app.transitions("ORD-000001").await, 1);
     }
 
-    async fn the_notify_alone_confirms_a_payment_and_is_answered_success(app) {
-        let shopper = app.browser();
-        let form = shopper.alipay_form().await;
-        let cashier = shopper.open_cashier(&form).await;
-        shopper.on_cashier(&cashier, "pay", "duplicated").await;
-        app.wait_for("ORD-000001", "paid").await;
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(app.transitions("ORD-000001").await, 1);
-        assert_eq!(app.ledger_rows("ORD-000001").await, 1, "five copies, one ledger row");
-    }
-
     async fn decline_leaves_the_trade_waiting_and_paying_again_works(app) {
         let shopper = app.browser();
         let form = shopper.alipay_form().await;

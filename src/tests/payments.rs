@@ -36,18 +36,6 @@ both_backends! {
         assert_eq!(shopper.cart().await.line_quantity(1), None);
     }
 
-    async fn the_webhook_alone_confirms_a_payment(app) {
-        let shopper = app.browser();
-        shopper.add_to_cart(2, 1).await;
-        let stripe_page = shopper.pay("stripe").await;
-        let back = shopper.on_stripe_page(&stripe_page, "pay", "normal").await;
-        let reference = reference_in(&back);
-        // The browser never comes back; the signed webhook is enough.
-        app.wait_for(&reference, "paid").await;
-        let page = shopper.get(&format!("/orders/{reference}")).await;
-        assert_eq!(page.order_status().as_deref(), Some("Paid"));
-    }
-
     async fn stripe_decline_fails_the_order_releases_stock_and_offers_a_retry(app) {
         let shopper = app.browser();
         shopper.add_to_cart(1, 3).await;
@@ -99,16 +87,6 @@ both_backends! {
         assert_eq!(reconcile().await.unwrap(), 1);
         assert_eq!(app.status_of(&reference).await, "paid");
         assert_eq!(reconcile().await.unwrap(), 0, "the next lookup is scheduled later");
-    }
-
-    async fn the_sandbox_can_duplicate_its_webhooks(app) {
-        let shopper = app.browser();
-        shopper.add_to_cart(2, 2).await;
-        let stripe_page = shopper.pay("stripe").await;
-        let reference = reference_in(&shopper.on_stripe_page(&stripe_page, "pay", "duplicated").await);
-        app.wait_for(&reference, "paid").await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(app.ledger_rows(&reference).await, 1);
     }
 
     async fn events_out_of_order_end_in_the_right_state(app) {

@@ -157,15 +157,6 @@ both_backends! {
         assert_eq!(order["total_money"], json!({"amount": 3600, "currency": "USD"}));
     }
 
-    async fn the_square_webhook_alone_pays(app) {
-        let shopper = app.browser();
-        let page = shopper.start_square(1).await;
-        let reference = reference_in(&shopper.on_square_page(&page, "pay", "duplicated", "succeed").await);
-        app.wait_for(&reference, "paid").await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        assert_eq!(app.transitions(&reference).await, 1);
-    }
-
     async fn square_decline_fails_the_order_and_cancel_changes_nothing_until_asked(app) {
         let shopper = app.browser();
         let page = shopper.start_square(3).await;
