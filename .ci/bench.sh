@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The performance targets of design.md §7 / issue 12, measured side by side in one run against the
-# release build with fresh data; prints one table: figure, target, measured, met or missed. Run on
+# The performance targets (docs/benchmarks.md#how-to-run-them), measured side by side in one run
+# against the release build with fresh data; prints one table: figure, target, measured, met or missed. Run on
 # demand, never in CI:
 #
 #   cargo leptos build --release --precompress && bash .ci/bench.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the shop: installs the build tools if missing, builds (release) and serves at
 # http://127.0.0.1:3000 on the SQLite file data/storefront.db, with every payment provider in sandbox.
-# Configuration comes from the environment or a .env file (see README).
+# Configuration comes from the environment or a .env file (see docs/operating.md#configuration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-tools.sh

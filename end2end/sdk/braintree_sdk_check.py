@@ -4,7 +4,7 @@ Usage: python braintree_sdk_check.py <sandboxes-url> [<shop-url>]
   e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
   shop URL that serves its own sandboxes
 The SDK builds its gateway URL as protocol + server + ":" + port and adds /merchants/{id}/...,
-and takes https only when the port is "443" (providers.md §7.8). So a plain
+and takes https only when the port is "443" (read in the SDK's source). So a plain
 braintree.Environment whose port string carries the sandbox's path prefix
 ("3000/sandbox/braintree") reaches the shop's sandbox without changing the SDK.
 Generates a client token, makes a sale (submit_for_settlement), finds it, searches it by

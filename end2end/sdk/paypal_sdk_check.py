@@ -4,7 +4,7 @@ Usage: python paypal_sdk_check.py <sandboxes-url> [<shop-url>]
   e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
   shop URL that serves its own sandboxes
 The SDK has no host option, so its sandbox environment's base URI is pointed at the shop's
-sandbox (providers.md §3.8). Gets an OAuth2 token, creates an order (PayPal-Request-Id, JPY
+sandbox (docs/sandboxes.md#paypal-sandboxpaypal). Gets an OAuth2 token, creates an order (PayPal-Request-Id, JPY
 without decimals), replays it, gets it, and checks a refusal reaches the SDK as PayPal's error.
 Exit 0 on success.
 """

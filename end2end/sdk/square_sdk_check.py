@@ -4,7 +4,7 @@ shop's Square sandbox.
 Usage: python square_sdk_check.py <sandboxes-url> [<shop-url>]
   e.g. http://127.0.0.1:4100 http://127.0.0.1:3000 (the `sandboxes` binary and a shop), or one
   shop URL that serves its own sandboxes
-The SDK's `base_url` is pointed at `<base>/sandbox/square` (providers.md §6.8). Lists the
+The SDK's `base_url` is pointed at `<base>/sandbox/square` (its documented host override). Lists the
 locations, creates a payment link from an order (idempotency_key, reference_id, redirect URL on
 the shop), replays it, reads it back unchanged, reads its order, and checks a refusal reaches the
 SDK as Square's error. Exit 0 on success.

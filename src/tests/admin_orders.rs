@@ -1,5 +1,5 @@
 //! The merchant's order page (`/admin/orders/{reference}`), its server functions and the sales
-//! chart's figures (issue 8). Products: 1 Canvas Tote $18.00 (stock 40), 2 Ceramic Mug $14.00.
+//! chart's figures. Products: 1 Canvas Tote $18.00 (stock 40), 2 Ceramic Mug $14.00.
 
 use crate::helpers::{both_backends, on_both_backends, spawn_app, Backend, Browser, TestApp};
 use crate::pay::{reference_in, stripe_event};

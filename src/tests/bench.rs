@@ -1,4 +1,4 @@
-//! Payment benchmarks (design.md §7), run on demand and never as part of the test suite:
+//! Payment benchmarks (docs/benchmarks.md), run on demand and never as part of the test suite:
 //!
 //! ```text
 //! cargo test --release --test integration bench -- --ignored --nocapture --test-threads 1
@@ -252,7 +252,8 @@ async fn reference_key(app: &TestApp, reference: &str) -> String {
         .unwrap()
 }
 
-/// The render of one catalogue page in isolation (design.md §7's catalogue row without the cache):
+/// The render of one catalogue page in isolation (the catalogue row of docs/benchmarks.md without
+/// the cache):
 /// the catalogue version is bumped before each request, so every one of them renders the page.
 /// Run with `cargo test --release --test integration bench_catalogue_render -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]

@@ -1,4 +1,4 @@
-//! The merchant's catalogue (issue 24, first part): categories, New product and Edit with every
+//! The merchant's catalogue: categories, New product and Edit with every
 //! field but photos, a renamed product's old address, Remove (archive when it has orders).
 
 use crate::helpers::{both_backends, Browser, Page};

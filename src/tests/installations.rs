@@ -1,4 +1,4 @@
-//! Each installation's own references (issue 23): order numbers start at 1 in every database, so
+//! Each installation's own references (docs/payments.md#attempts-and-references): order numbers start at 1 in every database, so
 //! two shops on one provider account (a reinstall, a staging copy, a second shop) would otherwise
 //! send the same `ORD-000001-A1`, and the provider would answer one shop with the other's
 //! payment. Products: 1 Canvas Tote $18.00, 2 Ceramic Mug $14.00.

@@ -1,4 +1,4 @@
-//! The order lists at scale (issue 8), run on demand and never as part of the test suite:
+//! The order lists at scale (docs/benchmarks.md), run on demand and never as part of the test suite:
 //!
 //! ```text
 //! RUST_LOG=warn cargo test --release --test integration list_scale -- --ignored --nocapture --test-threads 1

@@ -1,4 +1,4 @@
-//! Emails through the outbox (issue 11): the worker sends each queued message once to a real SMTP
+//! Emails through the outbox (docs/operating.md#mail): the worker sends each queued message once to a real SMTP
 //! server (a small one started here, speaking SMTP over TCP), retries with back-off when the
 //! server is down and gives up visibly; without `SMTP_URL` it writes `.eml` files. Products: 1
 //! Canvas Tote $18.00.

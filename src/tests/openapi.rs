@@ -1,5 +1,5 @@
 //! Every request the shop sends to Stripe, PayPal and Square, held against the OpenAPI documents
-//! those providers publish (issue 23). The shop's own sandboxes were written by the same hands as
+//! those providers publish. The shop's own sandboxes were written by the same hands as
 //! its clients, so a field both get wrong in the same way passes every other test; the providers'
 //! documents were not. A recording forwarder in front of the sandboxes keeps each request while the
 //! shop pays, refunds and cancels through each of the three; then each request must name an

@@ -1,4 +1,4 @@
-//! Running it for real (issue 11): `/metrics` for the merchant and the scraper only, webhooks
+//! Running it for real (docs/operating.md#metrics-logs-and-alerts): `/metrics` for the merchant and the scraper only, webhooks
 //! counted by outcome, request ids, `/healthz` and `/readyz`, and `X-Forwarded-For` believed only
 //! from `TRUSTED_PROXIES`. Metrics are process-wide and other tests run alongside, so counters are
 //! compared before and after (at least the increments this test caused).

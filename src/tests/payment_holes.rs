@@ -1,4 +1,4 @@
-//! The payment path against its known ways to lose money or let a stranger in (issue 7): a stale
+//! The payment path against its known ways to lose money or let a stranger in: a stale
 //! checkout form, a provider that times out, unpaid orders that hold stock, superseded attempts,
 //! second payments, signed events for another shop's session, races between a cancel and a
 //! payment, a cancel link, the reconciler's batch, risky SSLCOMMERZ payments, and the webhook

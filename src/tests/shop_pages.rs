@@ -1,4 +1,4 @@
-//! The shop as a person meets it (issue 25): refused forms keep what was typed and say what is
+//! The shop as a person meets it: refused forms keep what was typed and say what is
 //! wrong next to each field; a cancel at the provider reads as a cancel, with Resume payment and
 //! Back to cart; Try again brings the checkout back filled in; a no-JavaScript Add to cart comes
 //! back to the product with a note; the checkout names what the shopper pays with.

@@ -1,4 +1,4 @@
-//! The merchant's sales chart (issue 8), meant for above the order list: net sales per day for the
+//! The merchant's sales chart, meant for above the order list: net sales per day for the
 //! last 30 days, one small chart per currency (amounts in different currencies are never added),
 //! and the payment success rate per provider. Drawn as SVG on the server — no chart library, and
 //! readable without JavaScript — with the same figures in compact tables for screen readers.

@@ -1,4 +1,4 @@
-//! Order status: a monotonic state machine (design.md §3).
+//! Order status: a monotonic state machine (docs/payments.md#orders-and-their-states).
 //!
 //! `awaiting_payment → paid | failed | cancelled | expired | needs_review`, then
 //! `paid → partially_refunded → refunded` (or `paid → refunded`), and `failed | cancelled | expired →

@@ -3,7 +3,7 @@
 use super::{CartView, Money, OrderStatus, RefundView};
 use serde::{Deserialize, Serialize};
 
-/// The seven providers the shop is designed for (design.md §1 lists their visible names).
+/// The seven providers the shop takes payments with; [`ProviderId::label`] is the name people read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderId {

@@ -1,4 +1,5 @@
-//! The payment path's metrics, named in one place so the list in the README is this file.
+//! The payment path's metrics, named in one place so the list in docs/operating.md#metrics is
+//! this file.
 //!
 //! These only record through the `metrics` facade; the server binary installs the Prometheus
 //! recorder that renders them at `/metrics` (without one, recording is a no-op, as in unit tests).

@@ -1,6 +1,7 @@
-//! Payment providers: one module each (`<provider>/`), one trait, a [`Capabilities`] value per
-//! provider, and a sandbox beside each (`<provider>/sandbox.rs`) that speaks the provider's wire
-//! protocol. [`registry`] names the providers; nothing else in the shop does.
+//! Payment providers: one module each (`<provider>.rs` and `<provider>/`), one trait, a
+//! [`Capabilities`] value per provider; each provider's sandbox, which speaks its wire protocol,
+//! is in the server crate's `sandboxes` module. [`registry`] names the providers; nothing else in
+//! the shop does. Adding one: docs/architecture.md#adding-a-provider.
 //!
 //! The trait never changes an order by itself: it turns what a provider says (a webhook, a lookup,
 //! a cancel) into a [`PaymentUpdate`], and `services::payment_updates` applies that to the order.
@@ -118,7 +119,7 @@ pub struct StartRequest {
     pub attempt_created: i64,
 }
 
-/// How the browser gets to the provider (design.md §4).
+/// How the browser gets to the provider (docs/payments.md#placing-an-order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NextStep {

@@ -1,4 +1,4 @@
-//! Alipay (providers.md §4): `alipay.trade.page.pay` as a form the browser posts to the gateway,
+//! Alipay (docs/payments.md#alipay): `alipay.trade.page.pay` as a form the browser posts to the gateway,
 //! the async notify at `/webhooks/alipay` (RSA2 over the sorted form fields, answered `success`),
 //! `alipay.trade.query` for returns and lookups, `alipay.trade.close` for the shopper's cancel,
 //! `alipay.trade.refund` (deduplicated by `out_request_no`) and
@@ -35,7 +35,7 @@ pub const REGISTRATION: Registration = Registration {
 /// The gateway's path under the built-in sandbox's root.
 pub const GATEWAY_PATH: &str = "/gateway.do";
 
-/// CNY 0.01 to 100,000,000.00 per trade (providers.md §4.2).
+/// CNY 0.01 to 100,000,000.00 per trade, Alipay's limit for `total_amount`.
 static CAPABILITIES: Capabilities = Capabilities {
     currencies: &[(Currency::Cny, 1, 10_000_000_000)],
     refunds: true,
@@ -147,7 +147,8 @@ impl Alipay {
         }
     }
 
-    /// The common parameters of a request (providers.md §4.1), without `sign`.
+    /// The common parameters every gateway request carries (`app_id`, `method`, `charset`,
+    /// `sign_type`, `timestamp`, `version`, `biz_content`), without `sign`.
     fn common(&self, method: &str, biz_content: &Value) -> BTreeMap<String, String> {
         let mut p = BTreeMap::new();
         for (k, v) in [

@@ -1,4 +1,4 @@
-//! Authorize.Net Accept Hosted (providers.md §8): `getHostedPaymentPageRequest` gives a form token
+//! Authorize.Net Accept Hosted (docs/payments.md#authorizenet): `getHostedPaymentPageRequest` gives a form token
 //! the shopper's browser posts to the hosted form; `X-ANET-Signature` (HMAC-SHA512) webhooks,
 //! each confirmed by `getTransactionDetailsRequest` before anything changes; lookups by invoice
 //! number through the unsettled list and the last days' settled batches; refunds with

@@ -1,4 +1,4 @@
-//! Braintree (providers.md §7): no hosted page. *Start* asks the gateway for a client token and
+//! Braintree (docs/payments.md#braintree): no hosted page. *Start* asks the gateway for a client token and
 //! answers with a page of the shop's own ([`NextStep::ShopPage`]) whose form carries
 //! `payment_method_nonce` to the return URL: Braintree's Drop-in fills it in with real keys, the
 //! built-in sandbox's stand-in Drop-in page (`/sandbox/braintree/dropin`) with a test nonce.
@@ -87,7 +87,7 @@ const DROPIN_CONNECT_ORIGINS: [&str; 6] = [
     "https://payments.sandbox.braintree-api.com",
 ];
 const DROPIN_ASSETS: &str = "https://assets.braintreegateway.com";
-/// Test nonces (providers.md §7.9).
+/// Braintree's published test nonces: one that pays, one a processor declines.
 pub const VALID_NONCE: &str = "fake-valid-nonce";
 pub const DECLINED_NONCE: &str = "fake-processor-declined-visa-nonce";
 /// The validation code of a refund before settlement (void instead).

@@ -1,4 +1,4 @@
-//! PayPal Orders v2 (providers.md §3): an OAuth2 client-credentials token (cached until it expires,
+//! PayPal Orders v2 (docs/payments.md#paypal): an OAuth2 client-credentials token (cached until it expires,
 //! renewed once when PayPal answers 401 `invalid_token`), orders created with `PayPal-Request-Id`,
 //! the shopper sent to the `payer-action` (or `approve`) link, and the capture made exactly once.
 //!

@@ -2,9 +2,10 @@
 //! the sandboxes all read it (through the settings and [`super::Payments`]); nothing else names a
 //! provider.
 //!
-//! Adding a provider: a folder `payments/<provider>/` with its module (configuration, the trait,
-//! wire types), its `ProviderId` in `model::payment`, and one line below; its sandbox goes in
-//! `src/sandboxes/`.
+//! Adding a provider: its module `payments/<provider>.rs` and `payments/<provider>/` (configuration,
+//! the trait, wire types), its `ProviderId` in `model::payment`, and one line below; its sandbox
+//! goes in the server crate's `sandboxes` module. Every file it touches:
+//! docs/architecture.md#adding-a-provider.
 
 use super::kernel::Registration;
 use super::{alipay, authorizenet, braintree, paypal, square, sslcommerz, stripe};

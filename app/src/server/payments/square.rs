@@ -1,4 +1,4 @@
-//! Square Checkout API payment links (providers.md §6): a payment link is created from an order
+//! Square Checkout API payment links (docs/payments.md#square): a payment link is created from an order
 //! whose `reference_id` is the attempt and whose `idempotency_key` is the attempt's key; the
 //! shopper pays on Square's page and comes back to the shop's return URL. The attempt's provider
 //! session id is the Square **order id**: payments and refunds name it (`order_id`), lookups read

@@ -1,4 +1,4 @@
-//! SSLCOMMERZ (providers.md §5): session API, hosted page via `GatewayPageURL`, IPN checked with
+//! SSLCOMMERZ (docs/payments.md#sslcommerz): session API, hosted page via `GatewayPageURL`, IPN checked with
 //! `verify_sign` and then always confirmed through the provider's own APIs (validation by `val_id`
 //! for VALID, transaction query by `tran_id` otherwise) before anything changes.
 
@@ -38,7 +38,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     refunds: true,
     partial_refunds: true,
     // The shop sends its key as `refe_id`; that SSLCOMMERZ refuses a repeat by it is UNCONFIRMED
-    // (providers.md §5.6), so a refund whose answer was lost is not asked for again.
+    // (no documentation says so), so a refund whose answer was lost is not asked for again.
     idempotent_refunds: false,
     // SSLCOMMERZ has no call to close a session; an abandoned one simply never completes.
     closes_sessions: false,

@@ -1,4 +1,4 @@
-//! Stripe Checkout Sessions (providers.md §2): create with `Idempotency-Key`, retrieve for
+//! Stripe Checkout Sessions (docs/payments.md#stripe): create with `Idempotency-Key`, retrieve for
 //! lookups, expire on cancel, and `Stripe-Signature`-verified webhooks.
 
 pub mod config;

@@ -1,4 +1,4 @@
-//! Placing an order (design.md §4.1): re-price the cart, reserve stock, snapshot the quote, create
+//! Placing an order (docs/payments.md#placing-an-order): re-price the cart, reserve stock, snapshot the quote, create
 //! the order and its attempt in one transaction keyed by the form's idempotency key, then open the
 //! provider's hosted payment with the attempt reference as its idempotency key.
 //!

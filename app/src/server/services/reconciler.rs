@@ -1,4 +1,4 @@
-//! The reconciler (design.md §4.4), one pass every few seconds on every instance:
+//! The reconciler (docs/payments.md#the-reconciler), one pass every few seconds on every instance:
 //! - open payment attempts whose webhook never came are looked up at the provider on a back-off
 //!   schedule (30 s, 2 min, 10 min, 1 h, 6 h, 24 h after the session opened), and the answer is
 //!   applied like a webhook;

@@ -1,4 +1,4 @@
-//! Refunds from the merchant's order page (design.md §4.5), never paying out more than was
+//! Refunds from the merchant's order page (docs/payments.md#refunds), never paying out more than was
 //! captured:
 //! - refundable = captured − (pending + succeeded refunds), decided under the order's lock, so two
 //!   merchants pressing Refund at once (or one pressing twice) queue, and the second sees the

@@ -1,4 +1,4 @@
-//! The sales chart's figures (issue 8): for the last [`DAYS`] days (UTC), net sales per day and
+//! The sales chart's figures: for the last [`DAYS`] days (UTC), net sales per day and
 //! currency — paid orders' totals minus what was refunded of them, by the day the order was
 //! placed — and each provider's payment success rate: paid ÷ attempts that reached an end (paid,
 //! failed, cancelled, expired, needs review) among attempts created in those days. One grouped

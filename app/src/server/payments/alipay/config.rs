@@ -1,4 +1,4 @@
-//! Alipay's settings (design.md §2): `ALIPAY_APP_ID`, `ALIPAY_APP_PRIVATE_KEY` (PEM) and
+//! Alipay's settings (docs/operating.md#payments): `ALIPAY_APP_ID`, `ALIPAY_APP_PRIVATE_KEY` (PEM) and
 //! `ALIPAY_PUBLIC_KEY` (PEM), all three or none, and `ALIPAY_GATEWAY`, the full `…/gateway.do`
 //! URL. Like Stripe's: sandbox mode without keys uses the built-in sandbox and its fixed public
 //! test keys; with keys it talks to Alipay's own sandbox gateway, never the production one. Live

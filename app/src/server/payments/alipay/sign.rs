@@ -1,4 +1,4 @@
-//! Alipay's RSA2 (SHA256withRSA, PKCS#1 v1.5) signatures (providers.md §4.1, §4.4, §4.5): keys
+//! Alipay's RSA2 (SHA256withRSA, PKCS#1 v1.5) signatures (docs/payments.md#alipay): keys
 //! in PKCS#8 or PKCS#1 PEM (or the bare base64 the Alipay console shows), the sorted `k=v&…`
 //! string to sign, the raw response object a gateway answer is signed over, and the shop's
 //! references and amounts written Alipay's way. RustCrypto does the cryptography.
@@ -281,7 +281,8 @@ eBL+txVxzOSb5OyuMHyj3vIYRN/LK5Klc+eQ3+Z6LEDmkejbUyMh9yaFW0BUgVo1
 SAc0QCFtdBP2zdgtBhRayPSu
 -----END PRIVATE KEY-----";
 
-    /// providers.md §9 item 7: the string the node SDK signed for `alipay.trade.query`.
+    /// The string Alipay's Node SDK signed for `alipay.trade.query`
+    /// (docs/payments.md#signature-test-vectors, item 7).
     const TESTED: &str = "app_id=2021000000000001&biz_content={\"out_trade_no\":\"o1\"}&charset=utf-8&method=alipay.trade.query&sign_type=RSA2&timestamp=2026-11-22 01:29:52&version=1.0";
 
     #[test]

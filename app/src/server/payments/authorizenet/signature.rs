@@ -1,4 +1,4 @@
-//! The `X-ANET-Signature` webhook header (providers.md §8.4): `sha512=<HEX>`, HMAC-SHA512 over the
+//! The `X-ANET-Signature` webhook header (docs/payments.md#authorizenet): `sha512=<HEX>`, HMAC-SHA512 over the
 //! raw body with the ASCII bytes of the Signature Key as the key. Authorize.Net sends upper-case
 //! hex; any case is accepted, and the comparison is constant-time (`verify_slice`). Nothing
 //! timestamped is signed, so a replay is a duplicate, caught by its `notificationId`.
@@ -52,7 +52,7 @@ pub fn sign(body: &[u8], key: &str) -> String {
 mod tests {
     use super::*;
 
-    // providers.md §9, vector 4.
+    // docs/payments.md#signature-test-vectors, vector 4.
     const KEY: &str = "ABCDEF0123";
     const BODY: &[u8] =
         br#"{"notificationId":"n1","eventType":"net.authorize.payment.authcapture.created"}"#;

@@ -1,4 +1,4 @@
-//! Authorize.Net's wire format (providers.md §8.1): one URL, a JSON (or XML) document named after
+//! Authorize.Net's wire format (docs/payments.md#authorizenet): one URL, a JSON (or XML) document named after
 //! the request, element order significant (the JSON mirrors the XSD sequence), answers that start
 //! with a UTF-8 byte-order mark and report errors as HTTP 200 with `messages.resultCode: "Error"`.
 //!

@@ -1,5 +1,5 @@
-//! Braintree's wire formats (providers.md §7): the sale and refund bodies, the `<transaction>` and
-//! `<api-error-response>` answers, and the webhook signature (§7.4, §9).
+//! Braintree's wire formats (docs/payments.md#braintree): the sale and refund bodies, the
+//! `<transaction>` and `<api-error-response>` answers, and the webhook signature.
 
 use super::xml::{self, Node};
 use crate::model::{Currency, Money};
@@ -140,7 +140,7 @@ pub fn has_code(summary: &str, code: &str) -> bool {
     summary.contains(&format!("{code}:"))
 }
 
-/// `transaction.sale` (§7.2): the nonce, the quoted amount, `order_id` = the attempt reference,
+/// `transaction.sale`: the nonce, the quoted amount, `order_id` = the attempt reference,
 /// settled at once.
 pub fn sale_body(
     amount: &str,
@@ -222,7 +222,7 @@ pub fn refund_body(amount: &str, order_id: &str) -> String {
         .document()
 }
 
-/// `hex(HMAC-SHA1(key = SHA1(private_key), message))` (§7.4, §9).
+/// `hex(HMAC-SHA1(key = SHA1(private_key), message))`, as Braintree's SDKs sign webhooks.
 pub fn signature(private_key: &str, message: &[u8]) -> String {
     let key = Sha1::digest(private_key.as_bytes());
     let mut mac = HmacSha1::new_from_slice(&key).expect("HMAC takes any key length");

@@ -1,4 +1,4 @@
-//! The small XML the Braintree gateway speaks (providers.md §7.1): elements with dashed names,
+//! The small XML the Braintree gateway speaks (docs/payments.md#braintree): elements with dashed names,
 //! `type`/`nil` attributes and text. A writer and a reader for exactly that; no DTDs, no
 //! namespaces, no CDATA (the gateway sends none). Element names are normalised on read (`_` is
 //! read as `-`), since the Python SDK sends snake_case names and the gateway answers dashed ones.

@@ -4,7 +4,7 @@
 //! currency: USD, EUR or JPY; default USD) and `SQUARE_API_BASE`.
 //!
 //! Square's access tokens do not say whether they are for the sandbox (sandbox and production
-//! tokens both look like `EAAA…`, providers.md §6.1), so the mode and the host decide, as for
+//! tokens both look like `EAAA…`), so the mode and the host decide, as for
 //! PayPal: with credentials, sandbox mode talks to `connect.squareupsandbox.com` and never to
 //! Square's live host; live mode talks to `connect.squareup.com` and never to the sandbox host.
 

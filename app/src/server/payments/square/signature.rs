@@ -1,4 +1,4 @@
-//! Square's webhook signature (providers.md §6.4, §9): `x-square-hmacsha256-signature` is the
+//! Square's webhook signature (docs/payments.md#square): `x-square-hmacsha256-signature` is the
 //! standard-base64 HMAC-SHA256, keyed with the subscription's signature key (its UTF-8 bytes), over
 //! the notification URL exactly as configured at Square followed by the raw body. The URL is the
 //! configured one, never the one a request arrived at (a proxy changes that). Comparison is

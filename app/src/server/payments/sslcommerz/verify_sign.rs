@@ -108,7 +108,7 @@ pub fn password_md5(store_passwd: &str) -> String {
 mod tests {
     use super::*;
 
-    // providers.md §9, vector 5.
+    // docs/payments.md#signature-test-vectors, vector 5.
     const VERIFY_KEY: &str =
         "amount,bank_tran_id,card_type,currency,status,store_amount,tran_id,val_id";
 

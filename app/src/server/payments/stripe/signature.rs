@@ -69,7 +69,8 @@ pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
 mod tests {
     use super::*;
 
-    // providers.md §9, vector 1 (reproduced with stripe-node and stripe-python).
+    // docs/payments.md#signature-test-vectors, vector 1 (reproduced with stripe-node and
+    // stripe-python).
     const SECRET: &str = "whsec_test_secret";
     const T: i64 = 1_700_000_000;
     const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"checkout.session.completed"}"#;
