@@ -31,6 +31,9 @@ step "import cycles (server and app crates)"
 python3 .ci/import-cycles.py app/src lib.rs
 python3 .ci/import-cycles.py src lib.rs
 
+step "documentation (links and anchors, every variable the code reads documented)"
+python3 .ci/docs-check.py
+
 step "clippy (server build)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (browser build)"
