@@ -39,7 +39,7 @@ SHELL_OWN = {'HOME', 'PATH', 'PWD', 'USER', 'SHELL', 'TMPDIR', 'OLDPWD', 'IFS', 
 # comment): their old references are listed, not failed, until they are fixed. Then empty it.
 PENDING = ('src/sandboxes.rs', 'src/sandboxes/', 'app/Cargo.toml')
 SOURCE_DIRS = ('app/src', 'src', 'end2end', '.ci', 'migrations')
-SKIP_DIRS = {'node_modules', '.venv', 'target', 'test-results', 'playwright-report', '.git'}
+SKIP_DIRS = {'node_modules', '.venv', 'target', 'test-results', 'playwright-report', '.git', 'data'}
 VAR = r'[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+'
 
 problems = []
@@ -189,47 +189,55 @@ def check_pointers(path):
 # ---------------------------------------------------------------------------------------------
 # Rust sources: literals, and what `#[cfg(test)]` covers.
 
+RUST_SPECIAL = re.compile(r'//|/\*|(?<![A-Za-z0-9_])b?r#*"|(?<![A-Za-z0-9_])b"|"|\'')
+
+
+def blank(text):
+    return re.sub(r'[^\n]', ' ', text)
+
+
 def rust_parts(src):
     """(skeleton, literals): the source with comments and the insides of string and char
-    literals blanked, and each string literal as (offset, text)."""
+    literals blanked (same length, same lines), and each string literal as (offset, text)."""
     out, lits = [], []
     i, n = 0, len(src)
     while i < n:
-        c = src[i]
-        if src.startswith('//', i):
+        m = RUST_SPECIAL.search(src, i)
+        if not m:
+            out.append(src[i:]); break
+        out.append(src[i:m.start()])
+        i, tok = m.start(), m.group(0)
+        if tok == '//':
             j = src.find('\n', i)
             j = n if j < 0 else j
-            out.append(' ' * (j - i)); i = j
-        elif src.startswith('/*', i):
+            out.append(blank(src[i:j])); i = j
+        elif tok == '/*':
             depth, j = 1, i + 2
             while j < n and depth:
                 if src.startswith('/*', j): depth += 1; j += 2
                 elif src.startswith('*/', j): depth -= 1; j += 2
                 else: j += 1
-            out.append(re.sub(r'[^\n]', ' ', src[i:j])); i = j
-        elif re.match(r'b?r#*"', src[i:i + 40]) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == '_')):
-            m = re.match(r'(b?r)(#*)"', src[i:])
-            end = '"' + m.group(2)
-            start = i + len(m.group(0))
+            out.append(blank(src[i:j])); i = j
+        elif tok == "'":
+            c = re.match(r"'(\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]+\}|.)|[^\\'\n])'", src[i:i + 12])
+            if c:
+                out.append("'" + ' ' * (len(c.group(0)) - 2) + "'"); i += len(c.group(0))
+            else:
+                out.append(tok); i += 1  # a lifetime
+        elif 'r' in tok:
+            end = '"' + tok[tok.index('r') + 1:-1]
+            start = i + len(tok)
             j = src.find(end, start)
             j = n if j < 0 else j
             lits.append((i, src[start:j]))
-            out.append(m.group(0) + re.sub(r'[^\n]', ' ', src[start:j]) + end); i = j + len(end)
-        elif c == '"' or (c == 'b' and src.startswith('b"', i) and (i == 0 or not src[i - 1].isalnum())):
-            start = i + (2 if c == 'b' else 1)
+            out.append(tok + blank(src[start:j]) + end); i = j + len(end)
+        else:
+            start = i + len(tok)
             j = start
             while j < n and src[j] != '"':
                 j += 2 if src[j] == '\\' else 1
             lits.append((i, src[start:j]))
-            out.append(src[i:start] + re.sub(r'[^\n]', ' ', src[start:j]) + '"'); i = j + 1
-        elif c == "'":
-            m = re.match(r"'(\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]+\}|.)|[^\\'\n])'", src[i:])
-            if m:
-                out.append("' '" + ' ' * (len(m.group(0)) - 3)); i += len(m.group(0))
-            else:
-                out.append(c); i += 1
-        else:
-            out.append(c); i += 1
+            out.append(tok + blank(src[start:j]) + '"'); i = j + 1
     return ''.join(out), lits
 
 
@@ -273,7 +281,9 @@ def rust_variables():
                 (tests if in_test(m.start()) else shop).setdefault(m.group(1), where(m.start()))
             if rel(path).startswith('src/tests/'):
                 continue
-            live = ''.join(' ' if any(a <= k < b for a, b in spans) else ch for k, ch in enumerate(skeleton))
+            live = skeleton
+            for a, b in spans:
+                live = live[:a] + re.sub(r'[^\n]', ' ', live[a:b]) + live[b:]
             if not READS_ENV.search(live):
                 continue
             if re.search(r'from_default_env', live):
@@ -355,12 +365,12 @@ def check_variables():
         if name in doc_tests:
             problem(OPERATING, doc_tests[name], f'{name} is read by the shop ({where}): document it outside "{TESTS_SECTION}"')
         elif name not in doc_shop:
-            problem(OPERATING, 0, f'{name} is read at {where} but not documented')
+            problem(*where.rsplit(':', 1), f'{name} is read here but not documented in {OPERATING}')
     for name, where in sorted(code_tests.items()):
         if name in doc_shop:
             problem(OPERATING, doc_shop[name], f'{name} is read only by tests or scripts ({where}): document it under "{TESTS_SECTION}"')
         elif name not in doc_tests:
-            problem(OPERATING, 0, f'{name} is read at {where} but not documented under "{TESTS_SECTION}"')
+            problem(*where.rsplit(':', 1), f'{name} is read here but not documented in {OPERATING} under "{TESTS_SECTION}"')
     for name, line in sorted({**doc_tests, **doc_shop}.items()):
         if name not in code_shop and name not in code_tests:
             problem(OPERATING, line, f'{name} is documented but nothing reads it')
