@@ -820,9 +820,10 @@ async fn form_action(
             content_type: "application/json",
             headers: vec![("X-ANET-Signature", signed)],
             body: body.into_bytes(),
+            answer: None,
         };
         let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-        delivery::spawn(state.http.clone(), vec![message], plan);
+        delivery::spawn(&state, vec![message], plan);
         if record["show_receipt"] == false && !return_url.is_empty() {
             return Redirect::to(&return_url).into_response();
         }

@@ -480,8 +480,9 @@ fn send_notification(state: &Sandbox, kind: &str, tx: &Stored, plan: DeliveryPla
         content_type: "application/x-www-form-urlencoded",
         headers: Vec::new(),
         body: body.into_bytes(),
+        answer: None,
     };
-    delivery::spawn(state.http.clone(), vec![message], plan);
+    delivery::spawn(state, vec![message], plan);
 }
 
 async fn find(

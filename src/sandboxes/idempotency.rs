@@ -18,12 +18,15 @@
 //! again, which is what their SDKs' retries expect. Alipay, SSLCOMMERZ, Braintree and
 //! Authorize.Net have no idempotency key (their merchant references are unique instead).
 //!
-//! How a repeat is answered (status, error body, headers) is each provider's dialect: a handler
-//! turns a [`Repeat`] into its provider's reply.
+//! How a repeat is answered (status, error body, headers) is each provider's dialect
+//! ([`Keyed::repeat`]); [`once`] is the one path a keyed request takes.
 
+use super::dialect::{Dialect, Refusal, Reply};
 use super::store::{self, Claim};
 use app::server::db::Db;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -72,6 +75,47 @@ pub enum Repeat {
     InProgress,
     /// The key was first used with another request.
     OtherRequest,
+}
+
+/// A provider whose requests may carry an idempotency key: its rules, and its words for a repeat.
+pub trait Keyed: Dialect<Body = Json<Value>> {
+    const RULES: &'static Rules;
+    /// What a repeated key gets instead of acting.
+    fn repeat(repeat: Repeat) -> Response;
+    /// The answer to a request that acted (Stripe adds a request id).
+    fn answer(status: StatusCode, body: Value) -> Response {
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Act once per key: claim `key` (when the request has one), run `act`, and keep its reply under
+/// the key, so that a repeat gets [`Keyed::repeat`] instead. In `tx` (the claim, the work and the
+/// reply in one commit: a refusal is kept, but a server error returns at once and the caller does
+/// not commit), or without one in write transactions of their own (every reply is kept as the
+/// provider's rules say).
+pub async fn once<P: Keyed>(
+    db: &Db,
+    mut tx: Option<&mut AnyConnection>,
+    key: Option<&str>,
+    request: &[u8],
+    act: impl AsyncFnOnce(Option<&mut AnyConnection>) -> Result<(StatusCode, Value), Refusal<P>>,
+) -> Reply<P> {
+    let claimed = match key {
+        Some(key) => match claim(db, tx.as_deref_mut(), P::RULES, key, request).await? {
+            Ok(claimed) => Some(claimed),
+            Err(repeat) => return Ok(P::repeat(repeat)),
+        },
+        None => None,
+    };
+    let (status, body) = match act(tx.as_deref_mut()).await {
+        Ok(reply) => reply,
+        Err(failed) if tx.is_some() && failed.status.is_server_error() => return Err(failed),
+        Err(refused) => (refused.status, refused.body.0),
+    };
+    if let Some(claimed) = claimed {
+        claimed.finish(db, tx, status, &body).await?;
+    }
+    Ok(P::answer(status, body))
 }
 
 /// A claimed key: the request acts, then [`Claimed::finish`] stores its reply.

@@ -1195,13 +1195,14 @@ async fn send_events(state: &Sandbox, events: &[(&str, &str, Value)], plan: Deli
                 content_type: "application/json",
                 headers: transmission.headers(),
                 body,
+                answer: None,
             }),
             Err(e) => {
                 tracing::error!(error = %e, "paypal sandbox: could not record a transmission")
             }
         }
     }
-    delivery::spawn(state.http.clone(), messages, plan);
+    delivery::spawn(state, messages, plan);
 }
 
 fn summary(event_type: &str) -> &'static str {

@@ -669,11 +669,11 @@ fn notify(state: &Sandbox, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
                     ("square-initial-delivery-timestamp", now_text()),
                     ("square-retry-number", "0".to_string()),
                 ],
-                body,
+                body, answer: None,
             }
         })
         .collect();
-    delivery::spawn(state.http.clone(), messages, plan);
+    delivery::spawn(state, messages, plan);
 }
 
 fn amount_text(minor: i64, currency: &str) -> String {

@@ -398,8 +398,9 @@ async fn hosted_action(
             content_type: "application/x-www-form-urlencoded",
             headers: vec![],
             body,
+            answer: None,
         };
-        delivery::spawn(state.http.clone(), vec![message], plan);
+        delivery::spawn(&state, vec![message], plan);
     }
     // The browser goes back with the same fields, as an auto-submitted POST.
     let action = session[back].as_str().unwrap_or("/");
