@@ -18,10 +18,11 @@ pub trait Dialect: Sized + 'static {
     fn internal() -> Refusal<Self>;
 }
 
-/// A refused request (or one the sandbox failed), in provider `P`'s dialect.
+/// A refused request (or one the sandbox failed), in provider `P`'s dialect. (Its body is boxed:
+/// handlers pass refusals up with `?`, and a whole `Response` is large.)
 pub struct Refusal<P: Dialect> {
     pub status: StatusCode,
-    pub body: P::Body,
+    pub body: Box<P::Body>,
 }
 
 /// What a handler of provider `P` answers.
@@ -29,7 +30,10 @@ pub type Reply<P> = Result<Response, Refusal<P>>;
 
 impl<P: Dialect> Refusal<P> {
     pub fn new(status: StatusCode, body: P::Body) -> Refusal<P> {
-        Refusal { status, body }
+        Refusal {
+            status,
+            body: Box::new(body),
+        }
     }
 
     /// `P`'s internal error, with its cause in the log.
@@ -54,6 +58,6 @@ impl<P: Dialect<Body = Response>> From<Response> for Refusal<P> {
 
 impl<P: Dialect> IntoResponse for Refusal<P> {
     fn into_response(self) -> Response {
-        (self.status, self.body).into_response()
+        (self.status, *self.body).into_response()
     }
 }
