@@ -18,8 +18,10 @@
 //!   - **Cancel**: the cancel URL.
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::page::{delivery_controls, escape, is_shop_url, page};
-use super::store;
+use super::dialect::{Dialect, Refusal, Reply};
+use super::objects::{Kind, Loaded, TRIES};
+use super::page::{delivery_controls, escape, is_shop_url, notice, page, PAY_DECLINE_CANCEL};
+use super::wire::field;
 use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
@@ -39,8 +41,8 @@ const PROVIDER: &str = "authorizenet";
 const ACTION_PATH: &str = "/payment/action";
 /// A form token's life (providers.md §8.2).
 const TOKEN_SECS: i64 = 15 * 60;
-const TOKEN: &str = "anet-token:";
-const TX: &str = "anet-tx:";
+const TOKENS: Kind = Kind::new(PROVIDER, "anet-token:");
+const TRANSACTIONS: Kind = Kind::new(PROVIDER, "anet-tx:");
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
@@ -49,9 +51,21 @@ pub fn routes() -> Router<Sandbox> {
         .route(ACTION_PATH, post(form_action))
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "authorizenet sandbox failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error").into_response()
+/// Authorize.Net refuses inside its answers (HTTP 200, `resultCode: Error`) or, on the hosted
+/// form, with a page; a plain 500 when the sandbox fails.
+pub struct AuthorizeNet;
+
+type Error = Refusal<AuthorizeNet>;
+
+impl Dialect for AuthorizeNet {
+    const NAME: &'static str = "authorizenet";
+    type Body = Response;
+
+    fn internal() -> Error {
+        (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error")
+            .into_response()
+            .into()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -159,38 +173,12 @@ async fn api(State(state): State<Sandbox>, headers: HeaderMap, body: Bytes) -> R
             "The root node does not reference a valid XML namespace (sandbox: unknown request).",
         )),
     };
-    result.unwrap_or_else(|r| r)
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn load(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(store::get(&mut conn, id)
-        .await
-        .map_err(internal)?
-        .and_then(|o| serde_json::from_str(&o.data).ok()))
-}
-
-async fn save(state: &Sandbox, id: &str, old: &Value, new: &Value) -> Result<bool, Response> {
-    store::update_committed(&state.db, id, 200, &new.to_string(), Some(&old.to_string()))
-        .await
-        .map_err(internal)
-}
-
-async fn insert(state: &Sandbox, id: &str, data: &Value) -> Result<(), Response> {
-    store::insert_committed(&state.db, PROVIDER, id, None, "", 200, &data.to_string())
-        .await
-        .map_err(internal)?;
-    Ok(())
-}
-
-async fn all_transactions(state: &Sandbox) -> Result<Vec<Value>, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(store::search(&mut conn, PROVIDER, TX, "")
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter_map(|o| serde_json::from_str(&o.data).ok())
-        .collect())
+async fn all_transactions(state: &Sandbox) -> Result<Vec<Value>, sqlx::Error> {
+    let found = TRANSACTIONS.search::<Value>(&state.db, "").await?;
+    Ok(found.into_iter().map(|t| t.value).collect())
 }
 
 fn dollars(minor: i64) -> String {
@@ -215,7 +203,7 @@ async fn hosted_page(
     format: Format,
     reply: &str,
     request: &Value,
-) -> Result<Response, Response> {
+) -> Reply<AuthorizeNet> {
     let tx = &request["transactionRequest"];
     let invalid = |text: &str| error(format, reply, "E00003", text);
     let kind = wire::text(&tx["transactionType"]);
@@ -260,7 +248,7 @@ async fn hosted_page(
         "created": clock::now_secs(),
         "used": false,
     });
-    insert(state, &format!("{TOKEN}{token}"), &data).await?;
+    TOKENS.insert(&state.db, &token, &data).await?;
     Ok(answer(
         format,
         reply,
@@ -346,9 +334,9 @@ async fn details(
     format: Format,
     reply: &str,
     request: &Value,
-) -> Result<Response, Response> {
+) -> Reply<AuthorizeNet> {
     let id = wire::text(&request["transId"]);
-    let Some(t) = load(state, &format!("{TX}{id}")).await? else {
+    let Some(t) = TRANSACTIONS.load::<Value>(&state.db, &id).await? else {
         return Ok(error(
             format,
             reply,
@@ -400,7 +388,7 @@ async fn transaction_list(
     format: Format,
     reply: &str,
     batch: Option<String>,
-) -> Result<Response, Response> {
+) -> Reply<AuthorizeNet> {
     let list: Vec<Node> = all_transactions(state)
         .await?
         .iter()
@@ -428,7 +416,7 @@ async fn transaction_list(
     ))
 }
 
-async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Result<Response, Response> {
+async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Reply<AuthorizeNet> {
     let mut batches: Vec<String> = all_transactions(state)
         .await?
         .iter()
@@ -546,7 +534,7 @@ async fn create_transaction(
     format: Format,
     reply: &str,
     request: &Value,
-) -> Result<Response, Response> {
+) -> Reply<AuthorizeNet> {
     let tx = &request["transactionRequest"];
     let kind = wire::text(&tx["transactionType"]);
     let ref_id = wire::text(&tx["refTransId"]);
@@ -559,9 +547,8 @@ async fn create_transaction(
             "The sandbox takes refundTransaction and voidTransaction only.",
         ));
     }
-    for _ in 0..5 {
-        let id = format!("{TX}{ref_id}");
-        let Some(original) = load(state, &id).await? else {
+    for _ in 0..TRIES {
+        let Some(original) = TRANSACTIONS.load::<Value>(&state.db, &ref_id).await? else {
             return Ok(refuse("16", "The transaction cannot be found."));
         };
         let card = wire::text(&original["card"]);
@@ -572,9 +559,9 @@ async fn create_transaction(
                 "capturedPendingSettlement" => {}
                 _ => return Ok(refuse("16", "The transaction cannot be found (sandbox: only unsettled transactions can be voided).")),
             }
-            let mut voided = original.clone();
+            let mut voided = original.value.clone();
             voided["status"] = json!("voided");
-            if save(state, &id, &original, &voided).await? {
+            if original.save(&state.db, &voided).await? {
                 return Ok(transaction_answer(
                     format, reply, "1", &ref_id, &ref_id, &card, None,
                 ));
@@ -608,9 +595,9 @@ async fn create_transaction(
         if refunded + amount > original["amount"].as_i64().unwrap_or(0) {
             return Ok(refuse("55", "The sum of credits against the referenced transaction would exceed original debit amount."));
         }
-        let mut updated = original.clone();
+        let mut updated = original.value.clone();
         updated["refunded"] = json!(refunded + amount);
-        if !save(state, &id, &original, &updated).await? {
+        if !original.save(&state.db, &updated).await? {
             continue;
         }
         let refund_id = new_trans_id();
@@ -627,7 +614,7 @@ async fn create_transaction(
             "card": card,
             "submitted": clock::now_secs(),
         });
-        insert(state, &format!("{TX}{refund_id}"), &refund).await?;
+        TRANSACTIONS.insert(&state.db, &refund_id, &refund).await?;
         return Ok(transaction_answer(
             format, reply, "1", &refund_id, &ref_id, &card, None,
         ));
@@ -635,44 +622,30 @@ async fn create_transaction(
     Ok(error(format, reply, "E00053", "Server too busy"))
 }
 
-fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    (
-        status,
-        page(
-            title,
-            &format!(
-                "<main class=\"card\"><h1>{}</h1><p role=\"alert\" data-testid=\"sandbox-error\">{}</p></main>",
-                escape(title),
-                escape(detail)
-            ),
-        ),
-    )
-        .into_response()
-}
-
 /// The token's record, if it is known, unused and not older than 15 minutes.
-async fn open_token(state: &Sandbox, token: &str) -> Result<Value, Response> {
+async fn open_token(state: &Sandbox, token: &str) -> Result<Loaded<Value>, Error> {
     let record = if token.is_empty() || token.len() > 200 {
         None
     } else {
-        load(state, &format!("{TOKEN}{token}")).await?
+        TOKENS.load::<Value>(&state.db, token).await?
     };
+    let refused = |status, title, detail| Err(notice(status, title, detail).into());
     let Some(record) = record else {
-        return Err(error_page(
+        return refused(
             StatusCode::BAD_REQUEST,
             "Invalid payment form",
             "This form's token is not known: open the payment again from the shop.",
-        ));
+        );
     };
     if record["used"] == true {
-        return Err(error_page(
+        return refused(
             StatusCode::GONE,
             "Payment form already used",
             "This payment form has been used. Return to the shop to see your order.",
-        ));
+        );
     }
     if clock::now_secs() - record["created"].as_i64().unwrap_or(0) > TOKEN_SECS {
-        return Err(error_page(StatusCode::GONE, "Payment form expired", "This payment form's token is older than 15 minutes. Return to the shop and choose Pay again."));
+        return refused(StatusCode::GONE, "Payment form expired", "This payment form's token is older than 15 minutes. Return to the shop and choose Pay again.");
     }
     Ok(record)
 }
@@ -680,12 +653,9 @@ async fn open_token(state: &Sandbox, token: &str) -> Result<Value, Response> {
 async fn hosted_form(
     State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let token = form.get("token").cloned().unwrap_or_default();
-    let record = match open_token(&state, &token).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Reply<AuthorizeNet> {
+    let token = field(&form, "token");
+    let record = open_token(&state, token).await?;
     let s = |k: &str| escape(record[k].as_str().unwrap_or(""));
     let body = format!(
         r#"<main class="card"><h1>Authorize.Net sandbox payment form</h1>
@@ -696,9 +666,7 @@ async fn hosted_form(
 <p><label for="card">Card number</label><br><input id="card" name="card" value="4111111111111111" inputmode="numeric" autocomplete="cc-number"></p>
 <p><label for="expiry">Expiry (MM/YY)</label><br><input id="expiry" name="expiry" value="12/30" autocomplete="cc-exp"></p>
 <p><strong>Pay</strong> charges the test card; <strong>Decline</strong> makes a declined transaction; <strong>Cancel</strong> returns to the shop without paying.</p>
-<button class="pay" name="action" value="pay">Pay</button>
-<button name="action" value="decline">Decline</button>
-<button name="action" value="cancel">Cancel</button>
+{PAY_DECLINE_CANCEL}
 {controls}
 <fieldset><legend>Settlement (test control)</legend>
 <label><input type="radio" name="settlement" value="settled" checked> Settled at once (refunds use refundTransaction)</label><br>
@@ -712,10 +680,10 @@ async fn hosted_form(
         amount = dollars(record["amount"].as_i64().unwrap_or(0)),
         invoice = s("invoice"),
         description = s("description"),
-        token = escape(&token),
+        token = escape(token),
         controls = delivery_controls(),
     );
-    page("Authorize.Net sandbox payment form", &body).into_response()
+    Ok(page("Authorize.Net sandbox payment form", &body))
 }
 
 /// The webhook Authorize.Net sends for a new transaction, signed with the sandbox Signature Key.
@@ -741,43 +709,32 @@ pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
 async fn form_action(
     State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let token = form.get("token").cloned().unwrap_or_default();
-    let record = match open_token(&state, &token).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Reply<AuthorizeNet> {
+    let record = open_token(&state, field(&form, "token")).await?;
     let return_url = record["return_url"].as_str().unwrap_or("").to_string();
-    let action = form.get("action").map(String::as_str).unwrap_or("");
+    let action = field(&form, "action");
     if action == "cancel" {
         let cancel = record["cancel_url"].as_str().unwrap_or("");
-        return if cancel.is_empty() {
-            error_page(
+        return Ok(if cancel.is_empty() {
+            notice(
                 StatusCode::OK,
                 "Payment cancelled",
                 "You left the payment form without paying.",
             )
         } else {
             Redirect::to(cancel).into_response()
-        };
+        });
     }
     let approved = match action {
         "pay" => true,
         "decline" => false,
         _ => return hosted_form(State(state), Form(form)).await,
     };
-    let mut used = record.clone();
+    let mut used = record.value.clone();
     used["used"] = json!(true);
-    match save(&state, &format!("{TOKEN}{token}"), &record, &used).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::CONFLICT,
-                "Payment form already used",
-                "This payment form has been used.",
-            )
-        }
-        Err(r) => return r,
+    if !record.save(&state.db, &used).await? {
+        let detail = "This payment form has been used.";
+        return Err(notice(StatusCode::CONFLICT, "Payment form already used", detail).into());
     }
     let digits: String = form
         .get("card")
@@ -809,23 +766,17 @@ async fn form_action(
     if settled {
         transaction["batchId"] = json!(format!("{}", 10_000_000 + now / 86_400));
     }
-    if let Err(r) = insert(&state, &format!("{TX}{trans_id}"), &transaction).await {
-        return r;
-    }
+    TRANSACTIONS
+        .insert(&state.db, &trans_id, &transaction)
+        .await?;
     if approved {
         let body = webhook_body("net.authorize.payment.authcapture.created", &transaction);
         let signed = signature::sign(body.as_bytes(), sandbox_keys::AUTHORIZENET_SIGNATURE_KEY);
-        let message = Message {
-            url: format!("{}/webhooks/authorizenet", state.webhook_root),
-            content_type: "application/json",
-            headers: vec![("X-ANET-Signature", signed)],
-            body: body.into_bytes(),
-            answer: None,
-        };
-        let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-        delivery::spawn(&state, vec![message], plan);
+        let message = Message::new(state.webhook_url(PROVIDER), "application/json", body)
+            .header("X-ANET-Signature", signed);
+        delivery::spawn(&state, vec![message], DeliveryPlan::chosen(&form));
         if record["show_receipt"] == false && !return_url.is_empty() {
-            return Redirect::to(&return_url).into_response();
+            return Ok(Redirect::to(&return_url).into_response());
         }
     }
     let (title, words) = if approved {
@@ -844,15 +795,14 @@ async fn form_action(
             escape(&return_url)
         )
     };
-    page(
+    Ok(page(
         title,
         &format!(
             "<main class=\"card\"><h1>{title}</h1><p role=\"status\" data-testid=\"sandbox-result\">{words}</p><p>Transaction id: <code>{trans_id}</code>, invoice <code>{invoice}</code>, USD {amount}.</p>{next}</main>",
             invoice = escape(record["invoice"].as_str().unwrap_or("")),
             amount = dollars(record["amount"].as_i64().unwrap_or(0)),
         ),
-    )
-    .into_response()
+    ))
 }
 
 #[cfg(test)]
