@@ -22,7 +22,7 @@
 //!   or for a refund the cashier's test control leaves to settle later).
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::dialect::{Dialect, Refusal, Reply};
+use super::dialect::{self, Dialect, Refusal, Reply};
 use super::objects::{Kind, Loaded, TRIES};
 use super::page::{delivery_controls, escape, is_shop_url, notice, page, PAY_DECLINE_CANCEL};
 use super::{clock, store, wire, Sandbox};
@@ -88,9 +88,7 @@ impl Dialect for Alipay {
     type Body = Response;
 
     fn internal() -> Error {
-        (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error")
-            .into_response()
-            .into()
+        dialect::plain_internal()
     }
 }
 

@@ -18,7 +18,7 @@
 //!   - **Cancel**: the cancel URL.
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::dialect::{Dialect, Refusal, Reply};
+use super::dialect::{self, Dialect, Refusal, Reply};
 use super::objects::{Kind, Loaded, TRIES};
 use super::page::{delivery_controls, escape, is_shop_url, notice, page, PAY_DECLINE_CANCEL};
 use super::wire::field;
@@ -62,9 +62,7 @@ impl Dialect for AuthorizeNet {
     type Body = Response;
 
     fn internal() -> Error {
-        (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error")
-            .into_response()
-            .into()
+        dialect::plain_internal()
     }
 }
 

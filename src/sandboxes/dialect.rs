@@ -61,3 +61,10 @@ impl<P: Dialect> IntoResponse for Refusal<P> {
         (self.status, *self.body).into_response()
     }
 }
+
+/// The internal error of a provider whose API has no envelope for one: a plain 500.
+pub fn plain_internal<P: Dialect<Body = Response>>() -> Refusal<P> {
+    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error")
+        .into_response()
+        .into()
+}

@@ -22,7 +22,7 @@
 //! ([`Keyed::repeat`]); [`once`] is the one path a keyed request takes.
 
 use super::dialect::{Dialect, Refusal, Reply};
-use super::store::{self, Claim};
+use super::store::{self, Claim, SandboxObject};
 use app::server::db::Db;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -88,11 +88,11 @@ pub trait Keyed: Dialect<Body = Json<Value>> {
     }
 }
 
-/// Act once per key: claim `key` (when the request has one), run `act`, and keep its reply under
-/// the key, so that a repeat gets [`Keyed::repeat`] instead. In `tx` (the claim, the work and the
-/// reply in one commit: a refusal is kept, but a server error returns at once and the caller does
-/// not commit), or without one in write transactions of their own (every reply is kept as the
-/// provider's rules say).
+/// Act once per key: claim `key` (when the request has one; already scoped by the caller where
+/// the provider scopes keys, e.g. per endpoint), run `act`, and keep its reply under the key, so
+/// that a repeat gets [`Keyed::repeat`] instead. In `tx` (the claim, the work and the reply in one
+/// commit: a refusal is kept, but a server error returns at once and the caller does not commit),
+/// or without one in write transactions of their own (every reply is kept as the rules say).
 pub async fn once<P: Keyed>(
     db: &Db,
     mut tx: Option<&mut AnyConnection>,
@@ -100,11 +100,22 @@ pub async fn once<P: Keyed>(
     request: &[u8],
     act: impl AsyncFnOnce(Option<&mut AnyConnection>) -> Result<(StatusCode, Value), Refusal<P>>,
 ) -> Reply<P> {
-    let claimed = match key {
-        Some(key) => match claim(db, tx.as_deref_mut(), P::RULES, key, request).await? {
-            Ok(claimed) => Some(claimed),
-            Err(repeat) => return Ok(P::repeat(repeat)),
-        },
+    let rules = P::RULES;
+    let record_id = match key {
+        Some(key) => {
+            let id = format!("{}:{}", rules.prefix, hex::encode(Sha256::digest(key)));
+            let fingerprint = hex::encode(Sha256::digest(request));
+            let claim = async |conn: &mut AnyConnection| {
+                store::claim(conn, rules.provider, &id, key, &fingerprint).await
+            };
+            match store::within(db, tx.as_deref_mut(), claim).await? {
+                Claim::Claimed => Some(id),
+                Claim::Taken(None) => return Err(sqlx::Error::RowNotFound.into()),
+                Claim::Taken(Some(first)) => {
+                    return Ok(P::repeat(repeat(rules, first, &fingerprint)))
+                }
+            }
+        }
         None => None,
     };
     let (status, body) = match act(tx.as_deref_mut()).await {
@@ -112,79 +123,33 @@ pub async fn once<P: Keyed>(
         Err(failed) if tx.is_some() && failed.status.is_server_error() => return Err(failed),
         Err(refused) => (refused.status, refused.body.0),
     };
-    if let Some(claimed) = claimed {
-        claimed.finish(db, tx, status, &body).await?;
+    if let Some(id) = record_id {
+        // The reply is kept under the key, or the key given back (a 5xx the provider does not keep).
+        let keep = !status.is_server_error() || rules.keeps_server_errors;
+        let (code, data) = (i64::from(status.as_u16()), body.to_string());
+        let finish = async |conn: &mut AnyConnection| {
+            if keep {
+                store::update(conn, &id, code, &data, None).await?;
+                Ok(())
+            } else {
+                store::delete(conn, &id).await
+            }
+        };
+        store::within(db, tx, finish).await?;
     }
     Ok(P::answer(status, body))
 }
 
-/// A claimed key: the request acts, then [`Claimed::finish`] stores its reply.
-#[derive(Debug)]
-pub struct Claimed {
-    rules: &'static Rules,
-    record_id: String,
-}
-
-/// Claim `key` (already scoped by the caller where the provider scopes keys, e.g. per endpoint)
-/// for a request whose bytes are `request`: in `tx`, to commit with the request's work, or without
-/// one in a write transaction of its own.
-pub async fn claim(
-    db: &Db,
-    tx: Option<&mut AnyConnection>,
-    rules: &'static Rules,
-    key: &str,
-    request: &[u8],
-) -> Result<Result<Claimed, Repeat>, sqlx::Error> {
-    let fingerprint = hex::encode(Sha256::digest(request));
-    let record_id = format!("{}:{}", rules.prefix, hex::encode(Sha256::digest(key)));
-    let claim = async |conn: &mut AnyConnection| {
-        store::claim(conn, rules.provider, &record_id, key, &fingerprint).await
-    };
-    let claimed = match tx {
-        Some(conn) => claim(conn).await?,
-        None => db.committed(claim).await?,
-    };
-    Ok(match claimed {
-        Claim::Claimed => Ok(Claimed { rules, record_id }),
-        Claim::Taken(None) => return Err(sqlx::Error::RowNotFound),
-        Claim::Taken(Some(first)) => Err(
-            if rules.compares_request && first.fingerprint != fingerprint {
-                Repeat::OtherRequest
-            } else if first.status_code == 0 {
-                Repeat::InProgress
-            } else {
-                Repeat::Replay {
-                    status: StatusCode::from_u16(first.status_code as u16)
-                        .unwrap_or(StatusCode::OK),
-                    body: serde_json::from_str(&first.data).unwrap_or(Value::Null),
-                }
-            },
-        ),
-    })
-}
-
-impl Claimed {
-    /// Store the reply under the key (or give the key back: a 5xx the provider does not keep), in
-    /// `tx` or in a write transaction of its own.
-    pub async fn finish(
-        &self,
-        db: &Db,
-        tx: Option<&mut AnyConnection>,
-        status: StatusCode,
-        body: &Value,
-    ) -> Result<(), sqlx::Error> {
-        let id = self.record_id.as_str();
-        if status.is_server_error() && !self.rules.keeps_server_errors {
-            return match tx {
-                Some(conn) => store::delete(conn, id).await,
-                None => store::delete_committed(db, id).await,
-            };
+/// What a repeated key gets: the first request's record tells.
+fn repeat(rules: &Rules, first: SandboxObject, fingerprint: &str) -> Repeat {
+    if rules.compares_request && first.fingerprint != fingerprint {
+        Repeat::OtherRequest
+    } else if first.status_code == 0 {
+        Repeat::InProgress
+    } else {
+        Repeat::Replay {
+            status: StatusCode::from_u16(first.status_code as u16).unwrap_or(StatusCode::OK),
+            body: serde_json::from_str(&first.data).unwrap_or(Value::Null),
         }
-        let (code, data) = (i64::from(status.as_u16()), body.to_string());
-        match tx {
-            Some(conn) => store::update(conn, id, code, &data, None).await?,
-            None => store::update_committed(db, id, code, &data, None).await?,
-        };
-        Ok(())
     }
 }

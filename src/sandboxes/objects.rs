@@ -11,6 +11,7 @@ use super::store;
 use app::server::db::Db;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use sqlx::AnyConnection;
 use std::ops::Deref;
 
@@ -92,10 +93,7 @@ impl Kind {
         let insert = async |conn: &mut AnyConnection| {
             store::insert(conn, self.provider, &key, None, "", 200, &data).await
         };
-        match tx {
-            Some(conn) => insert(conn).await,
-            None => db.committed(insert).await,
-        }
+        store::within(db, tx, insert).await
     }
 
     /// The objects of this kind whose data contains `needle` (a reference, an id inside them),
@@ -147,4 +145,14 @@ impl<T: Serialize> Loaded<T> {
             .await?;
         Ok(())
     }
+}
+
+/// An object as the provider's API shows it: without the sandbox's own fields, whose names start
+/// with `_` (`_sandbox_refunds`, `_deleted`…).
+pub fn shown(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.retain(|k, _| !k.starts_with('_'));
+    }
+    object
 }

@@ -28,7 +28,7 @@
 use super::delivery::{self, DeliveryPlan, Message};
 use super::dialect::{Dialect, Refusal, Reply};
 use super::idempotency::{self, Keyed, Repeat};
-use super::objects::{Kind, Loaded, TRIES};
+use super::objects::{shown, Kind, Loaded, TRIES};
 use super::page::{
     card, delivery_controls, escape, is_shop_url, line_row, page, refund_controls, RefundPlan,
     PAY_DECLINE_CANCEL,
@@ -44,6 +44,7 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 const PROVIDER: &str = "paypal";
@@ -509,15 +510,6 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Error> {
     Ok(order)
 }
 
-/// The order as the API shows it (without the sandbox's private fields).
-fn public_view(order: &Value) -> Value {
-    let mut value = order.clone();
-    if let Some(map) = value.as_object_mut() {
-        map.retain(|k, _| !k.starts_with("_sandbox_"));
-    }
-    value
-}
-
 async fn create_order(
     State(state): State<Sandbox>,
     headers: HeaderMap,
@@ -530,7 +522,7 @@ async fn create_order(
         let order = build_order(&state, &parsed)?;
         let id = order["id"].as_str().unwrap_or_default();
         ORDERS.insert(&state.db, id, &order).await?;
-        Ok((StatusCode::CREATED, public_view(&order)))
+        Ok((StatusCode::CREATED, shown(&order)))
     })
     .await
 }
@@ -542,7 +534,7 @@ async fn get_order(
 ) -> Reply<Paypal> {
     authenticated(&state, &headers).await?;
     match ORDERS.load::<Value>(&state.db, &id).await? {
-        Some(order) => Ok(Json(public_view(&order)).into_response()),
+        Some(order) => Ok(Json(shown(&order)).into_response()),
         None => Err(Error::not_found(&id)),
     }
 }
@@ -641,7 +633,7 @@ async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value,
             plan,
         )
         .await;
-        return Ok(public_view(&after));
+        return Ok(shown(&after));
     }
     Err(Error::paypal(
         StatusCode::CONFLICT,
@@ -802,9 +794,10 @@ async fn make_refund(state: &Sandbox, capture_id: &str, request: &Value) -> Resu
         let invoice_claim = match invoice {
             Some(invoice) => {
                 let id = format!("{REFUND_INVOICE}{}", hex::encode(Sha256::digest(invoice)));
-                if !store::insert_committed(&state.db, PROVIDER, &id, None, "", 200, invoice)
-                    .await?
-                {
+                let claim = async |conn: &mut AnyConnection| {
+                    store::insert(conn, PROVIDER, &id, None, "", 200, invoice).await
+                };
+                if !state.db.committed(claim).await? {
                     return Err(Error::unprocessable(
                         "DUPLICATE_INVOICE_ID",
                         "Invoice ID was previously used to refund a capture.",
@@ -817,7 +810,8 @@ async fn make_refund(state: &Sandbox, capture_id: &str, request: &Value) -> Resu
         let refund = refund_object(state, capture_id, request, (amount, currency), balance);
         if !refunds::take::<Paypal>(state, &order, amount, &refund).await? {
             if let Some(id) = &invoice_claim {
-                store::delete_committed(&state.db, id).await?;
+                let release = async |conn: &mut AnyConnection| store::delete(conn, id).await;
+                state.db.committed(release).await?;
             }
             continue;
         }
@@ -961,7 +955,7 @@ async fn send_events(state: &Sandbox, events: &[(&str, &str, Value)], plan: Deli
             "resource_version": "2.0",
             "event_type": event_type,
             "summary": summary(event_type),
-            "resource": public_view(resource),
+            "resource": shown(resource),
             "links": [{
                 "href": format!("{}/sandbox/paypal/v1/notifications/webhooks-events/{event_id}", state.site_url),
                 "rel": "self",

@@ -26,7 +26,7 @@
 use super::delivery::{self, DeliveryPlan, Message};
 use super::dialect::{Dialect, Refusal, Reply};
 use super::idempotency::{self, Keyed, Repeat};
-use super::objects::{Kind, Loaded};
+use super::objects::{shown, Kind, Loaded};
 use super::page::{
     card, delivery_controls, escape, is_shop_url, line_row, money_text, page, refund_controls,
     RefundPlan, PAY_DECLINE_CANCEL,
@@ -147,15 +147,6 @@ fn authenticated(headers: &HeaderMap) -> Result<(), Error> {
         "This request could not be authorized.",
         None,
     ))
-}
-
-/// The object as the API shows it: without the sandbox's own `_sandbox…` fields.
-fn shown(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(map) = object.as_object_mut() {
-        map.retain(|k, _| !k.starts_with('_'));
-    }
-    object
 }
 
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Error> {

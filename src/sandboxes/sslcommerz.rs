@@ -6,7 +6,7 @@
 //! each). As at SSLCOMMERZ, `verify_key` names every callback field, but empty ones are not posted.
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::dialect::{Dialect, Refusal, Reply};
+use super::dialect::{self, Dialect, Refusal, Reply};
 use super::objects::{Kind, Loaded, TRIES};
 use super::page::{
     card, delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls,
@@ -47,9 +47,7 @@ impl Dialect for Sslcommerz {
     type Body = Response;
 
     fn internal() -> Error {
-        (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error")
-            .into_response()
-            .into()
+        dialect::plain_internal()
     }
 }
 

@@ -7,7 +7,7 @@
 use super::delivery::{self, DeliveryPlan, Message};
 use super::dialect::{Dialect, Refusal, Reply};
 use super::idempotency::{self, Keyed, Repeat};
-use super::objects::{Kind, Loaded, TRIES};
+use super::objects::{shown, Kind, Loaded, TRIES};
 use super::page::{
     card, delivery_controls, escape, is_shop_url, line_row, money_text, page, refund_controls,
     RefundPlan, PAY_DECLINE_CANCEL,
@@ -269,15 +269,6 @@ fn build_session(pairs: &[(String, String)], state: &Sandbox) -> Result<Value, E
     }))
 }
 
-/// The session as the API shows it (without the sandbox's private fields).
-fn public_view(session: &Value) -> Value {
-    let mut value = session.clone();
-    if let Some(map) = value.as_object_mut() {
-        map.retain(|k, _| !k.starts_with("_sandbox_"));
-    }
-    value
-}
-
 /// An API POST's form fields, once its key is accepted.
 fn api_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Error> {
     authenticated(headers)?;
@@ -337,7 +328,7 @@ async fn create_session(
         let session = build_session(&pairs, &state)?;
         let id = session["id"].as_str().unwrap_or_default();
         SESSIONS.insert_in(&state.db, tx, id, &session).await?;
-        Ok((StatusCode::OK, public_view(&session)))
+        Ok((StatusCode::OK, shown(&session)))
     })
     .await?;
     tx.commit().await?;
@@ -375,7 +366,7 @@ async fn retrieve_session(
     Path(id): Path<String>,
 ) -> Reply<Stripe> {
     let session = api_session(&state, &headers, &id).await?;
-    Ok(Json(public_view(&session)).into_response())
+    Ok(Json(shown(&session)).into_response())
 }
 
 async fn expire_session(
@@ -401,21 +392,12 @@ async fn expire_session(
         &[("checkout.session.expired", &expired)],
         DeliveryPlan::Normal,
     );
-    Ok(Json(public_view(&expired)).into_response())
+    Ok(Json(shown(&expired)).into_response())
 }
 
-/// Sign and deliver events about sessions (shown as the API shows them) to the shop.
+/// Sign and deliver events about these objects (shown as the API shows them) to the shop's Stripe
+/// webhook endpoint.
 fn send_events(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) {
-    let shown: Vec<(&str, Value)> = events
-        .iter()
-        .map(|(kind, session)| (*kind, public_view(session)))
-        .collect();
-    let refs: Vec<(&str, &Value)> = shown.iter().map(|(k, v)| (*k, v)).collect();
-    send_objects(state, &refs, plan);
-}
-
-/// Sign and deliver events to the shop's Stripe webhook endpoint.
-fn send_objects(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) {
     // Always the fixed sandbox secret: this sandbox is only mounted while the shop uses it.
     let secret = sandbox_keys::STRIPE_WEBHOOK_SECRET;
     let messages = events
@@ -430,7 +412,7 @@ fn send_objects(state: &Sandbox, events: &[(&str, &Value)], plan: DeliveryPlan) 
                 "pending_webhooks": 1,
                 "request": {"id": null, "idempotency_key": null},
                 "type": kind,
-                "data": {"object": object},
+                "data": {"object": shown(object)},
             });
             let body = event.to_string().into_bytes();
             let header = signature::sign(&body, secret, clock::now_secs());
@@ -611,7 +593,7 @@ impl Desk for Stripe {
     }
 
     async fn send_failed(state: &Sandbox, failed: Value) {
-        send_objects(state, &[("refund.updated", &failed)], DeliveryPlan::Normal);
+        send_events(state, &[("refund.updated", &failed)], DeliveryPlan::Normal);
     }
 }
 
@@ -719,7 +701,7 @@ async fn make_refund(state: &Sandbox, pairs: &[(String, String)]) -> Result<Valu
             // Since API version 2022-11-15 a charge lists no refunds (`refunds` is only there
             // when expanded, which an event never is).
         });
-        send_objects(
+        send_events(
             state,
             &[
                 ("refund.created", &refund),
