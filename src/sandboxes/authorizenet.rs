@@ -21,7 +21,7 @@ use super::delivery::{self, DeliveryPlan, Message};
 use super::dialect::{self, Dialect, Refusal, Reply};
 use super::objects::{Kind, Loaded, TRIES};
 use super::page::{delivery_controls, escape, is_shop_url, notice, page, PAY_DECLINE_CANCEL};
-use super::wire::field;
+use super::wire::{field, random_hex};
 use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
@@ -72,16 +72,52 @@ enum Format {
     Xml,
 }
 
-/// An answer: `{name}` with these fields, in the request's format, after the byte-order mark.
-fn answer(format: Format, name: &str, fields: Vec<(&str, Node)>) -> Response {
-    let node = Node::obj(fields);
-    let (content_type, text) = match format {
-        Format::Json => ("application/json; charset=utf-8", node.to_json()),
-        Format::Xml => ("application/xml; charset=utf-8", Node::to_xml(name, &node)),
-    };
-    let mut body = BOM.to_vec();
-    body.extend_from_slice(text.as_bytes());
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+/// How one API request is answered: as `{reply}` (its request's name, `…Response`), in the
+/// request's format, after the UTF-8 byte-order mark.
+struct Api {
+    format: Format,
+    reply: String,
+}
+
+impl Api {
+    fn answer(&self, fields: Vec<(&str, Node)>) -> Response {
+        let node = Node::obj(fields);
+        let (content_type, text) = match self.format {
+            Format::Json => ("application/json; charset=utf-8", node.to_json()),
+            Format::Xml => (
+                "application/xml; charset=utf-8",
+                Node::to_xml(&self.reply, &node),
+            ),
+        };
+        let mut body = BOM.to_vec();
+        body.extend_from_slice(text.as_bytes());
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    }
+
+    /// `messages` saying "Successful.", then `fields`.
+    fn ok(&self, fields: Vec<(&str, Node)>) -> Response {
+        let messages = messages(true, "I00001", "Successful.");
+        self.answer([vec![("messages", messages)], fields].concat())
+    }
+
+    fn error(&self, code: &str, text: &str) -> Response {
+        self.answer(vec![("messages", messages(false, code, text))])
+    }
+
+    fn no_records(&self) -> Response {
+        self.answer(vec![(
+            "messages",
+            messages(true, "I00004", "No records found."),
+        )])
+    }
+
+    /// A list as the format writes one: a JSON array, or an element per item in XML.
+    fn list(&self, item: &str, items: Vec<Node>) -> Node {
+        match self.format {
+            Format::Json => Node::Arr(items),
+            Format::Xml => Node::obj([(item, Node::Arr(items))]),
+        }
+    }
 }
 
 fn messages(ok: bool, code: &str, text: &str) -> Node {
@@ -95,22 +131,6 @@ fn messages(ok: bool, code: &str, text: &str) -> Node {
             ])]),
         ),
     ])
-}
-
-fn ok_messages() -> Node {
-    messages(true, "I00001", "Successful.")
-}
-
-fn error(format: Format, name: &str, code: &str, text: &str) -> Response {
-    answer(
-        format,
-        name,
-        vec![("messages", messages(false, code, text))],
-    )
-}
-
-fn response_name(request: &str) -> String {
-    format!("{}Response", request.trim_end_matches("Request"))
 }
 
 async fn api(State(state): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
@@ -135,38 +155,32 @@ async fn api(State(state): State<Sandbox>, headers: HeaderMap, body: Bytes) -> R
             }),
     };
     let Some((name, request)) = parsed else {
-        return error(
-            format,
-            "ErrorResponse",
+        let reply = "ErrorResponse".to_string();
+        return Api { format, reply }.error(
             "E00003",
             "The request could not be read (sandbox: not one JSON or XML request document).",
         );
     };
-    let reply = response_name(&name);
+    let reply = format!("{}Response", name.trim_end_matches("Request"));
+    let api = Api { format, reply };
     let auth = &request["merchantAuthentication"];
     if wire::text(&auth["name"]).is_empty() || wire::text(&auth["transactionKey"]).is_empty() {
-        return error(
-            format,
-            &reply,
+        return api.error(
             "E00007",
             "User authentication failed due to invalid authentication values.",
         );
     }
     let result = match name.as_str() {
-        "getHostedPaymentPageRequest" => hosted_page(&state, format, &reply, &request).await,
-        "getTransactionDetailsRequest" => details(&state, format, &reply, &request).await,
-        "getUnsettledTransactionListRequest" => {
-            transaction_list(&state, format, &reply, None).await
-        }
-        "getSettledBatchListRequest" => batch_list(&state, format, &reply).await,
+        "getHostedPaymentPageRequest" => hosted_page(&state, &api, &request).await,
+        "getTransactionDetailsRequest" => details(&state, &api, &request).await,
+        "getUnsettledTransactionListRequest" => transaction_list(&state, &api, None).await,
+        "getSettledBatchListRequest" => batch_list(&state, &api).await,
         "getTransactionListRequest" => {
             let batch = wire::text(&request["batchId"]);
-            transaction_list(&state, format, &reply, Some(batch)).await
+            transaction_list(&state, &api, Some(batch)).await
         }
-        "createTransactionRequest" => create_transaction(&state, format, &reply, &request).await,
-        _ => Ok(error(
-            format,
-            &reply,
+        "createTransactionRequest" => create_transaction(&state, &api, &request).await,
+        _ => Ok(api.error(
             "E00045",
             "The root node does not reference a valid XML namespace (sandbox: unknown request).",
         )),
@@ -183,10 +197,6 @@ fn dollars(minor: i64) -> String {
     Money::new(minor, Currency::Usd).to_decimal_string()
 }
 
-fn time_text(secs: i64) -> String {
-    clock::plain_utc(secs)
-}
-
 /// A setting's JSON value from `hostedPaymentSettings.setting[]`.
 fn setting(request: &Value, name: &str) -> Value {
     wire::list(&request["hostedPaymentSettings"]["setting"])
@@ -196,14 +206,9 @@ fn setting(request: &Value, name: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn hosted_page(
-    state: &Sandbox,
-    format: Format,
-    reply: &str,
-    request: &Value,
-) -> Reply<AuthorizeNet> {
+async fn hosted_page(state: &Sandbox, api: &Api, request: &Value) -> Reply<AuthorizeNet> {
     let tx = &request["transactionRequest"];
-    let invalid = |text: &str| error(format, reply, "E00003", text);
+    let invalid = |text: &str| api.error("E00003", text);
     let kind = wire::text(&tx["transactionType"]);
     if kind != "authCaptureTransaction" {
         return Ok(invalid(
@@ -229,11 +234,7 @@ async fn hosted_page(
             )));
         }
     }
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = format!("{}{}", random_hex(32), random_hex(32));
     let data = json!({
         "token": token,
         "invoice": invoice,
@@ -247,11 +248,7 @@ async fn hosted_page(
         "used": false,
     });
     TOKENS.insert(&state.db, &token, &data).await?;
-    Ok(answer(
-        format,
-        reply,
-        vec![("messages", ok_messages()), ("token", Node::s(token))],
-    ))
+    Ok(api.ok(vec![("token", Node::s(token))]))
 }
 
 /// A transaction as `getTransactionDetailsResponse.transaction` (the XSD's order).
@@ -265,9 +262,9 @@ fn details_node(t: &Value) -> Node {
     fields.extend([
         (
             "submitTimeUTC",
-            Node::s(format!("{}Z", time_text(submitted))),
+            Node::s(format!("{}Z", clock::plain_utc(submitted))),
         ),
-        ("submitTimeLocal", Node::s(time_text(submitted))),
+        ("submitTimeLocal", Node::s(clock::plain_utc(submitted))),
         ("transactionType", s("type")),
         ("transactionStatus", s("status")),
         ("responseCode", s("responseCode")),
@@ -285,9 +282,9 @@ fn details_node(t: &Value) -> Node {
                 ("batchId", Node::s(batch)),
                 (
                     "settlementTimeUTC",
-                    Node::s(format!("{}Z", time_text(submitted))),
+                    Node::s(format!("{}Z", clock::plain_utc(submitted))),
                 ),
-                ("settlementTimeLocal", Node::s(time_text(submitted))),
+                ("settlementTimeLocal", Node::s(clock::plain_utc(submitted))),
                 ("settlementState", Node::s("settledSuccessfully")),
             ]),
         ));
@@ -327,29 +324,12 @@ fn details_node(t: &Value) -> Node {
     Node::obj(fields)
 }
 
-async fn details(
-    state: &Sandbox,
-    format: Format,
-    reply: &str,
-    request: &Value,
-) -> Reply<AuthorizeNet> {
+async fn details(state: &Sandbox, api: &Api, request: &Value) -> Reply<AuthorizeNet> {
     let id = wire::text(&request["transId"]);
     let Some(t) = TRANSACTIONS.load::<Value>(&state.db, &id).await? else {
-        return Ok(error(
-            format,
-            reply,
-            "E00040",
-            "The record cannot be found.",
-        ));
+        return Ok(api.error("E00040", "The record cannot be found."));
     };
-    Ok(answer(
-        format,
-        reply,
-        vec![
-            ("messages", ok_messages()),
-            ("transaction", details_node(&t)),
-        ],
-    ))
+    Ok(api.ok(vec![("transaction", details_node(&t))]))
 }
 
 fn summary_node(t: &Value) -> Node {
@@ -364,9 +344,9 @@ fn summary_node(t: &Value) -> Node {
         ("transId", s("transId")),
         (
             "submitTimeUTC",
-            Node::s(format!("{}Z", time_text(submitted))),
+            Node::s(format!("{}Z", clock::plain_utc(submitted))),
         ),
-        ("submitTimeLocal", Node::s(time_text(submitted))),
+        ("submitTimeLocal", Node::s(clock::plain_utc(submitted))),
         ("transactionStatus", s("status")),
         ("invoiceNumber", s("invoice")),
         ("accountType", Node::s("Visa")),
@@ -383,8 +363,7 @@ fn is_settled(t: &Value) -> bool {
 
 async fn transaction_list(
     state: &Sandbox,
-    format: Format,
-    reply: &str,
+    api: &Api,
     batch: Option<String>,
 ) -> Reply<AuthorizeNet> {
     let list: Vec<Node> = all_transactions(state)
@@ -397,24 +376,12 @@ async fn transaction_list(
         .map(summary_node)
         .collect();
     if list.is_empty() {
-        return Ok(answer(
-            format,
-            reply,
-            vec![("messages", messages(true, "I00004", "No records found."))],
-        ));
+        return Ok(api.no_records());
     }
-    let transactions = match format {
-        Format::Json => Node::Arr(list),
-        Format::Xml => Node::obj([("transaction", Node::Arr(list))]),
-    };
-    Ok(answer(
-        format,
-        reply,
-        vec![("messages", ok_messages()), ("transactions", transactions)],
-    ))
+    Ok(api.ok(vec![("transactions", api.list("transaction", list))]))
 }
 
-async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Reply<AuthorizeNet> {
+async fn batch_list(state: &Sandbox, api: &Api) -> Reply<AuthorizeNet> {
     let mut batches: Vec<String> = all_transactions(state)
         .await?
         .iter()
@@ -423,11 +390,7 @@ async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Reply<Autho
     batches.sort();
     batches.dedup();
     if batches.is_empty() {
-        return Ok(answer(
-            format,
-            reply,
-            vec![("messages", messages(true, "I00004", "No records found."))],
-        ));
+        return Ok(api.no_records());
     }
     let list: Vec<Node> = batches
         .into_iter()
@@ -436,36 +399,28 @@ async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Reply<Autho
                 ("batchId", Node::s(b)),
                 (
                     "settlementTimeUTC",
-                    Node::s(format!("{}Z", time_text(clock::now_secs()))),
+                    Node::s(format!("{}Z", clock::plain_utc(clock::now_secs()))),
                 ),
-                ("settlementTimeLocal", Node::s(time_text(clock::now_secs()))),
+                (
+                    "settlementTimeLocal",
+                    Node::s(clock::plain_utc(clock::now_secs())),
+                ),
                 ("settlementState", Node::s("settledSuccessfully")),
                 ("paymentMethod", Node::s("creditCard")),
             ])
         })
         .collect();
-    let batch_list = match format {
-        Format::Json => Node::Arr(list),
-        Format::Xml => Node::obj([("batch", Node::Arr(list))]),
-    };
-    Ok(answer(
-        format,
-        reply,
-        vec![("messages", ok_messages()), ("batchList", batch_list)],
-    ))
+    Ok(api.ok(vec![("batchList", api.list("batch", list))]))
 }
 
 fn new_trans_id() -> String {
-    format!(
-        "{}",
-        60_000_000_000u64 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64
-    )
+    let random = uuid::Uuid::new_v4().as_u128() % 9_000_000_000;
+    (60_000_000_000u64 + random as u64).to_string()
 }
 
 /// `createTransactionResponse` with a transaction response.
 fn transaction_answer(
-    format: Format,
-    reply: &str,
+    api: &Api,
     code: &str,
     trans_id: &str,
     ref_trans_id: &str,
@@ -497,48 +452,27 @@ fn transaction_answer(
                     ),
                 ])]),
             ));
-            ok_messages()
+            messages(true, "I00001", "Successful.")
         }
         Some((error_code, text)) => {
             let item = Node::obj([
                 ("errorCode", Node::s(error_code)),
                 ("errorText", Node::s(text)),
             ]);
-            tr.push((
-                "errors",
-                match format {
-                    Format::Json => Node::Arr(vec![item]),
-                    Format::Xml => Node::obj([("error", Node::Arr(vec![item]))]),
-                },
-            ));
+            tr.push(("errors", api.list("error", vec![item])));
             messages(false, "E00027", "The transaction was unsuccessful.")
         }
     };
-    answer(
-        format,
-        reply,
-        vec![
-            (
-                "transactionResponse",
-                Node::Obj(tr.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
-            ),
-            ("messages", top),
-        ],
-    )
+    let response = Node::Obj(tr.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+    api.answer(vec![("transactionResponse", response), ("messages", top)])
 }
 
-async fn create_transaction(
-    state: &Sandbox,
-    format: Format,
-    reply: &str,
-    request: &Value,
-) -> Reply<AuthorizeNet> {
+async fn create_transaction(state: &Sandbox, api: &Api, request: &Value) -> Reply<AuthorizeNet> {
     let tx = &request["transactionRequest"];
     let kind = wire::text(&tx["transactionType"]);
     let ref_id = wire::text(&tx["refTransId"]);
-    let refuse = |code: &str, text: &str| {
-        transaction_answer(format, reply, "3", "0", &ref_id, "", Some((code, text)))
-    };
+    let refuse =
+        |code: &str, text: &str| transaction_answer(api, "3", "0", &ref_id, "", Some((code, text)));
     if kind != "refundTransaction" && kind != "voidTransaction" {
         return Ok(refuse(
             "3",
@@ -560,9 +494,8 @@ async fn create_transaction(
             let mut voided = original.value.clone();
             voided["status"] = json!("voided");
             if original.save(&state.db, &voided).await? {
-                return Ok(transaction_answer(
-                    format, reply, "1", &ref_id, &ref_id, &card, None,
-                ));
+                let approved = transaction_answer(api, "1", &ref_id, &ref_id, &card, None);
+                return Ok(approved);
             }
             continue;
         }
@@ -613,11 +546,10 @@ async fn create_transaction(
             "submitted": clock::now_secs(),
         });
         TRANSACTIONS.insert(&state.db, &refund_id, &refund).await?;
-        return Ok(transaction_answer(
-            format, reply, "1", &refund_id, &ref_id, &card, None,
-        ));
+        let approved = transaction_answer(api, "1", &refund_id, &ref_id, &card, None);
+        return Ok(approved);
     }
-    Ok(error(format, reply, "E00053", "Server too busy"))
+    Ok(api.error("E00053", "Server too busy"))
 }
 
 /// The token's record, if it is known, unused and not older than 15 minutes.
@@ -689,7 +621,7 @@ pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
     json!({
         "notificationId": uuid::Uuid::new_v4().to_string(),
         "eventType": event_type,
-        "eventDate": format!("{}Z", time_text(clock::now_secs())),
+        "eventDate": format!("{}Z", clock::plain_utc(clock::now_secs())),
         "webhookId": "5a4d2b7e-0000-4000-8000-000000000001",
         "payload": {
             "responseCode": transaction["responseCode"].as_str().unwrap_or("").parse::<i64>().unwrap_or(0),
@@ -810,12 +742,8 @@ mod tests {
     #[tokio::test]
     async fn authorizenet_sandbox_answers_start_with_the_bom_in_the_requests_format() {
         for (format, starts) in [(Format::Json, "{\"messages\""), (Format::Xml, "<?xml")] {
-            let response = error(
-                format,
-                "getTransactionDetailsResponse",
-                "E00040",
-                "The record cannot be found.",
-            );
+            let reply = "getTransactionDetailsResponse".to_string();
+            let response = Api { format, reply }.error("E00040", "The record cannot be found.");
             let body = axum::body::to_bytes(response.into_body(), 1 << 16)
                 .await
                 .unwrap();
