@@ -112,14 +112,19 @@ fn api_error(method: &str, code: &str, msg: &str, sub_code: &str, sub_msg: &str)
     )
 }
 
+/// A business refusal (`40004 Business Failed`).
+fn business(method: &str, sub_code: &str, sub_msg: &str) -> Response {
+    api_error(method, "40004", "Business Failed", sub_code, sub_msg)
+}
+
 fn not_exist(method: &str) -> Response {
-    api_error(
-        method,
-        "40004",
-        "Business Failed",
-        "ACQ.TRADE_NOT_EXIST",
-        "交易不存在",
-    )
+    business(method, "ACQ.TRADE_NOT_EXIST", "交易不存在")
+}
+
+/// Alipay's answer when the trade kept changing under the request.
+fn busy(method: &str) -> Response {
+    let (code, msg) = ("20000", "Service Currently Unavailable");
+    api_error(method, code, msg, "aop.unknow-error", "busy, try again")
 }
 
 /// Query string and form body merged (the SDKs put the common parameters in the query and
@@ -597,29 +602,14 @@ async fn close(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
                     return Ok(signed(M, ok));
                 }
             }
-            _ => {
-                return Ok(api_error(
-                    M,
-                    "40004",
-                    "Business Failed",
-                    "ACQ.TRADE_STATUS_ERROR",
-                    "交易状态不合法",
-                ))
-            }
+            _ => return Ok(business(M, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")),
         }
     }
-    Ok(api_error(
-        M,
-        "20000",
-        "Service Currently Unavailable",
-        "aop.unknow-error",
-        "busy, try again",
-    ))
+    Ok(busy(M))
 }
 
 async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
     const M: &str = "alipay.trade.refund";
-    let business = |sub: &str, msg: &str| api_error(M, "40004", "Business Failed", sub, msg);
     for _ in 0..TRIES {
         let Some(trade) = find(state, app_id, biz).await? else {
             return Ok(not_exist(M));
@@ -661,6 +651,7 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
         {
             if fen(same, "amount") != amount {
                 return Ok(business(
+                    M,
                     "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
                     "退款金额与原请求不一致",
                 ));
@@ -669,17 +660,22 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
         }
         let status = status_of(&trade);
         if !matches!(status.as_str(), "TRADE_SUCCESS") {
-            return Ok(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
+            return Ok(business(M, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
         }
         if trade["refund_plan"] == "refuse" {
             return Ok(business(
+                M,
                 "ACQ.TRADE_NOT_ALLOW_REFUND",
                 "当前交易不允许退款 (sandbox test control)",
             ));
         }
         let total = fen(&trade, "total_amount");
         if amount > total - taken {
-            return Ok(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
+            return Ok(business(
+                M,
+                "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                "退款金额超限",
+            ));
         }
         // Settled at once (money moved: fund_change Y), or accepted to settle later (N).
         let later = trade["refund_plan"] == "later";
@@ -702,13 +698,7 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
             return Ok(signed(M, answer(fund_change, taken + amount)));
         }
     }
-    Ok(api_error(
-        M,
-        "20000",
-        "Service Currently Unavailable",
-        "aop.unknow-error",
-        "busy, try again",
-    ))
+    Ok(busy(M))
 }
 
 /// `alipay.trade.fastpay.refund.query`: `REFUND_SUCCESS` with the amount for a settled refund;
