@@ -143,7 +143,7 @@ fn read_body(headers: &HeaderMap, body: &[u8]) -> Result<Node, Error> {
 
 /// A stored transaction: the wire fields, and the sandbox's own (refunded so far, the merchant
 /// account).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Stored {
     id: String,
     status: String,
@@ -321,19 +321,13 @@ async fn sale(
         .is_some_and(|n| n.text.trim() == "true");
     let mut stored = Stored {
         id: wire::random_hex(8),
-        status: String::new(),
         kind: "sale".into(),
         amount: money.to_decimal_string(),
         currency: currency.code().into(),
         order_id: tx.get("order-id").map(str::to_string),
         merchant_account_id: account,
-        processor_response_code: None,
-        processor_response_text: None,
-        gateway_rejection_reason: None,
-        refunded_transaction_id: None,
-        refund_ids: Vec::new(),
-        refunded_minor: 0,
         created_at: clock::rfc3339_now(),
+        ..Stored::default()
     };
     let message = match &verdict {
         Verdict::Approved => {
@@ -581,11 +575,9 @@ async fn refund(
         merchant_account_id: sale.merchant_account_id.clone(),
         processor_response_code: Some("1002".into()),
         processor_response_text: Some("Processed".into()),
-        gateway_rejection_reason: None,
         refunded_transaction_id: Some(sale.id.clone()),
-        refund_ids: Vec::new(),
-        refunded_minor: 0,
         created_at: clock::rfc3339_now(),
+        ..Stored::default()
     };
     let mut after = sale.value.clone();
     after.refunded_minor += amount.minor;

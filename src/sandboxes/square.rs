@@ -466,16 +466,26 @@ async fn delete_link(
     Ok(Json(answer).into_response())
 }
 
+/// `GET` one object: `{"<name>": object}`, or `NOT_FOUND` naming `what` it is.
+async fn get_one(
+    state: &Sandbox,
+    headers: &HeaderMap,
+    (kind, name, what): (Kind, &str, &str),
+    id: &str,
+) -> Reply<Square> {
+    authenticated(headers)?;
+    match kind.load::<Value>(&state.db, id).await? {
+        Some(object) => Ok(Json(json!({ name: shown(&object) })).into_response()),
+        None => Err(Error::not_found(what, id, None)),
+    }
+}
+
 async fn get_order(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<Square> {
-    authenticated(&headers)?;
-    match ORDERS.load::<Value>(&state.db, &id).await? {
-        Some(order) => Ok(Json(json!({"order": shown(&order)})).into_response()),
-        None => Err(Error::not_found("Order", &id, None)),
-    }
+    get_one(&state, &headers, (ORDERS, "order", "Order"), &id).await
 }
 
 /// `POST /v2/orders/search`: the orders of the given locations, newest last; `query.filter.
@@ -486,17 +496,10 @@ async fn search_orders(
     body: axum::body::Bytes,
 ) -> Reply<Square> {
     let body = parse_body(&headers, &body)?;
-    let strings = |list: &Value| -> Vec<String> {
-        list.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let locations = strings(&body["location_ids"]);
+    let locations: Vec<&str> = body["location_ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     if locations.is_empty() {
         return Err(Error::invalid(
             "MISSING_REQUIRED_PARAMETER",
@@ -504,7 +507,10 @@ async fn search_orders(
             Some("location_ids"),
         ));
     }
-    let states = strings(&body["query"]["filter"]["state_filter"]["states"]);
+    let states: Vec<&str> = body["query"]["filter"]["state_filter"]["states"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let orders: Vec<Value> = ORDERS
         .search::<Value>(&state.db, "")
         .await?
@@ -521,11 +527,7 @@ async fn get_payment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<Square> {
-    authenticated(&headers)?;
-    match PAYMENTS.load::<Value>(&state.db, &id).await? {
-        Some(payment) => Ok(Json(json!({"payment": shown(&payment)})).into_response()),
-        None => Err(Error::not_found("Payment", &id, None)),
-    }
+    get_one(&state, &headers, (PAYMENTS, "payment", "Payment"), &id).await
 }
 
 async fn list_payments(State(state): State<Sandbox>, headers: HeaderMap) -> Reply<Square> {
@@ -852,9 +854,5 @@ async fn get_refund(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<Square> {
-    authenticated(&headers)?;
-    match REFUNDS.load::<Value>(&state.db, &id).await? {
-        Some(refund) => Ok(Json(json!({"refund": shown(&refund)})).into_response()),
-        None => Err(Error::not_found("Refund", &id, None)),
-    }
+    get_one(&state, &headers, (REFUNDS, "refund", "Refund"), &id).await
 }

@@ -194,46 +194,31 @@ fn build_session(pairs: &[(String, String)], state: &Sandbox) -> Result<Value, E
     let mut stored_lines = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let field = |f: &str| line.get(f).and_then(Value::as_str).map(str::to_string);
-        let param = |f: &str| format!("line_items[{i}]{f}");
-        let c = field("[price_data][currency]").ok_or_else(|| {
-            Error::invalid(
-                "Missing price_data currency",
-                Some(&param("[price_data][currency]")),
-            )
-        })?;
+        let invalid =
+            |message: &str, f: &str| Error::invalid(message, Some(&format!("line_items[{i}]{f}")));
+        let (currency_param, unit_param) = ("[price_data][currency]", "[price_data][unit_amount]");
+        let c = field(currency_param)
+            .ok_or_else(|| invalid("Missing price_data currency", currency_param))?;
         if c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
-            return Err(Error::invalid(
-                &format!("Invalid currency: {c}"),
-                Some(&param("[price_data][currency]")),
-            ));
+            return Err(invalid(&format!("Invalid currency: {c}"), currency_param));
         }
         if currency.get_or_insert(c.clone()) != &c {
-            return Err(Error::invalid(
+            return Err(invalid(
                 "All line items must share one currency.",
-                Some(&param("[price_data][currency]")),
+                currency_param,
             ));
         }
-        let unit: i64 = field("[price_data][unit_amount]")
+        let unit: i64 = field(unit_param)
             .and_then(|v| v.parse().ok())
             .filter(|v| *v >= 0)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "Invalid integer: unit_amount",
-                    Some(&param("[price_data][unit_amount]")),
-                )
-            })?;
+            .ok_or_else(|| invalid("Invalid integer: unit_amount", unit_param))?;
         let quantity: i64 = field("[quantity]")
             .and_then(|v| v.parse().ok())
             .filter(|v| *v >= 1)
-            .ok_or_else(|| {
-                Error::invalid("Invalid integer: quantity", Some(&param("[quantity]")))
-            })?;
-        let name = field("[price_data][product_data][name]").ok_or_else(|| {
-            Error::invalid(
-                "Missing product_data name",
-                Some(&param("[price_data][product_data][name]")),
-            )
-        })?;
+            .ok_or_else(|| invalid("Invalid integer: quantity", "[quantity]"))?;
+        let name_param = "[price_data][product_data][name]";
+        let name =
+            field(name_param).ok_or_else(|| invalid("Missing product_data name", name_param))?;
         total = unit
             .checked_mul(quantity)
             .and_then(|l| total.checked_add(l))
