@@ -1,5 +1,6 @@
 //! How the sandboxes deliver webhooks and IPNs to the shop: in the background, retried with
-//! back-off until acknowledged with a 2xx (and, for Alipay, the body `success`), and, for tests, delayed, duplicated, reordered or never.
+//! back-off until acknowledged with a 2xx (for Alipay, with the body `success` too), and, for
+//! tests, delayed, duplicated, reordered or never.
 
 use super::Sandbox;
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ pub enum DeliveryPlan {
     Never,
 }
 
-pub const DELAY: Duration = Duration::from_secs(3);
+const DELAY: Duration = Duration::from_secs(3);
 const COPIES: usize = 5;
 const MAX_TRIES: u32 = 8;
 

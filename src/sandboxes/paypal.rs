@@ -104,7 +104,7 @@ impl Error {
         let mut body = json!({
             "name": name,
             "message": message,
-            "debug_id": wire::random_upper(17).to_ascii_lowercase(),
+            "debug_id": wire::random_hex(17),
         });
         if let Some((issue, description)) = issue {
             body["details"] = json!([{"issue": issue, "description": description}]);

@@ -33,6 +33,7 @@ pub fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+/// The `Authorization` header, if it is text.
 pub fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get("authorization")?.to_str().ok()
 }
