@@ -10,19 +10,29 @@
 //!
 //! A sandbox sees only a [`Sandbox`]: its own store, an HTTP client and three URLs. It never
 //! touches the shop's database or state.
+//!
+//! What the seven share (the kit): [`objects`] (their objects in the [`store`], typed, changed by
+//! compare-and-set), [`dialect`] (each provider's way of refusing, so that a handler's `?` speaks
+//! it), [`idempotency`], [`refunds`] (the refund desk Stripe, PayPal and Square keep), [`delivery`]
+//! (webhooks and IPNs), [`page`] (the hosted pages' HTML), [`wire`] (ids, credentials, URLs) and
+//! [`clock`].
 
 pub mod alipay;
 pub mod authorizenet;
 pub mod braintree;
 pub mod clock;
 pub mod delivery;
+pub mod dialect;
 pub mod idempotency;
+pub mod objects;
 pub mod page;
 pub mod paypal;
+pub mod refunds;
 pub mod square;
 pub mod sslcommerz;
 pub mod store;
 pub mod stripe;
+pub mod wire;
 
 use app::model::ProviderId;
 use app::server::db::Db;
@@ -45,6 +55,22 @@ pub struct Sandbox {
     /// Where this process reaches the shop's webhook handlers (`{webhook_root}/webhooks/…`): the
     /// shop's internal URL when the shop serves them.
     pub webhook_root: Arc<str>,
+}
+
+impl Sandbox {
+    /// Where this process posts `provider`'s webhooks: the shop's `/webhooks/{provider}`.
+    pub fn webhook_url(&self, provider: &str) -> String {
+        format!("{}/webhooks/{provider}", self.webhook_root)
+    }
+
+    /// A URL the shop gave (on its public origin, [`page::is_shop_url`]) as this process reaches
+    /// it: where an IPN to a shop-given notification URL goes.
+    pub fn reach(&self, shop_url: &str) -> String {
+        match shop_url.strip_prefix(&*self.shop_url) {
+            Some(path) => format!("{}{path}", self.webhook_root),
+            None => shop_url.to_string(),
+        }
+    }
 }
 
 /// One provider's sandbox routes, to be nested at `/sandbox/{provider}`.

@@ -21,10 +21,11 @@
 //!   answers `fund_change` Y only when money moved (N for a repeat of the same `out_request_no`,
 //!   or for a refund the cashier's test control leaves to settle later).
 
-use super::delivery::{DeliveryPlan, DELAY};
-use super::page::{delivery_controls, escape, is_shop_url, page};
-use super::store;
-use super::{clock, Sandbox};
+use super::delivery::{self, DeliveryPlan, Message};
+use super::dialect::{self, Dialect, Refusal, Reply};
+use super::objects::{Kind, Loaded, TRIES};
+use super::page::{delivery_controls, escape, is_shop_url, notice, page, PAY_DECLINE_CANCEL};
+use super::{clock, store, wire, Sandbox};
 use app::model::{Currency, Money};
 use app::server::payments::alipay::keys;
 use app::server::payments::alipay::sign::{self, PrivateKey, PublicKey};
@@ -38,9 +39,10 @@ use axum::{Form, Json, Router};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 const PROVIDER: &str = "alipay";
+/// Trades, kept as `alipay:{app_id}:{out_trade_no}` ([`trade_id`]).
+const TRADES: Kind = Kind::new(PROVIDER, "");
 const CASHIER_PATH: &str = "/cashier";
 /// The most a trade may be: CNY 100,000,000.00, in fen.
 const MAX_FEN: i64 = 10_000_000_000;
@@ -75,9 +77,19 @@ async fn published_keys() -> Json<Value> {
     }))
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "alipay sandbox failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error").into_response()
+/// Alipay's ways of refusing are answers of their own (a signed `sub_code`, or a page for the
+/// shopper); a plain 500 when the sandbox fails.
+pub struct Alipay;
+
+type Error = Refusal<Alipay>;
+
+impl Dialect for Alipay {
+    const NAME: &'static str = "alipay";
+    type Body = Response;
+
+    fn internal() -> Error {
+        dialect::plain_internal()
+    }
 }
 
 /// A signed gateway answer: the response object first, then `sign` over its exact bytes.
@@ -100,29 +112,19 @@ fn api_error(method: &str, code: &str, msg: &str, sub_code: &str, sub_msg: &str)
     )
 }
 
-fn not_exist(method: &str) -> Response {
-    api_error(
-        method,
-        "40004",
-        "Business Failed",
-        "ACQ.TRADE_NOT_EXIST",
-        "交易不存在",
-    )
+/// A business refusal (`40004 Business Failed`).
+fn business(method: &str, sub_code: &str, sub_msg: &str) -> Response {
+    api_error(method, "40004", "Business Failed", sub_code, sub_msg)
 }
 
-fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    (
-        status,
-        page(
-            title,
-            &format!(
-                "<main class=\"card\"><h1>{}</h1><p role=\"alert\" data-testid=\"sandbox-error\">{}</p></main>",
-                escape(title),
-                escape(detail)
-            ),
-        ),
-    )
-        .into_response()
+fn not_exist(method: &str) -> Response {
+    business(method, "ACQ.TRADE_NOT_EXIST", "交易不存在")
+}
+
+/// Alipay's answer when the trade kept changing under the request.
+fn busy(method: &str) -> Response {
+    let (code, msg) = ("20000", "Service Currently Unavailable");
+    api_error(method, code, msg, "aop.unknow-error", "busy, try again")
 }
 
 /// Query string and form body merged (the SDKs put the common parameters in the query and
@@ -164,7 +166,7 @@ async fn gateway(
     body: Bytes,
 ) -> Response {
     let Some(params) = merged(raw_query.as_deref(), &body) else {
-        return error_page(
+        return notice(
             StatusCode::BAD_REQUEST,
             "Invalid request",
             "A parameter was sent twice with different values.",
@@ -175,7 +177,7 @@ async fn gateway(
     let page_flow = method == "alipay.trade.page.pay";
     let refuse = |sub_code: &str, sub_msg: &str| {
         if page_flow {
-            error_page(
+            notice(
                 StatusCode::BAD_REQUEST,
                 "Alipay sandbox: request refused",
                 &format!("{sub_code}: {sub_msg}"),
@@ -219,54 +221,30 @@ async fn gateway(
         "alipay.trade.fastpay.refund.query" => refund_query(&state, &app_id, &biz).await,
         _ => Ok(refuse("isv.invalid-method", "unknown method")),
     };
-    result.unwrap_or_else(|r| r)
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 fn trade_id(app_id: &str, out_trade_no: &str) -> String {
     format!("alipay:{app_id}:{out_trade_no}")
 }
 
-async fn load(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(store::get(&mut conn, id)
-        .await
-        .map_err(internal)?
-        .and_then(|o| serde_json::from_str(&o.data).ok()))
-}
-
 /// The trade a query-style call names (`out_trade_no`, or Alipay's `trade_no`).
-async fn find(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Option<Value>, Response> {
+async fn find(
+    state: &Sandbox,
+    app_id: &str,
+    biz: &Value,
+) -> Result<Option<Loaded<Value>>, sqlx::Error> {
     if let Some(out) = biz["out_trade_no"].as_str().filter(|s| !s.is_empty()) {
-        return load(state, &trade_id(app_id, out)).await;
+        return TRADES.load(&state.db, &trade_id(app_id, out)).await;
     }
     let Some(trade_no) = biz["trade_no"].as_str().filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    let found = store::search(&mut conn, PROVIDER, &format!("alipay:{app_id}:"), trade_no)
-        .await
-        .map_err(internal)?
+    let app = trade_id(app_id, "");
+    let found = TRADES.search::<Value>(&state.db, trade_no).await?;
+    Ok(found
         .into_iter()
-        .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
-        .find(|t| t["trade_no"] == trade_no);
-    Ok(found)
-}
-
-/// Store a changed trade if nobody changed it meanwhile.
-async fn save(state: &Sandbox, old: &Value, new: &Value) -> Result<bool, Response> {
-    let id = trade_id(
-        old["app_id"].as_str().unwrap_or(""),
-        old["out_trade_no"].as_str().unwrap_or(""),
-    );
-    store::update_committed(
-        &state.db,
-        &id,
-        200,
-        &new.to_string(),
-        Some(&old.to_string()),
-    )
-    .await
-    .map_err(internal)
+        .find(|t| t.id().starts_with(&app) && t["trade_no"] == trade_no))
 }
 
 /// The trade's status now: an unpaid trade past its `time_expire` reads closed.
@@ -299,13 +277,14 @@ async fn page_pay(
     params: &BTreeMap<String, String>,
     app_id: &str,
     biz: &Value,
-) -> Result<Response, Response> {
-    let bad = |detail: &str| {
-        error_page(
+) -> Reply<Alipay> {
+    let bad = |detail: &str| -> Error {
+        notice(
             StatusCode::BAD_REQUEST,
             "Alipay sandbox: request refused",
             detail,
         )
+        .into()
     };
     let out_trade_no = biz["out_trade_no"].as_str().unwrap_or("");
     if !valid_out_trade_no(out_trade_no) {
@@ -372,13 +351,14 @@ async fn page_pay(
     let stored = state
         .db
         .committed(async |conn| {
-            store::insert(conn, PROVIDER, &id, None, "", 200, &trade.to_string()).await?;
+            TRADES
+                .insert_in(&state.db, Some(&mut *conn), &id, &trade)
+                .await?;
             store::get(conn, &id).await
         })
-        .await
-        .map_err(internal)?;
+        .await?;
     let Some(stored) = stored.and_then(|o| serde_json::from_str::<Value>(&o.data).ok()) else {
-        return Err(internal("trade vanished"));
+        return Err(Error::internal("trade vanished"));
     };
     if fen(&stored, "total_amount") != amount || stored["subject"] != subject {
         return Err(bad(
@@ -421,9 +401,7 @@ fn cashier(trade: &Value, error: Option<&str>) -> Response {
 {alert}<form method="post" action="/sandbox/alipay{CASHIER_PATH}">
 <input type="hidden" name="trade" value="{trade_key}">
 <p><strong>Pay</strong> pays from the sandbox buyer's balance; <strong>Decline</strong> fails the payment and leaves the trade waiting for payment; <strong>Cancel</strong> returns to the shop without paying.</p>
-<button class="pay" name="action" value="pay">Pay</button>
-<button name="action" value="decline">Decline</button>
-<button name="action" value="cancel">Cancel</button>
+{PAY_DECLINE_CANCEL}
 {controls}
 {refunds}
 </form></main>"#,
@@ -501,138 +479,81 @@ fn notify_fields(trade: &Value, status: &str) -> BTreeMap<String, String> {
     sign_fields(f)
 }
 
-/// Send a notify until the shop answers exactly `success` (Alipay re-sends anything else).
-async fn send_until_success(http: &reqwest::Client, url: &str, body: &str) {
-    let mut wait = Duration::from_millis(250);
-    for attempt in 1..=8 {
-        let sent = http
-            .post(url)
-            .header(
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8",
-            )
-            .body(body.to_string())
-            .send()
-            .await;
-        match sent {
-            Ok(response) => {
-                let status = response.status();
-                let text = response.bytes().await.unwrap_or_default();
-                if status.is_success() && text.as_ref() == b"success" {
-                    return;
-                }
-                tracing::warn!(%url, %status, attempt, "alipay sandbox: notify not answered `success`; will retry");
-            }
-            Err(e) => {
-                tracing::warn!(%url, error = %e.without_url(), attempt, "alipay sandbox: notify failed; will retry")
-            }
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(10));
-    }
-    tracing::error!(%url, "alipay sandbox: gave up delivering a notify");
-}
-
+/// Send the notify to `notify_url`, again until the shop answers exactly `success` (Alipay re-sends
+/// anything else).
 fn deliver(state: &Sandbox, notify_url: &str, body: String, plan: DeliveryPlan) {
-    if notify_url.is_empty() || plan == DeliveryPlan::Never {
+    if notify_url.is_empty() {
         return;
     }
-    let url = match notify_url.strip_prefix(&*state.shop_url) {
-        Some(path) => format!("{}{path}", state.webhook_root),
-        None => notify_url.to_string(),
-    };
-    let http = state.http.clone();
-    tokio::spawn(async move {
-        if plan == DeliveryPlan::Delayed {
-            tokio::time::sleep(DELAY).await;
-        }
-        if plan == DeliveryPlan::Duplicated {
-            let copies = (0..5).map(|_| send_until_success(&http, &url, &body));
-            futures_util::future::join_all(copies).await;
-        } else {
-            send_until_success(&http, &url, &body).await;
-        }
-    });
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let message = Message::new(state.reach(notify_url), content_type, body).answered_by("success");
+    delivery::spawn(state, vec![message], plan);
 }
 
 async fn cashier_action(
     State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let id = form.get("trade").cloned().unwrap_or_default();
-    let trade = match load(&state, &id).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                "Trade not found",
-                "ACQ.TRADE_NOT_EXIST",
-            )
-        }
-        Err(r) => return r,
+) -> Reply<Alipay> {
+    let id = wire::field(&form, "trade");
+    let Some(trade) = TRADES.load::<Value>(&state.db, id).await? else {
+        return Err(notice(
+            StatusCode::NOT_FOUND,
+            "Trade not found",
+            "ACQ.TRADE_NOT_EXIST",
+        )
+        .into());
     };
     if status_of(&trade) != "WAIT_BUYER_PAY" {
-        return error_page(
+        return Err(notice(
             StatusCode::GONE,
             "This trade is no longer open",
             &format!("The trade is {}.", status_of(&trade)),
-        );
+        )
+        .into());
     }
-    let return_url = trade["return_url"].as_str().unwrap_or("").to_string();
+    let return_url = trade["return_url"].as_str().unwrap_or("");
     match form.get("action").map(String::as_str) {
         Some("pay") => {}
         Some("decline") => {
-            return cashier(
+            return Ok(cashier(
                 &trade,
                 Some("Payment declined (sandbox test control). The trade is still waiting for payment: pay again, or cancel to return to the shop."),
-            )
+            ))
         }
-        Some("cancel") => {
-            return if return_url.is_empty() {
-                error_page(StatusCode::OK, "Payment cancelled", "You left the cashier without paying.")
-            } else {
-                Redirect::to(&return_url).into_response()
-            }
+        Some("cancel") if return_url.is_empty() => {
+            let left = "You left the cashier without paying.";
+            return Ok(notice(StatusCode::OK, "Payment cancelled", left));
         }
-        _ => return cashier(&trade, None),
+        Some("cancel") => return Ok(Redirect::to(return_url).into_response()),
+        _ => return Ok(cashier(&trade, None)),
     }
-    let mut paid = trade.clone();
+    let mut paid = trade.value.clone();
     paid["status"] = json!("TRADE_SUCCESS");
     paid["gmt_payment"] = json!(sign::beijing_time(clock::now_secs()));
     paid["refund_plan"] = json!(form.get("refunds").map(String::as_str).unwrap_or("succeed"));
-    match save(&state, &trade, &paid).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::CONFLICT,
-                "This trade changed",
-                "Reload the cashier.",
-            )
-        }
-        Err(r) => return r,
+    if !trade.save(&state.db, &paid).await? {
+        let changed = notice(
+            StatusCode::CONFLICT,
+            "This trade changed",
+            "Reload the cashier.",
+        );
+        return Err(changed.into());
     }
     let notify = notify_fields(&paid, "TRADE_SUCCESS");
     let body = serde_urlencoded::to_string(&notify).unwrap_or_default();
-    let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-    deliver(
-        &state,
-        paid["notify_url"].as_str().unwrap_or(""),
-        body,
-        plan,
-    );
+    let notify_url = paid["notify_url"].as_str().unwrap_or("");
+    deliver(&state, notify_url, body, DeliveryPlan::chosen(&form));
     if return_url.is_empty() {
-        return error_page(StatusCode::OK, "Paid", "The sandbox trade is paid.");
+        return Ok(notice(StatusCode::OK, "Paid", "The sandbox trade is paid."));
     }
     let mut back = common_fields(&paid);
     back.insert("method".into(), "alipay.trade.page.pay.return".into());
     back.insert("timestamp".into(), sign::beijing_time(clock::now_secs()));
     let back = sign_fields(back);
-    let query = serde_urlencoded::to_string(&back).unwrap_or_default();
-    let sep = if return_url.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{return_url}{sep}{query}")).into_response()
+    Ok(Redirect::to(&wire::with_query(return_url, &back)).into_response())
 }
 
-async fn query(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn query(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
     const M: &str = "alipay.trade.query";
     let Some(trade) = find(state, app_id, biz).await? else {
         return Ok(not_exist(M));
@@ -665,9 +586,9 @@ async fn query(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, R
     Ok(signed(M, answer))
 }
 
-async fn close(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn close(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
     const M: &str = "alipay.trade.close";
-    for _ in 0..5 {
+    for _ in 0..TRIES {
         let Some(trade) = find(state, app_id, biz).await? else {
             return Ok(not_exist(M));
         };
@@ -675,36 +596,21 @@ async fn close(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, R
         match status_of(&trade).as_str() {
             "TRADE_CLOSED" => return Ok(signed(M, ok)),
             "WAIT_BUYER_PAY" => {
-                let mut closed = trade.clone();
+                let mut closed = trade.value.clone();
                 closed["status"] = json!("TRADE_CLOSED");
-                if save(state, &trade, &closed).await? {
+                if trade.save(&state.db, &closed).await? {
                     return Ok(signed(M, ok));
                 }
             }
-            _ => {
-                return Ok(api_error(
-                    M,
-                    "40004",
-                    "Business Failed",
-                    "ACQ.TRADE_STATUS_ERROR",
-                    "交易状态不合法",
-                ))
-            }
+            _ => return Ok(business(M, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")),
         }
     }
-    Ok(api_error(
-        M,
-        "20000",
-        "Service Currently Unavailable",
-        "aop.unknow-error",
-        "busy, try again",
-    ))
+    Ok(busy(M))
 }
 
-async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
     const M: &str = "alipay.trade.refund";
-    let business = |sub: &str, msg: &str| api_error(M, "40004", "Business Failed", sub, msg);
-    for _ in 0..5 {
+    for _ in 0..TRIES {
         let Some(trade) = find(state, app_id, biz).await? else {
             return Ok(not_exist(M));
         };
@@ -745,6 +651,7 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, 
         {
             if fen(same, "amount") != amount {
                 return Ok(business(
+                    M,
                     "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
                     "退款金额与原请求不一致",
                 ));
@@ -753,21 +660,26 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, 
         }
         let status = status_of(&trade);
         if !matches!(status.as_str(), "TRADE_SUCCESS") {
-            return Ok(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
+            return Ok(business(M, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
         }
         if trade["refund_plan"] == "refuse" {
             return Ok(business(
+                M,
                 "ACQ.TRADE_NOT_ALLOW_REFUND",
                 "当前交易不允许退款 (sandbox test control)",
             ));
         }
         let total = fen(&trade, "total_amount");
         if amount > total - taken {
-            return Ok(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
+            return Ok(business(
+                M,
+                "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                "退款金额超限",
+            ));
         }
         // Settled at once (money moved: fund_change Y), or accepted to settle later (N).
         let later = trade["refund_plan"] == "later";
-        let mut updated = trade.clone();
+        let mut updated = trade.value.clone();
         let mut list = refunds.clone();
         list.push(json!({
             "out_request_no": request_no,
@@ -781,33 +693,27 @@ async fn refund(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, 
             // A fully refunded trade is closed.
             updated["status"] = json!("TRADE_CLOSED");
         }
-        if save(state, &trade, &updated).await? {
+        if trade.save(&state.db, &updated).await? {
             let fund_change = if later { "N" } else { "Y" };
             return Ok(signed(M, answer(fund_change, taken + amount)));
         }
     }
-    Ok(api_error(
-        M,
-        "20000",
-        "Service Currently Unavailable",
-        "aop.unknow-error",
-        "busy, try again",
-    ))
+    Ok(busy(M))
 }
 
 /// `alipay.trade.fastpay.refund.query`: `REFUND_SUCCESS` with the amount for a settled refund;
 /// no status for one Alipay does not know or has not settled. A refund accepted to settle later
 /// settles at the query after the first one that found it unsettled.
-async fn refund_query(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Response, Response> {
+async fn refund_query(state: &Sandbox, app_id: &str, biz: &Value) -> Reply<Alipay> {
     const M: &str = "alipay.trade.fastpay.refund.query";
     let request_no = biz["out_request_no"].as_str().unwrap_or("");
     let mut found = None;
     let mut trade = Value::Null;
-    for _ in 0..5 {
+    for _ in 0..TRIES {
         let Some(current) = find(state, app_id, biz).await? else {
             return Ok(not_exist(M));
         };
-        trade = current;
+        trade = current.value.clone();
         let Some(index) = trade["refunds"]
             .as_array()
             .and_then(|l| l.iter().position(|r| r["out_request_no"] == request_no))
@@ -822,7 +728,7 @@ async fn refund_query(state: &Sandbox, app_id: &str, biz: &Value) -> Result<Resp
         // Not settled yet: this query finds no status; the next one finds it settled.
         let mut updated = trade.clone();
         updated["refunds"][index]["settled"] = json!(true);
-        if save(state, &trade, &updated).await? {
+        if current.save(&state.db, &updated).await? {
             break;
         }
     }

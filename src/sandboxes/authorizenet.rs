@@ -18,8 +18,10 @@
 //!   - **Cancel**: the cancel URL.
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::page::{delivery_controls, escape, is_shop_url, page};
-use super::store;
+use super::dialect::{self, Dialect, Refusal, Reply};
+use super::objects::{Kind, Loaded, TRIES};
+use super::page::{delivery_controls, escape, is_shop_url, notice, page, PAY_DECLINE_CANCEL};
+use super::wire::{field, random_hex};
 use super::{clock, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
@@ -39,8 +41,8 @@ const PROVIDER: &str = "authorizenet";
 const ACTION_PATH: &str = "/payment/action";
 /// A form token's life (providers.md §8.2).
 const TOKEN_SECS: i64 = 15 * 60;
-const TOKEN: &str = "anet-token:";
-const TX: &str = "anet-tx:";
+const TOKENS: Kind = Kind::new(PROVIDER, "anet-token:");
+const TRANSACTIONS: Kind = Kind::new(PROVIDER, "anet-tx:");
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
@@ -49,9 +51,19 @@ pub fn routes() -> Router<Sandbox> {
         .route(ACTION_PATH, post(form_action))
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "authorizenet sandbox failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error").into_response()
+/// Authorize.Net refuses inside its answers (HTTP 200, `resultCode: Error`) or, on the hosted
+/// form, with a page; a plain 500 when the sandbox fails.
+pub struct AuthorizeNet;
+
+type Error = Refusal<AuthorizeNet>;
+
+impl Dialect for AuthorizeNet {
+    const NAME: &'static str = "authorizenet";
+    type Body = Response;
+
+    fn internal() -> Error {
+        dialect::plain_internal()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,16 +72,52 @@ enum Format {
     Xml,
 }
 
-/// An answer: `{name}` with these fields, in the request's format, after the byte-order mark.
-fn answer(format: Format, name: &str, fields: Vec<(&str, Node)>) -> Response {
-    let node = Node::obj(fields);
-    let (content_type, text) = match format {
-        Format::Json => ("application/json; charset=utf-8", node.to_json()),
-        Format::Xml => ("application/xml; charset=utf-8", Node::to_xml(name, &node)),
-    };
-    let mut body = BOM.to_vec();
-    body.extend_from_slice(text.as_bytes());
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+/// How one API request is answered: as `{reply}` (its request's name, `…Response`), in the
+/// request's format, after the UTF-8 byte-order mark.
+struct Api {
+    format: Format,
+    reply: String,
+}
+
+impl Api {
+    fn answer(&self, fields: Vec<(&str, Node)>) -> Response {
+        let node = Node::obj(fields);
+        let (content_type, text) = match self.format {
+            Format::Json => ("application/json; charset=utf-8", node.to_json()),
+            Format::Xml => (
+                "application/xml; charset=utf-8",
+                Node::to_xml(&self.reply, &node),
+            ),
+        };
+        let mut body = BOM.to_vec();
+        body.extend_from_slice(text.as_bytes());
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    }
+
+    /// `messages` saying "Successful.", then `fields`.
+    fn ok(&self, fields: Vec<(&str, Node)>) -> Response {
+        let messages = messages(true, "I00001", "Successful.");
+        self.answer([vec![("messages", messages)], fields].concat())
+    }
+
+    fn error(&self, code: &str, text: &str) -> Response {
+        self.answer(vec![("messages", messages(false, code, text))])
+    }
+
+    fn no_records(&self) -> Response {
+        self.answer(vec![(
+            "messages",
+            messages(true, "I00004", "No records found."),
+        )])
+    }
+
+    /// A list as the format writes one: a JSON array, or an element per item in XML.
+    fn list(&self, item: &str, items: Vec<Node>) -> Node {
+        match self.format {
+            Format::Json => Node::Arr(items),
+            Format::Xml => Node::obj([(item, Node::Arr(items))]),
+        }
+    }
 }
 
 fn messages(ok: bool, code: &str, text: &str) -> Node {
@@ -83,22 +131,6 @@ fn messages(ok: bool, code: &str, text: &str) -> Node {
             ])]),
         ),
     ])
-}
-
-fn ok_messages() -> Node {
-    messages(true, "I00001", "Successful.")
-}
-
-fn error(format: Format, name: &str, code: &str, text: &str) -> Response {
-    answer(
-        format,
-        name,
-        vec![("messages", messages(false, code, text))],
-    )
-}
-
-fn response_name(request: &str) -> String {
-    format!("{}Response", request.trim_end_matches("Request"))
 }
 
 async fn api(State(state): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
@@ -123,82 +155,46 @@ async fn api(State(state): State<Sandbox>, headers: HeaderMap, body: Bytes) -> R
             }),
     };
     let Some((name, request)) = parsed else {
-        return error(
-            format,
-            "ErrorResponse",
+        let reply = "ErrorResponse".to_string();
+        return Api { format, reply }.error(
             "E00003",
             "The request could not be read (sandbox: not one JSON or XML request document).",
         );
     };
-    let reply = response_name(&name);
+    let reply = format!("{}Response", name.trim_end_matches("Request"));
+    let api = Api { format, reply };
     let auth = &request["merchantAuthentication"];
     if wire::text(&auth["name"]).is_empty() || wire::text(&auth["transactionKey"]).is_empty() {
-        return error(
-            format,
-            &reply,
+        return api.error(
             "E00007",
             "User authentication failed due to invalid authentication values.",
         );
     }
     let result = match name.as_str() {
-        "getHostedPaymentPageRequest" => hosted_page(&state, format, &reply, &request).await,
-        "getTransactionDetailsRequest" => details(&state, format, &reply, &request).await,
-        "getUnsettledTransactionListRequest" => {
-            transaction_list(&state, format, &reply, None).await
-        }
-        "getSettledBatchListRequest" => batch_list(&state, format, &reply).await,
+        "getHostedPaymentPageRequest" => hosted_page(&state, &api, &request).await,
+        "getTransactionDetailsRequest" => details(&state, &api, &request).await,
+        "getUnsettledTransactionListRequest" => transaction_list(&state, &api, None).await,
+        "getSettledBatchListRequest" => batch_list(&state, &api).await,
         "getTransactionListRequest" => {
             let batch = wire::text(&request["batchId"]);
-            transaction_list(&state, format, &reply, Some(batch)).await
+            transaction_list(&state, &api, Some(batch)).await
         }
-        "createTransactionRequest" => create_transaction(&state, format, &reply, &request).await,
-        _ => Ok(error(
-            format,
-            &reply,
+        "createTransactionRequest" => create_transaction(&state, &api, &request).await,
+        _ => Ok(api.error(
             "E00045",
             "The root node does not reference a valid XML namespace (sandbox: unknown request).",
         )),
     };
-    result.unwrap_or_else(|r| r)
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn load(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(store::get(&mut conn, id)
-        .await
-        .map_err(internal)?
-        .and_then(|o| serde_json::from_str(&o.data).ok()))
-}
-
-async fn save(state: &Sandbox, id: &str, old: &Value, new: &Value) -> Result<bool, Response> {
-    store::update_committed(&state.db, id, 200, &new.to_string(), Some(&old.to_string()))
-        .await
-        .map_err(internal)
-}
-
-async fn insert(state: &Sandbox, id: &str, data: &Value) -> Result<(), Response> {
-    store::insert_committed(&state.db, PROVIDER, id, None, "", 200, &data.to_string())
-        .await
-        .map_err(internal)?;
-    Ok(())
-}
-
-async fn all_transactions(state: &Sandbox) -> Result<Vec<Value>, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(store::search(&mut conn, PROVIDER, TX, "")
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter_map(|o| serde_json::from_str(&o.data).ok())
-        .collect())
+async fn all_transactions(state: &Sandbox) -> Result<Vec<Value>, sqlx::Error> {
+    let found = TRANSACTIONS.search::<Value>(&state.db, "").await?;
+    Ok(found.into_iter().map(|t| t.value).collect())
 }
 
 fn dollars(minor: i64) -> String {
     Money::new(minor, Currency::Usd).to_decimal_string()
-}
-
-fn time_text(secs: i64) -> String {
-    clock::plain_utc(secs)
 }
 
 /// A setting's JSON value from `hostedPaymentSettings.setting[]`.
@@ -210,14 +206,9 @@ fn setting(request: &Value, name: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn hosted_page(
-    state: &Sandbox,
-    format: Format,
-    reply: &str,
-    request: &Value,
-) -> Result<Response, Response> {
+async fn hosted_page(state: &Sandbox, api: &Api, request: &Value) -> Reply<AuthorizeNet> {
     let tx = &request["transactionRequest"];
-    let invalid = |text: &str| error(format, reply, "E00003", text);
+    let invalid = |text: &str| api.error("E00003", text);
     let kind = wire::text(&tx["transactionType"]);
     if kind != "authCaptureTransaction" {
         return Ok(invalid(
@@ -243,11 +234,7 @@ async fn hosted_page(
             )));
         }
     }
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = format!("{}{}", random_hex(32), random_hex(32));
     let data = json!({
         "token": token,
         "invoice": invoice,
@@ -260,12 +247,8 @@ async fn hosted_page(
         "created": clock::now_secs(),
         "used": false,
     });
-    insert(state, &format!("{TOKEN}{token}"), &data).await?;
-    Ok(answer(
-        format,
-        reply,
-        vec![("messages", ok_messages()), ("token", Node::s(token))],
-    ))
+    TOKENS.insert(&state.db, &token, &data).await?;
+    Ok(api.ok(vec![("token", Node::s(token))]))
 }
 
 /// A transaction as `getTransactionDetailsResponse.transaction` (the XSD's order).
@@ -279,9 +262,9 @@ fn details_node(t: &Value) -> Node {
     fields.extend([
         (
             "submitTimeUTC",
-            Node::s(format!("{}Z", time_text(submitted))),
+            Node::s(format!("{}Z", clock::plain_utc(submitted))),
         ),
-        ("submitTimeLocal", Node::s(time_text(submitted))),
+        ("submitTimeLocal", Node::s(clock::plain_utc(submitted))),
         ("transactionType", s("type")),
         ("transactionStatus", s("status")),
         ("responseCode", s("responseCode")),
@@ -299,9 +282,9 @@ fn details_node(t: &Value) -> Node {
                 ("batchId", Node::s(batch)),
                 (
                     "settlementTimeUTC",
-                    Node::s(format!("{}Z", time_text(submitted))),
+                    Node::s(format!("{}Z", clock::plain_utc(submitted))),
                 ),
-                ("settlementTimeLocal", Node::s(time_text(submitted))),
+                ("settlementTimeLocal", Node::s(clock::plain_utc(submitted))),
                 ("settlementState", Node::s("settledSuccessfully")),
             ]),
         ));
@@ -341,29 +324,12 @@ fn details_node(t: &Value) -> Node {
     Node::obj(fields)
 }
 
-async fn details(
-    state: &Sandbox,
-    format: Format,
-    reply: &str,
-    request: &Value,
-) -> Result<Response, Response> {
+async fn details(state: &Sandbox, api: &Api, request: &Value) -> Reply<AuthorizeNet> {
     let id = wire::text(&request["transId"]);
-    let Some(t) = load(state, &format!("{TX}{id}")).await? else {
-        return Ok(error(
-            format,
-            reply,
-            "E00040",
-            "The record cannot be found.",
-        ));
+    let Some(t) = TRANSACTIONS.load::<Value>(&state.db, &id).await? else {
+        return Ok(api.error("E00040", "The record cannot be found."));
     };
-    Ok(answer(
-        format,
-        reply,
-        vec![
-            ("messages", ok_messages()),
-            ("transaction", details_node(&t)),
-        ],
-    ))
+    Ok(api.ok(vec![("transaction", details_node(&t))]))
 }
 
 fn summary_node(t: &Value) -> Node {
@@ -378,9 +344,9 @@ fn summary_node(t: &Value) -> Node {
         ("transId", s("transId")),
         (
             "submitTimeUTC",
-            Node::s(format!("{}Z", time_text(submitted))),
+            Node::s(format!("{}Z", clock::plain_utc(submitted))),
         ),
-        ("submitTimeLocal", Node::s(time_text(submitted))),
+        ("submitTimeLocal", Node::s(clock::plain_utc(submitted))),
         ("transactionStatus", s("status")),
         ("invoiceNumber", s("invoice")),
         ("accountType", Node::s("Visa")),
@@ -397,10 +363,9 @@ fn is_settled(t: &Value) -> bool {
 
 async fn transaction_list(
     state: &Sandbox,
-    format: Format,
-    reply: &str,
+    api: &Api,
     batch: Option<String>,
-) -> Result<Response, Response> {
+) -> Reply<AuthorizeNet> {
     let list: Vec<Node> = all_transactions(state)
         .await?
         .iter()
@@ -411,24 +376,12 @@ async fn transaction_list(
         .map(summary_node)
         .collect();
     if list.is_empty() {
-        return Ok(answer(
-            format,
-            reply,
-            vec![("messages", messages(true, "I00004", "No records found."))],
-        ));
+        return Ok(api.no_records());
     }
-    let transactions = match format {
-        Format::Json => Node::Arr(list),
-        Format::Xml => Node::obj([("transaction", Node::Arr(list))]),
-    };
-    Ok(answer(
-        format,
-        reply,
-        vec![("messages", ok_messages()), ("transactions", transactions)],
-    ))
+    Ok(api.ok(vec![("transactions", api.list("transaction", list))]))
 }
 
-async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Result<Response, Response> {
+async fn batch_list(state: &Sandbox, api: &Api) -> Reply<AuthorizeNet> {
     let mut batches: Vec<String> = all_transactions(state)
         .await?
         .iter()
@@ -437,11 +390,7 @@ async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Result<Resp
     batches.sort();
     batches.dedup();
     if batches.is_empty() {
-        return Ok(answer(
-            format,
-            reply,
-            vec![("messages", messages(true, "I00004", "No records found."))],
-        ));
+        return Ok(api.no_records());
     }
     let list: Vec<Node> = batches
         .into_iter()
@@ -450,36 +399,28 @@ async fn batch_list(state: &Sandbox, format: Format, reply: &str) -> Result<Resp
                 ("batchId", Node::s(b)),
                 (
                     "settlementTimeUTC",
-                    Node::s(format!("{}Z", time_text(clock::now_secs()))),
+                    Node::s(format!("{}Z", clock::plain_utc(clock::now_secs()))),
                 ),
-                ("settlementTimeLocal", Node::s(time_text(clock::now_secs()))),
+                (
+                    "settlementTimeLocal",
+                    Node::s(clock::plain_utc(clock::now_secs())),
+                ),
                 ("settlementState", Node::s("settledSuccessfully")),
                 ("paymentMethod", Node::s("creditCard")),
             ])
         })
         .collect();
-    let batch_list = match format {
-        Format::Json => Node::Arr(list),
-        Format::Xml => Node::obj([("batch", Node::Arr(list))]),
-    };
-    Ok(answer(
-        format,
-        reply,
-        vec![("messages", ok_messages()), ("batchList", batch_list)],
-    ))
+    Ok(api.ok(vec![("batchList", api.list("batch", list))]))
 }
 
 fn new_trans_id() -> String {
-    format!(
-        "{}",
-        60_000_000_000u64 + (uuid::Uuid::new_v4().as_u128() % 9_000_000_000) as u64
-    )
+    let random = uuid::Uuid::new_v4().as_u128() % 9_000_000_000;
+    (60_000_000_000u64 + random as u64).to_string()
 }
 
 /// `createTransactionResponse` with a transaction response.
 fn transaction_answer(
-    format: Format,
-    reply: &str,
+    api: &Api,
     code: &str,
     trans_id: &str,
     ref_trans_id: &str,
@@ -511,57 +452,35 @@ fn transaction_answer(
                     ),
                 ])]),
             ));
-            ok_messages()
+            messages(true, "I00001", "Successful.")
         }
         Some((error_code, text)) => {
             let item = Node::obj([
                 ("errorCode", Node::s(error_code)),
                 ("errorText", Node::s(text)),
             ]);
-            tr.push((
-                "errors",
-                match format {
-                    Format::Json => Node::Arr(vec![item]),
-                    Format::Xml => Node::obj([("error", Node::Arr(vec![item]))]),
-                },
-            ));
+            tr.push(("errors", api.list("error", vec![item])));
             messages(false, "E00027", "The transaction was unsuccessful.")
         }
     };
-    answer(
-        format,
-        reply,
-        vec![
-            (
-                "transactionResponse",
-                Node::Obj(tr.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
-            ),
-            ("messages", top),
-        ],
-    )
+    let response = Node::Obj(tr.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+    api.answer(vec![("transactionResponse", response), ("messages", top)])
 }
 
-async fn create_transaction(
-    state: &Sandbox,
-    format: Format,
-    reply: &str,
-    request: &Value,
-) -> Result<Response, Response> {
+async fn create_transaction(state: &Sandbox, api: &Api, request: &Value) -> Reply<AuthorizeNet> {
     let tx = &request["transactionRequest"];
     let kind = wire::text(&tx["transactionType"]);
     let ref_id = wire::text(&tx["refTransId"]);
-    let refuse = |code: &str, text: &str| {
-        transaction_answer(format, reply, "3", "0", &ref_id, "", Some((code, text)))
-    };
+    let refuse =
+        |code: &str, text: &str| transaction_answer(api, "3", "0", &ref_id, "", Some((code, text)));
     if kind != "refundTransaction" && kind != "voidTransaction" {
         return Ok(refuse(
             "3",
             "The sandbox takes refundTransaction and voidTransaction only.",
         ));
     }
-    for _ in 0..5 {
-        let id = format!("{TX}{ref_id}");
-        let Some(original) = load(state, &id).await? else {
+    for _ in 0..TRIES {
+        let Some(original) = TRANSACTIONS.load::<Value>(&state.db, &ref_id).await? else {
             return Ok(refuse("16", "The transaction cannot be found."));
         };
         let card = wire::text(&original["card"]);
@@ -572,12 +491,11 @@ async fn create_transaction(
                 "capturedPendingSettlement" => {}
                 _ => return Ok(refuse("16", "The transaction cannot be found (sandbox: only unsettled transactions can be voided).")),
             }
-            let mut voided = original.clone();
+            let mut voided = original.value.clone();
             voided["status"] = json!("voided");
-            if save(state, &id, &original, &voided).await? {
-                return Ok(transaction_answer(
-                    format, reply, "1", &ref_id, &ref_id, &card, None,
-                ));
+            if original.save(&state.db, &voided).await? {
+                let approved = transaction_answer(api, "1", &ref_id, &ref_id, &card, None);
+                return Ok(approved);
             }
             continue;
         }
@@ -608,9 +526,9 @@ async fn create_transaction(
         if refunded + amount > original["amount"].as_i64().unwrap_or(0) {
             return Ok(refuse("55", "The sum of credits against the referenced transaction would exceed original debit amount."));
         }
-        let mut updated = original.clone();
+        let mut updated = original.value.clone();
         updated["refunded"] = json!(refunded + amount);
-        if !save(state, &id, &original, &updated).await? {
+        if !original.save(&state.db, &updated).await? {
             continue;
         }
         let refund_id = new_trans_id();
@@ -627,52 +545,37 @@ async fn create_transaction(
             "card": card,
             "submitted": clock::now_secs(),
         });
-        insert(state, &format!("{TX}{refund_id}"), &refund).await?;
-        return Ok(transaction_answer(
-            format, reply, "1", &refund_id, &ref_id, &card, None,
-        ));
+        TRANSACTIONS.insert(&state.db, &refund_id, &refund).await?;
+        let approved = transaction_answer(api, "1", &refund_id, &ref_id, &card, None);
+        return Ok(approved);
     }
-    Ok(error(format, reply, "E00053", "Server too busy"))
-}
-
-fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    (
-        status,
-        page(
-            title,
-            &format!(
-                "<main class=\"card\"><h1>{}</h1><p role=\"alert\" data-testid=\"sandbox-error\">{}</p></main>",
-                escape(title),
-                escape(detail)
-            ),
-        ),
-    )
-        .into_response()
+    Ok(api.error("E00053", "Server too busy"))
 }
 
 /// The token's record, if it is known, unused and not older than 15 minutes.
-async fn open_token(state: &Sandbox, token: &str) -> Result<Value, Response> {
+async fn open_token(state: &Sandbox, token: &str) -> Result<Loaded<Value>, Error> {
     let record = if token.is_empty() || token.len() > 200 {
         None
     } else {
-        load(state, &format!("{TOKEN}{token}")).await?
+        TOKENS.load::<Value>(&state.db, token).await?
     };
+    let refused = |status, title, detail| Err(notice(status, title, detail).into());
     let Some(record) = record else {
-        return Err(error_page(
+        return refused(
             StatusCode::BAD_REQUEST,
             "Invalid payment form",
             "This form's token is not known: open the payment again from the shop.",
-        ));
+        );
     };
     if record["used"] == true {
-        return Err(error_page(
+        return refused(
             StatusCode::GONE,
             "Payment form already used",
             "This payment form has been used. Return to the shop to see your order.",
-        ));
+        );
     }
     if clock::now_secs() - record["created"].as_i64().unwrap_or(0) > TOKEN_SECS {
-        return Err(error_page(StatusCode::GONE, "Payment form expired", "This payment form's token is older than 15 minutes. Return to the shop and choose Pay again."));
+        return refused(StatusCode::GONE, "Payment form expired", "This payment form's token is older than 15 minutes. Return to the shop and choose Pay again.");
     }
     Ok(record)
 }
@@ -680,12 +583,9 @@ async fn open_token(state: &Sandbox, token: &str) -> Result<Value, Response> {
 async fn hosted_form(
     State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let token = form.get("token").cloned().unwrap_or_default();
-    let record = match open_token(&state, &token).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Reply<AuthorizeNet> {
+    let token = field(&form, "token");
+    let record = open_token(&state, token).await?;
     let s = |k: &str| escape(record[k].as_str().unwrap_or(""));
     let body = format!(
         r#"<main class="card"><h1>Authorize.Net sandbox payment form</h1>
@@ -696,9 +596,7 @@ async fn hosted_form(
 <p><label for="card">Card number</label><br><input id="card" name="card" value="4111111111111111" inputmode="numeric" autocomplete="cc-number"></p>
 <p><label for="expiry">Expiry (MM/YY)</label><br><input id="expiry" name="expiry" value="12/30" autocomplete="cc-exp"></p>
 <p><strong>Pay</strong> charges the test card; <strong>Decline</strong> makes a declined transaction; <strong>Cancel</strong> returns to the shop without paying.</p>
-<button class="pay" name="action" value="pay">Pay</button>
-<button name="action" value="decline">Decline</button>
-<button name="action" value="cancel">Cancel</button>
+{PAY_DECLINE_CANCEL}
 {controls}
 <fieldset><legend>Settlement (test control)</legend>
 <label><input type="radio" name="settlement" value="settled" checked> Settled at once (refunds use refundTransaction)</label><br>
@@ -712,10 +610,10 @@ async fn hosted_form(
         amount = dollars(record["amount"].as_i64().unwrap_or(0)),
         invoice = s("invoice"),
         description = s("description"),
-        token = escape(&token),
+        token = escape(token),
         controls = delivery_controls(),
     );
-    page("Authorize.Net sandbox payment form", &body).into_response()
+    Ok(page("Authorize.Net sandbox payment form", &body))
 }
 
 /// The webhook Authorize.Net sends for a new transaction, signed with the sandbox Signature Key.
@@ -723,7 +621,7 @@ pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
     json!({
         "notificationId": uuid::Uuid::new_v4().to_string(),
         "eventType": event_type,
-        "eventDate": format!("{}Z", time_text(clock::now_secs())),
+        "eventDate": format!("{}Z", clock::plain_utc(clock::now_secs())),
         "webhookId": "5a4d2b7e-0000-4000-8000-000000000001",
         "payload": {
             "responseCode": transaction["responseCode"].as_str().unwrap_or("").parse::<i64>().unwrap_or(0),
@@ -741,43 +639,32 @@ pub fn webhook_body(event_type: &str, transaction: &Value) -> String {
 async fn form_action(
     State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let token = form.get("token").cloned().unwrap_or_default();
-    let record = match open_token(&state, &token).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Reply<AuthorizeNet> {
+    let record = open_token(&state, field(&form, "token")).await?;
     let return_url = record["return_url"].as_str().unwrap_or("").to_string();
-    let action = form.get("action").map(String::as_str).unwrap_or("");
+    let action = field(&form, "action");
     if action == "cancel" {
         let cancel = record["cancel_url"].as_str().unwrap_or("");
-        return if cancel.is_empty() {
-            error_page(
+        return Ok(if cancel.is_empty() {
+            notice(
                 StatusCode::OK,
                 "Payment cancelled",
                 "You left the payment form without paying.",
             )
         } else {
             Redirect::to(cancel).into_response()
-        };
+        });
     }
     let approved = match action {
         "pay" => true,
         "decline" => false,
         _ => return hosted_form(State(state), Form(form)).await,
     };
-    let mut used = record.clone();
+    let mut used = record.value.clone();
     used["used"] = json!(true);
-    match save(&state, &format!("{TOKEN}{token}"), &record, &used).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::CONFLICT,
-                "Payment form already used",
-                "This payment form has been used.",
-            )
-        }
-        Err(r) => return r,
+    if !record.save(&state.db, &used).await? {
+        let detail = "This payment form has been used.";
+        return Err(notice(StatusCode::CONFLICT, "Payment form already used", detail).into());
     }
     let digits: String = form
         .get("card")
@@ -809,22 +696,17 @@ async fn form_action(
     if settled {
         transaction["batchId"] = json!(format!("{}", 10_000_000 + now / 86_400));
     }
-    if let Err(r) = insert(&state, &format!("{TX}{trans_id}"), &transaction).await {
-        return r;
-    }
+    TRANSACTIONS
+        .insert(&state.db, &trans_id, &transaction)
+        .await?;
     if approved {
         let body = webhook_body("net.authorize.payment.authcapture.created", &transaction);
         let signed = signature::sign(body.as_bytes(), sandbox_keys::AUTHORIZENET_SIGNATURE_KEY);
-        let message = Message {
-            url: format!("{}/webhooks/authorizenet", state.webhook_root),
-            content_type: "application/json",
-            headers: vec![("X-ANET-Signature", signed)],
-            body: body.into_bytes(),
-        };
-        let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-        delivery::spawn(state.http.clone(), vec![message], plan);
+        let message = Message::new(state.webhook_url(PROVIDER), "application/json", body)
+            .header("X-ANET-Signature", signed);
+        delivery::spawn(&state, vec![message], DeliveryPlan::chosen(&form));
         if record["show_receipt"] == false && !return_url.is_empty() {
-            return Redirect::to(&return_url).into_response();
+            return Ok(Redirect::to(&return_url).into_response());
         }
     }
     let (title, words) = if approved {
@@ -843,15 +725,14 @@ async fn form_action(
             escape(&return_url)
         )
     };
-    page(
+    Ok(page(
         title,
         &format!(
             "<main class=\"card\"><h1>{title}</h1><p role=\"status\" data-testid=\"sandbox-result\">{words}</p><p>Transaction id: <code>{trans_id}</code>, invoice <code>{invoice}</code>, USD {amount}.</p>{next}</main>",
             invoice = escape(record["invoice"].as_str().unwrap_or("")),
             amount = dollars(record["amount"].as_i64().unwrap_or(0)),
         ),
-    )
-    .into_response()
+    ))
 }
 
 #[cfg(test)]
@@ -861,12 +742,8 @@ mod tests {
     #[tokio::test]
     async fn authorizenet_sandbox_answers_start_with_the_bom_in_the_requests_format() {
         for (format, starts) in [(Format::Json, "{\"messages\""), (Format::Xml, "<?xml")] {
-            let response = error(
-                format,
-                "getTransactionDetailsResponse",
-                "E00040",
-                "The record cannot be found.",
-            );
+            let reply = "getTransactionDetailsResponse".to_string();
+            let response = Api { format, reply }.error("E00040", "The record cannot be found.");
             let body = axum::body::to_bytes(response.into_body(), 1 << 16)
                 .await
                 .unwrap();

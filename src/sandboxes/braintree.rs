@@ -20,12 +20,13 @@
 //!   shop's own form fields to the shop's return URL.
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::page::{escape, is_shop_url, page};
-use super::store;
-use super::{clock, Sandbox};
+use super::dialect::{Dialect, Refusal, Reply};
+use super::objects::{Kind, Loaded};
+use super::page::{card, escape, is_shop_url, page};
+use super::{clock, wire, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
-use app::server::payments::braintree::wire::{self, Transaction};
+use app::server::payments::braintree::wire::{self as bt, Transaction};
 use app::server::payments::braintree::xml::{self, Node};
 use app::server::payments::braintree::{DECLINED_NONCE, VALID_NONCE};
 use axum::extract::{Path, State};
@@ -40,6 +41,7 @@ use std::time::Duration;
 const PROVIDER: &str = "braintree";
 /// One row per transaction (tests count sales by `order_id`).
 pub const TRANSACTION: &str = "bt-tx:";
+const TRANSACTIONS: Kind = Kind::new(PROVIDER, TRANSACTION);
 /// How long after a sale it settles.
 const SETTLE_AFTER: Duration = Duration::from_millis(800);
 
@@ -64,6 +66,25 @@ pub fn routes() -> Router<Sandbox> {
         .route("/dropin", post(dropin_page))
 }
 
+/// The gateway's way of refusing: a bare status (401, 404, 426…) or an XML
+/// `<api-error-response>`; a bare 500 when the sandbox fails.
+pub struct Braintree;
+
+type Error = Refusal<Braintree>;
+
+impl Dialect for Braintree {
+    const NAME: &'static str = "braintree";
+    type Body = Response;
+
+    fn internal() -> Error {
+        bare(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+fn bare(status: StatusCode) -> Error {
+    status.into_response().into()
+}
+
 fn xml_reply(status: StatusCode, node: &Node) -> Response {
     (
         status,
@@ -73,42 +94,24 @@ fn xml_reply(status: StatusCode, node: &Node) -> Response {
         .into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "braintree sandbox: internal error");
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-}
-
 /// HTTP Basic with any non-empty public and private key, and `X-ApiVersion` ≥ 4 (else 426, as
 /// the gateway answers old clients).
-fn authenticated(headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok());
-    let ok = basic
-        .as_deref()
-        .and_then(|s| s.split_once(':'))
-        .is_some_and(|(public, private)| !public.is_empty() && !private.is_empty());
-    if !ok {
-        return Err(Box::new(StatusCode::UNAUTHORIZED.into_response()));
+fn authenticated(headers: &HeaderMap) -> Result<(), Error> {
+    let keys = wire::basic(headers);
+    if !keys.is_some_and(|(public, private)| !public.is_empty() && !private.is_empty()) {
+        return Err(bare(StatusCode::UNAUTHORIZED));
     }
     let version = headers
         .get("x-apiversion")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u32>().ok());
     if version.is_none_or(|v| v < 4) {
-        return Err(Box::new(StatusCode::UPGRADE_REQUIRED.into_response()));
+        return Err(bare(StatusCode::UPGRADE_REQUIRED));
     }
     Ok(())
 }
 
-fn validation_error(code: &str, attribute: &str, message: &str, params: Node) -> Response {
+fn validation_error(code: &str, attribute: &str, message: &str, params: Node) -> Error {
     let error = Node::new("error")
         .with(Node::text("code", code))
         .with(Node::typed("attribute", "symbol", attribute))
@@ -123,26 +126,24 @@ fn validation_error(code: &str, attribute: &str, message: &str, params: Node) ->
         )
         .with(Node::new("params").with(params))
         .with(Node::text("message", message));
-    xml_reply(StatusCode::UNPROCESSABLE_ENTITY, &body)
+    xml_reply(StatusCode::UNPROCESSABLE_ENTITY, &body).into()
 }
 
-fn read_body(body: &[u8]) -> Result<Node, Box<Response>> {
+/// An authenticated request's XML body.
+fn read_body(headers: &HeaderMap, body: &[u8]) -> Result<Node, Error> {
+    authenticated(headers)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Node::new("empty"));
     }
     xml::parse_bytes(body).map_err(|e| {
         tracing::info!(error = %e, "braintree sandbox: unreadable XML");
-        Box::new(StatusCode::BAD_REQUEST.into_response())
+        bare(StatusCode::BAD_REQUEST)
     })
-}
-
-fn now_text() -> String {
-    clock::rfc3339_now()
 }
 
 /// A stored transaction: the wire fields, and the sandbox's own (refunded so far, the merchant
 /// account).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Stored {
     id: String,
     status: String,
@@ -179,7 +180,7 @@ impl Stored {
     }
 
     fn node(&self) -> Node {
-        let mut node = wire::transaction_node(&self.wire())
+        let mut node = bt::transaction_node(&self.wire())
             .with(Node::text(
                 "merchant-account-id",
                 self.merchant_account_id.as_str(),
@@ -189,7 +190,7 @@ impl Stored {
                 "datetime",
                 self.created_at.as_str(),
             ))
-            .with(Node::typed("updated-at", "datetime", now_text()))
+            .with(Node::typed("updated-at", "datetime", clock::rfc3339_now()))
             .with(Node::text("payment-instrument-type", "credit_card"))
             .with(Node::typed("refund-ids", "array", ""));
         if let Some(ids) = node.children.iter_mut().find(|c| c.name == "refund-ids") {
@@ -201,50 +202,15 @@ impl Stored {
     }
 }
 
-fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+/// The transaction with this id (404 if there is none), with what a save compares.
+async fn load(state: &Sandbox, id: &str) -> Result<Loaded<Stored>, Error> {
+    let found = TRANSACTIONS.load(&state.db, id).await?;
+    found.ok_or_else(|| bare(StatusCode::NOT_FOUND))
 }
 
-async fn conn(state: &Sandbox) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
-    state.db.pool.acquire().await.map_err(internal)
-}
-
-async fn load(state: &Sandbox, id: &str) -> Result<Option<(Stored, String)>, Response> {
-    let mut conn = conn(state).await?;
-    let object = store::get(&mut conn, &format!("{TRANSACTION}{id}"))
-        .await
-        .map_err(internal)?;
-    Ok(object.and_then(|o| serde_json::from_str(&o.data).ok().map(|s| (s, o.data))))
-}
-
-async fn insert(state: &Sandbox, tx: &Stored) -> Result<(), Response> {
-    let data = serde_json::to_string(tx).map_err(internal)?;
-    store::insert_committed(
-        &state.db,
-        PROVIDER,
-        &format!("{TRANSACTION}{}", tx.id),
-        None,
-        "",
-        200,
-        &data,
-    )
-    .await
-    .map_err(internal)?;
+async fn insert(state: &Sandbox, tx: &Stored) -> Result<(), sqlx::Error> {
+    TRANSACTIONS.insert(&state.db, &tx.id, tx).await?;
     Ok(())
-}
-
-/// Save a changed transaction if nobody changed it meanwhile.
-async fn save(state: &Sandbox, before: &str, after: &Stored) -> Result<bool, Response> {
-    let data = serde_json::to_string(after).map_err(internal)?;
-    store::update_committed(
-        &state.db,
-        &format!("{TRANSACTION}{}", after.id),
-        200,
-        &data,
-        Some(before),
-    )
-    .await
-    .map_err(internal)
 }
 
 /// The merchant account's currency: `…_eur`-style account ids settle in that currency, all others
@@ -261,26 +227,21 @@ async fn client_token(
     Path(merchant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    if let Err(r) = read_body(&body) {
-        return *r;
-    }
+) -> Reply<Braintree> {
+    read_body(&headers, &body)?;
     let blob = serde_json::json!({
         "version": 2,
-        "authorizationFingerprint": format!("sandbox-fingerprint-{}", uuid::Uuid::new_v4().simple()),
+        "authorizationFingerprint": format!("sandbox-fingerprint-{}", wire::random_hex(32)),
         "configUrl": format!("/sandbox/braintree/merchants/{merchant}/client_api/v1/configuration"),
         "environment": "sandbox",
         "merchantId": merchant,
         "challenges": [],
     });
     let value = base64::engine::general_purpose::STANDARD.encode(blob.to_string());
-    xml_reply(
+    Ok(xml_reply(
         StatusCode::CREATED,
         &Node::new("client-token").with(Node::text("value", value)),
-    )
+    ))
 }
 
 /// What a nonce and an amount do (providers.md §7.9).
@@ -316,14 +277,8 @@ async fn sale(
     Path(_merchant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let request = match read_body(&body) {
-        Ok(n) => n,
-        Err(r) => return *r,
-    };
+) -> Reply<Braintree> {
+    let request = read_body(&headers, &body)?;
     let tx = if request.name == "transaction" {
         request
     } else {
@@ -338,44 +293,41 @@ async fn sale(
         .to_string();
     let currency = account_currency(&account);
     let Some(amount_text) = tx.get("amount") else {
-        return validation_error("81502", "amount", "Amount is required.", params);
+        let message = "Amount is required.";
+        return Err(validation_error("81502", "amount", message, params));
     };
     let Ok(money) = Money::parse_decimal(amount_text, currency) else {
-        return validation_error("81503", "amount", "Amount is an invalid format.", params);
+        let message = "Amount is an invalid format.";
+        return Err(validation_error("81503", "amount", message, params));
     };
     if money.minor <= 0 {
-        return validation_error(
-            "81531",
-            "amount",
-            "Amount must be greater than zero.",
-            params,
-        );
+        let message = "Amount must be greater than zero.";
+        return Err(validation_error("81531", "amount", message, params));
     }
     let nonce = tx.get("payment-method-nonce").unwrap_or("");
     let verdict = match verdict(nonce, money.minor) {
         Ok(v) => v,
         Err((code, message)) => {
-            return validation_error(code, "payment_method_nonce", message, params)
+            return Err(validation_error(
+                code,
+                "payment_method_nonce",
+                message,
+                params,
+            ))
         }
     };
     let settle = tx
         .at(&["options", "submit-for-settlement"])
         .is_some_and(|n| n.text.trim() == "true");
     let mut stored = Stored {
-        id: new_id(),
-        status: String::new(),
+        id: wire::random_hex(8),
         kind: "sale".into(),
         amount: money.to_decimal_string(),
         currency: currency.code().into(),
         order_id: tx.get("order-id").map(str::to_string),
         merchant_account_id: account,
-        processor_response_code: None,
-        processor_response_text: None,
-        gateway_rejection_reason: None,
-        refunded_transaction_id: None,
-        refund_ids: Vec::new(),
-        refunded_minor: 0,
-        created_at: now_text(),
+        created_at: clock::rfc3339_now(),
+        ..Stored::default()
     };
     let message = match &verdict {
         Verdict::Approved => {
@@ -407,40 +359,34 @@ async fn sale(
             Some(format!("Gateway Rejected: {reason}"))
         }
     };
-    if let Err(r) = insert(&state, &stored).await {
-        return r;
-    }
+    insert(&state, &stored).await?;
     tracing::info!(tx = %stored.id, status = %stored.status, "braintree sandbox: sale");
-    match message {
-        None => {
-            if settle {
-                tokio::spawn(settle_later(state.clone(), stored.id.clone()));
-            }
-            xml_reply(StatusCode::CREATED, &stored.node())
+    let Some(message) = message else {
+        if settle {
+            tokio::spawn(settle_later(state.clone(), stored.id.clone()));
         }
-        Some(message) => {
-            let body = Node::new("api-error-response")
-                .with(Node::new("errors").with(Node::typed("errors", "array", "")))
-                .with(Node::new("params").with(params))
-                .with(Node::text("message", message))
-                .with(stored.node());
-            xml_reply(StatusCode::UNPROCESSABLE_ENTITY, &body)
-        }
-    }
+        return Ok(xml_reply(StatusCode::CREATED, &stored.node()));
+    };
+    let body = Node::new("api-error-response")
+        .with(Node::new("errors").with(Node::typed("errors", "array", "")))
+        .with(Node::new("params").with(params))
+        .with(Node::text("message", message))
+        .with(stored.node());
+    Ok(xml_reply(StatusCode::UNPROCESSABLE_ENTITY, &body))
 }
 
 /// The sale settles, and `transaction_settled` is sent.
 async fn settle_later(state: Sandbox, id: String) {
     tokio::time::sleep(SETTLE_AFTER).await;
-    let Ok(Some((tx, before))) = load(&state, &id).await else {
+    let Ok(tx) = load(&state, &id).await else {
         return;
     };
     if tx.status != "submitted_for_settlement" {
         return;
     }
-    let mut settled = tx.clone();
+    let mut settled = tx.value.clone();
     settled.status = "settled".into();
-    if !matches!(save(&state, &before, &settled).await, Ok(true)) {
+    if !matches!(tx.save(&state.db, &settled).await, Ok(true)) {
         return;
     }
     send_notification(
@@ -454,7 +400,7 @@ async fn settle_later(state: Sandbox, id: String) {
 /// The notification XML of `kind` about a transaction.
 pub fn notification_xml(kind: &str, tx: &Node) -> String {
     Node::new("notification")
-        .with(Node::typed("timestamp", "datetime", now_text()))
+        .with(Node::typed("timestamp", "datetime", clock::rfc3339_now()))
         .with(Node::text("kind", kind))
         .with(Node::new("subject").with(tx.clone()))
         .document()
@@ -463,8 +409,8 @@ pub fn notification_xml(kind: &str, tx: &Node) -> String {
 /// `bt_signature=…&bt_payload=…`, signed with the sandbox keys: what the sandbox sends, and what
 /// tests use to make genuine notifications of their own.
 pub fn signed_form(xml: &str) -> String {
-    let payload = wire::encode_payload(xml);
-    let signature = wire::bt_signature(
+    let payload = bt::encode_payload(xml);
+    let signature = bt::bt_signature(
         sandbox_keys::BRAINTREE_PUBLIC_KEY,
         sandbox_keys::BRAINTREE_PRIVATE_KEY,
         payload.as_bytes(),
@@ -475,44 +421,28 @@ pub fn signed_form(xml: &str) -> String {
 
 fn send_notification(state: &Sandbox, kind: &str, tx: &Stored, plan: DeliveryPlan) {
     let body = signed_form(&notification_xml(kind, &tx.node()));
-    let message = Message {
-        url: format!("{}/webhooks/braintree", state.webhook_root),
-        content_type: "application/x-www-form-urlencoded",
-        headers: Vec::new(),
-        body: body.into_bytes(),
-    };
-    delivery::spawn(state.http.clone(), vec![message], plan);
+    let url = state.webhook_url(PROVIDER);
+    let message = Message::new(url, "application/x-www-form-urlencoded", body);
+    delivery::spawn(state, vec![message], plan);
 }
 
 async fn find(
     State(state): State<Sandbox>,
     Path((_merchant, id)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    match load(&state, &id).await {
-        Ok(Some((tx, _))) => xml_reply(StatusCode::OK, &tx.node()),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(r) => r,
-    }
+) -> Reply<Braintree> {
+    authenticated(&headers)?;
+    Ok(xml_reply(StatusCode::OK, &load(&state, &id).await?.node()))
 }
 
-async fn by_order(state: &Sandbox, order_id: &str) -> Result<Vec<Stored>, Response> {
-    let mut conn = conn(state).await?;
-    let needle = serde_json::to_string(order_id).map_err(internal)?;
-    let rows = store::search(
-        &mut conn,
-        PROVIDER,
-        TRANSACTION,
-        &format!("\"order_id\":{needle}"),
-    )
-    .await
-    .map_err(internal)?;
-    Ok(rows
-        .iter()
-        .filter_map(|o| serde_json::from_str::<Stored>(&o.data).ok())
+async fn by_order(state: &Sandbox, order_id: &str) -> Result<Vec<Stored>, Error> {
+    let needle = serde_json::to_string(order_id).map_err(Error::internal)?;
+    let found = TRANSACTIONS
+        .search::<Stored>(&state.db, &format!("\"order_id\":{needle}"))
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|t| t.value)
         .filter(|t| t.order_id.as_deref() == Some(order_id))
         .collect())
 }
@@ -534,52 +464,34 @@ async fn search_ids(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let request = match read_body(&body) {
-        Ok(n) => n,
-        Err(r) => return *r,
-    };
+) -> Reply<Braintree> {
+    let request = read_body(&headers, &body)?;
     let found = match order_criterion(&request) {
-        Some(order_id) => match by_order(&state, &order_id).await {
-            Ok(found) => found,
-            Err(r) => return r,
-        },
+        Some(order_id) => by_order(&state, &order_id).await?,
         None => Vec::new(),
     };
     let mut ids = Node::typed("ids", "array", "");
     for tx in &found {
         ids.children.push(Node::text("item", tx.id.as_str()));
     }
-    xml_reply(
+    Ok(xml_reply(
         StatusCode::OK,
         &Node::new("search-results")
             .with(Node::typed("page-size", "integer", "50"))
             .with(ids),
-    )
+    ))
 }
 
 async fn search(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let request = match read_body(&body) {
-        Ok(n) => n,
-        Err(r) => return *r,
-    };
+) -> Reply<Braintree> {
+    let request = read_body(&headers, &body)?;
     let search = if request.name == "search" {
         &request
     } else {
-        match request.child("search") {
-            Some(s) => s,
-            None => &request,
-        }
+        request.child("search").unwrap_or(&request)
     };
     let ids: Vec<String> = search
         .child("ids")
@@ -592,10 +504,8 @@ async fn search(
         .unwrap_or_default();
     let mut found = Vec::new();
     for id in ids.iter().take(50) {
-        match load(&state, id).await {
-            Ok(Some((tx, _))) => found.push(tx),
-            Ok(None) => {}
-            Err(r) => return r,
+        if let Some(tx) = TRANSACTIONS.load::<Stored>(&state.db, id).await? {
+            found.push(tx.value);
         }
     }
     if let Some(order_id) = order_criterion(&request) {
@@ -614,7 +524,7 @@ async fn search(
     for tx in &found {
         list.children.push(tx.node());
     }
-    xml_reply(StatusCode::OK, &list)
+    Ok(xml_reply(StatusCode::OK, &list))
 }
 
 async fn refund(
@@ -622,47 +532,38 @@ async fn refund(
     Path((_merchant, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let request = match read_body(&body) {
-        Ok(n) => n,
-        Err(r) => return *r,
-    };
-    let (sale, before) = match load(&state, &id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(r) => return r,
-    };
+) -> Reply<Braintree> {
+    let request = read_body(&headers, &body)?;
+    let sale = load(&state, &id).await?;
     let params =
         Node::new("transaction").with(Node::text("amount", request.get("amount").unwrap_or("")));
     if sale.kind != "sale" || !matches!(sale.status.as_str(), "settled" | "settling") {
-        return validation_error(
+        return Err(validation_error(
             "91506",
             "base",
             "Cannot refund transaction unless it is settled.",
             params,
-        );
+        ));
     }
     let currency = sale.currency.parse::<Currency>().unwrap_or(Currency::Usd);
-    let Some(whole) = Money::parse_decimal(&sale.amount, currency).ok() else {
-        return internal("stored amount unreadable");
-    };
+    let whole = Money::parse_decimal(&sale.amount, currency)
+        .map_err(|_| Error::internal("stored amount unreadable"))?;
     let amount = match request.get("amount") {
         None => Money::new(whole.minor - sale.refunded_minor, currency),
         Some(text) => match Money::parse_decimal(text, currency) {
             Ok(m) if m.minor > 0 => m,
             _ => {
-                return validation_error("81503", "amount", "Amount is an invalid format.", params)
+                let message = "Amount is an invalid format.";
+                return Err(validation_error("81503", "amount", message, params));
             }
         },
     };
     if amount.minor + sale.refunded_minor > whole.minor {
-        return validation_error("91521", "amount", "Refund amount is too large.", params);
+        let message = "Refund amount is too large.";
+        return Err(validation_error("91521", "amount", message, params));
     }
     let credit = Stored {
-        id: new_id(),
+        id: wire::random_hex(8),
         status: "submitted_for_settlement".into(),
         kind: "credit".into(),
         amount: amount.to_decimal_string(),
@@ -674,58 +575,45 @@ async fn refund(
         merchant_account_id: sale.merchant_account_id.clone(),
         processor_response_code: Some("1002".into()),
         processor_response_text: Some("Processed".into()),
-        gateway_rejection_reason: None,
         refunded_transaction_id: Some(sale.id.clone()),
-        refund_ids: Vec::new(),
-        refunded_minor: 0,
-        created_at: now_text(),
+        created_at: clock::rfc3339_now(),
+        ..Stored::default()
     };
-    let mut after = sale.clone();
+    let mut after = sale.value.clone();
     after.refunded_minor += amount.minor;
     after.refund_ids.push(credit.id.clone());
-    match save(&state, &before, &after).await {
-        Ok(true) => {}
+    if !sale.save(&state.db, &after).await? {
         // A concurrent refund changed the sale: Braintree answers such a race with a 5xx.
-        Ok(false) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        Err(r) => return r,
+        return Err(bare(StatusCode::SERVICE_UNAVAILABLE));
     }
-    if let Err(r) = insert(&state, &credit).await {
-        return r;
-    }
-    xml_reply(StatusCode::CREATED, &credit.node())
+    insert(&state, &credit).await?;
+    Ok(xml_reply(StatusCode::CREATED, &credit.node()))
 }
 
 async fn void(
     State(state): State<Sandbox>,
     Path((_merchant, id)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let (tx, before) = match load(&state, &id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(r) => return r,
-    };
+) -> Reply<Braintree> {
+    authenticated(&headers)?;
+    let tx = load(&state, &id).await?;
     if !matches!(
         tx.status.as_str(),
         "authorized" | "submitted_for_settlement" | "settlement_pending"
     ) {
-        return validation_error(
+        return Err(validation_error(
             "91504",
             "base",
             "Transaction can only be voided if status is authorized, submitted_for_settlement, or - for PayPal - settlement_pending.",
             Node::new("transaction"),
-        );
+        ));
     }
-    let mut voided = tx.clone();
+    let mut voided = tx.value.clone();
     voided.status = "voided".into();
-    match save(&state, &before, &voided).await {
-        Ok(true) => xml_reply(StatusCode::OK, &voided.node()),
-        Ok(false) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        Err(r) => r,
+    if !tx.save(&state.db, &voided).await? {
+        return Err(bare(StatusCode::SERVICE_UNAVAILABLE));
     }
+    Ok(xml_reply(StatusCode::OK, &voided.node()))
 }
 
 /// The stand-in Drop-in: what the shop's page posted (its form token, amount and return URL), and
@@ -734,18 +622,16 @@ async fn dropin_page(
     State(state): State<Sandbox>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let get = |k: &str| wire::field(&form, k);
     let public = &*state.shop_url;
     let (return_url, cancel_url) = (get("return_url"), get("cancel_url"));
     if !is_shop_url(return_url, public) || !is_shop_url(cancel_url, public) {
-        return (
+        return card(
             StatusCode::BAD_REQUEST,
-            page(
-                "Braintree sandbox Drop-in",
-                "<main class=\"card\"><h1>This Drop-in was not opened from the shop.</h1></main>",
-            ),
-        )
-            .into_response();
+            "Braintree sandbox Drop-in",
+            "This Drop-in was not opened from the shop.",
+            None,
+        );
     }
     let hidden = |name: &str| {
         format!(
@@ -775,7 +661,7 @@ the shop.</p>
         amount = hidden("amount"),
         currency = hidden("currency"),
     );
-    page("Braintree sandbox Drop-in", &body).into_response()
+    page("Braintree sandbox Drop-in", &body)
 }
 
 #[cfg(test)]
@@ -811,7 +697,7 @@ mod tests {
         let tx = Node::new("transaction").with(Node::text("id", "t1"));
         let form = signed_form(&notification_xml("check", &tx));
         let pairs: HashMap<String, String> = serde_urlencoded::from_str(&form).unwrap();
-        assert!(wire::verify(
+        assert!(bt::verify(
             sandbox_keys::BRAINTREE_PUBLIC_KEY,
             sandbox_keys::BRAINTREE_PRIVATE_KEY,
             &pairs["bt_signature"],
@@ -819,7 +705,7 @@ mod tests {
         )
         .is_ok());
         assert_eq!(
-            wire::notification(&pairs["bt_payload"]).unwrap().kind,
+            bt::notification(&pairs["bt_payload"]).unwrap().kind,
             "check"
         );
     }

@@ -18,12 +18,15 @@
 //! again, which is what their SDKs' retries expect. Alipay, SSLCOMMERZ, Braintree and
 //! Authorize.Net have no idempotency key (their merchant references are unique instead).
 //!
-//! How a repeat is answered (status, error body, headers) is each provider's dialect: a handler
-//! turns a [`Repeat`] into its provider's reply.
+//! How a repeat is answered (status, error body, headers) is each provider's dialect
+//! ([`Keyed::repeat`]); [`once`] is the one path a keyed request takes.
 
-use super::store::{self, Claim};
+use super::dialect::{Dialect, Refusal, Reply};
+use super::store::{self, Claim, SandboxObject};
 use app::server::db::Db;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -74,73 +77,79 @@ pub enum Repeat {
     OtherRequest,
 }
 
-/// A claimed key: the request acts, then [`Claimed::finish`] stores its reply.
-#[derive(Debug)]
-pub struct Claimed {
-    rules: &'static Rules,
-    record_id: String,
+/// A provider whose requests may carry an idempotency key: its rules, and its words for a repeat.
+pub trait Keyed: Dialect<Body = Json<Value>> {
+    const RULES: &'static Rules;
+    /// What a repeated key gets instead of acting.
+    fn repeat(repeat: Repeat) -> Response;
+    /// The answer to a request that acted (Stripe adds a request id).
+    fn answer(status: StatusCode, body: Value) -> Response {
+        (status, Json(body)).into_response()
+    }
 }
 
-/// Claim `key` (already scoped by the caller where the provider scopes keys, e.g. per endpoint)
-/// for a request whose bytes are `request`: in `tx`, to commit with the request's work, or without
-/// one in a write transaction of its own.
-pub async fn claim(
+/// Act once per key: claim `key` (when the request has one; already scoped by the caller where
+/// the provider scopes keys, e.g. per endpoint), run `act`, and keep its reply under the key, so
+/// that a repeat gets [`Keyed::repeat`] instead. In `tx` (the claim, the work and the reply in one
+/// commit: a refusal is kept, but a server error returns at once and the caller does not commit),
+/// or without one in write transactions of their own (every reply is kept as the rules say).
+pub async fn once<P: Keyed>(
     db: &Db,
-    tx: Option<&mut AnyConnection>,
-    rules: &'static Rules,
-    key: &str,
+    mut tx: Option<&mut AnyConnection>,
+    key: Option<&str>,
     request: &[u8],
-) -> Result<Result<Claimed, Repeat>, sqlx::Error> {
-    let fingerprint = hex::encode(Sha256::digest(request));
-    let record_id = format!("{}:{}", rules.prefix, hex::encode(Sha256::digest(key)));
-    let claim = async |conn: &mut AnyConnection| {
-        store::claim(conn, rules.provider, &record_id, key, &fingerprint).await
-    };
-    let claimed = match tx {
-        Some(conn) => claim(conn).await?,
-        None => db.committed(claim).await?,
-    };
-    Ok(match claimed {
-        Claim::Claimed => Ok(Claimed { rules, record_id }),
-        Claim::Taken(None) => return Err(sqlx::Error::RowNotFound),
-        Claim::Taken(Some(first)) => Err(
-            if rules.compares_request && first.fingerprint != fingerprint {
-                Repeat::OtherRequest
-            } else if first.status_code == 0 {
-                Repeat::InProgress
-            } else {
-                Repeat::Replay {
-                    status: StatusCode::from_u16(first.status_code as u16)
-                        .unwrap_or(StatusCode::OK),
-                    body: serde_json::from_str(&first.data).unwrap_or(Value::Null),
+    act: impl AsyncFnOnce(Option<&mut AnyConnection>) -> Result<(StatusCode, Value), Refusal<P>>,
+) -> Reply<P> {
+    let rules = P::RULES;
+    let record_id = match key {
+        Some(key) => {
+            let id = format!("{}:{}", rules.prefix, hex::encode(Sha256::digest(key)));
+            let fingerprint = hex::encode(Sha256::digest(request));
+            let claim = async |conn: &mut AnyConnection| {
+                store::claim(conn, rules.provider, &id, key, &fingerprint).await
+            };
+            match store::within(db, tx.as_deref_mut(), claim).await? {
+                Claim::Claimed => Some(id),
+                Claim::Taken(None) => return Err(sqlx::Error::RowNotFound.into()),
+                Claim::Taken(Some(first)) => {
+                    return Ok(P::repeat(repeat(rules, first, &fingerprint)))
                 }
-            },
-        ),
-    })
+            }
+        }
+        None => None,
+    };
+    let (status, body) = match act(tx.as_deref_mut()).await {
+        Ok(reply) => reply,
+        Err(failed) if tx.is_some() && failed.status.is_server_error() => return Err(failed),
+        Err(refused) => (refused.status, refused.body.0),
+    };
+    if let Some(id) = record_id {
+        // The reply is kept under the key, or the key given back (a 5xx the provider does not keep).
+        let keep = !status.is_server_error() || rules.keeps_server_errors;
+        let (code, data) = (i64::from(status.as_u16()), body.to_string());
+        let finish = async |conn: &mut AnyConnection| {
+            if keep {
+                store::update(conn, &id, code, &data, None).await?;
+                Ok(())
+            } else {
+                store::delete(conn, &id).await
+            }
+        };
+        store::within(db, tx, finish).await?;
+    }
+    Ok(P::answer(status, body))
 }
 
-impl Claimed {
-    /// Store the reply under the key (or give the key back: a 5xx the provider does not keep), in
-    /// `tx` or in a write transaction of its own.
-    pub async fn finish(
-        &self,
-        db: &Db,
-        tx: Option<&mut AnyConnection>,
-        status: StatusCode,
-        body: &Value,
-    ) -> Result<(), sqlx::Error> {
-        let id = self.record_id.as_str();
-        if status.is_server_error() && !self.rules.keeps_server_errors {
-            return match tx {
-                Some(conn) => store::delete(conn, id).await,
-                None => store::delete_committed(db, id).await,
-            };
+/// What a repeated key gets: the first request's record tells.
+fn repeat(rules: &Rules, first: SandboxObject, fingerprint: &str) -> Repeat {
+    if rules.compares_request && first.fingerprint != fingerprint {
+        Repeat::OtherRequest
+    } else if first.status_code == 0 {
+        Repeat::InProgress
+    } else {
+        Repeat::Replay {
+            status: StatusCode::from_u16(first.status_code as u16).unwrap_or(StatusCode::OK),
+            body: serde_json::from_str(&first.data).unwrap_or(Value::Null),
         }
-        let (code, data) = (i64::from(status.as_u16()), body.to_string());
-        match tx {
-            Some(conn) => store::update(conn, id, code, &data, None).await?,
-            None => store::update_committed(db, id, code, &data, None).await?,
-        };
-        Ok(())
     }
 }

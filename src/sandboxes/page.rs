@@ -1,8 +1,10 @@
 //! The plain HTML shared by the sandboxes' hosted pages (no Leptos: they stand for another site).
 
 use app::server::csp::PageSources;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
+use std::collections::HashMap;
 
 pub use app::server::html::escape;
 
@@ -52,6 +54,43 @@ pub fn page_with_scripts(title: &str, body: &str, scripts: &[&str]) -> Response 
         .into_response()
 }
 
+/// [`page`] with this status, whose body is a card: a heading and, if any, a paragraph (both
+/// HTML).
+pub fn card(status: StatusCode, title: &str, heading: &str, text: Option<&str>) -> Response {
+    let text = text.map(|t| format!("<p>{t}</p>")).unwrap_or_default();
+    let body = format!("<main class=\"card\"><h1>{heading}</h1>{text}</main>");
+    (status, page(title, &body)).into_response()
+}
+
+/// [`page`] with this status telling what went wrong (or how the shopper left) in words a test
+/// can find (`sandbox-error`).
+pub fn notice(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = format!(
+        "<main class=\"card\"><h1>{}</h1><p role=\"alert\" data-testid=\"sandbox-error\">{}</p></main>",
+        escape(title),
+        escape(detail)
+    );
+    (status, page(title, &body)).into_response()
+}
+
+/// The three buttons of every hosted checkout (`action` = `pay`, `decline` or `cancel`).
+pub const PAY_DECLINE_CANCEL: &str = r#"<button class="pay" name="action" value="pay">Pay</button>
+<button name="action" value="decline">Decline</button>
+<button name="action" value="cancel">Cancel</button>"#;
+
+/// One line of a checkout's table: `quantity × name`, and its amount (all HTML).
+pub fn line_row(quantity: &str, name: &str, amount: &str) -> String {
+    format!("<tr><td>{quantity} × {name}</td><td>{amount}</td></tr>")
+}
+
+/// An amount in minor units as the shop writes it (`$18.00`), or the bare number and currency.
+pub fn money_text(minor: i64, currency: &str) -> String {
+    match currency.parse::<app::model::Currency>() {
+        Ok(c) => app::model::Money::new(minor, c).to_string(),
+        Err(_) => format!("{minor} {}", escape(currency)),
+    }
+}
+
 /// The test-control fieldset: how the sandbox delivers this payment's webhooks.
 pub fn delivery_controls() -> &'static str {
     r#"<fieldset><legend>Webhook delivery (test control)</legend>
@@ -99,6 +138,11 @@ pub enum RefundPlan {
 }
 
 impl RefundPlan {
+    /// The plan chosen on a hosted page's form (`refunds=`).
+    pub fn chosen(form: &HashMap<String, String>) -> RefundPlan {
+        RefundPlan::parse(form.get("refunds").map(String::as_str))
+    }
+
     pub fn parse(value: Option<&str>) -> RefundPlan {
         match value {
             Some("fail") => RefundPlan::Fail,

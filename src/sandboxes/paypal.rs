@@ -26,10 +26,15 @@
 //! `transmission_sig` is a digest that only this lookup checks.)
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::idempotency::{self, Claimed, Repeat};
-use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
-use super::store;
-use super::{clock, Sandbox};
+use super::dialect::{Dialect, Refusal, Reply};
+use super::idempotency::{self, Keyed, Repeat};
+use super::objects::{shown, Kind, Loaded, TRIES};
+use super::page::{
+    card, delivery_controls, escape, is_shop_url, line_row, page, refund_controls, RefundPlan,
+    PAY_DECLINE_CANCEL,
+};
+use super::refunds::{self, Balance, Desk, PLAN_KEY as REFUND_PLAN_KEY, REFUNDED_KEY};
+use super::{clock, store, wire, Sandbox};
 use app::server::config::payments::sandbox_keys;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -39,25 +44,25 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 const PROVIDER: &str = "paypal";
-const ORDER: &str = "pp-order:";
-const REFUND: &str = "pp-refund:";
+const ORDERS: Kind = Kind::new(PROVIDER, "pp-order:");
+const REFUNDS: Kind = Kind::new(PROVIDER, "pp-refund:");
 /// One row per refund `invoice_id` used (PayPal allows each once).
 const REFUND_INVOICE: &str = "pp-refund-invoice:";
-const TOKEN: &str = "pp-token:";
-const TRANSMISSION: &str = "pp-tx:";
+const TOKENS: Kind = Kind::new(PROVIDER, "pp-token:");
+const TRANSMISSIONS: Kind = Kind::new(PROVIDER, "pp-tx:");
 /// One row per capture call received (tests count them).
 pub const CAPTURE_CALL: &str = "pp-capture-call:";
+const CAPTURE_CALLS: Kind = Kind::new(PROVIDER, CAPTURE_CALL);
 
 /// Kept inside the stored order, never shown.
 const RETURN_KEY: &str = "_sandbox_return_url";
 const CANCEL_KEY: &str = "_sandbox_cancel_url";
 const DECLINE_KEY: &str = "_sandbox_decline";
 const PLAN_KEY: &str = "_sandbox_webhooks";
-const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
-const REFUNDED_KEY: &str = "_sandbox_refunded";
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
@@ -75,129 +80,112 @@ pub fn routes() -> Router<Sandbox> {
         .route("/checkoutnow", get(approval_page).post(approval_action))
 }
 
-/// A PayPal-style id: 17 upper-case letters and digits.
-fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..17].to_ascii_uppercase()
-}
+/// PayPal's way of refusing: `name`, `message`, `debug_id` and `details[].issue`.
+pub struct Paypal;
 
-fn now_text() -> String {
-    clock::rfc3339_now()
-}
+type Error = Refusal<Paypal>;
 
-/// PayPal's error body.
-fn error_body(name: &str, message: &str, issue: Option<(&str, &str)>) -> Value {
-    let mut body = json!({
-        "name": name,
-        "message": message,
-        "debug_id": new_id().to_ascii_lowercase(),
-    });
-    if let Some((issue, description)) = issue {
-        body["details"] = json!([{"issue": issue, "description": description}]);
-        body["links"] = json!([{
-            "href": format!("https://developer.paypal.com/api/rest/reference/orders/v2/errors/#{issue}"),
-            "rel": "information_link",
-            "method": "GET",
-        }]);
+impl Dialect for Paypal {
+    const NAME: &'static str = "paypal";
+    type Body = Json<Value>;
+
+    fn internal() -> Error {
+        Error::paypal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "An internal server error has occurred.",
+            None,
+        )
     }
-    body
 }
 
-fn error(status: StatusCode, name: &str, message: &str, issue: Option<(&str, &str)>) -> Response {
-    (status, Json(error_body(name, message, issue))).into_response()
-}
+impl Error {
+    fn paypal(status: StatusCode, name: &str, message: &str, issue: Option<(&str, &str)>) -> Error {
+        let mut body = json!({
+            "name": name,
+            "message": message,
+            "debug_id": wire::random_hex(17),
+        });
+        if let Some((issue, description)) = issue {
+            body["details"] = json!([{"issue": issue, "description": description}]);
+            body["links"] = json!([{
+                "href": format!("https://developer.paypal.com/api/rest/reference/orders/v2/errors/#{issue}"),
+                "rel": "information_link",
+                "method": "GET",
+            }]);
+        }
+        Refusal::new(status, Json(body))
+    }
 
-/// A refusal before it becomes a response: PayPal's status and error body.
-type Refusal = (StatusCode, Value);
-
-fn respond((status, body): Refusal) -> Response {
-    (status, Json(body)).into_response()
-}
-
-fn unprocessable_r(issue: &str, description: &str) -> Refusal {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        error_body(
+    fn unprocessable(issue: &str, description: &str) -> Error {
+        Error::paypal(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "UNPROCESSABLE_ENTITY",
             "The requested action could not be performed, semantically incorrect, or failed business validation.",
             Some((issue, description)),
-        ),
-    )
-}
+        )
+    }
 
-fn invalid_r(issue: &str, description: &str) -> Refusal {
-    (
-        StatusCode::BAD_REQUEST,
-        error_body(
+    fn invalid(issue: &str, description: &str) -> Error {
+        Error::paypal(
+            StatusCode::BAD_REQUEST,
             "INVALID_REQUEST",
             "Request is not well-formed, syntactically incorrect, or violates schema.",
             Some((issue, description)),
-        ),
-    )
-}
+        )
+    }
 
-fn unprocessable(issue: &str, description: &str) -> Response {
-    error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "UNPROCESSABLE_ENTITY",
-        "The requested action could not be performed, semantically incorrect, or failed business validation.",
-        Some((issue, description)),
-    )
-}
+    fn malformed() -> Error {
+        Error::invalid(
+            "MALFORMED_REQUEST_JSON",
+            "The request JSON is not well formed.",
+        )
+    }
 
-fn invalid(issue: &str, description: &str) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_REQUEST",
-        "Request is not well-formed, syntactically incorrect, or violates schema.",
-        Some((issue, description)),
-    )
-}
+    fn missing(description: &str) -> Error {
+        Error::paypal(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "Invalid request - see details",
+            Some(("MISSING_REQUIRED_PARAMETER", description)),
+        )
+    }
 
-fn not_found(description: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "RESOURCE_NOT_FOUND",
-        "The specified resource does not exist.",
-        Some(("INVALID_RESOURCE_ID", description)),
-    )
-}
+    fn not_found(id: &str) -> Error {
+        Error::paypal(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_FOUND",
+            "The specified resource does not exist.",
+            Some((
+                "INVALID_RESOURCE_ID",
+                &format!("Specified resource ID {id} does not exist."),
+            )),
+        )
+    }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "paypal sandbox failed");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_SERVER_ERROR",
-        "An internal server error has occurred.",
-        None,
-    )
-}
-
-async fn conn(state: &Sandbox) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
-    state.db.pool.acquire().await.map_err(internal)
+    /// The OAuth endpoints' own error shape.
+    fn oauth(status: StatusCode, error: &str, description: &str) -> Error {
+        Refusal::new(
+            status,
+            Json(json!({"error": error, "error_description": description})),
+        )
+    }
 }
 
 /// Like PayPal: a Bearer token this sandbox issued, else 401 `invalid_token`.
-async fn authenticated(state: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
-    let refused = || {
-        (
+async fn authenticated(state: &Sandbox, headers: &HeaderMap) -> Result<(), Error> {
+    let issued = match wire::bearer(headers) {
+        Some(token) => TOKENS.load::<Value>(&state.db, token).await?.is_some(),
+        None => false,
+    };
+    if !issued {
+        return Err(Error::oauth(
             StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "invalid_token", "error_description": "Token signature verification failed"})),
-        )
-            .into_response()
-    };
-    let Some(token) = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return Err(refused());
-    };
-    let mut conn = conn(state).await?;
-    match store::get(&mut conn, &format!("{TOKEN}{token}")).await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(refused()),
-        Err(e) => Err(internal(e)),
+            "invalid_token",
+            "Token signature verification failed",
+        ));
     }
+    Ok(())
 }
 
 /// `POST /v1/oauth2/token`: client credentials as HTTP Basic (any id and secret), the form
@@ -206,115 +194,68 @@ async fn token(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.split_once(':')
-                .map(|(id, secret)| (id.to_string(), secret.to_string()))
-        });
-    let Some((client_id, secret)) =
-        basic.filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+) -> Reply<Paypal> {
+    let Some((client_id, _)) =
+        wire::basic(&headers).filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
     else {
-        return (
+        return Err(Error::oauth(
             StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "invalid_client", "error_description": "Client Authentication failed"})),
-        )
-            .into_response();
+            "invalid_client",
+            "Client Authentication failed",
+        ));
     };
-    let _ = secret;
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     if !form
         .iter()
         .any(|(k, v)| k == "grant_type" && v == "client_credentials")
     {
-        return (
+        return Err(Error::oauth(
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"})),
-        )
-            .into_response();
+            "unsupported_grant_type",
+            "Grant Type is NULL",
+        ));
     }
-    let access_token = format!("A21AA{}", uuid::Uuid::new_v4().simple());
-    let record = json!({"client_id": client_id}).to_string();
-    if let Err(e) = store::insert_committed(
-        &state.db,
-        PROVIDER,
-        &format!("{TOKEN}{access_token}"),
-        None,
-        "",
-        200,
-        &record,
-    )
-    .await
-    {
-        return internal(e);
-    }
-    Json(json!({
+    let access_token = format!("A21AA{}", wire::random_hex(32));
+    let record = json!({"client_id": client_id});
+    TOKENS.insert(&state.db, &access_token, &record).await?;
+    Ok(Json(json!({
         "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/payments/refund",
         "access_token": access_token,
         "token_type": "Bearer",
         "app_id": "APP-80W284485P519543T",
         "expires_in": 32400,
-        "nonce": format!("{}{}", now_text(), new_id()),
+        "nonce": format!("{}{}", clock::rfc3339_now(), wire::random_upper(17)),
     }))
-    .into_response()
+    .into_response())
 }
 
-/// Claim a `PayPal-Request-Id` (scoped to `scope`) before acting, in a write transaction of its
-/// own: `Ok(claim)` to go on (then [`finish`]), or PayPal's answer to a repeat (the stored reply,
-/// whatever the new body) or a concurrent twin (409).
-async fn begin(
-    state: &Sandbox,
-    scope: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Option<Claimed>, Response> {
-    let Some(request_id) = headers
-        .get("paypal-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    let key = format!("{scope}|{request_id}");
-    match idempotency::claim(&state.db, None, &idempotency::PAYPAL, &key, body).await {
-        Ok(Ok(claimed)) => Ok(Some(claimed)),
-        Ok(Err(Repeat::InProgress | Repeat::OtherRequest)) => Err(error(
-            StatusCode::CONFLICT,
-            "RESOURCE_CONFLICT",
-            "The server has detected a conflict while processing this request.",
-            Some((
-                "PREVIOUS_REQUEST_IN_PROGRESS",
-                "A previous request with this PayPal-Request-Id is still in progress.",
-            )),
-        )),
-        Ok(Err(Repeat::Replay { status, body })) => Err((status, Json(body)).into_response()),
-        Err(e) => Err(internal(e)),
-    }
+/// Every POST is idempotent on `PayPal-Request-Id`, scoped to what it acts on.
+fn request_key(headers: &HeaderMap, scope: &str) -> Option<String> {
+    let request_id = headers.get("paypal-request-id")?.to_str().ok()?;
+    (!request_id.is_empty()).then(|| format!("{scope}|{request_id}"))
 }
 
-/// Store the reply under the claimed request id (a refusal too, like PayPal; a server error is
-/// not kept, so the next try acts again) and send it.
-async fn finish(
-    state: &Sandbox,
-    claimed: Option<Claimed>,
-    status: StatusCode,
-    body: Value,
-) -> Response {
-    if let Some(claimed) = &claimed {
-        if let Err(e) = claimed.finish(&state.db, None, status, &body).await {
-            return internal(e);
+/// PayPal's answers to a repeated `PayPal-Request-Id`: the stored reply, whatever the new body
+/// (a refusal too; a server error is not kept, so the next try acts again), or 409 while the
+/// first is in progress.
+impl Keyed for Paypal {
+    const RULES: &'static idempotency::Rules = &idempotency::PAYPAL;
+
+    fn repeat(repeat: Repeat) -> Response {
+        match repeat {
+            Repeat::InProgress | Repeat::OtherRequest => Error::paypal(
+                StatusCode::CONFLICT,
+                "RESOURCE_CONFLICT",
+                "The server has detected a conflict while processing this request.",
+                Some((
+                    "PREVIOUS_REQUEST_IN_PROGRESS",
+                    "A previous request with this PayPal-Request-Id is still in progress.",
+                )),
+            )
+            .into_response(),
+            Repeat::Replay { status, body } => (status, Json(body)).into_response(),
         }
     }
-    (status, Json(body)).into_response()
 }
 
 /// Decimal places PayPal allows in a currency (providers.md §3.2).
@@ -375,16 +316,16 @@ fn amount_json(minor: i64, currency: &str) -> Value {
 }
 
 /// A checked `{currency_code, value}`: the currency and the minor units.
-fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Refusal> {
+fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Error> {
     let currency = amount["currency_code"].as_str().unwrap_or("");
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(invalid_r(
+        return Err(Error::invalid(
             "INVALID_PARAMETER_VALUE",
             &format!("{field}/currency_code must be a three-letter ISO 4217 code."),
         ));
     }
     if !CURRENCIES.contains(&currency) {
-        return Err(unprocessable_r(
+        return Err(Error::unprocessable(
             "CURRENCY_NOT_SUPPORTED",
             &format!("Currency code {currency} is not currently supported."),
         ));
@@ -392,11 +333,11 @@ fn read_amount(amount: &Value, field: &str) -> Result<(String, i64), Refusal> {
     let value = amount["value"].as_str().unwrap_or("");
     match minor_units(value, currency) {
         Ok(minor) => Ok((currency.to_string(), minor)),
-        Err("DECIMAL_PRECISION") => Err(unprocessable_r(
+        Err("DECIMAL_PRECISION") => Err(Error::unprocessable(
             "DECIMAL_PRECISION",
             &format!("If the currency supports decimals, only two decimal place precision is supported; {currency} has {}.", decimals(currency)),
         )),
-        Err(issue) => Err(invalid_r(issue, &format!("{field}/value must be a decimal string."))),
+        Err(issue) => Err(Error::invalid(issue, &format!("{field}/value must be a decimal string."))),
     }
 }
 
@@ -409,9 +350,9 @@ fn approval_url(state: &Sandbox, id: &str) -> String {
 }
 
 /// Parse and check a create-order body into the stored order.
-fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
+fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Error> {
     if !body.is_object() {
-        return Err(invalid_r(
+        return Err(Error::invalid(
             "MALFORMED_REQUEST_JSON",
             "The request JSON is not well formed.",
         ));
@@ -419,13 +360,13 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
     match body["intent"].as_str() {
         Some("CAPTURE") => {}
         Some("AUTHORIZE") => {
-            return Err(unprocessable_r(
+            return Err(Error::unprocessable(
                 "UNSUPPORTED_INTENT",
                 "This sandbox supports intent CAPTURE only.",
             ))
         }
         _ => {
-            return Err(invalid_r(
+            return Err(Error::invalid(
                 "MISSING_REQUIRED_PARAMETER",
                 "/intent is required (CAPTURE).",
             ))
@@ -436,7 +377,7 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
         .cloned()
         .unwrap_or_default();
     if units.len() != 1 {
-        return Err(invalid_r(
+        return Err(Error::invalid(
             "INVALID_ARRAY_MAX_ITEMS",
             "This sandbox takes exactly one purchase unit.",
         ));
@@ -447,7 +388,7 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
         "/purchase_units/@reference_id=='default'/amount",
     )?;
     if total <= 0 {
-        return Err(unprocessable_r(
+        return Err(Error::unprocessable(
             "CANNOT_BE_ZERO_OR_NEGATIVE",
             "The amount must be greater than zero.",
         ));
@@ -465,13 +406,13 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
                 .and_then(|q| q.parse().ok())
                 .filter(|q| *q >= 1)
                 .ok_or_else(|| {
-                    invalid_r(
+                    Error::invalid(
                         "INVALID_PARAMETER_VALUE",
                         "items/quantity must be a whole number as a string.",
                     )
                 })?;
             if c != currency {
-                return Err(unprocessable_r(
+                return Err(Error::unprocessable(
                     "ITEM_CURRENCY_MISMATCH",
                     "Items must be in the purchase unit's currency.",
                 ));
@@ -485,20 +426,20 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
         }
         let item_total = &unit["amount"]["breakdown"]["item_total"];
         if item_total.is_null() {
-            return Err(unprocessable_r(
+            return Err(Error::unprocessable(
                 "ITEM_TOTAL_REQUIRED",
                 "If item details are specified, amount.breakdown.item_total is required.",
             ));
         }
         let (_, declared) = read_amount(item_total, "amount/breakdown/item_total")?;
         if declared != sum {
-            return Err(unprocessable_r(
+            return Err(Error::unprocessable(
                 "ITEM_TOTAL_MISMATCH",
                 "Should equal sum of (unit_amount * quantity) across all items.",
             ));
         }
         if declared != total {
-            return Err(unprocessable_r("AMOUNT_MISMATCH", "Should equal item_total + tax_total + shipping + handling + insurance - shipping_discount - discount."));
+            return Err(Error::unprocessable("AMOUNT_MISMATCH", "Should equal item_total + tax_total + shipping + handling + insurance - shipping_discount - discount."));
         }
     }
     let context = if body["payment_source"]["paypal"]["experience_context"].is_object() {
@@ -516,7 +457,7 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
     ] {
         if let Some(v) = value {
             if !is_shop_url(&v, &state.shop_url) {
-                return Err(unprocessable_r(
+                return Err(Error::unprocessable(
                     "INVALID_PARAMETER_VALUE",
                     &format!(
                         "The sandbox only sends buyers back to the shop's own origin ({}): {key}.",
@@ -526,7 +467,7 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
             }
         }
     }
-    let id = new_id();
+    let id = wire::random_upper(17);
     let text = |v: &Value| v.as_str().map(|s| json!(s)).unwrap_or(Value::Null);
     let mut stored_unit = json!({
         "reference_id": unit["reference_id"].as_str().unwrap_or("default"),
@@ -552,7 +493,7 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
         "intent": "CAPTURE",
         "status": status,
         "purchase_units": [stored_unit],
-        "create_time": now_text(),
+        "create_time": clock::rfc3339_now(),
         "links": [
             {"href": order_link(state, &id), "rel": "self", "method": "GET"},
             {"href": approval_url(state, &id), "rel": approve_rel, "method": "GET"},
@@ -569,95 +510,32 @@ fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Refusal> {
     Ok(order)
 }
 
-/// The order as the API shows it (without the sandbox's private fields).
-fn public_view(order: &Value) -> Value {
-    let mut value = order.clone();
-    if let Some(map) = value.as_object_mut() {
-        map.retain(|k, _| !k.starts_with("_sandbox_"));
-    }
-    value
-}
-
-async fn load(state: &Sandbox, key: &str) -> Result<Option<Value>, Response> {
-    let mut conn = conn(state).await?;
-    let object = store::get(&mut conn, key).await.map_err(internal)?;
-    Ok(object.and_then(|o| serde_json::from_str(&o.data).ok()))
-}
-
-async fn load_order(state: &Sandbox, id: &str) -> Result<Option<Value>, Response> {
-    load(state, &format!("{ORDER}{id}")).await
-}
-
-/// Save a changed order if nobody changed it meanwhile; false if they did.
-async fn save_order(state: &Sandbox, before: &Value, after: &Value) -> Result<bool, Response> {
-    let id = format!("{ORDER}{}", after["id"].as_str().unwrap_or_default());
-    store::update_committed(
-        &state.db,
-        &id,
-        200,
-        &after.to_string(),
-        Some(&before.to_string()),
-    )
-    .await
-    .map_err(internal)
-}
-
 async fn create_order(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(_) => {
-            return invalid(
-                "MALFORMED_REQUEST_JSON",
-                "The request JSON is not well formed.",
-            )
-        }
-    };
-    let record = match begin(&state, "orders", &headers, &body).await {
-        Ok(r) => r,
-        Err(replayed) => return replayed,
-    };
-    let (status, reply) = match build_order(&state, &parsed) {
-        Ok(order) => {
-            let id = order["id"].as_str().unwrap_or_default().to_string();
-            if let Err(e) = store::insert_committed(
-                &state.db,
-                PROVIDER,
-                &format!("{ORDER}{id}"),
-                None,
-                "",
-                200,
-                &order.to_string(),
-            )
-            .await
-            {
-                return internal(e);
-            }
-            (StatusCode::CREATED, public_view(&order))
-        }
-        Err(refused) => refused,
-    };
-    finish(&state, record, status, reply).await
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
+    let parsed: Value = serde_json::from_slice(&body).map_err(|_| Error::malformed())?;
+    let key = request_key(&headers, "orders");
+    idempotency::once(&state.db, None, key.as_deref(), &body, async |_| {
+        let order = build_order(&state, &parsed)?;
+        let id = order["id"].as_str().unwrap_or_default();
+        ORDERS.insert(&state.db, id, &order).await?;
+        Ok((StatusCode::CREATED, shown(&order)))
+    })
+    .await
 }
 
 async fn get_order(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
-    match load_order(&state, &id).await {
-        Ok(Some(order)) => Json(public_view(&order)).into_response(),
-        Ok(None) => not_found(&format!("Specified resource ID {id} does not exist.")),
-        Err(r) => r,
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
+    match ORDERS.load::<Value>(&state.db, &id).await? {
+        Some(order) => Ok(Json(shown(&order)).into_response()),
+        None => Err(Error::not_found(&id)),
     }
 }
 
@@ -668,75 +546,49 @@ async fn capture_order(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
-    let counted = store::insert_committed(
-        &state.db,
-        PROVIDER,
-        &format!("{CAPTURE_CALL}{}", uuid::Uuid::new_v4().simple()),
-        None,
-        "",
-        200,
-        &json!({"order_id": id}).to_string(),
-    )
-    .await;
-    if let Err(e) = counted {
-        return internal(e);
-    }
-    let record = match begin(&state, &format!("capture:{id}"), &headers, &body).await {
-        Ok(r) => r,
-        Err(replayed) => return replayed,
-    };
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
+    let call = json!({"order_id": id});
+    CAPTURE_CALLS
+        .insert(&state.db, &wire::random_hex(32), &call)
+        .await?;
     let mock_decline = headers
         .get("paypal-mock-response")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("INSTRUMENT_DECLINED"));
-    let (status, reply) = match capture(&state, &id, mock_decline).await {
-        Ok(order) => (StatusCode::CREATED, order),
-        Err(refused) => {
-            let status = refused.status();
-            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024)
-                .await
-                .unwrap_or_default();
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
-        }
-    };
-    finish(&state, record, status, reply).await
+    let key = request_key(&headers, &format!("capture:{id}"));
+    idempotency::once(&state.db, None, key.as_deref(), &body, async |_| {
+        Ok((
+            StatusCode::CREATED,
+            capture(&state, &id, mock_decline).await?,
+        ))
+    })
+    .await
 }
 
-async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value, Response> {
-    for _ in 0..5 {
-        let Some(order) = load_order(state, id).await? else {
-            return Err(not_found(&format!(
-                "Specified resource ID {id} does not exist."
-            )));
+async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value, Error> {
+    for _ in 0..TRIES {
+        let Some(order) = ORDERS.load::<Value>(&state.db, id).await? else {
+            return Err(Error::not_found(id));
         };
         match order["status"].as_str() {
             Some("APPROVED") => {}
             Some("COMPLETED") => {
-                return Err(unprocessable("ORDER_ALREADY_CAPTURED", "Order already captured. If 'intent=CAPTURE' only one capture per order is allowed."))
+                return Err(Error::unprocessable("ORDER_ALREADY_CAPTURED", "Order already captured. If 'intent=CAPTURE' only one capture per order is allowed."))
             }
             _ => {
-                return Err(unprocessable("ORDER_NOT_APPROVED", "Payer has not yet approved the Order for payment."))
+                return Err(Error::unprocessable("ORDER_NOT_APPROVED", "Payer has not yet approved the Order for payment."))
             }
         }
         if mock_decline || order[DECLINE_KEY] == true {
-            return Err(unprocessable(
+            return Err(Error::unprocessable(
                 "INSTRUMENT_DECLINED",
                 "The instrument presented was either declined by the processor or bank, or it can't be used for this payment.",
             ));
         }
         let unit = &order["purchase_units"][0];
-        let capture_id = new_id();
-        let currency = unit["amount"]["currency_code"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
+        let capture_id = wire::random_upper(17);
+        let currency = unit["amount"]["currency_code"].as_str().unwrap_or("");
         let capture_link = format!(
             "{}/sandbox/paypal/v2/payments/captures/{capture_id}",
             state.site_url
@@ -749,11 +601,11 @@ async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value,
             "seller_protection": {"status": "ELIGIBLE", "dispute_categories": ["ITEM_NOT_RECEIVED", "UNAUTHORIZED_TRANSACTION"]},
             "seller_receivable_breakdown": {
                 "gross_amount": {"currency_code": currency, "value": unit["amount"]["value"].clone()},
-                "paypal_fee": amount_json(0, &currency),
+                "paypal_fee": amount_json(0, currency),
                 "net_amount": {"currency_code": currency, "value": unit["amount"]["value"].clone()},
             },
-            "create_time": now_text(),
-            "update_time": now_text(),
+            "create_time": clock::rfc3339_now(),
+            "update_time": clock::rfc3339_now(),
             "links": [
                 {"href": capture_link, "rel": "self", "method": "GET"},
                 {"href": format!("{capture_link}/refund"), "rel": "refund", "method": "POST"},
@@ -765,14 +617,14 @@ async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value,
                 capture[field] = unit[field].clone();
             }
         }
-        let mut after = order.clone();
+        let mut after = order.value.clone();
         after["status"] = json!("COMPLETED");
-        after["update_time"] = json!(now_text());
+        after["update_time"] = json!(clock::rfc3339_now());
         after["purchase_units"][0]["payments"] = json!({"captures": [capture.clone()]});
-        if !save_order(state, &order, &after).await? {
+        if !order.save(&state.db, &after).await? {
             continue;
         }
-        let mut event_resource = capture.clone();
+        let mut event_resource = capture;
         event_resource["supplementary_data"] = json!({"related_ids": {"order_id": id}});
         let plan = DeliveryPlan::parse(order[PLAN_KEY].as_str());
         send_events(
@@ -781,9 +633,9 @@ async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value,
             plan,
         )
         .await;
-        return Ok(public_view(&after));
+        return Ok(shown(&after));
     }
-    Err(error(
+    Err(Error::paypal(
         StatusCode::CONFLICT,
         "RESOURCE_CONFLICT",
         "The order changed meanwhile; retry.",
@@ -795,40 +647,29 @@ async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value,
 async fn order_of_capture(
     state: &Sandbox,
     capture_id: &str,
-) -> Result<Option<(Value, Value)>, Response> {
-    let mut conn = conn(state).await?;
-    let found = store::search(&mut conn, PROVIDER, ORDER, capture_id)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
-        .find_map(|order| {
-            let capture = order["purchase_units"][0]["payments"]["captures"]
-                .as_array()?
-                .iter()
-                .find(|c| c["id"] == capture_id)?
-                .clone();
-            Some((order, capture))
-        });
-    Ok(found)
+) -> Result<Option<(Loaded<Value>, Value)>, sqlx::Error> {
+    let orders = ORDERS.search::<Value>(&state.db, capture_id).await?;
+    Ok(orders.into_iter().find_map(|order| {
+        let capture = order["purchase_units"][0]["payments"]["captures"]
+            .as_array()?
+            .iter()
+            .find(|c| c["id"] == capture_id)?
+            .clone();
+        Some((order, capture))
+    }))
 }
 
 async fn get_capture(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
-    match order_of_capture(&state, &id).await {
-        Ok(Some((order, mut capture))) => {
-            capture["supplementary_data"] = json!({"related_ids": {"order_id": order["id"]}});
-            Json(capture).into_response()
-        }
-        Ok(None) => not_found(&format!("Specified resource ID {id} does not exist.")),
-        Err(r) => r,
-    }
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
+    let Some((order, mut capture)) = order_of_capture(&state, &id).await? else {
+        return Err(Error::not_found(&id));
+    };
+    capture["supplementary_data"] = json!({"related_ids": {"order_id": order["id"]}});
+    Ok(Json(capture).into_response())
 }
 
 /// `POST /v2/payments/captures/{id}/refund`: all that is left (no body) or `amount`, idempotent on
@@ -838,71 +679,76 @@ async fn refund_capture(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
     let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(_) => {
-                return invalid(
-                    "MALFORMED_REQUEST_JSON",
-                    "The request JSON is not well formed.",
-                )
-            }
-        }
+        serde_json::from_slice(&body).map_err(|_| Error::malformed())?
     };
-    let record = match begin(&state, "refunds", &headers, &body).await {
-        Ok(r) => r,
-        Err(replayed) => return replayed,
-    };
-    let (status, reply) = match make_refund(&state, &id, &request).await {
-        Ok(refund) => (StatusCode::CREATED, refund),
-        Err(refused) => {
-            let status = refused.status();
-            let bytes = axum::body::to_bytes(refused.into_body(), 64 * 1024)
-                .await
-                .unwrap_or_default();
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
-        }
-    };
-    finish(&state, record, status, reply).await
+    let key = request_key(&headers, "refunds");
+    idempotency::once(&state.db, None, key.as_deref(), &body, async |_| {
+        Ok((
+            StatusCode::CREATED,
+            make_refund(&state, &id, &request).await?,
+        ))
+    })
+    .await
 }
 
-async fn make_refund(
-    state: &Sandbox,
-    capture_id: &str,
-    request: &Value,
-) -> Result<Value, Response> {
-    for _ in 0..5 {
-        let Some((order, capture)) = order_of_capture(state, capture_id).await? else {
-            return Err(not_found(&format!(
-                "Specified resource ID {capture_id} does not exist."
-            )));
+/// PayPal's refunds: of an order's capture, kept as `pp-refund:{id}`; the capture's status shows
+/// what they took.
+impl Desk for Paypal {
+    const PAYMENTS: Kind = ORDERS;
+    const REFUNDS: Kind = REFUNDS;
+
+    fn total(order: &Value) -> i64 {
+        let amount = &order["purchase_units"][0]["amount"];
+        let currency = amount["currency_code"].as_str().unwrap_or("");
+        minor_units(amount["value"].as_str().unwrap_or(""), currency).unwrap_or(0)
+    }
+
+    fn show_refunded(order: &mut Value, refunded: i64) {
+        let status = if refunded == 0 {
+            "COMPLETED"
+        } else if refunded == Paypal::total(order) {
+            "REFUNDED"
+        } else {
+            "PARTIALLY_REFUNDED"
         };
-        let plan = RefundPlan::parse(order[REFUND_PLAN_KEY].as_str());
-        if plan == RefundPlan::Refuse {
-            return Err(unprocessable(
+        order["purchase_units"][0]["payments"]["captures"][0]["status"] = json!(status);
+    }
+
+    fn failed(refund: &Value) -> Value {
+        let mut failed = refund.clone();
+        failed["status"] = json!("FAILED");
+        failed["status_details"] = json!({"reason": "ECHECK"});
+        failed["update_time"] = json!(clock::rfc3339_now());
+        failed
+    }
+
+    async fn send_failed(state: &Sandbox, failed: Value) {
+        let event = ("PAYMENT.REFUND.FAILED", "refund", failed);
+        send_events(state, &[event], DeliveryPlan::Normal).await;
+    }
+}
+
+async fn make_refund(state: &Sandbox, capture_id: &str, request: &Value) -> Result<Value, Error> {
+    for _ in 0..TRIES {
+        let Some((order, capture)) = order_of_capture(state, capture_id).await? else {
+            return Err(Error::not_found(capture_id));
+        };
+        let balance = Balance::of::<Paypal>(&order);
+        if balance.plan == RefundPlan::Refuse {
+            return Err(Error::unprocessable(
                 "REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK",
                 "Refunds not allowed on this capture due to a chargeback on the card or bank. Please contact the payee to resolve the chargeback.",
             ));
         }
-        let currency = capture["amount"]["currency_code"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let (total_currency, total) =
-            read_amount(&capture["amount"], "capture").map_err(respond)?;
-        let refunded = order[REFUNDED_KEY].as_i64().unwrap_or(0);
-        let left = total - refunded;
+        let currency = capture["amount"]["currency_code"].as_str().unwrap_or("");
+        let left = balance.left();
         if left <= 0 {
-            return Err(unprocessable(
+            return Err(Error::unprocessable(
                 "CAPTURE_FULLY_REFUNDED",
                 "The capture has already been fully refunded.",
             ));
@@ -910,15 +756,15 @@ async fn make_refund(
         let amount = if request["amount"].is_null() {
             left
         } else {
-            let (c, a) = read_amount(&request["amount"], "/amount").map_err(respond)?;
-            if c != total_currency {
-                return Err(unprocessable(
+            let (c, a) = read_amount(&request["amount"], "/amount")?;
+            if c != currency {
+                return Err(Error::unprocessable(
                     "REFUND_CURRENCY_MISMATCH",
                     "Refund must be in the same currency as the capture.",
                 ));
             }
             if a <= 0 {
-                return Err(unprocessable(
+                return Err(Error::unprocessable(
                     "CANNOT_BE_ZERO_OR_NEGATIVE",
                     "The refund amount must be greater than zero.",
                 ));
@@ -926,7 +772,7 @@ async fn make_refund(
             a
         };
         if amount > left {
-            return Err(unprocessable(
+            return Err(Error::unprocessable(
                 "REFUND_AMOUNT_EXCEEDED",
                 "The refund amount must be less than or equal to the capture amount that has not yet been refunded.",
             ));
@@ -936,7 +782,7 @@ async fn make_refund(
                 .as_str()
                 .is_some_and(|v| v.is_empty() || v.chars().count() > 127)
             {
-                return Err(invalid(
+                return Err(Error::invalid(
                     "INVALID_STRING_LENGTH",
                     &format!("The value of /{field} must be 1 to 127 characters."),
                 ));
@@ -948,12 +794,11 @@ async fn make_refund(
         let invoice_claim = match invoice {
             Some(invoice) => {
                 let id = format!("{REFUND_INVOICE}{}", hex::encode(Sha256::digest(invoice)));
-                let fresh =
-                    store::insert_committed(&state.db, PROVIDER, &id, None, "", 200, invoice)
-                        .await
-                        .map_err(internal)?;
-                if !fresh {
-                    return Err(unprocessable(
+                let claim = async |conn: &mut AnyConnection| {
+                    store::insert(conn, PROVIDER, &id, None, "", 200, invoice).await
+                };
+                if !state.db.committed(claim).await? {
+                    return Err(Error::unprocessable(
                         "DUPLICATE_INVOICE_ID",
                         "Invoice ID was previously used to refund a capture.",
                     ));
@@ -962,80 +807,23 @@ async fn make_refund(
             }
             None => None,
         };
-        let mut after = order.clone();
-        after[REFUNDED_KEY] = json!(refunded + amount);
-        after["purchase_units"][0]["payments"]["captures"][0]["status"] =
-            json!(if refunded + amount == total {
-                "REFUNDED"
-            } else {
-                "PARTIALLY_REFUNDED"
-            });
-        if !save_order(state, &order, &after).await? {
+        let refund = refund_object(state, capture_id, request, (amount, currency), balance);
+        if !refunds::take::<Paypal>(state, &order, amount, &refund).await? {
             if let Some(id) = &invoice_claim {
-                store::delete_committed(&state.db, id)
-                    .await
-                    .map_err(internal)?;
+                let release = async |conn: &mut AnyConnection| store::delete(conn, id).await;
+                state.db.committed(release).await?;
             }
             continue;
         }
-        let refund_id = new_id();
-        let public = &state.site_url;
-        let mut refund = json!({
-            "id": refund_id,
-            "status": if plan == RefundPlan::Fail { "PENDING" } else { "COMPLETED" },
-            "amount": amount_json(amount, &currency),
-            "seller_payable_breakdown": {
-                "gross_amount": amount_json(amount, &currency),
-                "paypal_fee": amount_json(0, &currency),
-                "net_amount": amount_json(amount, &currency),
-                "total_refunded_amount": amount_json(refunded + amount, &currency),
-            },
-            "create_time": now_text(),
-            "update_time": now_text(),
-            "links": [
-                {"href": format!("{public}/sandbox/paypal/v2/payments/refunds/{refund_id}"), "rel": "self", "method": "GET"},
-                {"href": format!("{public}/sandbox/paypal/v2/payments/captures/{capture_id}"), "rel": "up", "method": "GET"},
-            ],
-        });
-        if plan == RefundPlan::Fail {
-            refund["status_details"] = json!({"reason": "ECHECK"});
-        }
-        for field in ["invoice_id", "custom_id", "note_to_payer"] {
-            if let Some(v) = request[field].as_str() {
-                refund[field] = json!(v);
-            }
-        }
-        store::insert_committed(
-            &state.db,
-            PROVIDER,
-            &format!("{REFUND}{refund_id}"),
-            None,
-            "",
-            200,
-            &refund.to_string(),
-        )
-        .await
-        .map_err(internal)?;
-        if plan == RefundPlan::Fail {
-            send_events(
-                state,
-                &[("PAYMENT.REFUND.PENDING", "refund", refund.clone())],
-                DeliveryPlan::Normal,
-            )
-            .await;
-            let (state, refund, order_id) = (state.clone(), refund.clone(), order["id"].clone());
-            tokio::spawn(async move { fail_refund_later(state, refund, order_id, amount).await });
-        } else {
-            send_events(
-                state,
-                &[("PAYMENT.CAPTURE.REFUNDED", "refund", refund.clone())],
-                DeliveryPlan::Normal,
-            )
-            .await;
-        }
+        let event = match balance.plan {
+            RefundPlan::Fail => "PAYMENT.REFUND.PENDING",
+            _ => "PAYMENT.CAPTURE.REFUNDED",
+        };
+        let events = [(event, "refund", refund.clone())];
+        send_events(state, &events, DeliveryPlan::Normal).await;
         return Ok(refund);
     }
-    Err(error(
+    Err(Error::paypal(
         StatusCode::CONFLICT,
         "RESOURCE_CONFLICT",
         "The capture changed meanwhile; retry.",
@@ -1043,60 +831,54 @@ async fn make_refund(
     ))
 }
 
-/// A refund accepted as pending fails: its amount goes back to the capture, and
-/// `PAYMENT.REFUND.FAILED` says so.
-async fn fail_refund_later(state: Sandbox, refund: Value, order_id: Value, amount: i64) {
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let id = refund["id"].as_str().unwrap_or_default().to_string();
-    let mut failed = refund.clone();
-    failed["status"] = json!("FAILED");
-    failed["status_details"] = json!({"reason": "ECHECK"});
-    failed["update_time"] = json!(now_text());
-    for _ in 0..5 {
-        let Ok(Some(order)) = load_order(&state, order_id.as_str().unwrap_or_default()).await
-        else {
-            return;
-        };
-        let mut after = order.clone();
-        let refunded = order[REFUNDED_KEY].as_i64().unwrap_or(0) - amount;
-        after[REFUNDED_KEY] = json!(refunded);
-        after["purchase_units"][0]["payments"]["captures"][0]["status"] = json!(if refunded == 0 {
-            "COMPLETED"
-        } else {
-            "PARTIALLY_REFUNDED"
-        });
-        if matches!(save_order(&state, &order, &after).await, Ok(true)) {
-            break;
+/// A refund of `amount` from a capture, pending when the payment's refunds fail.
+fn refund_object(
+    state: &Sandbox,
+    capture_id: &str,
+    request: &Value,
+    (amount, currency): (i64, &str),
+    balance: Balance,
+) -> Value {
+    let id = wire::random_upper(17);
+    let public = &state.site_url;
+    let fails = balance.plan == RefundPlan::Fail;
+    let mut refund = json!({
+        "id": id,
+        "status": if fails { "PENDING" } else { "COMPLETED" },
+        "amount": amount_json(amount, currency),
+        "seller_payable_breakdown": {
+            "gross_amount": amount_json(amount, currency),
+            "paypal_fee": amount_json(0, currency),
+            "net_amount": amount_json(amount, currency),
+            "total_refunded_amount": amount_json(balance.refunded + amount, currency),
+        },
+        "create_time": clock::rfc3339_now(),
+        "update_time": clock::rfc3339_now(),
+        "links": [
+            {"href": format!("{public}/sandbox/paypal/v2/payments/refunds/{id}"), "rel": "self", "method": "GET"},
+            {"href": format!("{public}/sandbox/paypal/v2/payments/captures/{capture_id}"), "rel": "up", "method": "GET"},
+        ],
+    });
+    if fails {
+        refund["status_details"] = json!({"reason": "ECHECK"});
+    }
+    for field in ["invoice_id", "custom_id", "note_to_payer"] {
+        if let Some(v) = request[field].as_str() {
+            refund[field] = json!(v);
         }
     }
-    let _ = store::update_committed(
-        &state.db,
-        &format!("{REFUND}{id}"),
-        200,
-        &failed.to_string(),
-        Some(&refund.to_string()),
-    )
-    .await;
-    send_events(
-        &state,
-        &[("PAYMENT.REFUND.FAILED", "refund", failed)],
-        DeliveryPlan::Normal,
-    )
-    .await;
+    refund
 }
 
 async fn get_refund(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
-    match load(&state, &format!("{REFUND}{id}")).await {
-        Ok(Some(refund)) => Json(refund).into_response(),
-        Ok(None) => not_found(&format!("Specified resource ID {id} does not exist.")),
-        Err(r) => r,
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
+    match REFUNDS.load::<Value>(&state.db, &id).await? {
+        Some(refund) => Ok(Json(refund.value).into_response()),
+        None => Err(Error::not_found(&id)),
     }
 }
 
@@ -1126,7 +908,7 @@ impl Transmission {
 /// each delivery, and what tests use to send a genuine event of their own making.
 pub async fn transmit(state: &Sandbox, body: &[u8]) -> Result<Transmission, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
-    let time = now_text();
+    let time = clock::rfc3339_now();
     let webhook_id = sandbox_keys::PAYPAL_WEBHOOK_ID;
     let digest = Sha256::digest(
         format!(
@@ -1154,34 +936,26 @@ pub async fn transmit(state: &Sandbox, body: &[u8]) -> Result<Transmission, sqlx
         "webhook_id": webhook_id,
         "event": String::from_utf8_lossy(body),
     });
-    store::insert_committed(
-        &state.db,
-        PROVIDER,
-        &format!("{TRANSMISSION}{}", transmission.id),
-        None,
-        "",
-        200,
-        &record.to_string(),
-    )
-    .await?;
+    TRANSMISSIONS
+        .insert(&state.db, &transmission.id, &record)
+        .await?;
     Ok(transmission)
 }
 
 /// Build, record and deliver events to the shop's PayPal webhook endpoint.
 async fn send_events(state: &Sandbox, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
-    let url = format!("{}/webhooks/paypal", state.webhook_root);
     let mut messages = Vec::new();
     for (event_type, resource_type, resource) in events {
-        let event_id = format!("WH-{}-{}", new_id(), new_id());
+        let event_id = format!("WH-{}-{}", wire::random_upper(17), wire::random_upper(17));
         let event = json!({
             "id": event_id,
             "event_version": "1.0",
-            "create_time": now_text(),
+            "create_time": clock::rfc3339_now(),
             "resource_type": resource_type,
             "resource_version": "2.0",
             "event_type": event_type,
             "summary": summary(event_type),
-            "resource": public_view(resource),
+            "resource": shown(resource),
             "links": [{
                 "href": format!("{}/sandbox/paypal/v1/notifications/webhooks-events/{event_id}", state.site_url),
                 "rel": "self",
@@ -1191,17 +965,15 @@ async fn send_events(state: &Sandbox, events: &[(&str, &str, Value)], plan: Deli
         let body = event.to_string().into_bytes();
         match transmit(state, &body).await {
             Ok(transmission) => messages.push(Message {
-                url: url.clone(),
-                content_type: "application/json",
                 headers: transmission.headers(),
-                body,
+                ..Message::new(state.webhook_url(PROVIDER), "application/json", body)
             }),
             Err(e) => {
                 tracing::error!(error = %e, "paypal sandbox: could not record a transmission")
             }
         }
     }
-    delivery::spawn(state.http.clone(), messages, plan);
+    delivery::spawn(state, messages, plan);
 }
 
 fn summary(event_type: &str) -> &'static str {
@@ -1221,16 +993,9 @@ async fn verify_signature(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authenticated(&state, &headers).await {
-        return r;
-    }
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return invalid(
-            "MALFORMED_REQUEST_JSON",
-            "The request JSON is not well formed.",
-        );
-    };
+) -> Reply<Paypal> {
+    authenticated(&state, &headers).await?;
+    let request: Value = serde_json::from_slice(&body).map_err(|_| Error::malformed())?;
     const FIELDS: [&str; 6] = [
         "auth_algo",
         "cert_url",
@@ -1241,30 +1006,14 @@ async fn verify_signature(
     ];
     for field in FIELDS {
         if request[field].as_str().is_none_or(str::is_empty) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_ERROR",
-                "Invalid request - see details",
-                Some((
-                    "MISSING_REQUIRED_PARAMETER",
-                    &format!("{field} is required"),
-                )),
-            );
+            return Err(Error::missing(&format!("{field} is required")));
         }
     }
     if !request["webhook_event"].is_object() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "Invalid request - see details",
-            Some(("MISSING_REQUIRED_PARAMETER", "webhook_event is required")),
-        );
+        return Err(Error::missing("webhook_event is required"));
     }
     let id = request["transmission_id"].as_str().unwrap_or_default();
-    let stored = match load(&state, &format!("{TRANSMISSION}{id}")).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let stored = TRANSMISSIONS.load::<Value>(&state.db, id).await?;
     let genuine = stored.is_some_and(|sent| {
         FIELDS.iter().all(|f| sent[*f] == request[*f])
             && sent["event"]
@@ -1272,8 +1021,8 @@ async fn verify_signature(
                 .and_then(|e| serde_json::from_str::<Value>(e).ok())
                 .is_some_and(|event| event == request["webhook_event"])
     });
-    Json(json!({"verification_status": if genuine { "SUCCESS" } else { "FAILURE" }}))
-        .into_response()
+    let status = if genuine { "SUCCESS" } else { "FAILURE" };
+    Ok(Json(json!({ "verification_status": status })).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -1295,32 +1044,37 @@ fn shown_amount(amount: &Value) -> String {
 }
 
 /// The approval page: what the buyer approves, and **Pay**, **Decline** and **Cancel**.
-async fn approval_page(State(state): State<Sandbox>, Query(query): Query<TokenQuery>) -> Response {
+async fn approval_page(
+    State(state): State<Sandbox>,
+    Query(query): Query<TokenQuery>,
+) -> Reply<Paypal> {
     render_approval(&state, &query.token).await
 }
 
-async fn render_approval(state: &Sandbox, id: &str) -> Response {
-    let order = match load_order(state, id).await {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            return (
-                StatusCode::NOT_FOUND,
-                page(
-                    "PayPal checkout not found",
-                    "<main class=\"card\"><h1>This PayPal order does not exist.</h1></main>",
-                ),
-            )
-                .into_response()
-        }
-        Err(r) => return r,
+fn is_open(order: &Value) -> bool {
+    matches!(
+        order["status"].as_str(),
+        Some("CREATED" | "PAYER_ACTION_REQUIRED")
+    )
+}
+
+async fn render_approval(state: &Sandbox, id: &str) -> Reply<Paypal> {
+    let Some(order) = ORDERS.load::<Value>(&state.db, id).await? else {
+        return Ok(card(
+            StatusCode::NOT_FOUND,
+            "PayPal checkout not found",
+            "This PayPal order does not exist.",
+            None,
+        ));
     };
-    let status = order["status"].as_str().unwrap_or("");
-    if !matches!(status, "CREATED" | "PAYER_ACTION_REQUIRED") {
-        let body = format!(
-            "<main class=\"card\"><h1>This PayPal order is {}.</h1><p>Return to the shop to start again.</p></main>",
-            escape(&status.to_lowercase())
-        );
-        return (StatusCode::GONE, page("PayPal checkout closed", &body)).into_response();
+    if !is_open(&order) {
+        let status = order["status"].as_str().unwrap_or("").to_lowercase();
+        return Ok(card(
+            StatusCode::GONE,
+            "PayPal checkout closed",
+            &format!("This PayPal order is {}.", escape(&status)),
+            Some("Return to the shop to start again."),
+        ));
     }
     let unit = &order["purchase_units"][0];
     let lines: String = unit["items"]
@@ -1329,11 +1083,10 @@ async fn render_approval(state: &Sandbox, id: &str) -> Response {
             items
                 .iter()
                 .map(|i| {
-                    format!(
-                        "<tr><td>{} × {}</td><td>{}</td></tr>",
-                        escape(i["quantity"].as_str().unwrap_or("")),
-                        escape(i["name"].as_str().unwrap_or("")),
-                        shown_amount(&i["unit_amount"])
+                    line_row(
+                        &escape(i["quantity"].as_str().unwrap_or("")),
+                        &escape(i["name"].as_str().unwrap_or("")),
+                        &shown_amount(&i["unit_amount"]),
                     )
                 })
                 .collect()
@@ -1354,9 +1107,7 @@ async fn render_approval(state: &Sandbox, id: &str) -> Response {
 <p>The sandbox buyer account is assumed. <strong>Pay</strong> approves the order (the shop then captures it);
 <strong>Decline</strong> approves it with a funding source whose capture is declined (<code>INSTRUMENT_DECLINED</code>);
 <strong>Cancel</strong> goes back to the shop.</p>
-<button class="pay" name="action" value="pay">Pay</button>
-<button name="action" value="decline">Decline</button>
-<button name="action" value="cancel">Cancel</button>
+{PAY_DECLINE_CANCEL}
 {controls}
 {refund_controls}
 </form></main>"#,
@@ -1366,49 +1117,36 @@ async fn render_approval(state: &Sandbox, id: &str) -> Response {
         controls = delivery_controls(),
         refund_controls = refund_controls(),
     );
-    page("PayPal sandbox checkout", &body).into_response()
-}
-
-/// Append query parameters to a shop URL.
-fn with_query(url: &str, params: &[(&str, &str)]) -> String {
-    let query = serde_urlencoded::to_string(params).unwrap_or_default();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}{query}")
+    Ok(page("PayPal sandbox checkout", &body))
 }
 
 async fn approval_action(
     State(state): State<Sandbox>,
     Query(query): Query<TokenQuery>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
+) -> Reply<Paypal> {
     let id = form.get("token").cloned().unwrap_or(query.token);
-    let order = match load_order(&state, &id).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return render_approval(&state, &id).await,
-        Err(r) => return r,
+    let Some(order) = ORDERS.load::<Value>(&state.db, &id).await? else {
+        return render_approval(&state, &id).await;
     };
-    let action = form.get("action").map(String::as_str).unwrap_or("");
+    let action = wire::field(&form, "action");
     let done_page = |text: &str| {
-        page("PayPal sandbox checkout", &format!("<main class=\"card\"><h1>{}</h1><p>No return address was given; close this page.</p></main>", escape(text))).into_response()
+        page("PayPal sandbox checkout", &format!("<main class=\"card\"><h1>{}</h1><p>No return address was given; close this page.</p></main>", escape(text)))
     };
     if action == "cancel" {
-        return match order[CANCEL_KEY].as_str() {
-            Some(url) => Redirect::to(&with_query(url, &[("token", &id)])).into_response(),
+        return Ok(match order[CANCEL_KEY].as_str() {
+            Some(url) => Redirect::to(&wire::with_query(url, [("token", &id)])).into_response(),
             None => done_page("You cancelled this PayPal payment."),
-        };
+        });
     }
-    let open = matches!(
-        order["status"].as_str(),
-        Some("CREATED" | "PAYER_ACTION_REQUIRED")
-    );
-    if !open || !matches!(action, "pay" | "decline") {
+    if !is_open(&order) || !matches!(action, "pay" | "decline") {
         return render_approval(&state, &id).await;
     }
     let plan = form.get("webhook").map(String::as_str).unwrap_or("normal");
-    let payer_id = new_id()[..13].to_string();
-    let mut approved = order.clone();
+    let payer_id = wire::random_upper(13);
+    let mut approved = order.value.clone();
     approved["status"] = json!("APPROVED");
-    approved["update_time"] = json!(now_text());
+    approved["update_time"] = json!(clock::rfc3339_now());
     approved["payer"] = json!({
         "name": {"given_name": "Sandbox", "surname": "Buyer"},
         "email_address": "buyer@storefront.example",
@@ -1425,29 +1163,22 @@ async fn approval_action(
     }
     approved[DECLINE_KEY] = json!(action == "decline");
     approved[PLAN_KEY] = json!(plan);
-    approved[REFUND_PLAN_KEY] =
-        json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str());
-    match save_order(&state, &order, &approved).await {
-        Ok(true) => {}
-        Ok(false) => return render_approval(&state, &id).await,
-        Err(r) => return r,
+    approved[REFUND_PLAN_KEY] = json!(RefundPlan::chosen(&form).as_str());
+    if !order.save(&state.db, &approved).await? {
+        return render_approval(&state, &id).await;
     }
-    send_events(
-        &state,
-        &[(
-            "CHECKOUT.ORDER.APPROVED",
-            "checkout-order",
-            approved.clone(),
-        )],
-        DeliveryPlan::parse(Some(plan)),
-    )
-    .await;
+    let event = (
+        "CHECKOUT.ORDER.APPROVED",
+        "checkout-order",
+        approved.clone(),
+    );
+    send_events(&state, &[event], DeliveryPlan::parse(Some(plan))).await;
     tracing::info!(order = %id, action, "paypal sandbox: buyer approved");
-    match approved[RETURN_KEY].as_str() {
-        Some(url) => Redirect::to(&with_query(url, &[("token", &id), ("PayerID", &payer_id)]))
-            .into_response(),
+    let back = [("token", id.as_str()), ("PayerID", &payer_id)];
+    Ok(match approved[RETURN_KEY].as_str() {
+        Some(url) => Redirect::to(&wire::with_query(url, back)).into_response(),
         None => done_page("You approved this PayPal payment."),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -1466,17 +1197,5 @@ mod tests {
         assert_eq!(amount_value(1000, "USD"), "10.00");
         assert_eq!(amount_value(5, "EUR"), "0.05");
         assert_eq!(amount_value(1000, "JPY"), "1000");
-    }
-
-    #[test]
-    fn return_urls_keep_their_query() {
-        assert_eq!(
-            with_query("http://s/r/ORD-1", &[("token", "A"), ("PayerID", "B")]),
-            "http://s/r/ORD-1?token=A&PayerID=B"
-        );
-        assert_eq!(
-            with_query("http://s/r?x=1", &[("token", "A")]),
-            "http://s/r?x=1&token=A"
-        );
     }
 }

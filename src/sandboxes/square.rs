@@ -24,10 +24,15 @@
 //! acknowledged. Refunds send `refund.created` (and `refund.updated` when one fails later).
 
 use super::delivery::{self, DeliveryPlan, Message};
-use super::idempotency::{self, Claimed, Repeat};
-use super::page::{delivery_controls, escape, is_shop_url, page, refund_controls, RefundPlan};
-use super::store;
-use super::{clock, Sandbox};
+use super::dialect::{Dialect, Refusal, Reply};
+use super::idempotency::{self, Keyed, Repeat};
+use super::objects::{shown, Kind, Loaded};
+use super::page::{
+    card, delivery_controls, escape, is_shop_url, line_row, money_text, page, refund_controls,
+    RefundPlan, PAY_DECLINE_CANCEL,
+};
+use super::refunds::{self, Balance, Desk, PLAN_KEY, REFUNDED_KEY};
+use super::{clock, wire, Sandbox};
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::square::signature;
 use axum::extract::{Path, State};
@@ -39,17 +44,13 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 const PROVIDER: &str = "square";
-const LINK: &str = "sq-link:";
-const ORDER: &str = "sq-order:";
-const PAYMENT: &str = "sq-payment:";
-const REFUND: &str = "sq-refund:";
+const LINKS: Kind = Kind::new(PROVIDER, "sq-link:");
+const ORDERS: Kind = Kind::new(PROVIDER, "sq-order:");
+const PAYMENTS: Kind = Kind::new(PROVIDER, "sq-payment:");
+const REFUNDS: Kind = Kind::new(PROVIDER, "sq-refund:");
 const MERCHANT: &str = "MLSTOREFRONTSANDBOX";
 /// Currencies the sandbox location takes.
 const CURRENCIES: &[&str] = &["USD", "EUR", "JPY"];
-
-/// Kept inside the stored payment, never shown: what its refunds do, and what they took.
-const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
-const REFUNDED_KEY: &str = "_sandbox_refunded";
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
@@ -68,214 +69,164 @@ pub fn routes() -> Router<Sandbox> {
         .route("/checkout/{id}", get(checkout_page).post(checkout_action))
 }
 
-fn new_id(len: usize) -> String {
-    let mut id = uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .to_ascii_uppercase();
-    id.truncate(len);
-    id
-}
+/// Square's way of refusing: `{"errors": [{"category", "code", "detail", "field"}]}`.
+pub struct Square;
 
-fn now_text() -> String {
-    clock::rfc3339_millis_now()
-}
+type Error = Refusal<Square>;
 
-/// A refused request: the status and Square's error body.
-type Refusal = (StatusCode, Value);
+impl Dialect for Square {
+    const NAME: &'static str = "square";
+    type Body = Json<Value>;
 
-fn refusal(
-    status: StatusCode,
-    category: &str,
-    code: &str,
-    detail: &str,
-    field: Option<&str>,
-) -> Refusal {
-    let mut item = json!({"category": category, "code": code, "detail": detail});
-    if let Some(f) = field {
-        item["field"] = json!(f);
+    fn internal() -> Error {
+        Error::square(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "API_ERROR",
+            "INTERNAL_SERVER_ERROR",
+            "sandbox error",
+            None,
+        )
     }
-    (status, json!({"errors": [item]}))
 }
 
-fn invalid(code: &str, detail: &str, field: Option<&str>) -> Refusal {
-    refusal(
-        StatusCode::BAD_REQUEST,
-        "INVALID_REQUEST_ERROR",
-        code,
-        detail,
-        field,
-    )
-}
+impl Error {
+    fn square(
+        status: StatusCode,
+        category: &str,
+        code: &str,
+        detail: &str,
+        field: Option<&str>,
+    ) -> Error {
+        let mut item = json!({"category": category, "code": code, "detail": detail});
+        if let Some(f) = field {
+            item["field"] = json!(f);
+        }
+        Refusal::new(status, Json(json!({ "errors": [item] })))
+    }
 
-fn respond((status, body): Refusal) -> Response {
-    (status, Json(body)).into_response()
-}
+    fn invalid(code: &str, detail: &str, field: Option<&str>) -> Error {
+        Error::square(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST_ERROR",
+            code,
+            detail,
+            field,
+        )
+    }
 
-fn not_found(what: &str, id: &str) -> Response {
-    respond(refusal(
-        StatusCode::NOT_FOUND,
-        "INVALID_REQUEST_ERROR",
-        "NOT_FOUND",
-        &format!("{what} not found for id {id}"),
-        None,
-    ))
-}
+    fn not_found(what: &str, id: &str, field: Option<&str>) -> Error {
+        Error::square(
+            StatusCode::NOT_FOUND,
+            "INVALID_REQUEST_ERROR",
+            "NOT_FOUND",
+            &format!("{what} not found for id {id}"),
+            field,
+        )
+    }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "square sandbox failed");
-    respond(refusal(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "API_ERROR",
-        "INTERNAL_SERVER_ERROR",
-        "sandbox error",
-        None,
-    ))
+    fn conflict(detail: &str) -> Error {
+        Error::square(
+            StatusCode::CONFLICT,
+            "INVALID_REQUEST_ERROR",
+            "CONFLICT",
+            detail,
+            None,
+        )
+    }
 }
 
 /// Like Square's sandbox for a test account: any Bearer token.
-fn authenticated(headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let ok = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| !t.trim().is_empty());
-    if ok {
-        Ok(())
-    } else {
-        Err(Box::new(respond(refusal(
-            StatusCode::UNAUTHORIZED,
-            "AUTHENTICATION_ERROR",
-            "UNAUTHORIZED",
-            "This request could not be authorized.",
-            None,
-        ))))
+fn authenticated(headers: &HeaderMap) -> Result<(), Error> {
+    if wire::bearer(headers).is_some_and(|t| !t.trim().is_empty()) {
+        return Ok(());
     }
+    Err(Error::square(
+        StatusCode::UNAUTHORIZED,
+        "AUTHENTICATION_ERROR",
+        "UNAUTHORIZED",
+        "This request could not be authorized.",
+        None,
+    ))
 }
 
-async fn conn(state: &Sandbox) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Response> {
-    state.db.pool.acquire().await.map_err(internal)
-}
-
-async fn load(state: &Sandbox, prefix: &str, id: &str) -> Result<Option<Value>, Response> {
-    let mut conn = conn(state).await?;
-    let found = store::get(&mut conn, &format!("{prefix}{id}"))
-        .await
-        .map_err(internal)?;
-    Ok(found.and_then(|o| serde_json::from_str(&o.data).ok()))
-}
-
-async fn insert(state: &Sandbox, prefix: &str, object: &Value) -> Result<(), Response> {
-    let id = format!("{prefix}{}", object["id"].as_str().unwrap_or_default());
-    store::insert_committed(&state.db, PROVIDER, &id, None, "", 200, &object.to_string())
-        .await
-        .map_err(internal)?;
-    Ok(())
-}
-
-/// Compare-and-set: false if somebody changed the object meanwhile.
-async fn save(
-    state: &Sandbox,
-    prefix: &str,
-    before: &Value,
-    after: &Value,
-) -> Result<bool, Response> {
-    let id = format!("{prefix}{}", after["id"].as_str().unwrap_or_default());
-    store::update_committed(
-        &state.db,
-        &id,
-        200,
-        &after.to_string(),
-        Some(&before.to_string()),
-    )
-    .await
-    .map_err(internal)
-}
-
-/// The object as the API shows it: without the sandbox's own `_sandbox…` fields.
-fn shown(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(map) = object.as_object_mut() {
-        map.retain(|k, _| !k.starts_with('_'));
-    }
-    object
-}
-
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Error> {
     authenticated(headers)?;
     serde_json::from_slice::<Value>(body)
         .ok()
         .filter(Value::is_object)
         .ok_or_else(|| {
-            Box::new(respond(invalid(
+            Error::invalid(
                 "INVALID_CONTENT_TYPE",
                 "The request body must be a JSON object.",
                 None,
-            )))
+            )
         })
 }
 
-/// Claim the body's `idempotency_key` for `scope` before acting, in a write transaction of its
-/// own: `Ok(claim)` to go on (then [`finish`]), or Square's answer to a repeat (the first reply),
-/// to the same key with another body (`IDEMPOTENCY_KEY_REUSED`) or to a twin still in progress
-/// (409).
-async fn begin(state: &Sandbox, scope: &str, body: &Value) -> Result<Option<Claimed>, Response> {
+/// Every create is idempotent on the body's `idempotency_key`, scoped to what it creates.
+fn idempotency_key(body: &Value, scope: &str) -> Result<Option<String>, Error> {
     let Some(key) = body["idempotency_key"].as_str().filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
     if key.len() > 192 {
-        return Err(respond(invalid(
+        return Err(Error::invalid(
             "VALUE_TOO_LONG",
             "idempotency_key is too long.",
             Some("idempotency_key"),
-        )));
+        ));
     }
-    let scoped = format!("{scope}|{key}");
-    let request = body.to_string();
-    match idempotency::claim(
-        &state.db,
-        None,
-        &idempotency::SQUARE,
-        &scoped,
-        request.as_bytes(),
-    )
-    .await
-    {
-        Ok(Ok(claimed)) => Ok(Some(claimed)),
-        Ok(Err(Repeat::OtherRequest)) => Err(respond(invalid(
-            "IDEMPOTENCY_KEY_REUSED",
-            "The idempotency key can only be retried with the same request data.",
-            Some("idempotency_key"),
-        ))),
-        Ok(Err(Repeat::InProgress)) => Err(respond(refusal(
-            StatusCode::CONFLICT,
-            "INVALID_REQUEST_ERROR",
-            "CONFLICT",
-            "Another request with this idempotency key is in progress.",
-            None,
-        ))),
-        Ok(Err(Repeat::Replay { status, body })) => Err((status, Json(body)).into_response()),
-        Err(e) => Err(internal(e)),
+    Ok(Some(format!("{scope}|{key}")))
+}
+
+/// Square's answers to a repeated `idempotency_key`: the first reply (a server error is not
+/// kept), `IDEMPOTENCY_KEY_REUSED` for the same key with another body, or 409 while the first is
+/// in progress.
+impl Keyed for Square {
+    const RULES: &'static idempotency::Rules = &idempotency::SQUARE;
+
+    fn repeat(repeat: Repeat) -> Response {
+        match repeat {
+            Repeat::OtherRequest => Error::invalid(
+                "IDEMPOTENCY_KEY_REUSED",
+                "The idempotency key can only be retried with the same request data.",
+                Some("idempotency_key"),
+            )
+            .into_response(),
+            Repeat::InProgress => {
+                Error::conflict("Another request with this idempotency key is in progress.")
+                    .into_response()
+            }
+            Repeat::Replay { status, body } => (status, Json(body)).into_response(),
+        }
     }
 }
 
-/// Store the reply under the claimed key (a server error is not kept) and send it.
-async fn finish(state: &Sandbox, claimed: Option<Claimed>, (status, body): Refusal) -> Response {
-    if let Some(claimed) = &claimed {
-        if let Err(e) = claimed.finish(&state.db, None, status, &body).await {
-            return internal(e);
-        }
-    }
-    (status, Json(body)).into_response()
+/// A keyed create: acts once per `idempotency_key` (compared on the body as read).
+async fn create_once(
+    state: &Sandbox,
+    scope: &str,
+    body: &Value,
+    act: impl AsyncFnOnce() -> Result<Value, Error>,
+) -> Reply<Square> {
+    let key = idempotency_key(body, scope)?;
+    let request = body.to_string();
+    idempotency::once(
+        &state.db,
+        None,
+        key.as_deref(),
+        request.as_bytes(),
+        async |_| Ok((StatusCode::OK, act().await?)),
+    )
+    .await
 }
 
 /// Integer money in a currency this location takes.
-fn read_money(money: &Value, field: &str) -> Result<(i64, String), Refusal> {
+fn read_money(money: &Value, field: &str) -> Result<(i64, String), Error> {
     let amount = money["amount"]
         .as_i64()
         .filter(|a| *a >= 0)
         .ok_or_else(|| {
-            invalid(
+            Error::invalid(
                 "INVALID_VALUE",
                 "Expected a non-negative integer amount.",
                 Some(field),
@@ -283,7 +234,7 @@ fn read_money(money: &Value, field: &str) -> Result<(i64, String), Refusal> {
         })?;
     let currency = money["currency"].as_str().unwrap_or("");
     if !CURRENCIES.contains(&currency) {
-        return Err(invalid(
+        return Err(Error::invalid(
             "UNSUPPORTED_CURRENCY",
             &format!("The location does not take currency {currency:?}."),
             Some(field),
@@ -297,7 +248,7 @@ fn money(amount: i64, currency: &str) -> Value {
 }
 
 /// The link and its DRAFT order from a create request.
-fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> {
+fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Error> {
     let location = sandbox_keys::SQUARE_LOCATION_ID;
     let (line_items, reference_id, order_location) = match (&body["quick_pay"], &body["order"]) {
         (Value::Object(q), Value::Null) => {
@@ -307,16 +258,18 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
             )?;
             let name = q.get("name").and_then(Value::as_str).unwrap_or("");
             if name.is_empty() {
-                return Err(invalid(
+                return Err(Error::invalid(
                     "MISSING_REQUIRED_PARAMETER",
                     "quick_pay.name is required.",
                     Some("quick_pay.name"),
                 ));
             }
             (
-                vec![json!({"uid": new_id(22), "name": name, "quantity": "1",
+                vec![
+                    json!({"uid": wire::random_upper(22), "name": name, "quantity": "1",
                     "base_price_money": money(amount, &currency),
-                    "total_money": money(amount, &currency)})],
+                    "total_money": money(amount, &currency)}),
+                ],
                 Value::Null,
                 q.get("location_id").cloned().unwrap_or(Value::Null),
             )
@@ -328,7 +281,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
                 .cloned()
                 .unwrap_or_default();
             if lines.is_empty() {
-                return Err(invalid(
+                return Err(Error::invalid(
                     "MISSING_REQUIRED_PARAMETER",
                     "order.line_items is required.",
                     Some("order.line_items"),
@@ -342,7 +295,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
                     .and_then(|q| q.parse().ok())
                     .filter(|q| *q > 0)
                     .ok_or_else(|| {
-                        invalid(
+                        Error::invalid(
                             "INVALID_VALUE",
                             "quantity must be a positive whole number as a string.",
                             Some(&field),
@@ -352,10 +305,10 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
                     &line["base_price_money"],
                     &format!("{field}.base_price_money"),
                 )?;
-                let total = unit
-                    .checked_mul(quantity)
-                    .ok_or_else(|| invalid("INVALID_VALUE", "amount too large", Some(&field)))?;
-                items.push(json!({"uid": new_id(22), "name": line["name"], "quantity": quantity.to_string(),
+                let total = unit.checked_mul(quantity).ok_or_else(|| {
+                    Error::invalid("INVALID_VALUE", "amount too large", Some(&field))
+                })?;
+                items.push(json!({"uid": wire::random_upper(22), "name": line["name"], "quantity": quantity.to_string(),
                     "base_price_money": money(unit, &currency), "total_money": money(total, &currency)}));
             }
             (
@@ -365,7 +318,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
             )
         }
         _ => {
-            return Err(invalid(
+            return Err(Error::invalid(
                 "INVALID_REQUEST_ERROR",
                 "Exactly one of quick_pay or order is required.",
                 None,
@@ -373,7 +326,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
         }
     };
     if order_location.as_str() != Some(location) {
-        return Err(refusal(
+        return Err(Error::square(
             StatusCode::BAD_REQUEST,
             "INVALID_REQUEST_ERROR",
             "NOT_FOUND",
@@ -389,7 +342,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
         .iter()
         .any(|l| l["total_money"]["currency"] != json!(currency))
     {
-        return Err(invalid(
+        return Err(Error::invalid(
             "CURRENCY_MISMATCH",
             "All line items must use one currency.",
             Some("order.line_items"),
@@ -400,7 +353,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
         .map(|l| l["total_money"]["amount"].as_i64().unwrap_or(0))
         .sum();
     if total < 1 {
-        return Err(invalid(
+        return Err(Error::invalid(
             "INVALID_VALUE",
             "The order total must be positive.",
             None,
@@ -408,7 +361,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
     }
     let redirect = body["checkout_options"]["redirect_url"].as_str();
     if redirect.is_some_and(|url| !is_shop_url(url, &state.shop_url)) {
-        return Err(invalid(
+        return Err(Error::invalid(
             "INVALID_VALUE",
             &format!(
                 "The sandbox only sends buyers back to the shop's own origin ({}).",
@@ -417,8 +370,8 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
             Some("checkout_options.redirect_url"),
         ));
     }
-    let now = now_text();
-    let order_id = new_id(24);
+    let now = clock::rfc3339_millis_now();
+    let order_id = wire::random_upper(24);
     let mut order = json!({
         "id": order_id, "location_id": location, "line_items": line_items, "state": "DRAFT",
         "version": 1, "created_at": now, "updated_at": now,
@@ -428,7 +381,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Refusal> 
     if !reference_id.is_null() {
         order["reference_id"] = reference_id;
     }
-    let link_id = new_id(16);
+    let link_id = wire::random_upper(16);
     let url = format!("{}/sandbox/square/checkout/{link_id}", state.site_url);
     let mut link = json!({
         "id": link_id, "version": 1, "order_id": order_id, "url": url, "long_url": url,
@@ -451,48 +404,37 @@ async fn create_link(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let body = match parse_body(&headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let record = match begin(&state, "payment-link", &body).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let answer = match build_link(&state, &body) {
-        Ok((link, order)) => {
-            if let Err(r) = insert(&state, ORDER, &order).await {
-                return r;
-            }
-            if let Err(r) = insert(&state, LINK, &link).await {
-                return r;
-            }
-            (
-                StatusCode::OK,
-                json!({"payment_link": link, "related_resources": {"orders": [order]}}),
-            )
-        }
-        Err(refused) => refused,
-    };
-    finish(&state, record, answer).await
+) -> Reply<Square> {
+    let body = parse_body(&headers, &body)?;
+    create_once(&state, "payment-link", &body, async || {
+        let (link, order) = build_link(&state, &body)?;
+        ORDERS.insert(&state.db, id_of(&order), &order).await?;
+        LINKS.insert(&state.db, id_of(&link), &link).await?;
+        Ok(json!({"payment_link": link, "related_resources": {"orders": [order]}}))
+    })
+    .await
+}
+
+fn id_of(object: &Value) -> &str {
+    object["id"].as_str().unwrap_or_default()
+}
+
+/// A link not deleted.
+async fn live_link(state: &Sandbox, id: &str) -> Result<Loaded<Value>, Error> {
+    match LINKS.load::<Value>(&state.db, id).await? {
+        Some(link) if link["_deleted"] != json!(true) => Ok(link),
+        _ => Err(Error::not_found("Payment link", id, None)),
+    }
 }
 
 async fn get_link(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    match load(&state, LINK, &id).await {
-        Ok(Some(link)) if link["_deleted"] != json!(true) => {
-            Json(json!({"payment_link": shown(&link)})).into_response()
-        }
-        Ok(_) => not_found("Payment link", &id),
-        Err(r) => r,
-    }
+) -> Reply<Square> {
+    authenticated(&headers)?;
+    let link = live_link(&state, &id).await?;
+    Ok(Json(json!({"payment_link": shown(&link)})).into_response())
 }
 
 /// Delete a link: its order is cancelled unless it was paid.
@@ -500,55 +442,50 @@ async fn delete_link(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let link = match load(&state, LINK, &id).await {
-        Ok(Some(link)) if link["_deleted"] != json!(true) => link,
-        Ok(_) => return not_found("Payment link", &id),
-        Err(r) => return r,
-    };
-    let order_id = link["order_id"].as_str().unwrap_or_default().to_string();
-    let mut deleted = link.clone();
+) -> Reply<Square> {
+    authenticated(&headers)?;
+    let link = live_link(&state, &id).await?;
+    let mut deleted = link.value.clone();
     deleted["_deleted"] = json!(true);
-    match save(&state, LINK, &link, &deleted).await {
-        Ok(true) => {}
-        Ok(false) => return not_found("Payment link", &id),
-        Err(r) => return r,
+    if !link.save(&state.db, &deleted).await? {
+        return Err(Error::not_found("Payment link", &id, None));
     }
-    let mut cancelled = Value::Null;
-    if let Ok(Some(order)) = load(&state, ORDER, &order_id).await {
+    let order_id = link["order_id"].as_str().unwrap_or_default();
+    let mut answer = json!({"deleted_payment_link_id": id});
+    if let Ok(Some(order)) = ORDERS.load::<Value>(&state.db, order_id).await {
         if order["tenders"].as_array().is_none_or(|t| t.is_empty()) {
-            let mut after = order.clone();
+            let mut after = order.value.clone();
             after["state"] = json!("CANCELED");
-            after["updated_at"] = json!(now_text());
+            after["updated_at"] = json!(clock::rfc3339_millis_now());
             after["version"] = json!(order["version"].as_i64().unwrap_or(1) + 1);
-            if matches!(save(&state, ORDER, &order, &after).await, Ok(true)) {
-                cancelled = json!(order_id);
+            if matches!(order.save(&state.db, &after).await, Ok(true)) {
+                answer["cancelled_order_id"] = json!(order_id);
             }
         }
     }
-    let mut answer = json!({"deleted_payment_link_id": id});
-    if !cancelled.is_null() {
-        answer["cancelled_order_id"] = cancelled;
+    Ok(Json(answer).into_response())
+}
+
+/// `GET` one object: `{"<name>": object}`, or `NOT_FOUND` naming `what` it is.
+async fn get_one(
+    state: &Sandbox,
+    headers: &HeaderMap,
+    (kind, name, what): (Kind, &str, &str),
+    id: &str,
+) -> Reply<Square> {
+    authenticated(headers)?;
+    match kind.load::<Value>(&state.db, id).await? {
+        Some(object) => Ok(Json(json!({ name: shown(&object) })).into_response()),
+        None => Err(Error::not_found(what, id, None)),
     }
-    Json(answer).into_response()
 }
 
 async fn get_order(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    match load(&state, ORDER, &id).await {
-        Ok(Some(order)) => Json(json!({"order": shown(&order)})).into_response(),
-        Ok(None) => not_found("Order", &id),
-        Err(r) => r,
-    }
+) -> Reply<Square> {
+    get_one(&state, &headers, (ORDERS, "order", "Order"), &id).await
 }
 
 /// `POST /v2/orders/search`: the orders of the given locations, newest last; `query.filter.
@@ -557,17 +494,14 @@ async fn search_orders(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let body = match parse_body(&headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
+) -> Reply<Square> {
+    let body = parse_body(&headers, &body)?;
     let locations: Vec<&str> = body["location_ids"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if locations.is_empty() {
-        return respond(invalid(
+        return Err(Error::invalid(
             "MISSING_REQUIRED_PARAMETER",
             "location_ids is required.",
             Some("location_ids"),
@@ -577,76 +511,49 @@ async fn search_orders(
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let mut conn = match conn(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let found = match store::search(&mut conn, PROVIDER, ORDER, "").await {
-        Ok(f) => f,
-        Err(e) => return internal(e),
-    };
-    let orders: Vec<Value> = found
+    let orders: Vec<Value> = ORDERS
+        .search::<Value>(&state.db, "")
+        .await?
         .iter()
-        .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
         .filter(|o| locations.iter().any(|l| o["location_id"] == json!(l)))
         .filter(|o| states.is_empty() || states.iter().any(|s| o["state"] == json!(s)))
-        .map(|o| shown(&o))
+        .map(|o| shown(o))
         .collect();
-    Json(json!({"orders": orders})).into_response()
+    Ok(Json(json!({"orders": orders})).into_response())
 }
 
 async fn get_payment(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    match load(&state, PAYMENT, &id).await {
-        Ok(Some(payment)) => Json(json!({"payment": shown(&payment)})).into_response(),
-        Ok(None) => not_found("Payment", &id),
-        Err(r) => r,
-    }
+) -> Reply<Square> {
+    get_one(&state, &headers, (PAYMENTS, "payment", "Payment"), &id).await
 }
 
-async fn list_payments(State(state): State<Sandbox>, headers: HeaderMap) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    let mut conn = match conn(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match store::search(&mut conn, PROVIDER, PAYMENT, "").await {
-        Ok(found) => {
-            let payments: Vec<Value> = found
-                .iter()
-                .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
-                .map(|p| shown(&p))
-                .collect();
-            Json(json!({"payments": payments})).into_response()
-        }
-        Err(e) => internal(e),
-    }
+async fn list_payments(State(state): State<Sandbox>, headers: HeaderMap) -> Reply<Square> {
+    authenticated(&headers)?;
+    let payments: Vec<Value> = PAYMENTS
+        .search::<Value>(&state.db, "")
+        .await?
+        .iter()
+        .map(|p| shown(p))
+        .collect();
+    Ok(Json(json!({"payments": payments})).into_response())
 }
 
-async fn locations(headers: HeaderMap) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    Json(json!({"locations": [{
+async fn locations(headers: HeaderMap) -> Reply<Square> {
+    authenticated(&headers)?;
+    Ok(Json(json!({"locations": [{
         "id": sandbox_keys::SQUARE_LOCATION_ID, "name": "Storefront sandbox", "status": "ACTIVE",
         "country": "US", "currency": "USD", "merchant_id": MERCHANT, "type": "PHYSICAL",
         "capabilities": ["CREDIT_CARD_PROCESSING"],
     }]}))
-    .into_response()
+    .into_response())
 }
 
 /// Sign and deliver notifications about `objects` (`(type, object kind, object)`).
 fn notify(state: &Sandbox, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
     let notification_url = format!("{}/webhooks/square", state.shop_url);
-    let url = format!("{}/webhooks/square", state.webhook_root);
     let messages = events
         .iter()
         .map(|(kind, object_kind, object)| {
@@ -654,98 +561,70 @@ fn notify(state: &Sandbox, events: &[(&str, &str, Value)], plan: DeliveryPlan) {
                 "merchant_id": MERCHANT,
                 "type": kind,
                 "event_id": uuid::Uuid::new_v4().to_string(),
-                "created_at": now_text(),
+                "created_at": clock::rfc3339_millis_now(),
                 "data": {"type": object_kind, "id": object["id"], "object": {*object_kind: shown(object)}},
             })
-            .to_string()
-            .into_bytes();
-            let signed = signature::sign(sandbox_keys::SQUARE_WEBHOOK_SIGNATURE_KEY, &notification_url, &body);
-            Message {
-                url: url.clone(),
-                content_type: "application/json",
-                headers: vec![
-                    (signature::HEADER, signed),
-                    ("square-environment", "Sandbox".to_string()),
-                    ("square-initial-delivery-timestamp", now_text()),
-                    ("square-retry-number", "0".to_string()),
-                ],
-                body,
-            }
+            .to_string();
+            let key = sandbox_keys::SQUARE_WEBHOOK_SIGNATURE_KEY;
+            let signed = signature::sign(key, &notification_url, body.as_bytes());
+            Message::new(state.webhook_url(PROVIDER), "application/json", body)
+                .header(signature::HEADER, signed)
+                .header("square-environment", "Sandbox")
+                .header("square-initial-delivery-timestamp", clock::rfc3339_millis_now())
+                .header("square-retry-number", "0")
         })
         .collect();
-    delivery::spawn(state.http.clone(), messages, plan);
+    delivery::spawn(state, messages, plan);
 }
 
-fn amount_text(minor: i64, currency: &str) -> String {
-    match currency.parse::<app::model::Currency>() {
-        Ok(c) => app::model::Money::new(minor, c).to_string(),
-        Err(_) => format!("{minor} {}", escape(currency)),
-    }
-}
-
-fn gone(title: &str, text: &str) -> Response {
-    let body = format!(
-        "<main class=\"card\"><h1>{}</h1><p>{}</p></main>",
-        escape(title),
-        escape(text)
-    );
-    (StatusCode::GONE, page(title, &body)).into_response()
-}
-
-/// The link, its order, and whether it can still be paid.
-async fn link_and_order(state: &Sandbox, id: &str) -> Result<Option<(Value, Value)>, Response> {
-    let Some(link) = load(state, LINK, id).await? else {
+/// The link and its order, if both exist.
+async fn link_and_order(
+    state: &Sandbox,
+    id: &str,
+) -> Result<Option<(Value, Loaded<Value>)>, sqlx::Error> {
+    let Some(link) = LINKS.load::<Value>(&state.db, id).await? else {
         return Ok(None);
     };
-    let Some(order) = load(state, ORDER, link["order_id"].as_str().unwrap_or_default()).await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((link, order)))
+    let order_id = link["order_id"].as_str().unwrap_or_default();
+    let order = ORDERS.load(&state.db, order_id).await?;
+    Ok(order.map(|order| (link.value, order)))
 }
 
+/// Whether the link can still be paid.
 fn payable(link: &Value, order: &Value) -> bool {
     link["_deleted"] != json!(true)
         && matches!(order["state"].as_str(), Some("DRAFT") | Some("OPEN"))
         && order["tenders"].as_array().is_none_or(|t| t.is_empty())
 }
 
-async fn checkout_page(State(state): State<Sandbox>, Path(id): Path<String>) -> Response {
-    let (link, order) = match link_and_order(&state, &id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return (
-                StatusCode::NOT_FOUND,
-                page(
-                    "Payment link not found",
-                    "<main class=\"card\"><h1>This payment link does not exist.</h1></main>",
-                ),
-            )
-                .into_response()
-        }
-        Err(r) => return r,
+async fn checkout_page(State(state): State<Sandbox>, Path(id): Path<String>) -> Reply<Square> {
+    let Some((link, order)) = link_and_order(&state, &id).await? else {
+        return Ok(card(
+            StatusCode::NOT_FOUND,
+            "Payment link not found",
+            "This payment link does not exist.",
+            None,
+        ));
     };
     if !payable(&link, &order) {
-        return gone(
+        return Ok(card(
+            StatusCode::GONE,
             "This payment link is closed.",
-            "It was paid or deleted. Return to the shop to start again.",
-        );
+            "This payment link is closed.",
+            Some("It was paid or deleted. Return to the shop to start again."),
+        ));
     }
-    let currency = order["total_money"]["currency"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let currency = order["total_money"]["currency"].as_str().unwrap_or("");
     let lines: String = order["line_items"]
         .as_array()
         .map(|lines| {
             lines
                 .iter()
                 .map(|l| {
-                    format!(
-                        "<tr><td>{} × {}</td><td>{}</td></tr>",
-                        escape(l["quantity"].as_str().unwrap_or("1")),
-                        escape(l["name"].as_str().unwrap_or("")),
-                        amount_text(l["total_money"]["amount"].as_i64().unwrap_or(0), &currency)
+                    line_row(
+                        &escape(l["quantity"].as_str().unwrap_or("1")),
+                        &escape(l["name"].as_str().unwrap_or("")),
+                        &money_text(l["total_money"]["amount"].as_i64().unwrap_or(0), currency),
                     )
                 })
                 .collect()
@@ -758,15 +637,13 @@ async fn checkout_page(State(state): State<Sandbox>, Path(id): Path<String>) -> 
 <table><caption>Order lines</caption>{lines}</table>
 <form method="post">
 <p>Test card 4111 1111 1111 1111 is assumed for <strong>Pay</strong>; <strong>Decline</strong> fails the payment; <strong>Cancel</strong> goes back to the shop with nothing paid.</p>
-<button class="pay" name="action" value="pay">Pay</button>
-<button name="action" value="decline">Decline</button>
-<button name="action" value="cancel">Cancel</button>
+{PAY_DECLINE_CANCEL}
 {controls}
 {refund_controls}
 </form></main>"#,
-        total = amount_text(
+        total = money_text(
             order["total_money"]["amount"].as_i64().unwrap_or(0),
-            &currency
+            currency
         ),
         email = link["pre_populated_data"]["buyer_email"]
             .as_str()
@@ -776,41 +653,40 @@ async fn checkout_page(State(state): State<Sandbox>, Path(id): Path<String>) -> 
         controls = delivery_controls(),
         refund_controls = refund_controls(),
     );
-    page("Square sandbox checkout", &body).into_response()
+    Ok(page("Square sandbox checkout", &body))
 }
 
 async fn checkout_action(
     State(state): State<Sandbox>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let (link, order) = match link_and_order(&state, &id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(r) => return r,
+) -> Reply<Square> {
+    let Some((link, order)) = link_and_order(&state, &id).await? else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
     };
     let back = link["checkout_options"]["redirect_url"]
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| format!("{}/", state.shop_url));
-    let action = form.get("action").map(String::as_str).unwrap_or("");
+    let action = wire::field(&form, "action");
     if action == "cancel" {
-        return Redirect::to(&back).into_response();
+        return Ok(Redirect::to(&back).into_response());
     }
     if !payable(&link, &order) || !matches!(action, "pay" | "decline") {
         return checkout_page(State(state), Path(id)).await;
     }
-    let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-    let now = now_text();
+    let plan = DeliveryPlan::chosen(&form);
+    let now = clock::rfc3339_millis_now();
     let total = order["total_money"].clone();
-    let payment_id = new_id(24);
+    let currency = total["currency"].as_str().unwrap_or("");
+    let payment_id = wire::random_upper(24);
     let mut payment = json!({
         "id": payment_id, "created_at": now, "updated_at": now,
         "amount_money": total, "total_money": total, "approved_money": total,
         "status": "APPROVED", "source_type": "CARD",
         "card_details": {"status": "AUTHORIZED", "card": {"card_brand": "VISA", "last_4": "1111", "exp_month": 12, "exp_year": 2030}},
         "location_id": order["location_id"], "order_id": order["id"],
-        "delay_action": "CANCEL", "version_token": new_id(20),
+        "delay_action": "CANCEL", "version_token": wire::random_upper(20),
     });
     if let Some(reference) = order["reference_id"].as_str() {
         payment["reference_id"] = json!(reference);
@@ -819,24 +695,19 @@ async fn checkout_action(
     let events = if action == "pay" {
         payment["status"] = json!("COMPLETED");
         payment["card_details"]["status"] = json!("CAPTURED");
-        payment["refunded_money"] =
-            money(0, order["total_money"]["currency"].as_str().unwrap_or(""));
-        payment[REFUND_PLAN_KEY] =
-            json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str());
+        payment["refunded_money"] = money(0, currency);
+        payment[PLAN_KEY] = json!(RefundPlan::chosen(&form).as_str());
         payment[REFUNDED_KEY] = json!(0);
-        let mut paid = order.clone();
+        let mut paid = order.value.clone();
         paid["state"] = json!("OPEN");
         paid["updated_at"] = json!(now);
         paid["version"] = json!(order["version"].as_i64().unwrap_or(1) + 1);
-        paid["tenders"] = json!([{"id": new_id(24), "payment_id": payment_id, "type": "CARD",
+        paid["tenders"] = json!([{"id": wire::random_upper(24), "payment_id": payment_id, "type": "CARD",
             "amount_money": order["total_money"], "location_id": order["location_id"], "created_at": now}]);
-        paid["net_amount_due_money"] =
-            money(0, order["total_money"]["currency"].as_str().unwrap_or(""));
+        paid["net_amount_due_money"] = money(0, currency);
         // The order is the lock: two presses pay once.
-        match save(&state, ORDER, &order, &paid).await {
-            Ok(true) => {}
-            Ok(false) => return checkout_page(State(state), Path(id)).await,
-            Err(r) => return r,
+        if !order.save(&state.db, &paid).await? {
+            return checkout_page(State(state), Path(id)).await;
         }
         vec![
             ("payment.created", "payment", created),
@@ -853,12 +724,10 @@ async fn checkout_action(
             ("payment.updated", "payment", payment.clone()),
         ]
     };
-    if let Err(r) = insert(&state, PAYMENT, &payment).await {
-        return r;
-    }
+    PAYMENTS.insert(&state.db, &payment_id, &payment).await?;
     notify(&state, &events, plan);
     tracing::info!(link = %id, action, "square sandbox: buyer finished");
-    Redirect::to(&back).into_response()
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// `POST /v2/refunds`: part or all of a COMPLETED payment, at most what is left; idempotent on the
@@ -867,172 +736,123 @@ async fn create_refund(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let body = match parse_body(&headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    if body["idempotency_key"].as_str().is_none_or(str::is_empty) {
-        return respond(invalid(
+) -> Reply<Square> {
+    let body = parse_body(&headers, &body)?;
+    let key = body["idempotency_key"].as_str().unwrap_or("");
+    if key.is_empty() {
+        return Err(Error::invalid(
             "MISSING_REQUIRED_PARAMETER",
             "idempotency_key is required.",
             Some("idempotency_key"),
         ));
     }
-    if body["idempotency_key"]
-        .as_str()
-        .is_some_and(|k| k.len() > 45)
-    {
-        return respond(invalid(
+    if key.len() > 45 {
+        return Err(Error::invalid(
             "VALUE_TOO_LONG",
             "idempotency_key must be at most 45 characters.",
             Some("idempotency_key"),
         ));
     }
-    let record = match begin(&state, "refund", &body).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let answer = match make_refund(&state, &body).await {
-        Ok(answer) => answer,
-        Err(Ok(refused)) => refused,
-        Err(Err(response)) => return response,
-    };
-    finish(&state, record, answer).await
+    create_once(&state, "refund", &body, async || {
+        Ok(json!({"refund": make_refund(&state, &body).await?}))
+    })
+    .await
 }
 
-async fn make_refund(state: &Sandbox, body: &Value) -> Result<Refusal, Result<Refusal, Response>> {
-    let payment_id = body["payment_id"].as_str().unwrap_or("");
-    let (amount, currency) = read_money(&body["amount_money"], "amount_money").map_err(Ok)?;
-    let Some(payment) = load(state, PAYMENT, payment_id).await.map_err(Err)? else {
-        return Err(Ok(refusal(
-            StatusCode::NOT_FOUND,
-            "INVALID_REQUEST_ERROR",
-            "NOT_FOUND",
-            &format!("Payment not found for id {payment_id}"),
-            Some("payment_id"),
-        )));
-    };
-    if payment["status"] != "COMPLETED" {
-        return Err(Ok(invalid(
-            "PAYMENT_NOT_REFUNDABLE",
-            "Only COMPLETED payments can be refunded.",
-            Some("payment_id"),
-        )));
+/// Square's refunds: of a COMPLETED payment, kept as `sq-refund:{id}`; the payment lists them
+/// (`refund_ids`) and shows what they took (`refunded_money`).
+impl Desk for Square {
+    const PAYMENTS: Kind = PAYMENTS;
+    const REFUNDS: Kind = REFUNDS;
+
+    fn total(payment: &Value) -> i64 {
+        payment["total_money"]["amount"].as_i64().unwrap_or(0)
     }
-    if payment["total_money"]["currency"] != json!(currency) {
-        return Err(Ok(invalid(
-            "CURRENCY_MISMATCH",
-            "The refund's currency is not the payment's.",
-            Some("amount_money.currency"),
-        )));
+
+    fn show_refunded(payment: &mut Value, refunded: i64) {
+        payment["refunded_money"]["amount"] = json!(refunded);
     }
-    if payment[REFUND_PLAN_KEY] == "refuse" {
-        return Err(Ok(refusal(
-            StatusCode::BAD_REQUEST,
-            "REFUND_ERROR",
-            "REFUND_DECLINED",
-            "The payment is disputed and cannot be refunded.",
-            None,
-        )));
-    }
-    let taken = payment[REFUNDED_KEY].as_i64().unwrap_or(0);
-    let paid = payment["total_money"]["amount"].as_i64().unwrap_or(0);
-    if amount < 1 || taken + amount > paid {
-        return Err(Ok(invalid(
-            "REFUND_AMOUNT_INVALID",
-            "The refund is more than what is left of the payment.",
-            Some("amount_money.amount"),
-        )));
-    }
-    let fail_later = payment[REFUND_PLAN_KEY] == "fail";
-    let mut after = payment.clone();
-    after[REFUNDED_KEY] = json!(taken + amount);
-    after["refunded_money"] = money(taken + amount, &currency);
-    let now = now_text();
-    let refund = json!({
-        "id": format!("{payment_id}_{}", new_id(20)),
-        "status": if fail_later { "PENDING" } else { "COMPLETED" },
-        "amount_money": money(amount, &currency), "payment_id": payment_id,
-        "order_id": payment["order_id"], "location_id": payment["location_id"],
-        "reason": body["reason"], "created_at": now, "updated_at": now,
-    });
-    after["refund_ids"] = {
+
+    fn note(payment: &mut Value, refund: &Value) {
         let mut ids = payment["refund_ids"]
             .as_array()
             .cloned()
             .unwrap_or_default();
         ids.push(refund["id"].clone());
-        json!(ids)
-    };
-    match save(state, PAYMENT, &payment, &after).await.map_err(Err)? {
-        true => {}
-        false => {
-            return Err(Ok(refusal(
-                StatusCode::CONFLICT,
-                "INVALID_REQUEST_ERROR",
-                "CONFLICT",
-                "The payment changed; retry.",
-                None,
-            )))
-        }
+        payment["refund_ids"] = json!(ids);
     }
-    insert(state, REFUND, &refund).await.map_err(Err)?;
-    notify(
-        state,
-        &[("refund.created", "refund", refund.clone())],
-        DeliveryPlan::Normal,
-    );
-    if fail_later {
-        tokio::spawn(fail_refund_later(state.clone(), refund.clone(), amount));
+
+    fn failed(refund: &Value) -> Value {
+        let mut failed = refund.clone();
+        failed["status"] = json!("FAILED");
+        failed["updated_at"] = json!(clock::rfc3339_millis_now());
+        failed
     }
-    Ok((StatusCode::OK, json!({"refund": refund})))
+
+    async fn send_failed(state: &Sandbox, failed: Value) {
+        let event = ("refund.updated", "refund", failed);
+        notify(state, &[event], DeliveryPlan::Normal);
+    }
 }
 
-/// A refund accepted as PENDING that then fails (test control): the amount is free again and
-/// `refund.updated` says FAILED.
-async fn fail_refund_later(state: Sandbox, refund: Value, amount: i64) {
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut failed = refund.clone();
-    failed["status"] = json!("FAILED");
-    failed["updated_at"] = json!(now_text());
-    if !matches!(save(&state, REFUND, &refund, &failed).await, Ok(true)) {
-        return;
+async fn make_refund(state: &Sandbox, body: &Value) -> Result<Value, Error> {
+    let payment_id = body["payment_id"].as_str().unwrap_or("");
+    let (amount, currency) = read_money(&body["amount_money"], "amount_money")?;
+    let Some(payment) = PAYMENTS.load::<Value>(&state.db, payment_id).await? else {
+        return Err(Error::not_found("Payment", payment_id, Some("payment_id")));
+    };
+    if payment["status"] != "COMPLETED" {
+        return Err(Error::invalid(
+            "PAYMENT_NOT_REFUNDABLE",
+            "Only COMPLETED payments can be refunded.",
+            Some("payment_id"),
+        ));
     }
-    let payment_id = refund["payment_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    for _ in 0..5 {
-        let Ok(Some(payment)) = load(&state, PAYMENT, &payment_id).await else {
-            break;
-        };
-        let mut after = payment.clone();
-        let left = payment[REFUNDED_KEY].as_i64().unwrap_or(0) - amount;
-        after[REFUNDED_KEY] = json!(left);
-        after["refunded_money"]["amount"] = json!(left);
-        if matches!(save(&state, PAYMENT, &payment, &after).await, Ok(true)) {
-            break;
-        }
+    if payment["total_money"]["currency"] != json!(currency) {
+        return Err(Error::invalid(
+            "CURRENCY_MISMATCH",
+            "The refund's currency is not the payment's.",
+            Some("amount_money.currency"),
+        ));
     }
-    notify(
-        &state,
-        &[("refund.updated", "refund", failed)],
-        DeliveryPlan::Normal,
-    );
+    let balance = Balance::of::<Square>(&payment);
+    if balance.plan == RefundPlan::Refuse {
+        return Err(Error::square(
+            StatusCode::BAD_REQUEST,
+            "REFUND_ERROR",
+            "REFUND_DECLINED",
+            "The payment is disputed and cannot be refunded.",
+            None,
+        ));
+    }
+    if amount < 1 || amount > balance.left() {
+        return Err(Error::invalid(
+            "REFUND_AMOUNT_INVALID",
+            "The refund is more than what is left of the payment.",
+            Some("amount_money.amount"),
+        ));
+    }
+    let now = clock::rfc3339_millis_now();
+    let refund = json!({
+        "id": format!("{payment_id}_{}", wire::random_upper(20)),
+        "status": if balance.plan == RefundPlan::Fail { "PENDING" } else { "COMPLETED" },
+        "amount_money": money(amount, &currency), "payment_id": payment_id,
+        "order_id": payment["order_id"], "location_id": payment["location_id"],
+        "reason": body["reason"], "created_at": now, "updated_at": now,
+    });
+    // Square answers a concurrent change of the payment at once, without trying again.
+    if !refunds::take::<Square>(state, &payment, amount, &refund).await? {
+        return Err(Error::conflict("The payment changed; retry."));
+    }
+    let event = ("refund.created", "refund", refund.clone());
+    notify(state, &[event], DeliveryPlan::Normal);
+    Ok(refund)
 }
 
 async fn get_refund(
     State(state): State<Sandbox>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return *r;
-    }
-    match load(&state, REFUND, &id).await {
-        Ok(Some(refund)) => Json(json!({"refund": shown(&refund)})).into_response(),
-        Ok(None) => not_found("Refund", &id),
-        Err(r) => r,
-    }
+) -> Reply<Square> {
+    get_one(&state, &headers, (REFUNDS, "refund", "Refund"), &id).await
 }

@@ -6,11 +6,13 @@
 //! each). As at SSLCOMMERZ, `verify_key` names every callback field, but empty ones are not posted.
 
 use super::delivery::{self, DeliveryPlan, Message};
+use super::dialect::{self, Dialect, Refusal, Reply};
+use super::objects::{Kind, Loaded, TRIES};
 use super::page::{
-    delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls, RefundPlan,
+    card, delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls,
+    RefundPlan,
 };
-use super::store;
-use super::{clock, Sandbox};
+use super::{clock, wire, Sandbox};
 use app::model::{Currency, Money};
 use app::server::payments::sslcommerz::verify_sign::{password_md5, sign_with_password_md5};
 use app::server::payments::sslcommerz::{parse_amount, INIT_PATH, QUERY_PATH, VALIDATION_PATH};
@@ -23,6 +25,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
 const PROVIDER: &str = "sslcommerz";
+const SESSIONS: Kind = Kind::new(PROVIDER, "sslcz:");
 const GATEWAY_PATH: &str = "/gwprocess/v4/gw.php";
 
 pub fn routes() -> Router<Sandbox> {
@@ -33,20 +36,26 @@ pub fn routes() -> Router<Sandbox> {
         .route(QUERY_PATH, get(transaction_query).post(transaction_query))
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "sslcommerz sandbox failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "sandbox error").into_response()
+/// SSLCOMMERZ refuses inside HTTP 200 answers (`FAILED`, `INVALID_REQUEST`, `failed`); a plain
+/// 500 when the sandbox fails.
+pub struct Sslcommerz;
+
+type Error = Refusal<Sslcommerz>;
+
+impl Dialect for Sslcommerz {
+    const NAME: &'static str = "sslcommerz";
+    type Body = Response;
+
+    fn internal() -> Error {
+        dialect::plain_internal()
+    }
 }
 
-fn failed(reason: &str) -> Response {
-    Json(
-        json!({"status": "FAILED", "failedreason": reason, "sessionkey": "", "GatewayPageURL": ""}),
-    )
-    .into_response()
-}
-
-fn object_id(session_key: &str) -> String {
-    format!("sslcz:{session_key}")
+/// A session request refused.
+fn failed(reason: &str) -> Error {
+    let answer =
+        json!({"status": "FAILED", "failedreason": reason, "sessionkey": "", "GatewayPageURL": ""});
+    Json(answer).into_response().into()
 }
 
 const REQUIRED: &[&str] = &[
@@ -76,7 +85,7 @@ const REQUIRED: &[&str] = &[
 async fn session_fields(
     state: &Sandbox,
     request: Request,
-) -> Result<HashMap<String, String>, Response> {
+) -> Result<HashMap<String, String>, Error> {
     let multipart = request
         .headers()
         .get("content-type")
@@ -107,41 +116,40 @@ async fn session_fields(
     Ok(form)
 }
 
-async fn init_session(State(state): State<Sandbox>, request: Request) -> Response {
-    let form = match session_fields(&state, request).await {
-        Ok(form) => form,
-        Err(refused) => return refused,
-    };
-    let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
+async fn init_session(State(state): State<Sandbox>, request: Request) -> Reply<Sslcommerz> {
+    let form = session_fields(&state, request).await?;
+    let field = |k: &str| wire::field(&form, k).trim();
     if let Some(missing) = REQUIRED.iter().find(|k| field(k).is_empty()) {
-        return failed(&format!("{missing} is required"));
+        return Err(failed(&format!("{missing} is required")));
     }
     let Ok(currency) = field("currency").parse::<Currency>() else {
-        return failed("Invalid currency");
+        return Err(failed("Invalid currency"));
     };
     let Some(amount) = parse_amount(field("total_amount"), currency) else {
-        return failed("Invalid total_amount");
+        return Err(failed("Invalid total_amount"));
     };
     if currency == Currency::Bdt && !(1_000..=50_000_000).contains(&amount) {
-        return failed("total_amount must be between 10.00 and 500000.00 BDT");
+        return Err(failed(
+            "total_amount must be between 10.00 and 500000.00 BDT",
+        ));
     }
     let shop = &*state.shop_url;
     for param in ["success_url", "fail_url", "cancel_url"] {
         if !is_shop_url(field(param), shop) {
-            return failed(&format!(
+            return Err(failed(&format!(
                 "{param} must be a URL on the shop's own origin ({shop})"
-            ));
+            )));
         }
     }
     if !field("ipn_url").is_empty() && !is_shop_url(field("ipn_url"), shop) {
-        return failed(&format!(
+        return Err(failed(&format!(
             "ipn_url must be a URL on the shop's own origin ({shop})"
-        ));
+        )));
     }
     if field("tran_id").len() > 30 {
-        return failed("tran_id must be at most 30 characters");
+        return Err(failed("tran_id must be at most 30 characters"));
     }
-    let session_key = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let session_key = wire::random_upper(32);
     let keep = |k: &str| json!(field(k));
     let session = json!({
         "sessionkey": session_key,
@@ -162,24 +170,12 @@ async fn init_session(State(state): State<Sandbox>, request: Request) -> Respons
         "status": "PENDING",
         "transactions": [],
     });
-    if let Err(e) = store::insert_committed(
-        &state.db,
-        PROVIDER,
-        &object_id(&session_key),
-        None,
-        "",
-        200,
-        &session.to_string(),
-    )
-    .await
-    {
-        return internal(e);
-    }
+    SESSIONS.insert(&state.db, &session_key, &session).await?;
     let gateway = format!(
         "{}/sandbox/sslcommerz{GATEWAY_PATH}?Q=pay&SESSIONKEY={session_key}",
         state.site_url
     );
-    Json(json!({
+    Ok(Json(json!({
         "status": "SUCCESS",
         "failedreason": "",
         "sessionkey": session_key,
@@ -196,15 +192,7 @@ async fn init_session(State(state): State<Sandbox>, request: Request) -> Respons
         "desc": [],
         "is_direct_pay_enable": "0",
     }))
-    .into_response()
-}
-
-async fn load(state: &Sandbox, session_key: &str) -> Result<Option<Value>, Response> {
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    Ok(store::get(&mut conn, &object_id(session_key))
-        .await
-        .map_err(internal)?
-        .and_then(|o| serde_json::from_str(&o.data).ok()))
+    .into_response())
 }
 
 fn amount_text(session: &Value) -> String {
@@ -218,28 +206,15 @@ fn amount_text(session: &Value) -> String {
 async fn hosted_page(
     State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let key = query.get("SESSIONKEY").cloned().unwrap_or_default();
-    let session = match load(&state, &key).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return (
-                StatusCode::NOT_FOUND,
-                page("Session not found", "<h1>Invalid session.</h1>"),
-            )
-                .into_response()
-        }
-        Err(r) => return r,
+) -> Reply<Sslcommerz> {
+    let key = wire::field(&query, "SESSIONKEY");
+    let Some(session) = SESSIONS.load::<Value>(&state.db, key).await? else {
+        let invalid = page("Session not found", "<h1>Invalid session.</h1>");
+        return Ok((StatusCode::NOT_FOUND, invalid).into_response());
     };
     if session["status"] != "PENDING" {
-        return (
-            StatusCode::GONE,
-            page(
-                "Session closed",
-                "<main class=\"card\"><h1>This payment session is closed.</h1></main>",
-            ),
-        )
-            .into_response();
+        let closed = "This payment session is closed.";
+        return Ok(card(StatusCode::GONE, "Session closed", closed, None));
     }
     let body = format!(
         r#"<main class="card"><h1>SSLCOMMERZ sandbox payment</h1>
@@ -262,7 +237,7 @@ async fn hosted_page(
         controls = delivery_controls(),
         tran_id = escape(session["tran_id"].as_str().unwrap_or("")),
     );
-    page("SSLCOMMERZ sandbox payment", &body).into_response()
+    Ok(page("SSLCOMMERZ sandbox payment", &body))
 }
 
 /// Sends the browser back to the shop with SSLCOMMERZ's fields, as SSLCOMMERZ's own page does.
@@ -338,12 +313,11 @@ async fn hosted_action(
     State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let key = query.get("SESSIONKEY").cloned().unwrap_or_default();
-    let session = match load(&state, &key).await {
-        Ok(Some(s)) if s["status"] == "PENDING" => s,
-        Ok(_) => return hosted_page(State(state), Query(query)).await,
-        Err(r) => return r,
+) -> Reply<Sslcommerz> {
+    let key = wire::field(&query, "SESSIONKEY");
+    let session = match SESSIONS.load::<Value>(&state.db, key).await? {
+        Some(s) if s["status"] == "PENDING" => s,
+        _ => return hosted_page(State(state), Query(query)).await,
     };
     let (status, back) = match form.get("action").map(String::as_str) {
         Some("pay" | "risky") => ("VALID", "success_url"),
@@ -352,54 +326,31 @@ async fn hosted_action(
         _ => return hosted_page(State(state), Query(query)).await,
     };
     let val_id = if status == "VALID" {
-        format!("{}{}", chrono_free_date(), uuid::Uuid::new_v4().simple())
+        format!("{}{}", chrono_free_date(), wire::random_hex(32))
     } else {
         String::new()
     };
     let risky = form.get("action").map(String::as_str) == Some("risky");
     let fields = callback_fields(&session, status, &val_id, risky);
-    let mut updated = session.clone();
+    let mut updated = session.value.clone();
     updated["status"] = json!(status);
     let mut transaction: serde_json::Map<String, Value> =
         fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     transaction.insert("validated".into(), json!(false));
-    transaction.insert(
-        REFUND_PLAN_KEY.into(),
-        json!(RefundPlan::parse(form.get("refunds").map(String::as_str)).as_str()),
-    );
+    let refunds = RefundPlan::chosen(&form);
+    transaction.insert(REFUND_PLAN_KEY.into(), json!(refunds.as_str()));
     if let Some(list) = updated["transactions"].as_array_mut() {
         list.push(Value::Object(transaction));
     }
-    match store::update_committed(
-        &state.db,
-        &object_id(&key),
-        200,
-        &updated.to_string(),
-        Some(&session.to_string()),
-    )
-    .await
-    {
-        Ok(true) => {}
-        Ok(false) => return hosted_page(State(state), Query(query)).await,
-        Err(e) => return internal(e),
+    if !session.save(&state.db, &updated).await? {
+        return hosted_page(State(state), Query(query)).await;
     }
-    let body = serde_urlencoded::to_string(&fields)
-        .unwrap_or_default()
-        .into_bytes();
+    let body = serde_urlencoded::to_string(&fields).unwrap_or_default();
     let ipn_url = session["ipn_url"].as_str().unwrap_or("");
     if !ipn_url.is_empty() {
-        let url = match ipn_url.strip_prefix(&*state.shop_url) {
-            Some(path) => format!("{}{path}", state.webhook_root),
-            None => ipn_url.to_string(),
-        };
-        let plan = DeliveryPlan::parse(form.get("webhook").map(String::as_str));
-        let message = Message {
-            url,
-            content_type: "application/x-www-form-urlencoded",
-            headers: vec![],
-            body,
-        };
-        delivery::spawn(state.http.clone(), vec![message], plan);
+        let content_type = "application/x-www-form-urlencoded";
+        let message = Message::new(state.reach(ipn_url), content_type, body);
+        delivery::spawn(&state, vec![message], DeliveryPlan::chosen(&form));
     }
     // The browser goes back with the same fields, as an auto-submitted POST.
     let action = session[back].as_str().unwrap_or("/");
@@ -419,7 +370,11 @@ async fn hosted_action(
 <script>{AUTO_SUBMIT}</script></main>"#,
         action = escape(action)
     );
-    page_with_scripts("Returning to the shop", &html, &[AUTO_SUBMIT])
+    Ok(page_with_scripts(
+        "Returning to the shop",
+        &html,
+        &[AUTO_SUBMIT],
+    ))
 }
 
 /// `YYMMDDhhmmss`-style prefix like SSLCOMMERZ's val_ids, from the clock without extra crates.
@@ -436,65 +391,51 @@ fn merged(query: HashMap<String, String>, body: &[u8]) -> HashMap<String, String
     all
 }
 
-/// Sessions whose store credentials match the request.
+/// Sessions whose store credentials match the request (`INVALID_REQUEST` without credentials).
 async fn sessions_matching(
     state: &Sandbox,
     params: &HashMap<String, String>,
     needle: &str,
-) -> Result<Option<Vec<Value>>, Response> {
-    let store_id = params.get("store_id").map(String::as_str).unwrap_or("");
-    let passwd = params.get("store_passwd").map(String::as_str).unwrap_or("");
+) -> Result<Vec<Loaded<Value>>, Error> {
+    let store_id = wire::field(params, "store_id");
+    let passwd = wire::field(params, "store_passwd");
     if store_id.is_empty() || passwd.is_empty() {
-        return Ok(None);
+        return Err(invalid_request());
     }
-    let mut conn = state.db.pool.acquire().await.map_err(internal)?;
-    let found = store::search(&mut conn, PROVIDER, "sslcz:", needle)
-        .await
-        .map_err(internal)?
+    let found = SESSIONS.search::<Value>(&state.db, needle).await?;
+    Ok(found
         .into_iter()
-        .filter_map(|o| serde_json::from_str::<Value>(&o.data).ok())
         .filter(|s| s["store_id"] == store_id && s["passwd_md5"] == password_md5(passwd))
-        .collect();
-    Ok(Some(found))
+        .collect())
 }
 
-fn invalid_request() -> Response {
-    Json(json!({"APIConnect": "INVALID_REQUEST", "status": "INVALID_REQUEST"})).into_response()
+fn invalid_request() -> Error {
+    let answer = json!({"APIConnect": "INVALID_REQUEST", "status": "INVALID_REQUEST"});
+    Json(answer).into_response().into()
 }
 
 async fn validation(
     State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Reply<Sslcommerz> {
     let params = merged(query, &body);
-    let val_id = params.get("val_id").cloned().unwrap_or_default();
+    let val_id = wire::field(&params, "val_id");
     if val_id.is_empty() {
-        return invalid_request();
+        return Err(invalid_request());
     }
-    let sessions = match sessions_matching(&state, &params, &val_id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return invalid_request(),
-        Err(r) => return r,
-    };
-    for session in sessions {
+    for session in sessions_matching(&state, &params, val_id).await? {
         let Some(list) = session["transactions"].as_array() else {
             continue;
         };
-        let Some(index) = list.iter().position(|t| t["val_id"] == val_id.as_str()) else {
+        let Some(index) = list.iter().position(|t| t["val_id"] == val_id) else {
             continue;
         };
-        let mut updated = session.clone();
+        let mut updated = session.value.clone();
         let first = !list[index]["validated"].as_bool().unwrap_or(false);
         updated["transactions"][index]["validated"] = json!(true);
         if first {
-            let key = session["sessionkey"].as_str().unwrap_or("");
-            let data = updated.to_string();
-            if let Err(e) =
-                store::update_committed(&state.db, &object_id(key), 200, &data, None).await
-            {
-                return internal(e);
-            }
+            session.overwrite(&state.db, &updated).await?;
         }
         let t = &list[index];
         let mut answer = t.clone();
@@ -516,17 +457,17 @@ async fn validation(
             map.insert("gw_version".into(), json!("sandbox"));
             map.insert("APIConnect".into(), json!("DONE"));
         }
-        return Json(answer).into_response();
+        return Ok(Json(answer).into_response());
     }
-    Json(json!({"APIConnect": "DONE", "status": "INVALID_TRANSACTION", "val_id": val_id}))
-        .into_response()
+    let invalid = json!({"APIConnect": "DONE", "status": "INVALID_TRANSACTION", "val_id": val_id});
+    Ok(Json(invalid).into_response())
 }
 
 async fn transaction_query(
     State(state): State<Sandbox>,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Reply<Sslcommerz> {
     let params = merged(query, &body);
     // The same endpoint initiates refunds and answers refund queries (providers.md §5.6).
     if params.contains_key("refund_amount") {
@@ -535,18 +476,14 @@ async fn transaction_query(
     if let Some(refund_ref_id) = params.get("refund_ref_id") {
         return refund_query(&state, &params, refund_ref_id).await;
     }
-    let tran_id = params.get("tran_id").cloned().unwrap_or_default();
+    let tran_id = wire::field(&params, "tran_id");
     if tran_id.is_empty() {
-        return invalid_request();
+        return Err(invalid_request());
     }
-    let sessions = match sessions_matching(&state, &params, &tran_id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return invalid_request(),
-        Err(r) => return r,
-    };
+    let sessions = sessions_matching(&state, &params, tran_id).await?;
     let elements: Vec<Value> = sessions
         .iter()
-        .filter(|s| s["tran_id"] == tran_id.as_str())
+        .filter(|s| s["tran_id"] == tran_id)
         .flat_map(|s| s["transactions"].as_array().cloned().unwrap_or_default())
         .map(|mut t| {
             if let Some(map) = t.as_object_mut() {
@@ -570,88 +507,92 @@ async fn transaction_query(
             t
         })
         .collect();
-    Json(json!({
+    Ok(Json(json!({
         "APIConnect": "DONE",
         "no_of_trans_found": elements.len(),
         "element": elements,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// Kept inside a stored transaction: what refunds of it do (a hosted-page test control).
 const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
 
-fn refund_failed(reason: &str) -> Response {
-    Json(json!({"APIConnect": "DONE", "status": "failed", "errorReason": reason})).into_response()
+fn refund_failed(reason: &str) -> Error {
+    let answer = json!({"APIConnect": "DONE", "status": "failed", "errorReason": reason});
+    Json(answer).into_response().into()
+}
+
+/// A refund initiated (or found again), as SSLCOMMERZ answers it.
+fn refund_initiated(bank_tran_id: &str, session: &Value, refund_ref_id: &Value) -> Response {
+    Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
+        "trans_id": session["tran_id"], "refund_ref_id": refund_ref_id,
+        "status": "success", "errorReason": ""}))
+    .into_response()
 }
 
 /// Initiate a refund of a paid transaction named by `bank_tran_id`: at most what is left, once per
 /// `refe_id` (a repeat answers the first refund again).
-async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> Response {
-    let bank_tran_id = params.get("bank_tran_id").cloned().unwrap_or_default();
+async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> Reply<Sslcommerz> {
+    let bank_tran_id = wire::field(params, "bank_tran_id");
     if bank_tran_id.is_empty() {
-        return refund_failed("bank_tran_id is required");
+        return Err(refund_failed("bank_tran_id is required"));
     }
-    let refe_id = params.get("refe_id").cloned().unwrap_or_default();
-    for _ in 0..5 {
-        let sessions = match sessions_matching(state, params, &bank_tran_id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return invalid_request(),
-            Err(r) => return r,
-        };
+    let refe_id = wire::field(params, "refe_id");
+    for _ in 0..TRIES {
+        let sessions = sessions_matching(state, params, bank_tran_id).await?;
         let Some(session) = sessions.into_iter().find(|s| {
             s["transactions"].as_array().is_some_and(|list| {
                 list.iter()
-                    .any(|t| t["bank_tran_id"] == bank_tran_id.as_str() && t["status"] == "VALID")
+                    .any(|t| t["bank_tran_id"] == bank_tran_id && t["status"] == "VALID")
             })
         }) else {
-            return refund_failed("No paid transaction with this bank_tran_id");
+            return Err(refund_failed("No paid transaction with this bank_tran_id"));
         };
         let transaction = session["transactions"]
             .as_array()
             .and_then(|l| {
                 l.iter()
-                    .find(|t| t["bank_tran_id"] == bank_tran_id.as_str())
+                    .find(|t| t["bank_tran_id"] == bank_tran_id)
                     .cloned()
             })
             .unwrap_or(Value::Null);
         let refunds = session["refunds"].as_array().cloned().unwrap_or_default();
         if !refe_id.is_empty() {
-            if let Some(same) = refunds.iter().find(|r| r["refe_id"] == refe_id.as_str()) {
-                return Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
-                    "trans_id": session["tran_id"], "refund_ref_id": same["refund_ref_id"],
-                    "status": "success", "errorReason": ""}))
-                .into_response();
+            if let Some(same) = refunds.iter().find(|r| r["refe_id"] == refe_id) {
+                return Ok(refund_initiated(
+                    bank_tran_id,
+                    &session,
+                    &same["refund_ref_id"],
+                ));
             }
         }
         // `refund_trans_id`: the refund's own id, required, at most 30 characters, one refund
         // each (the same id again on the same payment is that refund).
-        let trans_id = params.get("refund_trans_id").cloned().unwrap_or_default();
+        let trans_id = wire::field(params, "refund_trans_id");
         if trans_id.is_empty() {
-            return refund_failed("refund_trans_id is required");
+            return Err(refund_failed("refund_trans_id is required"));
         }
         if trans_id.chars().count() > 30 {
-            return refund_failed("refund_trans_id must be at most 30 characters");
+            return Err(refund_failed(
+                "refund_trans_id must be at most 30 characters",
+            ));
         }
-        if let Some(same) = refunds
-            .iter()
-            .find(|r| r["refund_trans_id"] == trans_id.as_str())
-        {
-            return Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
-                "trans_id": session["tran_id"], "refund_ref_id": same["refund_ref_id"],
-                "status": "success", "errorReason": ""}))
-            .into_response();
+        if let Some(same) = refunds.iter().find(|r| r["refund_trans_id"] == trans_id) {
+            return Ok(refund_initiated(
+                bank_tran_id,
+                &session,
+                &same["refund_ref_id"],
+            ));
         }
-        match refund_trans_id_used(state, params, &trans_id).await {
-            Ok(false) => {}
-            Ok(true) => return refund_failed("Duplicate refund_trans_id"),
-            Err(r) => return r,
+        if refund_trans_id_used(state, params, trans_id).await? {
+            return Err(refund_failed("Duplicate refund_trans_id"));
         }
         let plan = RefundPlan::parse(transaction[REFUND_PLAN_KEY].as_str());
         if plan == RefundPlan::Refuse {
-            return refund_failed(
+            return Err(refund_failed(
                 "Refund is not allowed for this transaction (sandbox test control)",
-            );
+            ));
         }
         let currency = session["currency"]
             .as_str()
@@ -662,7 +603,7 @@ async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> R
             .and_then(|a| parse_amount(a, currency))
             .filter(|a| *a > 0)
         else {
-            return refund_failed("Invalid refund_amount");
+            return Err(refund_failed("Invalid refund_amount"));
         };
         let taken: i64 = refunds
             .iter()
@@ -671,43 +612,34 @@ async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> R
             .sum();
         let total = session["total_amount"].as_i64().unwrap_or(0);
         if amount > total - taken {
-            return refund_failed("Refund amount is greater than the refundable amount");
+            return Err(refund_failed(
+                "Refund amount is greater than the refundable amount",
+            ));
         }
-        let refund_ref_id = format!("SBXR{}", uuid::Uuid::new_v4().simple());
-        let mut updated = session.clone();
+        let refund_ref_id = format!("SBXR{}", wire::random_hex(32));
+        let mut updated = session.value.clone();
         let mut list = refunds.clone();
         list.push(json!({
             "refund_ref_id": refund_ref_id,
             "refe_id": refe_id,
             "refund_trans_id": trans_id,
             "amount": amount,
-            "remarks": params.get("refund_remarks").cloned().unwrap_or_default(),
+            "remarks": wire::field(params, "refund_remarks"),
             "status": if plan == RefundPlan::Fail { "cancelled" } else { "refunded" },
             "initiated_on": chrono_free_date(),
         }));
         updated["refunds"] = Value::Array(list);
-        let key = session["sessionkey"].as_str().unwrap_or("");
-        match store::update_committed(
-            &state.db,
-            &object_id(key),
-            200,
-            &updated.to_string(),
-            Some(&session.to_string()),
-        )
-        .await
-        {
-            Ok(true) => {
-                return Json(json!({"APIConnect": "DONE", "bank_tran_id": bank_tran_id,
-                    "trans_id": session["tran_id"], "refund_ref_id": refund_ref_id,
-                    "status": "success", "errorReason": ""}))
-                .into_response()
-            }
-            Ok(false) => continue,
-            Err(e) => return internal(e),
+        if session.save(&state.db, &updated).await? {
+            return Ok(refund_initiated(
+                bank_tran_id,
+                &session,
+                &json!(refund_ref_id),
+            ));
         }
     }
-    Json(json!({"APIConnect": "FAILED", "status": "failed", "errorReason": "busy, try again"}))
-        .into_response()
+    let busy =
+        json!({"APIConnect": "FAILED", "status": "failed", "errorReason": "busy, try again"});
+    Ok(Json(busy).into_response())
 }
 
 /// Whether a refund of any of the store's payments already has this `refund_trans_id`.
@@ -715,10 +647,8 @@ async fn refund_trans_id_used(
     state: &Sandbox,
     params: &HashMap<String, String>,
     trans_id: &str,
-) -> Result<bool, Response> {
-    let sessions = sessions_matching(state, params, trans_id)
-        .await?
-        .unwrap_or_default();
+) -> Result<bool, Error> {
+    let sessions = sessions_matching(state, params, trans_id).await?;
     Ok(sessions.iter().any(|s| {
         s["refunds"]
             .as_array()
@@ -731,15 +661,11 @@ async fn refund_query(
     state: &Sandbox,
     params: &HashMap<String, String>,
     refund_ref_id: &str,
-) -> Response {
+) -> Reply<Sslcommerz> {
     if refund_ref_id.is_empty() {
-        return invalid_request();
+        return Err(invalid_request());
     }
-    let sessions = match sessions_matching(state, params, refund_ref_id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return invalid_request(),
-        Err(r) => return r,
-    };
+    let sessions = sessions_matching(state, params, refund_ref_id).await?;
     let found = sessions.iter().find_map(|s| {
         s["refunds"].as_array().and_then(|l| {
             l.iter()
@@ -747,16 +673,16 @@ async fn refund_query(
                 .cloned()
         })
     });
-    match found {
-        Some(r) => Json(json!({
+    let Some(r) = found else {
+        return Err(refund_failed("No refund with this refund_ref_id"));
+    };
+    Ok(Json(json!({
             "APIConnect": "DONE",
             "refund_ref_id": refund_ref_id,
             "status": r["status"],
             "initiated_on": r["initiated_on"],
             "refunded_on": if r["status"] == "refunded" { r["initiated_on"].clone() } else { Value::Null },
             "errorReason": if r["status"] == "cancelled" { json!("Refund cancelled by the bank (sandbox test control)") } else { json!("") },
-        }))
-        .into_response(),
-        None => refund_failed("No refund with this refund_ref_id"),
-    }
+    }))
+    .into_response())
 }

@@ -2,11 +2,12 @@
 //! database of their own (never the shop's: see [`open`]).
 //!
 //! The sandboxes write through their store's write gate (`Db::begin_write`): on SQLite a
-//! statement on a plain pool connection would meet the busy handler and stall the gated writers. [`insert`], [`update`], [`delete`] and [`claim`] run on a write transaction's
-//! connection; [`insert_committed`], [`update_committed`] and [`delete_committed`] are each a write
-//! transaction of their own ([`Db::committed`]). A sandbox never holds one across a call that
-//! waits on a request, a sleep or a webhook delivery (the shop's webhook handlers write too).
-//! Reads ([`get`], [`by_key`], [`search`]) may run on any connection.
+//! statement on a plain pool connection would meet the busy handler and stall the gated writers.
+//! [`insert`], [`update`], [`delete`] and [`claim`] run on a write transaction's connection: a
+//! request's own, or one of their own ([`within`], [`Db::committed`]). A sandbox never holds one
+//! across a call that waits on a request, a sleep or a webhook delivery (the shop's webhook
+//! handlers write too). Reads ([`get`], [`by_key`], [`search`]) may run on any connection. The
+//! sandboxes use them through [`super::objects`] and [`super::idempotency`].
 
 use app::server::db::{now_ms, Backend, Db, Row};
 use sqlx::{AnyConnection, Row as _};
@@ -102,46 +103,16 @@ fn object(r: &Row) -> Result<SandboxObject, sqlx::Error> {
     })
 }
 
-/// [`insert`] in a write transaction of its own, committed when it returns.
-pub async fn insert_committed(
+/// `work` in `tx`, or without one in a write transaction of its own, committed when it returns.
+pub async fn within<T>(
     db: &Db,
-    provider: &str,
-    id: &str,
-    idempotency_key: Option<&str>,
-    fingerprint: &str,
-    status_code: i64,
-    data: &str,
-) -> Result<bool, sqlx::Error> {
-    db.committed(async |conn| {
-        insert(
-            conn,
-            provider,
-            id,
-            idempotency_key,
-            fingerprint,
-            status_code,
-            data,
-        )
-        .await
-    })
-    .await
-}
-
-/// [`update`] in a write transaction of its own, committed when it returns.
-pub async fn update_committed(
-    db: &Db,
-    id: &str,
-    status_code: i64,
-    data: &str,
-    expect: Option<&str>,
-) -> Result<bool, sqlx::Error> {
-    db.committed(async |conn| update(conn, id, status_code, data, expect).await)
-        .await
-}
-
-/// [`delete`] in a write transaction of its own, committed when it returns.
-pub async fn delete_committed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    db.committed(async |conn| delete(conn, id).await).await
+    tx: Option<&mut AnyConnection>,
+    work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    match tx {
+        Some(conn) => work(conn).await,
+        None => db.committed(work).await,
+    }
 }
 
 /// What [`claim`] found.
