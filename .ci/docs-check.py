@@ -35,9 +35,6 @@ TESTS_SECTION = 'For tests and CI'
 NOT_VARIABLES = set()
 # Shell variables every shell has (not the project's settings), and awk's.
 SHELL_OWN = {'HOME', 'PATH', 'PWD', 'USER', 'SHELL', 'TMPDIR', 'OLDPWD', 'IFS', 'NF', 'NR', 'FS', 'OFS'}
-# Files this change could not touch (another change is rewriting the sandboxes; a manifest's
-# comment): their old references are listed, not failed, until they are fixed. Then empty it.
-PENDING = ('src/sandboxes.rs', 'src/sandboxes/', 'app/Cargo.toml')
 SOURCE_DIRS = ('app/src', 'src', 'end2end', '.ci', 'migrations')
 SKIP_DIRS = {'node_modules', '.venv', 'target', 'test-results', 'playwright-report', '.git', 'data'}
 VAR = r'[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+'
@@ -384,7 +381,6 @@ GONE = re.compile(r'\b(?:design|providers|architecture-anchors|features|toolchai
 
 
 def check_references(paths):
-    pending = []
     me = os.path.abspath(__file__)
     for path in paths:
         if os.path.abspath(path) == me:
@@ -401,11 +397,7 @@ def check_references(paths):
         if source.endswith('.md'):
             hits += [(line_of(text, m.start()), m.group(0)) for m in re.finditer(r'\.\./shared', text)]
         for line, what in hits:
-            if source.startswith(PENDING):
-                pending.append(f'{source}:{line}')
-            else:
-                problem(source, line, f'"{what}": a document or issue the repository does not have; say it here, or point into docs/')
-    return pending
+            problem(source, line, f'"{what}": a document or issue the repository does not have; say it here, or point into docs/')
 
 
 def main():
@@ -421,12 +413,9 @@ def main():
         except (UnicodeDecodeError, OSError):
             pass
     shop, tests = check_variables()
-    pending = check_references(docs + sources)
+    check_references(docs + sources)
     for p in problems:
         print(p)
-    if pending:
-        print(f'(not failed: {len(set(pending))} old references in files being rewritten elsewhere: '
-              f'{", ".join(sorted(set(x.split(":")[0] for x in pending)))})')
     print(f'docs check: {links} links in {len(docs)} documents, {pointers} pointers from the sources, '
           f'{shop} variables of the shop and {tests} of the tests and scripts; {len(problems)} problems')
     sys.exit(1 if problems else 0)

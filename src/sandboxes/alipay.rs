@@ -1,4 +1,4 @@
-//! The Alipay sandbox, mounted at `/sandbox/alipay` (providers.md §10), with FIXED public test
+//! The Alipay sandbox, mounted at `/sandbox/alipay` (docs/sandboxes.md#alipay-sandboxalipay), with FIXED public test
 //! keys ([`super::keys`], published at `GET /sandbox/alipay/keys` for the official SDKs):
 //!
 //! - `/gateway.do` (GET or POST): query and form body merged, the request's RSA2 signature

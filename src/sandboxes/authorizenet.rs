@@ -1,4 +1,4 @@
-//! The Authorize.Net sandbox, mounted at `/sandbox/authorizenet` (providers.md §10):
+//! The Authorize.Net sandbox, mounted at `/sandbox/authorizenet` (docs/sandboxes.md#authorizenet-sandboxauthorizenet):
 //!
 //! - `POST /xml/v1/request.api`: JSON or XML (told apart by the Content-Type or the first byte),
 //!   answered in the same format, every answer starting with the UTF-8 byte-order mark, errors as
@@ -39,7 +39,7 @@ use std::collections::HashMap;
 
 const PROVIDER: &str = "authorizenet";
 const ACTION_PATH: &str = "/payment/action";
-/// A form token's life (providers.md §8.2).
+/// A form token's life: 15 minutes, used once (docs/payments.md#authorizenet).
 const TOKEN_SECS: i64 = 15 * 60;
 const TOKENS: Kind = Kind::new(PROVIDER, "anet-token:");
 const TRANSACTIONS: Kind = Kind::new(PROVIDER, "anet-tx:");

@@ -1,9 +1,9 @@
-//! The Braintree sandbox, mounted at `/sandbox/braintree` (providers.md §7, §10): the gateway's XML
+//! The Braintree sandbox, mounted at `/sandbox/braintree` (docs/sandboxes.md#braintree-sandboxbraintree): the gateway's XML
 //! API under `/merchants/{merchant_id}/…` for any merchant id and keys (HTTP Basic, `X-ApiVersion`
 //! 4 or later), and the stand-in for Drop-in.
 //!
 //! - `POST …/client_token` → `<client-token><value>` (base64 JSON, version 2).
-//! - `POST …/transactions` (`transaction.sale`): test nonces and amounts as §7.9 — 201 with a
+//! - `POST …/transactions` (`transaction.sale`): Braintree's published test nonces and amounts (docs/payments.md#braintree) — 201 with a
 //!   `<transaction>` (`submitted_for_settlement` with `submit_for_settlement`, else `authorized`),
 //!   422 `<api-error-response>` with the `<transaction>` for processor declines (`fake-processor-
 //!   declined-*` nonces, amounts 2000.00–2999.99), failures (3000.00–3000.99) and gateway
@@ -244,7 +244,7 @@ async fn client_token(
     ))
 }
 
-/// What a nonce and an amount do (providers.md §7.9).
+/// What a nonce and an amount do, as in Braintree's testing reference (docs/payments.md#braintree).
 enum Verdict {
     Approved,
     Declined(String, String),

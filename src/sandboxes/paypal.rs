@@ -1,4 +1,4 @@
-//! The PayPal sandbox, mounted at `/sandbox/paypal` (providers.md §3): `POST /v1/oauth2/token`
+//! The PayPal sandbox, mounted at `/sandbox/paypal` (docs/sandboxes.md#paypal-sandboxpaypal): `POST /v1/oauth2/token`
 //! (any client id and secret), `POST /v2/checkout/orders`, `GET /v2/checkout/orders/{id}`,
 //! `POST /v2/checkout/orders/{id}/capture`, `POST /v2/payments/captures/{id}/refund`,
 //! `GET /v2/payments/captures/{id}`, `GET /v2/payments/refunds/{id}`,
@@ -258,7 +258,7 @@ impl Keyed for Paypal {
     }
 }
 
-/// Decimal places PayPal allows in a currency (providers.md §3.2).
+/// Decimal places PayPal allows in a currency: JPY none (docs/payments.md#paypal).
 fn decimals(currency: &str) -> u32 {
     match currency {
         "JPY" | "HUF" | "TWD" => 0,

@@ -1,4 +1,4 @@
-//! The Square sandbox, mounted at `/sandbox/square` (providers.md §6, §10): Bearer auth (any
+//! The Square sandbox, mounted at `/sandbox/square` (docs/sandboxes.md#square-sandboxsquare): Bearer auth (any
 //! token), snake_case JSON, integer money `{amount, currency}`, errors in Square's shape
 //! (`{"errors":[{"category","code","detail","field"}]}`), and every create idempotent on the body's
 //! `idempotency_key` (the same key with another body is `IDEMPOTENCY_KEY_REUSED`).

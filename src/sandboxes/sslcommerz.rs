@@ -1,4 +1,4 @@
-//! The SSLCOMMERZ sandbox, mounted at `/sandbox/sslcommerz` (providers.md §10): the session API
+//! The SSLCOMMERZ sandbox, mounted at `/sandbox/sslcommerz` (docs/sandboxes.md#sslcommerz-sandboxsslcommerz): the session API
 //! (`/gwprocess/v4/api.php`), a hosted page with **Pay**, **Decline** and **Cancel** that posts the
 //! shopper back to success / fail / cancel URLs and sends a signed IPN (retried until a 2xx), and
 //! the validation and transaction-query APIs (GET or POST; VALID first, then VALIDATED), and the
@@ -469,7 +469,7 @@ async fn transaction_query(
     body: axum::body::Bytes,
 ) -> Reply<Sslcommerz> {
     let params = merged(query, &body);
-    // The same endpoint initiates refunds and answers refund queries (providers.md §5.6).
+    // The same endpoint initiates refunds and answers refund queries (docs/payments.md#sslcommerz).
     if params.contains_key("refund_amount") {
         return initiate_refund(&state, &params).await;
     }

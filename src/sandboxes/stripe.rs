@@ -1,4 +1,4 @@
-//! The Stripe sandbox, mounted at `/sandbox/stripe` (providers.md §10): `POST /v1/checkout/sessions`
+//! The Stripe sandbox, mounted at `/sandbox/stripe` (docs/sandboxes.md#stripe-sandboxstripe): `POST /v1/checkout/sessions`
 //! (form-encoded, bracket nesting, `Idempotency-Key` replay), `GET /v1/checkout/sessions/{id}`,
 //! `POST /v1/checkout/sessions/{id}/expire`, and the hosted page `/c/pay/{id}` with **Pay**,
 //! **Decline** and **Cancel**. Events are signed with the shop's webhook secret and delivered to
