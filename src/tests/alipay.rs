@@ -10,9 +10,8 @@ use app::server::payments::alipay::{keys, sign};
 use app::server::payments::{AttemptRef, Outcome};
 use axum::extract::State;
 use regex_lite::Regex;
-use reqwest::header::{LOCATION, REFERER};
+use reqwest::header::LOCATION;
 use reqwest::StatusCode;
-use sqlx::Row as _;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -126,34 +125,6 @@ impl Browser {
             .await
             .unwrap()
     }
-
-    async fn alipay_refund(
-        &self,
-        reference: &str,
-        amount: &str,
-        key: &str,
-    ) -> Result<String, String> {
-        let response = self
-            .client
-            .post(format!("{}/api/admin/refund", self.base))
-            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[
-                ("reference", reference),
-                ("amount", amount),
-                ("reason", "Damaged"),
-                ("key", key),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let ok = response.status().is_success();
-        let text = response.text().await.unwrap();
-        if ok {
-            Ok(serde_json::from_str::<String>(&text).unwrap_or(text))
-        } else {
-            Err(text)
-        }
-    }
 }
 
 /// A notify for the order's first attempt, as the sandbox "Alipay" sends it.
@@ -213,20 +184,6 @@ impl TestApp {
             session_id: None,
         };
         provider.lookup(at).await.unwrap().outcome
-    }
-
-    async fn alipay_refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
-        sqlx::query(
-            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
-             WHERE o.reference = $1 ORDER BY r.id",
-        )
-        .bind(reference)
-        .fetch_all(&self.state.db.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
-        .collect()
     }
 }
 
@@ -384,17 +341,17 @@ both_backends! {
         app.wait_for("ORD-000001", "paid").await;
         let merchant = app.merchant().await;
         // Alipay accepts the refund (10000) but moves no money yet (fund_change N): pending.
-        let said = merchant.alipay_refund("ORD-000001", "129.00", "refund-key-later").await.unwrap();
+        let said = merchant.refund("ORD-000001", "129.00", "refund-key-later").await.unwrap();
         assert!(said.contains("pending at Alipay"), "{said}");
         assert_eq!(app.status_of("ORD-000001").await, "paid");
-        assert_eq!(app.alipay_refund_rows("ORD-000001").await, vec![(12900, "pending".to_string())]);
+        assert_eq!(app.refund_rows("ORD-000001").await, vec![(12900, "pending".to_string())]);
         let look_up = || merchant.submit("/admin/orders/ORD-000001", "/api/admin/look_up_now", &[("reference", "ORD-000001")]);
         // The first refund query finds no status yet: still pending, never failed.
         look_up().await;
-        assert_eq!(app.alipay_refund_rows("ORD-000001").await, vec![(12900, "pending".to_string())]);
+        assert_eq!(app.refund_rows("ORD-000001").await, vec![(12900, "pending".to_string())]);
         // The next one finds REFUND_SUCCESS.
         look_up().await;
-        assert_eq!(app.alipay_refund_rows("ORD-000001").await, vec![(12900, "succeeded".to_string())]);
+        assert_eq!(app.refund_rows("ORD-000001").await, vec![(12900, "succeeded".to_string())]);
         assert_eq!(app.status_of("ORD-000001").await, "refunded");
     }
 
@@ -420,19 +377,19 @@ both_backends! {
         shopper.on_cashier(&cashier, "pay", "normal").await;
         app.wait_for("ORD-000001", "paid").await;
         let merchant = app.merchant().await;
-        let said = merchant.alipay_refund("ORD-000001", "29.00", "refund-key-1").await.unwrap();
+        let said = merchant.refund("ORD-000001", "29.00", "refund-key-1").await.unwrap();
         assert!(said.contains("29.00"), "{said}");
         assert_eq!(app.status_of("ORD-000001").await, "partially_refunded");
         // The same key again refunds nothing more (out_request_no).
-        let _ = merchant.alipay_refund("ORD-000001", "29.00", "refund-key-1").await;
-        let said = merchant.alipay_refund("ORD-000001", "100.00", "refund-key-2").await.unwrap();
+        let _ = merchant.refund("ORD-000001", "29.00", "refund-key-1").await;
+        let said = merchant.refund("ORD-000001", "100.00", "refund-key-2").await.unwrap();
         assert!(said.contains("100.00"), "{said}");
         assert_eq!(app.status_of("ORD-000001").await, "refunded");
         assert_eq!(
-            app.alipay_refund_rows("ORD-000001").await,
+            app.refund_rows("ORD-000001").await,
             vec![(2900, "succeeded".to_string()), (10000, "succeeded".to_string())]
         );
-        let more = merchant.alipay_refund("ORD-000001", "0.01", "refund-key-3").await.unwrap_err();
+        let more = merchant.refund("ORD-000001", "0.01", "refund-key-3").await.unwrap_err();
         assert!(more.contains("refunded"), "{more}");
     }
 }

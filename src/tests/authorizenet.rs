@@ -12,7 +12,7 @@ use app::server::payments::authorizenet::{self, signature, wire};
 use app::server::payments::{AttemptRef, Outcome};
 use axum::extract::State;
 use regex_lite::Regex;
-use reqwest::header::{LOCATION, REFERER};
+use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,34 +110,6 @@ impl Browser {
             .send()
             .await
             .unwrap()
-    }
-
-    async fn anet_refund(
-        &self,
-        reference: &str,
-        amount: &str,
-        key: &str,
-    ) -> Result<String, String> {
-        let response = self
-            .client
-            .post(format!("{}/api/admin/refund", self.base))
-            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[
-                ("reference", reference),
-                ("amount", amount),
-                ("reason", "Damaged"),
-                ("key", key),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let ok = response.status().is_success();
-        let text = response.text().await.unwrap();
-        if ok {
-            Ok(serde_json::from_str::<String>(&text).unwrap_or(text))
-        } else {
-            Err(text)
-        }
     }
 }
 
@@ -348,13 +320,13 @@ both_backends! {
         shopper.on_hosted_form(&form, "pay", "normal", "settled").await;
         app.wait_for("ORD-000001", "paid").await;
         let merchant = app.merchant().await;
-        let said = merchant.anet_refund("ORD-000001", "8.00", "refund-key-1").await.unwrap();
+        let said = merchant.refund("ORD-000001", "8.00", "refund-key-1").await.unwrap();
         assert!(said.contains("8.00"), "{said}");
         assert_eq!(app.status_of("ORD-000001").await, "partially_refunded");
-        let said = merchant.anet_refund("ORD-000001", "10.00", "refund-key-2").await.unwrap();
+        let said = merchant.refund("ORD-000001", "10.00", "refund-key-2").await.unwrap();
         assert!(said.contains("10.00"), "{said}");
         assert_eq!(app.status_of("ORD-000001").await, "refunded");
-        let more = merchant.anet_refund("ORD-000001", "0.01", "refund-key-3").await.unwrap_err();
+        let more = merchant.refund("ORD-000001", "0.01", "refund-key-3").await.unwrap_err();
         assert!(more.contains("refunded"), "{more}");
 
         // An unsettled payment: a partial refund is refused, the whole amount is voided.
@@ -362,10 +334,10 @@ both_backends! {
         let form = second.anet_form().await;
         second.on_hosted_form(&form, "pay", "normal", "unsettled").await;
         app.wait_for("ORD-000002", "paid").await;
-        let _ = merchant.anet_refund("ORD-000002", "8.00", "refund-key-4").await;
+        let _ = merchant.refund("ORD-000002", "8.00", "refund-key-4").await;
         assert_eq!(app.status_of("ORD-000002").await, "paid", "nothing refunded");
         assert_eq!(app.anet_refund_statuses().await, vec!["failed".to_string()], "the partial refund before settlement failed");
-        let said = merchant.anet_refund("ORD-000002", "18.00", "refund-key-5").await.unwrap();
+        let said = merchant.refund("ORD-000002", "18.00", "refund-key-5").await.unwrap();
         assert!(said.contains("18.00"), "{said}");
         assert_eq!(app.status_of("ORD-000002").await, "refunded");
         assert_eq!(app.anet_lookup(&app.attempt_ref("ORD-000002", 1)).await.0, Outcome::Cancelled, "voided at Authorize.Net");

@@ -88,24 +88,6 @@ impl Browser {
         assert!(back.starts_with("/orders/ORD-"), "{back}");
         (reference_in(&back), form)
     }
-
-    /// Press Refund on the admin page as its JavaScript does.
-    async fn braintree_refund(&self, reference: &str, amount: &str) -> (StatusCode, String) {
-        let response = self
-            .client
-            .post(format!("{}/api/admin/refund", self.base))
-            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[
-                ("reference", reference),
-                ("amount", amount),
-                ("reason", "Damaged in transit"),
-                ("key", &format!("refund-{}", uuid::Uuid::new_v4().simple())),
-            ])
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
 }
 
 impl TestApp {
@@ -393,17 +375,17 @@ both_backends! {
         // partial or whole.
         crate::conformance::deliveries_settled(&app, 1).await;
         let merchant = app.merchant().await;
-        let (status, said) = merchant.braintree_refund(&reference, "10.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "10.00").await;
         assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "partially_refunded");
-        let (status, said) = merchant.braintree_refund(&reference, "26.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "26.00").await;
         assert!(status.is_success() && said.contains("Refunded $26.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
         assert_eq!(app.bt_count("SELECT COUNT(*) FROM sandbox_objects WHERE data LIKE $1", "%\"kind\":\"credit\"%").await, 2);
 
         // Before settlement a whole refund is a void.
         let (reference, _) = shopper.pay_with_braintree(1, "fake-valid-nonce").await;
-        let (status, said) = merchant.braintree_refund(&reference, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "18.00").await;
         assert!(status.is_success() && said.contains("Refunded $18.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
     }
@@ -645,20 +627,6 @@ fn credit_xml(order_id: &str, refunded: &str, id: &str) -> String {
 }
 
 impl TestApp {
-    async fn bt_refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
-        sqlx::query(
-            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
-             WHERE o.reference = $1 ORDER BY r.id",
-        )
-        .bind(reference)
-        .fetch_all(&self.state.db.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
-        .collect()
-    }
-
     async fn attempt_text(&self, attempt: &str, column: &str) -> String {
         sqlx::query(&format!(
             "SELECT {column} FROM payment_attempts WHERE reference = $1"
@@ -711,13 +679,13 @@ both_backends! {
             let notice = sandbox::signed_form(&credit_xml(&theirs, "tforeign1", &format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..7])));
             assert!(app.bt_post(notice).await.is_success(), "acknowledged");
         }
-        assert_eq!(app.bt_refund_rows(&reference).await, vec![], "no refund recorded");
+        assert_eq!(app.refund_rows(&reference).await, vec![], "no refund recorded");
         assert_eq!(app.status_of(&reference).await, "paid");
         // A credit of this shop's own sale made in Braintree's control panel is recorded.
         let sale = app.attempt_text(&attempt, "provider_payment_id").await;
         let notice = sandbox::signed_form(&credit_xml(&attempt, &sale, "cpanel01"));
         assert!(app.bt_post(notice).await.is_success());
-        assert_eq!(app.bt_refund_rows(&reference).await, vec![(1800, "succeeded".to_string())]);
+        assert_eq!(app.refund_rows(&reference).await, vec![(1800, "succeeded".to_string())]);
         assert_eq!(app.status_of(&reference).await, "refunded");
     }
 
@@ -742,14 +710,14 @@ both_backends! {
         app.exec(&format!("UPDATE orders SET status = 'needs_review' WHERE reference = '{reference}'")).await;
         let merchant = app.merchant().await;
         // The second payment given back: the first still stands.
-        let (status, said) = merchant.braintree_refund(&reference, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "18.00").await;
         assert!(status.is_success() && said.contains("Refunded $18.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "partially_refunded");
         // The first can be given back too; then the order is refunded.
-        let (status, said) = merchant.braintree_refund(&reference, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "18.00").await;
         assert!(status.is_success() && said.contains("Refunded $18.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
-        let (status, said) = merchant.braintree_refund(&reference, "1.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "1.00").await;
         assert!(!status.is_success(), "nothing is left: {status} {said}");
     }
 }
@@ -839,7 +807,7 @@ async fn a_refund_notice_before_the_answer_settles_the_shops_own_refund(backend:
     // Settled, so the refund is a `transaction.refund` (a credit), not a void.
     app.sandbox_exec("UPDATE sandbox_objects SET data = REPLACE(data, '\"status\":\"submitted_for_settlement\"', '\"status\":\"settled\"') WHERE id LIKE 'bt-tx:%'").await;
     let merchant = app.merchant().await;
-    let refunding = merchant.braintree_refund(&reference, "18.00");
+    let refunding = merchant.refund_with_new_key(&reference, "18.00");
     let overtaking = async {
         let answer = held.recv().await.expect("the refund reaches Braintree");
         let wire::SaleResult::Accepted(credit) = wire::sale_result(answer.body.as_bytes()).unwrap()
@@ -854,7 +822,7 @@ async fn a_refund_notice_before_the_answer_settles_the_shops_own_refund(backend:
             }),
         ));
         let acknowledged = app.bt_post(notice).await;
-        let rows = app.bt_refund_rows(&reference).await;
+        let rows = app.refund_rows(&reference).await;
         let status = app.status_of(&reference).await;
         answer.release.send(()).unwrap();
         (acknowledged, rows, status)
@@ -872,7 +840,7 @@ async fn a_refund_notice_before_the_answer_settles_the_shops_own_refund(backend:
         "{code} {said}"
     );
     assert_eq!(
-        app.bt_refund_rows(&reference).await,
+        app.refund_rows(&reference).await,
         vec![(1800, "succeeded".to_string())]
     );
     assert_eq!(app.status_of(&reference).await, "refunded");

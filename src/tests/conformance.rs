@@ -205,56 +205,36 @@ async fn back_from(response: reqwest::Response) -> Back {
     }
 }
 
-pub struct Stripe;
-pub struct Paypal;
-pub struct Square;
 pub struct Sslcommerz;
 pub struct Alipay;
 pub struct AuthorizeNet;
 pub struct Braintree;
 
-impl Driver for Stripe {
-    const PROVIDER: &'static str = "stripe";
-    type Visit = String;
+/// A driver for a provider whose page redirects the browser back ([`press_redirecting`]):
+/// its type, name and what the URL of its page contains.
+macro_rules! redirecting_driver {
+    ($($driver:ident: $provider:literal, $page:literal;)*) => {$(
+        pub struct $driver;
 
-    async fn open(&self, shopper: &Browser) -> String {
-        pay_with(shopper, Self::PROVIDER, "/sandbox/stripe/c/pay/").await
-    }
+        impl Driver for $driver {
+            const PROVIDER: &'static str = $provider;
+            type Visit = String;
 
-    async fn press(&self, shopper: &Browser, page: &String, press: Press<'_>) -> Back {
-        press_redirecting(shopper, page, press).await
-    }
+            async fn open(&self, shopper: &Browser) -> String {
+                pay_with(shopper, Self::PROVIDER, $page).await
+            }
+
+            async fn press(&self, shopper: &Browser, page: &String, press: Press<'_>) -> Back {
+                press_redirecting(shopper, page, press).await
+            }
+        }
+    )*};
 }
 
-impl Driver for Paypal {
-    const PROVIDER: &'static str = "paypal";
-    type Visit = String;
-
-    async fn open(&self, shopper: &Browser) -> String {
-        pay_with(
-            shopper,
-            Self::PROVIDER,
-            "/sandbox/paypal/checkoutnow?token=",
-        )
-        .await
-    }
-
-    async fn press(&self, shopper: &Browser, page: &String, press: Press<'_>) -> Back {
-        press_redirecting(shopper, page, press).await
-    }
-}
-
-impl Driver for Square {
-    const PROVIDER: &'static str = "square";
-    type Visit = String;
-
-    async fn open(&self, shopper: &Browser) -> String {
-        pay_with(shopper, Self::PROVIDER, "/sandbox/square/checkout/").await
-    }
-
-    async fn press(&self, shopper: &Browser, page: &String, press: Press<'_>) -> Back {
-        press_redirecting(shopper, page, press).await
-    }
+redirecting_driver! {
+    Stripe: "stripe", "/sandbox/stripe/c/pay/";
+    Paypal: "paypal", "/sandbox/paypal/checkoutnow?token=";
+    Square: "square", "/sandbox/square/checkout/";
 }
 
 /// SSLCOMMERZ's gateway page answers every button with a form the browser posts back to the
@@ -635,32 +615,16 @@ fn refund_key() -> String {
     format!("refund-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The shop's refund rows of an order: amount and status, oldest first.
-async fn refunds_of(app: &TestApp, reference: &str) -> Vec<(i64, String)> {
-    use sqlx::Row as _;
-    sqlx::query(
-        "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
-         WHERE o.reference = $1 ORDER BY r.id",
-    )
-    .bind(reference)
-    .fetch_all(&app.state.db.pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
-    .collect()
-}
-
 /// Wait until the order's refunds are `expected`.
 async fn refunds_become(app: &TestApp, reference: &str, expected: &[(i64, &str)]) {
     let expected: Vec<(i64, String)> = expected.iter().map(|(a, s)| (*a, s.to_string())).collect();
     for _ in 0..200 {
-        if refunds_of(app, reference).await == expected {
+        if app.refund_rows(reference).await == expected {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(refunds_of(app, reference).await, expected);
+    assert_eq!(app.refund_rows(reference).await, expected);
 }
 
 /// A third of the order, in the order's currency's major units.

@@ -535,6 +535,22 @@ impl Browser {
         (response.status(), response.text().await.unwrap())
     }
 
+    /// [`Browser::ask_refund`] as the page reads it: the server function's message, or its error.
+    pub async fn refund(&self, reference: &str, amount: &str, key: &str) -> Result<String, String> {
+        let (status, text) = self.ask_refund(reference, amount, key).await;
+        if status.is_success() {
+            Ok(serde_json::from_str::<String>(&text).unwrap_or(text))
+        } else {
+            Err(text)
+        }
+    }
+
+    /// [`Browser::ask_refund`] with a new form key, as a fresh refund form has.
+    pub async fn refund_with_new_key(&self, reference: &str, amount: &str) -> (StatusCode, String) {
+        let key = format!("refund-{}", uuid::Uuid::new_v4().simple());
+        self.ask_refund(reference, amount, &key).await
+    }
+
     /// The path of a URL on this shop, whether written with its public origin or its real address.
     pub fn local(&self, url: &str) -> String {
         url.strip_prefix(PUBLIC_URL)

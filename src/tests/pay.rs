@@ -353,6 +353,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The shop's refunds of an order: amount and status, oldest first.
+    pub async fn refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
+        sqlx::query(
+            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
+             WHERE o.reference = $1 ORDER BY r.id",
+        )
+        .bind(reference)
+        .fetch_all(&self.state.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
+        .collect()
+    }
+
     pub async fn order_count(&self) -> i64 {
         sqlx::query("SELECT COUNT(*) FROM orders")
             .fetch_one(&self.state.db.pool)

@@ -6,7 +6,7 @@
 
 use crate::helpers::{both_backends, spawn_app_with, Backend, Browser, TestApp};
 use crate::pay::reference_in;
-use reqwest::header::{LOCATION, REFERER};
+use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row as _;
@@ -34,35 +34,6 @@ impl Browser {
             .press(self, &page, press)
             .await
             .redirect()
-    }
-
-    /// Press Refund on the admin page as its JavaScript does: the status and the answer's text.
-    async fn paypal_refund(&self, reference: &str, amount: &str) -> (StatusCode, String) {
-        let key = format!("refund-{}", uuid::Uuid::new_v4().simple());
-        self.paypal_refund_with_key(reference, amount, &key).await
-    }
-
-    /// The same, with the refund form's key.
-    async fn paypal_refund_with_key(
-        &self,
-        reference: &str,
-        amount: &str,
-        key: &str,
-    ) -> (StatusCode, String) {
-        let response = self
-            .client
-            .post(format!("{}/api/admin/refund", self.base))
-            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[
-                ("reference", reference),
-                ("amount", amount),
-                ("reason", "Damaged in transit"),
-                ("key", key),
-            ])
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.text().await.unwrap())
     }
 
     /// Add `quantity` tote bags, press Pay with PayPal; the approval page's URL.
@@ -306,7 +277,7 @@ both_backends! {
         let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "fail").await);
         app.wait_for(&reference, "paid").await;
         let merchant = app.merchant().await;
-        let (status, said) = merchant.paypal_refund(&reference, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "18.00").await;
         assert!(status.is_success() && said.contains("pending at PayPal"), "{status} {said}");
         // PAYMENT.REFUND.FAILED arrives: the order stays paid and the amount is free again.
         for _ in 0..100 {
@@ -321,7 +292,7 @@ both_backends! {
         let page = shopper.start_paypal(1).await;
         let disputed = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "refuse").await);
         app.wait_for(&disputed, "paid").await;
-        let (status, said) = merchant.paypal_refund(&disputed, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&disputed, "18.00").await;
         assert!(!status.is_success(), "{status} {said}");
         assert_eq!(app.status_of(&disputed).await, "paid");
     }
@@ -476,9 +447,9 @@ both_backends! {
         // The longest key the refund form takes, then an ordinary one.
         let first = "K".repeat(100);
         let second = format!("refund-{}", uuid::Uuid::new_v4().simple());
-        let (status, said) = merchant.paypal_refund_with_key(&reference, "10.00", &first).await;
+        let (status, said) = merchant.ask_refund(&reference, "10.00", &first).await;
         assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");
-        let (status, said) = merchant.paypal_refund_with_key(&reference, "26.00", &second).await;
+        let (status, said) = merchant.ask_refund(&reference, "26.00", &second).await;
         assert!(status.is_success() && said.contains("Refunded $26.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
         // At PayPal: each refund carries the shop's key as custom_id and an invoice_id of its own
@@ -542,10 +513,10 @@ both_backends! {
         let reference = reference_in(&shopper.on_paypal_page(&page, "pay", "normal", "succeed").await);
         app.wait_for(&reference, "paid").await;
         let merchant = app.merchant().await;
-        let (status, said) = merchant.paypal_refund(&reference, "10.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "10.00").await;
         assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "partially_refunded");
-        let (status, said) = merchant.paypal_refund(&reference, "26.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "26.00").await;
         assert!(status.is_success() && said.contains("Refunded $26.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
         // PAYMENT.CAPTURE.REFUNDED arrives for each and changes nothing more.

@@ -5,7 +5,7 @@
 
 use crate::helpers::{both_backends, Browser, TestApp};
 use crate::pay::reference_in;
-use reqwest::header::{LOCATION, REFERER};
+use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use sqlx::Row as _;
 use std::time::Duration;
@@ -45,31 +45,6 @@ impl Browser {
         app.wait_for(&reference, status).await;
         reference
     }
-
-    /// Press Refund as the page's JavaScript does: the server function's JSON answer, or its
-    /// error text.
-    async fn refund(&self, reference: &str, amount: &str, key: &str) -> Result<String, String> {
-        let response = self
-            .client
-            .post(format!("{}/api/admin/refund", self.base))
-            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[
-                ("reference", reference),
-                ("amount", amount),
-                ("reason", "Damaged in transit"),
-                ("key", key),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let ok = response.status().is_success();
-        let text = response.text().await.unwrap();
-        if ok {
-            Ok(serde_json::from_str::<String>(&text).unwrap_or(text))
-        } else {
-            Err(text)
-        }
-    }
 }
 
 fn key() -> String {
@@ -85,21 +60,6 @@ impl TestApp {
             .unwrap()
             .try_get(0)
             .unwrap()
-    }
-
-    /// Each refund's amount and status, oldest first.
-    async fn refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
-        sqlx::query(
-            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
-             WHERE o.reference = $1 ORDER BY r.id",
-        )
-        .bind(reference)
-        .fetch_all(&self.state.db.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
-        .collect()
     }
 
     /// Refund objects the Stripe sandbox made (what the provider actually paid out).

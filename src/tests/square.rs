@@ -8,7 +8,7 @@ use crate::helpers::{both_backends, spawn_app_with, Backend, Browser, TestApp, P
 use crate::pay::reference_in;
 use app::server::config::payments::sandbox_keys;
 use app::server::payments::square::signature;
-use reqwest::header::{LOCATION, REFERER};
+use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row as _;
@@ -51,23 +51,6 @@ impl Browser {
         let page = self.pay("square").await;
         assert!(page.contains("/sandbox/square/checkout/"), "{page}");
         page
-    }
-
-    async fn square_refund(&self, reference: &str, amount: &str) -> (StatusCode, String) {
-        let response = self
-            .client
-            .post(format!("{}/api/admin/refund", self.base))
-            .header(REFERER, format!("{}/admin/orders/{reference}", self.base))
-            .form(&[
-                ("reference", reference),
-                ("amount", amount),
-                ("reason", "Damaged in transit"),
-                ("key", &format!("refund-{}", uuid::Uuid::new_v4().simple())),
-            ])
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.text().await.unwrap())
     }
 }
 
@@ -285,10 +268,10 @@ both_backends! {
         let reference = reference_in(&shopper.on_square_page(&page, "pay", "normal", "succeed").await);
         app.wait_for(&reference, "paid").await;
         let merchant = app.merchant().await;
-        let (status, said) = merchant.square_refund(&reference, "10.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "10.00").await;
         assert!(status.is_success() && said.contains("Refunded $10.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "partially_refunded");
-        let (status, said) = merchant.square_refund(&reference, "26.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "26.00").await;
         assert!(status.is_success() && said.contains("Refunded $26.00."), "{status} {said}");
         assert_eq!(app.status_of(&reference).await, "refunded");
         // refund.created arrives for each and changes nothing more.
@@ -304,7 +287,7 @@ both_backends! {
         let reference = reference_in(&shopper.on_square_page(&page, "pay", "normal", "fail").await);
         app.wait_for(&reference, "paid").await;
         let merchant = app.merchant().await;
-        let (status, said) = merchant.square_refund(&reference, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&reference, "18.00").await;
         assert!(status.is_success(), "{status} {said}");
         // refund.updated FAILED arrives: the order stays paid.
         for _ in 0..100 {
@@ -319,7 +302,7 @@ both_backends! {
         let page = shopper.start_square(1).await;
         let disputed = reference_in(&shopper.on_square_page(&page, "pay", "normal", "refuse").await);
         app.wait_for(&disputed, "paid").await;
-        let (status, said) = merchant.square_refund(&disputed, "18.00").await;
+        let (status, said) = merchant.refund_with_new_key(&disputed, "18.00").await;
         assert!(!status.is_success(), "{status} {said}");
         assert_eq!(app.status_of(&disputed).await, "paid");
     }
@@ -567,7 +550,7 @@ async fn a_square_refund_notice_before_the_answer_settles_the_shops_own_refund(b
     );
     app.wait_for(&reference, "paid").await;
     let merchant = app.merchant().await;
-    let refunding = merchant.square_refund(&reference, "18.00");
+    let refunding = merchant.refund_with_new_key(&reference, "18.00");
     let overtaking = async {
         let answer = held.recv().await.expect("the refund reaches Square");
         let mut refund: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
@@ -584,7 +567,7 @@ async fn a_square_refund_notice_before_the_answer_settles_the_shops_own_refund(b
         let acknowledged = app
             .square_post(&TestApp::square_signed(body.as_bytes()), body.as_bytes())
             .await;
-        let rows = app.square_refund_rows(&reference).await;
+        let rows = app.refund_rows(&reference).await;
         let status = app.status_of(&reference).await;
         answer.release.send(()).unwrap();
         (acknowledged, rows, status)
@@ -602,7 +585,7 @@ async fn a_square_refund_notice_before_the_answer_settles_the_shops_own_refund(b
         "{code} {said}"
     );
     assert_eq!(
-        app.square_refund_rows(&reference).await,
+        app.refund_rows(&reference).await,
         vec![(1800, "succeeded".to_string())]
     );
     assert_eq!(app.status_of(&reference).await, "refunded");
@@ -612,18 +595,4 @@ crate::helpers::on_both_backends!(
     a_square_refund_notice_before_the_answer_settles_the_shops_own_refund
 );
 
-impl TestApp {
-    async fn square_refund_rows(&self, reference: &str) -> Vec<(i64, String)> {
-        sqlx::query(
-            "SELECT r.amount_minor, r.status FROM refunds r JOIN orders o ON o.id = r.order_id \
-             WHERE o.reference = $1 ORDER BY r.id",
-        )
-        .bind(reference)
-        .fetch_all(&self.state.db.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
-        .collect()
-    }
-}
+impl TestApp {}
