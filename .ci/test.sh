@@ -90,6 +90,11 @@ kill "$sdk_server" "$sdk_sandboxes"; wait "$sdk_server" "$sdk_sandboxes" 2>/dev/
 step "browser tests (Playwright + Debian chromium, JavaScript on and off)"
 (cd end2end && npx playwright test) 2>&1 | tee target/e2e.log
 e2e_passed=$(grep -Eo '^ +[0-9]+ passed' target/e2e.log | awk '{s+=$1} END {print s+0}')
+# The README's screenshots, as this run took them (JavaScript on): commit them when they change.
+for shot in docs/screenshots/*.png; do
+  taken="target/screenshots/$(basename "$shot" .png)-javascript-on.png"
+  if [ -f "$taken" ]; then cp "$taken" "$shot"; fi
+done
 
 step "done"
 echo "cargo tests: ${cargo_passed} passed; SDK checks: ${sdk_passed} passed; browser tests: ${e2e_passed} passed; $(( $(date +%s) - started ))s in all"
