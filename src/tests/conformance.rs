@@ -125,15 +125,15 @@ pub trait Driver {
     async fn settled(&self, _app: &TestApp) {}
 }
 
-/// A page with Pay, Decline and Cancel that redirects the browser back (Stripe, PayPal, Square).
-async fn press_redirecting(shopper: &Browser, page: &str, press: Press<'_>) -> Back {
+/// Open the provider's page (it must show Pay, Decline and Cancel) and press one: its answer.
+async fn press_on_page(shopper: &Browser, page: &str, press: Press<'_>) -> reqwest::Response {
     let path = shopper.local(page);
     let shown = shopper.get(&path).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
     for button in [">Pay<", ">Decline<", ">Cancel<"] {
         assert!(shown.contains(button), "{button}: {}", shown.html);
     }
-    let response = shopper
+    shopper
         .client
         .post(format!("{}{path}", shopper.base))
         .header(REFERER, format!("{}{path}", shopper.base))
@@ -144,7 +144,12 @@ async fn press_redirecting(shopper: &Browser, page: &str, press: Press<'_>) -> B
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A page that redirects the browser back (Stripe, PayPal, Square).
+async fn press_redirecting(shopper: &Browser, page: &str, press: Press<'_>) -> Back {
+    let response = press_on_page(shopper, page, press).await;
     assert!(response.status().is_redirection(), "{}", response.status());
     Back::Redirect(response.headers()[LOCATION].to_str().unwrap().to_string())
 }
@@ -256,20 +261,7 @@ impl Driver for Sslcommerz {
     }
 
     async fn press(&self, shopper: &Browser, page: &String, press: Press<'_>) -> Back {
-        let path = shopper.local(page);
-        let shown = shopper.get(&path).await;
-        assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
-        let response = shopper
-            .client
-            .post(format!("{}{path}", shopper.base))
-            .form(&[
-                ("action", press.action),
-                ("webhook", press.webhook),
-                ("refunds", press.refunds),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = press_on_page(shopper, page, press).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
         let back = forms(&html)
