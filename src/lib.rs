@@ -19,4 +19,5 @@ pub mod request_id;
 pub mod sandboxes;
 pub mod security_headers;
 pub mod startup;
+pub mod static_assets;
 pub mod telemetry;

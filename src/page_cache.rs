@@ -1,13 +1,17 @@
-//! The render cache of the catalogue (`/`) and product pages (`/products/{slug}`).
+//! The render cache of the catalogue (`/`), product pages (`/products/{slug}`) and a guest's cart
+//! (`/cart`).
 //!
 //! Every visitor with the same header sees the same bytes on these pages, apart from the CSP nonce:
 //! the product grid or product in the visitor's currency, and a header that shows the account,
-//! currency, cart count and test mode ([`HeaderInfo`]). So the first render of a page for one header
-//! is kept and served again to every request with an equal header, until the catalogue changes:
+//! currency, cart count and test mode ([`HeaderInfo`]); the cart page shows the guest's cart,
+//! re-priced. So the first render of a page for one header (and, on the cart page, one cart) is
+//! kept and served again to every request with an equal one, until the catalogue changes:
 //!
-//! - **Per visitor, every request:** the header's facts are read from the session (no database
-//!   round trip for a visitor without an account and an empty cart) and are part of the cache key,
-//!   so no visitor is ever served another visitor's header. The nonce is spliced in fresh.
+//! - **Per visitor, every request:** the header's facts (and a guest's cart) are read from the
+//!   session and the price cache, not the database, once seen (`SessionCache`, `PriceCache`), and
+//!   are part of the cache key, so no visitor is ever served another visitor's header or cart. The
+//!   nonce is spliced in fresh. A customer's cart is in the database, so their cart page is
+//!   rendered each time.
 //! - **Exact invalidation:** each entry remembers the catalogue version it was rendered at
 //!   ([`OrderEvents::catalogue_version`]). Every price, stock or visibility change, here or on
 //!   another instance sharing PostgreSQL (`NOTIFY`), bumps that version, so the next request renders
@@ -155,6 +159,7 @@ fn cacheable(request: &Request) -> bool {
     match request.uri().query() {
         None => {
             path == "/"
+                || path == "/cart"
                 || path
                     .strip_prefix("/products/")
                     .is_some_and(|slug| !slug.is_empty() && !slug.contains('/'))
@@ -177,8 +182,9 @@ fn is_catalogue_query(query: &str) -> bool {
         })
 }
 
-/// The cache key (path and header) and the catalogue version, or `None` when the page must be
-/// rendered without the cache (version unknown, or the session could not be read).
+/// The cache key (path, header, and on the cart page the guest's cart) and the catalogue version,
+/// or `None` when the page must be rendered without the cache (version unknown, the session could
+/// not be read, or a customer's cart page).
 async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String, u64)> {
     let version = cache.state.events.catalogue_version()?;
     let header: HeaderInfo = match ctx.header_info().await {
@@ -188,8 +194,18 @@ async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String,
             return None;
         }
     };
-    let header = serde_json::to_string(&header).ok()?;
-    Some((format!("{path}\n{header}"), version))
+    let mut key = format!("{path}\n{}", serde_json::to_string(&header).ok()?);
+    if path == "/cart" {
+        if header.user.is_some() {
+            return None;
+        }
+        // The lines as stored, with the prices they were last seen at: the page's notices
+        // depend on them, and showing them records the new ones (a new key).
+        let cart = ctx.session.guest_cart().await.ok()?;
+        key.push('\n');
+        key.push_str(&serde_json::to_string(&cart).ok()?);
+    }
+    Some((key, version))
 }
 
 impl Entry {
@@ -275,7 +291,9 @@ mod tests {
         assert!(!cacheable(&get(&format!("/?q={}", "x".repeat(500)))));
         assert!(!cacheable(&get("/products/")));
         assert!(!cacheable(&get("/products/a/b")));
-        assert!(!cacheable(&get("/cart")));
+        assert!(cacheable(&get("/cart")));
+        assert!(!cacheable(&get("/cart?__err=x")));
+        assert!(!cacheable(&get("/checkout")));
         let post = Request::builder()
             .method(Method::POST)
             .uri("/")

@@ -1,6 +1,7 @@
 //! Builds the whole application: database, router, listener. `main` and the tests both use this.
 
 use app::server::auth::session::GatedStore;
+use app::server::auth::session_cache::SessionCache;
 use app::server::config::{ConfigError, Settings};
 use app::server::db::{Db, NativePool};
 use app::server::error_links::ErrorLinks;
@@ -8,7 +9,7 @@ use app::server::events::OrderEvents;
 use app::server::payments::kernel::PaymentsMode;
 use app::server::payments::Payments;
 use app::server::services::accounts;
-use app::server::state::AppState;
+use app::server::state::{AppState, Shared};
 use app::{shell, App};
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -98,11 +99,15 @@ impl Application {
         // Installed before anything records, so no early count is lost.
         crate::metrics::handle();
         let db = Db::connect(&settings.database_url).await?;
+        let sessions = match &db.native {
+            NativePool::Postgres(pool) => SessionCache::across_instances(pool.clone()),
+            NativePool::Sqlite(_) => SessionCache::for_sqlite_file(&settings.database_url),
+        };
         let demo = settings.catalogue.demo_load(settings.payments.mode);
         if app::server::db::demo_catalogue::load(&db, demo).await? {
             tracing::info!("loaded the demo catalogue (DEMO_CATALOGUE)");
         }
-        accounts::ensure_admin(&db, &settings)
+        accounts::ensure_admin(&db, &sessions, &settings)
             .await
             .map_err(|e| StartupError::Setup(format!("merchant account: {e}")))?;
         let listener = TcpListener::bind(settings.site_addr).await?;
@@ -110,7 +115,7 @@ impl Application {
         let leptos_options = leptos_options(addr);
         let internal_url = internal_url(addr);
         let events = match &db.native {
-            NativePool::Postgres(pool) => OrderEvents::shared(pool.clone()),
+            NativePool::Postgres(pool) => OrderEvents::shared(pool.clone(), sessions.clone()),
             NativePool::Sqlite(_) => OrderEvents::local(),
         };
         // Until it hears other instances, catalogue pages are rendered without the cache.
@@ -125,7 +130,7 @@ impl Application {
         let captures = Arc::new(app::server::services::capture_claims::DbCaptureClaims::new(
             db.clone(),
         ));
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options,
             db,
             payments: Payments::new(
@@ -142,7 +147,9 @@ impl Application {
             webhook_rejections: Arc::default(),
             limits: Arc::default(),
             background: Arc::default(),
-        };
+            sessions,
+            prices: Default::default(),
+        });
         let readiness = crate::health::Readiness::default();
         #[cfg(feature = "sandboxes")]
         let sandbox = sandbox_for(&state).await?;
@@ -315,29 +322,6 @@ fn hashed_assets() -> bool {
         .is_some_and(|file| file.is_file())
 }
 
-/// The built assets (`/pkg`): gzip or brotli files made at build time (`--precompress`) are sent
-/// to browsers that accept them. With hashed names a file's URL changes with its content, so
-/// browsers and CDNs may keep it for a year without asking again; without (development builds)
-/// they must ask every time.
-fn static_assets<S: Clone + Send + Sync + 'static>(
-    dir: std::path::PathBuf,
-    hashed: bool,
-) -> Router<S> {
-    use axum::http::{header::CACHE_CONTROL, HeaderValue};
-    use tower_http::set_header::SetResponseHeaderLayer;
-    let policy = if hashed {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    Router::new()
-        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
-        .layer(SetResponseHeaderLayer::overriding(
-            CACHE_CONTROL,
-            HeaderValue::from_static(policy),
-        ))
-}
-
 /// The app's route list, generated once per process. Generating it briefly switches off resource
 /// loading for the whole process (a global flag in Leptos), so it must never run while another
 /// instance in the same process (the tests run many) is serving pages.
@@ -374,11 +358,12 @@ async fn router(
         None => router,
     };
     let router = router
-        // Built assets, images and fonts straight from disk; everything else goes to the app, whose
-        // fallback also serves the remaining files of the site root (favicon, robots.txt).
+        // Built assets from memory, images and fonts straight from disk; everything else goes to
+        // the app, whose fallback also serves the remaining files of the site root (favicon,
+        // robots.txt).
         .nest(
             &format!("/{}", options.site_pkg_dir),
-            static_assets(pkg_dir, options.hash_files),
+            crate::static_assets::router(pkg_dir, options.hash_files),
         )
         .nest_service("/images", ServeDir::new(site_root.join("images")))
         .nest_service("/fonts", ServeDir::new(site_root.join("fonts")))
@@ -451,13 +436,21 @@ async fn with_sessions(router: Router, state: &AppState) -> Result<Router, Start
                 .migrate()
                 .await
                 .map_err(|e| StartupError::Sessions(e.to_string()))?;
-            let sweeper = GatedStore::new(store.clone(), state.db.gate.clone());
+            let sweeper = GatedStore::new(
+                store.clone(),
+                state.db.gate.clone(),
+                state.sessions.clone(),
+            );
             tokio::spawn(async move {
                 if let Err(e) = sweeper.continuously_delete_expired(EXPIRED_SESSION_SWEEP).await {
                     tracing::error!(error = %e, "expired-session sweeper stopped");
                 }
             });
-            let layer = SessionManagerLayer::new(GatedStore::new(store, state.db.gate.clone()))
+            let layer = SessionManagerLayer::new(GatedStore::new(
+                store,
+                state.db.gate.clone(),
+                state.sessions.clone(),
+            ))
                 .with_name("storefront_session")
                 .with_same_site(SameSite::Lax)
                 .with_http_only(true)

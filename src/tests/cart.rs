@@ -107,13 +107,13 @@ both_backends! {
     async fn stock_falling_below_the_cart_lowers_the_quantity_with_a_notice(app) {
         let shopper = app.browser();
         shopper.add_to_cart(1, 5).await;
-        app.exec("UPDATE products SET stock = 2 WHERE id = 1").await;
+        app.exec_catalogue("UPDATE products SET stock = 2 WHERE id = 1").await;
         let cart = shopper.cart().await;
         assert_eq!(cart.line_quantity(1), Some(2));
         assert_eq!(cart.cart_total().as_deref(), Some("$36.00"));
         assert!(cart.contains("Only 2 of Canvas Tote Bag left in stock; we lowered the quantity in your cart."));
 
-        app.exec("UPDATE products SET active = 0 WHERE id = 1").await;
+        app.exec_catalogue("UPDATE products SET active = 0 WHERE id = 1").await;
         let cart = shopper.cart().await;
         assert!(cart.contains("Canvas Tote Bag is no longer available and was removed from your cart."));
         assert!(cart.contains("Your cart is empty."));

@@ -278,6 +278,13 @@ impl TestApp {
             .expect(sql);
     }
 
+    /// [`TestApp::exec`] for a catalogue change the shop would make itself (stock sold elsewhere,
+    /// a product withdrawn), told to the shop's caches as the shop tells them.
+    pub async fn exec_catalogue(&self, sql: &str) {
+        self.exec(sql).await;
+        self.state.events.catalogue_changed();
+    }
+
     /// [`TestApp::exec`] on the sandboxes' own store (a provider-side change the shop cannot
     /// make).
     pub async fn sandbox_exec(&self, sql: &str) {
@@ -456,6 +463,15 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The same browser (cookies and all) sent to another instance, as a load balancer would.
+    pub fn at(&self, other: &TestApp) -> Browser {
+        Browser {
+            base: other.base.clone(),
+            client: self.client.clone(),
+            jar: self.jar.clone(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Page {
         let response = self
             .client

@@ -36,6 +36,7 @@ mod paypal;
 mod refunds;
 mod sandboxes_alone;
 mod security;
+mod session_cache;
 mod shop_pages;
 mod shutdown;
 mod square;

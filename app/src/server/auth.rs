@@ -2,5 +2,6 @@
 
 pub mod password;
 pub mod session;
+pub mod session_cache;
 
 pub use session::ShopSession;

@@ -111,7 +111,7 @@ pub fn plain_form_referer_path() -> Option<String> {
 impl Ctx {
     /// This request's cart: the account's when logged in, else the session's.
     pub async fn cart(&self) -> ServerResult<super::services::cart::Cart<'_>> {
-        use super::services::cart::{Cart, Owner};
+        use super::services::cart::{CachedPrices, Cart, Owner};
         let owner = match self.session.user_id().await? {
             Some(id) => Owner::Customer(id),
             None => Owner::Guest,
@@ -120,6 +120,10 @@ impl Ctx {
             db: self.db(),
             session: &self.session,
             owner,
+            prices: Some(CachedPrices {
+                cache: &self.state.prices,
+                events: &self.state.events,
+            }),
         })
     }
 }

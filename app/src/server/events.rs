@@ -9,9 +9,11 @@
 //! what other instances sent, so a webhook handled by instance A reaches a shopper connected to
 //! instance B, and a price edited on A is not served from B's cache. While that listener is not
 //! connected, the catalogue version reads as unknown and cached pages are not used: a notification
-//! missed then cannot leave a stale page behind.
+//! missed then cannot leave a stale page behind. The same listener hears other instances' session
+//! writes for the session cache ([`SessionCache`]), which is bypassed and then emptied likewise.
 
 use crate::model::OrderStatusJson;
+use crate::server::auth::session_cache::{self, SessionCache};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +33,8 @@ pub struct OrderEvents {
     instance: Arc<str>,
     postgres: Option<PgPool>,
     catalogue: Arc<CatalogueVersion>,
+    /// Told about other instances' session writes (PostgreSQL).
+    sessions: Option<Arc<SessionCache>>,
 }
 
 /// Bumped on every catalogue change, here or (through `NOTIFY`) on another instance.
@@ -67,13 +71,16 @@ impl OrderEvents {
                 version: AtomicU64::new(0),
                 in_sync: AtomicBool::new(true),
             }),
+            sessions: None,
         }
     }
 
-    /// Changes also cross instances sharing this PostgreSQL database; starts the listener.
-    pub fn shared(pool: PgPool) -> Self {
+    /// Changes also cross instances sharing this PostgreSQL database; starts the listener, which
+    /// also evicts other instances' session writes from `sessions`.
+    pub fn shared(pool: PgPool, sessions: Arc<SessionCache>) -> Self {
         let events = OrderEvents {
             postgres: Some(pool.clone()),
+            sessions: Some(sessions),
             ..OrderEvents::local()
         };
         // Until the listener runs, other instances' catalogue edits would go unseen.
@@ -150,8 +157,12 @@ impl OrderEvents {
                 Ok(()) => "connection lost".to_string(),
                 Err(e) => e.to_string(),
             };
-            // Whatever was sent meanwhile is missed: no cached page until listening again.
+            // Whatever was sent meanwhile is missed: no cached page or session until listening
+            // again.
             self.catalogue.in_sync.store(false, Ordering::SeqCst);
+            if let Some(sessions) = &self.sessions {
+                sessions.set_in_sync(false);
+            }
             tracing::warn!(error = %lost, "change listener lost; reconnecting");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -160,13 +171,24 @@ impl OrderEvents {
     /// Listen until the connection is lost (`Ok`) or cannot be made (`Err`).
     async fn listen_once(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen_all([CHANNEL, CATALOGUE_CHANNEL]).await?;
-        // Pages rendered while not listening may predate a missed change.
+        listener
+            .listen_all([CHANNEL, CATALOGUE_CHANNEL, session_cache::CHANNEL])
+            .await?;
+        // Pages rendered and sessions kept while not listening may predate a missed change.
         self.catalogue.bump();
         self.catalogue.in_sync.store(true, Ordering::SeqCst);
+        if let Some(sessions) = &self.sessions {
+            sessions.set_in_sync(true);
+        }
         // `try_recv` (not `recv`) so a lost connection is seen here instead of being silently
         // re-made inside sqlx with the notifications sent meanwhile lost.
         while let Some(message) = listener.try_recv().await? {
+            if message.channel() == session_cache::CHANNEL {
+                if let Some(sessions) = &self.sessions {
+                    sessions.evicted_elsewhere(message.payload());
+                }
+                continue;
+            }
             if message.channel() == CATALOGUE_CHANNEL {
                 if message.payload() != &*self.instance {
                     self.catalogue.bump();
@@ -190,7 +212,7 @@ impl OrderEvents {
 
 /// Send `payload` to every instance listening on `channel`, in the background: a failure only
 /// costs the other instances this one change (logged).
-fn notify(pool: &PgPool, channel: &'static str, payload: String) {
+pub(crate) fn notify(pool: &PgPool, channel: &'static str, payload: String) {
     let pool = pool.clone();
     tokio::spawn(async move {
         let sent = sqlx::query("SELECT pg_notify($1, $2)")

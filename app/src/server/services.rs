@@ -18,6 +18,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payment_updates;
 pub mod photos;
+pub mod price_cache;
 pub mod reconciler;
 pub mod refunds;
 pub mod sales_report;

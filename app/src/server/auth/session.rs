@@ -5,7 +5,9 @@ use crate::server::db::carts::StoredItem;
 use crate::server::db::write::WriteGate;
 use crate::server::db::{Db, NativePool};
 use crate::server::error::{ServerError, ServerResult};
+use super::session_cache::SessionCache;
 use std::str::FromStr;
+use std::sync::Arc;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 use tower_sessions::{Session, SessionStore};
@@ -224,7 +226,8 @@ impl ShopSession {
 /// End every stored session logged in as `user_id`, on whichever backend the shop runs; returns
 /// how many were ended. The store keeps each session encoded, so every live session is loaded
 /// through the store and checked; this is for rare administrative changes (start-up), not requests.
-pub async fn end_all_for(db: &Db, user_id: i64) -> ServerResult<usize> {
+/// Each ended session is evicted from `sessions` (on every instance).
+pub async fn end_all_for(db: &Db, sessions: &SessionCache, user_id: i64) -> ServerResult<usize> {
     match &db.native {
         NativePool::Sqlite(pool) => {
             let store = SqliteStore::new(pool.clone());
@@ -232,7 +235,7 @@ pub async fn end_all_for(db: &Db, user_id: i64) -> ServerResult<usize> {
             let ids = sqlx::query_scalar::<_, String>("SELECT id FROM tower_sessions")
                 .fetch_all(pool)
                 .await?;
-            end_matching(&store, ids, user_id).await
+            end_matching(&store, sessions, ids, user_id).await
         }
         NativePool::Postgres(pool) => {
             let store = PostgresStore::new(pool.clone());
@@ -240,13 +243,14 @@ pub async fn end_all_for(db: &Db, user_id: i64) -> ServerResult<usize> {
             let ids = sqlx::query_scalar::<_, String>("SELECT id FROM tower_sessions.session")
                 .fetch_all(pool)
                 .await?;
-            end_matching(&store, ids, user_id).await
+            end_matching(&store, sessions, ids, user_id).await
         }
     }
 }
 
 async fn end_matching(
     store: &impl SessionStore,
+    sessions: &SessionCache,
     ids: Vec<String>,
     user_id: i64,
 ) -> ServerResult<usize> {
@@ -263,24 +267,33 @@ async fn end_matching(
         };
         if record.data.get(USER_ID).and_then(|v| v.as_i64()) == Some(user_id) {
             store.delete(&id).await.map_err(store_error)?;
+            sessions.changed(&id);
             ended += 1;
         }
     }
     Ok(ended)
 }
 
-/// The session store behind the shop's write gate ([`crate::server::db::write`]): on SQLite a
-/// session's save waits its turn among the shop's other writers instead of sleeping in SQLite's
-/// busy handler; loads go straight through. On PostgreSQL the gate is open and this is the store.
-#[derive(Debug, Clone)]
+/// The session store behind the shop's write gate ([`crate::server::db::write`]) and in front of
+/// the session cache ([`SessionCache`]): on SQLite a session's save waits its turn among the
+/// shop's other writers instead of sleeping in SQLite's busy handler (on PostgreSQL the gate is
+/// open); a load is answered from the cache when it can be, and every write evicts.
+#[derive(Clone)]
 pub struct GatedStore<S> {
     store: S,
     gate: WriteGate,
+    cache: Arc<SessionCache>,
+}
+
+impl<S> std::fmt::Debug for GatedStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GatedStore")
+    }
 }
 
 impl<S> GatedStore<S> {
-    pub fn new(store: S, gate: WriteGate) -> Self {
-        GatedStore { store, gate }
+    pub fn new(store: S, gate: WriteGate, cache: Arc<SessionCache>) -> Self {
+        GatedStore { store, gate, cache }
     }
 }
 
@@ -288,21 +301,37 @@ impl<S> GatedStore<S> {
 impl<S: SessionStore + Clone> SessionStore for GatedStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let _turn = self.gate.turn().await;
-        self.store.create(record).await
+        self.store.create(record).await?;
+        // A fresh id, but an id the store made unique may have been in use before.
+        self.cache.changed(&record.id);
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let _turn = self.gate.turn().await;
-        self.store.save(record).await
+        let saved = self.store.save(record).await;
+        // Evicted even when the save failed: it may have been written all the same.
+        self.cache.changed(&record.id);
+        saved
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.store.load(id).await
+        if let Some(record) = self.cache.get(id) {
+            return Ok(Some(record));
+        }
+        let generation = self.cache.generation();
+        let loaded = self.store.load(id).await?;
+        if let Some(record) = &loaded {
+            self.cache.keep(record, generation);
+        }
+        Ok(loaded)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let _turn = self.gate.turn().await;
-        self.store.delete(id).await
+        let deleted = self.store.delete(id).await;
+        self.cache.changed(id);
+        deleted
     }
 }
 

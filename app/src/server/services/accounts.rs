@@ -3,6 +3,7 @@
 use super::cart::merge_guest_cart;
 use crate::error::AppError;
 use crate::model::{CurrentUser, Email, FieldErrors, Password, Role};
+use crate::server::auth::session_cache::SessionCache;
 use crate::server::auth::{password, session, ShopSession};
 use crate::server::config::Settings;
 use crate::server::db::{self, now_ms, Db};
@@ -171,7 +172,11 @@ fn minutes_text(minutes: i64) -> String {
 /// password replaced, and every one of its sessions ended: whoever held it (perhaps someone who
 /// registered the address first) keeps no way in, and no customer session silently becomes a
 /// merchant session. This is logged as a warning.
-pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
+pub async fn ensure_admin(
+    db: &Db,
+    sessions: &SessionCache,
+    settings: &Settings,
+) -> ServerResult<()> {
     let Some(admin) = &settings.admin else {
         return Ok(());
     };
@@ -186,7 +191,7 @@ pub async fn ensure_admin(db: &Db, settings: &Settings) -> ServerResult<()> {
         })
         .await?;
     if let Some(customer) = before.filter(|a| a.user.role == Role::Customer) {
-        let ended = session::end_all_for(db, customer.user.id).await?;
+        let ended = session::end_all_for(db, sessions, customer.user.id).await?;
         tracing::warn!(
             email = %admin.email,
             sessions_ended = ended,

@@ -8,7 +8,10 @@ use crate::server::db::carts::StoredItem;
 use crate::server::db::products::PricedProduct;
 use crate::server::db::{self, Db};
 use crate::server::error::{ServerError, ServerResult};
+use crate::server::events::OrderEvents;
+use crate::server::services::price_cache::PriceCache;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Whose cart: the session's (guest) or an account's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,15 @@ pub struct Cart<'a> {
     pub db: &'a Db,
     pub session: &'a ShopSession,
     pub owner: Owner,
+    /// Where the pages that show a cart price it from; `None` (checkout) reads the database.
+    pub prices: Option<CachedPrices<'a>>,
+}
+
+/// The price cache and the catalogue version it is checked against.
+#[derive(Clone, Copy)]
+pub struct CachedPrices<'a> {
+    pub cache: &'a PriceCache,
+    pub events: &'a OrderEvents,
 }
 
 impl Cart<'_> {
@@ -184,14 +196,19 @@ impl Cart<'_> {
             });
         }
         let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-        let products: HashMap<i64, PricedProduct> = {
-            let mut conn = self.db.pool.acquire().await?;
-            db::products::by_ids(&mut conn, &ids, currency)
-                .await?
-                .into_iter()
-                .map(|p| (p.id, p))
-                .collect()
+        let priced = match self.prices {
+            Some(cached) => {
+                cached
+                    .cache
+                    .by_ids(self.db, cached.events, &ids, currency)
+                    .await?
+            }
+            None => {
+                let mut conn = self.db.pool.acquire().await?;
+                Arc::new(db::products::by_ids(&mut conn, &ids, currency).await?)
+            }
         };
+        let products: HashMap<i64, &PricedProduct> = priced.iter().map(|p| (p.id, p)).collect();
         let mut view = CartView {
             currency,
             lines: Vec::new(),
@@ -200,7 +217,7 @@ impl Cart<'_> {
         };
         let (mut put, mut removed) = (Vec::new(), Vec::new());
         for item in items {
-            let product = products.get(&item.product_id);
+            let product = products.get(&item.product_id).copied();
             let sellable = product
                 .filter(|p| p.active && p.stock > 0)
                 .and_then(|p| Some((p, p.price?)));

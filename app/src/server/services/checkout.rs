@@ -164,6 +164,8 @@ fn cart_of<'a>(state: &'a AppState, session: &'a ShopSession, user_id: Option<i6
         db: &state.db,
         session,
         owner: user_id.map_or(Owner::Guest, Owner::Customer),
+        // What is ordered is priced from the database, never from a cache.
+        prices: None,
     }
 }
 

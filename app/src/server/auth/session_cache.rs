@@ -1,0 +1,231 @@
+//! Sessions kept in memory between requests, so a visitor who only browses (a chosen currency, a
+//! guest's cart) costs no database read per page. Correct across writers:
+//!
+//! - **Every write evicts.** The session store ([`super::session::GatedStore`]) evicts a session
+//!   after each save or delete, and [`super::session::end_all_for`] after each session it ends. The
+//!   next read loads it from the database again; nothing written is ever put in the cache directly,
+//!   so two racing saves cannot leave the loser's copy behind.
+//! - **A load never keeps what a write overtook.** Each eviction bumps a generation; a session read
+//!   from the database is kept only if no eviction happened while it was read.
+//! - **Other instances:** on PostgreSQL each eviction is sent with `NOTIFY` (the session id's
+//!   digest, never the id) and every instance evicts what others send. While that listener is not
+//!   connected the cache is bypassed, and it is emptied when it connects again
+//!   ([`crate::server::events::OrderEvents`]). On SQLite, instances in one process share one cache
+//!   per database file; a SQLite file is served by one process
+//!   (docs/operating.md#postgresql-and-several-instances).
+//! - **Expiry:** a kept session past its expiry date is not served (the hourly sweep deletes it).
+
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use tower_sessions::session::{Id, Record};
+
+/// At most this many sessions are kept (a few hundred bytes each); when full, the cache starts
+/// afresh. Only sessions found in the database are kept, so made-up cookies cannot fill it.
+const MAX_ENTRIES: usize = 20_000;
+
+/// The `NOTIFY` channel of session evictions between instances.
+pub(crate) const CHANNEL: &str = "storefront_sessions";
+
+pub struct SessionCache {
+    /// Keyed by the id's digest, the name evictions travel under.
+    entries: RwLock<HashMap<u128, Record>>,
+    generation: AtomicU64,
+    /// False while another instance's evictions could go unseen.
+    in_sync: AtomicBool,
+    /// Where evictions are announced to other instances (PostgreSQL).
+    peers: Option<PgPool>,
+}
+
+/// The name a session goes by in the cache and between instances: the first 16 bytes of the
+/// SHA-256 of its id, so a `NOTIFY` never carries a session id.
+pub fn digest(id: &Id) -> u128 {
+    let hash = Sha256::digest(id.0.to_le_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
+}
+
+impl SessionCache {
+    fn new(peers: Option<PgPool>) -> SessionCache {
+        SessionCache {
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            // Shared through PostgreSQL: unused until the listener connects.
+            in_sync: AtomicBool::new(peers.is_none()),
+            peers,
+        }
+    }
+
+    /// The cache of the sessions in this SQLite file, shared by every instance of this process
+    /// that opens it (as the tests' second instances do).
+    pub fn for_sqlite_file(database_url: &str) -> Arc<SessionCache> {
+        static CACHES: OnceLock<Mutex<HashMap<String, Weak<SessionCache>>>> = OnceLock::new();
+        let mut caches = CACHES
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        caches.retain(|_, cache| cache.strong_count() > 0);
+        if let Some(cache) = caches.get(database_url).and_then(Weak::upgrade) {
+            return cache;
+        }
+        let cache = Arc::new(SessionCache::new(None));
+        caches.insert(database_url.to_string(), Arc::downgrade(&cache));
+        cache
+    }
+
+    /// A cache for an instance sharing a PostgreSQL database with others: evictions are sent to
+    /// them, and it is used only while [`OrderEvents`](crate::server::events::OrderEvents) hears
+    /// theirs.
+    pub fn across_instances(pool: PgPool) -> Arc<SessionCache> {
+        Arc::new(SessionCache::new(Some(pool)))
+    }
+
+    /// The session as last read from the database, if kept and not expired.
+    pub fn get(&self, id: &Id) -> Option<Record> {
+        if !self.in_sync.load(Ordering::SeqCst) {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(&digest(id))
+            .filter(|record| record.id == *id && record.expiry_date > time::OffsetDateTime::now_utc())
+            .cloned()
+    }
+
+    /// Read before loading a session from the database, and handed to [`SessionCache::keep`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Keep a session just read from the database, unless something was evicted since
+    /// `generation` was read (it may have been this one) or other instances could not be heard.
+    pub fn keep(&self, record: &Record, generation: u64) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Under the lock: an eviction bumps the generation before it takes the lock.
+        if self.generation.load(Ordering::SeqCst) != generation
+            || !self.in_sync.load(Ordering::SeqCst)
+        {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(digest(&record.id), record.clone());
+    }
+
+    /// A session was written or deleted here: evict it here and on every other instance.
+    pub fn changed(&self, id: &Id) {
+        let name = digest(id);
+        self.evict(name);
+        if let Some(pool) = &self.peers {
+            crate::server::events::notify(pool, CHANNEL, format!("{name:032x}"));
+        }
+    }
+
+    /// Another instance wrote the session named `payload` (a digest in hex); anything else
+    /// empties the cache.
+    pub(crate) fn evicted_elsewhere(&self, payload: &str) {
+        match u128::from_str_radix(payload, 16) {
+            Ok(name) => self.evict(name),
+            Err(_) => self.clear(),
+        }
+    }
+
+    fn evict(&self, name: u128) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.remove(&name);
+    }
+
+    fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.clear();
+    }
+
+    /// The listener for other instances' evictions is down (`false`: bypass the cache, keep
+    /// nothing) or listening again (`true`: start afresh, as evictions were missed meanwhile).
+    pub(crate) fn set_in_sync(&self, in_sync: bool) {
+        if in_sync {
+            self.clear();
+        }
+        self.in_sync.store(in_sync, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: i128, minutes: i64) -> Record {
+        Record {
+            id: Id(id),
+            data: HashMap::from([("currency".to_string(), serde_json::json!("EUR"))]),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes),
+        }
+    }
+
+    #[test]
+    fn a_kept_session_is_served_until_it_changes() {
+        let cache = SessionCache::new(None);
+        let r = record(7, 10);
+        cache.keep(&r, cache.generation());
+        assert_eq!(cache.get(&Id(7)), Some(r.clone()));
+        assert_eq!(cache.get(&Id(8)), None);
+        cache.changed(&Id(7));
+        assert_eq!(cache.get(&Id(7)), None);
+    }
+
+    #[test]
+    fn a_load_overtaken_by_an_eviction_is_not_kept() {
+        let cache = SessionCache::new(None);
+        let before = cache.generation();
+        // Another request saves some session while this one reads session 7.
+        cache.changed(&Id(99));
+        cache.keep(&record(7, 10), before);
+        assert_eq!(cache.get(&Id(7)), None);
+    }
+
+    #[test]
+    fn expired_sessions_are_not_served() {
+        let cache = SessionCache::new(None);
+        cache.keep(&record(7, -1), cache.generation());
+        assert_eq!(cache.get(&Id(7)), None);
+    }
+
+    #[test]
+    fn out_of_sync_it_keeps_and_serves_nothing_and_starts_afresh() {
+        let cache = SessionCache::new(None);
+        cache.keep(&record(7, 10), cache.generation());
+        cache.set_in_sync(false);
+        assert_eq!(cache.get(&Id(7)), None);
+        cache.keep(&record(8, 10), cache.generation());
+        cache.set_in_sync(true);
+        assert_eq!(cache.get(&Id(7)), None);
+        assert_eq!(cache.get(&Id(8)), None);
+    }
+
+    #[test]
+    fn other_instances_evict_by_digest() {
+        let cache = SessionCache::new(None);
+        cache.keep(&record(7, 10), cache.generation());
+        cache.keep(&record(8, 10), cache.generation());
+        cache.evicted_elsewhere(&format!("{:032x}", digest(&Id(7))));
+        assert_eq!(cache.get(&Id(7)), None);
+        assert!(cache.get(&Id(8)).is_some());
+        cache.evicted_elsewhere("not a digest");
+        assert_eq!(cache.get(&Id(8)), None);
+    }
+
+    #[test]
+    fn one_cache_per_sqlite_file_in_a_process() {
+        let a = SessionCache::for_sqlite_file("sqlite://one.db");
+        let b = SessionCache::for_sqlite_file("sqlite://one.db");
+        let c = SessionCache::for_sqlite_file("sqlite://two.db");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}
