@@ -22,6 +22,11 @@
 //!   as `?__err=…`), or the catalogue's own (`/?category=…&q=…&after=…`: a category, a search or
 //!   a later page, kept only while there is room), and only a `200 text/html` answer is kept.
 //!
+//! - **Compressed once:** each kept page is also gzip-compressed once, piece by piece between the
+//!   nonces ([`gzip`]), and a browser that accepts gzip gets those pieces with this request's
+//!   nonce stored (uncompressed) in between: a valid gzip stream of the page, at no compression
+//!   cost per request.
+//!
 //! Checkout re-prices from the database whatever a page showed.
 
 use app::model::HeaderInfo;
@@ -53,10 +58,12 @@ pub struct PageCache {
     entries: RwLock<HashMap<String, Arc<Entry>>>,
 }
 
-/// One rendered page: its bytes split where the nonce was, and its headers.
+/// One rendered page: its bytes split where the nonce was, the same pieces compressed, and its
+/// headers.
 struct Entry {
     version: u64,
     parts: Vec<Bytes>,
+    gzip: gzip::Pieces,
     headers: HeaderMap,
 }
 
@@ -121,7 +128,8 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
     };
     if let Some(entry) = cache.get(&key, version) {
         metrics::counter!("storefront_page_cache_total", "result" => "hit").increment(1);
-        return entry.response(&nonce);
+        let gzip = crate::static_assets::accepts(request.headers(), "gzip");
+        return entry.response(&nonce, gzip);
     }
     metrics::counter!("storefront_page_cache_total", "result" => "miss").increment(1);
     let response = next.run(request).await;
@@ -224,28 +232,126 @@ impl Entry {
         let mut kept = headers.clone();
         kept.remove(header::SET_COOKIE);
         kept.remove(header::CONTENT_LENGTH);
+        // Whichever copy is sent, a cache between must tell them apart.
+        kept.insert(header::VARY, header::HeaderValue::from_static("accept-encoding"));
         Some(Entry {
             version,
+            gzip: gzip::Pieces::compress(&parts),
             parts,
             headers: kept,
         })
     }
 
-    /// The page with this request's nonce.
-    fn response(&self, nonce: &CspNonce) -> Response {
+    /// The page with this request's nonce, gzip-compressed if `gzip`.
+    fn response(&self, nonce: &CspNonce, gzip: bool) -> Response {
         let nonce = nonce.as_str().as_bytes();
-        let length = self.parts.iter().map(Bytes::len).sum::<usize>()
-            + nonce.len() * self.parts.len().saturating_sub(1);
-        let mut body = Vec::with_capacity(length);
-        for (i, part) in self.parts.iter().enumerate() {
-            if i > 0 {
-                body.extend_from_slice(nonce);
+        let body = if gzip {
+            self.gzip.with(&self.parts, nonce)
+        } else {
+            let length = self.parts.iter().map(Bytes::len).sum::<usize>()
+                + nonce.len() * self.parts.len().saturating_sub(1);
+            let mut body = Vec::with_capacity(length);
+            for (i, part) in self.parts.iter().enumerate() {
+                if i > 0 {
+                    body.extend_from_slice(nonce);
+                }
+                body.extend_from_slice(part);
             }
-            body.extend_from_slice(part);
-        }
+            body
+        };
         let mut response = Response::new(Body::from(body));
         *response.headers_mut() = self.headers.clone();
+        if gzip {
+            response.headers_mut().insert(
+                header::CONTENT_ENCODING,
+                header::HeaderValue::from_static("gzip"),
+            );
+        }
         response
+    }
+}
+
+/// A page compressed once, for every nonce: gzip (RFC 1952) around a DEFLATE stream (RFC 1951)
+/// made of the page's pieces, each compressed on its own and ended at a byte boundary (a sync
+/// flush), with the nonce in between as a stored block (a 5-byte header, then the bytes as they
+/// are). Only the checksum and the length in gzip's trailer depend on the nonce.
+mod gzip {
+    use axum::body::Bytes;
+    use flate2::{Compress, Compression, FlushCompress};
+
+    /// gzip's header: deflate, no name or time, unknown OS.
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+    pub struct Pieces(Vec<Vec<u8>>);
+
+    impl Pieces {
+        pub fn compress(parts: &[Bytes]) -> Pieces {
+            let last = parts.len().saturating_sub(1);
+            Pieces(
+                parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, part)| {
+                        let flush = if i == last {
+                            FlushCompress::Finish
+                        } else {
+                            FlushCompress::Sync
+                        };
+                        deflate(part, flush)
+                    })
+                    .collect(),
+            )
+        }
+
+        /// The gzip stream of `parts` joined by `nonce` (at most 65,535 bytes; a CSP nonce is 22).
+        pub fn with(&self, parts: &[Bytes], nonce: &[u8]) -> Vec<u8> {
+            let compressed = self.0.iter().map(Vec::len).sum::<usize>();
+            let gaps = self.0.len().saturating_sub(1);
+            let mut out = Vec::with_capacity(HEADER.len() + compressed + gaps * (5 + nonce.len()) + 8);
+            out.extend_from_slice(&HEADER);
+            let mut crc = crc32fast::Hasher::new();
+            let mut length = 0u64;
+            let stored = u16::try_from(nonce.len()).unwrap_or(u16::MAX);
+            for (i, (piece, part)) in self.0.iter().zip(parts).enumerate() {
+                if i > 0 {
+                    // A stored block that is not the last: BFINAL 0, BTYPE 00, then LEN, NLEN.
+                    out.push(0);
+                    out.extend_from_slice(&stored.to_le_bytes());
+                    out.extend_from_slice(&(!stored).to_le_bytes());
+                    out.extend_from_slice(&nonce[..usize::from(stored)]);
+                    crc.update(&nonce[..usize::from(stored)]);
+                    length += u64::from(stored);
+                }
+                out.extend_from_slice(piece);
+                crc.update(part);
+                length += part.len() as u64;
+            }
+            out.extend_from_slice(&crc.finalize().to_le_bytes());
+            // ISIZE: the length modulo 2^32, as gzip defines it.
+            out.extend_from_slice(&((length & 0xffff_ffff) as u32).to_le_bytes());
+            out
+        }
+    }
+
+    fn deflate(input: &[u8], flush: FlushCompress) -> Vec<u8> {
+        let mut compress = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(input.len() / 3 + 64);
+        loop {
+            let consumed = compress.total_in() as usize;
+            let status = compress
+                .compress_vec(&input[consumed..], &mut out, flush)
+                .expect("deflate of a buffer in memory");
+            let done = compress.total_in() as usize == input.len()
+                && match flush {
+                    FlushCompress::Finish => status == flate2::Status::StreamEnd,
+                    // Ended at a byte boundary once it stops filling the buffer.
+                    _ => out.len() < out.capacity(),
+                };
+            if done {
+                return out;
+            }
+            out.reserve(out.capacity().max(1024));
+        }
     }
 }
 
@@ -276,6 +382,46 @@ mod tests {
 
     fn page_with(nonce: &str) -> String {
         format!("<script nonce=\"{nonce}\">a</script><p>{nonce}</p>end")
+    }
+
+    /// What a browser makes of the gzip copy: the page with the nonce where it was.
+    fn gunzip(bytes: &[u8]) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .expect("a valid gzip stream");
+        text
+    }
+
+    #[test]
+    fn the_gzip_copy_is_the_page_with_each_requests_nonce() {
+        // A page like the shop's: long, repetitive, the nonce in the head and near the end.
+        let body = "<li class=\"card\">Canvas Tote Bag $18.00</li>".repeat(800);
+        let page = Bytes::from(format!(
+            "<head><script nonce=\"N0NCE\">a</script></head>{body}<script nonce=\"N0NCE\"></script>"
+        ));
+        let entry = Entry::new(1, &page, "N0NCE", &HeaderMap::new()).unwrap();
+        for _ in 0..3 {
+            let nonce = CspNonce::generate();
+            let compressed = entry.gzip.with(&entry.parts, nonce.as_str().as_bytes());
+            assert!(compressed.len() < page.len() / 10, "{} bytes", compressed.len());
+            assert_eq!(gunzip(&compressed), page_with_body(nonce.as_str(), &body));
+            let response = entry.response(&nonce, true);
+            assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+            assert_eq!(response.headers()[header::VARY], "accept-encoding");
+        }
+        // No nonce at all, and one right at the start and the end.
+        for text in ["plain", "N0NCEmiddleN0NCE"] {
+            let page = Bytes::from(text);
+            let entry = Entry::new(1, &page, "N0NCE", &HeaderMap::new()).unwrap();
+            let compressed = entry.gzip.with(&entry.parts, b"fresh");
+            assert_eq!(gunzip(&compressed), text.replace("N0NCE", "fresh"));
+        }
+    }
+
+    fn page_with_body(nonce: &str, body: &str) -> String {
+        format!("<head><script nonce=\"{nonce}\">a</script></head>{body}<script nonce=\"{nonce}\"></script>")
     }
 
     #[test]

@@ -338,6 +338,7 @@ async fn router(
     let routes = route_list();
     let options = state.leptos_options.clone();
     let context_state = state.clone();
+    let shell_options = Arc::new(options.clone());
     let site_root = std::path::PathBuf::from(options.site_root.as_ref());
     let pkg_dir = site_root.join(options.site_pkg_dir.as_ref());
     let router = Router::new()
@@ -378,7 +379,9 @@ async fn router(
                 leptos::prelude::provide_context(context_state.clone());
                 crate::security_headers::provide_leptos_nonce();
             },
-            move || shell(options.clone()),
+            // Behind an `Arc`: axum clones each route's handler, and so this closure, on every
+            // request, and the options are a dozen fields; only a render needs its own copy.
+            move || shell(LeptosOptions::clone(&shell_options)),
         )
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

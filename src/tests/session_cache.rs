@@ -60,8 +60,13 @@ both_backends! {
         // Behind the shop's back: the cached page (and prices) stay.
         app.exec("UPDATE product_prices SET amount_minor = 1111 WHERE product_id = 2 AND currency = 'USD'").await;
         assert_eq!(shopper.cart().await.cart_total().as_deref(), Some("$28.00"));
-        // The shopper's own change is a new cart: rendered anew, with the prices read now.
+        // The shopper's own change is a new cart, rendered anew; its prices still come from the
+        // price cache, since nobody told the shop the catalogue changed.
         shopper.update_line(2, "3").await;
+        let page = shopper.cart().await;
+        assert_eq!((page.line_quantity(2), page.cart_total().as_deref()), (Some(3), Some("$42.00")));
+        // Told (as every change through the shop tells it), the cart is priced from the database.
+        app.state.events.catalogue_changed();
         assert_eq!(shopper.cart().await.cart_total().as_deref(), Some("$33.33"));
         // Another shopper with the same cart gets their own page, never this one's header.
         let other = app.browser();
@@ -69,13 +74,14 @@ both_backends! {
         other.add_to_cart(2, 3).await;
         let page = other.cart().await;
         assert!(page.contains("value=\"EUR\" selected") && !page.contains("$33.33"), "{}", page.html);
+        assert_eq!(page.line_quantity(2), Some(3));
         // A customer's cart is rendered every time (it is in the database, not the session).
         let customer = app.browser();
         customer.register("cart-cache@example.com", "a long enough password").await.unwrap();
         customer.add_to_cart(1, 1).await;
         assert_eq!(customer.cart().await.cart_total().as_deref(), Some("$18.00"));
         app.exec("UPDATE product_prices SET amount_minor = 1900 WHERE product_id = 1 AND currency = 'USD'").await;
-        app.exec("UPDATE carts SET quantity = 2").await;
+        app.exec("UPDATE cart_items SET quantity = 2").await;
         let page = customer.cart().await;
         assert_eq!(page.line_quantity(1), Some(2), "{}", page.html);
     }
