@@ -233,7 +233,10 @@ impl Entry {
         kept.remove(header::SET_COOKIE);
         kept.remove(header::CONTENT_LENGTH);
         // Whichever copy is sent, a cache between must tell them apart.
-        kept.insert(header::VARY, header::HeaderValue::from_static("accept-encoding"));
+        kept.insert(
+            header::VARY,
+            header::HeaderValue::from_static("accept-encoding"),
+        );
         Some(Entry {
             version,
             gzip: gzip::Pieces::compress(&parts),
@@ -307,7 +310,8 @@ mod gzip {
         pub fn with(&self, parts: &[Bytes], nonce: &[u8]) -> Vec<u8> {
             let compressed = self.0.iter().map(Vec::len).sum::<usize>();
             let gaps = self.0.len().saturating_sub(1);
-            let mut out = Vec::with_capacity(HEADER.len() + compressed + gaps * (5 + nonce.len()) + 8);
+            let mut out =
+                Vec::with_capacity(HEADER.len() + compressed + gaps * (5 + nonce.len()) + 8);
             out.extend_from_slice(&HEADER);
             let mut crc = crc32fast::Hasher::new();
             let mut length = 0u64;
@@ -405,7 +409,11 @@ mod tests {
         for _ in 0..3 {
             let nonce = CspNonce::generate();
             let compressed = entry.gzip.with(&entry.parts, nonce.as_str().as_bytes());
-            assert!(compressed.len() < page.len() / 10, "{} bytes", compressed.len());
+            assert!(
+                compressed.len() < page.len() / 10,
+                "{} bytes",
+                compressed.len()
+            );
             assert_eq!(gunzip(&compressed), page_with_body(nonce.as_str(), &body));
             let response = entry.response(&nonce, true);
             assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");

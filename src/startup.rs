@@ -359,19 +359,8 @@ async fn router(
         None => router,
     };
     let router = router
-        // Built assets from memory, images and fonts straight from disk; everything else goes to
-        // the app, whose fallback also serves the remaining files of the site root (favicon,
-        // robots.txt).
-        .nest(
-            &format!("/{}", options.site_pkg_dir),
-            crate::static_assets::router(pkg_dir, options.hash_files),
-        )
-        .nest_service("/images", ServeDir::new(site_root.join("images")))
-        .nest_service("/fonts", ServeDir::new(site_root.join("fonts")))
-        .nest_service(
-            "/media",
-            crate::catalogue_files::media(&state.settings.catalogue.media_dir),
-        )
+        // Everything but the files below goes to the app, whose fallback also serves the
+        // remaining files of the site root (favicon, robots.txt).
         .leptos_routes_with_context(
             &state,
             routes,
@@ -389,21 +378,17 @@ async fn router(
         >(
             crate::security_headers::provide_leptos_nonce, shell
         ))
-        .with_state(state.clone())
-        // Inside the sessions (it reads the visitor's header from the session) and inside the
-        // security headers (it splices in their nonce).
-        .layer(axum::middleware::from_fn_with_state(
-            crate::page_cache::PageCache::new(state.clone()),
-            crate::page_cache::serve,
-        ));
-    let router = with_sessions(router, &state).await?;
+        .with_state(state.clone());
     let error_links = Arc::new(ErrorLinks::from_settings(&state.settings));
     let trusted = Arc::new(state.settings.operations.trusted_proxies.clone());
     let security_headers = Arc::new(crate::security_headers::SecurityHeaders::new(
         &state.settings,
         &state.leptos_options,
     ));
-    Ok(router
+    // Innermost first. What a page from the render cache does not need (the readiness flag, the
+    // error-link guard, the body limit, the cross-site check: all for other requests) is inside
+    // the cache, so a cached page skips it.
+    let router = router
         .layer(axum::Extension(readiness))
         .layer(axum::middleware::from_fn_with_state(
             error_links,
@@ -414,6 +399,28 @@ async fn router(
             crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
             crate::csrf::guard,
         ))
+        // Inside the sessions (it reads the visitor's header from the session) and inside the
+        // security headers (it splices in their nonce).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::page_cache::PageCache::new(state.clone()),
+            crate::page_cache::serve,
+        ));
+    let router = with_sessions(router, &state)
+        .await?
+        // Built assets from memory, images, fonts and photos straight from disk: added after the
+        // layers above (a layer applies to the routes already there), so a file skips the
+        // sessions, the render cache and the checks for forms.
+        .nest(
+            &format!("/{}", options.site_pkg_dir),
+            crate::static_assets::router(pkg_dir, options.hash_files),
+        )
+        .nest_service("/images", ServeDir::new(site_root.join("images")))
+        .nest_service("/fonts", ServeDir::new(site_root.join("fonts")))
+        .nest_service(
+            "/media",
+            crate::catalogue_files::media(&state.settings.catalogue.media_dir),
+        );
+    Ok(router
         .layer(axum::middleware::from_fn_with_state(
             security_headers,
             crate::security_headers::add,

@@ -46,12 +46,9 @@ struct InMemory {
 /// The `/pkg` router: from memory when the names are hashed, else from disk, uncached.
 pub fn router<S: Clone + Send + Sync + 'static>(dir: PathBuf, hashed: bool) -> Router<S> {
     if !hashed {
-        return Router::new()
-            .fallback_service(on_disk(&dir))
-            .layer(SetResponseHeaderLayer::overriding(
-                CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            ));
+        return Router::new().fallback_service(on_disk(&dir)).layer(
+            SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        );
     }
     let files = load(&dir);
     tracing::debug!(files = files.len(), dir = %dir.display(), "built assets held in memory");
@@ -176,9 +173,10 @@ fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         return false;
     };
     let etag = etag.to_str().unwrap_or_default();
-    wanted.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag)
-    })
+    wanted
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
 }
 
 /// Whether `Accept-Encoding` accepts `coding` (named, or `*`, with a quality above zero).
@@ -240,16 +238,27 @@ mod tests {
         dir
     }
 
-    async fn ask(router: &Router, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+    async fn ask(
+        router: &Router,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let mut request = Request::builder().method(method).uri(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+        router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
     }
 
     async fn body(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
@@ -270,29 +279,63 @@ mod tests {
         let etag = plain.headers()[ETAG].clone();
         assert_eq!(body(plain).await, "body{}");
 
-        let br = ask(&router, Method::GET, "/shop.abc.css", &[("accept-encoding", "gzip, br")]).await;
+        let br = ask(
+            &router,
+            Method::GET,
+            "/shop.abc.css",
+            &[("accept-encoding", "gzip, br")],
+        )
+        .await;
         assert_eq!(br.headers()[CONTENT_ENCODING], "br");
         assert_eq!(body(br).await, "BROTLI");
-        let gzip = ask(&router, Method::GET, "/shop.abc.css", &[("accept-encoding", "gzip, br;q=0")]).await;
+        let gzip = ask(
+            &router,
+            Method::GET,
+            "/shop.abc.css",
+            &[("accept-encoding", "gzip, br;q=0")],
+        )
+        .await;
         assert_eq!(gzip.headers()[CONTENT_ENCODING], "gzip");
         assert_eq!(body(gzip).await, "GZIP");
 
-        let again = ask(&router, Method::GET, "/shop.abc.css", &[("if-none-match", etag.to_str().unwrap())]).await;
+        let again = ask(
+            &router,
+            Method::GET,
+            "/shop.abc.css",
+            &[("if-none-match", etag.to_str().unwrap())],
+        )
+        .await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(body(again).await, "");
         let head = ask(&router, Method::HEAD, "/shop.abc.css", &[]).await;
         assert_eq!(head.headers()[CONTENT_LENGTH], "6");
         assert_eq!(body(head).await, "");
-        assert_eq!(ask(&router, Method::POST, "/shop.abc.css", &[]).await.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            ask(&router, Method::POST, "/shop.abc.css", &[])
+                .await
+                .status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
 
         // In a folder, and a file written after start-up, from disk.
-        assert_eq!(body(ask(&router, Method::GET, "/snippets/glue.js", &[]).await).await, "let x;");
+        assert_eq!(
+            body(ask(&router, Method::GET, "/snippets/glue.js", &[]).await).await,
+            "let x;"
+        );
         std::fs::write(dir.join("later.def.js"), "late").unwrap();
         let later = ask(&router, Method::GET, "/later.def.js", &[]).await;
         assert_eq!(later.headers()[CACHE_CONTROL], IMMUTABLE);
         assert_eq!(body(later).await, "late");
-        assert_eq!(ask(&router, Method::GET, "/missing.js", &[]).await.status(), StatusCode::NOT_FOUND);
-        assert_eq!(ask(&router, Method::GET, "/../Cargo.toml", &[]).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ask(&router, Method::GET, "/missing.js", &[]).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ask(&router, Method::GET, "/../Cargo.toml", &[])
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

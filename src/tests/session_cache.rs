@@ -119,13 +119,26 @@ async fn another_instances_session_writes_are_seen_on_postgres() {
     assert!(cart.contains("¥"), "{}", cart.html);
 
     // Logged in on A, seen on B; logged out on A, and the old cookie is nobody on B.
-    on_a.register("two-instances@example.com", "a long enough password").await.unwrap();
-    eventually(&on_b, "/", |page| page.contains("two-instances@example.com")).await;
+    on_a.register("two-instances@example.com", "a long enough password")
+        .await
+        .unwrap();
+    eventually(&on_b, "/", |page| {
+        page.contains("two-instances@example.com")
+    })
+    .await;
     let old = on_a.cookies();
     on_a.submit("/", "/api/logout", &[]).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while b.browser().get_with_cookie("/", &old).await.contains("two-instances@example.com") {
-        assert!(Instant::now() < deadline, "B still serves the ended session");
+    while b
+        .browser()
+        .get_with_cookie("/", &old)
+        .await
+        .contains("two-instances@example.com")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "B still serves the ended session"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -140,7 +153,21 @@ async fn another_instances_price_edit_reaches_the_cart_on_postgres() {
     shopper.add_to_cart(2, 2).await;
     assert_eq!(shopper.cart().await.cart_total().as_deref(), Some("$28.00"));
     assert_eq!(shopper.cart().await.cart_total().as_deref(), Some("$28.00"));
-    assert_eq!(a.merchant().await.edit_product(2, "15.50", 60, "active").await.alert(), None);
-    let cart = eventually(&shopper, "/cart", |page| page.cart_total().as_deref() == Some("$31.00")).await;
-    assert!(cart.contains("The price of Ceramic Mug changed from $14.00 to $15.50."), "{}", cart.html);
+    assert_eq!(
+        a.merchant()
+            .await
+            .edit_product(2, "15.50", 60, "active")
+            .await
+            .alert(),
+        None
+    );
+    let cart = eventually(&shopper, "/cart", |page| {
+        page.cart_total().as_deref() == Some("$31.00")
+    })
+    .await;
+    assert!(
+        cart.contains("The price of Ceramic Mug changed from $14.00 to $15.50."),
+        "{}",
+        cart.html
+    );
 }

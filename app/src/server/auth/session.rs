@@ -1,11 +1,11 @@
 //! The shop's view of a tower-sessions session: who is logged in, the chosen currency and a guest's cart.
 
+use super::session_cache::SessionCache;
 use crate::model::{CheckoutDetails, Currency, FormEcho, ImportReport, RefundConfirmation};
 use crate::server::db::carts::StoredItem;
 use crate::server::db::write::WriteGate;
 use crate::server::db::{Db, NativePool};
 use crate::server::error::{ServerError, ServerResult};
-use super::session_cache::SessionCache;
 use std::str::FromStr;
 use std::sync::Arc;
 use tower_sessions::session::{Id, Record};

@@ -37,6 +37,8 @@ pub struct SessionCache {
     in_sync: AtomicBool,
     /// Where evictions are announced to other instances (PostgreSQL).
     peers: Option<PgPool>,
+    /// Tells this cache's own announcements, heard back through `LISTEN`, from others'.
+    tag: String,
 }
 
 /// The name a session goes by in the cache and between instances: the first 16 bytes of the
@@ -56,6 +58,7 @@ impl SessionCache {
             // Shared through PostgreSQL: unused until the listener connects.
             in_sync: AtomicBool::new(peers.is_none()),
             peers,
+            tag: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 
@@ -91,7 +94,9 @@ impl SessionCache {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries
             .get(&digest(id))
-            .filter(|record| record.id == *id && record.expiry_date > time::OffsetDateTime::now_utc())
+            .filter(|record| {
+                record.id == *id && record.expiry_date > time::OffsetDateTime::now_utc()
+            })
             .cloned()
     }
 
@@ -121,14 +126,20 @@ impl SessionCache {
         let name = digest(id);
         self.evict(name);
         if let Some(pool) = &self.peers {
-            crate::server::events::notify(pool, CHANNEL, format!("{name:032x}"));
+            crate::server::events::notify(pool, CHANNEL, format!("{}:{name:032x}", self.tag));
         }
     }
 
-    /// Another instance wrote the session named `payload` (a digest in hex); anything else
-    /// empties the cache.
+    /// An instance wrote the session named in `payload` (`tag:digest`, the digest in hex): evict
+    /// it, unless the write was this cache's own (evicted already, when it was made; evicting it
+    /// again when the notification comes back would drop what was read since). Anything
+    /// unreadable empties the cache.
     pub(crate) fn evicted_elsewhere(&self, payload: &str) {
-        match u128::from_str_radix(payload, 16) {
+        let (tag, name) = payload.split_once(':').unwrap_or(("", payload));
+        if tag == self.tag {
+            return;
+        }
+        match u128::from_str_radix(name, 16) {
             Ok(name) => self.evict(name),
             Err(_) => self.clear(),
         }
@@ -213,7 +224,10 @@ mod tests {
         let cache = SessionCache::new(None);
         cache.keep(&record(7, 10), cache.generation());
         cache.keep(&record(8, 10), cache.generation());
-        cache.evicted_elsewhere(&format!("{:032x}", digest(&Id(7))));
+        // Its own write, heard back: evicted already when it was made.
+        cache.evicted_elsewhere(&format!("{}:{:032x}", cache.tag, digest(&Id(8))));
+        assert!(cache.get(&Id(8)).is_some());
+        cache.evicted_elsewhere(&format!("another:{:032x}", digest(&Id(7))));
         assert_eq!(cache.get(&Id(7)), None);
         assert!(cache.get(&Id(8)).is_some());
         cache.evicted_elsewhere("not a digest");

@@ -18,10 +18,12 @@ use std::sync::{Arc, RwLock};
 const MAX_ENTRIES: usize = 4096;
 
 type Key = (Currency, Vec<i64>);
+/// The catalogue version the products were read at, and the products.
+type Priced = (u64, Arc<Vec<PricedProduct>>);
 
 #[derive(Default)]
 pub struct PriceCache {
-    entries: RwLock<HashMap<Key, (u64, Arc<Vec<PricedProduct>>)>>,
+    entries: RwLock<HashMap<Key, Priced>>,
 }
 
 impl PriceCache {
