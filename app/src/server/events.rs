@@ -14,6 +14,7 @@
 
 use crate::model::OrderStatusJson;
 use crate::server::auth::session_cache::{self, SessionCache};
+use crate::server::notify;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -112,7 +113,7 @@ impl OrderEvents {
                 owner: status.owner,
             };
             let payload = serde_json::to_string(&note).unwrap_or_default();
-            notify(pool, CHANNEL, payload);
+            notify::send(pool, CHANNEL, payload);
         }
         let _ = self.sender.send(status);
     }
@@ -122,7 +123,7 @@ impl OrderEvents {
     pub fn catalogue_changed(&self) {
         self.catalogue.bump();
         if let Some(pool) = &self.postgres {
-            notify(pool, CATALOGUE_CHANNEL, self.instance.to_string());
+            notify::send(pool, CATALOGUE_CHANNEL, self.instance.to_string());
         }
     }
 
@@ -208,20 +209,4 @@ impl OrderEvents {
         }
         Ok(())
     }
-}
-
-/// Send `payload` to every instance listening on `channel`, in the background: a failure only
-/// costs the other instances this one change (logged).
-pub(crate) fn notify(pool: &PgPool, channel: &'static str, payload: String) {
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(payload)
-            .execute(&pool)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, channel, "could not notify other instances");
-        }
-    });
 }

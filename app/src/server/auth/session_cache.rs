@@ -126,7 +126,7 @@ impl SessionCache {
         let name = digest(id);
         self.evict(name);
         if let Some(pool) = &self.peers {
-            crate::server::events::notify(pool, CHANNEL, format!("{}:{name:032x}", self.tag));
+            crate::server::notify::send(pool, CHANNEL, format!("{}:{name:032x}", self.tag));
         }
     }
 
