@@ -17,7 +17,7 @@
 //! hand the shopper to a provider). Nothing here logs URLs.
 
 use app::server::config::Settings;
-use app::server::csp::{CspNonce, PageSources, Referrer, ShopPolicy};
+use app::server::csp::{CspNonce, FixedPolicy, PageSources, Referrer, ShopPolicy};
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::HeaderMap;
@@ -37,6 +37,9 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 #[derive(Clone, Debug)]
 pub struct SecurityHeaders {
     policy: ShopPolicy,
+    /// The policy of most pages, which ask for nothing more: only the nonce is written per
+    /// request.
+    fixed: FixedPolicy,
     hsts: bool,
 }
 
@@ -51,6 +54,7 @@ impl SecurityHeaders {
                 .push(format!("ws://{host}:{}", leptos.reload_port));
         }
         SecurityHeaders {
+            fixed: policy.without_page_sources(),
             policy,
             hsts: settings.is_https(),
         }
@@ -81,8 +85,11 @@ pub async fn add(
         set(headers, header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     if is_html {
-        let csp = config.policy.render(&nonce, page.as_ref());
-        match HeaderValue::from_str(&csp) {
+        let csp = match &page {
+            Some(page) => config.policy.render(&nonce, Some(page)),
+            None => config.fixed.with(&nonce),
+        };
+        match HeaderValue::from_maybe_shared(axum::body::Bytes::from(csp)) {
             Ok(value) => {
                 headers.insert(header::CONTENT_SECURITY_POLICY, value);
             }

@@ -219,5 +219,18 @@ both_backends! {
         let operator = restarted.browser();
         let page = operator.log_in("boss@example.com", "operator-pass-1").await.unwrap();
         assert!(page.contains("(merchant)"), "{}", page.html);
+        // So on the first instance, which had the account in memory as a customer's (told
+        // through NOTIFY on PostgreSQL: within moments).
+        let operator = app.browser();
+        operator.log_in("boss@example.com", "operator-pass-1").await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let page = operator.get("/account").await;
+            if page.contains("(merchant)") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", page.html);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

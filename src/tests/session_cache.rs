@@ -1,4 +1,5 @@
-//! The read path's caches of a visitor's session (`SessionCache`) and of a cart's prices
+//! The read path's caches of a visitor's session, account and saved cart (`SessionCache`) and of a
+//! cart's prices
 //! (`PriceCache`), and the cart page in the render cache: each first proves it is in use (a change
 //! made behind the shop's back, which tells nobody, is not seen), then that every change made
 //! through the shop, on this instance or on another one sharing PostgreSQL, is seen.
@@ -75,15 +76,47 @@ both_backends! {
         let page = other.cart().await;
         assert!(page.contains("value=\"EUR\" selected") && !page.contains("$33.33"), "{}", page.html);
         assert_eq!(page.line_quantity(2), Some(3));
-        // A customer's cart is rendered every time (it is in the database, not the session).
+    }
+
+    async fn a_customers_account_and_saved_cart_are_read_from_memory_and_every_write_is_seen(app) {
         let customer = app.browser();
         customer.register("cart-cache@example.com", "a long enough password").await.unwrap();
         customer.add_to_cart(1, 1).await;
         assert_eq!(customer.cart().await.cart_total().as_deref(), Some("$18.00"));
-        app.exec("UPDATE product_prices SET amount_minor = 1900 WHERE product_id = 1 AND currency = 'USD'").await;
+        // Behind the shop's back: the account and the saved cart are served from memory.
         app.exec("UPDATE cart_items SET quantity = 2").await;
+        app.exec("UPDATE users SET email = 'renamed@example.com' WHERE email = 'cart-cache@example.com'").await;
         let page = customer.cart().await;
-        assert_eq!(page.line_quantity(1), Some(2), "{}", page.html);
+        assert_eq!(page.line_quantity(1), Some(1), "{}", page.html);
+        assert!(page.contains("cart-cache@example.com") && page.contains("(1)"), "{}", page.html);
+        // The customer's own change is written and read back from the database.
+        customer.update_line(1, "3").await;
+        let page = customer.cart().await;
+        assert_eq!((page.line_quantity(1), page.cart_total().as_deref()), (Some(3), Some("$54.00")));
+        assert!(customer.get("/").await.contains("(3)"));
+        customer.add_to_cart(2, 1).await;
+        assert_eq!(customer.cart().await.cart_total().as_deref(), Some("$68.00"));
+        // A catalogue change (deleting a product takes its cart lines along) reads the cart again.
+        app.exec("UPDATE cart_items SET quantity = 4 WHERE product_id = 1").await;
+        app.state.events.catalogue_changed();
+        assert_eq!(customer.cart().await.line_quantity(1), Some(4));
+        // Logging in merges a guest's cart into the saved one: seen at once.
+        customer.submit("/", "/api/logout", &[]).await;
+        customer.add_to_cart(3, 1).await;
+        customer.log_in("renamed@example.com", "a long enough password").await.unwrap();
+        let page = customer.cart().await;
+        assert_eq!(
+            (page.line_quantity(1), page.line_quantity(2), page.line_quantity(3)),
+            (Some(4), Some(1), Some(1)),
+            "{}",
+            page.html
+        );
+        // The shop never changes an account's email, so the kept row is still the one shown.
+        assert!(page.contains("cart-cache@example.com"), "{}", page.html);
+        // Checkout empties the saved cart: the header and the cart page say so at once.
+        customer.pay("stripe").await;
+        assert!(customer.get("/").await.contains("cart-count\">(0)"));
+        assert_eq!(customer.cart().await.line_quantity(1), None);
     }
 
     async fn logging_out_ends_the_kept_session_at_once(app) {
@@ -126,6 +159,16 @@ async fn another_instances_session_writes_are_seen_on_postgres() {
         page.contains("two-instances@example.com")
     })
     .await;
+    // The customer's saved cart: filled on A, seen on B, which keeps it; emptied by a checkout on
+    // A, seen empty on B.
+    on_a.add_to_cart(1, 2).await;
+    eventually(&on_b, "/cart", |page| page.line_quantity(1) == Some(2)).await;
+    on_b.update_line(1, "1").await;
+    eventually(&on_a, "/cart", |page| page.line_quantity(1) == Some(1)).await;
+    assert_eq!(on_b.cart().await.line_quantity(1), Some(1));
+    on_a.pay("stripe").await;
+    eventually(&on_b, "/", |page| page.contains("cart-count\">(0)")).await;
+    eventually(&on_b, "/cart", |page| page.line_quantity(1).is_none()).await;
     let old = on_a.cookies();
     on_a.submit("/", "/api/logout", &[]).await;
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -32,7 +32,16 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
     use crate::server::{context, services::accounts};
     let ctx = context::ctx().await?;
     let ip = context::client_ip().await;
-    if let Err(refusal) = accounts::register(ctx.db(), &ctx.session, &email, password, &ip).await {
+    if let Err(refusal) = accounts::register(
+        ctx.db(),
+        &ctx.state.sessions,
+        &ctx.session,
+        &email,
+        password,
+        &ip,
+    )
+    .await
+    {
         let values = [("email", email.as_str())];
         return Err(ctx
             .session
@@ -56,7 +65,16 @@ pub async fn log_in(
     use crate::server::{context, services::accounts};
     let ctx = context::ctx().await?;
     let ip = context::client_ip().await;
-    if let Err(refusal) = accounts::log_in(ctx.db(), &ctx.session, &email, password, &ip).await {
+    if let Err(refusal) = accounts::log_in(
+        ctx.db(),
+        &ctx.state.sessions,
+        &ctx.session,
+        &email,
+        password,
+        &ip,
+    )
+    .await
+    {
         let values = [
             ("email", email.as_str()),
             ("next", next.as_deref().unwrap_or_default()),

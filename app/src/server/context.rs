@@ -24,8 +24,17 @@ impl Ctx {
         let Some(id) = self.session.user_id().await? else {
             return Ok(None);
         };
+        let kept = &self.state.sessions;
+        if let Some(user) = kept.user(id) {
+            return Ok(Some(user));
+        }
+        let generation = kept.generation();
         let mut conn = self.db().pool.acquire().await?;
-        Ok(db::users::by_id(&mut conn, id).await?)
+        let user = db::users::by_id(&mut conn, id).await?;
+        if let Some(user) = &user {
+            kept.keep_user(user, generation);
+        }
+        Ok(user)
     }
 
     /// What the page header shows this visitor: account, currency, cart count, test mode. The
@@ -124,6 +133,7 @@ impl Ctx {
                 cache: &self.state.prices,
                 events: &self.state.events,
             }),
+            kept: &self.state.sessions,
         })
     }
 }

@@ -210,6 +210,39 @@ impl ShopPolicy {
         ]);
         directives.join("; ")
     }
+
+    /// The policy of a page that asks for nothing more ([`render`](Self::render) without
+    /// [`PageSources`]), worked out once: only the nonce differs between two such responses.
+    pub fn without_page_sources(&self) -> FixedPolicy {
+        const MARK: &str = "\u{0}nonce\u{0}";
+        let rendered = self.render(&CspNonce(MARK.into()), None);
+        let (before, after) = rendered
+            .split_once(MARK)
+            .expect("the policy names the nonce once");
+        FixedPolicy {
+            before: before.to_string(),
+            after: after.to_string(),
+        }
+    }
+}
+
+/// [`ShopPolicy::without_page_sources`]: the header's text before and after the nonce.
+#[derive(Clone, Debug)]
+pub struct FixedPolicy {
+    before: String,
+    after: String,
+}
+
+impl FixedPolicy {
+    /// The header value for this nonce, in one allocation.
+    pub fn with(&self, nonce: &CspNonce) -> String {
+        let nonce = nonce.as_str();
+        let mut out = String::with_capacity(self.before.len() + nonce.len() + self.after.len());
+        out.push_str(&self.before);
+        out.push_str(nonce);
+        out.push_str(&self.after);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +274,20 @@ mod tests {
             "https://",
         ] {
             assert_eq!(origin_of(not_one), None, "{not_one}");
+        }
+    }
+
+    #[test]
+    fn the_fixed_policy_is_the_rendered_one() {
+        let mut policy = ShopPolicy::new(
+            "https://shop.example.com",
+            &["https://www.sandbox.paypal.com".to_string()],
+        );
+        policy.connect.push("ws://127.0.0.1:3001".to_string());
+        let fixed = policy.without_page_sources();
+        for _ in 0..3 {
+            let nonce = CspNonce::generate();
+            assert_eq!(fixed.with(&nonce), policy.render(&nonce, None));
         }
     }
 

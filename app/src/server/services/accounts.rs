@@ -45,6 +45,7 @@ fn field_error(field: &str, message: impl std::fmt::Display) -> ServerError {
 /// an hour they are refused with the time to wait.
 pub async fn register(
     db: &Db,
+    kept: &SessionCache,
     session: &ShopSession,
     email: &str,
     new_password: String,
@@ -93,7 +94,7 @@ pub async fn register(
             )
         })?;
     session.log_in(id).await?;
-    merge_guest_cart(db, session, id).await?;
+    merge_guest_cart(db, kept, session, id).await?;
     Ok(CurrentUser {
         id,
         email: email.to_string(),
@@ -108,6 +109,7 @@ pub async fn register(
 /// checked in a window; the rest are refused with the time to wait, and their rows taken back.
 pub async fn log_in(
     db: &Db,
+    kept: &SessionCache,
     session: &ShopSession,
     email: &str,
     pw: String,
@@ -152,7 +154,7 @@ pub async fn log_in(
     db.committed(async |conn| db::login_failures::clear(conn, email.as_str(), since).await)
         .await?;
     session.log_in(user.id).await?;
-    merge_guest_cart(db, session, user.id).await?;
+    merge_guest_cart(db, kept, session, user.id).await?;
     Ok(user)
 }
 
@@ -190,6 +192,9 @@ pub async fn ensure_admin(
             Ok(before)
         })
         .await?;
+    if let Some(account) = &before {
+        sessions.user_changed(account.user.id);
+    }
     if let Some(customer) = before.filter(|a| a.user.role == Role::Customer) {
         let ended = session::end_all_for(db, sessions, customer.user.id).await?;
         tracing::warn!(

@@ -3,6 +3,7 @@
 
 use crate::error::AppError;
 use crate::model::{CartLine, CartView, Currency, Money, Quantity};
+use crate::server::auth::session_cache::SessionCache;
 use crate::server::auth::ShopSession;
 use crate::server::db::carts::StoredItem;
 use crate::server::db::products::PricedProduct;
@@ -27,6 +28,9 @@ pub struct Cart<'a> {
     pub owner: Owner,
     /// Where the pages that show a cart price it from; `None` (checkout) reads the database.
     pub prices: Option<CachedPrices<'a>>,
+    /// Where a customer's saved cart is kept between requests: read from it only where `prices`
+    /// is set (the pages that show a cart), evicted from it after every change.
+    pub kept: &'a SessionCache,
 }
 
 /// The price cache and the catalogue version it is checked against.
@@ -41,8 +45,18 @@ impl Cart<'_> {
         match self.owner {
             Owner::Guest => self.session.guest_cart().await,
             Owner::Customer(user_id) => {
+                // The catalogue version first: a product deleted since takes its lines along.
+                let catalogue = self.prices.and_then(|p| p.events.catalogue_version());
+                if let Some(items) = catalogue.and_then(|at| self.kept.cart(user_id, at)) {
+                    return Ok(items);
+                }
+                let generation = self.kept.generation();
                 let mut conn = self.db.pool.acquire().await?;
-                Ok(db::carts::items(&mut conn, user_id).await?)
+                let items = db::carts::items(&mut conn, user_id).await?;
+                if let Some(at) = catalogue {
+                    self.kept.keep_cart(user_id, &items, at, generation);
+                }
+                Ok(items)
             }
         }
     }
@@ -72,7 +86,10 @@ impl Cart<'_> {
                 for item in put {
                     db::carts::put(&mut tx, user_id, item).await?;
                 }
-                tx.commit().await?;
+                let committed = tx.commit().await;
+                // Even if the commit's outcome is unknown: the next read asks the database.
+                self.kept.cart_changed(user_id);
+                committed?;
                 Ok(())
             }
         }
@@ -323,7 +340,12 @@ pub fn added_url(page: &str, product_id: i64) -> String {
     }
 }
 
-pub async fn merge_guest_cart(db: &Db, session: &ShopSession, user_id: i64) -> ServerResult<()> {
+pub async fn merge_guest_cart(
+    db: &Db,
+    kept: &SessionCache,
+    session: &ShopSession,
+    user_id: i64,
+) -> ServerResult<()> {
     let guest = session.guest_cart().await?;
     if guest.is_empty() {
         return Ok(());
@@ -363,7 +385,9 @@ pub async fn merge_guest_cart(db: &Db, session: &ShopSession, user_id: i64) -> S
         };
         db::carts::put(&mut tx, user_id, &line).await?;
     }
-    tx.commit().await?;
+    let committed = tx.commit().await;
+    kept.cart_changed(user_id);
+    committed?;
     session.set_guest_cart(&[]).await?;
     Ok(())
 }

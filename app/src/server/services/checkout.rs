@@ -164,8 +164,10 @@ fn cart_of<'a>(state: &'a AppState, session: &'a ShopSession, user_id: Option<i6
         db: &state.db,
         session,
         owner: user_id.map_or(Owner::Guest, Owner::Customer),
-        // What is ordered is priced from the database, never from a cache.
+        // What is ordered is priced from the database, never from a cache, and so is the saved
+        // cart read.
         prices: None,
+        kept: &state.sessions,
     }
 }
 
@@ -327,10 +329,12 @@ pub async fn place_order(
     // The order is on its way to the provider: the cart is done, the next checkout is new.
     match user_id {
         Some(id) => {
-            state
+            let cleared = state
                 .db
                 .committed(async |conn| db::carts::clear(conn, id).await)
-                .await?
+                .await;
+            state.sessions.cart_changed(id);
+            cleared?
         }
         None => session.set_guest_cart(&[]).await?,
     }
