@@ -1,17 +1,16 @@
-//! The render cache of the catalogue (`/`), product pages (`/products/{slug}`) and a guest's cart
-//! (`/cart`).
+//! The render cache of the catalogue (`/`), product pages (`/products/{slug}`) and a visitor's
+//! cart (`/cart`).
 //!
 //! Every visitor with the same header sees the same bytes on these pages, apart from the CSP nonce:
 //! the product grid or product in the visitor's currency, and a header that shows the account,
-//! currency, cart count and test mode ([`HeaderInfo`]); the cart page shows the guest's cart,
+//! currency, cart count and test mode ([`HeaderInfo`]); the cart page shows the visitor's cart,
 //! re-priced. So the first render of a page for one header (and, on the cart page, one cart) is
 //! kept and served again to every request with an equal one, until the catalogue changes:
 //!
-//! - **Per visitor, every request:** the header's facts (and a guest's cart) are read from the
-//!   session and the price cache, not the database, once seen (`SessionCache`, `PriceCache`), and
-//!   are part of the cache key, so no visitor is ever served another visitor's header or cart. The
-//!   nonce is spliced in fresh. A customer's cart is in the database, so their cart page is
-//!   rendered each time.
+//! - **Per visitor, every request:** the header's facts (and the visitor's cart: a guest's in the
+//!   session, a customer's saved one) are read from memory, not the database, once seen
+//!   (`SessionCache`, `PriceCache`), and are part of the cache key, so no visitor is ever served
+//!   another visitor's header or cart. The nonce is spliced in fresh.
 //! - **Exact invalidation:** each entry remembers the catalogue version it was rendered at
 //!   ([`OrderEvents::catalogue_version`]). Every price, stock or visibility change, here or on
 //!   another instance sharing PostgreSQL (`NOTIFY`), bumps that version, so the next request renders
@@ -20,7 +19,8 @@
 //!   could go unseen (the listener reconnecting), nothing is served from or stored in the cache.
 //! - **Only plain page views:** GET without a query string (a no-JavaScript form error comes back
 //!   as `?__err=…`), or the catalogue's own (`/?category=…&q=…&after=…`: a category, a search or
-//!   a later page, kept only while there is room), and only a `200 text/html` answer is kept.
+//!   a later page, kept only while there is room, as are cart pages), and only a `200 text/html`
+//!   answer is kept.
 //!
 //! - **Compressed once:** each kept page is also gzip-compressed once, piece by piece between the
 //!   nonces ([`gzip`]), and a browser that accepts gzip gets those pieces with this request's
@@ -119,9 +119,9 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
         state: cache.state.clone(),
         session: ShopSession(session),
     };
-    // A category, search or later page: kept only while there is room, so a stranger's stream of
-    // searches never pushes out the plain pages.
-    let queried = request.uri().query().is_some();
+    // A category, search or later page, or a visitor's cart: kept only while there is room, so a
+    // stranger's stream of searches (or many carts) never pushes out the plain pages.
+    let shared = request.uri().query().is_none() && request.uri().path() != "/cart";
     let path = request.uri().to_string();
     let Some((key, version)) = lookup_key(&cache, &ctx, &path).await else {
         return next.run(request).await;
@@ -152,7 +152,7 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
         .then(|| Entry::new(version, &bytes, nonce.as_str(), &parts.headers))
         .flatten()
     {
-        cache.put(key, entry, !queried);
+        cache.put(key, entry, shared);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -190,9 +190,9 @@ fn is_catalogue_query(query: &str) -> bool {
         })
 }
 
-/// The cache key (path, header, and on the cart page the guest's cart) and the catalogue version,
-/// or `None` when the page must be rendered without the cache (version unknown, the session could
-/// not be read, or a customer's cart page).
+/// The cache key (path, header, and on the cart page the visitor's cart) and the catalogue
+/// version, or `None` when the page must be rendered without the cache (version unknown, or the
+/// session or cart could not be read).
 async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String, u64)> {
     let version = cache.state.events.catalogue_version()?;
     let header: HeaderInfo = match ctx.header_info().await {
@@ -204,12 +204,10 @@ async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String,
     };
     let mut key = format!("{path}\n{}", serde_json::to_string(&header).ok()?);
     if path == "/cart" {
-        if header.user.is_some() {
-            return None;
-        }
-        // The lines as stored, with the prices they were last seen at: the page's notices
-        // depend on them, and showing them records the new ones (a new key).
-        let cart = ctx.session.guest_cart().await.ok()?;
+        // The lines as stored (a guest's in the session, a customer's kept with theirs), with the
+        // prices they were last seen at: the page's notices depend on them, and showing them
+        // records the new ones (a new key).
+        let cart = ctx.cart().await.ok()?.items().await.ok()?;
         key.push('\n');
         key.push_str(&serde_json::to_string(&cart).ok()?);
     }

@@ -41,7 +41,8 @@ pub struct CachedPrices<'a> {
 }
 
 impl Cart<'_> {
-    async fn items(&self) -> ServerResult<Vec<StoredItem>> {
+    /// The lines as stored, with the prices last shown (not re-priced).
+    pub async fn items(&self) -> ServerResult<Vec<StoredItem>> {
         match self.owner {
             Owner::Guest => self.session.guest_cart().await,
             Owner::Customer(user_id) => {
