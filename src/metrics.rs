@@ -16,8 +16,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use tower_sessions::Session;
 
@@ -156,22 +158,61 @@ fn describe() {
 
 /// Count and time every request by its route pattern (`/orders/{reference}`), never the raw
 /// path, which would make a series per order; a request no route matched is `other`.
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = route_label(request.extensions().get::<MatchedPath>());
+pub async fn track_http(
+    State(handles): State<Arc<RequestMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
+    let route = RouteLabel(matched.as_ref()).as_str();
+    let (count, time) = handles.for_request(route, method, response.status().as_u16());
+    count.increment(1);
+    time.record(started.elapsed().as_secs_f64());
     response
 }
 
-/// The matched route pattern, or `other`.
-pub fn route_label(matched: Option<&MatchedPath>) -> String {
-    matched.map_or_else(|| "other".to_string(), |m| m.as_str().to_string())
+/// The request counters and timers, looked up in the recorder once per route, method and status
+/// and kept: the recorder's own lookup builds and hashes the labels on every call. Routes are
+/// patterns (or `other`), so this stays small.
+#[derive(Default)]
+pub struct RequestMetrics {
+    routes: RwLock<HashMap<String, HashMap<(&'static str, u16), (Counter, Histogram)>>>,
+}
+
+impl RequestMetrics {
+    fn for_request(&self, route: &str, method: &'static str, status: u16) -> (Counter, Histogram) {
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(kept) = routes.get(route).and_then(|r| r.get(&(method, status))) {
+            return kept.clone();
+        }
+        drop(routes);
+        let made = (
+            metrics::counter!(HTTP_REQUESTS, "route" => route.to_string(), "method" => method, "status" => status.to_string()),
+            metrics::histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method),
+        );
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let route = routes.entry(route.to_string()).or_default();
+        route.insert((method, status), made.clone());
+        made
+    }
+}
+
+/// The matched route pattern, or `other`, as a label (shown without a copy).
+pub struct RouteLabel<'a>(pub Option<&'a MatchedPath>);
+
+impl<'a> RouteLabel<'a> {
+    pub fn as_str(&self) -> &'a str {
+        self.0.map_or("other", MatchedPath::as_str)
+    }
+}
+
+impl std::fmt::Display for RouteLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The standard methods by name; anything a client invents is `other`.
@@ -257,7 +298,7 @@ mod tests {
 
     #[test]
     fn labels_stay_bounded() {
-        assert_eq!(route_label(None), "other");
+        assert_eq!(RouteLabel(None).as_str(), "other");
         assert_eq!(method_label(&Method::GET), "GET");
         let invented = Method::from_bytes(b"BREW").unwrap();
         assert_eq!(method_label(&invented), "other");

@@ -40,6 +40,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::{Arc, RwLock};
 
 /// At most this many rendered pages (each about 20 KB); when full, older versions go first, then
@@ -243,27 +244,37 @@ impl Entry {
         })
     }
 
-    /// The page with this request's nonce, gzip-compressed if `gzip`.
+    /// The page with this request's nonce, gzip-compressed if `gzip`. Uncompressed, the kept
+    /// pieces go out as they are, with the nonce in between: nothing of the page is copied.
     fn response(&self, nonce: &CspNonce, gzip: bool) -> Response {
         let nonce = nonce.as_str().as_bytes();
-        let body = if gzip {
-            self.gzip.with(&self.parts, nonce)
+        let (body, length) = if gzip {
+            let body = self.gzip.with(&self.parts, nonce);
+            let length = body.len();
+            (Body::from(body), length)
         } else {
+            let nonce = Bytes::copy_from_slice(nonce);
             let length = self.parts.iter().map(Bytes::len).sum::<usize>()
                 + nonce.len() * self.parts.len().saturating_sub(1);
-            let mut body = Vec::with_capacity(length);
-            for (i, part) in self.parts.iter().enumerate() {
-                if i > 0 {
-                    body.extend_from_slice(nonce);
-                }
-                body.extend_from_slice(part);
-            }
-            body
+            let pieces = self.parts.iter().enumerate().flat_map(move |(i, part)| {
+                let before = (i > 0).then(|| nonce.clone());
+                before
+                    .into_iter()
+                    .chain([part.clone()])
+                    .map(Ok::<_, Infallible>)
+            });
+            let pieces: Vec<_> = pieces.collect();
+            (
+                Body::from_stream(futures_util::stream::iter(pieces)),
+                length,
+            )
         };
-        let mut response = Response::new(Body::from(body));
+        let mut response = Response::new(body);
         *response.headers_mut() = self.headers.clone();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(length));
         if gzip {
-            response.headers_mut().insert(
+            headers.insert(
                 header::CONTENT_ENCODING,
                 header::HeaderValue::from_static("gzip"),
             );
@@ -380,6 +391,24 @@ mod tests {
             .map(|p| String::from_utf8_lossy(p))
             .collect::<Vec<_>>();
         assert_eq!(body.join(nonce.as_str()), page_with(nonce.as_str()));
+    }
+
+    #[tokio::test]
+    async fn the_plain_copy_is_sent_in_pieces_with_its_length() {
+        let page = Bytes::from_static(b"N0NCE<script nonce=\"N0NCE\">a</script><p>N0NCE</p>end");
+        let entry = Entry::new(1, &page, "N0NCE", &HeaderMap::new()).unwrap();
+        let nonce = CspNonce::generate();
+        let response = entry.response(&nonce, false);
+        let length = response.headers()[header::CONTENT_LENGTH].clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let expected = format!(
+            "{0}<script nonce=\"{0}\">a</script><p>{0}</p>end",
+            nonce.as_str()
+        );
+        assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
+        assert_eq!(length, expected.len().to_string().as_str());
     }
 
     fn page_with(nonce: &str) -> String {

@@ -428,7 +428,10 @@ async fn router(
         .layer(CompressionLayer::new())
         // Outermost: every request, whatever the layers inside answer, is counted, timed and
         // logged under its id.
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::metrics::RequestMetrics::default()),
+            crate::metrics::track_http,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             trusted,
             crate::request_id::trace_requests,
