@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::{Key, SameSite};
@@ -385,26 +386,29 @@ async fn router(
         &state.settings,
         &state.leptos_options,
     ));
-    // Innermost first. What a page from the render cache does not need (the readiness flag, the
-    // error-link guard, the body limit, the cross-site check: all for other requests) is inside
-    // the cache, so a cached page skips it.
-    let router = router
-        .layer(axum::Extension(readiness))
-        .layer(axum::middleware::from_fn_with_state(
-            error_links,
-            crate::error_links::guard,
-        ))
-        .layer(axum::middleware::from_fn(crate::body_limit::limit))
-        .layer(axum::middleware::from_fn_with_state(
-            crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
-            crate::csrf::guard,
-        ))
-        // Inside the sessions (it reads the visitor's header from the session) and inside the
-        // security headers (it splices in their nonce).
-        .layer(axum::middleware::from_fn_with_state(
-            crate::page_cache::PageCache::new(state.clone()),
-            crate::page_cache::serve,
-        ));
+    // Outermost first. What a page from the render cache does not need (the cross-site check,
+    // the body limit, the error-link guard, the readiness flag: all for other requests) is inside
+    // the cache, so a cached page skips it. One `layer` call for the lot: axum boxes each layer
+    // added to a router on its own, and clones that box on every request.
+    let router = router.layer(
+        ServiceBuilder::new()
+            // Inside the sessions (it reads the visitor's header from the session) and inside the
+            // security headers (it splices in their nonce).
+            .layer(axum::middleware::from_fn_with_state(
+                crate::page_cache::PageCache::new(state.clone()),
+                crate::page_cache::serve,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                crate::csrf::PublicOrigin(state.settings.public_url.as_str().into()),
+                crate::csrf::guard,
+            ))
+            .layer(axum::middleware::from_fn(crate::body_limit::limit))
+            .layer(axum::middleware::from_fn_with_state(
+                error_links,
+                crate::error_links::guard,
+            ))
+            .layer(axum::Extension(readiness)),
+    );
     let router = with_sessions(router, &state)
         .await?
         // Built assets from memory, images, fonts and photos straight from disk: added after the
@@ -420,22 +424,24 @@ async fn router(
             "/media",
             crate::catalogue_files::media(&state.settings.catalogue.media_dir),
         );
-    Ok(router
-        .layer(axum::middleware::from_fn_with_state(
-            security_headers,
-            crate::security_headers::add,
-        ))
-        .layer(CompressionLayer::new())
-        // Outermost: every request, whatever the layers inside answer, is counted, timed and
-        // logged under its id.
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::metrics::RequestMetrics::default()),
-            crate::metrics::track_http,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            trusted,
-            crate::request_id::trace_requests,
-        )))
+    Ok(router.layer(
+        ServiceBuilder::new()
+            // Outermost: every request, whatever the layers inside answer, is logged under its id,
+            // counted and timed.
+            .layer(axum::middleware::from_fn_with_state(
+                trusted,
+                crate::request_id::trace_requests,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(crate::metrics::RequestMetrics::default()),
+                crate::metrics::track_http,
+            ))
+            .layer(CompressionLayer::new())
+            .layer(axum::middleware::from_fn_with_state(
+                security_headers,
+                crate::security_headers::add,
+            )),
+    ))
 }
 
 /// Sessions live in the shop's own database, so several instances can share them.
