@@ -75,15 +75,18 @@ load() { # url [cookie] [text the page must show] [another request header]
 # of its rate.
 curl -fs "$base/" -o "$data/catalogue.html"
 size=$(wc -c < "$data/catalogue.html")
-target/release/bare-axum "127.0.0.1:$bare_port" "$data/catalogue.html" >"$data/bare.log" 2>&1 &
-bare_pid=$!
-for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$bare_port/" && break; sleep 0.1; done
-server_pid=$pid; pid=$bare_pid
-load "http://127.0.0.1:$bare_port/"
-pid=$server_pid
-kill $bare_pid; wait $bare_pid 2>/dev/null || true
-bare_rps=$rps
-row "bare axum: a page of the catalogue's size ($((size / 1024)) KB) from memory, the ceiling" "—" "$bare_rps req/s, p99 $p99, CPU ${cpu_ms} ms/req" "—"
+yardstick() { # label; sets bare_rps
+  target/release/bare-axum "127.0.0.1:$bare_port" "$data/catalogue.html" >"$data/bare.log" 2>&1 &
+  local bare_pid=$! server_pid=$pid
+  for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$bare_port/" && break; sleep 0.1; done
+  pid=$bare_pid
+  load "http://127.0.0.1:$bare_port/"
+  pid=$server_pid
+  kill $bare_pid; wait $bare_pid 2>/dev/null || true
+  bare_rps=$rps
+  row "$1" "—" "$bare_rps req/s, p99 $p99, CPU ${cpu_ms} ms/req" "—"
+}
+yardstick "bare axum: a page of the catalogue's size ($((size / 1024)) KB) from memory, the ceiling"
 
 share() { awk -v a="$1" -v b="$bare_rps" 'BEGIN {printf "%.0f", a * 100 / b}'; }
 page_rows() { # label url cookie min-percent [must-show] [another request header]
@@ -153,6 +156,9 @@ seconds=$(curl -fs -o /dev/null -w '%{time_total}' -b "$data/merchant.jar" -c "$
   -F "photo=@$data/photo.png;type=image/png" -F "alt=Bench photo" "$base/admin/products/1/photos")
 ls "$data/media" | grep -q -- '-1280.jpg$' || { echo "the photo upload wrote no files" >&2; exit 1; }
 row "photo upload, 2400 × 1800 PNG ($(( $(wc -c <"$data/photo.png") / 1024 )) KB) → 3 JPEG widths" "seconds" "$seconds s" "—"
+# The machine's speed drifts over a run (a virtual machine's neighbours): the rows below are
+# shares of the yardstick measured again just before them.
+yardstick "bare axum again, the yardstick of the rows below"
 page_rows "catalogue \`/\`, 10,026 products" "$base/" "" 50 'rel="next"'
 page_rows "category page, 500 of 10,026 products" "$base/?category=range-07" "" 50 'Bulk Product 00007'
 page_rows "search \`/?q=number 42\`, 10,026 products" "$base/?q=number%2042" "" 50 'Bulk Product 00042'
