@@ -179,8 +179,11 @@ pub async fn track_http(
 /// patterns (or `other`), so this stays small.
 #[derive(Default)]
 pub struct RequestMetrics {
-    routes: RwLock<HashMap<String, HashMap<(&'static str, u16), (Counter, Histogram)>>>,
+    routes: RwLock<HashMap<String, RouteMetrics>>,
 }
+
+/// One route's counter and timer by method and status.
+type RouteMetrics = HashMap<(&'static str, u16), (Counter, Histogram)>;
 
 impl RequestMetrics {
     fn for_request(&self, route: &str, method: &'static str, status: u16) -> (Counter, Histogram) {
