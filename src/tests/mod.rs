@@ -2,6 +2,10 @@
 //! it over HTTP like a browser without JavaScript (form posts, redirects, cookies). Every scenario
 //! runs twice, once on SQLite and once on PostgreSQL.
 
+// As in the server crate: a release build of these tests (the bench's payment rows) lays out the
+// app's deeply nested view types.
+#![recursion_limit = "256"]
+
 mod helpers;
 mod pay;
 
