@@ -8,7 +8,10 @@
 //!   checkout), and an account after its role is reset ([`super::super::services::accounts`]'s
 //!   bootstrap merchant; accounts are never otherwise changed or deleted). The next read loads it
 //!   from the database again; nothing written is ever put in the cache directly, so two racing
-//!   writes cannot leave the loser's copy behind.
+//!   writes cannot leave the loser's copy behind. **Whoever adds a writer** (an account's email or
+//!   name changed, an account deleted, cart lines written outside the cart service) must call
+//!   [`SessionCache::user_changed`] or [`SessionCache::cart_changed`] after its commit, even when
+//!   the commit's outcome is unknown; otherwise other pages keep showing the old row.
 //! - **A load never keeps what a write overtook.** Each eviction bumps a generation; what is read
 //!   from the database is kept only if no eviction happened while it was read.
 //! - **A saved cart is tied to the catalogue version it was read at**, as deleting a product
