@@ -4,6 +4,7 @@ use app::server::csp::PageSources;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
+use serde_json::Value;
 use std::collections::HashMap;
 
 pub use app::server::html::escape;
@@ -81,6 +82,11 @@ pub const PAY_DECLINE_CANCEL: &str = r#"<button class="pay" name="action" value=
 /// One line of a checkout's table: `quantity × name`, and its amount (all HTML).
 pub fn line_row(quantity: &str, name: &str, amount: &str) -> String {
     format!("<tr><td>{quantity} × {name}</td><td>{amount}</td></tr>")
+}
+
+/// The rows of a checkout's table: `row` of each item in `list` (none when it is not a list).
+pub fn line_rows(list: &Value, row: impl Fn(&Value) -> String) -> String {
+    list.as_array().into_iter().flatten().map(row).collect()
 }
 
 /// An amount in minor units as the shop writes it (`$18.00`), or the bare number and currency.

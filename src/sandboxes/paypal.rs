@@ -30,8 +30,8 @@ use super::dialect::{Dialect, Refusal, Reply};
 use super::idempotency::{self, Keyed, Repeat};
 use super::objects::{shown, Kind, Loaded, TRIES};
 use super::page::{
-    card, delivery_controls, escape, is_shop_url, line_row, page, refund_controls, RefundPlan,
-    PAY_DECLINE_CANCEL,
+    card, delivery_controls, escape, is_shop_url, line_row, line_rows, page, refund_controls,
+    RefundPlan, PAY_DECLINE_CANCEL,
 };
 use super::refunds::{self, Balance, Desk, PLAN_KEY as REFUND_PLAN_KEY, REFUNDED_KEY};
 use super::{clock, store, wire, Sandbox};
@@ -1077,21 +1077,13 @@ async fn render_approval(state: &Sandbox, id: &str) -> Reply<Paypal> {
         ));
     }
     let unit = &order["purchase_units"][0];
-    let lines: String = unit["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| {
-                    line_row(
-                        &escape(i["quantity"].as_str().unwrap_or("")),
-                        &escape(i["name"].as_str().unwrap_or("")),
-                        &shown_amount(&i["unit_amount"]),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let lines = line_rows(&unit["items"], |i| {
+        line_row(
+            &escape(i["quantity"].as_str().unwrap_or("")),
+            &escape(i["name"].as_str().unwrap_or("")),
+            &shown_amount(&i["unit_amount"]),
+        )
+    });
     let table = if lines.is_empty() {
         String::new()
     } else {

@@ -28,8 +28,8 @@ use super::dialect::{Dialect, Refusal, Reply};
 use super::idempotency::{self, Keyed, Repeat};
 use super::objects::{shown, Kind, Loaded};
 use super::page::{
-    card, delivery_controls, escape, is_shop_url, line_row, money_text, page, refund_controls,
-    RefundPlan, PAY_DECLINE_CANCEL,
+    card, delivery_controls, escape, is_shop_url, line_row, line_rows, money_text, page,
+    refund_controls, RefundPlan, PAY_DECLINE_CANCEL,
 };
 use super::refunds::{self, Balance, Desk, PLAN_KEY, REFUNDED_KEY};
 use super::{clock, wire, Sandbox};
@@ -615,21 +615,13 @@ async fn checkout_page(State(state): State<Sandbox>, Path(id): Path<String>) -> 
         ));
     }
     let currency = order["total_money"]["currency"].as_str().unwrap_or("");
-    let lines: String = order["line_items"]
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .map(|l| {
-                    line_row(
-                        &escape(l["quantity"].as_str().unwrap_or("1")),
-                        &escape(l["name"].as_str().unwrap_or("")),
-                        &money_text(l["total_money"]["amount"].as_i64().unwrap_or(0), currency),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let lines = line_rows(&order["line_items"], |l| {
+        line_row(
+            &escape(l["quantity"].as_str().unwrap_or("1")),
+            &escape(l["name"].as_str().unwrap_or("")),
+            &money_text(l["total_money"]["amount"].as_i64().unwrap_or(0), currency),
+        )
+    });
     let body = format!(
         r#"<main class="card"><h1>Square sandbox checkout</h1>
 <p>Pay <strong data-testid="sandbox-amount">{total}</strong>{email}</p>

@@ -9,8 +9,8 @@ use super::dialect::{Dialect, Refusal, Reply};
 use super::idempotency::{self, Keyed, Repeat};
 use super::objects::{shown, Kind, Loaded, TRIES};
 use super::page::{
-    card, delivery_controls, escape, is_shop_url, line_row, money_text, page, refund_controls,
-    RefundPlan, PAY_DECLINE_CANCEL,
+    card, delivery_controls, escape, is_shop_url, line_row, line_rows, money_text, page,
+    refund_controls, RefundPlan, PAY_DECLINE_CANCEL,
 };
 use super::refunds::{self, Balance, Desk, PLAN_KEY, REFUNDED_KEY};
 use super::{clock, wire, Sandbox};
@@ -431,20 +431,12 @@ async fn hosted_page(State(state): State<Sandbox>, Path(id): Path<String>) -> Re
             Some("Return to the shop to start again."),
         ));
     }
-    let lines: String = session[LINES_KEY]
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .map(|l| {
-                    let quantity = l["quantity"].as_i64().unwrap_or(0);
-                    let name = escape(l["name"].as_str().unwrap_or(""));
-                    let unit = l["unit_amount"].as_i64().unwrap_or(0);
-                    line_row(&l["quantity"].to_string(), &name, &amount(unit * quantity))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let lines = line_rows(&session[LINES_KEY], |l| {
+        let quantity = l["quantity"].as_i64().unwrap_or(0);
+        let name = escape(l["name"].as_str().unwrap_or(""));
+        let unit = l["unit_amount"].as_i64().unwrap_or(0);
+        line_row(&l["quantity"].to_string(), &name, &amount(unit * quantity))
+    });
     let body = format!(
         r#"<main class="card"><h1>Stripe sandbox checkout</h1>
 <p>Pay <strong data-testid="sandbox-amount">{total}</strong>{email}</p>
