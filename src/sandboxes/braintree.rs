@@ -22,7 +22,7 @@
 use super::delivery::{self, DeliveryPlan, Message};
 use super::dialect::{Dialect, Refusal, Reply};
 use super::objects::{Kind, Loaded};
-use super::page::{card, escape, is_shop_url, page};
+use super::page::{card, escape, hidden, is_shop_url, page};
 use super::{clock, wire, Sandbox};
 use app::model::{Currency, Money};
 use app::server::config::payments::sandbox_keys;
@@ -633,12 +633,6 @@ async fn dropin_page(
             None,
         );
     }
-    let hidden = |name: &str| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            escape(get(name))
-        )
-    };
     let body = format!(
         r#"<main class="card"><h1>Braintree sandbox Drop-in</h1>
 <p>Pay <strong data-testid="sandbox-amount">{shown}</strong> to storefront</p>
@@ -657,9 +651,9 @@ the shop.</p>
         reference = escape(get("reference")),
         action = escape(return_url),
         cancel = escape(cancel_url),
-        token = hidden("form_token"),
-        amount = hidden("amount"),
-        currency = hidden("currency"),
+        token = hidden("form_token", get("form_token")),
+        amount = hidden("amount", get("amount")),
+        currency = hidden("currency", get("currency")),
     );
     page("Braintree sandbox Drop-in", &body)
 }

@@ -84,6 +84,15 @@ pub fn line_row(quantity: &str, name: &str, amount: &str) -> String {
     format!("<tr><td>{quantity} × {name}</td><td>{amount}</td></tr>")
 }
 
+/// A hidden form field, its name and value escaped.
+pub fn hidden(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        escape(name),
+        escape(value)
+    )
+}
+
 /// The rows of a checkout's table: `row` of each item in `list` (none when it is not a list).
 pub fn line_rows(list: &Value, row: impl Fn(&Value) -> String) -> String {
     list.as_array().into_iter().flatten().map(row).collect()

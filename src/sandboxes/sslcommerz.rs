@@ -9,7 +9,7 @@ use super::delivery::{self, DeliveryPlan, Message};
 use super::dialect::{self, Dialect, Refusal, Reply};
 use super::objects::{Kind, Loaded, TRIES};
 use super::page::{
-    card, delivery_controls, escape, is_shop_url, page, page_with_scripts, refund_controls,
+    card, delivery_controls, escape, hidden, is_shop_url, page, page_with_scripts, refund_controls,
     RefundPlan,
 };
 use super::{clock, wire, Sandbox};
@@ -354,16 +354,7 @@ async fn hosted_action(
     }
     // The browser goes back with the same fields, as an auto-submitted POST.
     let action = session[back].as_str().unwrap_or("/");
-    let inputs: String = fields
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
+    let inputs: String = fields.iter().map(|(k, v)| hidden(k, v)).collect();
     let html = format!(
         r#"<main class="card"><h1>Returning to the shop…</h1>
 <form id="back" method="post" action="{action}">{inputs}<button class="pay">Continue to the shop</button></form>
