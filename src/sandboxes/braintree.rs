@@ -46,23 +46,16 @@ const TRANSACTIONS: Kind = Kind::new(PROVIDER, TRANSACTION);
 const SETTLE_AFTER: Duration = Duration::from_millis(800);
 
 pub fn routes() -> Router<Sandbox> {
+    let merchant = Router::new()
+        .route("/client_token", post(client_token))
+        .route("/transactions", post(sale))
+        .route("/transactions/{id}", get(find))
+        .route("/transactions/advanced_search_ids", post(search_ids))
+        .route("/transactions/advanced_search", post(search))
+        .route("/transactions/{id}/refund", post(refund))
+        .route("/transactions/{id}/void", put(void));
     Router::new()
-        .route("/merchants/{merchant}/client_token", post(client_token))
-        .route("/merchants/{merchant}/transactions", post(sale))
-        .route("/merchants/{merchant}/transactions/{id}", get(find))
-        .route(
-            "/merchants/{merchant}/transactions/advanced_search_ids",
-            post(search_ids),
-        )
-        .route(
-            "/merchants/{merchant}/transactions/advanced_search",
-            post(search),
-        )
-        .route(
-            "/merchants/{merchant}/transactions/{id}/refund",
-            post(refund),
-        )
-        .route("/merchants/{merchant}/transactions/{id}/void", put(void))
+        .nest("/merchants/{merchant}", merchant)
         .route("/dropin", post(dropin_page))
 }
 
@@ -206,11 +199,6 @@ impl Stored {
 async fn load(state: &Sandbox, id: &str) -> Result<Loaded<Stored>, Error> {
     let found = TRANSACTIONS.load(&state.db, id).await?;
     found.ok_or_else(|| bare(StatusCode::NOT_FOUND))
-}
-
-async fn insert(state: &Sandbox, tx: &Stored) -> Result<(), sqlx::Error> {
-    TRANSACTIONS.insert(&state.db, &tx.id, tx).await?;
-    Ok(())
 }
 
 /// The merchant account's currency: `…_eur`-style account ids settle in that currency, all others
@@ -359,7 +347,7 @@ async fn sale(
             Some(format!("Gateway Rejected: {reason}"))
         }
     };
-    insert(&state, &stored).await?;
+    TRANSACTIONS.insert(&state.db, &stored.id, &stored).await?;
     tracing::info!(tx = %stored.id, status = %stored.status, "braintree sandbox: sale");
     let Some(message) = message else {
         if settle {
@@ -586,7 +574,7 @@ async fn refund(
         // A concurrent refund changed the sale: Braintree answers such a race with a 5xx.
         return Err(bare(StatusCode::SERVICE_UNAVAILABLE));
     }
-    insert(&state, &credit).await?;
+    TRANSACTIONS.insert(&state.db, &credit.id, &credit).await?;
     Ok(xml_reply(StatusCode::CREATED, &credit.node()))
 }
 
