@@ -114,6 +114,11 @@ impl Error {
         )
     }
 
+    fn missing(field: &str) -> Error {
+        let detail = format!("{field} is required.");
+        Error::invalid("MISSING_REQUIRED_PARAMETER", &detail, Some(field))
+    }
+
     fn not_found(what: &str, id: &str, field: Option<&str>) -> Error {
         Error::square(
             StatusCode::NOT_FOUND,
@@ -258,11 +263,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Error> {
             )?;
             let name = q.get("name").and_then(Value::as_str).unwrap_or("");
             if name.is_empty() {
-                return Err(Error::invalid(
-                    "MISSING_REQUIRED_PARAMETER",
-                    "quick_pay.name is required.",
-                    Some("quick_pay.name"),
-                ));
+                return Err(Error::missing("quick_pay.name"));
             }
             (
                 vec![
@@ -281,11 +282,7 @@ fn build_link(state: &Sandbox, body: &Value) -> Result<(Value, Value), Error> {
                 .cloned()
                 .unwrap_or_default();
             if lines.is_empty() {
-                return Err(Error::invalid(
-                    "MISSING_REQUIRED_PARAMETER",
-                    "order.line_items is required.",
-                    Some("order.line_items"),
-                ));
+                return Err(Error::missing("order.line_items"));
             }
             let mut items = Vec::new();
             for (i, line) in lines.iter().enumerate() {
@@ -501,11 +498,7 @@ async fn search_orders(
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if locations.is_empty() {
-        return Err(Error::invalid(
-            "MISSING_REQUIRED_PARAMETER",
-            "location_ids is required.",
-            Some("location_ids"),
-        ));
+        return Err(Error::missing("location_ids"));
     }
     let states: Vec<&str> = body["query"]["filter"]["state_filter"]["states"]
         .as_array()
@@ -732,11 +725,7 @@ async fn create_refund(
     let body = parse_body(&headers, &body)?;
     let key = body["idempotency_key"].as_str().unwrap_or("");
     if key.is_empty() {
-        return Err(Error::invalid(
-            "MISSING_REQUIRED_PARAMETER",
-            "idempotency_key is required.",
-            Some("idempotency_key"),
-        ));
+        return Err(Error::missing("idempotency_key"));
     }
     if key.len() > 45 {
         return Err(Error::invalid(
