@@ -142,6 +142,10 @@ impl Error {
         )
     }
 
+    fn conflict(message: &str) -> Error {
+        Error::paypal(StatusCode::CONFLICT, "RESOURCE_CONFLICT", message, None)
+    }
+
     fn missing(description: &str) -> Error {
         Error::paypal(
             StatusCode::BAD_REQUEST,
@@ -352,10 +356,7 @@ fn approval_url(state: &Sandbox, id: &str) -> String {
 /// Parse and check a create-order body into the stored order.
 fn build_order(state: &Sandbox, body: &Value) -> Result<Value, Error> {
     if !body.is_object() {
-        return Err(Error::invalid(
-            "MALFORMED_REQUEST_JSON",
-            "The request JSON is not well formed.",
-        ));
+        return Err(Error::malformed());
     }
     match body["intent"].as_str() {
         Some("CAPTURE") => {}
@@ -635,12 +636,7 @@ async fn capture(state: &Sandbox, id: &str, mock_decline: bool) -> Result<Value,
         .await;
         return Ok(shown(&after));
     }
-    Err(Error::paypal(
-        StatusCode::CONFLICT,
-        "RESOURCE_CONFLICT",
-        "The order changed meanwhile; retry.",
-        None,
-    ))
+    Err(Error::conflict("The order changed meanwhile; retry."))
 }
 
 /// The order holding a capture, and that capture.
@@ -823,12 +819,7 @@ async fn make_refund(state: &Sandbox, capture_id: &str, request: &Value) -> Resu
         send_events(state, &events, DeliveryPlan::Normal).await;
         return Ok(refund);
     }
-    Err(Error::paypal(
-        StatusCode::CONFLICT,
-        "RESOURCE_CONFLICT",
-        "The capture changed meanwhile; retry.",
-        None,
-    ))
+    Err(Error::conflict("The capture changed meanwhile; retry."))
 }
 
 /// A refund of `amount` from a capture, pending when the payment's refunds fail.
