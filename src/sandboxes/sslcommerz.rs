@@ -12,6 +12,7 @@ use super::page::{
     card, delivery_controls, escape, hidden, is_shop_url, page, page_with_scripts, refund_controls,
     RefundPlan,
 };
+use super::refunds::PLAN_KEY as REFUND_PLAN_KEY;
 use super::{clock, wire, Sandbox};
 use app::model::{Currency, Money};
 use app::server::payments::sslcommerz::verify_sign::{password_md5, sign_with_password_md5};
@@ -195,12 +196,15 @@ async fn init_session(State(state): State<Sandbox>, request: Request) -> Reply<S
     .into_response())
 }
 
+/// The session's currency, BDT by default.
+fn currency_of(session: &Value) -> Currency {
+    let currency = session["currency"].as_str().and_then(|c| c.parse().ok());
+    currency.unwrap_or(Currency::Bdt)
+}
+
 fn amount_text(session: &Value) -> String {
-    let currency = session["currency"]
-        .as_str()
-        .and_then(|c| c.parse::<Currency>().ok())
-        .unwrap_or(Currency::Bdt);
-    Money::new(session["total_amount"].as_i64().unwrap_or(0), currency).to_decimal_string()
+    let minor = session["total_amount"].as_i64().unwrap_or(0);
+    Money::new(minor, currency_of(session)).to_decimal_string()
 }
 
 async fn hosted_page(
@@ -326,7 +330,7 @@ async fn hosted_action(
         _ => return hosted_page(State(state), Query(query)).await,
     };
     let val_id = if status == "VALID" {
-        format!("{}{}", chrono_free_date(), wire::random_hex(32))
+        format!("{}{}", clock::compact_now(), wire::random_hex(32))
     } else {
         String::new()
     };
@@ -366,11 +370,6 @@ async fn hosted_action(
         &html,
         &[AUTO_SUBMIT],
     ))
-}
-
-/// `YYMMDDhhmmss`-style prefix like SSLCOMMERZ's val_ids, from the clock without extra crates.
-fn chrono_free_date() -> String {
-    clock::compact_now()
 }
 
 /// Query string and form body merged (the node SDK POSTs what the docs call GET).
@@ -506,9 +505,6 @@ async fn transaction_query(
     .into_response())
 }
 
-/// Kept inside a stored transaction: what refunds of it do (a hosted-page test control).
-const REFUND_PLAN_KEY: &str = "_sandbox_refunds";
-
 fn refund_failed(reason: &str) -> Error {
     let answer = json!({"APIConnect": "DONE", "status": "failed", "errorReason": reason});
     Json(answer).into_response().into()
@@ -585,13 +581,9 @@ async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> R
                 "Refund is not allowed for this transaction (sandbox test control)",
             ));
         }
-        let currency = session["currency"]
-            .as_str()
-            .and_then(|c| c.parse::<Currency>().ok())
-            .unwrap_or(Currency::Bdt);
         let Some(amount) = params
             .get("refund_amount")
-            .and_then(|a| parse_amount(a, currency))
+            .and_then(|a| parse_amount(a, currency_of(&session)))
             .filter(|a| *a > 0)
         else {
             return Err(refund_failed("Invalid refund_amount"));
@@ -617,7 +609,7 @@ async fn initiate_refund(state: &Sandbox, params: &HashMap<String, String>) -> R
             "amount": amount,
             "remarks": wire::field(params, "refund_remarks"),
             "status": if plan == RefundPlan::Fail { "cancelled" } else { "refunded" },
-            "initiated_on": chrono_free_date(),
+            "initiated_on": clock::compact_now(),
         }));
         updated["refunds"] = Value::Array(list);
         if session.save(&state.db, &updated).await? {
