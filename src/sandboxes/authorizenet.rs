@@ -197,6 +197,18 @@ fn dollars(minor: i64) -> String {
     Money::new(minor, Currency::Usd).to_decimal_string()
 }
 
+/// What a transaction settled: its amount if it was approved, else nothing.
+fn settle_amount(t: &Value) -> String {
+    let amount = t["amount"].as_i64().unwrap_or(0);
+    dollars(if t["responseCode"] == "1" { amount } else { 0 })
+}
+
+/// A time as the `…TimeUTC` and `…TimeLocal` fields write it (the sandbox's local time is UTC).
+fn utc_and_local(secs: i64) -> (Node, Node) {
+    let local = clock::plain_utc(secs);
+    (Node::s(format!("{local}Z")), Node::s(local))
+}
+
 /// A setting's JSON value from `hostedPaymentSettings.setting[]`.
 fn setting(request: &Value, name: &str) -> Value {
     wire::list(&request["hostedPaymentSettings"]["setting"])
@@ -254,17 +266,14 @@ async fn hosted_page(state: &Sandbox, api: &Api, request: &Value) -> Reply<Autho
 /// A transaction as `getTransactionDetailsResponse.transaction` (the XSD's order).
 fn details_node(t: &Value) -> Node {
     let s = |k: &str| Node::s(wire::text(&t[k]));
-    let submitted = t["submitted"].as_i64().unwrap_or(0);
+    let (utc, local) = utc_and_local(t["submitted"].as_i64().unwrap_or(0));
     let mut fields: Vec<(&str, Node)> = vec![("transId", s("transId"))];
     if !wire::text(&t["refTransId"]).is_empty() {
         fields.push(("refTransId", s("refTransId")));
     }
     fields.extend([
-        (
-            "submitTimeUTC",
-            Node::s(format!("{}Z", clock::plain_utc(submitted))),
-        ),
-        ("submitTimeLocal", Node::s(clock::plain_utc(submitted))),
+        ("submitTimeUTC", utc.clone()),
+        ("submitTimeLocal", local.clone()),
         ("transactionType", s("type")),
         ("transactionStatus", s("status")),
         ("responseCode", s("responseCode")),
@@ -280,11 +289,8 @@ fn details_node(t: &Value) -> Node {
             "batch",
             Node::obj([
                 ("batchId", Node::s(batch)),
-                (
-                    "settlementTimeUTC",
-                    Node::s(format!("{}Z", clock::plain_utc(submitted))),
-                ),
-                ("settlementTimeLocal", Node::s(clock::plain_utc(submitted))),
+                ("settlementTimeUTC", utc),
+                ("settlementTimeLocal", local),
                 ("settlementState", Node::s("settledSuccessfully")),
             ]),
         ));
@@ -297,14 +303,9 @@ fn details_node(t: &Value) -> Node {
         ]),
     ));
     let amount = dollars(t["amount"].as_i64().unwrap_or(0));
-    let settled = if t["responseCode"] == "1" {
-        amount.clone()
-    } else {
-        "0.00".into()
-    };
     fields.extend([
         ("authAmount", Node::s(amount)),
-        ("settleAmount", Node::s(settled)),
+        ("settleAmount", Node::s(settle_amount(t))),
         ("taxExempt", Node::s("false")),
         (
             "payment",
@@ -334,24 +335,16 @@ async fn details(state: &Sandbox, api: &Api, request: &Value) -> Reply<Authorize
 
 fn summary_node(t: &Value) -> Node {
     let s = |k: &str| Node::s(wire::text(&t[k]));
-    let submitted = t["submitted"].as_i64().unwrap_or(0);
-    let settled = if t["responseCode"] == "1" {
-        dollars(t["amount"].as_i64().unwrap_or(0))
-    } else {
-        "0.00".into()
-    };
+    let (utc, local) = utc_and_local(t["submitted"].as_i64().unwrap_or(0));
     Node::obj([
         ("transId", s("transId")),
-        (
-            "submitTimeUTC",
-            Node::s(format!("{}Z", clock::plain_utc(submitted))),
-        ),
-        ("submitTimeLocal", Node::s(clock::plain_utc(submitted))),
+        ("submitTimeUTC", utc),
+        ("submitTimeLocal", local),
         ("transactionStatus", s("status")),
         ("invoiceNumber", s("invoice")),
         ("accountType", Node::s("Visa")),
         ("accountNumber", s("card")),
-        ("settleAmount", Node::s(settled)),
+        ("settleAmount", Node::s(settle_amount(t))),
         ("marketType", Node::s("eCommerce")),
         ("product", Node::s("Card Not Present")),
     ])
@@ -392,19 +385,14 @@ async fn batch_list(state: &Sandbox, api: &Api) -> Reply<AuthorizeNet> {
     if batches.is_empty() {
         return Ok(api.no_records());
     }
+    let (utc, local) = utc_and_local(clock::now_secs());
     let list: Vec<Node> = batches
         .into_iter()
         .map(|b| {
             Node::obj([
                 ("batchId", Node::s(b)),
-                (
-                    "settlementTimeUTC",
-                    Node::s(format!("{}Z", clock::plain_utc(clock::now_secs()))),
-                ),
-                (
-                    "settlementTimeLocal",
-                    Node::s(clock::plain_utc(clock::now_secs())),
-                ),
+                ("settlementTimeUTC", utc.clone()),
+                ("settlementTimeLocal", local.clone()),
                 ("settlementState", Node::s("settledSuccessfully")),
                 ("paymentMethod", Node::s("creditCard")),
             ])
