@@ -79,6 +79,20 @@ impl Error {
         )
     }
 
+    fn unknown(key: &str) -> Error {
+        Error::invalid(&format!("Received unknown parameter: {key}"), Some(key))
+    }
+
+    fn no_such(what: &str, id: &str, param: &str) -> Error {
+        let message = format!("No such {what}: '{id}'");
+        Error::api(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &message,
+            Some(param),
+        )
+    }
+
     /// A refused refund: with its error `code`, and `param` even when there is none.
     fn refund(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Error {
         let error = json!({"type": "invalid_request_error", "code": code, "message": message, "param": param});
@@ -133,10 +147,7 @@ fn build_session(pairs: &[(String, String)], state: &Sandbox) -> Result<Value, E
     for (key, value) in pairs {
         let name = key.split('[').next().unwrap_or("");
         if !KNOWN.contains(&name) {
-            return Err(Error::invalid(
-                &format!("Received unknown parameter: {key}"),
-                Some(key),
-            ));
+            return Err(Error::unknown(key));
         }
         if let Some(rest) = key.strip_prefix("line_items[") {
             let (index, field) = rest
@@ -335,14 +346,8 @@ async fn api_session(
     id: &str,
 ) -> Result<Loaded<Value>, Error> {
     authenticated(headers)?;
-    load(state, id).await?.ok_or_else(|| {
-        Error::api(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            &format!("No such checkout.session: '{id}'"),
-            Some("session"),
-        )
-    })
+    let found = load(state, id).await?;
+    found.ok_or_else(|| Error::no_such("checkout.session", id, "session"))
 }
 
 async fn retrieve_session(
@@ -539,10 +544,7 @@ async fn create_refund(
         .iter()
         .find(|(k, _)| !REFUND_KNOWN.contains(&k.split('[').next().unwrap_or("")))
     {
-        return Err(Error::invalid(
-            &format!("Received unknown parameter: {key}"),
-            Some(key),
-        ));
+        return Err(Error::unknown(key));
     }
     // The claim and the stored reply are writes of their own: the refund commits its own way,
     // and no write transaction is held while the refund's events go out.
@@ -710,11 +712,6 @@ async fn retrieve_refund(
     };
     match refund {
         Some(refund) => Ok(Json(refund.value).into_response()),
-        None => Err(Error::api(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            &format!("No such refund: '{id}'"),
-            Some("id"),
-        )),
+        None => Err(Error::no_such("refund", &id, "id")),
     }
 }
