@@ -5,10 +5,10 @@
 #
 #   cargo leptos build --release --precompress && bash .ci/bench.sh
 #
-# Needs wrk (installed with apt if missing). Load goes to 127.0.0.1 only, `BENCH_SECONDS` (5) per
+# Needs wrk (installed with apt if missing). Load goes to 127.0.0.1 only, `BENCH_SECONDS` (3) per
 # wrk run, 32 connections, two wrk threads (wrk and the server share the machine's cores). Every
 # page and asset row is a share of what a bare axum handler (.ci/bare-axum) answers with a page of
-# the catalogue's size from memory: `BENCH_ROUNDS` (3) rounds of the row beside the yardstick, and
+# the catalogue's size from memory: `BENCH_ROUNDS` (5) rounds of the row beside the yardstick, and
 # the median round's share. The payment rows
 # (checkout p99, verified webhooks against the database's own commit rate, webhook → browser; on
 # SQLite and on PostgreSQL, where webhook → browser is also timed across two instances) come
@@ -54,7 +54,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # wrk a URL served by process $2; sets rps, p99, cpu_ms (that process's CPU per request).
 load() { # url pid [cookie] [text the page must show] [another request header]
   local out before after n
-  local args=(-t2 -c32 -d"${seconds}s" --latency)
+  local args=(-t2 -c32 -d"${wrk_seconds}s" --latency)
   [ -n "${3:-}" ] && args+=(-H "Cookie: $3")
   [ -n "${5:-}" ] && args+=(-H "$5")
   # Warm up (the first render fills the cache), and make sure the page is the one meant.
@@ -77,8 +77,8 @@ load() { # url pid [cookie] [text the page must show] [another request header]
 # each round the row and the yardstick back to back (alternating which goes first), and the row's
 # figure is the median of its rounds' shares: each share compares two measurements a few seconds
 # apart.
-rounds=${BENCH_ROUNDS:-3}
-seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-5}
+wrk_seconds=${BENCH_SECONDS:-3}
 curl -fs "$base/" -o "$data/catalogue.html"
 size=$(wc -c < "$data/catalogue.html")
 target/release/bare-axum "127.0.0.1:$bare_port" "$data/catalogue.html" >"$data/bare.log" 2>&1 &
@@ -90,7 +90,8 @@ yardstick_row=${#rows[@]}
 row "bare axum" "—" "" "—"
 : >"$data/yardstick.txt"
 
-# Measures a page in rounds; sets share (the median round's, in %), shares ("a / b / c"), and
+# Measures a page in rounds; sets share (the median round's, in whole %; exact_share to one
+# decimal), shares ("a / b / c"), and
 # rps, p99, cpu_ms of that median round.
 paired() { # url cookie must-show header
   local r bare line
@@ -107,13 +108,15 @@ paired() { # url cookie must-show header
     fi
     awk -v a="$rps" -v b="$bare" -v p="$p99" -v c="$cpu_ms" 'BEGIN {printf "%.1f %s %s %s\n", a * 100 / b, a, p, c}' >>"$data/rounds.txt"
   done
-  shares=$(awk '{printf "%s%.0f", NR > 1 ? " / " : "", $1}' "$data/rounds.txt")
+  shares=$(awk '{printf "%s%.0f", (NR > 1 ? " / " : ""), $1}' "$data/rounds.txt")
   read -r share rps p99 cpu_ms <<<"$(sort -n "$data/rounds.txt" | awk -v m=$(((rounds + 1) / 2)) 'NR == m')"
+  exact_share=$share
   share=$(printf '%.0f' "$share")
 }
 page_rows() { # label url cookie min-percent [must-show] [another request header]
   paired "$2" "$3" "${5:-}" "${6:-}"
-  row "$1" "≥ $4 % of bare axum" "$share % ($shares; $rps req/s, p99 $p99, CPU $cpu_ms ms/req)" "$(met "$share" ">=" "$4")"
+  # Held to the target unrounded: 49.6 % is shown as 50 % and missed.
+  row "$1" "≥ $4 % of bare axum" "$share % ($shares; $rps req/s, p99 $p99, CPU $cpu_ms ms/req)" "$(met "$exact_share" ">=" "$4")"
 }
 reported_row() { # label url [header]: a share without a target
   paired "$2" "" "" "${3:-}"

@@ -215,6 +215,10 @@ async fn lookup_key(cache: &PageCache, ctx: &Ctx, path: &str) -> Option<(String,
     Some((key, version))
 }
 
+/// Headers the layers outside the cache add to a kept page (the security headers, the request
+/// id, the date), with some to spare.
+const RESPONSE_HEADER_ROOM: usize = 16;
+
 impl Entry {
     /// `None` when the page is not UTF-8 or has no nonce to replace (then it is not kept).
     fn new(version: u64, page: &Bytes, nonce: &str, headers: &HeaderMap) -> Option<Entry> {
@@ -270,8 +274,11 @@ impl Entry {
             )
         };
         let mut response = Response::new(body);
-        *response.headers_mut() = self.headers.clone();
         let headers = response.headers_mut();
+        // Room for the layers' headers too (security headers, request id): a clone of the kept
+        // map would be full, and grow (and copy itself) twice on the way out.
+        headers.reserve(self.headers.len() + RESPONSE_HEADER_ROOM);
+        headers.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
         headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(length));
         if gzip {
             headers.insert(

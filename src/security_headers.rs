@@ -140,10 +140,12 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
 }
 
 fn is_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .trim_ascii_start()
+            .get(..b"text/html".len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"text/html"))
+    })
 }
 
 /// Whether the query has a `key` parameter: the guest link's secret.
@@ -157,6 +159,21 @@ fn carries_guest_key(query: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_is_told_by_its_content_type_whatever_its_case() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            is_html(&headers)
+        };
+        assert!(with("text/html; charset=utf-8"));
+        assert!(with("  Text/HTML"));
+        assert!(!with("text/plain"));
+        assert!(!with("text"));
+        assert!(!with("application/json"));
+        assert!(!is_html(&HeaderMap::new()));
+    }
 
     #[test]
     fn a_key_parameter_is_a_guest_key() {
