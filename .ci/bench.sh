@@ -90,20 +90,26 @@ yardstick_row=${#rows[@]}
 row "bare axum" "—" "" "—"
 : >"$data/yardstick.txt"
 
-# Measures a page in rounds; sets share (the median round's, in whole %; exact_share to one
-# decimal), shares ("a / b / c"), and
-# rps, p99, cpu_ms of that median round.
+# One measure of the yardstick, kept for its row; sets bare.
+yardstick() {
+  load "http://127.0.0.1:$bare_port/" "$bare_pid"
+  bare=$rps
+  echo "$rps $cpu_ms" >>"$data/yardstick.txt"
+}
+# Measures a page in rounds; sets share (the median round's, the lower middle one for an even count,
+# in whole %), exact_share (to one
+# decimal), shares ("a / b / c"), and rps, p99, cpu_ms of that median round.
 paired() { # url cookie must-show header
   local r bare line
   : >"$data/rounds.txt"
   for r in $(seq 1 "$rounds"); do
     if [ $((r % 2)) = 1 ]; then
-      load "http://127.0.0.1:$bare_port/" "$bare_pid"; bare=$rps; echo "$rps $cpu_ms" >>"$data/yardstick.txt"
+      yardstick
       load "$1" "$pid" "$2" "$3" "$4"
     else
       load "$1" "$pid" "$2" "$3" "$4"
       line="$rps $p99 $cpu_ms"
-      load "http://127.0.0.1:$bare_port/" "$bare_pid"; bare=$rps; echo "$rps $cpu_ms" >>"$data/yardstick.txt"
+      yardstick
       read -r rps p99 cpu_ms <<<"$line"
     fi
     awk -v a="$rps" -v b="$bare" -v p="$p99" -v c="$cpu_ms" 'BEGIN {printf "%.1f %s %s %s\n", a * 100 / b, a, p, c}' >>"$data/rounds.txt"
