@@ -96,9 +96,9 @@ yardstick() {
   bare=$rps
   echo "$rps $cpu_ms" >>"$data/yardstick.txt"
 }
-# Measures a page in rounds; sets share (the median round's, the lower middle one for an even count,
-# in whole %), exact_share (to one
-# decimal), shares ("a / b / c"), and rps, p99, cpu_ms of that median round.
+# Measures a page in rounds; sets share (the median round's in whole %; for an even count of
+# rounds, the lower middle one), exact_share (the same to one decimal), shares ("a / b / c"), and
+# rps, p99, cpu_ms of that median round.
 paired() { # url cookie must-show header
   local r bare line
   : >"$data/rounds.txt"
